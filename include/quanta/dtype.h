@@ -1,0 +1,67 @@
+/* Element types of the model format (model-format.md section 1) and the
+ * conversions every layer needs. */
+#ifndef QUANTA_DTYPE_H
+#define QUANTA_DTYPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(enum suffix, name in files, size in bytes) */
+#define QUANTA_DTYPE_LIST(X)                                                   \
+    X(F32, "F32", 4)                                                           \
+    X(F16, "F16", 2)                                                           \
+    X(BF16, "BF16", 2)                                                         \
+    X(F64, "F64", 8)                                                           \
+    X(I8, "I8", 1)                                                             \
+    X(U8, "U8", 1)                                                             \
+    X(I16, "I16", 2)                                                           \
+    X(I32, "I32", 4)                                                           \
+    X(I64, "I64", 8)                                                           \
+    X(BOOL, "BOOL", 1)
+
+enum quanta_dtype {
+    QUANTA_DTYPE_INVALID = 0,
+#define QUANTA_DTYPE_ENUM(id, name, size) QUANTA_##id,
+    QUANTA_DTYPE_LIST(QUANTA_DTYPE_ENUM)
+#undef QUANTA_DTYPE_ENUM
+    QUANTA_DTYPE_COUNT
+};
+
+/* Bytes per element; 0 for QUANTA_DTYPE_INVALID. */
+size_t quanta_dtype_size(enum quanta_dtype dtype);
+/* "F32", ...; "invalid" for anything else. */
+const char *quanta_dtype_name(enum quanta_dtype dtype);
+/* Exact, case-sensitive match of a file dtype name; QUANTA_DTYPE_INVALID if unknown. */
+enum quanta_dtype quanta_dtype_parse(const char *name);
+bool quanta_dtype_is_float(enum quanta_dtype dtype); /* F32 F16 BF16 F64 */
+
+/* IEEE binary16 and bfloat16. f32 -> f16/bf16 rounds to nearest, ties to
+ * even; NaN stays NaN, overflow gives infinity. */
+float quanta_f16_to_f32(uint16_t h);
+uint16_t quanta_f32_to_f16(float f);
+float quanta_bf16_to_f32(uint16_t b);
+uint16_t quanta_f32_to_bf16(float f);
+
+/* Converts n little-endian elements of any dtype to float (integers exactly
+ * where float can hold them, BOOL as 0/1). */
+void quanta_convert_to_f32(enum quanta_dtype dtype, const void *src, float *dst, size_t n);
+
+/* ---- shapes ---- */
+
+#define QUANTA_MAX_RANK 8
+
+/* A shape. In graph shapes dims[0] may be -1: "any batch size". */
+struct quanta_shape {
+    int rank;
+    int64_t dims[QUANTA_MAX_RANK];
+};
+
+/* Product of the dims (1 for rank 0); -1 if a dim is negative or the
+ * product overflows int64. */
+int64_t quanta_shape_numel(const struct quanta_shape *shape);
+bool quanta_shape_equal(const struct quanta_shape *a, const struct quanta_shape *b);
+/* Writes "[1, 28, 28, 1]" into buf (truncated to size); returns buf. */
+char *quanta_shape_format(const struct quanta_shape *shape, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,188 @@
+/* The model graph (model-format.md sections 2 and 3): parsed from the
+ * "quanta.graph" metadata string, validated, shapes inferred for every
+ * value; and written back (graph_save) for tools that build or rewrite
+ * models (quantize, dequantize, import).
+ *
+ * Values are graph inputs, constants (the file's tensors) and node outputs,
+ * all referred to by index into graph.values. Shapes of values that depend
+ * on the batch have dims[0] == -1. */
+#ifndef QUANTA_GRAPH_H
+#define QUANTA_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "quanta/data.h"
+#include "quanta/dtype.h"
+#include "quanta/safetensors.h"
+#include "quanta/status.h"
+
+/* X(enum suffix, name in files) */
+#define GRAPH_OP_LIST(X)                                                       \
+    X(CONV2D, "conv2d")                                                        \
+    X(DENSE, "dense")                                                          \
+    X(RELU, "relu")                                                            \
+    X(RELU6, "relu6")                                                          \
+    X(SIGMOID, "sigmoid")                                                      \
+    X(TANH, "tanh")                                                            \
+    X(LEAKY_RELU, "leaky_relu")                                                \
+    X(MAX_POOL2D, "max_pool2d")                                                \
+    X(AVG_POOL2D, "avg_pool2d")                                                \
+    X(GLOBAL_AVG_POOL, "global_avg_pool")                                      \
+    X(FLATTEN, "flatten")                                                      \
+    X(RESHAPE, "reshape")                                                      \
+    X(ADD, "add")                                                              \
+    X(MUL, "mul")                                                              \
+    X(CONCAT, "concat")                                                        \
+    X(SOFTMAX, "softmax")                                                      \
+    X(BATCH_NORM, "batch_norm")                                                \
+    X(EMBEDDING, "embedding")                                                  \
+    X(MEAN, "mean")                                                            \
+    X(QUANTIZE, "quantize")                                                    \
+    X(DEQUANTIZE, "dequantize")
+
+enum graph_op {
+#define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
+    GRAPH_OP_LIST(GRAPH_OP_ENUM)
+#undef GRAPH_OP_ENUM
+    GRAPH_OP_COUNT
+};
+
+const char *graph_op_name(enum graph_op op);
+/* Returns GRAPH_OP_COUNT for an unknown name. */
+enum graph_op graph_op_parse(const char *name);
+
+enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
+const char *graph_activation_name(enum graph_activation act);
+
+/* Every attr of every op, with the defaults of model-format.md section 3
+ * filled in for those a node leaves out. */
+struct graph_attrs {
+    int strides[2];                 /* [h, w] */
+    int pads[4];                    /* [top, left, bottom, right] */
+    int dilations[2];
+    int groups;
+    int kernel[2];                  /* pools */
+    enum graph_activation activation;
+    float alpha;                    /* leaky_relu */
+    int axis;                       /* concat, softmax; as written (may be negative) */
+    float epsilon;                  /* batch_norm */
+    struct quanta_shape shape;      /* reshape target, dims[0] may be -1 */
+    int n_axes;                     /* mean */
+    int axes[QUANTA_MAX_RANK];
+    bool keepdims;
+};
+
+/* Quantization parameters of a value (quantized models only).
+ * real = scale * (q - zero_point). Per-tensor: n == 1 and scales/zero_points
+ * point at scale/zero_point. Per-channel (weights): n == shape.dims[axis]. */
+struct graph_quant {
+    enum quanta_dtype dtype;        /* I8, U8 (activations, weights), I32 (bias); INVALID: float value */
+    int axis;                       /* -1: per tensor */
+    int n;
+    const float *scales;
+    const int32_t *zero_points;
+    float scale;                    /* storage for the per-tensor case */
+    int32_t zero_point;
+};
+
+enum graph_value_kind { GRAPH_VALUE_INPUT, GRAPH_VALUE_CONST, GRAPH_VALUE_NODE };
+
+struct graph_value {
+    char *name;
+    enum graph_value_kind kind;
+    enum quanta_dtype dtype;
+    struct quanta_shape shape;
+    const void *data;               /* CONST: the tensor's bytes (mapping or owned) */
+    void *owned;                    /* CONST data owned by the graph (freed with it), else NULL */
+    int producer;                   /* NODE: index of the node, else -1 */
+    int last_use;                   /* index of the last node reading it, -1 if none */
+    struct graph_quant quant;
+};
+
+struct graph_node {
+    enum graph_op op;
+    char *name;
+    int n_inputs;
+    int *inputs;                    /* value indices; -1 for an omitted optional input */
+    int n_outputs;
+    int *outputs;
+    struct graph_attrs attrs;
+};
+
+struct graph_input {
+    int value;
+    bool has_normalize;
+    struct quanta_normalize normalize; /* mean/std owned by the graph */
+};
+
+struct graph {
+    char *name;
+    struct graph_value *values;
+    int n_values;
+    struct graph_node *nodes;       /* topological order */
+    int n_nodes;
+    struct graph_input *inputs;
+    int n_inputs;
+    int *outputs;                   /* value indices */
+    int n_outputs;
+};
+
+/* Parses, validates and infers shapes. Constant data points into file's
+ * mapping, so file must outlive g. A file without "quanta.graph" metadata
+ * fails with QUANTA_ERR_INPUT ("... has no graph"); check with
+ * st_meta_find first when a bag of tensors is acceptable. Messages name the
+ * file and the node: "model.st: node 'conv1' (conv2d): weight 'w' has
+ * shape [3, 3] but [8, 3, 3, 1] is needed". */
+enum quanta_status graph_load(struct graph *g, const struct st_file *file, struct quanta_error *err);
+/* Same from a JSON string, with tensors looked up in file (file may be NULL
+ * when the graph has no constants); source names the origin in messages. */
+enum quanta_status graph_parse(struct graph *g, const char *json, const struct st_file *file,
+                               const char *source, struct quanta_error *err);
+void graph_free(struct graph *g);
+
+/* Re-runs validation and shape inference after a tool edited g. */
+enum quanta_status graph_validate(struct graph *g, const char *source, struct quanta_error *err);
+
+int graph_find_value(const struct graph *g, const char *name); /* -1 if absent */
+
+/* Shape of value v for a given batch size (dims[0] == -1 replaced). */
+struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
+
+/* The graph as the JSON string stored in "quanta.graph" (caller frees).
+ * Deterministic: same graph, same bytes. */
+char *graph_to_json(const struct graph *g);
+
+/* Writes g as a model file: every CONST value that some node uses becomes a
+ * tensor (in graph order of first use), the graph goes to
+ * __metadata__["quanta.graph"], and extra metadata follows (pass the
+ * source's keys to keep unknown ones; "quanta.graph" among them is
+ * replaced). Through a temporary file, renamed into place. */
+enum quanta_status graph_save(const struct graph *g, const char *path,
+                              const struct st_meta *extra_meta, size_t n_extra,
+                              struct quanta_error *err);
+
+/* ---- building and editing (for quantize, import) ---- */
+
+/* Appends a value; name is copied. Returns its index or -1 on allocation failure. */
+int graph_add_value(struct graph *g, const char *name, enum graph_value_kind kind,
+                    enum quanta_dtype dtype, const struct quanta_shape *shape);
+/* Appends a node (name copied, inputs/outputs copied) with default attrs
+ * for op; returns its index or -1. */
+int graph_add_node(struct graph *g, enum graph_op op, const char *name, const int *inputs,
+                   int n_inputs, const int *outputs, int n_outputs);
+/* The defaults of model-format.md section 3. */
+void graph_attrs_default(struct graph_attrs *attrs);
+
+/* ---- a model file: the container and its graph ---- */
+
+struct model {
+    struct st_file file;
+    struct graph graph;
+    bool has_graph;                 /* false: a bag of tensors */
+};
+
+/* Opens path and, when it has "quanta.graph", loads the graph. */
+enum quanta_status model_open(struct model *m, const char *path, struct quanta_error *err);
+void model_close(struct model *m);
+
+#endif

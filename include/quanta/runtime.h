@@ -1,0 +1,44 @@
+/* Running a graph. One runner serves float models and quantized models
+ * alike: each node runs the float or the int8 kernel family according to
+ * the types of its values. Buffers are planned once in runner_create for
+ * max_batch samples; runner_run then allocates nothing, so a data set
+ * streams through batch by batch in constant memory. */
+#ifndef QUANTA_RUNTIME_H
+#define QUANTA_RUNTIME_H
+
+#include <stdint.h>
+#include "quanta/graph.h"
+#include "quanta/status.h"
+
+struct runner;
+
+struct runner_options {
+    int64_t max_batch;   /* largest batch runner_run will be given (>= 1) */
+    int threads;         /* 0: all cores */
+};
+
+/* Called after every node with the float view of the value it produced
+ * (int8 values dequantized) and of every graph input, in graph order; shape
+ * has the actual batch. For calibration and per-layer comparison. */
+typedef void (*runner_value_hook)(void *ctx, const struct graph *g, int value,
+                                  const float *data, const struct quanta_shape *shape);
+
+enum quanta_status runner_create(struct runner **r, const struct graph *g,
+                                 const struct runner_options *options, struct quanta_error *err);
+void runner_free(struct runner *r);
+
+void runner_set_hook(struct runner *r, runner_value_hook hook, void *ctx);
+
+/* inputs[i] feeds graph input i, batch samples, already normalized:
+ * float for F32 inputs, int64_t for integer inputs (embedding ids).
+ * An embedding id outside [0, V) is QUANTA_ERR_INPUT naming the node. */
+enum quanta_status runner_run(struct runner *r, int64_t batch, const void *const *inputs,
+                              struct quanta_error *err);
+
+/* Graph output i of the last run, as float, with its shape. */
+const float *runner_output(const struct runner *r, int index, struct quanta_shape *shape);
+
+/* Bytes of activation memory the runner planned (for inspect). */
+size_t runner_arena_size(const struct runner *r);
+
+#endif

@@ -1,0 +1,53 @@
+/* Status codes and the caller-owned error buffer.
+ *
+ * The library never prints and never exits: every fallible function returns
+ * an enum quanta_status and, on failure, fills a struct quanta_error with a
+ * one-line message (lowercase, no full stop, naming the file or node and the
+ * rule that was broken). The CLI maps the status to the process exit code,
+ * so the numeric values below ARE the documented exit codes (man quanta(1)).
+ */
+#ifndef QUANTA_STATUS_H
+#define QUANTA_STATUS_H
+
+#include <stddef.h>
+
+#define QUANTA_STATUS_LIST(X)                                                  \
+    X(QUANTA_OK, 0, "success")                                                 \
+    X(QUANTA_ERR_CHECK, 1, "a requested check failed")                         \
+    X(QUANTA_ERR_USAGE, 2, "usage error")                                      \
+    X(QUANTA_ERR_INPUT, 3, "invalid input file")                               \
+    X(QUANTA_ERR_OUTPUT, 4, "cannot write output")                             \
+    X(QUANTA_ERR_NOMEM, 5, "out of memory")                                    \
+    X(QUANTA_ERR_INTERNAL, 6, "internal error")
+
+enum quanta_status {
+#define QUANTA_STATUS_ENUM(name, code, text) name = code,
+    QUANTA_STATUS_LIST(QUANTA_STATUS_ENUM)
+#undef QUANTA_STATUS_ENUM
+};
+
+#define QUANTA_ERROR_MESSAGE_MAX 512
+
+struct quanta_error {
+    enum quanta_status status;
+    char message[QUANTA_ERROR_MESSAGE_MAX];
+};
+
+/* Short description of a status ("invalid input file"). */
+const char *quanta_status_string(enum quanta_status status);
+
+/* Records status and a printf-style message in err (which may be NULL) and
+ * returns status, so callers can write `return quanta_fail(err, ...);`.
+ * A message already recorded is replaced. */
+enum quanta_status quanta_fail(struct quanta_error *err, enum quanta_status status,
+                               const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes the message already in err with "prefix: " (for context such as
+ * a file name added by an outer layer). Returns err->status. */
+enum quanta_status quanta_error_prefix(struct quanta_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void quanta_error_clear(struct quanta_error *err);
+
+#endif
