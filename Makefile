@@ -33,7 +33,7 @@ LDLIBS   := $(PKG_LIBS) -lm -pthread
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
-TEST_SRC := $(sort $(shell find tests -name 'test_*.c'))
+TEST_SRC := $(sort $(shell find tests -name 'test_*.c' ! -path 'tests/support/*'))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

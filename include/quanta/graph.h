@@ -74,7 +74,11 @@ struct graph_attrs {
 
 /* Quantization parameters of a value (quantized models only).
  * real = scale * (q - zero_point). Per-tensor: n == 1 and scales/zero_points
- * point at scale/zero_point. Per-channel (weights): n == shape.dims[axis]. */
+ * point at scale/zero_point. Per-channel (weights): n == shape.dims[axis].
+ * Per-channel scales/zero_points must be the data of CONST values of the
+ * graph (F32 [n], I32 [n]): graph_to_json and graph_save find their names
+ * that way. graph_validate re-points per-tensor params (axis -1) at
+ * scale/zero_point, so tools need only set those two fields. */
 struct graph_quant {
     enum quanta_dtype dtype;        /* I8, U8 (activations, weights), I32 (bias); INVALID: float value */
     int axis;                       /* -1: per tensor */

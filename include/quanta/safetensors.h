@@ -10,6 +10,11 @@
 
 /* Largest header accepted (model-format.md: N above 100,000,000 is refused). */
 #define ST_MAX_HEADER_SIZE 100000000ull
+/* Longest tensor name accepted, in bytes (an empty name is refused too). */
+#define ST_MAX_NAME_LEN 4096
+/* Deepest nesting of JSON objects and arrays accepted in a header (the
+ * top-level object is depth 1); checked before the JSON is parsed. */
+#define ST_MAX_JSON_DEPTH 64
 
 struct st_tensor {
     const char *name;         /* owned by the st_file */

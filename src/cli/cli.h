@@ -27,7 +27,10 @@ bool cli_parse_double(const char *text, double *out);
 #define CLI_COMMAND_LIST(X)                                                    \
     X(inspect, "show a model's graph and tensors")                             \
     X(run, "run a model on data and print predictions")                        \
-    X(eval, "measure accuracy and latency of one or two models")
+    X(eval, "measure accuracy and latency of one or two models")               \
+    X(quantize, "write an int8 (or weight-only, fp16) copy of a float model")  \
+    X(dequantize, "turn a quantized model back into a float model")          \
+    X(calibrate, "record activation ranges of a float model over data")
 
 #define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 CLI_COMMAND_LIST(CLI_DECLARE)

@@ -1,0 +1,548 @@
+#!/usr/bin/python3
+"""Write the operator conformance fixtures in tests/fixtures/ops/.
+
+Usage: /usr/bin/python3 scripts/gen_op_fixtures.py [--out tests/fixtures/ops]
+
+For every operator of model-format.md section 3 this writes one or more
+small models, each with a single graph input, from the spec alone (numpy
+only; nothing here knows the C code):
+
+    <case>.safetensors     the model (scripts/quanta_format.py)
+    <case>.input.npy       the input, batch 3 (float32; int64/int32 ids for
+                           the embedding cases)
+    <case>.expected.npy    the graph's single output, computed in float64 by
+                           scripts/quanta_ref.py (the spec's definitions)
+                           and cast to float32
+    manifest.txt           the case names, one per line
+
+The inputs are float, so no normalize block applies. Random values come
+from numpy's default_rng seeded with the CRC-32 of the case name, so each
+case is reproducible on its own and the files are byte-identical from run
+to run. Cases whose name ends in "_fixed_batch" declare the input shape
+with batch 3 instead of -1, because their constant operand has the input's
+full shape (spec: "b has a's shape").
+"""
+
+import argparse
+import os
+import sys
+import zlib
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quanta_format as qf  # noqa: E402
+import quanta_ref  # noqa: E402
+
+BATCH = 3
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def rng_for(name):
+    return np.random.default_rng(zlib.crc32(name.encode()))
+
+
+class Builder:
+    """Collects one case: an input, nodes and tensors."""
+
+    def __init__(self, name, shape, dtype="F32", scale=1.0, data=None, fixed_batch=False):
+        self.name = name
+        self.rng = rng_for(name)
+        self.nodes = []
+        self.tensors = {}
+        full = [BATCH] + list(shape)
+        if data is None:
+            data = (self.rng.standard_normal(full) * scale).astype(np.float32)
+        self.input = data
+        self.input_entry = qf.graph_input("x", [BATCH if fixed_batch else -1] + list(shape),
+                                          dtype)
+        self.last = "x"
+
+    def const(self, name, shape, scale=1.0, offset=0.0, dtype=None):
+        """A random F32 tensor (or stored as dtype: Tensor(..., "F16"))."""
+        arr = (self.rng.standard_normal(shape) * scale + offset).astype(np.float32)
+        self.tensors[name] = arr if dtype is None else qf.Tensor(arr, dtype)
+        return name
+
+    def op(self, op, name, inputs, **attrs):
+        out = name + ".out"
+        self.nodes.append(qf.node(op, name, inputs, [out], **attrs))
+        self.last = out
+        return out
+
+    def write(self, out_dir):
+        graph = qf.make_graph(self.name, [self.input_entry], [self.last], self.nodes)
+        path = os.path.join(out_dir, self.name + ".safetensors")
+        qf.write_model(path, graph, self.tensors)
+        # Expected values from the file as written (F16/BF16 weights rounded).
+        g, tensors, _ = qf.read_model(path)
+        out = quanta_ref.run_graph(g, tensors, {"x": self.input})[self.last]
+        qf.write_npy(os.path.join(out_dir, self.name + ".input.npy"), self.input)
+        qf.write_npy(os.path.join(out_dir, self.name + ".expected.npy"),
+                     out.astype(np.float32))
+        return path
+
+
+# -- conv2d ---------------------------------------------------------------
+
+def _conv(name, shape, wshape, bias=True, wscale=0.5, in_scale=1.0, **attrs):
+    b = Builder(name, shape, scale=in_scale)
+    ins = ["x", b.const("conv.weight", wshape, wscale)]
+    if bias:
+        ins.append(b.const("conv.bias", [wshape[0]], 0.5))
+    b.op("conv2d", "conv", ins, **attrs)
+    return b
+
+
+@case
+def conv2d_basic():  # every attr left at its default
+    return _conv("conv2d_basic", [6, 5, 2], [4, 3, 3, 2])
+
+
+@case
+def conv2d_nobias():
+    return _conv("conv2d_nobias", [5, 5, 3], [2, 3, 3, 3], bias=False,
+                 strides=[1, 1], pads=[1, 1, 1, 1])
+
+
+@case
+def conv2d_stride2():
+    return _conv("conv2d_stride2", [7, 8, 2], [3, 3, 3, 2], strides=[2, 2], pads=[1, 1, 1, 1])
+
+
+@case
+def conv2d_pads_asym():
+    return _conv("conv2d_pads_asym", [5, 6, 2], [3, 3, 2, 2], pads=[1, 0, 2, 1])
+
+
+@case
+def conv2d_stride_asym():  # different strides per axis, asymmetric pads
+    return _conv("conv2d_stride_asym", [7, 7, 2], [2, 3, 3, 2], strides=[2, 1],
+                 pads=[0, 2, 1, 0])
+
+
+@case
+def conv2d_dilation2():
+    return _conv("conv2d_dilation2", [7, 7, 2], [3, 3, 3, 2], dilations=[2, 2], pads=[2, 2, 2, 2])
+
+
+@case
+def conv2d_groups2():
+    return _conv("conv2d_groups2", [5, 5, 4], [6, 3, 3, 2], groups=2, pads=[1, 1, 1, 1])
+
+
+@case
+def conv2d_depthwise():
+    return _conv("conv2d_depthwise", [6, 6, 3], [3, 3, 3, 1], groups=3, pads=[1, 1, 1, 1])
+
+
+@case
+def conv2d_depthwise_m2():  # depthwise with channel multiplier 2: O = 2*C
+    return _conv("conv2d_depthwise_m2", [6, 5, 3], [6, 3, 3, 1], groups=3,
+                 strides=[2, 2], pads=[1, 1, 1, 1])
+
+
+@case
+def conv2d_1x1():
+    return _conv("conv2d_1x1", [4, 4, 5], [3, 1, 1, 5])
+
+
+@case
+def conv2d_relu():
+    return _conv("conv2d_relu", [5, 5, 2], [4, 3, 3, 2], pads=[1, 1, 1, 1], activation="relu")
+
+
+@case
+def conv2d_relu6():  # large weights so that some outputs pass 6
+    return _conv("conv2d_relu6", [5, 5, 2], [4, 3, 3, 2], wscale=2.0, in_scale=1.5,
+                 pads=[1, 1, 1, 1], activation="relu6")
+
+
+@case
+def conv2d_f16():  # F16 weight and bias
+    b = Builder("conv2d_f16", [5, 5, 2])
+    w = b.const("conv.weight", [3, 3, 3, 2], 0.5, dtype="F16")
+    bias = b.const("conv.bias", [3], 0.5, dtype="F16")
+    b.op("conv2d", "conv", ["x", w, bias], pads=[1, 1, 1, 1])
+    return b
+
+
+# -- dense ----------------------------------------------------------------
+
+@case
+def dense():
+    b = Builder("dense", [12])
+    b.op("dense", "fc", ["x", b.const("fc.weight", [5, 12], 0.3), b.const("fc.bias", [5])])
+    return b
+
+
+@case
+def dense_relu():
+    b = Builder("dense_relu", [12])
+    b.op("dense", "fc", ["x", b.const("fc.weight", [7, 12], 0.3), b.const("fc.bias", [7])],
+         activation="relu")
+    return b
+
+
+@case
+def dense_relu6():
+    b = Builder("dense_relu6", [12], scale=2.0)
+    b.op("dense", "fc", ["x", b.const("fc.weight", [7, 12], 1.0), b.const("fc.bias", [7])],
+         activation="relu6")
+    return b
+
+
+@case
+def dense_nobias():
+    b = Builder("dense_nobias", [9])
+    b.op("dense", "fc", ["x", b.const("fc.weight", [4, 9], 0.3)])
+    return b
+
+
+@case
+def dense_bf16():  # BF16 weight and bias
+    b = Builder("dense_bf16", [10])
+    b.op("dense", "fc", ["x", b.const("fc.weight", [6, 10], 0.3, dtype="BF16"),
+                         b.const("fc.bias", [6], dtype="BF16")])
+    return b
+
+
+# -- element-wise -----------------------------------------------------------
+
+def _unary(name, op, shape, scale=2.0, **attrs):
+    b = Builder(name, shape, scale=scale)
+    b.op(op, op, ["x"], **attrs)
+    return b
+
+
+@case
+def relu():
+    return _unary("relu", "relu", [4, 4, 3])
+
+
+@case
+def relu6():  # inputs up to about +-16, so both clamps are hit
+    return _unary("relu6", "relu6", [4, 4, 3], scale=5.0)
+
+
+@case
+def sigmoid():
+    return _unary("sigmoid", "sigmoid", [4, 4, 3], scale=4.0)
+
+
+@case
+def tanh():
+    return _unary("tanh", "tanh", [10], scale=3.0)
+
+
+@case
+def leaky_relu():
+    return _unary("leaky_relu", "leaky_relu", [4, 4, 3], alpha=0.2)
+
+
+@case
+def leaky_relu_default():  # alpha left out: 0.01
+    return _unary("leaky_relu_default", "leaky_relu", [20])
+
+
+# -- pooling ------------------------------------------------------------------
+
+@case
+def max_pool2d():  # default strides = kernel
+    b = Builder("max_pool2d", [6, 6, 3])
+    b.op("max_pool2d", "pool", ["x"], kernel=[2, 2])
+    return b
+
+
+@case
+def max_pool2d_pads():  # padded, strides differ from the kernel
+    b = Builder("max_pool2d_pads", [7, 7, 2])
+    b.op("max_pool2d", "pool", ["x"], kernel=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    return b
+
+
+@case
+def max_pool2d_asym():  # all-negative input: padding must not act as 0
+    b = Builder("max_pool2d_asym", [6, 7, 2],
+                data=-np.abs(rng_for("max_pool2d_asym").standard_normal([BATCH, 6, 7, 2])
+                             ).astype(np.float32) - 0.5)
+    b.op("max_pool2d", "pool", ["x"], kernel=[2, 3], strides=[1, 2], pads=[1, 0, 0, 1])
+    return b
+
+
+@case
+def avg_pool2d():
+    b = Builder("avg_pool2d", [6, 6, 3])
+    b.op("avg_pool2d", "pool", ["x"], kernel=[2, 2])
+    return b
+
+
+@case
+def avg_pool2d_pads():  # padding not counted: edge windows average fewer cells
+    b = Builder("avg_pool2d_pads", [7, 7, 2], scale=1.0)
+    b.input = b.input + np.float32(3.0)  # an offset makes counting errors visible
+    b.op("avg_pool2d", "pool", ["x"], kernel=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    return b
+
+
+@case
+def avg_pool2d_asym():
+    b = Builder("avg_pool2d_asym", [5, 6, 2])
+    b.input = b.input + np.float32(2.0)
+    b.op("avg_pool2d", "pool", ["x"], kernel=[2, 3], strides=[2, 1], pads=[1, 0, 0, 2])
+    return b
+
+
+@case
+def global_avg_pool():
+    b = Builder("global_avg_pool", [5, 6, 4])
+    b.op("global_avg_pool", "gap", ["x"])
+    return b
+
+
+# -- shapes -------------------------------------------------------------------
+
+@case
+def flatten():
+    b = Builder("flatten", [2, 3, 4])
+    b.op("flatten", "flat", ["x"])
+    return b
+
+
+@case
+def reshape():
+    b = Builder("reshape", [2, 3, 4])
+    b.op("reshape", "rs", ["x"], shape=[-1, 6, 4])
+    return b
+
+
+@case
+def reshape_2d_to_4d():
+    b = Builder("reshape_2d_to_4d", [24])
+    b.op("reshape", "rs", ["x"], shape=[-1, 2, 3, 4])
+    return b
+
+
+# -- binary ---------------------------------------------------------------------
+
+@case
+def add_const_fixed_batch():  # b: a constant of a's full shape
+    b = Builder("add_const_fixed_batch", [4, 4, 2], fixed_batch=True)
+    b.op("add", "add", ["x", b.const("add.b", [BATCH, 4, 4, 2])])
+    return b
+
+
+@case
+def add_bcast():  # b: [C] broadcast over the last axis
+    b = Builder("add_bcast", [4, 5, 3])
+    b.op("add", "add", ["x", b.const("add.b", [3])])
+    return b
+
+
+@case
+def add_bcast_2d_relu6():
+    b = Builder("add_bcast_2d_relu6", [8], scale=4.0)
+    b.op("add", "add", ["x", b.const("add.b", [8], 2.0)], activation="relu6")
+    return b
+
+
+@case
+def add_residual():  # two activations: conv output + graph input, relu
+    b = Builder("add_residual", [5, 5, 3])
+    c = b.op("conv2d", "conv", ["x", b.const("conv.weight", [3, 3, 3, 3], 0.3),
+                                b.const("conv.bias", [3], 0.3)], pads=[1, 1, 1, 1])
+    b.op("add", "add", [c, "x"], activation="relu")
+    return b
+
+
+@case
+def mul_const_fixed_batch():
+    b = Builder("mul_const_fixed_batch", [3, 4, 2], fixed_batch=True)
+    b.op("mul", "mul", ["x", b.const("mul.b", [BATCH, 3, 4, 2])])
+    return b
+
+
+@case
+def mul_bcast():
+    b = Builder("mul_bcast", [4, 5, 3])
+    b.op("mul", "mul", ["x", b.const("mul.b", [3])])
+    return b
+
+
+@case
+def mul_two_relu():  # x * sigmoid(x) (two activations), relu clears the negatives
+    b = Builder("mul_two_relu", [4, 4, 3], scale=2.0)
+    s = b.op("sigmoid", "sig", ["x"])
+    b.op("mul", "mul", ["x", s], activation="relu")
+    return b
+
+
+@case
+def concat_last():  # default axis -1, three operands
+    b = Builder("concat_last", [3, 4, 2])
+    r = b.op("relu", "relu", ["x"])
+    t = b.op("tanh", "tanh", ["x"])
+    b.op("concat", "cat", ["x", r, t])
+    return b
+
+
+@case
+def concat_axis1():
+    b = Builder("concat_axis1", [3, 4, 2])
+    s = b.op("sigmoid", "sig", ["x"])
+    b.op("concat", "cat", ["x", s], axis=1)
+    return b
+
+
+@case
+def concat_2d():
+    b = Builder("concat_2d", [5])
+    f = b.op("dense", "fc", ["x", b.const("fc.weight", [3, 5]), b.const("fc.bias", [3])])
+    b.op("concat", "cat", [f, "x"], axis=-1)
+    return b
+
+
+# -- softmax, batch_norm, embedding, mean -----------------------------------------
+
+@case
+def softmax():  # default axis -1
+    return _unary("softmax", "softmax", [10], scale=3.0)
+
+
+@case
+def softmax_4d():
+    return _unary("softmax_4d", "softmax", [3, 4, 5], scale=3.0, axis=-1)
+
+
+@case
+def softmax_axis1():
+    return _unary("softmax_axis1", "softmax", [4, 5], scale=3.0, axis=1)
+
+
+def _bn(name, shape, **attrs):
+    b = Builder(name, shape)
+    c = shape[-1]
+    gamma = b.const("bn.gamma", [c], 0.5, 1.0)
+    beta = b.const("bn.beta", [c], 0.5)
+    mean = b.const("bn.mean", [c], 0.5)
+    var = "bn.var"
+    b.tensors[var] = (np.abs(b.rng.standard_normal(c)) + 0.05).astype(np.float32)
+    b.op("batch_norm", "bn", ["x", gamma, beta, mean, var], **attrs)
+    return b
+
+
+@case
+def batch_norm():
+    return _bn("batch_norm", [4, 4, 5], epsilon=1e-3)
+
+
+@case
+def batch_norm_2d():  # default epsilon 1e-5
+    return _bn("batch_norm_2d", [6])
+
+
+def _embedding(name, np_dtype, dtype):
+    ids = rng_for(name).integers(0, 10, [BATCH, 5]).astype(np_dtype)
+    ids[0, 0], ids[1, 1] = 0, 9  # first and last rows of the table
+    b = Builder(name, [5], dtype=dtype, data=ids)
+    b.op("embedding", "emb", ["x", b.const("emb.table", [10, 4])])
+    return b
+
+
+@case
+def embedding():
+    return _embedding("embedding", np.int64, "I64")
+
+
+@case
+def embedding_i32():
+    return _embedding("embedding_i32", np.int32, "I32")
+
+
+@case
+def mean_hw():
+    b = Builder("mean_hw", [4, 5, 3])
+    b.op("mean", "mean", ["x"], axes=[1, 2])
+    return b
+
+
+@case
+def mean_hw_keepdims():
+    b = Builder("mean_hw_keepdims", [4, 5, 3])
+    b.op("mean", "mean", ["x"], axes=[1, 2], keepdims=True)
+    return b
+
+
+@case
+def mean_last():
+    b = Builder("mean_last", [4, 6])
+    b.op("mean", "mean", ["x"], axes=[-1], keepdims=False)
+    return b
+
+
+# -- a chain of many ops ----------------------------------------------------------
+
+@case
+def all_ops():
+    b = Builder("all_ops", [8, 8, 3])
+    c1 = b.op("conv2d", "conv1", ["x", b.const("conv1.weight", [6, 3, 3, 3], 0.4),
+                                  b.const("conv1.bias", [6], 0.2)],
+              pads=[1, 1, 1, 1], activation="relu")
+    bn = b.op("batch_norm", "bn", [c1, b.const("bn.gamma", [6], 0.2, 1.0),
+                                   b.const("bn.beta", [6], 0.3), b.const("bn.mean", [6], 0.3),
+                                   b.const("bn.var", [6], 0.1, 1.0)])
+    lr = b.op("leaky_relu", "lrelu", [bn], alpha=0.1)
+    mp = b.op("max_pool2d", "pool1", [lr], kernel=[2, 2])
+    dw = b.op("conv2d", "dw", [mp, b.const("dw.weight", [6, 3, 3, 1], 0.5),
+                               b.const("dw.bias", [6], 0.2)], pads=[1, 1, 1, 1], groups=6)
+    r6 = b.op("relu6", "relu6", [dw])
+    ad = b.op("add", "res", [r6, mp], activation="relu")
+    sg = b.op("sigmoid", "sig", [ad])
+    sw = b.op("mul", "swish", [ad, sg])
+    mc = b.op("mul", "scale", [sw, b.const("scale.b", [6], 0.5, 1.0)])
+    rl = b.op("relu", "relu", [mc])
+    cat = b.op("concat", "cat", [rl, ad], axis=-1)
+    ap = b.op("avg_pool2d", "pool2", [cat], kernel=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
+    mn = b.op("mean", "mean", [ap], axes=[1], keepdims=True)
+    fl = b.op("flatten", "flat", [mn])
+    d1 = b.op("dense", "fc1", [fl, b.const("fc1.weight", [16, 48], 0.3),
+                               b.const("fc1.bias", [16], 0.1)], activation="relu")
+    th = b.op("tanh", "tanh", [d1])
+    ac = b.op("add", "shift", [th, b.const("shift.b", [16], 0.5)])
+    rs = b.op("reshape", "rs", [ac], shape=[-1, 4, 4])
+    sm = b.op("softmax", "sm1", [rs], axis=1)
+    f2 = b.op("reshape", "rs2", [sm], shape=[-1, 16])
+    gp = b.op("global_avg_pool", "gap", [ap])
+    cc = b.op("concat", "cat2", [f2, gp], axis=-1)
+    d2 = b.op("dense", "fc2", [cc, b.const("fc2.weight", [5, 28], 0.3)])
+    b.op("softmax", "sm2", [d2])
+    return b
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description="Write tests/fixtures/ops.")
+    ap.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "tests", "fixtures", "ops")))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    names = []
+    for fn in CASES:
+        b = fn()
+        assert b.name == fn.__name__, fn.__name__
+        b.write(args.out)
+        names.append(b.name)
+    with open(os.path.join(args.out, "manifest.txt"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    biggest = max(os.path.getsize(os.path.join(args.out, n + ext))
+                  for n in names for ext in (".safetensors", ".input.npy", ".expected.npy"))
+    print("wrote %d cases to %s (largest file %d bytes)" % (len(names), args.out, biggest))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Reference semantics of quanta's operators, in numpy float64.
+
+Each function follows the text of model-format.md section 3 directly (no
+speed tricks), so its results can serve as expected values for the C
+kernels and runtime, and as a check that an exported model computes the
+same thing as the framework it came from.
+
+    import quanta_format as qf, quanta_ref
+    graph, tensors, _ = qf.read_model("m.safetensors")
+    outputs = quanta_ref.run_graph(graph, tensors, {"image": uint8_images})
+
+Activations are NHWC. Integer data given for an input that has a normalize
+block is fed as (raw * scale - mean[c]) / std[c]; float data as it is.
+"""
+
+import numpy as np
+
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
+def activate(y, activation):
+    if activation == "none":
+        return y
+    if activation == "relu":
+        return np.maximum(y, 0.0)
+    if activation == "relu6":
+        return np.minimum(np.maximum(y, 0.0), 6.0)
+    raise ValueError("unknown activation %r" % activation)
+
+
+def _out_size(size, pad_before, pad_after, kernel, stride, dilation=1):
+    span = dilation * (kernel - 1) + 1
+    return (size + pad_before + pad_after - span) // stride + 1
+
+
+def conv2d(x, w, b=None, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1),
+           groups=1, activation="none"):
+    """x [N,H,W,C], w [O,KH,KW,C/groups], b [O] -> [N,OH,OW,O]."""
+    x = np.asarray(x, np.float64)
+    w = np.asarray(w, np.float64)
+    n, h, wd, c = x.shape
+    o, kh, kw, cg = w.shape
+    assert c % groups == 0 and o % groups == 0 and cg == c // groups
+    top, left, bottom, right = pads
+    sh, sw = strides
+    dh, dw = dilations
+    oh = _out_size(h, top, bottom, kh, sh, dh)
+    ow = _out_size(wd, left, right, kw, sw, dw)
+    xp = np.zeros((n, h + top + bottom, wd + left + right, c))
+    xp[:, top:top + h, left:left + wd, :] = x
+    og = o // groups
+    y = np.zeros((n, oh, ow, o))
+    for i in range(kh):
+        for j in range(kw):
+            r0, c0 = i * dh, j * dw
+            patch = xp[:, r0:r0 + sh * (oh - 1) + 1:sh, c0:c0 + sw * (ow - 1) + 1:sw, :]
+            for g in range(groups):
+                xs = patch[..., g * cg:(g + 1) * cg]
+                ws = w[g * og:(g + 1) * og, i, j, :]
+                y[..., g * og:(g + 1) * og] += np.einsum("nhwc,oc->nhwo", xs, ws)
+    if b is not None:
+        y += np.asarray(b, np.float64)
+    return activate(y, activation)
+
+
+def dense(x, w, b=None, activation="none"):
+    """x [N,K], w [O,K], b [O] -> x.w^T + b."""
+    y = np.asarray(x, np.float64) @ np.asarray(w, np.float64).T
+    if b is not None:
+        y = y + np.asarray(b, np.float64)
+    return activate(y, activation)
+
+
+def _pool(x, kernel, strides, pads, kind):
+    x = np.asarray(x, np.float64)
+    n, h, wd, c = x.shape
+    kh, kw = kernel
+    sh, sw = strides if strides is not None else kernel
+    top, left, bottom, right = pads
+    oh = _out_size(h, top, bottom, kh, sh)
+    ow = _out_size(wd, left, right, kw, sw)
+    y = np.zeros((n, oh, ow, c))
+    for r in range(oh):
+        for q in range(ow):
+            r0, q0 = r * sh - top, q * sw - left
+            r1, q1 = min(r0 + kh, h), min(q0 + kw, wd)
+            r0, q0 = max(r0, 0), max(q0, 0)
+            cells = x[:, r0:r1, q0:q1, :]  # only the cells inside the input
+            if cells.shape[1] == 0 or cells.shape[2] == 0:
+                raise ValueError("pool window (%d, %d) lies in the padding" % (r, q))
+            if kind == "max":
+                y[:, r, q, :] = cells.max(axis=(1, 2))
+            else:
+                y[:, r, q, :] = cells.mean(axis=(1, 2))
+    return y
+
+
+def max_pool2d(x, kernel, strides=None, pads=(0, 0, 0, 0)):
+    return _pool(x, kernel, strides, pads, "max")
+
+
+def avg_pool2d(x, kernel, strides=None, pads=(0, 0, 0, 0)):
+    """Average over the window's cells inside the input (padding not counted)."""
+    return _pool(x, kernel, strides, pads, "avg")
+
+
+def global_avg_pool(x):
+    return np.asarray(x, np.float64).mean(axis=(1, 2))
+
+
+def flatten(x):
+    x = np.asarray(x)
+    return x.reshape(x.shape[0], -1)
+
+
+def reshape(x, shape):
+    x = np.asarray(x)
+    shape = list(shape)
+    if shape and shape[0] == -1:
+        shape[0] = x.shape[0]
+    return x.reshape(shape)
+
+
+def _binary(a, b, fn, activation):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if b.shape != a.shape and not (b.ndim == 1 and b.shape[0] == a.shape[-1]):
+        raise ValueError("operand shapes %s and %s" % (a.shape, b.shape))
+    return activate(fn(a, b), activation)
+
+
+def add(a, b, activation="none"):
+    return _binary(a, b, np.add, activation)
+
+
+def mul(a, b, activation="none"):
+    return _binary(a, b, np.multiply, activation)
+
+
+def relu(x):
+    return np.maximum(np.asarray(x, np.float64), 0.0)
+
+
+def relu6(x):
+    return np.minimum(relu(x), 6.0)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def tanh(x):
+    return np.tanh(np.asarray(x, np.float64))
+
+
+def leaky_relu(x, alpha=0.01):
+    x = np.asarray(x, np.float64)
+    return np.where(x >= 0, x, alpha * x)
+
+
+def concat(xs, axis=-1):
+    return np.concatenate([np.asarray(x, np.float64) for x in xs], axis=axis)
+
+
+def softmax(x, axis=-1):
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def batch_norm(x, gamma, beta, mean, var, epsilon=1e-5):
+    """Inference form, per channel of the last axis."""
+    x = np.asarray(x, np.float64)
+    f = lambda v: np.asarray(v, np.float64)  # noqa: E731
+    return (x - f(mean)) / np.sqrt(f(var) + epsilon) * f(gamma) + f(beta)
+
+
+def embedding(ids, table):
+    ids = np.asarray(ids)
+    table = np.asarray(table, np.float64)
+    if ids.min() < 0 or ids.max() >= table.shape[0]:
+        raise ValueError("id outside [0, %d)" % table.shape[0])
+    return table[ids]
+
+
+def mean(x, axes, keepdims=False):
+    return np.asarray(x, np.float64).mean(axis=tuple(axes), keepdims=keepdims)
+
+
+def run_node(op, ins, attrs):
+    """Runs one node: op name, list of input arrays (None for an omitted
+    optional input), attrs dict (defaults of the spec for missing ones)."""
+    a = dict(attrs or {})
+    act = a.get("activation", "none")
+    if op == "conv2d":
+        return conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
+                      a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]),
+                      a.get("dilations", [1, 1]), a.get("groups", 1), act)
+    if op == "dense":
+        return dense(ins[0], ins[1], ins[2] if len(ins) > 2 else None, act)
+    if op in ("relu", "relu6", "sigmoid", "tanh", "global_avg_pool", "flatten"):
+        return globals()[op](ins[0])
+    if op == "leaky_relu":
+        return leaky_relu(ins[0], a.get("alpha", 0.01))
+    if op in ("max_pool2d", "avg_pool2d"):
+        return globals()[op](ins[0], a["kernel"], a.get("strides"),
+                             a.get("pads", [0, 0, 0, 0]))
+    if op == "reshape":
+        return reshape(ins[0], a["shape"])
+    if op in ("add", "mul"):
+        return globals()[op](ins[0], ins[1], act)
+    if op == "concat":
+        return concat(ins, a.get("axis", -1))
+    if op == "softmax":
+        return softmax(ins[0], a.get("axis", -1))
+    if op == "batch_norm":
+        return batch_norm(*ins, epsilon=a.get("epsilon", 1e-5))
+    if op == "embedding":
+        return embedding(ins[0], ins[1])
+    if op == "mean":
+        return mean(ins[0], a["axes"], a.get("keepdims", False))
+    raise ValueError("unknown op %r" % op)
+
+
+def run_graph(graph, tensors, feeds):
+    """Runs a float graph; returns {output name: float64 array}.
+
+    feeds maps input names to arrays; integer data for an input with a
+    normalize block is normalized first (in float64)."""
+    env = {}
+    for name, t in tensors.items():
+        env[name] = t if np.issubdtype(np.asarray(t).dtype, np.integer) \
+            else np.asarray(t, np.float64)
+    for inp in graph["inputs"]:
+        data = np.asarray(feeds[inp["name"]])
+        norm = inp.get("normalize")
+        if inp.get("dtype", "F32") in ("F32", "F16", "BF16", "F64"):
+            if norm is not None and np.issubdtype(data.dtype, np.integer):
+                if data.ndim == len(inp["shape"]) - 1:
+                    data = data[..., None]  # IDX [N,H,W] fed as [N,H,W,1]
+                m = np.asarray(norm.get("mean", [0.0]), np.float64)
+                s = np.asarray(norm.get("std", [1.0]), np.float64)
+                data = (data.astype(np.float64) * norm.get("scale", 1.0) - m) / s
+            else:
+                data = data.astype(np.float64)
+        env[inp["name"]] = data
+    for nd in graph["nodes"]:
+        ins = [env[v] if v else None for v in nd["inputs"]]
+        env[nd["outputs"][0]] = run_node(nd["op"], ins, nd.get("attrs"))
+    return {name: env[name] for name in graph["outputs"]}

@@ -1,0 +1,250 @@
+#include "cli/cli_data.h"
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static bool is_integer_input(enum quanta_dtype dtype)
+{
+    return dtype == QUANTA_I32 || dtype == QUANTA_I64;
+}
+
+/* Opens the dataset for graph input i: by the input's name first (a
+ * safetensors data file with a tensor per input), else, for a graph with a
+ * single input, the file's only samples tensor. */
+static enum quanta_status open_input(struct dataset **ds, const struct graph *g, int i,
+                                     const char *path, struct quanta_error *err)
+{
+    const char *name = g->values[g->inputs[i].value].name;
+    enum quanta_status st = dataset_open(ds, path, name, err);
+    if (st != QUANTA_ERR_INPUT || g->n_inputs != 1)
+        return st;
+    struct quanta_error second;
+    quanta_error_clear(&second);
+    if (dataset_open(ds, path, NULL, &second) == QUANTA_OK) {
+        quanta_error_clear(err);
+        return QUANTA_OK;
+    }
+    return st; /* the first message, which names the input */
+}
+
+enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, const char *path,
+                                 int64_t limit, int64_t batch, struct quanta_error *err)
+{
+    enum quanta_status st;
+    memset(feed, 0, sizeof *feed);
+    feed->graph = g;
+    feed->path = path;
+    feed->n_inputs = g->n_inputs;
+    if (g->n_inputs < 1)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: the graph has no input", path);
+    size_t n = (size_t)g->n_inputs;
+    feed->datasets = calloc(n, sizeof *feed->datasets);
+    feed->buffers = calloc(n, sizeof *feed->buffers);
+    feed->integer = calloc(n, sizeof *feed->integer);
+    if (!feed->datasets || !feed->buffers || !feed->integer) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory opening %s", path);
+        goto fail;
+    }
+    feed->batch = batch;
+    feed->samples = -1;
+    bool fixed_batch = false;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct graph_value *v = &g->values[g->inputs[i].value];
+        if (v->shape.rank > 0 && v->shape.dims[0] > 0) { /* a fixed batch size */
+            feed->batch = v->shape.dims[0];
+            fixed_batch = true;
+        }
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct graph_value *v = &g->values[g->inputs[i].value];
+        st = open_input(&feed->datasets[i], g, i, path, err);
+        if (st != QUANTA_OK)
+            goto fail;
+        struct dataset *ds = feed->datasets[i];
+        struct quanta_shape want = {.rank = v->shape.rank > 0 ? v->shape.rank - 1 : 0};
+        for (int d = 1; d < v->shape.rank; d++)
+            want.dims[d - 1] = v->shape.dims[d];
+        if (!quanta_shape_equal(&ds->sample_shape, &want)) {
+            char have_s[128], want_s[128];
+            quanta_shape_format(&ds->sample_shape, have_s, sizeof have_s);
+            quanta_shape_format(&want, want_s, sizeof want_s);
+            st = quanta_fail(err, QUANTA_ERR_INPUT,
+                             "%s: samples have shape %s but graph input '%s' needs %s", path,
+                             have_s, v->name, want_s);
+            goto fail;
+        }
+        feed->integer[i] = is_integer_input(v->dtype);
+        if (feed->samples < 0 || ds->n_samples < feed->samples)
+            feed->samples = ds->n_samples;
+        int64_t numel = quanta_shape_numel(&want);
+        size_t elem = feed->integer[i] ? sizeof(int64_t) : sizeof(float);
+        if (numel < 0 || (uint64_t)numel > SIZE_MAX / elem / (uint64_t)feed->batch) {
+            st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: samples of '%s' are too large", path,
+                             v->name);
+            goto fail;
+        }
+        feed->buffers[i] = malloc((size_t)numel * elem * (size_t)feed->batch + 1);
+        if (!feed->buffers[i]) {
+            st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for a batch of %s", path);
+            goto fail;
+        }
+    }
+    if (limit > 0 && limit < feed->samples)
+        feed->samples = limit;
+    if (fixed_batch) /* a fixed batch size runs whole batches only */
+        feed->samples -= feed->samples % feed->batch;
+    if (feed->samples < 1) {
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds no sample", path);
+        goto fail;
+    }
+    return QUANTA_OK;
+fail:
+    cli_feed_close(feed);
+    return st;
+}
+
+enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t count,
+                                 struct quanta_error *err)
+{
+    for (int i = 0; i < feed->n_inputs; i++) {
+        const struct graph_input *in = &feed->graph->inputs[i];
+        enum quanta_status st;
+        if (feed->integer[i])
+            st = dataset_read_i64(feed->datasets[i], start, count, feed->buffers[i], err);
+        else
+            st = dataset_read_f32(feed->datasets[i], start, count,
+                                  in->has_normalize ? &in->normalize : NULL, feed->buffers[i],
+                                  err);
+        if (st != QUANTA_OK)
+            return st;
+    }
+    return QUANTA_OK;
+}
+
+void cli_feed_close(struct cli_feed *feed)
+{
+    for (int i = 0; i < feed->n_inputs; i++) {
+        if (feed->datasets)
+            dataset_close(feed->datasets[i]);
+        if (feed->buffers)
+            free(feed->buffers[i]);
+    }
+    free(feed->datasets);
+    free(feed->buffers);
+    free(feed->integer);
+    memset(feed, 0, sizeof *feed);
+}
+
+static bool float_lists_equal(int na, const float *a, int nb, const float *b)
+{
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+bool cli_feed_shared(const struct graph *a, const struct graph *b)
+{
+    if (a->n_inputs != b->n_inputs)
+        return false;
+    for (int i = 0; i < a->n_inputs; i++) {
+        const struct graph_input *ia = &a->inputs[i], *ib = &b->inputs[i];
+        const struct graph_value *va = &a->values[ia->value], *vb = &b->values[ib->value];
+        if (strcmp(va->name, vb->name) != 0 || va->dtype != vb->dtype ||
+            !quanta_shape_equal(&va->shape, &vb->shape) ||
+            ia->has_normalize != ib->has_normalize)
+            return false;
+        if (ia->has_normalize) {
+            const struct quanta_normalize *na = &ia->normalize, *nb = &ib->normalize;
+            if (na->scale != nb->scale ||
+                !float_lists_equal(na->n_mean, na->mean, nb->n_mean, nb->mean) ||
+                !float_lists_equal(na->n_std, na->std, nb->n_std, nb->std))
+                return false;
+        }
+    }
+    return true;
+}
+
+int64_t cli_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+char *cli_shape_format(const struct quanta_shape *shape, char *buf, size_t size)
+{
+    size_t len = 0;
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+#define APPEND(...)                                                                   \
+    do {                                                                              \
+        int k_ = snprintf(buf + len, size - len, __VA_ARGS__);                        \
+        if (k_ < 0 || (size_t)k_ >= size - len)                                       \
+            return buf;                                                               \
+        len += (size_t)k_;                                                            \
+    } while (0)
+    APPEND("[");
+    for (int d = 0; d < shape->rank; d++) {
+        if (d > 0)
+            APPEND(", ");
+        if (d == 0 && shape->dims[0] < 0)
+            APPEND("N");
+        else
+            APPEND("%lld", (long long)shape->dims[d]);
+    }
+    APPEND("]");
+#undef APPEND
+    return buf;
+}
+
+cJSON *cli_json_shape(const struct quanta_shape *shape)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int d = 0; a && d < shape->rank; d++) {
+        cJSON *n = cJSON_CreateNumber((double)shape->dims[d]);
+        if (!n || !cJSON_AddItemToArray(a, n)) {
+            cJSON_Delete(n);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+bool cli_json_add_number(cJSON *object, const char *key, double v)
+{
+    if (isfinite(v))
+        return cJSON_AddNumberToObject(object, key, v) != NULL;
+    return cJSON_AddNullToObject(object, key) != NULL;
+}
+
+enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory printing json");
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    cJSON_free(text);
+    return QUANTA_OK;
+}
+
+int cli_option_error(const char *command, const char *usage, int c, char **argv)
+{
+    const char *opt = optind > 0 ? argv[optind - 1] : "";
+    char short_opt[3] = {'-', (char)optopt, '\0'};
+    if (optopt > 0 && optopt < 128 && opt[0] == '-' && opt[1] != '-')
+        opt = short_opt;
+    if (c == ':')
+        return cli_usage_error(command, usage, "option '%s' needs a value", opt);
+    return cli_usage_error(command, usage, "unknown option '%s'", opt);
+}

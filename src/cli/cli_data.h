@@ -1,0 +1,66 @@
+/* Helpers shared by the commands that run models (run, eval) and print
+ * reports (inspect): streaming a data file into a graph's inputs, JSON on
+ * stdout, shapes with the batch shown as N. */
+#ifndef QUANTA_CLI_DATA_H
+#define QUANTA_CLI_DATA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cJSON.h>
+#include "quanta/quanta.h"
+
+/* A data file opened for a graph: one dataset per graph input (a
+ * safetensors data file gives a tensor per input, named after it), checked
+ * against the input shapes, read batch by batch into buffers sized for one
+ * batch. Integer inputs (embedding ids, I32/I64) are read as int64, the
+ * others as float normalized with the input's "normalize". */
+struct cli_feed {
+    const struct graph *graph;
+    const char *path;
+    int n_inputs;
+    struct dataset **datasets;  /* n_inputs */
+    void **buffers;             /* n_inputs, batch samples each */
+    bool *integer;              /* n_inputs: read as int64 */
+    int64_t samples;            /* samples to go through: min(file, limit),
+                                   whole batches only for a fixed batch */
+    int64_t batch;              /* samples per batch (the graph's fixed
+                                   batch when its input has one) */
+};
+
+/* limit <= 0: every sample of the file. A data sample shape that differs
+ * from the graph input's shape without the batch is QUANTA_ERR_INPUT. */
+enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, const char *path,
+                                 int64_t limit, int64_t batch, struct quanta_error *err);
+/* Reads samples [start, start + count) (count <= batch) into the buffers. */
+enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t count,
+                                 struct quanta_error *err);
+/* The buffers as runner_run wants them. */
+static inline const void *const *cli_feed_inputs(const struct cli_feed *feed)
+{
+    return (const void *const *)feed->buffers;
+}
+void cli_feed_close(struct cli_feed *feed);
+
+/* True when graphs a and b take the same inputs (count, dtype, shape and
+ * normalize), so that one feed serves both. */
+bool cli_feed_shared(const struct graph *a, const struct graph *b);
+
+/* Size of a file in bytes, -1 if it cannot be stat'ed. */
+int64_t cli_file_size(const char *path);
+
+/* "[N, 28, 28, 1]": a shape whose first dim is -1 shows it as N. */
+char *cli_shape_format(const struct quanta_shape *shape, char *buf, size_t size);
+/* The shape as a JSON array of integers (-1 kept as -1); NULL on no memory. */
+cJSON *cli_json_shape(const struct quanta_shape *shape);
+/* Adds a number, or null when v is NaN or infinite; false on no memory. */
+bool cli_json_add_number(cJSON *object, const char *key, double v);
+
+/* Prints root on stdout followed by a newline and frees it. QUANTA_ERR_NOMEM
+ * when root is NULL or cannot be printed (then err is filled). */
+enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err);
+
+/* For getopt_long (optstring starting with ':', opterr 0): c is the ':'
+ * or '?' it returned. Prints the usage error and returns exit code 2. */
+int cli_option_error(const char *command, const char *usage, int c, char **argv);
+
+#endif

@@ -1,0 +1,403 @@
+/* quanta quantize: rewrites a float model for int8 (or fp16) inference,
+ * calibrating from a data file or reading a calibration table, and writes
+ * the quantized model with its provenance in __metadata__. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+#include "quanta/calib.h"
+#include "quanta/quantize.h"
+#include "quanta/sha256.h"
+
+static const char quantize_usage[] =
+    "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
+    "                       [--samples N]) [--mode static|weight-only|fp16]\n"
+    "                       [--weights per-channel|per-tensor]\n"
+    "                       [--activations asymmetric|symmetric]\n"
+    "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n";
+
+static const char quantize_help[] =
+    "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
+    "                       [--samples N]) [--mode static|weight-only|fp16]\n"
+    "                       [--weights per-channel|per-tensor]\n"
+    "                       [--activations asymmetric|symmetric]\n"
+    "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
+    "\n"
+    "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
+    "any reader can list). batch_norm is folded into the conv2d/dense before\n"
+    "it. In static mode every node with an int8 kernel runs on int8 values,\n"
+    "with quantize/dequantize nodes made explicit where float and int8 meet;\n"
+    "values keep their float-model names (see man quanta-quantize(1)).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output OUT        the quantized model to write (required; not MODEL)\n"
+    "  --calib CALIB.json      activation ranges from a table written by\n"
+    "                          'quanta calibrate'\n"
+    "  --data FILE             calibrate here on the samples of FILE instead\n"
+    "  --method M              with --data: minmax (default), meanstd, percentile,\n"
+    "                          entropy or mse\n"
+    "  --samples N             with --data: use the first N samples (default all)\n"
+    "  --mode M                static (default): int8 weights and activations;\n"
+    "                          weight-only: I8 conv2d/dense weights, float\n"
+    "                          activations, no calibration; fp16: F16 constants\n"
+    "  --weights G             per-channel (default) or per-tensor: symmetric I8\n"
+    "                          weights in [-127, 127], zero point 0\n"
+    "  --activations S         asymmetric (default) or symmetric, per tensor\n"
+    "  --activation-type T     int8 (default) or uint8\n"
+    "  --exclude NODE[,NODE]   keep these nodes in float (repeatable)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Static mode needs exactly one of --calib and --data; the other modes take\n"
+    "neither. Same inputs and options give the same bytes.\n"
+    "\n"
+    "exit status: 0 ok, 2 usage error, 3 invalid model, data or calibration\n"
+    "file, 4 cannot write the output, 5 out of memory.\n";
+
+struct quantize_cli {
+    const char *model, *output, *calib, *data, *method;
+    int64_t samples;
+    const char *mode_name, *weights_name, *activations_name, *type_name;
+    struct quantize_options opt;
+    char **exclude;        /* each --exclude split at commas */
+    int n_exclude;
+};
+
+static int usage(const char *fmt, const char *arg)
+{
+    return cli_usage_error("quantize", quantize_usage, fmt, arg);
+}
+
+/* Appends the comma-separated names of list. 0, or an exit code. */
+static int add_excludes(struct quantize_cli *o, const char *list)
+{
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0)
+            return usage("--exclude '%s' has an empty node name", list);
+        char **grown = realloc(o->exclude, ((size_t)o->n_exclude + 1) * sizeof *grown);
+        if (!grown) {
+            fprintf(stderr, "quanta: out of memory\n");
+            return QUANTA_ERR_NOMEM;
+        }
+        o->exclude = grown;
+        if (!(o->exclude[o->n_exclude] = strndup(p, len))) {
+            fprintf(stderr, "quanta: out of memory\n");
+            return QUANTA_ERR_NOMEM;
+        }
+        o->n_exclude++;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+static void free_cli(struct quantize_cli *o)
+{
+    for (int i = 0; i < o->n_exclude; i++)
+        free(o->exclude[i]);
+    free(o->exclude);
+}
+
+static int parse_options(int argc, char **argv, struct quantize_cli *o)
+{
+    enum {
+        OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
+        OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE
+    };
+    static const struct option options[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"calib", required_argument, NULL, OPT_CALIB},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"method", required_argument, NULL, OPT_METHOD},
+        {"samples", required_argument, NULL, OPT_SAMPLES},
+        {"mode", required_argument, NULL, OPT_MODE},
+        {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"activations", required_argument, NULL, OPT_ACTIVATIONS},
+        {"activation-type", required_argument, NULL, OPT_TYPE},
+        {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    quantize_options_default(&o->opt);
+    o->mode_name = "static";
+    o->weights_name = "per-channel";
+    o->activations_name = "asymmetric";
+    o->type_name = "int8";
+    int c, rc;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            return cli_help(quantize_help) - 1; /* -1: stop, exit 0 */
+        case 'o':
+            o->output = optarg;
+            break;
+        case OPT_CALIB:
+            o->calib = optarg;
+            break;
+        case OPT_DATA:
+            o->data = optarg;
+            break;
+        case OPT_METHOD:
+            if (calib_method_parse(optarg) == CALIB_METHOD_COUNT)
+                return usage("--method '%s' is not minmax, meanstd, percentile, entropy or mse",
+                             optarg);
+            o->method = optarg;
+            break;
+        case OPT_SAMPLES:
+            if (!cli_parse_i64(optarg, 1, INT64_MAX, &o->samples))
+                return usage("--samples '%s' is not a number >= 1", optarg);
+            break;
+        case OPT_MODE:
+            if (strcmp(optarg, "static") == 0)
+                o->opt.mode = QUANTIZE_STATIC;
+            else if (strcmp(optarg, "weight-only") == 0)
+                o->opt.mode = QUANTIZE_WEIGHT_ONLY;
+            else if (strcmp(optarg, "fp16") == 0)
+                o->opt.mode = QUANTIZE_FP16;
+            else
+                return usage("--mode '%s' is not static, weight-only or fp16", optarg);
+            o->mode_name = optarg;
+            break;
+        case OPT_WEIGHTS:
+            if (strcmp(optarg, "per-channel") == 0)
+                o->opt.weights = QUANTIZE_PER_CHANNEL;
+            else if (strcmp(optarg, "per-tensor") == 0)
+                o->opt.weights = QUANTIZE_PER_TENSOR;
+            else
+                return usage("--weights '%s' is not per-channel or per-tensor", optarg);
+            o->weights_name = optarg;
+            break;
+        case OPT_ACTIVATIONS:
+            if (strcmp(optarg, "asymmetric") == 0)
+                o->opt.activations = QUANTIZE_ASYMMETRIC;
+            else if (strcmp(optarg, "symmetric") == 0)
+                o->opt.activations = QUANTIZE_SYMMETRIC;
+            else
+                return usage("--activations '%s' is not asymmetric or symmetric", optarg);
+            o->activations_name = optarg;
+            break;
+        case OPT_TYPE:
+            if (strcmp(optarg, "int8") == 0)
+                o->opt.activation_type = QUANTA_I8;
+            else if (strcmp(optarg, "uint8") == 0)
+                o->opt.activation_type = QUANTA_U8;
+            else
+                return usage("--activation-type '%s' is not int8 or uint8", optarg);
+            o->type_name = optarg;
+            break;
+        case OPT_EXCLUDE:
+            if ((rc = add_excludes(o, optarg)) != 0)
+                return rc;
+            break;
+        default:
+            return cli_option_error("quantize", quantize_usage, c, argv);
+        }
+    }
+    if (argc - optind != 1)
+        return usage("%s", argc - optind < 1 ? "a model file is needed"
+                                             : "only one model file is taken");
+    o->model = argv[optind];
+    if (!o->output)
+        return usage("%s", "-o OUT is needed");
+    if (o->opt.mode == QUANTIZE_STATIC) {
+        if (!o->calib && !o->data)
+            return usage("%s", "--mode static needs --calib CALIB.json or --data FILE");
+        if (o->calib && o->data)
+            return usage("%s", "--calib and --data exclude each other");
+    } else if (o->calib || o->data) {
+        return usage("--mode %s takes no calibration (--calib, --data)", o->mode_name);
+    }
+    if (!o->data && (o->method || o->samples))
+        return usage("%s", "--method and --samples go with --data");
+    o->opt.exclude = (const char *const *)o->exclude;
+    o->opt.n_exclude = o->n_exclude;
+    return 0;
+}
+
+static bool table_find(void *ctx, const char *value, float *lo, float *hi)
+{
+    const struct calib_value *v = calib_table_find(ctx, value);
+    if (!v)
+        return false;
+    *lo = (float)v->lo;
+    *hi = (float)v->hi;
+    return true;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* quanta.quantize.options: every option, as one deterministic JSON object
+ * (files by base name, so the output does not depend on where they are). */
+static char *options_json(const struct quantize_cli *o)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *ex = cJSON_CreateArray();
+    char *text = NULL;
+    if (!root || !ex) {
+        cJSON_Delete(ex);
+        goto done;
+    }
+    cJSON_AddStringToObject(root, "mode", o->mode_name);
+    cJSON_AddStringToObject(root, "weights", o->weights_name);
+    cJSON_AddStringToObject(root, "activations", o->activations_name);
+    cJSON_AddStringToObject(root, "activation_type", o->type_name);
+    for (int i = 0; i < o->n_exclude; i++)
+        cJSON_AddItemToArray(ex, cJSON_CreateString(o->exclude[i]));
+    cJSON_AddItemToObject(root, "exclude", ex);
+    if (o->calib)
+        cJSON_AddStringToObject(root, "calib", base_name(o->calib));
+    else
+        cJSON_AddNullToObject(root, "calib");
+    if (o->data)
+        cJSON_AddStringToObject(root, "data", base_name(o->data));
+    else
+        cJSON_AddNullToObject(root, "data");
+    if (o->data) {
+        cJSON_AddStringToObject(root, "method", o->method ? o->method : "minmax");
+        if (o->samples)
+            cJSON_AddNumberToObject(root, "samples", (double)o->samples);
+        else
+            cJSON_AddStringToObject(root, "samples", "all");
+    } else {
+        cJSON_AddNullToObject(root, "method");
+        cJSON_AddNullToObject(root, "samples");
+    }
+    text = cJSON_PrintUnformatted(root);
+done:
+    cJSON_Delete(root);
+    return text;
+}
+
+static bool is_provenance_key(const char *key)
+{
+    return strcmp(key, "quanta.graph") == 0 || strcmp(key, "quanta.version") == 0 ||
+           strcmp(key, "quanta.quantize.options") == 0 ||
+           strncmp(key, "quanta.calibration.", 19) == 0 ||
+           strcmp(key, "quanta.source_sha256") == 0;
+}
+
+static enum quanta_status calibrate(const struct quantize_cli *o, const struct model *m,
+                                    struct calib_table *table, struct quanta_error *err)
+{
+    struct dataset *ds = NULL;
+    struct calib_options copt;
+    calib_options_default(&copt);
+    if (o->method)
+        copt.method = calib_method_parse(o->method);
+    copt.samples = o->samples;
+    enum quanta_status st = calib_options_check(&copt, err);
+    if (st == QUANTA_OK)
+        st = dataset_open(&ds, o->data, NULL, err);
+    if (st == QUANTA_OK)
+        st = calib_run(&m->graph, ds, &copt, table, err);
+    dataset_close(ds);
+    return st;
+}
+
+static enum quanta_status quantize_file(const struct quantize_cli *o, struct quanta_error *err)
+{
+    struct model m;
+    struct calib_table table;
+    struct graph q;
+    bool have_table = false;
+    char source_sha[QUANTA_SHA256_HEX_SIZE];
+    char samples[32];
+    char *options = NULL;
+    struct st_meta *meta = NULL;
+    memset(&q, 0, sizeof q);
+    memset(&table, 0, sizeof table);
+    enum quanta_status st = model_open(&m, o->model, err);
+    if (st != QUANTA_OK)
+        return st;
+    if (!m.has_graph) {
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph (quanta.graph), so it cannot "
+                                                "be quantized", o->model);
+        goto done;
+    }
+    if ((st = quanta_sha256_file(o->model, source_sha, err)) != QUANTA_OK)
+        goto done;
+    if (o->calib) {
+        if ((st = calib_table_load(&table, o->calib, err)) != QUANTA_OK)
+            goto done;
+        have_table = true;
+        if (table.model_sha256[0] && strcmp(table.model_sha256, source_sha) != 0) {
+            st = quanta_fail(err, QUANTA_ERR_INPUT,
+                             "%s: calibration was made for the model with sha256 %s, but %s "
+                             "has sha256 %s", o->calib, table.model_sha256, o->model, source_sha);
+            goto done;
+        }
+    } else if (o->data) {
+        if ((st = calibrate(o, &m, &table, err)) != QUANTA_OK)
+            goto done;
+        have_table = true;
+    }
+    struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
+    if ((st = quantize_model(&m.graph, &o->opt, have_table ? &ranges : NULL, &q, o->model,
+                             err)) != QUANTA_OK)
+        goto done;
+
+    options = options_json(o);
+    meta = calloc(m.file.n_meta + 8, sizeof *meta);
+    if (!options || !meta) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+        goto done;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < m.file.n_meta; i++)
+        if (!is_provenance_key(m.file.meta[i].key))
+            meta[n++] = m.file.meta[i];
+    meta[n++] = (struct st_meta){"quanta.version", QUANTA_VERSION};
+    meta[n++] = (struct st_meta){"quanta.quantize.options", options};
+    if (have_table) {
+        snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
+        meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
+        meta[n++] = (struct st_meta){"quanta.calibration.samples", samples};
+        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", table.data_sha256};
+    }
+    meta[n++] = (struct st_meta){"quanta.source_sha256", source_sha};
+    st = graph_save(&q, o->output, meta, n, err);
+done:
+    free(meta);
+    free(options);
+    graph_free(&q);
+    if (have_table)
+        calib_table_free(&table);
+    model_close(&m);
+    return st;
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    struct quantize_cli o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_options(argc, argv, &o);
+    if (rc != 0) {
+        free_cli(&o);
+        return rc < 0 ? 0 : rc;
+    }
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    enum quanta_status st = safe_file_check_not_input(o.output, o.model, &err);
+    if (st == QUANTA_OK && o.calib)
+        st = safe_file_check_not_input(o.output, o.calib, &err);
+    if (st == QUANTA_OK && o.data)
+        st = safe_file_check_not_input(o.output, o.data, &err);
+    if (st == QUANTA_OK)
+        st = quantize_file(&o, &err);
+    free_cli(&o);
+    if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node */
+        return cli_usage_error("quantize", quantize_usage, "%s", err.message);
+    return st == QUANTA_OK ? 0 : cli_report(&err);
+}

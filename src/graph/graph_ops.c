@@ -1,0 +1,148 @@
+/* The operator table: per op, its inputs, the attrs it accepts and its
+ * shape rule (model-format.md section 3). Everything else in src/graph
+ * looks ops up here. */
+#include "graph/graph_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CONV_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
+#define POOL_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
+
+/* Roles: x activation, w weight, b bias, p float parameter, i integer ids
+ * (see graph_internal.h). */
+const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
+    /*                       name               in    roles    attrs                   required      shape rule */
+    [GRAPH_OP_CONV2D]      = {"conv2d",          2, 3, "xwb",   CONV_ATTRS,             0,            graph_shape_conv2d},
+    [GRAPH_OP_DENSE]       = {"dense",           2, 3, "xwb",   GA(ACTIVATION),         0,            graph_shape_dense},
+    [GRAPH_OP_RELU]        = {"relu",            1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_RELU6]       = {"relu6",           1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_SIGMOID]     = {"sigmoid",         1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_TANH]        = {"tanh",            1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_LEAKY_RELU]  = {"leaky_relu",      1, 1, "x",     GA(ALPHA),              0,            graph_shape_same},
+    [GRAPH_OP_MAX_POOL2D]  = {"max_pool2d",      1, 1, "x",     POOL_ATTRS,             GA(KERNEL),   graph_shape_pool},
+    [GRAPH_OP_AVG_POOL2D]  = {"avg_pool2d",      1, 1, "x",     POOL_ATTRS,             GA(KERNEL),   graph_shape_pool},
+    [GRAPH_OP_GLOBAL_AVG_POOL] = {"global_avg_pool", 1, 1, "x", 0,                      0,            graph_shape_global_pool},
+    [GRAPH_OP_FLATTEN]     = {"flatten",         1, 1, "x",     0,                      0,            graph_shape_flatten},
+    [GRAPH_OP_RESHAPE]     = {"reshape",         1, 1, "x",     GA(SHAPE),              GA(SHAPE),    graph_shape_reshape},
+    [GRAPH_OP_ADD]         = {"add",             2, 2, "xx",    GA(ACTIVATION),         0,            graph_shape_binary},
+    [GRAPH_OP_MUL]         = {"mul",             2, 2, "xx",    GA(ACTIVATION),         0,            graph_shape_binary},
+    [GRAPH_OP_CONCAT]      = {"concat",          1, 0, "x",     GA(AXIS),               0,            graph_shape_concat},
+    [GRAPH_OP_SOFTMAX]     = {"softmax",         1, 1, "x",     GA(AXIS),               0,            graph_shape_softmax},
+    [GRAPH_OP_BATCH_NORM]  = {"batch_norm",      5, 5, "xpppp", GA(EPSILON),            0,            graph_shape_batch_norm},
+    [GRAPH_OP_EMBEDDING]   = {"embedding",       2, 2, "iw",    0,                      0,            graph_shape_embedding},
+    [GRAPH_OP_MEAN]        = {"mean",            1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
+    [GRAPH_OP_QUANTIZE]    = {"quantize",        1, 1, "x",     0,                      0,            graph_shape_quantize},
+    [GRAPH_OP_DEQUANTIZE]  = {"dequantize",      1, 1, "x",     0,                      0,            graph_shape_dequantize},
+};
+
+const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
+#define GRAPH_ATTR_INFO(id, text, kind) [GRAPH_ATTR_##id] = {text, kind},
+    GRAPH_ATTR_LIST(GRAPH_ATTR_INFO)
+#undef GRAPH_ATTR_INFO
+};
+
+const char *graph_op_name(enum graph_op op)
+{
+    return (unsigned)op < GRAPH_OP_COUNT ? graph_op_table[op].name : "invalid";
+}
+
+enum graph_op graph_op_parse(const char *name)
+{
+    for (int op = 0; op < GRAPH_OP_COUNT; op++)
+        if (strcmp(name, graph_op_table[op].name) == 0)
+            return (enum graph_op)op;
+    return GRAPH_OP_COUNT;
+}
+
+const char *graph_activation_name(enum graph_activation act)
+{
+    switch (act) {
+    case GRAPH_ACT_NONE: return "none";
+    case GRAPH_ACT_RELU: return "relu";
+    case GRAPH_ACT_RELU6: return "relu6";
+    }
+    return "invalid";
+}
+
+void graph_attrs_default(struct graph_attrs *attrs)
+{
+    memset(attrs, 0, sizeof *attrs);
+    attrs->strides[0] = attrs->strides[1] = 1;
+    attrs->dilations[0] = attrs->dilations[1] = 1;
+    attrs->groups = 1;
+    attrs->activation = GRAPH_ACT_NONE;
+    attrs->alpha = 0.01f;
+    attrs->axis = -1;
+    attrs->epsilon = 1e-5f;
+    attrs->keepdims = false;
+    /* kernel (pools), shape (reshape) and axes (mean) are required: left
+     * empty, graph_validate rejects them until a tool sets them. */
+}
+
+enum quanta_status graph_node_fail(const struct graph_check *c, const char *fmt, ...)
+{
+    char msg[QUANTA_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return quanta_fail(c->err, QUANTA_ERR_INPUT, "%s: node '%s' (%s): %s", c->source,
+                       c->node->name ? c->node->name : "", graph_op_name(c->node->op), msg);
+}
+
+static enum quanta_status check_ints(const struct graph_check *c, const char *attr,
+                                     const int *v, int n, int min)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] < min)
+            return graph_node_fail(c, "attr '%s' has %d but every entry must be >= %d", attr,
+                                   v[i], min);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_check_attrs(const struct graph_check *c)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    unsigned allowed = graph_op_table[c->node->op].attrs;
+    enum quanta_status st = QUANTA_OK;
+
+    if (allowed & GA(STRIDES))
+        st = check_ints(c, "strides", a->strides, 2, 1);
+    if (!st && (allowed & GA(PADS)))
+        st = check_ints(c, "pads", a->pads, 4, 0);
+    if (!st && (allowed & GA(DILATIONS)))
+        st = check_ints(c, "dilations", a->dilations, 2, 1);
+    if (!st && (allowed & GA(GROUPS)))
+        st = check_ints(c, "groups", &a->groups, 1, 1);
+    if (!st && (allowed & GA(KERNEL)) && (a->kernel[0] < 1 || a->kernel[1] < 1))
+        return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
+    if (st)
+        return st;
+    if ((unsigned)a->activation > GRAPH_ACT_RELU6)
+        return graph_node_fail(c, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
+    if (!(allowed & GA(ACTIVATION)) && a->activation != GRAPH_ACT_NONE)
+        return graph_node_fail(c, "attr 'activation' applies only to conv2d, dense, add and mul");
+    if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
+        return graph_node_fail(c, "attr 'alpha' must be a finite number");
+    if ((allowed & GA(EPSILON)) && !(isfinite(a->epsilon) && a->epsilon >= 0))
+        return graph_node_fail(c, "attr 'epsilon' must be a finite number >= 0");
+    if (allowed & GA(SHAPE)) {
+        if (a->shape.rank < 1 || a->shape.rank > QUANTA_MAX_RANK)
+            return graph_node_fail(c, "attr 'shape' is required and must have 1 to %d entries",
+                                   QUANTA_MAX_RANK);
+        for (int i = 0; i < a->shape.rank; i++) {
+            int64_t d = a->shape.dims[i];
+            if (d < 1 && !(i == 0 && d == -1))
+                return graph_node_fail(c, "attr 'shape' has %lld at index %d; entries must be "
+                                          ">= 1 (only the first may be -1)",
+                                       (long long)d, i);
+        }
+    }
+    if ((allowed & GA(AXES)) && (a->n_axes < 1 || a->n_axes > QUANTA_MAX_RANK))
+        return graph_node_fail(c, "attr 'axes' is required and must have 1 to %d entries",
+                               QUANTA_MAX_RANK);
+    return QUANTA_OK;
+}

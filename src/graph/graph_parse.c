@@ -1,0 +1,582 @@
+/* graph_parse / graph_load: the "quanta.graph" JSON (model-format.md
+ * section 2, plus the "quant" object of quantized models) into struct
+ * graph, then graph_validate for the rules on values and shapes. The JSON
+ * level is checked here: keys, types, names resolving to earlier values. */
+#include "graph/graph_internal.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parser {
+    struct graph *g;
+    const char *source;
+    struct quanta_error *err;
+    char where[QUANTA_ERROR_MESSAGE_MAX / 2]; /* "node 'x' (op)", "input 'x'", ... */
+};
+
+/* "<source>: <where>: <message>" (where may be empty). */
+__attribute__((format(printf, 2, 3)))
+static enum quanta_status pfail(struct parser *p, const char *fmt, ...)
+{
+    char msg[QUANTA_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->where[0])
+        return quanta_fail(p->err, QUANTA_ERR_INPUT, "%s: %s: %s", p->source, p->where, msg);
+    return quanta_fail(p->err, QUANTA_ERR_INPUT, "%s: %s", p->source, msg);
+}
+
+static enum quanta_status nomem(struct parser *p)
+{
+    return quanta_fail(p->err, QUANTA_ERR_NOMEM, "%s: out of memory", p->source);
+}
+
+/* obj must be an object whose keys are all in allowed (NULL-terminated)
+ * and appear once. */
+static enum quanta_status check_keys(struct parser *p, const cJSON *obj, const char *what,
+                                     const char *const *allowed)
+{
+    if (!cJSON_IsObject(obj))
+        return pfail(p, "%s must be an object", what);
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (size_t i = 0; allowed[i] && !known; i++)
+            known = strcmp(it->string, allowed[i]) == 0;
+        if (!known)
+            return pfail(p, "unknown key '%s' in %s", it->string, what);
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return pfail(p, "key '%s' appears twice in %s", it->string, what);
+    }
+    return QUANTA_OK;
+}
+
+static bool json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+{
+    if (!cJSON_IsNumber(item))
+        return false;
+    double d = item->valuedouble;
+    if (!(d == floor(d) && d >= (double)min && d <= (double)max))
+        return false;
+    *out = (int64_t)d;
+    return true;
+}
+
+static const char *json_string(const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+/* Adds a value, rejecting a name already in use. */
+static enum quanta_status add_value(struct parser *p, const char *name,
+                                    enum graph_value_kind kind, enum quanta_dtype dtype,
+                                    const struct quanta_shape *shape, int *index)
+{
+    if (graph_find_value(p->g, name) >= 0)
+        return pfail(p, "value name '%s' is defined twice", name);
+    *index = graph_add_value(p->g, name, kind, dtype, shape);
+    return *index < 0 ? nomem(p) : QUANTA_OK;
+}
+
+/* A JSON list of up to QUANTA_MAX_RANK integers in [min, max]. */
+static bool json_int_list(const cJSON *arr, int64_t min, int64_t max, int64_t *out, int *n)
+{
+    if (!cJSON_IsArray(arr))
+        return false;
+    int count = cJSON_GetArraySize(arr);
+    if (count > QUANTA_MAX_RANK)
+        return false;
+    int i = 0;
+    for (const cJSON *it = arr->child; it; it = it->next)
+        if (!json_int(it, min, max, &out[i++]))
+            return false;
+    *n = count;
+    return true;
+}
+
+/* A JSON list of at least one number, as floats (caller frees). */
+static enum quanta_status json_float_list(struct parser *p, const cJSON *arr, const char *what,
+                                          float **out, int *n)
+{
+    int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (count < 1)
+        return pfail(p, "%s must be a list of numbers", what);
+    float *list = malloc((size_t)count * sizeof *list);
+    if (!list)
+        return nomem(p);
+    int i = 0;
+    for (const cJSON *it = arr->child; it; it = it->next) {
+        if (!cJSON_IsNumber(it)) {
+            free(list);
+            return pfail(p, "%s must be a list of numbers", what);
+        }
+        list[i++] = (float)it->valuedouble;
+    }
+    *out = list;
+    *n = count;
+    return QUANTA_OK;
+}
+
+/* ---- inputs ---- */
+
+static enum quanta_status parse_normalize(struct parser *p, const cJSON *obj,
+                                          struct graph_input *in)
+{
+    static const char *const keys[] = {"scale", "mean", "std", NULL};
+    static const float zero = 0, one = 1;
+    struct quanta_normalize *nz = &in->normalize;
+    enum quanta_status st;
+
+    if ((st = check_keys(p, obj, "normalize", keys)))
+        return st;
+    in->has_normalize = true;
+    nz->scale = 1;
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
+    if (scale) {
+        if (!cJSON_IsNumber(scale))
+            return pfail(p, "normalize scale must be a number");
+        nz->scale = scale->valuedouble;
+    }
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(obj, "mean");
+    const cJSON *std = cJSON_GetObjectItemCaseSensitive(obj, "std");
+    float *list;
+    if (mean) {
+        if ((st = json_float_list(p, mean, "normalize mean", &list, &nz->n_mean)))
+            return st;
+        nz->mean = list;
+    }
+    if (std) {
+        if ((st = json_float_list(p, std, "normalize std", &list, &nz->n_std)))
+            return st;
+        nz->std = list;
+    }
+    /* Defaults [0] and [1], owned like parsed lists. */
+    if (!nz->mean && (nz->mean = list = malloc(sizeof zero)) != NULL) {
+        list[0] = zero;
+        nz->n_mean = 1;
+    }
+    if (!nz->std && (nz->std = list = malloc(sizeof one)) != NULL) {
+        list[0] = one;
+        nz->n_std = 1;
+    }
+    return nz->mean && nz->std ? QUANTA_OK : nomem(p);
+}
+
+static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int index)
+{
+    static const char *const keys[] = {"name", "shape", "dtype", "normalize", NULL};
+    struct graph *g = p->g;
+    enum quanta_status st;
+
+    snprintf(p->where, sizeof p->where, "input %d", index);
+    if ((st = check_keys(p, obj, "an input", keys)))
+        return st;
+    const char *name = json_string(obj, "name");
+    if (!name)
+        return pfail(p, "\"name\" must be a string");
+    snprintf(p->where, sizeof p->where, "input '%s'", name);
+    struct quanta_shape shape = {0};
+    if (!json_int_list(cJSON_GetObjectItemCaseSensitive(obj, "shape"), INT64_MIN / 2,
+                       INT64_MAX / 2, shape.dims, &shape.rank))
+        return pfail(p, "\"shape\" must be a list of at most %d integers", QUANTA_MAX_RANK);
+    enum quanta_dtype dtype = QUANTA_F32;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
+    if (dt) {
+        dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
+        if (dtype != QUANTA_F32 && dtype != QUANTA_I32 && dtype != QUANTA_I64)
+            return pfail(p, "\"dtype\" must be \"F32\", \"I32\" or \"I64\"");
+    }
+    int v;
+    if ((st = add_value(p, name, GRAPH_VALUE_INPUT, dtype, &shape, &v)))
+        return st;
+    struct graph_input *in = &g->inputs[g->n_inputs++];
+    memset(in, 0, sizeof *in);
+    in->value = v;
+    const cJSON *nz = cJSON_GetObjectItemCaseSensitive(obj, "normalize");
+    return nz ? parse_normalize(p, nz, in) : QUANTA_OK;
+}
+
+/* ---- the file's tensors ---- */
+
+static enum quanta_status add_tensors(struct parser *p, const struct st_file *file)
+{
+    enum quanta_status st;
+    p->where[0] = '\0';
+    for (size_t i = 0; file && i < file->n_tensors; i++) {
+        const struct st_tensor *t = &file->tensors[i];
+        int v;
+        if ((st = add_value(p, t->name, GRAPH_VALUE_CONST, t->dtype, &t->shape, &v)))
+            return st;
+        struct graph_value *val = &p->g->values[v];
+        val->data = t->data;
+        /* Offsets inside the data buffer need not be aligned; kernels read
+         * typed pointers, so a misaligned tensor gets an aligned copy. */
+        size_t size = quanta_dtype_size(t->dtype), bytes = (size_t)(t->end - t->begin);
+        if (t->data && size > 1 && (uintptr_t)t->data % size != 0) {
+            if (!(val->owned = malloc(bytes ? bytes : 1)))
+                return nomem(p);
+            memcpy(val->owned, t->data, bytes);
+            val->data = val->owned;
+        }
+    }
+    return QUANTA_OK;
+}
+
+/* ---- nodes ---- */
+
+static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
+                                     enum graph_attr_id id, struct graph_attrs *a)
+{
+    const struct graph_attr_info *info = &graph_attr_table[id];
+    int64_t list[QUANTA_MAX_RANK];
+    int64_t x;
+    int n;
+
+    switch (info->kind) {
+    case ATTR_KIND_INT2:
+    case ATTR_KIND_INT4: {
+        int want = info->kind == ATTR_KIND_INT2 ? 2 : 4;
+        if (!json_int_list(item, INT32_MIN, INT32_MAX, list, &n) || n != want)
+            return pfail(p, "attr '%s' must be a list of %d integers", info->name, want);
+        int *dst = id == GRAPH_ATTR_STRIDES     ? a->strides
+                   : id == GRAPH_ATTR_DILATIONS ? a->dilations
+                   : id == GRAPH_ATTR_KERNEL    ? a->kernel
+                                                : a->pads;
+        for (int i = 0; i < n; i++)
+            dst[i] = (int)list[i];
+        return QUANTA_OK;
+    }
+    case ATTR_KIND_INT:
+        if (!json_int(item, INT32_MIN, INT32_MAX, &x))
+            return pfail(p, "attr '%s' must be an integer", info->name);
+        *(id == GRAPH_ATTR_GROUPS ? &a->groups : &a->axis) = (int)x;
+        return QUANTA_OK;
+    case ATTR_KIND_INT_LIST:
+        if (!json_int_list(item, id == GRAPH_ATTR_SHAPE ? INT64_MIN / 2 : INT32_MIN,
+                           id == GRAPH_ATTR_SHAPE ? INT64_MAX / 2 : INT32_MAX, list, &n) ||
+            n < 1)
+            return pfail(p, "attr '%s' must be a list of 1 to %d integers", info->name,
+                         QUANTA_MAX_RANK);
+        if (id == GRAPH_ATTR_SHAPE) {
+            a->shape.rank = n;
+            memcpy(a->shape.dims, list, (size_t)n * sizeof list[0]);
+        } else {
+            a->n_axes = n;
+            for (int i = 0; i < n; i++)
+                a->axes[i] = (int)list[i];
+        }
+        return QUANTA_OK;
+    case ATTR_KIND_FLOAT:
+        if (!cJSON_IsNumber(item))
+            return pfail(p, "attr '%s' must be a number", info->name);
+        *(id == GRAPH_ATTR_ALPHA ? &a->alpha : &a->epsilon) = (float)item->valuedouble;
+        return QUANTA_OK;
+    case ATTR_KIND_BOOL:
+        if (!cJSON_IsBool(item))
+            return pfail(p, "attr '%s' must be true or false", info->name);
+        a->keepdims = cJSON_IsTrue(item);
+        return QUANTA_OK;
+    case ATTR_KIND_ACTIVATION: {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        for (int act = GRAPH_ACT_NONE; act <= GRAPH_ACT_RELU6; act++)
+            if (strcmp(s, graph_activation_name((enum graph_activation)act)) == 0) {
+                a->activation = (enum graph_activation)act;
+                return QUANTA_OK;
+            }
+        return pfail(p, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
+    }
+    }
+    return QUANTA_OK;
+}
+
+static enum quanta_status parse_attrs(struct parser *p, enum graph_op op, const cJSON *obj,
+                                      struct graph_attrs *a)
+{
+    const struct graph_op_info *info = &graph_op_table[op];
+    unsigned given = 0;
+    enum quanta_status st;
+
+    graph_attrs_default(a);
+    if (obj && !cJSON_IsObject(obj))
+        return pfail(p, "\"attrs\" must be an object");
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
+        int id = 0;
+        while (id < GRAPH_ATTR_COUNT && strcmp(graph_attr_table[id].name, it->string) != 0)
+            id++;
+        if (id == GRAPH_ATTR_COUNT || !(info->attrs & (1u << id)))
+            return pfail(p, "unknown attr '%s' (%s takes %s)", it->string, info->name,
+                         info->attrs ? "other attrs" : "no attrs");
+        if (given & (1u << id))
+            return pfail(p, "attr '%s' appears twice", it->string);
+        given |= 1u << id;
+        if ((st = parse_attr(p, it, (enum graph_attr_id)id, a)))
+            return st;
+    }
+    for (int id = 0; id < GRAPH_ATTR_COUNT; id++)
+        if ((info->required & (1u << id)) && !(given & (1u << id)))
+            return pfail(p, "attr '%s' is required", graph_attr_table[id].name);
+    if ((info->attrs & GA(KERNEL)) && !(given & GA(STRIDES))) {
+        a->strides[0] = a->kernel[0]; /* pools: strides default to the kernel */
+        a->strides[1] = a->kernel[1];
+    }
+    return QUANTA_OK;
+}
+
+/* A list of value names, as strings. */
+static bool json_names(const cJSON *arr)
+{
+    if (!cJSON_IsArray(arr))
+        return false;
+    for (const cJSON *it = arr->child; it; it = it->next)
+        if (!cJSON_IsString(it))
+            return false;
+    return true;
+}
+
+static enum quanta_status parse_node(struct parser *p, const cJSON *obj, int index)
+{
+    static const char *const keys[] = {"op", "name", "inputs", "outputs", "attrs", NULL};
+    struct graph *g = p->g;
+    enum quanta_status st;
+    int *in = NULL, *out = NULL;
+
+    snprintf(p->where, sizeof p->where, "node %d", index);
+    if ((st = check_keys(p, obj, "a node", keys)))
+        return st;
+    const char *name = json_string(obj, "name");
+    const char *opname = json_string(obj, "op");
+    if (!name)
+        return pfail(p, "\"name\" must be a string");
+    snprintf(p->where, sizeof p->where, "node '%s'", name);
+    if (!opname)
+        return pfail(p, "\"op\" must be a string");
+    enum graph_op op = graph_op_parse(opname);
+    if (op == GRAPH_OP_COUNT)
+        return pfail(p, "unknown op '%s'", opname);
+    snprintf(p->where, sizeof p->where, "node '%s' (%s)", name, opname);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].name, name) == 0)
+            return pfail(p, "node name '%s' is used twice", name);
+
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(obj, "inputs");
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(obj, "outputs");
+    if (!json_names(inputs))
+        return pfail(p, "\"inputs\" must be a list of value names");
+    if (!json_names(outputs))
+        return pfail(p, "\"outputs\" must be a list of value names");
+    int n_in = cJSON_GetArraySize(inputs), n_out = cJSON_GetArraySize(outputs);
+    in = malloc(((size_t)n_in + 1) * sizeof *in);
+    out = malloc(((size_t)n_out + 1) * sizeof *out);
+    if (!in || !out) {
+        st = nomem(p);
+        goto fail;
+    }
+    int k = 0;
+    for (const cJSON *it = inputs->child; it; it = it->next) {
+        if ((in[k++] = graph_find_value(g, it->valuestring)) < 0) {
+            st = pfail(p, "input '%s' is not defined before it (nodes must be in topological "
+                          "order)",
+                       it->valuestring);
+            goto fail;
+        }
+    }
+    struct graph_attrs attrs;
+    if ((st = parse_attrs(p, op, cJSON_GetObjectItemCaseSensitive(obj, "attrs"), &attrs)))
+        goto fail;
+    k = 0;
+    for (const cJSON *it = outputs->child; it; it = it->next) {
+        if (graph_find_value(g, it->valuestring) >= 0) {
+            st = pfail(p, "output '%s' is already defined", it->valuestring);
+            goto fail;
+        }
+        if ((out[k++] = graph_add_value(g, it->valuestring, GRAPH_VALUE_NODE, QUANTA_F32,
+                                        NULL)) < 0) {
+            st = nomem(p);
+            goto fail;
+        }
+    }
+    int n = graph_add_node(g, op, name, in, n_in, out, n_out);
+    if (n < 0) {
+        st = nomem(p);
+        goto fail;
+    }
+    g->nodes[n].attrs = attrs;
+    st = QUANTA_OK;
+fail:
+    free(in);
+    free(out);
+    return st;
+}
+
+/* ---- quant ---- */
+
+static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
+{
+    static const char *const keys[] = {"dtype", "axis", "scale", "zero_point", NULL};
+    struct graph *g = p->g;
+    enum quanta_status st;
+
+    snprintf(p->where, sizeof p->where, "quant of '%s'", obj->string);
+    int v = graph_find_value(g, obj->string);
+    if (v < 0)
+        return pfail(p, "'%s' is not a value of the graph", obj->string);
+    if ((st = check_keys(p, obj, "a quant entry", keys)))
+        return st;
+    struct graph_quant *q = &g->values[v].quant;
+    const char *dt = json_string(obj, "dtype");
+    q->dtype = dt ? quanta_dtype_parse(dt) : QUANTA_DTYPE_INVALID;
+    if (q->dtype != QUANTA_I8 && q->dtype != QUANTA_U8 && q->dtype != QUANTA_I32)
+        return pfail(p, "\"dtype\" must be \"I8\", \"U8\" or \"I32\"");
+    int64_t axis = -1;
+    const cJSON *ax = cJSON_GetObjectItemCaseSensitive(obj, "axis");
+    if (ax && !json_int(ax, -1, QUANTA_MAX_RANK - 1, &axis))
+        return pfail(p, "\"axis\" must be an integer from -1 to %d", QUANTA_MAX_RANK - 1);
+    q->axis = (int)axis;
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
+    const cJSON *zp = cJSON_GetObjectItemCaseSensitive(obj, "zero_point");
+    if (axis == -1) {
+        int64_t z;
+        if (!cJSON_IsNumber(scale))
+            return pfail(p, "\"scale\" must be a number (per tensor, axis -1)");
+        if (!json_int(zp, INT32_MIN, INT32_MAX, &z))
+            return pfail(p, "\"zero_point\" must be an integer (per tensor, axis -1)");
+        q->scale = (float)scale->valuedouble;
+        q->zero_point = (int32_t)z;
+        q->n = 1;
+        q->scales = &q->scale;
+        q->zero_points = &q->zero_point;
+        return QUANTA_OK;
+    }
+    if (!cJSON_IsString(scale) || !cJSON_IsString(zp))
+        return pfail(p, "per-channel (axis %d) \"scale\" and \"zero_point\" must name tensors",
+                     (int)axis);
+    int s = graph_find_value(g, scale->valuestring), z = graph_find_value(g, zp->valuestring);
+    if (s < 0 || g->values[s].kind != GRAPH_VALUE_CONST)
+        return pfail(p, "scale '%s' is not a tensor of the file", scale->valuestring);
+    if (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST)
+        return pfail(p, "zero_point '%s' is not a tensor of the file", zp->valuestring);
+    int64_t n = quanta_shape_numel(&g->values[s].shape);
+    q->n = n >= 0 && n <= INT32_MAX ? (int)n : -1;
+    q->scales = g->values[s].data;
+    q->zero_points = g->values[z].data;
+    return QUANTA_OK;
+}
+
+static enum quanta_status parse_quant(struct parser *p, const cJSON *obj)
+{
+    enum quanta_status st;
+    if (!cJSON_IsObject(obj))
+        return pfail(p, "\"quant\" must be an object");
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return pfail(p, "quant: '%s' has two entries", it->string);
+        if ((st = parse_quant_entry(p, it)))
+            return st;
+    }
+    return QUANTA_OK;
+}
+
+/* ---- the document ---- */
+
+static enum quanta_status parse_root(struct parser *p, const cJSON *root,
+                                     const struct st_file *file)
+{
+    static const char *const keys[] = {"format",  "version", "name", "inputs",
+                                       "outputs", "nodes",   "quant", NULL};
+    struct graph *g = p->g;
+    enum quanta_status st;
+    int64_t version;
+
+    if ((st = check_keys(p, root, "the graph", keys)))
+        return st;
+    const char *format = json_string(root, "format");
+    if (!format || strcmp(format, "quanta.graph") != 0)
+        return pfail(p, "\"format\" must be \"quanta.graph\"");
+    if (!json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &version))
+        return pfail(p, "\"version\" must be 1");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    if (name && !cJSON_IsString(name))
+        return pfail(p, "\"name\" must be a string");
+    if (name && !(g->name = strdup(name->valuestring)))
+        return nomem(p);
+
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    if (!cJSON_IsArray(inputs))
+        return pfail(p, "\"inputs\" must be a list");
+    if (!json_names(outputs))
+        return pfail(p, "\"outputs\" must be a list of value names");
+    if (!cJSON_IsArray(nodes))
+        return pfail(p, "\"nodes\" must be a list");
+
+    int n_inputs = cJSON_GetArraySize(inputs), n_outputs = cJSON_GetArraySize(outputs);
+    g->inputs = calloc((size_t)n_inputs + 1, sizeof *g->inputs);
+    g->outputs = calloc((size_t)n_outputs + 1, sizeof *g->outputs);
+    if (!g->inputs || !g->outputs)
+        return nomem(p);
+    int i = 0;
+    for (const cJSON *it = inputs->child; it; it = it->next)
+        if ((st = parse_input(p, it, i++)))
+            return st;
+    if ((st = add_tensors(p, file)))
+        return st;
+    i = 0;
+    for (const cJSON *it = nodes->child; it; it = it->next)
+        if ((st = parse_node(p, it, i++)))
+            return st;
+    p->where[0] = '\0';
+    for (const cJSON *it = outputs->child; it; it = it->next) {
+        int v = graph_find_value(g, it->valuestring);
+        if (v < 0)
+            return pfail(p, "output '%s' is not a value of the graph", it->valuestring);
+        g->outputs[g->n_outputs++] = v;
+    }
+    const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quant");
+    if (quant && (st = parse_quant(p, quant)))
+        return st;
+    p->where[0] = '\0';
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_parse(struct graph *g, const char *json, const struct st_file *file,
+                               const char *source, struct quanta_error *err)
+{
+    struct parser p = {.g = g, .source = source ? source : "graph", .err = err};
+    const char *end = NULL;
+    enum quanta_status st;
+
+    memset(g, 0, sizeof *g);
+    cJSON *root = cJSON_ParseWithOpts(json, &end, true);
+    if (!root)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: the graph is not valid JSON (at byte %td)",
+                           p.source, end && end >= json ? end - json : (ptrdiff_t)0);
+    st = parse_root(&p, root, file);
+    cJSON_Delete(root);
+    if (!st)
+        st = graph_validate(g, p.source, err);
+    if (st)
+        graph_free(g);
+    return st;
+}
+
+enum quanta_status graph_load(struct graph *g, const struct st_file *file,
+                              struct quanta_error *err)
+{
+    const char *source = file->path ? file->path : "model";
+    for (size_t i = 0; i < file->n_meta; i++)
+        if (strcmp(file->meta[i].key, "quanta.graph") == 0)
+            return graph_parse(g, file->meta[i].value, file, source, err);
+    memset(g, 0, sizeof *g);
+    return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph (no \"quanta.graph\" metadata)",
+                       source);
+}

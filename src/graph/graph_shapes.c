@@ -1,0 +1,355 @@
+/* Shape rules of model-format.md section 3, one function per op family.
+ * Layout is NHWC; dims[0] == -1 is the batch of any size. Each rule checks
+ * the shapes of the node's inputs and gives the shape of its output. */
+#include "graph/graph_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SHAPE_BUF 128
+
+static const char *shape_str(const struct quanta_shape *s, char *buf)
+{
+    return quanta_shape_format(s, buf, SHAPE_BUF);
+}
+
+static struct quanta_shape shape_of(int rank, const int64_t *dims)
+{
+    struct quanta_shape s;
+    memset(&s, 0, sizeof s);
+    s.rank = rank;
+    for (int i = 0; i < rank; i++)
+        s.dims[i] = dims[i];
+    return s;
+}
+
+static enum quanta_status need_rank(const struct graph_check *c, int i, const char *role,
+                                    int rank, const char *layout)
+{
+    const struct graph_value *v = c->in[i];
+    char buf[SHAPE_BUF];
+    if (v->shape.rank == rank)
+        return QUANTA_OK;
+    return graph_node_fail(c, "%s '%s' has shape %s but %s is needed", role, v->name,
+                           shape_str(&v->shape, buf), layout);
+}
+
+/* An optional bias (or batch_norm parameter) must be [n]. */
+static enum quanta_status need_vector(const struct graph_check *c, int i, const char *role,
+                                      int64_t n)
+{
+    const struct graph_value *v = c->in[i];
+    char buf[SHAPE_BUF];
+    if (!v || (v->shape.rank == 1 && v->shape.dims[0] == n))
+        return QUANTA_OK;
+    return graph_node_fail(c, "%s '%s' has shape %s but [%lld] is needed", role, v->name,
+                           shape_str(&v->shape, buf), (long long)n);
+}
+
+/* Output size of a window sliding over one spatial axis:
+ * floor((in + pad_a + pad_b - dilation*(kernel-1) - 1) / stride) + 1. */
+static enum quanta_status window_out(const struct graph_check *c, const char *axis, int64_t in,
+                                     int pad_a, int pad_b, int64_t kernel, int dilation,
+                                     int stride, int64_t *out)
+{
+    int64_t span = in + pad_a + pad_b;
+    int64_t reach;
+    if (__builtin_mul_overflow(kernel - 1, (int64_t)dilation, &reach) || reach >= span) {
+        return graph_node_fail(c, "output %s would be < 1: input %s %lld with pads %d+%d is "
+                                  "smaller than kernel %lld at dilation %d",
+                               axis, axis, (long long)in, pad_a, pad_b, (long long)kernel,
+                               dilation);
+    }
+    *out = (span - reach - 1) / stride + 1;
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_conv2d(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0], *w = c->in[1];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+
+    if ((st = need_rank(c, 0, "input", 4, "[N, H, W, C] (NHWC)")) ||
+        (st = need_rank(c, 1, "weight", 4, "[O, KH, KW, C/groups]")))
+        return st;
+    int64_t ch = x->shape.dims[3], groups = a->groups;
+    int64_t oc = w->shape.dims[0], kh = w->shape.dims[1], kw = w->shape.dims[2];
+    if (ch % groups != 0)
+        return graph_node_fail(c, "input '%s' has %lld channels, not a multiple of groups %d",
+                               x->name, (long long)ch, a->groups);
+    if (w->shape.dims[3] != ch / groups)
+        return graph_node_fail(c, "weight '%s' has shape %s but [O, KH, KW, %lld] is needed "
+                                  "(C/groups = %lld/%d)",
+                               w->name, shape_str(&w->shape, buf), (long long)(ch / groups),
+                               (long long)ch, a->groups);
+    if (oc < 1 || kh < 1 || kw < 1)
+        return graph_node_fail(c, "weight '%s' has shape %s with an empty dimension", w->name,
+                               shape_str(&w->shape, buf));
+    if (oc % groups != 0)
+        return graph_node_fail(c, "weight '%s' has %lld output channels, not a multiple of "
+                                  "groups %d",
+                               w->name, (long long)oc, a->groups);
+    if ((st = need_vector(c, 2, "bias", oc)))
+        return st;
+    int64_t dims[4] = {x->shape.dims[0], 0, 0, oc};
+    if ((st = window_out(c, "height", x->shape.dims[1], a->pads[0], a->pads[2], kh,
+                         a->dilations[0], a->strides[0], &dims[1])) ||
+        (st = window_out(c, "width", x->shape.dims[2], a->pads[1], a->pads[3], kw,
+                         a->dilations[1], a->strides[1], &dims[2])))
+        return st;
+    *out = shape_of(4, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_dense(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0], *w = c->in[1];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+
+    if ((st = need_rank(c, 0, "input", 2, "[N, K]")) ||
+        (st = need_rank(c, 1, "weight", 2, "[O, K]")))
+        return st;
+    if (w->shape.dims[1] != x->shape.dims[1] || w->shape.dims[0] < 1)
+        return graph_node_fail(c, "weight '%s' has shape %s but [O, %lld] is needed", w->name,
+                               shape_str(&w->shape, buf), (long long)x->shape.dims[1]);
+    if ((st = need_vector(c, 2, "bias", w->shape.dims[0])))
+        return st;
+    int64_t dims[2] = {x->shape.dims[0], w->shape.dims[0]};
+    *out = shape_of(2, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_same(const struct graph_check *c, struct quanta_shape *out)
+{
+    *out = c->in[0]->shape;
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_pool(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    enum quanta_status st;
+
+    if ((st = need_rank(c, 0, "input", 4, "[N, H, W, C] (NHWC)")))
+        return st;
+    /* A window made only of padding would average zero cells. */
+    if (a->pads[0] >= a->kernel[0] || a->pads[2] >= a->kernel[0] ||
+        a->pads[1] >= a->kernel[1] || a->pads[3] >= a->kernel[1])
+        return graph_node_fail(c, "attr 'pads' [%d, %d, %d, %d] must be smaller than the "
+                                  "kernel [%d, %d]",
+                               a->pads[0], a->pads[1], a->pads[2], a->pads[3], a->kernel[0],
+                               a->kernel[1]);
+    int64_t dims[4] = {x->shape.dims[0], 0, 0, x->shape.dims[3]};
+    if ((st = window_out(c, "height", x->shape.dims[1], a->pads[0], a->pads[2], a->kernel[0], 1,
+                         a->strides[0], &dims[1])) ||
+        (st = window_out(c, "width", x->shape.dims[2], a->pads[1], a->pads[3], a->kernel[1], 1,
+                         a->strides[1], &dims[2])))
+        return st;
+    *out = shape_of(4, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_global_pool(const struct graph_check *c, struct quanta_shape *out)
+{
+    enum quanta_status st = need_rank(c, 0, "input", 4, "[N, H, W, C] (NHWC)");
+    if (st)
+        return st;
+    int64_t dims[2] = {c->in[0]->shape.dims[0], c->in[0]->shape.dims[3]};
+    *out = shape_of(2, dims);
+    return QUANTA_OK;
+}
+
+/* Product of dims[from..]; -1 on overflow. */
+static int64_t numel_from(const struct quanta_shape *s, int from)
+{
+    struct quanta_shape rest = shape_of(s->rank - from, s->dims + from);
+    return quanta_shape_numel(&rest);
+}
+
+enum quanta_status graph_shape_flatten(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0];
+    char buf[SHAPE_BUF];
+    if (x->shape.rank < 1)
+        return graph_node_fail(c, "input '%s' has shape %s but [N, ...] is needed", x->name,
+                               shape_str(&x->shape, buf));
+    int64_t dims[2] = {x->shape.dims[0], numel_from(&x->shape, 1)};
+    *out = shape_of(2, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_reshape(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct quanta_shape *to = &c->node->attrs.shape;
+    const struct graph_value *x = c->in[0];
+    char buf[SHAPE_BUF], buf2[SHAPE_BUF];
+    bool keep_batch = to->dims[0] == -1;
+
+    if (x->shape.rank > 0 && x->shape.dims[0] == -1 && !keep_batch)
+        return graph_node_fail(c, "input '%s' has shape %s with any batch size, so attr "
+                                  "'shape' must start with -1",
+                               x->name, shape_str(&x->shape, buf));
+    if (keep_batch && x->shape.rank < 1)
+        return graph_node_fail(c, "input '%s' is a scalar, it has no batch for -1 to keep",
+                               x->name);
+    int from = keep_batch ? 1 : 0;
+    if (numel_from(&x->shape, from) != numel_from(to, from))
+        return graph_node_fail(c, "cannot reshape input '%s' %s to %s: element counts differ",
+                               x->name, shape_str(&x->shape, buf), shape_str(to, buf2));
+    *out = *to;
+    if (keep_batch)
+        out->dims[0] = x->shape.dims[0];
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_binary(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *a = c->in[0], *b = c->in[1];
+    char buf[SHAPE_BUF], buf2[SHAPE_BUF];
+    int r = a->shape.rank;
+    bool channel = r >= 1 && b->shape.rank == 1 && b->shape.dims[0] == a->shape.dims[r - 1];
+    if (!quanta_shape_equal(&a->shape, &b->shape) && !channel)
+        return graph_node_fail(c, "input '%s' has shape %s but %s (the shape of '%s') or [C] "
+                                  "with C its last dimension is needed",
+                               b->name, shape_str(&b->shape, buf), shape_str(&a->shape, buf2),
+                               a->name);
+    *out = a->shape;
+    return QUANTA_OK;
+}
+
+/* Normalizes a possibly negative axis against rank; false if out of range. */
+static bool norm_axis(int axis, int rank, int *out)
+{
+    if (axis < -rank || axis >= rank)
+        return false;
+    *out = axis < 0 ? axis + rank : axis;
+    return true;
+}
+
+enum quanta_status graph_shape_concat(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x0 = c->in[0];
+    int rank = x0->shape.rank, axis;
+    char buf[SHAPE_BUF], buf2[SHAPE_BUF];
+
+    if (!norm_axis(c->node->attrs.axis, rank, &axis))
+        return graph_node_fail(c, "attr 'axis' %d is out of range for rank %d",
+                               c->node->attrs.axis, rank);
+    *out = x0->shape;
+    out->dims[axis] = 0;
+    for (int i = 0; i < c->n_in; i++) {
+        const struct graph_value *x = c->in[i];
+        bool match = x->shape.rank == rank;
+        for (int d = 0; match && d < rank; d++)
+            match = d == axis || x->shape.dims[d] == x0->shape.dims[d];
+        if (!match)
+            return graph_node_fail(c, "input '%s' has shape %s but only axis %d may differ "
+                                      "from '%s' %s",
+                                   x->name, shape_str(&x->shape, buf), axis, x0->name,
+                                   shape_str(&x0->shape, buf2));
+        if (x->shape.dims[axis] < 0)
+            return graph_node_fail(c, "cannot concatenate along the batch axis of '%s' whose "
+                                      "size is any",
+                                   x->name);
+        if (__builtin_add_overflow(out->dims[axis], x->shape.dims[axis], &out->dims[axis]))
+            return graph_node_fail(c, "concatenated size overflows");
+    }
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_softmax(const struct graph_check *c, struct quanta_shape *out)
+{
+    int axis;
+    if (!norm_axis(c->node->attrs.axis, c->in[0]->shape.rank, &axis))
+        return graph_node_fail(c, "attr 'axis' %d is out of range for rank %d",
+                               c->node->attrs.axis, c->in[0]->shape.rank);
+    *out = c->in[0]->shape;
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct quanta_shape *out)
+{
+    static const char *const names[] = {"gamma", "beta", "mean", "var"};
+    const struct graph_value *x = c->in[0];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+
+    if (x->shape.rank < 1)
+        return graph_node_fail(c, "input '%s' has shape %s but [..., C] is needed", x->name,
+                               shape_str(&x->shape, buf));
+    for (int i = 1; i <= 4; i++)
+        if ((st = need_vector(c, i, names[i - 1], x->shape.dims[x->shape.rank - 1])))
+            return st;
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out)
+{
+    enum quanta_status st;
+    if ((st = need_rank(c, 0, "ids", 2, "[N, T]")) ||
+        (st = need_rank(c, 1, "table", 2, "[V, D]")))
+        return st;
+    int64_t dims[3] = {c->in[0]->shape.dims[0], c->in[0]->shape.dims[1],
+                       c->in[1]->shape.dims[1]};
+    *out = shape_of(3, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    int rank = x->shape.rank;
+    bool reduce[QUANTA_MAX_RANK] = {false};
+
+    for (int i = 0; i < a->n_axes; i++) {
+        int axis;
+        if (!norm_axis(a->axes[i], rank, &axis))
+            return graph_node_fail(c, "attr 'axes' has %d, out of range for rank %d",
+                                   a->axes[i], rank);
+        if (reduce[axis])
+            return graph_node_fail(c, "attr 'axes' names axis %d twice", axis);
+        if (x->shape.dims[axis] < 0)
+            return graph_node_fail(c, "attr 'axes' reduces the batch axis of '%s' whose size "
+                                      "is any",
+                                   x->name);
+        reduce[axis] = true;
+    }
+    memset(out, 0, sizeof *out);
+    for (int d = 0; d < rank; d++) {
+        if (!reduce[d])
+            out->dims[out->rank++] = x->shape.dims[d];
+        else if (a->keepdims)
+            out->dims[out->rank++] = 1;
+    }
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0], *y = c->out;
+    if (x->quant.dtype != QUANTA_DTYPE_INVALID)
+        return graph_node_fail(c, "input '%s' is already quantized", x->name);
+    if (y->quant.dtype != QUANTA_I8 && y->quant.dtype != QUANTA_U8)
+        return graph_node_fail(c, "output '%s' needs a quant entry of dtype I8 or U8", y->name);
+    if (y->quant.axis != -1)
+        return graph_node_fail(c, "output '%s' must be quantized per tensor (axis -1)", y->name);
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_dequantize(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0], *y = c->out;
+    if (x->quant.dtype != QUANTA_I8 && x->quant.dtype != QUANTA_U8)
+        return graph_node_fail(c, "input '%s' is not quantized to I8 or U8", x->name);
+    if (y->quant.dtype != QUANTA_DTYPE_INVALID)
+        return graph_node_fail(c, "output '%s' must be float (no quant entry)", y->name);
+    *out = x->shape;
+    return QUANTA_OK;
+}

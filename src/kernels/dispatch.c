@@ -1,0 +1,155 @@
+/* The kernel level, chosen once per process, and the float tables.
+ *
+ * Adding a level (say avx2): a KERNELS_LEVEL_LIST entry in kernels.h, a
+ * CPU probe in level_supported, a table below, and its row in
+ * f32_kernels_for_level. */
+#include "kernels/kernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const level_names[KERNELS_LEVEL_COUNT] = {
+#define KERNELS_LEVEL_NAME(id, name) [KERNELS_LEVEL_##id] = name,
+    KERNELS_LEVEL_LIST(KERNELS_LEVEL_NAME)
+#undef KERNELS_LEVEL_NAME
+};
+
+static const struct f32_kernels f32_ref = {
+    .level = "ref",
+    .conv2d = f32_conv2d__ref,
+    .dense = f32_dense__ref,
+    .max_pool2d = f32_max_pool2d__ref,
+    .avg_pool2d = f32_avg_pool2d__ref,
+    .global_avg_pool = f32_global_avg_pool__ref,
+    .relu = f32_relu__ref,
+    .relu6 = f32_relu6__ref,
+    .sigmoid = f32_sigmoid__ref,
+    .tanh = f32_tanh__ref,
+    .leaky_relu = f32_leaky_relu__ref,
+    .add = f32_add__ref,
+    .mul = f32_mul__ref,
+    .softmax = f32_softmax__ref,
+    .batch_norm = f32_batch_norm__ref,
+    .mean = f32_mean__ref,
+    .concat = f32_concat__ref,
+    .embedding = f32_embedding__ref,
+};
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static enum kernels_level chosen = KERNELS_LEVEL_REF;
+static struct quanta_error init_error; /* status QUANTA_OK when the choice succeeded */
+
+const char *kernels_level_name(enum kernels_level level)
+{
+    return (unsigned)level < KERNELS_LEVEL_COUNT ? level_names[level] : "unknown";
+}
+
+/* Whether this CPU can run the level. The reference runs everywhere. */
+static int level_supported(enum kernels_level level)
+{
+    return level == KERNELS_LEVEL_REF;
+}
+
+static enum kernels_level best_level(void)
+{
+    for (int l = KERNELS_LEVEL_COUNT - 1; l > 0; l--)
+        if (level_supported((enum kernels_level)l))
+            return (enum kernels_level)l;
+    return KERNELS_LEVEL_REF;
+}
+
+/* Resolves a level name; origin prefixes messages ("QUANTA_ISA=" or ""). */
+static enum quanta_status parse_level(const char *name, const char *origin,
+                                      enum kernels_level *out, struct quanta_error *err)
+{
+    char available[128] = "";
+    size_t used = 0;
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        if (!level_supported((enum kernels_level)l))
+            continue;
+        size_t len = strlen(level_names[l]);
+        if (used + len + 3 >= sizeof available)
+            break;
+        if (used) {
+            memcpy(available + used, ", ", 2);
+            used += 2;
+        }
+        memcpy(available + used, level_names[l], len + 1);
+        used += len;
+    }
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        if (strcmp(name, level_names[l]) != 0)
+            continue;
+        if (!level_supported((enum kernels_level)l))
+            return quanta_fail(err, QUANTA_ERR_USAGE,
+                               "%s%s: kernel level not supported by this cpu (available: %s)",
+                               origin, name, available);
+        *out = (enum kernels_level)l;
+        return QUANTA_OK;
+    }
+    return quanta_fail(err, QUANTA_ERR_USAGE, "%s%s: unknown kernel level (available: %s)",
+                       origin, name, available);
+}
+
+static void init_choice(void)
+{
+    quanta_error_clear(&init_error);
+    const char *env = getenv("QUANTA_ISA");
+    if (env && *env) {
+        enum kernels_level level;
+        if (parse_level(env, "QUANTA_ISA=", &level, &init_error) == QUANTA_OK)
+            chosen = level;
+        return;
+    }
+    chosen = best_level();
+}
+
+enum quanta_status kernels_init(struct quanta_error *err)
+{
+    pthread_once(&init_once, init_choice);
+    if (init_error.status != QUANTA_OK)
+        return quanta_fail(err, init_error.status, "%s", init_error.message);
+    return QUANTA_OK;
+}
+
+enum quanta_status kernels_select(const char *isa, struct quanta_error *err)
+{
+    pthread_once(&init_once, init_choice);
+    if (!isa)
+        return kernels_init(err);
+    enum kernels_level level;
+    enum quanta_status st = parse_level(isa, "", &level, err);
+    if (st != QUANTA_OK)
+        return st;
+    chosen = level;
+    quanta_error_clear(&init_error); /* an explicit choice overrides a bad QUANTA_ISA */
+    return QUANTA_OK;
+}
+
+enum kernels_level kernels_current_level(void)
+{
+    pthread_once(&init_once, init_choice);
+    return chosen;
+}
+
+const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
+{
+    if (!level_supported(level))
+        return NULL;
+    switch (level) {
+    case KERNELS_LEVEL_REF:
+        return &f32_ref;
+    case KERNELS_LEVEL_COUNT:
+        break;
+    }
+    return NULL;
+}
+
+const struct f32_kernels *f32_kernels_get(void)
+{
+    pthread_once(&init_once, init_choice);
+    if (init_error.status != QUANTA_OK)
+        return NULL;
+    return f32_kernels_for_level(chosen);
+}

@@ -1,0 +1,246 @@
+/* Float kernels: one signature per family, one table of function pointers
+ * chosen once per process.
+ *
+ * Conventions for every f32 kernel:
+ * - Raw pointers to caller-owned, non-overlapping buffers (no kernel runs in
+ *   place unless its comment says so); kernels never allocate, never fail
+ *   (except embedding, which reports a bad id) and never print.
+ * - Activations are row-major. 4-D activations are NHWC:
+ *   [batch, height, width, channels].
+ * - Sizes are element counts (not bytes); all sizes are >= 1 unless stated.
+ * - A fused activation is a clamp of the result to [out_min, out_max]:
+ *   "none" is [-INFINITY, INFINITY], relu [0, INFINITY], relu6 [0, 6].
+ *   NaN passes through a clamp unchanged.
+ *
+ * Function names: <family>__<level>, e.g. f32_conv2d__ref in
+ * src/kernels/ref/f32_conv2d_ref.c. Later levels (f32_conv2d__avx2 in
+ * src/kernels/x86/f32_conv2d_avx2.c) must give the same results as ref up
+ * to float rounding of reordered sums, and are tested against it.
+ *
+ * The int8 families (q8_*) live in src/kernels/kernels_q8.h and share the
+ * level choice made here (kernels_init / kernels_select / kernels_level). */
+#ifndef QUANTA_KERNELS_H
+#define QUANTA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "quanta/status.h"
+
+/* ---- conv2d ----
+ * x [batch, in_h, in_w, in_c]; w [out_c, kernel_h, kernel_w, in_c / groups];
+ * b [out_c] or NULL (zero bias); y [batch, out_h, out_w, out_c].
+ * y[n,oy,ox,o] = clamp(b[o] + sum_{ky,kx,ci} x[n, iy, ix, g*cg + ci] * w[o,ky,kx,ci])
+ * with cg = in_c / groups, g = o / (out_c / groups),
+ * iy = oy*stride_h - pad_top + ky*dilation_h (likewise ix); cells outside
+ * the input are zero. out_h/out_w are given (the bottom/right padding is
+ * implied by them). in_c and out_c are multiples of groups; depthwise is
+ * groups == in_c with out_c == in_c * m. */
+struct f32_conv2d_params {
+    size_t batch;
+    size_t in_h, in_w, in_c;
+    size_t out_h, out_w, out_c;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;     /* >= 1 */
+    size_t dilation_h, dilation_w; /* >= 1 */
+    size_t pad_top, pad_left;
+    size_t groups;                 /* >= 1 */
+    float out_min, out_max;
+};
+typedef void (*f32_conv2d_fn)(const struct f32_conv2d_params *p, const float *x,
+                              const float *w, const float *b, float *y);
+
+/* ---- dense ----
+ * x [batch, in_k]; w [out_n, in_k]; b [out_n] or NULL; y [batch, out_n].
+ * y[n,o] = clamp(b[o] + sum_k x[n,k] * w[o,k]). */
+struct f32_dense_params {
+    size_t batch;
+    size_t in_k;
+    size_t out_n;
+    float out_min, out_max;
+};
+typedef void (*f32_dense_fn)(const struct f32_dense_params *p, const float *x, const float *w,
+                             const float *b, float *y);
+
+/* ---- pool2d (max and average share this signature) ----
+ * x [batch, in_h, in_w, channels]; y [batch, out_h, out_w, channels].
+ * Window of output (oy, ox): rows oy*stride_h - pad_top + [0, kernel_h),
+ * likewise columns. Only cells inside the input count: max takes their
+ * maximum, avg divides their sum by their number (padding not counted).
+ * A window with no cell inside the input gives 0 for both. */
+struct f32_pool2d_params {
+    size_t batch;
+    size_t in_h, in_w, channels;
+    size_t out_h, out_w;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;
+    size_t pad_top, pad_left;
+};
+typedef void (*f32_pool2d_fn)(const struct f32_pool2d_params *p, const float *x, float *y);
+
+/* ---- global average pool ----
+ * x [batch, pixels, channels] (pixels = H*W of an NHWC tensor); y [batch, channels]. */
+typedef void (*f32_global_pool_fn)(size_t batch, size_t pixels, size_t channels,
+                                   const float *x, float *y);
+
+/* ---- unary element-wise (relu, relu6, sigmoid, tanh, leaky_relu) ----
+ * y[i] = f(x[i]) for i < n; alpha is the negative slope of leaky_relu and
+ * ignored by the others. May run in place (y == x). */
+typedef void (*f32_unary_fn)(size_t n, const float *x, float *y, float alpha);
+
+/* ---- binary element-wise (add, mul) ----
+ * a [n]; b [n] (b_n == n) or b [b_n] broadcast over the last axis of a
+ * (n a multiple of b_n: y[i] = a[i] op b[i % b_n]); y [n], clamped.
+ * May run in place (y == a). */
+struct f32_binary_params {
+    size_t n;
+    size_t b_n;
+    float out_min, out_max;
+};
+typedef void (*f32_binary_fn)(const struct f32_binary_params *p, const float *a,
+                              const float *b, float *y);
+
+/* ---- softmax ----
+ * x and y viewed as [outer, axis_len, inner]; softmax along the middle
+ * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
+struct f32_softmax_params {
+    size_t outer, axis_len, inner;
+};
+typedef void (*f32_softmax_fn)(const struct f32_softmax_params *p, const float *x, float *y);
+
+/* ---- batch_norm (inference form) ----
+ * x, y [rows, channels]; per channel c of the last axis:
+ * y = (x - mean[c]) / sqrt(var[c] + epsilon) * gamma[c] + beta[c]. */
+struct f32_batch_norm_params {
+    size_t rows, channels;
+    float epsilon;
+};
+typedef void (*f32_batch_norm_fn)(const struct f32_batch_norm_params *p, const float *x,
+                                  const float *gamma, const float *beta, const float *mean,
+                                  const float *var, float *y);
+
+/* ---- mean over axes ----
+ * x has shape dims[0..rank); reduce[a] != 0 marks the axes averaged away.
+ * y holds the kept axes in order (keepdims only changes the shape, not the
+ * data). Sums are accumulated in double. rank <= F32_REDUCE_MAX_RANK. */
+#define F32_REDUCE_MAX_RANK 8
+struct f32_reduce_params {
+    int rank;
+    size_t dims[F32_REDUCE_MAX_RANK];
+    unsigned char reduce[F32_REDUCE_MAX_RANK];
+};
+typedef void (*f32_reduce_fn)(const struct f32_reduce_params *p, const float *x, float *y);
+
+/* ---- concat ----
+ * Input i viewed as [outer, chunk[i]] where chunk[i] = (its dim on the axis)
+ * * (product of the dims after the axis); y [outer, sum_i chunk[i]] takes,
+ * for each outer row, the rows of x[0], x[1], ... in turn. */
+struct f32_concat_params {
+    size_t outer;
+    size_t n_inputs;
+    const size_t *chunk;   /* [n_inputs] */
+};
+typedef void (*f32_concat_fn)(const struct f32_concat_params *p, const float *const *x,
+                              float *y);
+
+/* ---- embedding gather ----
+ * ids [n_ids]; table [vocab, dim]; y [n_ids, dim] with y[i] = table[ids[i]].
+ * Returns -1 when every id is in [0, vocab), else the index i of the first
+ * id outside it (y is then partly written). */
+struct f32_embedding_params {
+    size_t n_ids;
+    size_t vocab, dim;
+};
+typedef int64_t (*f32_embedding_fn)(const struct f32_embedding_params *p, const int64_t *ids,
+                                    const float *table, float *y);
+
+/* ---- the table ---- */
+
+struct f32_kernels {
+    const char *level;              /* "ref", ... */
+    f32_conv2d_fn conv2d;
+    f32_dense_fn dense;
+    f32_pool2d_fn max_pool2d;
+    f32_pool2d_fn avg_pool2d;
+    f32_global_pool_fn global_avg_pool;
+    f32_unary_fn relu;
+    f32_unary_fn relu6;
+    f32_unary_fn sigmoid;
+    f32_unary_fn tanh;
+    f32_unary_fn leaky_relu;
+    f32_binary_fn add;
+    f32_binary_fn mul;
+    f32_softmax_fn softmax;
+    f32_batch_norm_fn batch_norm;
+    f32_reduce_fn mean;
+    f32_concat_fn concat;
+    f32_embedding_fn embedding;
+};
+
+/* ---- levels and the choice (src/kernels/dispatch.c) ----
+ * X(enum suffix, name). Only the portable reference exists so far; an ISA
+ * level is added here, with a CPU probe in dispatch.c and its table. */
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref")
+
+enum kernels_level {
+#define KERNELS_LEVEL_ENUM(id, name) KERNELS_LEVEL_##id,
+    KERNELS_LEVEL_LIST(KERNELS_LEVEL_ENUM)
+#undef KERNELS_LEVEL_ENUM
+    KERNELS_LEVEL_COUNT
+};
+
+/* The level's name; "unknown" for anything else. */
+const char *kernels_level_name(enum kernels_level level);
+
+/* Makes the process-wide choice once (pthread_once): the level named by the
+ * environment variable QUANTA_ISA when set and non-empty, else the best
+ * level this CPU supports. Every call returns the outcome of that one
+ * choice: QUANTA_ERR_USAGE with "QUANTA_ISA=avx9: unknown kernel level
+ * (available: ref)" or "... not supported by this cpu" when QUANTA_ISA names
+ * a level that cannot run; there is NO silent fallback to another level.
+ * Runners call this before using a table. */
+enum quanta_status kernels_init(struct quanta_error *err);
+
+/* Forces a level by name ("ref"; later "avx2", ...) for a --kernels
+ * option. Unknown names and levels this CPU lacks are QUANTA_ERR_USAGE
+ * (same messages as above, without the "QUANTA_ISA=" prefix) and leave the
+ * choice unchanged; a valid name replaces the choice, including a failed
+ * QUANTA_ISA one. isa NULL is kernels_init. Call before creating runners:
+ * it is not synchronised with kernels running in other threads. */
+enum quanta_status kernels_select(const char *isa, struct quanta_error *err);
+
+/* The chosen level (after a successful kernels_init/kernels_select). */
+enum kernels_level kernels_current_level(void);
+
+/* The float table of the chosen level; NULL while kernels_init fails. */
+const struct f32_kernels *f32_kernels_get(void);
+
+/* The float table of a given level, or NULL when this CPU or build lacks
+ * it (tests compare every level with ref through this). */
+const struct f32_kernels *f32_kernels_for_level(enum kernels_level level);
+
+/* ---- the reference kernels (src/kernels/ref/) ---- */
+void f32_conv2d__ref(const struct f32_conv2d_params *p, const float *x, const float *w,
+                     const float *b, float *y);
+void f32_dense__ref(const struct f32_dense_params *p, const float *x, const float *w,
+                    const float *b, float *y);
+void f32_max_pool2d__ref(const struct f32_pool2d_params *p, const float *x, float *y);
+void f32_avg_pool2d__ref(const struct f32_pool2d_params *p, const float *x, float *y);
+void f32_global_avg_pool__ref(size_t batch, size_t pixels, size_t channels, const float *x,
+                              float *y);
+void f32_relu__ref(size_t n, const float *x, float *y, float alpha);
+void f32_relu6__ref(size_t n, const float *x, float *y, float alpha);
+void f32_sigmoid__ref(size_t n, const float *x, float *y, float alpha);
+void f32_tanh__ref(size_t n, const float *x, float *y, float alpha);
+void f32_leaky_relu__ref(size_t n, const float *x, float *y, float alpha);
+void f32_add__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
+void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
+void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
+void f32_batch_norm__ref(const struct f32_batch_norm_params *p, const float *x,
+                         const float *gamma, const float *beta, const float *mean,
+                         const float *var, float *y);
+void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y);
+void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y);
+int64_t f32_embedding__ref(const struct f32_embedding_params *p, const int64_t *ids,
+                           const float *table, float *y);
+
+#endif

@@ -1,0 +1,719 @@
+/* The model rewrite for quantization (man quanta-quantize(1)).
+ *
+ * First batch_norm is folded into the conv2d/dense before it (and, for
+ * static int8, a relu/relu6 after a conv2d/dense/add/mul becomes its fused
+ * activation): quantize_fold. Then, per mode:
+ *
+ * static: every node with an int8 kernel runs on int8 values; the others
+ *   (and the --exclude nodes) stay float. Values keep their float-model
+ *   names: an int8 node's output is quantized in place under its own name,
+ *   except a graph output, whose int8 value is "<name>.q" and which a final
+ *   dequantize turns back into "<name>". Where a float value feeds an int8
+ *   node a quantize node makes "<name>.q"; where an int8 value feeds a
+ *   float node a dequantize node makes "<name>.dq".
+ *   Weights: symmetric I8 per channel (axis 0) or per tensor; biases I32
+ *   with scale s_in * s_w; activations per tensor from the calibration
+ *   range. max_pool2d, flatten and reshape only move data: they run in the
+ *   domain of their input and keep its parameters (so does concat when all
+ *   its inputs share theirs). softmax runs int8 in / float out where its
+ *   input is int8; embedding quantizes its table per tensor and keeps the
+ *   table's parameters; batch_norm left unfolded runs float.
+ *   A constant converted for a single reader keeps its name; one read by
+ *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
+ * weight-only: conv2d/dense weights I8 (with their scales), rest float.
+ * fp16: every float constant becomes F16. */
+#include "quant/quantize_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rewrite {
+    const struct graph *a;            /* the folded float graph */
+    struct graph *out;
+    const struct quantize_options *opt;
+    const struct quantize_ranges *ranges;
+    const char *source;
+    struct quanta_error *err;
+    int *readers;                     /* per value of a */
+    int *fv;                          /* float version in out, -1 none */
+    int *qv;                          /* int8 (or converted) version in out, -1 none */
+    bool *prim_int8;                  /* produced by an int8 node */
+    bool *is_output;
+};
+
+static bool excluded(const struct rewrite *r, const struct graph_node *n)
+{
+    return qz_is_excluded(n->name, r->opt->exclude, r->opt->n_exclude);
+}
+
+static bool is_float_const(const struct graph *g, int v)
+{
+    return v >= 0 && g->values[v].kind == GRAPH_VALUE_CONST &&
+           quanta_dtype_is_float(g->values[v].dtype) && g->values[v].data;
+}
+
+static enum quanta_status nomem(struct rewrite *r)
+{
+    return quanta_fail(r->err, QUANTA_ERR_NOMEM, "%s: out of memory quantizing", r->source);
+}
+
+static bool node_name_taken(const struct graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* "<base><suffix>", else with 2, 3, ... appended: a node name free in a and out. */
+static char *unique_node_name(const struct rewrite *r, const char *base, const char *suffix)
+{
+    size_t size = strlen(base) + strlen(suffix) + 24;
+    char *name = malloc(size);
+    if (!name)
+        return NULL;
+    snprintf(name, size, "%s%s", base, suffix);
+    for (unsigned k = 2; node_name_taken(r->a, name) || node_name_taken(r->out, name); k++)
+        snprintf(name, size, "%s%s%u", base, suffix, k);
+    return name;
+}
+
+/* Name for a converted constant: its own when nothing else reads it. */
+static char *const_name(const struct rewrite *r, int v, const char *suffix)
+{
+    const char *name = r->a->values[v].name;
+    return r->readers[v] == 1 ? strdup(name) : qz_unique_name(r->a, r->out, name, suffix);
+}
+
+/* Appends a one-input, one-output conversion node (quantize/dequantize). */
+static enum quanta_status add_conversion(struct rewrite *r, enum graph_op op, int in,
+                                         int value_of_a, int out_value)
+{
+    char *name = unique_node_name(r, r->a->values[value_of_a].name,
+                                  op == GRAPH_OP_QUANTIZE ? ".quantize" : ".dequantize");
+    if (!name)
+        return nomem(r);
+    int k = graph_add_node(r->out, op, name, &in, 1, &out_value, 1);
+    free(name);
+    if (k < 0)
+        return nomem(r);
+    r->out->values[out_value].producer = k;
+    return QUANTA_OK;
+}
+
+/* ---- float side ---- */
+
+static enum quanta_status get_float(struct rewrite *r, int v, int *index)
+{
+    if (r->fv[v] >= 0) {
+        *index = r->fv[v];
+        return QUANTA_OK;
+    }
+    const struct graph_value *av = &r->a->values[v];
+    if (r->qv[v] < 0 || av->kind == GRAPH_VALUE_CONST) {
+        if ((r->fv[v] = qz_copy_value(r->out, r->a, v, NULL)) < 0)
+            return nomem(r);
+        *index = r->fv[v];
+        return QUANTA_OK;
+    }
+    /* an int8 value read as float: dequantize; a graph output gets its name back */
+    char *name = r->is_output[v] ? strdup(av->name) : qz_unique_name(r->a, r->out, av->name, ".dq");
+    if (!name)
+        return nomem(r);
+    int f = graph_add_value(r->out, name, GRAPH_VALUE_NODE, QUANTA_F32, &av->shape);
+    free(name);
+    if (f < 0)
+        return nomem(r);
+    r->out->values[f].quant.dtype = QUANTA_DTYPE_INVALID;
+    enum quanta_status st = add_conversion(r, GRAPH_OP_DEQUANTIZE, r->qv[v], v, f);
+    if (st)
+        return st;
+    *index = r->fv[v] = f;
+    return QUANTA_OK;
+}
+
+/* ---- int8 side ---- */
+
+static enum quanta_status lookup_params(struct rewrite *r, int v, const char *node,
+                                        enum graph_activation act, struct graph_quant *q)
+{
+    const char *name = r->a->values[v].name;
+    float lo, hi, scale;
+    int32_t zp;
+    if (!r->ranges || !r->ranges->find || !r->ranges->find(r->ranges->ctx, name, &lo, &hi)) {
+        if (node)
+            return quanta_fail(r->err, QUANTA_ERR_INPUT,
+                               "%s: node '%s': calibration has no range for value '%s'",
+                               r->source, node, name);
+        return quanta_fail(r->err, QUANTA_ERR_INPUT, "%s: calibration has no range for value '%s'",
+                           r->source, name);
+    }
+    if (act == GRAPH_ACT_RELU || act == GRAPH_ACT_RELU6) {
+        lo = lo > 0.0f ? lo : 0.0f;
+        if (act == GRAPH_ACT_RELU6 && hi > 6.0f)
+            hi = 6.0f;
+        if (hi < lo)
+            hi = lo;
+    }
+    enum quanta_status st = quantize_choose_params(lo, hi, r->opt->activation_type,
+                                                   r->opt->activations, &scale, &zp, r->err);
+    if (st)
+        return quanta_error_prefix(r->err, "%s: value '%s'", r->source, name);
+    qz_quant_per_tensor(q, r->opt->activation_type, scale, zp);
+    return QUANTA_OK;
+}
+
+/* Quantizes a float tensor per tensor as an activation (a constant operand
+ * of add, mul or concat, an embedding table), parameters from its own range. */
+static enum quanta_status quantize_const_activation(struct rewrite *r, int v, int *index)
+{
+    const struct graph_value *av = &r->a->values[v];
+    int64_t n = quanta_shape_numel(&av->shape);
+    float *f = qz_const_to_f32(av);
+    uint8_t *q = malloc((size_t)(n > 0 ? n : 1));
+    char *name = const_name(r, v, ".q");
+    if (!f || !q || !name) {
+        free(f);
+        free(q);
+        free(name);
+        return nomem(r);
+    }
+    float lo = 0.0f, hi = 0.0f, scale;
+    int32_t zp;
+    for (int64_t i = 0; i < n; i++) {
+        lo = f[i] < lo ? f[i] : lo;
+        hi = f[i] > hi ? f[i] : hi;
+    }
+    enum quanta_status st = quantize_choose_params(lo, hi, r->opt->activation_type,
+                                                   r->opt->activations, &scale, &zp, r->err);
+    if (st) {
+        free(f);
+        free(q);
+        free(name);
+        return quanta_error_prefix(r->err, "%s: tensor '%s'", r->source, av->name);
+    }
+    bool u8 = r->opt->activation_type == QUANTA_U8;
+    double qmin = u8 ? 0 : -128, qmax = u8 ? 255 : 127;
+    for (int64_t i = 0; i < n; i++) {
+        double x = round((double)f[i] / scale) + zp;
+        x = x < qmin ? qmin : x > qmax ? qmax : x;
+        q[i] = u8 ? (uint8_t)x : (uint8_t)(int8_t)x;
+    }
+    free(f);
+    int c = qz_add_owned_const(r->out, name, r->opt->activation_type, &av->shape, q);
+    free(name);
+    if (c < 0)
+        return nomem(r);
+    qz_quant_per_tensor(&r->out->values[c].quant, r->opt->activation_type, scale, zp);
+    *index = r->qv[v] = c;
+    return QUANTA_OK;
+}
+
+static enum quanta_status get_int8(struct rewrite *r, int v, const char *node, int *index)
+{
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    const struct graph_value *av = &r->a->values[v];
+    if (av->kind == GRAPH_VALUE_CONST)
+        return quantize_const_activation(r, v, index);
+    int f;
+    enum quanta_status st = get_float(r, v, &f);
+    if (st)
+        return st;
+    struct graph_quant q;
+    if ((st = lookup_params(r, v, node, GRAPH_ACT_NONE, &q)))
+        return st;
+    char *name = qz_unique_name(r->a, r->out, av->name, ".q");
+    if (!name)
+        return nomem(r);
+    int qi = graph_add_value(r->out, name, GRAPH_VALUE_NODE, q.dtype, &av->shape);
+    free(name);
+    if (qi < 0)
+        return nomem(r);
+    r->out->values[qi].quant = q;
+    if ((st = add_conversion(r, GRAPH_OP_QUANTIZE, f, v, qi)))
+        return st;
+    *index = r->qv[v] = qi;
+    return QUANTA_OK;
+}
+
+/* Adds CONSTs "<name>.scale" (F32 [n]) and "<name>.zero_point" (I32 [n],
+ * zeros) and makes q per-channel along axis 0 over them. */
+static enum quanta_status add_channel_params(struct rewrite *r, const char *name,
+                                             enum quanta_dtype dtype, float *scales, int64_t n,
+                                             struct graph_quant *q)
+{
+    struct quanta_shape shape = {.rank = 1, .dims = {n}};
+    int32_t *zps = calloc((size_t)(n > 0 ? n : 1), sizeof *zps);
+    char *sname = qz_unique_name(r->a, r->out, name, ".scale");
+    char *zname = qz_unique_name(r->a, r->out, name, ".zero_point");
+    if (!zps || !sname || !zname) {
+        free(scales);
+        free(zps);
+        free(sname);
+        free(zname);
+        return nomem(r);
+    }
+    int s = qz_add_owned_const(r->out, sname, QUANTA_F32, &shape, scales);
+    int z = s < 0 ? -1 : qz_add_owned_const(r->out, zname, QUANTA_I32, &shape, zps);
+    if (s < 0)
+        free(zps);
+    free(sname);
+    free(zname);
+    if (z < 0)
+        return nomem(r);
+    q->dtype = dtype;
+    q->axis = 0;
+    q->n = (int)n;
+    q->scales = scales;
+    q->zero_points = zps;
+    q->scale = 0.0f;
+    q->zero_point = 0;
+    return QUANTA_OK;
+}
+
+/* I8 weights of conv2d/dense (channel = axis 0). s_w receives the scales
+ * (n_channels or 1 floats, caller frees) when not NULL. */
+static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w)
+{
+    const struct graph_value *av = &r->a->values[v];
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
+    int64_t channels = av->shape.rank > 0 ? av->shape.dims[0] : 1;
+    int64_t numel = quanta_shape_numel(&av->shape);
+    int64_t per = channels > 0 ? numel / channels : 0;
+    int64_t ns = per_channel ? channels : 1;
+    float *f = qz_const_to_f32(av);
+    int8_t *q = malloc((size_t)(numel > 0 ? numel : 1));
+    float *scales = malloc((size_t)(ns > 0 ? ns : 1) * sizeof *scales);
+    char *name = const_name(r, v, ".q");
+    enum quanta_status st = QUANTA_OK;
+    if (!f || !q || !scales || !name) {
+        free(q);
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    quantize_weights_i8(f, channels, per, per_channel, q, scales);
+    if (s_w) {
+        *s_w = malloc((size_t)(ns > 0 ? ns : 1) * sizeof **s_w);
+        if (!*s_w) {
+            free(q);
+            free(scales);
+            st = nomem(r);
+            goto done;
+        }
+        memcpy(*s_w, scales, (size_t)ns * sizeof **s_w);
+    }
+    int w = qz_add_owned_const(r->out, name, QUANTA_I8, &av->shape, q);
+    if (w < 0) {
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    struct graph_quant quant;
+    if (per_channel) {
+        if ((st = add_channel_params(r, name, QUANTA_I8, scales, ns, &quant)))
+            goto done;
+    } else {
+        qz_quant_per_tensor(&quant, QUANTA_I8, scales[0], 0);
+        free(scales);
+    }
+    r->out->values[w].quant = quant;
+    *index = w;
+done:
+    if (st && s_w) {
+        free(*s_w);
+        *s_w = NULL;
+    }
+    free(f);
+    free(name);
+    return st;
+}
+
+/* I32 bias with scale s_in * s_w[o], zero point 0. */
+static enum quanta_status quantize_bias(struct rewrite *r, int v, float s_in, const float *s_w,
+                                        int *index)
+{
+    const struct graph_value *av = &r->a->values[v];
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
+    int64_t n = quanta_shape_numel(&av->shape);
+    int64_t ns = per_channel ? n : 1;
+    float *f = qz_const_to_f32(av);
+    int32_t *q = malloc((size_t)(n > 0 ? n : 1) * sizeof *q);
+    float *scales = malloc((size_t)(ns > 0 ? ns : 1) * sizeof *scales);
+    char *name = const_name(r, v, ".q");
+    enum quanta_status st = QUANTA_OK;
+    if (!f || !q || !scales || !name) {
+        free(q);
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    for (int64_t o = 0; o < ns; o++)
+        scales[o] = (float)((double)s_in * (double)s_w[o]);
+    quantize_bias_i32(f, n, scales, per_channel, q);
+    int b = qz_add_owned_const(r->out, name, QUANTA_I32, &av->shape, q);
+    if (b < 0) {
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    struct graph_quant quant;
+    if (per_channel) {
+        if ((st = add_channel_params(r, name, QUANTA_I32, scales, ns, &quant)))
+            goto done;
+    } else {
+        qz_quant_per_tensor(&quant, QUANTA_I32, scales[0], 0);
+        free(scales);
+    }
+    r->out->values[b].quant = quant;
+    *index = b;
+done:
+    free(f);
+    free(name);
+    return st;
+}
+
+static bool is_move_op(enum graph_op op)
+{
+    return op == GRAPH_OP_MAX_POOL2D || op == GRAPH_OP_FLATTEN || op == GRAPH_OP_RESHAPE;
+}
+
+/* Whether node runs int8 in static mode. */
+static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
+{
+    if (excluded(r, n))
+        return false;
+    const struct graph *a = r->a;
+    switch (n->op) {
+    case GRAPH_OP_CONV2D:
+    case GRAPH_OP_DENSE:
+        if (!is_float_const(a, n->inputs[1]))
+            return false;
+        if (n->n_inputs > 2 && n->inputs[2] >= 0 && !is_float_const(a, n->inputs[2]))
+            return false;
+        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    case GRAPH_OP_MAX_POOL2D:
+    case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_RESHAPE:
+        return r->prim_int8[n->inputs[0]];
+    case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
+        return r->prim_int8[n->inputs[0]];
+    case GRAPH_OP_EMBEDDING:
+        return is_float_const(a, n->inputs[1]) && !quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    case GRAPH_OP_RELU:
+    case GRAPH_OP_RELU6:
+    case GRAPH_OP_SIGMOID:
+    case GRAPH_OP_TANH:
+    case GRAPH_OP_LEAKY_RELU:
+    case GRAPH_OP_MEAN:
+    case GRAPH_OP_AVG_POOL2D:
+    case GRAPH_OP_GLOBAL_AVG_POOL:
+    case GRAPH_OP_ADD:
+    case GRAPH_OP_MUL:
+    case GRAPH_OP_CONCAT:
+        for (int k = 0; k < n->n_inputs; k++)
+            if (!quanta_dtype_is_float(a->values[n->inputs[k]].dtype))
+                return false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum quanta_status add_output_value(struct rewrite *r, int v, enum quanta_dtype dtype,
+                                           const struct graph_quant *q, int *index)
+{
+    const struct graph_value *av = &r->a->values[v];
+    char *name = q && r->is_output[v] ? qz_unique_name(r->a, r->out, av->name, ".q")
+                                      : strdup(av->name);
+    if (!name)
+        return nomem(r);
+    int o = graph_add_value(r->out, name, GRAPH_VALUE_NODE, dtype, &av->shape);
+    free(name);
+    if (o < 0)
+        return nomem(r);
+    if (q)
+        r->out->values[o].quant = *q;
+    else
+        r->out->values[o].quant.dtype = QUANTA_DTYPE_INVALID;
+    *index = o;
+    return QUANTA_OK;
+}
+
+static bool same_params(const struct graph_quant *x, const struct graph_quant *y)
+{
+    return x->dtype == y->dtype && x->axis < 0 && y->axis < 0 && x->scale == y->scale &&
+           x->zero_point == y->zero_point;
+}
+
+static enum quanta_status static_node_int8(struct rewrite *r, const struct graph_node *n,
+                                           int *ins)
+{
+    enum quanta_status st;
+    bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
+    int y = n->outputs[0], o;
+    if (n->op == GRAPH_OP_EMBEDDING) {
+        /* ids as they are; the table quantized per tensor like an
+         * activation; the output keeps the table's parameters (exact) */
+        if ((st = get_float(r, n->inputs[0], &ins[0])) ||
+            (st = get_int8(r, n->inputs[1], n->name, &ins[1])))
+            return st;
+        struct graph_quant q = r->out->values[ins[1]].quant;
+        if ((st = add_output_value(r, y, q.dtype, &q, &o)))
+            return st;
+        r->qv[y] = o;
+        r->prim_int8[y] = true;
+        return qz_add_node_like(r->out, n, NULL, ins, 2, &o, 1) < 0 ? nomem(r) : QUANTA_OK;
+    }
+    if (n->op == GRAPH_OP_SOFTMAX) { /* int8 in, float out */
+        if ((st = get_int8(r, n->inputs[0], n->name, &ins[0])) ||
+            (st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
+            return st;
+        r->fv[y] = o;
+        return qz_add_node_like(r->out, n, NULL, ins, 1, &o, 1) < 0 ? nomem(r) : QUANTA_OK;
+    }
+    int n_x = has_weights ? 1 : n->n_inputs;
+    for (int k = 0; k < n_x; k++)
+        if ((st = get_int8(r, n->inputs[k], n->name, &ins[k])))
+            return st;
+    if (has_weights) {
+        float *s_w = NULL;
+        if ((st = quantize_weight(r, n->inputs[1], &ins[1], &s_w)))
+            return st;
+        if (n->n_inputs > 2) {
+            ins[2] = -1;
+            if (n->inputs[2] >= 0)
+                st = quantize_bias(r, n->inputs[2], r->out->values[ins[0]].quant.scale, s_w,
+                                   &ins[2]);
+        }
+        free(s_w);
+        if (st)
+            return st;
+    }
+    /* output parameters */
+    struct graph_quant q;
+    if (is_move_op(n->op)) {
+        q = r->out->values[ins[0]].quant;
+    } else {
+        bool shared = n->op == GRAPH_OP_CONCAT;
+        for (int k = 1; shared && k < n->n_inputs; k++)
+            shared = same_params(&r->out->values[ins[0]].quant, &r->out->values[ins[k]].quant);
+        if (shared) {
+            q = r->out->values[ins[0]].quant;
+        } else {
+            enum graph_activation act = n->attrs.activation;
+            if (n->op == GRAPH_OP_RELU)
+                act = GRAPH_ACT_RELU;
+            else if (n->op == GRAPH_OP_RELU6)
+                act = GRAPH_ACT_RELU6;
+            else if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE &&
+                     n->op != GRAPH_OP_ADD && n->op != GRAPH_OP_MUL)
+                act = GRAPH_ACT_NONE;
+            if ((st = lookup_params(r, y, n->name, act, &q)))
+                return st;
+        }
+    }
+    if ((st = add_output_value(r, y, q.dtype, &q, &o)))
+        return st;
+    r->qv[y] = o;
+    r->prim_int8[y] = true;
+    if (qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0)
+        return nomem(r);
+    return QUANTA_OK;
+}
+
+/* A node kept in float (static mode), or any node in the other modes with
+ * its constants converted by convert (NULL: copied). */
+typedef enum quanta_status (*convert_fn)(struct rewrite *r, const struct graph_node *n, int k,
+                                         int *index, bool *done);
+
+static enum quanta_status float_node(struct rewrite *r, const struct graph_node *n, int *ins,
+                                     int *outs, convert_fn convert)
+{
+    enum quanta_status st;
+    for (int k = 0; k < n->n_inputs; k++) {
+        ins[k] = -1;
+        if (n->inputs[k] < 0)
+            continue;
+        bool done = false;
+        if (convert && (st = convert(r, n, k, &ins[k], &done)))
+            return st;
+        if (!done && (st = get_float(r, n->inputs[k], &ins[k])))
+            return st;
+    }
+    for (int o = 0; o < n->n_outputs; o++) {
+        int y = n->outputs[o];
+        if ((st = add_output_value(r, y, r->a->values[y].dtype, NULL, &outs[o])))
+            return st;
+        r->fv[y] = outs[o];
+    }
+    if (qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, outs, n->n_outputs) < 0)
+        return nomem(r);
+    return QUANTA_OK;
+}
+
+static enum quanta_status convert_weight_only(struct rewrite *r, const struct graph_node *n,
+                                              int k, int *index, bool *done)
+{
+    int v = n->inputs[k];
+    if (k != 1 || (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE) || excluded(r, n) ||
+        !is_float_const(r->a, v))
+        return QUANTA_OK;
+    *done = true;
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    enum quanta_status st = quantize_weight(r, v, index, NULL);
+    if (!st)
+        r->qv[v] = *index;
+    return st;
+}
+
+static enum quanta_status convert_fp16(struct rewrite *r, const struct graph_node *n, int k,
+                                       int *index, bool *done)
+{
+    int v = n->inputs[k];
+    if (excluded(r, n) || !is_float_const(r->a, v) || r->a->values[v].dtype == QUANTA_F16)
+        return QUANTA_OK;
+    *done = true;
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    const struct graph_value *av = &r->a->values[v];
+    int64_t n_el = quanta_shape_numel(&av->shape);
+    float *f = qz_const_to_f32(av);
+    uint16_t *h = malloc((size_t)(n_el > 0 ? n_el : 1) * sizeof *h);
+    char *name = const_name(r, v, ".f16");
+    if (!f || !h || !name) {
+        free(f);
+        free(h);
+        free(name);
+        return nomem(r);
+    }
+    for (int64_t i = 0; i < n_el; i++)
+        h[i] = quanta_f32_to_f16(f[i]);
+    free(f);
+    int c = qz_add_owned_const(r->out, name, QUANTA_F16, &av->shape, h);
+    free(name);
+    if (c < 0)
+        return nomem(r);
+    *index = r->qv[v] = c;
+    return QUANTA_OK;
+}
+
+static enum quanta_status check_source(const struct graph *src, const struct quantize_options *opt,
+                                       const char *source, struct quanta_error *err)
+{
+    if (opt->mode != QUANTIZE_STATIC && opt->mode != QUANTIZE_WEIGHT_ONLY &&
+        opt->mode != QUANTIZE_FP16)
+        return quanta_fail(err, QUANTA_ERR_USAGE, "unknown quantization mode %d", (int)opt->mode);
+    if (opt->activation_type != QUANTA_I8 && opt->activation_type != QUANTA_U8)
+        return quanta_fail(err, QUANTA_ERR_USAGE, "activation type %s is not I8 or U8",
+                           quanta_dtype_name(opt->activation_type));
+    for (int v = 0; v < src->n_values; v++)
+        if (src->values[v].quant.dtype != QUANTA_DTYPE_INVALID)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: value '%s' is already quantized; quantize a float model",
+                               source, src->values[v].name);
+    for (int i = 0; i < src->n_nodes; i++)
+        if (src->nodes[i].op == GRAPH_OP_QUANTIZE || src->nodes[i].op == GRAPH_OP_DEQUANTIZE)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: node '%s' (%s): model is already quantized", source,
+                               src->nodes[i].name, graph_op_name(src->nodes[i].op));
+    for (int e = 0; e < opt->n_exclude; e++) {
+        bool found = false;
+        for (int i = 0; i < src->n_nodes && !found; i++)
+            found = src->nodes[i].name && strcmp(src->nodes[i].name, opt->exclude[e]) == 0;
+        if (!found)
+            return quanta_fail(err, QUANTA_ERR_USAGE, "%s: no node named '%s' to exclude", source,
+                               opt->exclude[e]);
+    }
+    return QUANTA_OK;
+}
+
+enum quanta_status quantize_model(const struct graph *src, const struct quantize_options *opt,
+                                  const struct quantize_ranges *ranges, struct graph *out,
+                                  const char *source, struct quanta_error *err)
+{
+    struct graph a;
+    struct rewrite r = {.out = out, .opt = opt, .ranges = ranges, .source = source, .err = err};
+    int *ins = NULL, *outs = NULL, *input_map = NULL;
+    memset(out, 0, sizeof *out);
+    memset(&a, 0, sizeof a);
+    enum quanta_status st = check_source(src, opt, source, err);
+    if (st)
+        return st;
+    if ((st = quantize_fold(src, opt->mode == QUANTIZE_STATIC, opt->exclude, opt->n_exclude, &a,
+                            source, err)))
+        return st;
+    r.a = &a;
+    size_t nv = (size_t)a.n_values + 1;
+    r.readers = qz_count_readers(&a);
+    r.fv = malloc(nv * sizeof *r.fv);
+    r.qv = malloc(nv * sizeof *r.qv);
+    r.prim_int8 = calloc(nv, sizeof *r.prim_int8);
+    r.is_output = calloc(nv, sizeof *r.is_output);
+    ins = malloc(nv * sizeof *ins);
+    outs = malloc(nv * sizeof *outs);
+    input_map = malloc(((size_t)a.n_inputs + 1) * sizeof *input_map);
+    if (!r.readers || !r.fv || !r.qv || !r.prim_int8 || !r.is_output || !ins || !outs ||
+        !input_map) {
+        st = nomem(&r);
+        goto done;
+    }
+    for (int v = 0; v < a.n_values; v++)
+        r.fv[v] = r.qv[v] = -1;
+    for (int o = 0; o < a.n_outputs; o++)
+        r.is_output[a.outputs[o]] = true;
+    for (int i = 0; i < a.n_inputs; i++) {
+        int v = a.inputs[i].value;
+        if ((r.fv[v] = qz_copy_value(out, &a, v, NULL)) < 0) {
+            st = nomem(&r);
+            goto done;
+        }
+        input_map[i] = r.fv[v];
+    }
+    for (int i = 0; i < a.n_nodes; i++) {
+        const struct graph_node *n = &a.nodes[i];
+        if (opt->mode == QUANTIZE_STATIC && runs_int8(&r, n))
+            st = static_node_int8(&r, n, ins);
+        else
+            st = float_node(&r, n, ins, outs,
+                            opt->mode == QUANTIZE_WEIGHT_ONLY ? convert_weight_only
+                            : opt->mode == QUANTIZE_FP16      ? convert_fp16
+                                                              : NULL);
+        if (st)
+            goto done;
+    }
+    for (int o = 0; o < a.n_outputs; o++)
+        if ((st = get_float(&r, a.outputs[o], &outs[o])))
+            goto done;
+    if ((st = qz_copy_graph_header(out, &a, input_map, err)) ||
+        (st = qz_set_outputs(out, outs, a.n_outputs, err)))
+        goto done;
+    qz_fix_quant_pointers(out);
+    qz_steal_owned(out, &a);
+    st = graph_validate(out, source, err);
+done:
+    if (st) {
+        graph_free(out);
+        memset(out, 0, sizeof *out);
+    }
+    graph_free(&a);
+    free(r.readers);
+    free(r.fv);
+    free(r.qv);
+    free(r.prim_int8);
+    free(r.is_output);
+    free(ins);
+    free(outs);
+    free(input_map);
+    return st;
+}

@@ -1,0 +1,110 @@
+/* Metrics for comparing model outputs, and a plain-text table printer.
+ *
+ * The report module knows nothing of graphs or runners: it sees output
+ * vectors (one sample's scores over n classes) and float arrays. Counts are
+ * accumulated sample by sample so that data sets stream through. */
+#ifndef QUANTA_REPORT_H
+#define QUANTA_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "quanta/status.h"
+
+/* ---- one sample: scores x[0..n) over n classes (n >= 1) ---- */
+
+/* Index of the largest score; the lowest index wins a tie. NaN never wins. */
+int report_argmax(const float *x, int n);
+
+/* Position of class c when the classes are sorted by descending score, ties
+ * broken by lower index first: the number of classes ranked before c.
+ * "c is in the top k" is report_rank(x, n, c) < k. A class outside [0, n)
+ * has rank n (never in any top k). */
+int report_rank(const float *x, int n, int c);
+
+/* The k best classes (k <= n) in rank order, written to classes[0..k). */
+void report_top_k(const float *x, int n, int k, int *classes);
+
+/* True when x already is a probability distribution: every entry in
+ * [0, 1] and the sum within 1e-3 of 1 (e.g. the graph ends in softmax). */
+bool report_is_probability(const float *x, int n);
+
+/* Probabilities of x: x itself when report_is_probability, else the
+ * softmax of x (computed in double, shifted by the maximum). */
+void report_probabilities(const float *x, int n, double *p);
+
+/* Natural-log probabilities, as report_probabilities but without underflow:
+ * log-softmax of x, or log(max(x[i], 1e-12)) when x is a distribution. */
+void report_log_probabilities(const float *x, int n, double *logp);
+
+/* KL(P || Q) = sum_i p_i * (log p_i - log q_i) in nats, from the natural-log
+ * probabilities of P and Q; entries with p_i == 0 contribute 0. */
+double report_kl_divergence(const double *logp, const double *logq, int n);
+
+/* ---- signal-to-quantization-noise ratio ---- */
+
+/* Accumulates sum(ref^2) and sum((ref - test)^2) over any number of calls. */
+struct report_sqnr {
+    double signal;
+    double noise;
+    int64_t count;          /* elements seen */
+};
+
+void report_sqnr_add(struct report_sqnr *acc, const float *ref, const float *test, size_t n);
+/* 10 * log10(signal / noise) in dB: +INFINITY when noise == 0 (identical),
+ * -INFINITY when signal == 0 < noise. NaN if no element was added. */
+double report_sqnr_db(const struct report_sqnr *acc);
+
+/* ---- accumulators over a data set ---- */
+
+/* 100 * count / total, computed so that 912 of 1000 gives exactly 91.2;
+ * NaN when total == 0. */
+double report_percent(int64_t count, int64_t total);
+
+struct report_accuracy {
+    int64_t samples;
+    int64_t top1;           /* label ranked first */
+    int64_t top5;           /* label among the five best (all, if n < 5) */
+};
+
+/* Adds one labelled sample. A label outside [0, n) counts as wrong. */
+void report_accuracy_add(struct report_accuracy *acc, const float *x, int n, int label);
+
+/* Model 1 against model 2 on the same samples. */
+struct report_compare {
+    int64_t samples;
+    int64_t agree;          /* same top-1 class */
+    double kl_sum;          /* sum over samples of KL(P1 || P2) */
+    struct report_sqnr sqnr;/* model 1's output as the reference */
+};
+
+/* Adds one sample's outputs x1 (reference) and x2; scratch holds 2 * n
+ * doubles. */
+void report_compare_add(struct report_compare *acc, const float *x1, const float *x2, int n,
+                        double *scratch);
+/* Mean KL divergence per sample; NaN when no sample was added. */
+double report_compare_kl(const struct report_compare *acc);
+
+/* ---- plain-text tables ---- */
+
+enum report_align { REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT };
+
+struct report_table;
+
+/* A table of n_cols columns. headers (may be NULL: no header row) and align
+ * (may be NULL: all left) have n_cols entries; both are copied. */
+struct report_table *report_table_create(int n_cols, const char *const *headers,
+                                         const enum report_align *align);
+/* Appends the next cell, row by row, left to right. An allocation failure
+ * is remembered and reported by report_table_print. */
+void report_table_add(struct report_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints the table with each column as wide as its widest cell, columns
+ * separated by two spaces, no trailing spaces. A short last row is padded
+ * with empty cells. QUANTA_ERR_NOMEM if a cell could not be stored (nothing
+ * is printed then); QUANTA_ERR_INTERNAL for a NULL table. */
+enum quanta_status report_table_print(const struct report_table *t, FILE *out);
+void report_table_free(struct report_table *t);
+
+#endif

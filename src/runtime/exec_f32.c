@@ -1,0 +1,225 @@
+/* Float execution of one node: a switch on the op, one small exec function
+ * per op that turns graph attrs and the current shapes into kernel params
+ * and calls the chosen f32 table. Shapes were validated by the graph, so
+ * these only translate. */
+#include "runtime/runner_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static const float *in_data(const struct runner *r, const struct graph_node *nd, int i)
+{
+    if (i >= nd->n_inputs || nd->inputs[i] < 0)
+        return NULL;
+    return r->values[nd->inputs[i]].view;
+}
+
+static const struct quanta_shape *in_shape(const struct runner *r, const struct graph_node *nd,
+                                           int i)
+{
+    return &r->values[nd->inputs[i]].shape;
+}
+
+static size_t numel(const struct quanta_shape *s)
+{
+    return (size_t)quanta_shape_numel(s);
+}
+
+static void act_range(enum graph_activation act, float *lo, float *hi)
+{
+    *lo = act == GRAPH_ACT_NONE ? -INFINITY : 0.0f;
+    *hi = act == GRAPH_ACT_RELU6 ? 6.0f : INFINITY;
+}
+
+/* An axis as written (may be negative) as an index into rank dims. */
+static int norm_axis(int axis, int rank)
+{
+    return axis < 0 ? axis + rank : axis;
+}
+
+static void exec_conv2d(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0), *ws = in_shape(r, nd, 1);
+    const struct quanta_shape *ys = &r->values[nd->outputs[0]].shape;
+    const struct graph_attrs *a = &nd->attrs;
+    struct f32_conv2d_params p = {
+        .batch = (size_t)xs->dims[0],
+        .in_h = (size_t)xs->dims[1], .in_w = (size_t)xs->dims[2], .in_c = (size_t)xs->dims[3],
+        .out_h = (size_t)ys->dims[1], .out_w = (size_t)ys->dims[2], .out_c = (size_t)ys->dims[3],
+        .kernel_h = (size_t)ws->dims[1], .kernel_w = (size_t)ws->dims[2],
+        .stride_h = (size_t)a->strides[0], .stride_w = (size_t)a->strides[1],
+        .dilation_h = (size_t)a->dilations[0], .dilation_w = (size_t)a->dilations[1],
+        .pad_top = (size_t)a->pads[0], .pad_left = (size_t)a->pads[1],
+        .groups = (size_t)a->groups,
+    };
+    act_range(a->activation, &p.out_min, &p.out_max);
+    r->f32->conv2d(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+static void exec_dense(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0), *ws = in_shape(r, nd, 1);
+    struct f32_dense_params p = {
+        .in_k = (size_t)ws->dims[1],
+        .out_n = (size_t)ws->dims[0],
+    };
+    p.batch = numel(xs) / p.in_k;
+    act_range(nd->attrs.activation, &p.out_min, &p.out_max);
+    r->f32->dense(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+static void exec_pool(struct runner *r, const struct graph_node *nd, float *y, f32_pool2d_fn fn)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    const struct quanta_shape *ys = &r->values[nd->outputs[0]].shape;
+    const struct graph_attrs *a = &nd->attrs;
+    struct f32_pool2d_params p = {
+        .batch = (size_t)xs->dims[0],
+        .in_h = (size_t)xs->dims[1], .in_w = (size_t)xs->dims[2], .channels = (size_t)xs->dims[3],
+        .out_h = (size_t)ys->dims[1], .out_w = (size_t)ys->dims[2],
+        .kernel_h = (size_t)a->kernel[0], .kernel_w = (size_t)a->kernel[1],
+        .stride_h = (size_t)a->strides[0], .stride_w = (size_t)a->strides[1],
+        .pad_top = (size_t)a->pads[0], .pad_left = (size_t)a->pads[1],
+    };
+    fn(&p, in_data(r, nd, 0), y);
+}
+
+static void exec_global_avg_pool(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    r->f32->global_avg_pool((size_t)xs->dims[0], (size_t)(xs->dims[1] * xs->dims[2]),
+                            (size_t)xs->dims[3], in_data(r, nd, 0), y);
+}
+
+static void exec_unary(struct runner *r, const struct graph_node *nd, float *y, f32_unary_fn fn)
+{
+    fn(numel(in_shape(r, nd, 0)), in_data(r, nd, 0), y, nd->attrs.alpha);
+}
+
+static void exec_binary(struct runner *r, const struct graph_node *nd, float *y,
+                        f32_binary_fn fn)
+{
+    struct f32_binary_params p = {
+        .n = numel(in_shape(r, nd, 0)),
+        .b_n = numel(in_shape(r, nd, 1)),
+    };
+    act_range(nd->attrs.activation, &p.out_min, &p.out_max);
+    fn(&p, in_data(r, nd, 0), in_data(r, nd, 1), y);
+}
+
+/* flatten, reshape: the same numbers under another shape. */
+static void exec_copy(struct runner *r, const struct graph_node *nd, float *y)
+{
+    memcpy(y, in_data(r, nd, 0), numel(in_shape(r, nd, 0)) * sizeof *y);
+}
+
+static void exec_concat(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *ys = &r->values[nd->outputs[0]].shape;
+    int axis = norm_axis(nd->attrs.axis, ys->rank);
+    size_t outer = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= (size_t)ys->dims[d];
+    for (int i = 0; i < nd->n_inputs; i++) {
+        const struct quanta_shape *xs = in_shape(r, nd, i);
+        size_t chunk = 1;
+        for (int d = axis; d < xs->rank; d++)
+            chunk *= (size_t)xs->dims[d];
+        r->chunk[i] = chunk;
+        r->ptrs[i] = in_data(r, nd, i);
+    }
+    struct f32_concat_params p = {.outer = outer, .n_inputs = (size_t)nd->n_inputs,
+                                  .chunk = r->chunk};
+    r->f32->concat(&p, r->ptrs, y);
+}
+
+static void exec_softmax(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    int axis = norm_axis(nd->attrs.axis, xs->rank);
+    struct f32_softmax_params p = {.outer = 1, .axis_len = (size_t)xs->dims[axis], .inner = 1};
+    for (int d = 0; d < axis; d++)
+        p.outer *= (size_t)xs->dims[d];
+    for (int d = axis + 1; d < xs->rank; d++)
+        p.inner *= (size_t)xs->dims[d];
+    r->f32->softmax(&p, in_data(r, nd, 0), y);
+}
+
+static void exec_batch_norm(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    struct f32_batch_norm_params p = {
+        .channels = (size_t)xs->dims[xs->rank - 1],
+        .epsilon = nd->attrs.epsilon,
+    };
+    p.rows = numel(xs) / p.channels;
+    r->f32->batch_norm(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2),
+                       in_data(r, nd, 3), in_data(r, nd, 4), y);
+}
+
+static enum quanta_status exec_embedding(struct runner *r, const struct graph_node *nd, float *y,
+                                         struct quanta_error *err)
+{
+    const struct runner_value *ids = &r->values[nd->inputs[0]];
+    const struct quanta_shape *ts = in_shape(r, nd, 1);
+    struct f32_embedding_params p = {
+        .n_ids = numel(&ids->shape),
+        .vocab = (size_t)ts->dims[0],
+        .dim = (size_t)ts->dims[1],
+    };
+    int64_t bad = r->f32->embedding(&p, ids->ids, in_data(r, nd, 1), y);
+    if (bad >= 0)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding): id %lld outside [0, %zu)",
+                           nd->name, (long long)ids->ids[bad], p.vocab);
+    return QUANTA_OK;
+}
+
+static void exec_mean(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    struct f32_reduce_params p = {.rank = xs->rank};
+    for (int d = 0; d < xs->rank; d++)
+        p.dims[d] = (size_t)xs->dims[d];
+    for (int i = 0; i < nd->attrs.n_axes; i++)
+        p.reduce[norm_axis(nd->attrs.axes[i], xs->rank)] = 1;
+    r->f32->mean(&p, in_data(r, nd, 0), y);
+}
+
+bool exec_f32_supports(enum graph_op op)
+{
+    return op != GRAPH_OP_QUANTIZE && op != GRAPH_OP_DEQUANTIZE && op < GRAPH_OP_COUNT;
+}
+
+enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta_error *err)
+{
+    const struct graph_node *nd = &r->g->nodes[node_index];
+    const struct f32_kernels *k = r->f32;
+    float *y = runner_slot(r, nd->outputs[0]);
+    switch (nd->op) {
+    case GRAPH_OP_CONV2D: exec_conv2d(r, nd, y); break;
+    case GRAPH_OP_DENSE: exec_dense(r, nd, y); break;
+    case GRAPH_OP_RELU: exec_unary(r, nd, y, k->relu); break;
+    case GRAPH_OP_RELU6: exec_unary(r, nd, y, k->relu6); break;
+    case GRAPH_OP_SIGMOID: exec_unary(r, nd, y, k->sigmoid); break;
+    case GRAPH_OP_TANH: exec_unary(r, nd, y, k->tanh); break;
+    case GRAPH_OP_LEAKY_RELU: exec_unary(r, nd, y, k->leaky_relu); break;
+    case GRAPH_OP_MAX_POOL2D: exec_pool(r, nd, y, k->max_pool2d); break;
+    case GRAPH_OP_AVG_POOL2D: exec_pool(r, nd, y, k->avg_pool2d); break;
+    case GRAPH_OP_GLOBAL_AVG_POOL: exec_global_avg_pool(r, nd, y); break;
+    case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_RESHAPE: exec_copy(r, nd, y); break;
+    case GRAPH_OP_ADD: exec_binary(r, nd, y, k->add); break;
+    case GRAPH_OP_MUL: exec_binary(r, nd, y, k->mul); break;
+    case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
+    case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
+    case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;
+    case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
+    case GRAPH_OP_MEAN: exec_mean(r, nd, y); break;
+    case GRAPH_OP_QUANTIZE:
+    case GRAPH_OP_DEQUANTIZE:
+    case GRAPH_OP_COUNT:
+        return quanta_fail(err, QUANTA_ERR_INTERNAL, "node '%s' (%s): no float kernel",
+                           nd->name, graph_op_name(nd->op));
+    }
+    return QUANTA_OK;
+}

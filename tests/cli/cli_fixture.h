@@ -1,0 +1,242 @@
+/* Helpers for the CLI suites: a tiny model written with st_write_file, IDX
+ * data and labels written byte by byte, and an independent forward pass of
+ * that model to compute the expected outputs by hand.
+ *
+ * The model: image [N,2,2,1] (U8 pixels normalized by 1/255) -> flatten
+ * "flat.out" [N,4] -> dense "fc1" (relu) "fc1.out" [N,4] -> dense "fc2"
+ * "logits" [N,3]. */
+#ifndef QUANTA_TEST_CLI_FIXTURE_H
+#define QUANTA_TEST_CLI_FIXTURE_H
+
+#include <cJSON.h>
+#include <check.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "quanta/quanta.h"
+#include "support/test_support.h"
+
+#define CF_N 8        /* samples in the IDX file */
+#define CF_PIX 4      /* 2x2 pixels */
+#define CF_CLASSES 3
+
+struct cf_weights {
+    float w1[4][4], b1[4];
+    float w2[CF_CLASSES][4], b2[CF_CLASSES];
+};
+
+static inline void cf_default_weights(struct cf_weights *w)
+{
+    static const float w1[4][4] = {
+        {1.0f, 0.0f, 0.0f, 0.0f},
+        {0.0f, 1.0f, 0.0f, 0.0f},
+        {0.0f, 0.0f, 1.0f, 0.5f},
+        {-0.5f, 0.25f, 0.0f, 1.0f},
+    };
+    static const float b1[4] = {0.0f, 0.1f, -0.1f, 0.0f};
+    static const float w2[CF_CLASSES][4] = {
+        {2.0f, -1.0f, 0.0f, 0.5f},
+        {-1.0f, 2.0f, 0.5f, 0.0f},
+        {0.0f, 0.5f, -1.0f, 2.0f},
+    };
+    static const float b2[CF_CLASSES] = {0.05f, 0.0f, -0.05f};
+    memcpy(w->w1, w1, sizeof w1);
+    memcpy(w->b1, b1, sizeof b1);
+    memcpy(w->w2, w2, sizeof w2);
+    memcpy(w->b2, b2, sizeof b2);
+}
+
+/* Pixels of sample i: varied, deterministic. */
+static inline unsigned char cf_pixel(int i, int p)
+{
+    return (unsigned char)((i * 37 + p * 91 + (i * p) * 13) % 256);
+}
+
+#define CF_GRAPH                                                                          \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"tiny\", "                 \
+    "\"inputs\": [{\"name\": \"image\", \"shape\": [-1, 2, 2, 1], \"dtype\": \"F32\", "   \
+    "\"normalize\": {\"scale\": 0.00392156862745098, \"mean\": [0.0], \"std\": [1.0]}}], " \
+    "\"outputs\": [\"logits\"], \"nodes\": ["                                             \
+    "{\"op\": \"flatten\", \"name\": \"flat\", \"inputs\": [\"image\"], "                 \
+    "\"outputs\": [\"flat.out\"]}, "                                                      \
+    "{\"op\": \"dense\", \"name\": \"fc1\", \"inputs\": [\"flat.out\", \"fc1.weight\", "  \
+    "\"fc1.bias\"], \"outputs\": [\"fc1.out\"], \"attrs\": {\"activation\": \"relu\"}}, " \
+    "{\"op\": \"dense\", \"name\": \"fc2\", \"inputs\": [\"fc1.out\", \"fc2.weight\", "   \
+    "\"fc2.bias\"], \"outputs\": [\"logits\"]}]}"
+
+/* Writes the model; with_graph false writes the same tensors as a bag. */
+static inline void cf_write_model(const char *path, const struct cf_weights *w, bool with_graph)
+{
+    struct st_tensor_desc t[4] = {
+        {"fc1.weight", QUANTA_F32, {2, {4, 4}}, w->w1},
+        {"fc1.bias", QUANTA_F32, {1, {4}}, w->b1},
+        {"fc2.weight", QUANTA_F32, {2, {CF_CLASSES, 4}}, w->w2},
+        {"fc2.bias", QUANTA_F32, {1, {CF_CLASSES}}, w->b2},
+    };
+    struct st_meta meta[2] = {{"quanta.graph", CF_GRAPH}, {"origin", "cli test"}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    enum quanta_status st = with_graph ? st_write_file(path, t, 4, meta, 2, &err)
+                                       : st_write_file(path, t, 4, meta + 1, 1, &err);
+    ck_assert_msg(st == QUANTA_OK, "st_write_file: %s", err.message);
+}
+
+static inline void cf_put_be32(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* IDX images [CF_N, 2, 2] U8. */
+static inline void cf_write_images(const char *path)
+{
+    unsigned char buf[16 + CF_N * CF_PIX];
+    cf_put_be32(buf, 0x00000803u);
+    cf_put_be32(buf + 4, CF_N);
+    cf_put_be32(buf + 8, 2);
+    cf_put_be32(buf + 12, 2);
+    for (int i = 0; i < CF_N; i++)
+        for (int p = 0; p < CF_PIX; p++)
+            buf[16 + i * CF_PIX + p] = cf_pixel(i, p);
+    ts_write_file(path, buf, sizeof buf);
+}
+
+/* IDX labels [CF_N] U8. */
+static inline void cf_write_labels(const char *path, const int *labels)
+{
+    unsigned char buf[8 + CF_N];
+    cf_put_be32(buf, 0x00000801u);
+    cf_put_be32(buf + 4, CF_N);
+    for (int i = 0; i < CF_N; i++)
+        buf[8 + i] = (unsigned char)labels[i];
+    ts_write_file(path, buf, sizeof buf);
+}
+
+/* The model's logits for sample i, computed here in double from the
+ * definition of the ops (not by quanta's kernels). */
+static inline void cf_forward(const struct cf_weights *w, int i, double logits[CF_CLASSES])
+{
+    double x[4], h[4];
+    for (int p = 0; p < 4; p++)
+        x[p] = cf_pixel(i, p) * 0.00392156862745098;
+    for (int o = 0; o < 4; o++) {
+        double s = w->b1[o];
+        for (int k = 0; k < 4; k++)
+            s += (double)w->w1[o][k] * x[k];
+        h[o] = s > 0.0 ? s : 0.0;
+    }
+    for (int o = 0; o < CF_CLASSES; o++) {
+        double s = w->b2[o];
+        for (int k = 0; k < 4; k++)
+            s += (double)w->w2[o][k] * h[k];
+        logits[o] = s;
+    }
+}
+
+static inline int cf_argmax(const double *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
+/* Counts the lines of a string (a last line without '\n' counts). */
+static inline int cf_lines(const char *s)
+{
+    int n = 0;
+    for (const char *p = s; *p; p++)
+        if (*p == '\n')
+            n++;
+    if (*s && s[strlen(s) - 1] != '\n')
+        n++;
+    return n;
+}
+
+/* Shell-quotes nothing: test paths are under /tmp/quanta-test-XXXXXX and
+ * have no spaces. Formats args into a static buffer. */
+static inline const char *cf_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *cf_args(const char *fmt, ...)
+{
+    static char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* Copies a path out of ts_tmp_path's static buffer. */
+static inline char *cf_tmp(const char *name)
+{
+    char *p = strdup(ts_tmp_path(name));
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* Runs quanta expecting a usage error: exit 2, nothing on stdout, a usage
+ * line on stderr. */
+static inline void cf_expect_usage(const char *args)
+{
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(args, &out, &errout);
+    ck_assert_msg(rc == 2, "'quanta %s' exited %d, not 2 (stderr: %s)", args, rc,
+                  errout ? errout : "");
+    ck_assert_str_eq(out, "");
+    ck_assert_ptr_nonnull(strstr(errout, "usage: quanta"));
+    free(out);
+    free(errout);
+}
+
+/* Runs quanta expecting an invalid-input error: exit 3, empty stdout,
+ * exactly one line on stderr starting "quanta: ". */
+static inline void cf_expect_input_error(const char *args)
+{
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(args, &out, &errout);
+    ck_assert_msg(rc == 3, "'quanta %s' exited %d, not 3 (stderr: %s)", args, rc,
+                  errout ? errout : "");
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(cf_lines(errout), 1);
+    ck_assert_msg(strncmp(errout, "quanta: ", 8) == 0, "stderr: %s", errout);
+    free(out);
+    free(errout);
+}
+
+/* Runs quanta expecting success and JSON on stdout; returns the parsed
+ * document (caller cJSON_Deletes). */
+static inline cJSON *cf_run_json(const char *args, int expect_rc)
+{
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(args, &out, &errout);
+    ck_assert_msg(rc == expect_rc, "'quanta %s' exited %d, not %d (stderr: %s)", args, rc,
+                  expect_rc, errout ? errout : "");
+    ck_assert_ptr_nonnull(out);
+    cJSON *doc = cJSON_Parse(out);
+    ck_assert_msg(doc != NULL, "stdout is not JSON: %s", out);
+    free(out);
+    free(errout);
+    return doc;
+}
+
+static inline double cf_num(const cJSON *obj, const char *key)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    ck_assert_msg(cJSON_IsNumber(item), "key '%s' is not a number", key);
+    return item->valuedouble;
+}
+
+static inline bool cf_file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+#endif

@@ -1,0 +1,237 @@
+/* quanta inspect, end to end: options, errors, and the JSON report checked
+ * against statistics computed here from the tensors written. */
+#include "cli/cli_fixture.h"
+
+START_TEST(test_inspect_help)
+{
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta("inspect --help", &out, &errout), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: quanta inspect"));
+    ck_assert_str_eq(errout, "");
+    free(out);
+    free(errout);
+    ck_assert_int_eq(ts_run_quanta("inspect -h", &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--json"));
+    free(out);
+}
+END_TEST
+
+START_TEST(test_inspect_usage_errors)
+{
+    char *model = cf_tmp("m.safetensors");
+    struct cf_weights w;
+    cf_default_weights(&w);
+    cf_write_model(model, &w, true);
+    cf_expect_usage("inspect");
+    cf_expect_usage(cf_args("inspect %s %s", model, model));
+    cf_expect_usage(cf_args("inspect %s --verbose", model));
+    cf_expect_usage(cf_args("inspect --json=1 %s", model));
+    free(model);
+}
+END_TEST
+
+START_TEST(test_inspect_malformed)
+{
+    char *bad = cf_tmp("bad.safetensors");
+    static const char junk[] = "garbage garbage garbage garbage";
+    ts_write_file(bad, junk, sizeof junk - 1);
+    cf_expect_input_error(cf_args("inspect %s", bad));
+    cf_expect_input_error(cf_args("inspect %s --json", bad));
+
+    /* a valid file cut short */
+    char *model = cf_tmp("m.safetensors");
+    struct cf_weights w;
+    cf_default_weights(&w);
+    cf_write_model(model, &w, true);
+    size_t size;
+    char *bytes = ts_read_file(model, &size);
+    ts_write_file(bad, bytes, size - 4);
+    cf_expect_input_error(cf_args("inspect %s", bad));
+    /* a header length beyond the file */
+    ts_write_file(bad, bytes, 8);
+    cf_expect_input_error(cf_args("inspect %s", bad));
+    /* a graph naming a tensor the file lacks */
+    static const char broken_graph[] =
+        "{\"format\": \"quanta.graph\", \"version\": 1, \"inputs\": [{\"name\": \"x\", "
+        "\"shape\": [-1, 4], \"dtype\": \"F32\"}], \"outputs\": [\"y\"], \"nodes\": [{\"op\": "
+        "\"dense\", \"name\": \"fc\", \"inputs\": [\"x\", \"missing.weight\"], \"outputs\": "
+        "[\"y\"]}]}";
+    struct st_tensor_desc t = {"fc1.bias", QUANTA_F32, {1, {4}}, w.b1};
+    struct st_meta meta = {"quanta.graph", broken_graph};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_int_eq(st_write_file(bad, &t, 1, &meta, 1, &err), QUANTA_OK);
+    cf_expect_input_error(cf_args("inspect %s", bad));
+    cf_expect_input_error("inspect /nonexistent/model.safetensors");
+    free(bytes);
+    free(bad);
+    free(model);
+}
+END_TEST
+
+static const cJSON *find_named(const cJSON *array, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, array)
+    {
+        const cJSON *n = cJSON_GetObjectItem(e, "name");
+        if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* min, max, mean and population std of n floats, in double */
+static void stats(const float *x, int n, double out[4])
+{
+    double mn = x[0], mx = x[0], sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+        sum += x[i];
+    }
+    double mean = sum / n, ss = 0.0;
+    for (int i = 0; i < n; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
+    out[0] = mn;
+    out[1] = mx;
+    out[2] = mean;
+    out[3] = sqrt(ss / n);
+}
+
+START_TEST(test_inspect_json)
+{
+    char *model = cf_tmp("m.safetensors");
+    struct cf_weights w;
+    cf_default_weights(&w);
+    cf_write_model(model, &w, true);
+    cJSON *doc = cf_run_json(cf_args("inspect %s --json", model), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(doc, "path")->valuestring, model);
+    size_t size;
+    free(ts_read_file(model, &size));
+    ck_assert_double_eq(cf_num(doc, "bytes"), (double)size);
+    ck_assert_double_eq(cf_num(doc, "parameters"), 16 + 4 + 12 + 3);
+
+    const cJSON *g = cJSON_GetObjectItem(doc, "graph");
+    ck_assert(cJSON_IsObject(g));
+    ck_assert_str_eq(cJSON_GetObjectItem(g, "name")->valuestring, "tiny");
+    ck_assert(cf_num(g, "arena_bytes") > 0);
+    const cJSON *nodes = cJSON_GetObjectItem(g, "nodes");
+    ck_assert_int_eq(cJSON_GetArraySize(nodes), 3);
+    const cJSON *fc1 = find_named(nodes, "fc1");
+    ck_assert_ptr_nonnull(fc1);
+    ck_assert_str_eq(cJSON_GetObjectItem(fc1, "op")->valuestring, "dense");
+    ck_assert_str_eq(cJSON_GetObjectItem(fc1, "activation")->valuestring, "relu");
+    ck_assert_double_eq(cf_num(fc1, "parameters"), 20);
+    const cJSON *out0 = cJSON_GetArrayItem(cJSON_GetObjectItem(fc1, "outputs"), 0);
+    const cJSON *shape = cJSON_GetObjectItem(out0, "shape");
+    ck_assert_int_eq(cJSON_GetArraySize(shape), 2);
+    ck_assert_int_eq(cJSON_GetArrayItem(shape, 0)->valueint, -1);
+    ck_assert_int_eq(cJSON_GetArrayItem(shape, 1)->valueint, 4);
+
+    const cJSON *in = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "inputs"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(in, "name")->valuestring, "image");
+    ck_assert_double_eq_tol(cf_num(cJSON_GetObjectItem(in, "normalize"), "scale"), 1.0 / 255,
+                            1e-12);
+    const cJSON *outp = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "outputs"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(outp, "name")->valuestring, "logits");
+
+    const cJSON *tensors = cJSON_GetObjectItem(doc, "tensors");
+    ck_assert_int_eq(cJSON_GetArraySize(tensors), 4);
+    const cJSON *t = find_named(tensors, "fc1.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(cJSON_GetObjectItem(t, "dtype")->valuestring, "F32");
+    ck_assert_double_eq(cf_num(t, "bytes"), 64);
+    double s[4];
+    stats(&w.w1[0][0], 16, s);
+    ck_assert_double_eq_tol(cf_num(t, "min"), s[0], 1e-7);
+    ck_assert_double_eq_tol(cf_num(t, "max"), s[1], 1e-7);
+    ck_assert_double_eq_tol(cf_num(t, "mean"), s[2], 1e-7);
+    ck_assert_double_eq_tol(cf_num(t, "std"), s[3], 1e-6);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(t, "quant")));
+    t = find_named(tensors, "fc2.bias");
+    stats(w.b2, 3, s);
+    ck_assert_double_eq_tol(cf_num(t, "mean"), s[2], 1e-7);
+    ck_assert_double_eq_tol(cf_num(t, "std"), s[3], 1e-6);
+
+    const cJSON *meta = cJSON_GetObjectItem(doc, "metadata");
+    ck_assert_str_eq(cJSON_GetObjectItem(meta, "origin")->valuestring, "cli test");
+    ck_assert_ptr_null(cJSON_GetObjectItem(meta, "quanta.graph"));
+    cJSON_Delete(doc);
+    free(model);
+}
+END_TEST
+
+START_TEST(test_inspect_text)
+{
+    char *model = cf_tmp("m.safetensors");
+    struct cf_weights w;
+    cf_default_weights(&w);
+    cf_write_model(model, &w, true);
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, &errout), 0);
+    ck_assert_str_eq(errout, "");
+    ck_assert_ptr_nonnull(strstr(out, "[N, 2, 2, 1]")); /* input shape, batch as N */
+    ck_assert_ptr_nonnull(strstr(out, "[N, 3]"));       /* logits */
+    ck_assert_ptr_nonnull(strstr(out, "dense+relu"));
+    ck_assert_ptr_nonnull(strstr(out, "fc2.weight"));
+    ck_assert_ptr_nonnull(strstr(out, "origin"));
+    ck_assert_ptr_null(strstr(out, " \n")); /* no trailing spaces */
+    free(out);
+    free(errout);
+    free(model);
+}
+END_TEST
+
+START_TEST(test_inspect_bag_of_tensors)
+{
+    char *bag = cf_tmp("bag.safetensors");
+    struct cf_weights w;
+    cf_default_weights(&w);
+    cf_write_model(bag, &w, false);
+    cJSON *doc = cf_run_json(cf_args("inspect --json %s", bag), 0);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "graph")));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "tensors")), 4);
+    cJSON_Delete(doc);
+    char *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", bag), &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "bag of tensors"));
+    free(out);
+    free(bag);
+}
+END_TEST
+
+START_TEST(test_inspect_bundled)
+{
+    char *model = strdup(ts_src_path("models/fmnist-cnn.safetensors"));
+    cJSON *doc = cf_run_json(cf_args("inspect --json %s", model), 0);
+    const cJSON *g = cJSON_GetObjectItem(doc, "graph");
+    ck_assert(cJSON_IsObject(g));
+    ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(g, "nodes")), 2);
+    ck_assert(cf_num(g, "arena_bytes") > 0);
+    ck_assert_int_ge(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "tensors")), 2);
+    cJSON_Delete(doc);
+    free(model);
+}
+END_TEST
+
+Suite *suite_cli_inspect(void);
+Suite *suite_cli_inspect(void)
+{
+    Suite *s = suite_create("cli_inspect");
+    TCase *tc = tcase_create("inspect");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_inspect_help);
+    tcase_add_test(tc, test_inspect_usage_errors);
+    tcase_add_test(tc, test_inspect_malformed);
+    tcase_add_test(tc, test_inspect_json);
+    tcase_add_test(tc, test_inspect_text);
+    tcase_add_test(tc, test_inspect_bag_of_tensors);
+    if (cf_file_exists(ts_src_path("models/fmnist-cnn.safetensors")))
+        tcase_add_test(tc, test_inspect_bundled);
+    else
+        fprintf(stderr, "cli_inspect: models/fmnist-cnn.safetensors is absent; "
+                        "test_inspect_bundled not run\n");
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,234 @@
+/* quanta run, end to end: options, errors, predictions and probabilities
+ * against an independent forward pass, and the NPY output. */
+#include "cli/cli_fixture.h"
+
+struct run_fx {
+    char *model, *images;
+    struct cf_weights w;
+    double logits[CF_N][CF_CLASSES];
+};
+
+static void run_fx_init(struct run_fx *f)
+{
+    f->model = cf_tmp("m.safetensors");
+    f->images = cf_tmp("run-images-idx3-ubyte");
+    cf_default_weights(&f->w);
+    cf_write_model(f->model, &f->w, true);
+    cf_write_images(f->images);
+    for (int i = 0; i < CF_N; i++)
+        cf_forward(&f->w, i, f->logits[i]);
+}
+
+static void run_fx_free(struct run_fx *f)
+{
+    free(f->model);
+    free(f->images);
+}
+
+START_TEST(test_run_help)
+{
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta("run --help", &out, &errout), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: quanta run"));
+    ck_assert_ptr_nonnull(strstr(out, "--output"));
+    ck_assert_str_eq(errout, "");
+    free(out);
+    free(errout);
+}
+END_TEST
+
+START_TEST(test_run_usage_errors)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    cf_expect_usage("run");
+    cf_expect_usage(cf_args("run %s", f.model));
+    cf_expect_usage(cf_args("run %s %s --data %s", f.model, f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s --top 0", f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s --top", f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s --samples 0", f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s --batch 1.5", f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s -x", f.model, f.images));
+    cf_expect_usage(cf_args("run %s --data %s --json=yes", f.model, f.images));
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_malformed_model)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    char *garbage = cf_tmp("garbage.safetensors");
+    ts_write_file(garbage, "\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}", 16);
+    cf_expect_input_error(cf_args("run %s --data %s", garbage, f.images));
+    size_t size;
+    char *bytes = ts_read_file(f.model, &size);
+    ts_write_file(garbage, bytes, size / 2);
+    free(bytes);
+    cf_expect_input_error(cf_args("run %s --data %s", garbage, f.images));
+    free(garbage);
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_json_predictions)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    cJSON *doc = cf_run_json(cf_args("run %s --data %s --json --top 2 --batch 3", f.model,
+                                     f.images), 0);
+    ck_assert_double_eq(cf_num(doc, "samples"), CF_N);
+    ck_assert_double_eq(cf_num(doc, "top"), 2);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "output")));
+    const cJSON *preds = cJSON_GetObjectItem(doc, "predictions");
+    ck_assert_int_eq(cJSON_GetArraySize(preds), CF_N);
+    for (int i = 0; i < CF_N; i++) {
+        const cJSON *p = cJSON_GetArrayItem(preds, i);
+        ck_assert_double_eq(cf_num(p, "sample"), i);
+        const cJSON *cls = cJSON_GetObjectItem(p, "classes");
+        const cJSON *prob = cJSON_GetObjectItem(p, "probabilities");
+        ck_assert_int_eq(cJSON_GetArraySize(cls), 2);
+        /* softmax of the hand-computed logits */
+        double z = 0.0, pr[CF_CLASSES];
+        for (int c = 0; c < CF_CLASSES; c++)
+            z += exp(f.logits[i][c]);
+        for (int c = 0; c < CF_CLASSES; c++)
+            pr[c] = exp(f.logits[i][c]) / z;
+        int best = cf_argmax(f.logits[i], CF_CLASSES);
+        ck_assert_int_eq(cJSON_GetArrayItem(cls, 0)->valueint, best);
+        ck_assert_double_eq_tol(cJSON_GetArrayItem(prob, 0)->valuedouble, pr[best], 1e-5);
+        int second = cJSON_GetArrayItem(cls, 1)->valueint;
+        ck_assert_int_ne(second, best);
+        for (int c = 0; c < CF_CLASSES; c++)
+            if (c != best)
+                ck_assert(pr[second] >= pr[c]);
+        ck_assert_double_eq_tol(cJSON_GetArrayItem(prob, 1)->valuedouble, pr[second], 1e-5);
+    }
+    cJSON_Delete(doc);
+
+    /* --top beyond the classes is clamped; --samples limits */
+    doc = cf_run_json(cf_args("run %s --data %s --json --top 10 --samples 3", f.model, f.images),
+                      0);
+    ck_assert_double_eq(cf_num(doc, "samples"), 3);
+    ck_assert_double_eq(cf_num(doc, "top"), CF_CLASSES);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "predictions")), 3);
+    cJSON_Delete(doc);
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_text)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    char *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s", f.model, f.images), &out, NULL),
+                     0);
+    /* a header line and one line per sample */
+    ck_assert_int_eq(cf_lines(out), 1 + CF_N);
+    ck_assert_ptr_nonnull(strstr(out, "sample"));
+    free(out);
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_output_npy)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    char *npy = cf_tmp("out.npy");
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s --samples 5 --batch 2",
+                                           f.model, f.images, npy), &out, &errout), 0);
+    ck_assert_str_eq(errout, "");
+    free(out);
+    free(errout);
+
+    struct dataset *ds = NULL;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&ds, npy, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(ds->format, DATASET_NPY);
+    ck_assert_int_eq(ds->dtype, QUANTA_F32);
+    ck_assert_int_eq(ds->n_samples, 5);
+    ck_assert_int_eq(ds->sample_shape.rank, 1);
+    ck_assert_int_eq(ds->sample_shape.dims[0], CF_CLASSES);
+    float got[5 * CF_CLASSES];
+    ck_assert_msg(dataset_read_f32(ds, 0, 5, NULL, got, &err) == QUANTA_OK, "%s", err.message);
+    for (int i = 0; i < 5; i++)
+        for (int c = 0; c < CF_CLASSES; c++)
+            ck_assert_double_eq_tol(got[i * CF_CLASSES + c], f.logits[i][c], 1e-5);
+    dataset_close(ds);
+    free(npy);
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_output_is_input)
+{
+    struct run_fx f;
+    run_fx_init(&f);
+    size_t before_size, after_size;
+    char *before = ts_read_file(f.model, &before_size);
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s", f.model, f.images,
+                                           f.model), &out, &errout), 2);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(cf_lines(errout), 1);
+    char *after = ts_read_file(f.model, &after_size);
+    ck_assert_uint_eq(before_size, after_size);
+    ck_assert(memcmp(before, after, before_size) == 0);
+    free(before);
+    free(after);
+    free(out);
+    free(errout);
+    /* the data file is an input too */
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s", f.model, f.images,
+                                           f.images), NULL, NULL), 2);
+    run_fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_run_bundled)
+{
+    const char *model = ts_src_path("models/fmnist-cnn.safetensors");
+    char *m = strdup(model);
+    char *d = strdup(ts_src_path("models/data/fmnist-test-1000-images-idx3-ubyte.gz"));
+    cJSON *doc = cf_run_json(cf_args("run %s --data %s --samples 10 --top 3 --json", m, d), 0);
+    const cJSON *preds = cJSON_GetObjectItem(doc, "predictions");
+    ck_assert_int_eq(cJSON_GetArraySize(preds), 10);
+    for (int i = 0; i < 10; i++) {
+        const cJSON *prob = cJSON_GetObjectItem(cJSON_GetArrayItem(preds, i), "probabilities");
+        double p0 = cJSON_GetArrayItem(prob, 0)->valuedouble;
+        double p1 = cJSON_GetArrayItem(prob, 1)->valuedouble;
+        double p2 = cJSON_GetArrayItem(prob, 2)->valuedouble;
+        ck_assert(p0 >= p1 && p1 >= p2 && p2 >= 0.0 && p0 + p1 + p2 <= 1.0 + 1e-6);
+    }
+    cJSON_Delete(doc);
+    free(m);
+    free(d);
+}
+END_TEST
+
+Suite *suite_cli_run(void);
+Suite *suite_cli_run(void)
+{
+    Suite *s = suite_create("cli_run");
+    TCase *tc = tcase_create("run");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_run_help);
+    tcase_add_test(tc, test_run_usage_errors);
+    tcase_add_test(tc, test_run_malformed_model);
+    tcase_add_test(tc, test_run_json_predictions);
+    tcase_add_test(tc, test_run_text);
+    tcase_add_test(tc, test_run_output_npy);
+    tcase_add_test(tc, test_run_output_is_input);
+    if (cf_file_exists(ts_src_path("models/fmnist-cnn.safetensors")) &&
+        cf_file_exists(ts_src_path("models/data/fmnist-test-1000-images-idx3-ubyte.gz")))
+        tcase_add_test(tc, test_run_bundled);
+    else
+        fprintf(stderr, "cli_run: models/fmnist-cnn.safetensors or its data is absent; "
+                        "test_run_bundled not run\n");
+    suite_add_tcase(s, tc);
+    return s;
+}

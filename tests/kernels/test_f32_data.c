@@ -1,0 +1,86 @@
+/* f32 concat and embedding gather: hand cases, random concat against
+ * coordinate arithmetic, and the out-of-range id report. */
+#include <check.h>
+#include <stdlib.h>
+#include "f32_test_util.h"
+
+START_TEST(test_concat_hand)
+{
+    /* a [2, 2] = [[1,2],[3,4]], b [2, 1] = [[5],[6]] along axis 1 -> [[1,2,5],[3,4,6]];
+     * along axis 0 (a and a): [a; a] */
+    const float a[4] = {1, 2, 3, 4}, b[2] = {5, 6};
+    const double axis1[6] = {1, 2, 5, 3, 4, 6};
+    const double axis0[8] = {1, 2, 3, 4, 1, 2, 3, 4};
+    FT_FOR_EACH_LEVEL(k) {
+        float y[8];
+        const float *in[2] = {a, b};
+        size_t chunk[2] = {2, 1};
+        struct f32_concat_params p = {.outer = 2, .n_inputs = 2, .chunk = chunk};
+        k->concat(&p, in, y);
+        ft_expect_near(y, axis1, 6, 0, 0, k->level);
+        const float *in0[2] = {a, a};
+        size_t chunk0[2] = {4, 4};
+        struct f32_concat_params p0 = {.outer = 1, .n_inputs = 2, .chunk = chunk0};
+        k->concat(&p0, in0, y);
+        ft_expect_near(y, axis0, 8, 0, 0, k->level);
+    }
+}
+END_TEST
+
+START_TEST(test_concat_random_middle_axis)
+{
+    /* [2, d_i, 3] for d = 1, 4, 2 along axis 1 -> [2, 7, 3] */
+    uint64_t seed = 8;
+    const size_t d[3] = {1, 4, 2};
+    float x0[6], x1[24], x2[12], y[42];
+    double want[42];
+    ft_fill(&seed, x0, 6, -1, 1);
+    ft_fill(&seed, x1, 24, -1, 1);
+    ft_fill(&seed, x2, 12, -1, 1);
+    const float *xs[3] = {x0, x1, x2};
+    for (size_t n = 0; n < 2; n++)
+        for (size_t j = 0; j < 7; j++)
+            for (size_t c = 0; c < 3; c++) {
+                size_t which = j < 1 ? 0 : j < 5 ? 1 : 2;
+                size_t jj = j - (which == 0 ? 0 : which == 1 ? 1 : 5);
+                want[(n * 7 + j) * 3 + c] = xs[which][(n * d[which] + jj) * 3 + c];
+            }
+    size_t chunk[3] = {3, 12, 6};
+    struct f32_concat_params p = {.outer = 2, .n_inputs = 3, .chunk = chunk};
+    FT_FOR_EACH_LEVEL(k) {
+        k->concat(&p, xs, y);
+        ft_expect_near(y, want, 42, 0, 0, k->level);
+    }
+}
+END_TEST
+
+START_TEST(test_embedding)
+{
+    /* table [4, 2]: row v = [10v, 10v + 1] */
+    const float table[8] = {0, 1, 10, 11, 20, 21, 30, 31};
+    const int64_t ids[3] = {3, 0, 3};
+    const double want[6] = {30, 31, 0, 1, 30, 31};
+    const int64_t bad_high[3] = {1, 4, 2}, bad_neg[2] = {-1, 0};
+    FT_FOR_EACH_LEVEL(k) {
+        float y[6];
+        struct f32_embedding_params p = {.n_ids = 3, .vocab = 4, .dim = 2};
+        ck_assert_int_eq(k->embedding(&p, ids, table, y), -1);
+        ft_expect_near(y, want, 6, 0, 0, k->level);
+        ck_assert_int_eq(k->embedding(&p, bad_high, table, y), 1);
+        p.n_ids = 2;
+        ck_assert_int_eq(k->embedding(&p, bad_neg, table, y), 0);
+    }
+}
+END_TEST
+
+Suite *suite_f32_data(void);
+Suite *suite_f32_data(void)
+{
+    Suite *s = suite_create("f32_data");
+    TCase *tc = tcase_create("data");
+    tcase_add_test(tc, test_concat_hand);
+    tcase_add_test(tc, test_concat_random_middle_axis);
+    tcase_add_test(tc, test_embedding);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,95 @@
+/* Kernel level choice: the reference table is complete, known levels can
+ * be forced, unknown ones fail with a message instead of falling back. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "kernels/kernels.h"
+
+START_TEST(test_ref_table_complete)
+{
+    struct quanta_error err = {0};
+    ck_assert_int_eq(kernels_init(&err), QUANTA_OK);
+    const struct f32_kernels *k = f32_kernels_for_level(KERNELS_LEVEL_REF);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_str_eq(k->level, "ref");
+    ck_assert_str_eq(kernels_level_name(KERNELS_LEVEL_REF), "ref");
+    ck_assert(k->conv2d == f32_conv2d__ref);
+    ck_assert(k->embedding == f32_embedding__ref);
+    /* every entry is set */
+#define ENTRY_SET(name) ck_assert_msg(k->name != NULL, "ref table: " #name " is NULL");
+    ENTRY_SET(conv2d) ENTRY_SET(dense) ENTRY_SET(max_pool2d) ENTRY_SET(avg_pool2d)
+    ENTRY_SET(global_avg_pool) ENTRY_SET(relu) ENTRY_SET(relu6) ENTRY_SET(sigmoid)
+    ENTRY_SET(tanh) ENTRY_SET(leaky_relu) ENTRY_SET(add) ENTRY_SET(mul) ENTRY_SET(softmax)
+    ENTRY_SET(batch_norm) ENTRY_SET(mean) ENTRY_SET(concat) ENTRY_SET(embedding)
+#undef ENTRY_SET
+}
+END_TEST
+
+START_TEST(test_select)
+{
+    struct quanta_error err = {0};
+    ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+    ck_assert_int_eq(kernels_current_level(), KERNELS_LEVEL_REF);
+    ck_assert_ptr_nonnull(f32_kernels_get());
+    ck_assert_str_eq(f32_kernels_get()->level, "ref");
+
+    ck_assert_int_eq(kernels_select("avx9", &err), QUANTA_ERR_USAGE);
+    ck_assert_str_eq(err.message, "avx9: unknown kernel level (available: ref)");
+    /* the earlier choice stands */
+    ck_assert_str_eq(f32_kernels_get()->level, "ref");
+    ck_assert_int_eq(kernels_select("", &err), QUANTA_ERR_USAGE);
+    ck_assert_int_eq(kernels_select("REF", &err), QUANTA_ERR_USAGE);
+}
+END_TEST
+
+
+/* QUANTA_ISA is read once per process, so the check runs in a fresh copy
+ * of this test program (only the "isa_env" case, via CK_RUN_CASE) with
+ * QUANTA_ISA=avx9 and RT_ISA_CHILD=1; the child asserts the failure. */
+START_TEST(test_isa_env_unknown_level_fails)
+{
+    if (getenv("RT_ISA_CHILD")) {
+        struct quanta_error err = {0};
+        ck_assert_int_eq(kernels_init(&err), QUANTA_ERR_USAGE);
+        ck_assert_str_eq(err.message, "QUANTA_ISA=avx9: unknown kernel level (available: ref)");
+        ck_assert_ptr_null(f32_kernels_get()); /* no silent fallback */
+        ck_assert_int_eq(kernels_init(&err), QUANTA_ERR_USAGE); /* same answer again */
+        /* an explicit choice still works */
+        ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+        ck_assert_ptr_nonnull(f32_kernels_get());
+        return;
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setenv("QUANTA_ISA", "avx9", 1);
+        setenv("RT_ISA_CHILD", "1", 1);
+        setenv("CK_RUN_CASE", "isa_env", 1);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child with QUANTA_ISA=avx9 failed (status %d)", status);
+}
+END_TEST
+
+Suite *suite_kernels_dispatch(void);
+Suite *suite_kernels_dispatch(void)
+{
+    Suite *s = suite_create("kernels_dispatch");
+    TCase *tc = tcase_create("dispatch");
+    tcase_add_test(tc, test_ref_table_complete);
+    tcase_add_test(tc, test_select);
+    suite_add_tcase(s, tc);
+    TCase *env = tcase_create("isa_env");
+    tcase_add_test(env, test_isa_env_unknown_level_fails);
+    suite_add_tcase(s, env);
+    return s;
+}
