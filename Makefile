@@ -112,3 +112,83 @@ clean:
 	rm -rf build build-asan quanta libquanta.a
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (libFuzzer, clang): make fuzz [FUZZ_SECONDS=60], make fuzz-regress ----
+# Each target in tests/fuzz/fuzz_<t>.c is built with
+# -fsanitize=fuzzer,address,undefined against the library sources compiled
+# by clang into $(FUZZ_BUILD)/. `fuzz` runs the targets one after another,
+# each for FUZZ_SECONDS over a copy of tests/fuzz/corpus/<t>/ (grown corpus,
+# logs and crash/timeout/leak artifacts stay in $(FUZZ_BUILD)/), and fails
+# if any target found something. `fuzz-regress` only replays the stored
+# reproducers of tests/fuzz/regress/<t>/.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= safetensors graph idx npy calib_table $(if $(wildcard tests/fuzz/fuzz_onnx.c),onnx)
+FUZZ_LIB_DIRS := src/base src/io src/graph src/calib $(wildcard src/import)
+FUZZ_LIB_SRC := $(sort $(shell find $(FUZZ_LIB_DIRS) -name '*.c'))
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Itests \
+                $(PKG_CFLAGS) -pthread
+FUZZ_MAXLEN_safetensors := 16384
+FUZZ_MAXLEN_graph       := 16384
+FUZZ_MAXLEN_idx         := 4096
+FUZZ_MAXLEN_npy         := 4096
+FUZZ_MAXLEN_calib_table := 8192
+FUZZ_MAXLEN_onnx        := 16384
+FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_OPTS = -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+.PHONY: fuzz fuzz-build fuzz-regress
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(call isa_flags,$<) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libquanta-fuzz.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(FUZZ_BUILD)/libquanta-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libquanta-fuzz.a \
+	  $(PKG_LIBS) -lm -pthread
+
+fuzz: fuzz-build
+	@fail=0; mkdir -p $(FUZZ_BUILD)/logs; : > $(FUZZ_BUILD)/fuzz-summary.txt; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/findings/$$t; \
+	  cp -n tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null; \
+	  dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	  maxlen=$$(case $$t in \
+	    safetensors) echo $(FUZZ_MAXLEN_safetensors);; graph) echo $(FUZZ_MAXLEN_graph);; \
+	    idx) echo $(FUZZ_MAXLEN_idx);; npy) echo $(FUZZ_MAXLEN_npy);; \
+	    calib_table) echo $(FUZZ_MAXLEN_calib_table);; *) echo $(FUZZ_MAXLEN_onnx);; esac); \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s, -max_len=$$maxlen"; \
+	  before=$$(ls $(FUZZ_BUILD)/findings/$$t | wc -l); \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_OPTS) $$dict -max_len=$$maxlen \
+	    -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_BUILD)/findings/$$t/ \
+	    $(FUZZ_BUILD)/corpus/$$t > $(FUZZ_BUILD)/logs/$$t.log 2>&1; rc=$$?; \
+	  execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/logs/$$t.log); \
+	  corpus=$$(ls $(FUZZ_BUILD)/corpus/$$t | wc -l); \
+	  findings=$$(( $$(ls $(FUZZ_BUILD)/findings/$$t | wc -l) - before )); \
+	  echo "$$t seconds=$(FUZZ_SECONDS) execs=$${execs:-?} corpus=$$corpus findings=$$findings rc=$$rc" \
+	    | tee -a $(FUZZ_BUILD)/fuzz-summary.txt; \
+	  if [ $$rc -ne 0 ]; then fail=1; \
+	    echo "fuzz_$$t FAILED (exit $$rc): see $(FUZZ_BUILD)/logs/$$t.log, $(FUZZ_BUILD)/findings/$$t/"; \
+	    grep -m3 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' $(FUZZ_BUILD)/logs/$$t.log; fi; \
+	done; exit $$fail
+
+fuzz-regress: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  files=$$(find tests/fuzz/regress/$$t -type f 2>/dev/null | sort); \
+	  [ -n "$$files" ] || continue; \
+	  echo "fuzz_$$t: $$(echo "$$files" | wc -l) reproducers"; \
+	  $(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_$$t -timeout=10 -rss_limit_mb=2048 $$files \
+	    > $(FUZZ_BUILD)/regress-$$t.log 2>&1 || { fail=1; \
+	    echo "fuzz_$$t FAILED on a reproducer: see $(FUZZ_BUILD)/regress-$$t.log"; }; \
+	done; exit $$fail
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,8 +1,10 @@
 #!/bin/sh
-# quanta demo (run by `make demo` after the build): inspects the bundled
-# Fashion-MNIST model, runs it on a few samples and evaluates it on the test
-# set. Uses Debian's full test set (10000 images, package
-# dataset-fashion-mnist) when installed, else the 1000 bundled images.
+# quanta demo (run by `make demo` after the build), the main job on the
+# bundled Fashion-MNIST model: inspect it, calibrate on 1,000 training
+# images, quantize to int8, then accuracy and latency of the float and the
+# int8 model side by side. Uses Debian's full test set (10,000 images,
+# package dataset-fashion-mnist) when installed, else the 1,000 bundled
+# images. Outputs go to build/demo/.
 #
 # Environment: QUANTA (the binary, default ./quanta in the source tree).
 set -eu
@@ -12,6 +14,8 @@ QUANTA=${QUANTA:-./quanta}
 MODEL=models/fmnist-cnn.safetensors
 FULL=/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
 BUNDLED=models/data/fmnist-test-1000-images-idx3-ubyte.gz
+CALIB_DATA=models/data/fmnist-calib-1000-images-idx3-ubyte.gz
+OUT=build/demo
 
 step=0
 step() {
@@ -42,9 +46,16 @@ else
     exit 1
 fi
 
+mkdir -p "$OUT"
 step "what the model file holds" "$QUANTA" inspect "$MODEL"
-step "predictions for the first 5 images (top 3 classes)" \
+step "predictions of the float model for the first 5 images (top 3 classes)" \
     "$QUANTA" run "$MODEL" --data "$DATA" --samples 5 --top 3
-step "accuracy and latency of the float model" "$QUANTA" eval "$MODEL" --data "$DATA"
+step "calibrate activation ranges on 1,000 training images" \
+    "$QUANTA" calibrate "$MODEL" --data "$CALIB_DATA" -o "$OUT/fmnist-cnn.calib.json"
+step "quantize to int8 (static, per-channel weights, asymmetric activations)" \
+    "$QUANTA" quantize "$MODEL" --calib "$OUT/fmnist-cnn.calib.json" -o "$OUT/fmnist-cnn.int8.safetensors"
+step "accuracy and latency, float against int8, side by side (gated)" \
+    "$QUANTA" eval "$MODEL" "$OUT/fmnist-cnn.int8.safetensors" --data "$DATA" \
+    --max-drop 1 --min-agreement 98
 
 printf '\ndemo: done\n'

@@ -527,7 +527,8 @@ def all_ops():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description="Write tests/fixtures/ops.")
-    ap.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "tests", "fixtures", "ops")))
+    default = os.path.normpath(os.path.join(here, "..", "tests", "fixtures", "ops"))
+    ap.add_argument("--out", default=default)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     names = []

@@ -203,8 +203,9 @@ def main():
                       "correct": correct_1k, "total": 1000,
                       "accuracy": round(correct_1k / 1000, 6)},
         "calib_1000": {"images": "data/fmnist-calib-1000-images-idx3-ubyte.gz",
-                       "note": "training images, indices drawn with "
-                               "numpy default_rng(seed).choice(60000, 1000, replace=False), sorted",
+                       "note": "training images, indices drawn with numpy "
+                               "default_rng(seed).choice(60000, 1000, replace=False), "
+                               "sorted",
                        "indices": [int(i) for i in calib_idx]},
         "logits_1000": "data/fmnist-test-1000-logits.npy",
         "predictions_1000": [int(p) for p in pred[:1000]],

@@ -152,6 +152,18 @@ int graph_find_value(const struct graph *g, const char *name); /* -1 if absent *
 /* Shape of value v for a given batch size (dims[0] == -1 replaced). */
 struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
 
+/* Arithmetic operations of one run on batch samples (for quanta bench;
+ * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
+ * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
+ * 2 ops; bias and fused activations are not counted); relu, relu6,
+ * sigmoid, tanh, leaky_relu, add, mul, softmax and batch_norm 1 per
+ * output element; max/avg pools 1 per output element and window cell;
+ * global_avg_pool and mean 1 per input element; flatten, reshape, concat,
+ * embedding, quantize and dequantize 0 (data movement). graph_node_ops
+ * counts node index node alone. */
+double graph_ops_count(const struct graph *g, int64_t batch);
+double graph_node_ops(const struct graph *g, int node, int64_t batch);
+
 /* The graph as the JSON string stored in "quanta.graph" (caller frees).
  * Deterministic: same graph, same bytes. */
 char *graph_to_json(const struct graph *g);

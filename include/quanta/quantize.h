@@ -38,6 +38,7 @@ struct quantize_options {
     enum quanta_dtype activation_type;       /* QUANTA_I8 (default) or QUANTA_U8 */
     const char *const *exclude;              /* node names kept in float */
     int n_exclude;
+    bool allow_nonfinite;                    /* NaN/Inf constants accepted (default false) */
 };
 
 /* mode static, per-channel, asymmetric, I8, nothing excluded. */
@@ -55,7 +56,9 @@ struct quantize_ranges {
  * is refused: QUANTA_ERR_INPUT). ranges is needed by QUANTIZE_STATIC only
  * (may be NULL otherwise); a value the int8 graph needs and the table lacks
  * is QUANTA_ERR_INPUT naming it. An --exclude name that is no node of src
- * is QUANTA_ERR_USAGE. source names src in messages. */
+ * is QUANTA_ERR_USAGE. A float constant holding NaN or Inf is
+ * QUANTA_ERR_INPUT naming it unless opt->allow_nonfinite. source names src
+ * in messages. */
 enum quanta_status quantize_model(const struct graph *src, const struct quantize_options *opt,
                                   const struct quantize_ranges *ranges, struct graph *out,
                                   const char *source, struct quanta_error *err);
@@ -95,12 +98,72 @@ enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype 
  * w holds n_channels rows of channel_size floats (channel = first axis);
  * per channel: scales[c] = max|w[c]| / 127 (1 for an all-zero row);
  * per tensor (n_channels treated as 1 for the scale): scales[0] only.
- * q[i] = clamp(round(w[i] / scale), -127, 127), rounding half away from 0. */
+ * q[i] = clamp(round(w[i] / scale), -127, 127), rounding half away from 0.
+ * Non-finite w (only where allowed): the scale comes from the finite
+ * values, NaN gives 0, +-Inf gives +-127. */
 void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_size,
                          bool per_channel, int8_t *q, float *scales);
 
 /* q[i] = clamp(round(b[i] / scales[per_channel ? i : 0]), INT32_MIN, INT32_MAX) in double. */
 void quantize_bias_i32(const float *b, int64_t n, const float *scales, bool per_channel,
                        int32_t *q);
+
+/* ---- checkpoints without a graph (quanta quantize on a bag of tensors) ----
+ * src/quant/quantize_tensors.c. A safetensors file without "quanta.graph"
+ * (say a Hugging Face checkpoint), or a sharded set described by an index
+ * JSON ("weight_map": {tensor: shard file}), rewritten tensor by tensor:
+ * weight-only: every 2-D F32/F16/BF16 tensor becomes I8, symmetric, per
+ *   row (per output channel, or one scale per tensor), with its scales in
+ *   "<name>.scale" F32 [rows] ([1] per tensor) right after it;
+ * fp16: every F32/BF16/F64 tensor becomes F16 (F64 through F32);
+ * every other tensor is copied byte for byte. Tensors are streamed one at a
+ * time (peak memory about one row of floats plus a 4 MiB output buffer;
+ * input pages are released as they are done), so a checkpoint larger than
+ * memory works. Metadata: the input's keys (except the quanta.* provenance
+ * keys quanta writes itself) in order, then "quanta.version",
+ * "quanta.quantize.options" (options_json) and "quanta.source_sha256" (of
+ * the input file, read once before the rewrite). */
+struct quantize_tensors_options {
+    enum quantize_mode mode;             /* QUANTIZE_WEIGHT_ONLY (default) or QUANTIZE_FP16 */
+    enum quantize_granularity weights;   /* default QUANTIZE_PER_CHANNEL (per row) */
+    const char *const *include;          /* fnmatch(3) globs of tensor names to convert; */
+    int n_include;                       /*   none given: every tensor that qualifies */
+    const char *const *exclude;          /* globs of tensor names copied unchanged */
+    int n_exclude;
+    bool allow_nonfinite;                /* convert NaN/Inf too (else QUANTA_ERR_INPUT) */
+    const char *options_json;            /* "quanta.quantize.options"; NULL: not written */
+};
+
+void quantize_tensors_options_default(struct quantize_tensors_options *opt);
+
+/* True when path names a shard index (its name ends in ".json"). */
+bool quantize_tensors_is_index(const char *path);
+
+/* One safetensors file without a graph -> output (written through a
+ * temporary file and renamed). An --include/--exclude glob that matches no
+ * tensor, or output naming the input, is QUANTA_ERR_USAGE; a non-finite
+ * value in a tensor to convert (without allow_nonfinite) is
+ * QUANTA_ERR_INPUT naming the tensor and the element. */
+enum quanta_status quantize_tensors_file(const char *input, const char *output,
+                                         const struct quantize_tensors_options *opt,
+                                         struct quanta_error *err);
+
+/* A sharded checkpoint. index is the input index JSON; output_index names
+ * the new index, which must end in ".safetensors.index.json": with P the
+ * output_index without that suffix, input shard i of K (shards in the order
+ * of their names) becomes "P-0000i-of-0000K.safetensors" beside it. Each
+ * shard is converted like quantize_tensors_file (its source_sha256 is that
+ * of its input shard); the new index (written last, through a temporary
+ * file) keeps the input's "metadata" keys with "total_size" recomputed and
+ * the provenance keys added (source_sha256 of the input index), and maps
+ * every tensor, the new scales included, to its new shard. No output may
+ * name an input (QUANTA_ERR_USAGE). */
+enum quanta_status quantize_tensors_sharded(const char *index, const char *output_index,
+                                            const struct quantize_tensors_options *opt,
+                                            struct quanta_error *err);
+
+/* Index of the first NaN or infinity among n elements of dtype (-1: none;
+ * always -1 for integer dtypes). */
+int64_t quantize_find_nonfinite(enum quanta_dtype dtype, const void *data, int64_t n);
 
 #endif

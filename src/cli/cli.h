@@ -30,7 +30,9 @@ bool cli_parse_double(const char *text, double *out);
     X(eval, "measure accuracy and latency of one or two models")               \
     X(quantize, "write an int8 (or weight-only, fp16) copy of a float model")  \
     X(dequantize, "turn a quantized model back into a float model")          \
-    X(calibrate, "record activation ranges of a float model over data")
+    X(calibrate, "record activation ranges of a float model over data")      \
+    X(import, "convert an ONNX model to a quanta model")                      \
+    X(bench, "measure latency, throughput and GOP/s of models")
 
 #define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 CLI_COMMAND_LIST(CLI_DECLARE)

@@ -35,6 +35,34 @@ static enum quanta_status open_input(struct dataset **ds, const struct graph *g,
 enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, const char *path,
                                  int64_t limit, int64_t batch, struct quanta_error *err)
 {
+    return cli_feed_open_layout(feed, g, path, limit, batch, CLI_LAYOUT_NHWC, err);
+}
+
+bool cli_parse_layout(const char *text, enum cli_layout *out)
+{
+    if (strcmp(text, "nhwc") == 0)
+        *out = CLI_LAYOUT_NHWC;
+    else if (strcmp(text, "nchw") == 0)
+        *out = CLI_LAYOUT_NCHW;
+    else
+        return false;
+    return true;
+}
+
+/* With --layout nchw: samples [C, H, W] for a graph input [N, H, W, C]. */
+static bool nchw_samples(const struct dataset *ds, const struct graph_value *v,
+                         const struct quanta_shape *want)
+{
+    const struct quanta_shape *s = &ds->sample_shape;
+    return v->shape.rank == 4 && s->rank == 3 && !quanta_shape_equal(s, want) &&
+           s->dims[0] == v->shape.dims[3] && s->dims[1] == v->shape.dims[1] &&
+           s->dims[2] == v->shape.dims[2];
+}
+
+enum quanta_status cli_feed_open_layout(struct cli_feed *feed, const struct graph *g,
+                                        const char *path, int64_t limit, int64_t batch,
+                                        enum cli_layout layout, struct quanta_error *err)
+{
     enum quanta_status st;
     memset(feed, 0, sizeof *feed);
     feed->graph = g;
@@ -69,13 +97,31 @@ enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, c
         struct quanta_shape want = {.rank = v->shape.rank > 0 ? v->shape.rank - 1 : 0};
         for (int d = 1; d < v->shape.rank; d++)
             want.dims[d - 1] = v->shape.dims[d];
-        if (!quanta_shape_equal(&ds->sample_shape, &want)) {
+        if (layout == CLI_LAYOUT_NCHW && !is_integer_input(v->dtype) &&
+            nchw_samples(ds, v, &want)) {
+            int64_t numel = quanta_shape_numel(&want);
+            if (!feed->nchw && !(feed->nchw = calloc(n, sizeof *feed->nchw))) {
+                st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory opening %s", path);
+                goto fail;
+            }
+            feed->nchw[i] = true;
+            free(feed->scratch);
+            feed->scratch = NULL;
+            if ((uint64_t)numel <= SIZE_MAX / sizeof(float) / (uint64_t)feed->batch)
+                feed->scratch = malloc((size_t)numel * sizeof(float) * (size_t)feed->batch + 1);
+            if (!feed->scratch) {
+                st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for a batch of %s", path);
+                goto fail;
+            }
+        } else if (!quanta_shape_equal(&ds->sample_shape, &want)) {
             char have_s[128], want_s[128];
             quanta_shape_format(&ds->sample_shape, have_s, sizeof have_s);
             quanta_shape_format(&want, want_s, sizeof want_s);
             st = quanta_fail(err, QUANTA_ERR_INPUT,
-                             "%s: samples have shape %s but graph input '%s' needs %s", path,
-                             have_s, v->name, want_s);
+                             "%s: samples have shape %s but graph input '%s' needs %s%s", path,
+                             have_s, v->name, want_s,
+                             layout == CLI_LAYOUT_NHWC && nchw_samples(ds, v, &want)
+                                 ? " (NCHW data: use --layout nchw)" : "");
             goto fail;
         }
         feed->integer[i] = is_integer_input(v->dtype);
@@ -108,6 +154,36 @@ fail:
     return st;
 }
 
+/* Input i from NCHW samples: raw values, transposed to NHWC, then
+ * normalized (integer data only) with c the channel. */
+static enum quanta_status read_nchw(struct cli_feed *feed, int i, int64_t start, int64_t count,
+                                   struct quanta_error *err)
+{
+    const struct graph_input *in = &feed->graph->inputs[i];
+    const struct quanta_shape *s = &feed->graph->values[in->value].shape;
+    int64_t h = s->dims[1], w = s->dims[2], c = s->dims[3], per = h * w * c;
+    struct dataset *ds = feed->datasets[i];
+    enum quanta_status st = dataset_read_f32(ds, start, count, NULL, feed->scratch, err);
+    if (st != QUANTA_OK)
+        return st;
+    float *out = feed->buffers[i];
+    const struct quanta_normalize *nz = in->has_normalize && !quanta_dtype_is_float(ds->dtype)
+                                            ? &in->normalize : NULL;
+    for (int64_t k = 0; k < count; k++)
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++)
+                for (int64_t ch = 0; ch < c; ch++) {
+                    float v = feed->scratch[k * per + (ch * h + y) * w + x];
+                    if (nz) {
+                        double mean = nz->n_mean == 0 ? 0.0 : nz->mean[nz->n_mean == 1 ? 0 : ch];
+                        double sd = nz->n_std == 0 ? 1.0 : nz->std[nz->n_std == 1 ? 0 : ch];
+                        v = (float)(((double)v * nz->scale - mean) / sd);
+                    }
+                    out[k * per + (y * w + x) * c + ch] = v;
+                }
+    return QUANTA_OK;
+}
+
 enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t count,
                                  struct quanta_error *err)
 {
@@ -116,6 +192,8 @@ enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t c
         enum quanta_status st;
         if (feed->integer[i])
             st = dataset_read_i64(feed->datasets[i], start, count, feed->buffers[i], err);
+        else if (feed->nchw && feed->nchw[i])
+            st = read_nchw(feed, i, start, count, err);
         else
             st = dataset_read_f32(feed->datasets[i], start, count,
                                   in->has_normalize ? &in->normalize : NULL, feed->buffers[i],
@@ -137,6 +215,8 @@ void cli_feed_close(struct cli_feed *feed)
     free(feed->datasets);
     free(feed->buffers);
     free(feed->integer);
+    free(feed->nchw);
+    free(feed->scratch);
     memset(feed, 0, sizeof *feed);
 }
 

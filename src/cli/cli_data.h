@@ -25,7 +25,22 @@ struct cli_feed {
                                    whole batches only for a fixed batch */
     int64_t batch;              /* samples per batch (the graph's fixed
                                    batch when its input has one) */
+    bool *nchw;                 /* n_inputs (or NULL): samples [C, H, W]
+                                   transposed to the graph's [H, W, C] */
+    float *scratch;             /* one NCHW batch, when some nchw[i] */
 };
+
+/* Layout of 4-D data (run and eval --layout): NHWC is the graph's own;
+ * NCHW data (models imported from ONNX) is transposed batch by batch. */
+enum cli_layout { CLI_LAYOUT_NHWC, CLI_LAYOUT_NCHW };
+/* "nhwc" or "nchw". */
+bool cli_parse_layout(const char *text, enum cli_layout *out);
+/* cli_feed_open for data in layout: with CLI_LAYOUT_NCHW a 4-D graph input
+ * [N, H, W, C] also takes samples [C, H, W], transposed as they are read
+ * (and normalized after, so per-channel mean/std apply to C). */
+enum quanta_status cli_feed_open_layout(struct cli_feed *feed, const struct graph *g,
+                                        const char *path, int64_t limit, int64_t batch,
+                                        enum cli_layout layout, struct quanta_error *err);
 
 /* limit <= 0: every sample of the file. A data sample shape that differs
  * from the graph input's shape without the batch is QUANTA_ERR_INPUT. */

@@ -15,12 +15,12 @@
 static const char eval_usage[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N]\n";
+    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n";
 
 static const char eval_help[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N]\n"
+    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n"
     "\n"
     "Runs MODEL on the samples of FILE and reports top-1 and top-5 accuracy,\n"
     "milliseconds per sample (time spent running the model only) and the file\n"
@@ -43,6 +43,8 @@ static const char eval_help[] =
     "  --min-agreement PCT  with MODEL2: fail (exit 1) if the models agree on\n"
     "                       fewer than PCT percent of the samples, 0..100\n"
     "  --threads N          worker threads (default 0: all cores)\n"
+    "  --layout L           layout of 4-D data: nhwc (default) or nchw, samples\n"
+    "                       [C, H, W] transposed for an input [N, H, W, C]\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 ok, 1 a check failed, 2 usage error, 3 invalid model, data\n"
@@ -57,13 +59,14 @@ struct eval_options {
     bool json, per_layer;
     bool has_max_drop, has_min_agreement;
     double max_drop, min_agreement;
+    enum cli_layout layout;
 };
 
 static int parse_options(int argc, char **argv, struct eval_options *o)
 {
     enum {
         OPT_DATA = 256, OPT_LABELS, OPT_SAMPLES, OPT_BATCH, OPT_JSON, OPT_PER_LAYER,
-        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_THREADS
+        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_THREADS, OPT_LAYOUT
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -75,6 +78,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         {"max-drop", required_argument, NULL, OPT_MAX_DROP},
         {"min-agreement", required_argument, NULL, OPT_MIN_AGREEMENT},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -112,6 +116,11 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
             if (!cli_parse_i64(optarg, 0, 1024, &o->threads))
                 return cli_usage_error("eval", eval_usage,
                                        "--threads '%s' is not a number in [0, 1024]", optarg);
+            break;
+        case OPT_LAYOUT:
+            if (!cli_parse_layout(optarg, &o->layout))
+                return cli_usage_error("eval", eval_usage, "--layout '%s' is not nchw or nhwc",
+                                       optarg);
             break;
         case OPT_MAX_DROP:
             if (!cli_parse_double(optarg, &o->max_drop) || o->max_drop < 0.0 ||
@@ -231,7 +240,6 @@ static void hook_model1(void *ctx, const struct graph *g, int value, const float
                         const struct quanta_shape *shape)
 {
     struct layers *ls = ctx;
-    (void)g;
     if (value < 0 || value >= g->n_values || ls->of_value1[value] < 0)
         return;
     struct layer *l = &ls->list[ls->of_value1[value]];
@@ -322,7 +330,8 @@ static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *
     if (i == 1 && cli_feed_shared(&e->side[0].model.graph, g)) {
         s->input = &e->side[0].feed;
     } else {
-        st = cli_feed_open(&s->feed, g, e->opt.data, e->opt.samples, e->opt.batch, err);
+        st = cli_feed_open_layout(&s->feed, g, e->opt.data, e->opt.samples, e->opt.batch,
+                                  e->opt.layout, err);
         if (st != QUANTA_OK)
             return st;
         s->input = &s->feed;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cJSON.h>
 
 #include "cli/cli.h"
@@ -18,7 +19,8 @@ static const char quantize_usage[] =
     "                       [--samples N]) [--mode static|weight-only|fp16]\n"
     "                       [--weights per-channel|per-tensor]\n"
     "                       [--activations asymmetric|symmetric]\n"
-    "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n";
+    "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
+    "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -26,6 +28,7 @@ static const char quantize_help[] =
     "                       [--weights per-channel|per-tensor]\n"
     "                       [--activations asymmetric|symmetric]\n"
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
+    "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -48,11 +51,21 @@ static const char quantize_help[] =
     "                          weights in [-127, 127], zero point 0\n"
     "  --activations S         asymmetric (default) or symmetric, per tensor\n"
     "  --activation-type T     int8 (default) or uint8\n"
-    "  --exclude NODE[,NODE]   keep these nodes in float (repeatable)\n"
+    "  --exclude NODE[,NODE]   keep these nodes in float (repeatable); without a\n"
+    "                          graph: glob patterns of tensor names to copy as is\n"
+    "  --include GLOB[,GLOB]   without a graph: convert only tensors whose names\n"
+    "                          match one of these glob patterns (repeatable)\n"
+    "  --allow-nonfinite       quantize weights holding NaN or Inf (else exit 3)\n"
     "  -h, --help              show this help\n"
     "\n"
     "Static mode needs exactly one of --calib and --data; the other modes take\n"
     "neither. Same inputs and options give the same bytes.\n"
+    "\n"
+    "A MODEL without a graph (a bag of tensors such as a Hugging Face checkpoint)\n"
+    "can be quantized weight-only (every 2-D F32/F16/BF16 tensor to I8 per row,\n"
+    "scales in \"<name>.scale\") or fp16; MODEL may also be a shard index\n"
+    "(*.json with a weight_map), and OUT then names the new index,\n"
+    "PREFIX.safetensors.index.json, its shards written beside it.\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model, data or calibration\n"
     "file, 4 cannot write the output, 5 out of memory.\n";
@@ -64,6 +77,8 @@ struct quantize_cli {
     struct quantize_options opt;
     char **exclude;        /* each --exclude split at commas */
     int n_exclude;
+    char **include;        /* each --include split at commas (no graph only) */
+    int n_include;
 };
 
 static int usage(const char *fmt, const char *arg)
@@ -71,26 +86,27 @@ static int usage(const char *fmt, const char *arg)
     return cli_usage_error("quantize", quantize_usage, fmt, arg);
 }
 
-/* Appends the comma-separated names of list. 0, or an exit code. */
-static int add_excludes(struct quantize_cli *o, const char *list)
+/* Appends the comma-separated names of list to *names. 0, or an exit code. */
+static int add_names(char ***names, int *n_names, const char *list, const char *option)
 {
     const char *p = list;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 0)
-            return usage("--exclude '%s' has an empty node name", list);
-        char **grown = realloc(o->exclude, ((size_t)o->n_exclude + 1) * sizeof *grown);
+            return cli_usage_error("quantize", quantize_usage, "%s '%s' has an empty name",
+                                   option, list);
+        char **grown = realloc(*names, ((size_t)*n_names + 1) * sizeof *grown);
         if (!grown) {
             fprintf(stderr, "quanta: out of memory\n");
             return QUANTA_ERR_NOMEM;
         }
-        o->exclude = grown;
-        if (!(o->exclude[o->n_exclude] = strndup(p, len))) {
+        *names = grown;
+        if (!(grown[*n_names] = strndup(p, len))) {
             fprintf(stderr, "quanta: out of memory\n");
             return QUANTA_ERR_NOMEM;
         }
-        o->n_exclude++;
+        (*n_names)++;
         if (!comma)
             return 0;
         p = comma + 1;
@@ -102,13 +118,16 @@ static void free_cli(struct quantize_cli *o)
     for (int i = 0; i < o->n_exclude; i++)
         free(o->exclude[i]);
     free(o->exclude);
+    for (int i = 0; i < o->n_include; i++)
+        free(o->include[i]);
+    free(o->include);
 }
 
 static int parse_options(int argc, char **argv, struct quantize_cli *o)
 {
     enum {
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
-        OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE
+        OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -121,6 +140,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"activations", required_argument, NULL, OPT_ACTIVATIONS},
         {"activation-type", required_argument, NULL, OPT_TYPE},
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
+        {"include", required_argument, NULL, OPT_INCLUDE},
+        {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -194,8 +215,15 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
             o->type_name = optarg;
             break;
         case OPT_EXCLUDE:
-            if ((rc = add_excludes(o, optarg)) != 0)
+            if ((rc = add_names(&o->exclude, &o->n_exclude, optarg, "--exclude")) != 0)
                 return rc;
+            break;
+        case OPT_INCLUDE:
+            if ((rc = add_names(&o->include, &o->n_include, optarg, "--include")) != 0)
+                return rc;
+            break;
+        case OPT_ALLOW_NONFINITE:
+            o->opt.allow_nonfinite = true;
             break;
         default:
             return cli_option_error("quantize", quantize_usage, c, argv);
@@ -256,6 +284,10 @@ static char *options_json(const struct quantize_cli *o)
     for (int i = 0; i < o->n_exclude; i++)
         cJSON_AddItemToArray(ex, cJSON_CreateString(o->exclude[i]));
     cJSON_AddItemToObject(root, "exclude", ex);
+    cJSON *in = cJSON_AddArrayToObject(root, "include");
+    for (int i = 0; in && i < o->n_include; i++)
+        cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
+    cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
     else
@@ -306,6 +338,29 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
     return st;
 }
 
+/* A checkpoint without a graph, or a shard index (quantize_tensors.c). */
+static enum quanta_status quantize_bag(const struct quantize_cli *o, struct quanta_error *err)
+{
+    struct quantize_tensors_options t;
+    quantize_tensors_options_default(&t);
+    t.mode = o->opt.mode;
+    t.weights = o->opt.weights;
+    t.include = (const char *const *)o->include;
+    t.n_include = o->n_include;
+    t.exclude = (const char *const *)o->exclude;
+    t.n_exclude = o->n_exclude;
+    t.allow_nonfinite = o->opt.allow_nonfinite;
+    char *options = options_json(o);
+    if (!options)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+    t.options_json = options;
+    enum quanta_status st = quantize_tensors_is_index(o->model)
+                                ? quantize_tensors_sharded(o->model, o->output, &t, err)
+                                : quantize_tensors_file(o->model, o->output, &t, err);
+    free(options);
+    return st;
+}
+
 static enum quanta_status quantize_file(const struct quantize_cli *o, struct quanta_error *err)
 {
     struct model m;
@@ -318,12 +373,24 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     struct st_meta *meta = NULL;
     memset(&q, 0, sizeof q);
     memset(&table, 0, sizeof table);
+    if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
+        return quantize_bag(o, err);
     enum quanta_status st = model_open(&m, o->model, err);
     if (st != QUANTA_OK)
         return st;
+    if (!m.has_graph && o->opt.mode != QUANTIZE_STATIC) {
+        model_close(&m); /* reopened, streamed tensor by tensor */
+        return quantize_bag(o, err);
+    }
+    if (m.has_graph && o->n_include > 0) {
+        st = quanta_fail(err, QUANTA_ERR_USAGE, "--include is for checkpoints without a graph; "
+                                                "%s has one (use --exclude NODE)", o->model);
+        goto done;
+    }
     if (!m.has_graph) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph (quanta.graph), so it cannot "
-                                                "be quantized", o->model);
+                                                "be quantized static (weight-only and fp16 can)",
+                         o->model);
         goto done;
     }
     if ((st = quanta_sha256_file(o->model, source_sha, err)) != QUANTA_OK)
@@ -394,10 +461,14 @@ int cmd_quantize(int argc, char **argv)
         st = safe_file_check_not_input(o.output, o.calib, &err);
     if (st == QUANTA_OK && o.data)
         st = safe_file_check_not_input(o.output, o.data, &err);
+    struct stat sb; /* the rename would replace a device (as root, /dev/null) */
+    if (st == QUANTA_OK && stat(o.output, &sb) == 0 && !S_ISREG(sb.st_mode))
+        st = quanta_fail(&err, QUANTA_ERR_USAGE, "refusing to replace '%s': not a regular file",
+                         o.output);
     if (st == QUANTA_OK)
         st = quantize_file(&o, &err);
     free_cli(&o);
-    if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node */
+    if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node or glob */
         return cli_usage_error("quantize", quantize_usage, "%s", err.message);
     return st == QUANTA_OK ? 0 : cli_report(&err);
 }

@@ -12,11 +12,13 @@
 
 static const char run_usage[] =
     "usage: quanta run MODEL --data FILE [--batch N] [--top K] [--samples N]\n"
-    "                  [--output OUT.npy] [--json] [--threads N]\n";
+    "                  [--output OUT.npy] [--json] [--threads N]\n"
+    "                  [--layout nchw|nhwc]\n";
 
 static const char run_help[] =
     "usage: quanta run MODEL --data FILE [--batch N] [--top K] [--samples N]\n"
     "                  [--output OUT.npy] [--json] [--threads N]\n"
+    "                  [--layout nchw|nhwc]\n"
     "\n"
     "Runs MODEL on the samples of FILE (IDX, NPY or safetensors; integer data\n"
     "is normalized as the graph input says) and prints, for every sample, the\n"
@@ -34,6 +36,9 @@ static const char run_help[] =
     "                    end, so bound it with --samples on large data sets\n"
     "  --json            print one JSON object on stdout instead of a table\n"
     "  --threads N       worker threads (default 0: all cores)\n"
+    "  --layout L        layout of 4-D data: nhwc (default) or nchw, samples\n"
+    "                    [C, H, W] transposed for an input [N, H, W, C]\n"
+    "                    (models made by quanta import)\n"
     "  -h, --help        show this help\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model or data file,\n"
@@ -45,11 +50,12 @@ struct run_options {
     const char *output;
     int64_t batch, top, samples, threads;
     bool json;
+    enum cli_layout layout;
 };
 
 static int parse_options(int argc, char **argv, struct run_options *o)
 {
-    enum { OPT_DATA = 256, OPT_BATCH, OPT_TOP, OPT_SAMPLES, OPT_OUTPUT, OPT_JSON, OPT_THREADS };
+    enum { OPT_DATA = 256, OPT_BATCH, OPT_TOP, OPT_SAMPLES, OPT_OUTPUT, OPT_JSON, OPT_THREADS, OPT_LAYOUT };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
         {"batch", required_argument, NULL, OPT_BATCH},
@@ -58,6 +64,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
         {"output", required_argument, NULL, OPT_OUTPUT},
         {"json", no_argument, NULL, OPT_JSON},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -98,6 +105,11 @@ static int parse_options(int argc, char **argv, struct run_options *o)
                 return cli_usage_error("run", run_usage,
                                        "--threads '%s' is not a number in [0, 1024]", optarg);
             break;
+        case OPT_LAYOUT:
+            if (!cli_parse_layout(optarg, &o->layout))
+                return cli_usage_error("run", run_usage, "--layout '%s' is not nchw or nhwc",
+                                       optarg);
+            break;
         default:
             return cli_option_error("run", run_usage, c, argv);
         }
@@ -136,7 +148,8 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
     if (!m->has_graph)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run",
                            o->model);
-    if ((st = cli_feed_open(&feed, g, o->data, o->samples, o->batch, err)) != QUANTA_OK)
+    if ((st = cli_feed_open_layout(&feed, g, o->data, o->samples, o->batch, o->layout, err)) !=
+        QUANTA_OK)
         return st;
     struct runner_options ro = {.max_batch = feed.batch, .threads = (int)o->threads};
     if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {

@@ -7,10 +7,13 @@
  *
  * Size check: a raw file must be exactly header + prod(dims) bytes. A gzip
  * file's trailer ISIZE (uncompressed size mod 2^32) must match that before
- * any data is read, which also refuses decompression bombs early; data that
- * ends early is an error when it is read. Only single-member gzip files
- * pass the ISIZE check. Reading is sequential; a read before the current
- * position rewinds and skips forward. */
+ * any data is read, and the promised size must be one that deflate can
+ * reach from the file's size (at most 1032 bytes out per byte in: a
+ * 258-byte match coded in 2 bits), so a small file cannot claim a huge
+ * shape (which callers would allocate for) by faking its trailer; data
+ * that ends early is an error when it is read. Only single-member gzip
+ * files pass the ISIZE check. Reading is sequential; a read before the
+ * current position rewinds and skips forward. */
 #include "quanta/data.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@
 #include "io/io_internal.h"
 
 #define GZ_STEP (1u << 30) /* largest single gzread */
+#define DEFLATE_MAX_RATIO 1032u /* 258 bytes from a 1-bit length + 1-bit distance code */
 #define SKIP_BUFFER (64u * 1024u)
 
 struct idx_source {
@@ -142,19 +146,22 @@ static const char *idx_type_name(unsigned type)
     }
 }
 
-/* Reads the gzip trailer's ISIZE and the compressed size. */
-static enum quanta_status gzip_trailer(const char *path, uint32_t *isize, struct quanta_error *err)
+/* Reads the gzip trailer's ISIZE and the compressed (file) size. */
+static enum quanta_status gzip_trailer(const char *path, uint32_t *isize, uint64_t *file_size,
+                                       struct quanta_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     unsigned char t[4];
     /* 10-byte header + 8-byte trailer at the least */
-    bool ok = fseeko(f, 0, SEEK_END) == 0 && ftello(f) >= 18 && fseeko(f, -4, SEEK_END) == 0 &&
-              fread(t, 1, 4, f) == 4;
+    off_t end = -1;
+    bool ok = fseeko(f, 0, SEEK_END) == 0 && (end = ftello(f)) >= 18 &&
+              fseeko(f, -4, SEEK_END) == 0 && fread(t, 1, 4, f) == 4;
     fclose(f);
     if (!ok)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: gzip file is truncated", path);
+    *file_size = (uint64_t)end;
     *isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
     return QUANTA_OK;
 }
@@ -211,10 +218,11 @@ enum quanta_status dataset_open_idx(struct dataset *ds, bool gzip, struct datase
     s->base.read = idx_read;
     s->base.close = idx_close;
     uint32_t isize = 0;
+    uint64_t gz_size = 0;
     unsigned char head[4 + 4 * QUANTA_MAX_RANK];
     size_t got = 0;
     if (gzip) {
-        st = gzip_trailer(path, &isize, err);
+        st = gzip_trailer(path, &isize, &gz_size, err);
         if (st == QUANTA_OK)
             st = gzip_peek(path, head, 4, &got, err);
         if (st == QUANTA_OK && got == 4 && head[3] >= 1 && head[3] <= QUANTA_MAX_RANK)
@@ -285,6 +293,13 @@ enum quanta_status dataset_open_idx(struct dataset *ds, bool gzip, struct datase
                              "%s: gzip trailer says %" PRIu32 " bytes uncompressed (mod 2^32) "
                              "but the IDX header %s promises %" PRIu64,
                              path, isize, shape_text, promised);
+            goto fail;
+        }
+        if (promised / DEFLATE_MAX_RATIO > gz_size) {
+            st = quanta_fail(err, QUANTA_ERR_INPUT,
+                             "%s: gzip file of %" PRIu64 " bytes cannot hold the %" PRIu64
+                             " bytes the IDX header %s promises (deflate expands at most %u:1)",
+                             path, gz_size, promised, shape_text, DEFLATE_MAX_RATIO);
             goto fail;
         }
     } else {

@@ -102,6 +102,16 @@ enum quanta_status dataset_open(struct dataset **out, const char *path, const ch
         dataset_close(ds);
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: samples are too large", path);
     }
+    if (numel == 0 && ds->n_samples > 0) {
+        /* nothing in the file backs the sample count: a 16-byte IDX header
+         * could otherwise announce 4 billion samples for readers to loop over */
+        char text[128];
+        quanta_shape_format(&ds->sample_shape, text, sizeof text);
+        int64_t n = ds->n_samples;
+        dataset_close(ds);
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "%s: %" PRId64 " samples of shape %s hold no elements", path, n, text);
+    }
     impl->sample_numel = (size_t)numel;
     impl->sample_bytes = (size_t)numel * esize;
     *out = ds;

@@ -1,11 +1,13 @@
 /* The kernel level, chosen once per process, and the float tables.
  *
- * Adding a level (say avx2): a KERNELS_LEVEL_LIST entry in kernels.h, a
- * CPU probe in level_supported, a table below, and its row in
- * f32_kernels_for_level. */
+ * Adding a level: a KERNELS_LEVEL_LIST entry in kernels.h, a CPU test in
+ * level_supported (features from src/kernels/cpu_x86.c), a table below,
+ * and its row in f32_kernels_for_level. */
 #include "kernels/kernels.h"
+#include "kernels/cpu_x86.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +36,52 @@ static const struct f32_kernels f32_ref = {
     .mean = f32_mean__ref,
     .concat = f32_concat__ref,
     .embedding = f32_embedding__ref,
+    .conv2d_pack_size = f32_conv2d_pack_size__ref,
+    .conv2d_pack = f32_conv2d_pack__ref,
+    .conv2d_scratch_size = f32_conv2d_scratch_size__ref,
+    .conv2d_packed = f32_conv2d_packed__ref,
+    .dense_pack_size = f32_dense_pack_size__ref,
+    .dense_pack = f32_dense_pack__ref,
+    .dense_packed = f32_dense_packed__ref,
 };
+
+/* An x86 float table: the level's own kernels for packed conv2d/dense and
+ * the max/average pools, the reference for conv2d/dense with weights as
+ * stored and for the other families. vnni and amx add int8 instructions only, so their
+ * float tables are the avx512 one under their own name. */
+#define F32_X86_TABLE(var, name, isa)                                                         \
+    static const struct f32_kernels var = {                                                   \
+        .level = name,                                                                        \
+        .conv2d = f32_conv2d__ref,                                                            \
+        .dense = f32_dense__ref,                                                              \
+        .max_pool2d = f32_max_pool2d__##isa,                                                  \
+        .avg_pool2d = f32_avg_pool2d__##isa,                                                  \
+        .global_avg_pool = f32_global_avg_pool__ref,                                          \
+        .relu = f32_relu__ref,                                                                \
+        .relu6 = f32_relu6__ref,                                                              \
+        .sigmoid = f32_sigmoid__ref,                                                          \
+        .tanh = f32_tanh__ref,                                                                \
+        .leaky_relu = f32_leaky_relu__ref,                                                    \
+        .add = f32_add__ref,                                                                  \
+        .mul = f32_mul__ref,                                                                  \
+        .softmax = f32_softmax__ref,                                                          \
+        .batch_norm = f32_batch_norm__ref,                                                    \
+        .mean = f32_mean__ref,                                                                \
+        .concat = f32_concat__ref,                                                            \
+        .embedding = f32_embedding__ref,                                                      \
+        .conv2d_pack_size = f32_conv2d_pack_size__##isa,                                      \
+        .conv2d_pack = f32_conv2d_pack__##isa,                                                \
+        .conv2d_scratch_size = f32_conv2d_scratch_size__##isa,                                \
+        .conv2d_packed = f32_conv2d_packed__##isa,                                            \
+        .dense_pack_size = f32_dense_pack_size__##isa,                                        \
+        .dense_pack = f32_dense_pack__##isa,                                                  \
+        .dense_packed = f32_dense_packed__##isa,                                              \
+    };
+F32_X86_TABLE(f32_avx2, "avx2", avx2)
+F32_X86_TABLE(f32_avx512, "avx512", avx512)
+F32_X86_TABLE(f32_vnni, "vnni", avx512)
+F32_X86_TABLE(f32_amx, "amx", avx512)
+#undef F32_X86_TABLE
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum kernels_level chosen = KERNELS_LEVEL_REF;
@@ -45,10 +92,23 @@ const char *kernels_level_name(enum kernels_level level)
     return (unsigned)level < KERNELS_LEVEL_COUNT ? level_names[level] : "unknown";
 }
 
-/* Whether this CPU can run the level. The reference runs everywhere. */
+/* Whether this CPU (and OS) can run the level; each level needs the
+ * features of the ones below it. The reference runs everywhere. */
 static int level_supported(enum kernels_level level)
 {
-    return level == KERNELS_LEVEL_REF;
+    const struct cpu_x86 *f = cpu_x86_get();
+    bool avx2 = f->avx2 && f->fma && f->f16c;
+    bool avx512 = avx2 && f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl;
+    bool vnni = avx512 && f->avx512vnni;
+    switch (level) {
+    case KERNELS_LEVEL_REF: return 1;
+    case KERNELS_LEVEL_AVX2: return avx2;
+    case KERNELS_LEVEL_AVX512: return avx512;
+    case KERNELS_LEVEL_VNNI: return vnni;
+    case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8;
+    case KERNELS_LEVEL_COUNT: break;
+    }
+    return 0;
 }
 
 static enum kernels_level best_level(void)
@@ -138,8 +198,11 @@ const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
     if (!level_supported(level))
         return NULL;
     switch (level) {
-    case KERNELS_LEVEL_REF:
-        return &f32_ref;
+    case KERNELS_LEVEL_REF: return &f32_ref;
+    case KERNELS_LEVEL_AVX2: return &f32_avx2;
+    case KERNELS_LEVEL_AVX512: return &f32_avx512;
+    case KERNELS_LEVEL_VNNI: return &f32_vnni;
+    case KERNELS_LEVEL_AMX: return &f32_amx;
     case KERNELS_LEVEL_COUNT:
         break;
     }

@@ -153,6 +153,30 @@ struct f32_embedding_params {
 typedef int64_t (*f32_embedding_fn)(const struct f32_embedding_params *p, const int64_t *ids,
                                     const float *table, float *y);
 
+/* ---- packed weights (conv2d, dense) ----
+ * pack_size(p): floats the packed weights AND bias take; depends only on
+ *   out_c, kernel_h, kernel_w, in_c and groups (dense: in_k, out_n).
+ * pack(p, w, b, packed): writes them (b NULL: zero bias); w and b are in
+ *   the layouts of conv2d/dense above; packed is not read afterwards by
+ *   anything but the packed kernel of the same table.
+ * conv2d_scratch_size(p): floats of scratch conv2d_packed needs, for any
+ *   batch and spatial size with the same channels and kernel as p (0: pass
+ *   NULL). Dense needs none.
+ * *_packed(p, x, packed, scratch, y): same result as conv2d/dense with the
+ *   weights that were packed, up to float rounding of reordered sums; rows
+ *   of y do not depend on the batch size (bit for bit). Packed and scratch
+ *   buffers should be 64-byte aligned (faster, not required). */
+typedef size_t (*f32_conv2d_size_fn)(const struct f32_conv2d_params *p);
+typedef void (*f32_conv2d_pack_fn)(const struct f32_conv2d_params *p, const float *w,
+                                   const float *b, float *packed);
+typedef void (*f32_conv2d_packed_fn)(const struct f32_conv2d_params *p, const float *x,
+                                     const float *packed, float *scratch, float *y);
+typedef size_t (*f32_dense_size_fn)(const struct f32_dense_params *p);
+typedef void (*f32_dense_pack_fn)(const struct f32_dense_params *p, const float *w,
+                                  const float *b, float *packed);
+typedef void (*f32_dense_packed_fn)(const struct f32_dense_params *p, const float *x,
+                                    const float *packed, float *y);
+
 /* ---- the table ---- */
 
 struct f32_kernels {
@@ -174,12 +198,32 @@ struct f32_kernels {
     f32_reduce_fn mean;
     f32_concat_fn concat;
     f32_embedding_fn embedding;
+
+    /* Packed weights (added for the fast levels). conv2d and dense above
+     * take weights as stored and run at reference speed at every level;
+     * the fast path packs the weights ONCE (runner_create) into the layout
+     * this level's micro-kernels read, then runs conv2d_packed/dense_packed
+     * with caller-owned scratch. A table's pack and packed entries only
+     * pair with each other. See "packed weights" below. */
+    f32_conv2d_size_fn conv2d_pack_size;
+    f32_conv2d_pack_fn conv2d_pack;
+    f32_conv2d_size_fn conv2d_scratch_size;
+    f32_conv2d_packed_fn conv2d_packed;
+    f32_dense_size_fn dense_pack_size;
+    f32_dense_pack_fn dense_pack;
+    f32_dense_packed_fn dense_packed;
 };
 
 /* ---- levels and the choice (src/kernels/dispatch.c) ----
- * X(enum suffix, name). Only the portable reference exists so far; an ISA
- * level is added here, with a CPU probe in dispatch.c and its table. */
-#define KERNELS_LEVEL_LIST(X) X(REF, "ref")
+ * X(enum suffix, name), in increasing order of preference; each level
+ * needs the CPU features of the one before it (src/kernels/cpu_x86.h):
+ * ref    portable C, runs everywhere
+ * avx2   AVX2 + FMA + F16C (src/kernels/x86/ *_avx2.c)
+ * avx512 AVX-512 F/BW/DQ/VL (src/kernels/x86/ *_avx512.c)
+ * vnni   + AVX512-VNNI (int8 dot products; float uses the avx512 kernels)
+ * amx    + AMX-TILE/INT8 (int8 tiles; float uses the avx512 kernels) */
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(AVX2, "avx2") X(AVX512, "avx512") \
+    X(VNNI, "vnni") X(AMX, "amx")
 
 enum kernels_level {
 #define KERNELS_LEVEL_ENUM(id, name) KERNELS_LEVEL_##id,
@@ -195,12 +239,12 @@ const char *kernels_level_name(enum kernels_level level);
  * environment variable QUANTA_ISA when set and non-empty, else the best
  * level this CPU supports. Every call returns the outcome of that one
  * choice: QUANTA_ERR_USAGE with "QUANTA_ISA=avx9: unknown kernel level
- * (available: ref)" or "... not supported by this cpu" when QUANTA_ISA names
+ * (available: ref, avx2, ...)" or "... not supported by this cpu" when QUANTA_ISA names
  * a level that cannot run; there is NO silent fallback to another level.
  * Runners call this before using a table. */
 enum quanta_status kernels_init(struct quanta_error *err);
 
-/* Forces a level by name ("ref"; later "avx2", ...) for a --kernels
+/* Forces a level by name ("ref", "avx2", "avx512", ...) for a --kernels
  * option. Unknown names and levels this CPU lacks are QUANTA_ERR_USAGE
  * (same messages as above, without the "QUANTA_ISA=" prefix) and leave the
  * choice unchanged; a valid name replaces the choice, including a failed
@@ -242,5 +286,43 @@ void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y);
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y);
 int64_t f32_embedding__ref(const struct f32_embedding_params *p, const int64_t *ids,
                            const float *table, float *y);
+
+/* packed-weight entries of the ref table (src/kernels/ref/f32_packed_ref.c):
+ * packed = the weights as stored followed by the bias (zeros for NULL),
+ * run by f32_conv2d__ref / f32_dense__ref; no scratch */
+size_t f32_conv2d_pack_size__ref(const struct f32_conv2d_params *p);
+void f32_conv2d_pack__ref(const struct f32_conv2d_params *p, const float *w, const float *b,
+                          float *packed);
+size_t f32_conv2d_scratch_size__ref(const struct f32_conv2d_params *p);
+void f32_conv2d_packed__ref(const struct f32_conv2d_params *p, const float *x,
+                            const float *packed, float *scratch, float *y);
+size_t f32_dense_pack_size__ref(const struct f32_dense_params *p);
+void f32_dense_pack__ref(const struct f32_dense_params *p, const float *w, const float *b,
+                         float *packed);
+void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, const float *packed,
+                           float *y);
+
+/* ---- the x86 levels (src/kernels/x86/f32_gemm_<isa>.c) ----
+ * SGEMM micro-kernels over packed B panels (avx2 6x16, avx512 8x32);
+ * conv2d as im2col + GEMM (1x1 stride 1 without im2col), depthwise
+ * direct with SIMD over channels, dense as GEMM (batch 1: GEMV); max and
+ * average pools with SIMD over channels (src/kernels/x86/f32_pool_<isa>.c). */
+#define F32_X86_DECLARE(isa)                                                                  \
+    size_t f32_conv2d_pack_size__##isa(const struct f32_conv2d_params *p);                   \
+    void f32_conv2d_pack__##isa(const struct f32_conv2d_params *p, const float *w,           \
+                                const float *b, float *packed);                              \
+    size_t f32_conv2d_scratch_size__##isa(const struct f32_conv2d_params *p);                \
+    void f32_conv2d_packed__##isa(const struct f32_conv2d_params *p, const float *x,         \
+                                  const float *packed, float *scratch, float *y);            \
+    size_t f32_dense_pack_size__##isa(const struct f32_dense_params *p);                     \
+    void f32_dense_pack__##isa(const struct f32_dense_params *p, const float *w,             \
+                               const float *b, float *packed);                               \
+    void f32_dense_packed__##isa(const struct f32_dense_params *p, const float *x,           \
+                                 const float *packed, float *y);                             \
+    void f32_max_pool2d__##isa(const struct f32_pool2d_params *p, const float *x, float *y); \
+    void f32_avg_pool2d__##isa(const struct f32_pool2d_params *p, const float *x, float *y);
+F32_X86_DECLARE(avx2)
+F32_X86_DECLARE(avx512)
+#undef F32_X86_DECLARE
 
 #endif

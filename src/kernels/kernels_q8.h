@@ -36,7 +36,8 @@
  *   qmax = min(127, zy + round_half_away(6 / sy)).
  *
  * Layouts are row-major; 4-D activations NHWC. No kernel allocates: the
- * caller owns every buffer (none of these families needs scratch).
+ * caller owns every buffer (only the packed conv2d/dense need scratch,
+ * sized by their *_scratch_size).
  *
  * ---- Error bounds (checked by tests/kernels/test_q8_*.c) ----
  * Let ideal = zy + (exact real result computed from the dequantized int8
@@ -55,6 +56,7 @@
 #ifndef QUANTA_KERNELS_KERNELS_Q8_H
 #define QUANTA_KERNELS_KERNELS_Q8_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"    /* enum kernels_level, the level choice */
 
@@ -305,6 +307,96 @@ void q8_dequantize__ref(int64_t n, const struct q8_quantize_params *p, const int
 void q8_u8_to_i8(int64_t n, const uint8_t *x, int8_t *y);
 void q8_i8_to_u8(int64_t n, const int8_t *x, uint8_t *y);
 
+/* ---- packed conv2d and dense (every level; fast at avx2 and above) ----
+ *
+ * The same arithmetic and the same bytes as q8_conv2d__ref / q8_dense__ref,
+ * with the weights packed ONCE (at plan time) into the layout of the
+ * level's micro-kernels and caller-owned scratch:
+ *
+ *   pack_size(s)       bytes of the packed weights, bias and per-channel
+ *                      weight sums; depends only on out_c, kernel_h/w, in_c
+ *                      and groups (dense: in_features, out_features).
+ *   pack(s, w, bias, packed)
+ *                      w and bias (NULL: zeros) in the layouts of conv2d /
+ *                      dense above; writes pack_size(s) bytes.
+ *   scratch_size(s)    bytes of scratch the packed kernel needs; the same
+ *                      for every batch and spatial size (0: pass NULL).
+ *   packed(s, rq, x, packed, scratch, y)
+ *                      y exactly as the reference gives for the packed
+ *                      weights; rq is read at run time (zero points,
+ *                      multipliers), so one packing serves any rq.
+ *
+ * A table's pack and packed entries pair only with each other (the layout
+ * differs per level). packed must be aligned to 4 bytes (it holds int32
+ * sections; 64 is faster); scratch needs no alignment. packed is
+ * read-only when running and may be shared by threads, scratch may not.
+ * Inside, conv2d picks by shape: depthwise (groups == in_c == out_c) runs
+ * a direct kernel with SIMD over channels; everything else runs im2col
+ * into the scratch and a u8 x s8 -> s32 GEMM per group (avx2: vpmaddwd on
+ * exactly sign-extended 16-bit values; vnni: vpdpbusd with activations
+ * shifted to u8 by +128 and (zx + 128) * sum_k w[o][k] subtracted from the
+ * s32 sum; amx: tdpbusd tiles on the same layout). A reduction longer than
+ * 65535 (where an int32 sum might overflow) runs the reference on the
+ * stored weights. */
+typedef size_t (*q8_conv2d_size_fn)(const struct q8_conv2d_shape *s);
+typedef void (*q8_conv2d_pack_fn)(const struct q8_conv2d_shape *s, const int8_t *w,
+                                  const int32_t *bias, void *packed);
+typedef void (*q8_conv2d_packed_fn)(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
+                                    const int8_t *x, const void *packed, void *scratch,
+                                    int8_t *y);
+typedef size_t (*q8_dense_size_fn)(const struct q8_dense_shape *s);
+typedef void (*q8_dense_pack_fn)(const struct q8_dense_shape *s, const int8_t *w,
+                                 const int32_t *bias, void *packed);
+typedef void (*q8_dense_packed_fn)(const struct q8_dense_shape *s, const struct q8_requant *rq,
+                                   const int8_t *x, const void *packed, void *scratch, int8_t *y);
+
+/* Declares one level's packed entries: q8_conv2d_pack_size__<isa>, ... */
+#define Q8_PACKED_DECLARE(isa)                                                                 \
+    size_t q8_conv2d_pack_size__##isa(const struct q8_conv2d_shape *s);                        \
+    void q8_conv2d_pack__##isa(const struct q8_conv2d_shape *s, const int8_t *w,               \
+                               const int32_t *bias, void *packed);                             \
+    size_t q8_conv2d_scratch_size__##isa(const struct q8_conv2d_shape *s);                     \
+    void q8_conv2d_packed__##isa(const struct q8_conv2d_shape *s, const struct q8_requant *rq,  \
+                                 const int8_t *x, const void *packed, void *scratch,           \
+                                 int8_t *y);                                                   \
+    size_t q8_dense_pack_size__##isa(const struct q8_dense_shape *s);                          \
+    void q8_dense_pack__##isa(const struct q8_dense_shape *s, const int8_t *w,                 \
+                              const int32_t *bias, void *packed);                              \
+    size_t q8_dense_scratch_size__##isa(const struct q8_dense_shape *s);                       \
+    void q8_dense_packed__##isa(const struct q8_dense_shape *s, const struct q8_requant *rq,    \
+                                const int8_t *x, const void *packed, void *scratch,            \
+                                int8_t *y);
+/* ref: packed = weights as stored + bias, run by the reference kernels.
+ * All packing and the shared driver: src/kernels/q8_packed.c. avx2: int16
+ * pairs, 6x16 tiles (src/kernels/x86/q8_gemm_avx2.c); avx512: the same
+ * layout, 8x32 zmm tiles (q8_gemm_avx512.c). vnni: u8 quads,
+ * 8x32 tiles (q8_gemm_vnni.c). amx: the vnni layout with K padded to 64,
+ * 32x32 tiles of 16x16 s32 (q8_gemm_amx.c). */
+Q8_PACKED_DECLARE(ref)
+Q8_PACKED_DECLARE(avx2)
+Q8_PACKED_DECLARE(avx512)
+Q8_PACKED_DECLARE(vnni)
+Q8_PACKED_DECLARE(amx)
+
+/* Fast element-wise families (same typedefs as the reference ones):
+ * src/kernels/x86/q8_pool_avx2.c, q8_pool_avx512.c. */
+void q8_max_pool2d__avx2(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                         const int8_t *x, int8_t *y);
+void q8_avg_pool2d__avx2(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                         const int8_t *x, int8_t *y);
+void q8_global_avg_pool__avx2(int64_t batch, int64_t hw, int c, const struct q8_unary *rq,
+                              const int8_t *x, int8_t *y);
+void q8_add__avx2(int64_t n, int64_t b_n, const struct q8_add_params *p, const int8_t *a,
+                  const int8_t *b, int8_t *y);
+void q8_max_pool2d__avx512(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                           const int8_t *x, int8_t *y);
+void q8_avg_pool2d__avx512(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                           const int8_t *x, int8_t *y);
+void q8_global_avg_pool__avx512(int64_t batch, int64_t hw, int c, const struct q8_unary *rq,
+                                const int8_t *x, int8_t *y);
+void q8_add__avx512(int64_t n, int64_t b_n, const struct q8_add_params *p, const int8_t *a,
+                    const int8_t *b, int8_t *y);
+
 /* ---- the seam for fast kernels (src/kernels/q8_dispatch.c) ----
  * One pointer per family. The level is the process-wide one of
  * src/kernels/kernels.h (kernels_init / kernels_select); a fast level adds
@@ -327,6 +419,18 @@ struct q8_kernels {
     q8_softmax_fn softmax;
     q8_quantize_fn quantize;
     q8_dequantize_fn dequantize;
+
+    /* Packed conv2d/dense (added for the fast levels; see "packed conv2d
+     * and dense" above). conv2d and dense above take the weights as stored
+     * and run the reference at every level. */
+    q8_conv2d_size_fn conv2d_pack_size;
+    q8_conv2d_pack_fn conv2d_pack;
+    q8_conv2d_size_fn conv2d_scratch_size;
+    q8_conv2d_packed_fn conv2d_packed;
+    q8_dense_size_fn dense_pack_size;
+    q8_dense_pack_fn dense_pack;
+    q8_dense_size_fn dense_scratch_size;
+    q8_dense_packed_fn dense_packed;
 };
 
 /* The int8 table of the chosen level; NULL while kernels_init fails. */

@@ -627,6 +627,13 @@ static enum quanta_status check_source(const struct graph *src, const struct qua
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "%s: node '%s' (%s): model is already quantized", source,
                                src->nodes[i].name, graph_op_name(src->nodes[i].op));
+    for (int v = 0; v < src->n_values && !opt->allow_nonfinite; v++) {
+        const struct graph_value *c = &src->values[v];
+        int64_t bad;
+        if (c->kind == GRAPH_VALUE_CONST && c->data && quanta_dtype_is_float(c->dtype) &&
+            (bad = quantize_find_nonfinite(c->dtype, c->data, quanta_shape_numel(&c->shape))) >= 0)
+            return qz_fail_nonfinite(err, source, c->name, c->dtype, &c->shape, c->data, bad);
+    }
     for (int e = 0; e < opt->n_exclude; e++) {
         bool found = false;
         for (int i = 0; i < src->n_nodes && !found; i++)

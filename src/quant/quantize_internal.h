@@ -56,4 +56,12 @@ bool qz_is_excluded(const char *name, const char *const *exclude, int n_exclude)
  * `to` points at data `from` owns. */
 void qz_steal_owned(struct graph *to, struct graph *from);
 
+/* QUANTA_ERR_INPUT "<source>: tensor '<name>' holds nan at element i
+ * (row r, column c) ..." for the non-finite element i of a tensor
+ * (quantize_tensors.c). */
+enum quanta_status qz_fail_nonfinite(struct quanta_error *err, const char *source,
+                                     const char *name, enum quanta_dtype dtype,
+                                     const struct quanta_shape *shape, const void *data,
+                                     int64_t i);
+
 #endif

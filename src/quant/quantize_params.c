@@ -5,6 +5,7 @@
  * so that results do not depend on the compiler's float contraction. */
 #include "quanta/quantize.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@ void quantize_options_default(struct quantize_options *opt)
     opt->activation_type = QUANTA_I8;
     opt->exclude = NULL;
     opt->n_exclude = 0;
+    opt->allow_nonfinite = false;
 }
 
 enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype dtype,
@@ -75,7 +77,7 @@ void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_siz
         double m = 0.0;
         for (int64_t i = 0; i < group_size; i++) {
             double a = fabs((double)wc[i]);
-            if (a > m)
+            if (a > m && a <= DBL_MAX) /* the finite values only */
                 m = a;
         }
         float s = (float)(m / 127.0);

@@ -5,6 +5,7 @@
 #include "runtime/runner_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const float *in_data(const struct runner *r, const struct graph_node *nd, int i)
@@ -37,12 +38,12 @@ static int norm_axis(int axis, int rank)
     return axis < 0 ? axis + rank : axis;
 }
 
-static void exec_conv2d(struct runner *r, const struct graph_node *nd, float *y)
+static void conv2d_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                          const struct quanta_shape *ws, const struct quanta_shape *ys,
+                          struct f32_conv2d_params *p)
 {
-    const struct quanta_shape *xs = in_shape(r, nd, 0), *ws = in_shape(r, nd, 1);
-    const struct quanta_shape *ys = &r->values[nd->outputs[0]].shape;
     const struct graph_attrs *a = &nd->attrs;
-    struct f32_conv2d_params p = {
+    *p = (struct f32_conv2d_params){
         .batch = (size_t)xs->dims[0],
         .in_h = (size_t)xs->dims[1], .in_w = (size_t)xs->dims[2], .in_c = (size_t)xs->dims[3],
         .out_h = (size_t)ys->dims[1], .out_w = (size_t)ys->dims[2], .out_c = (size_t)ys->dims[3],
@@ -52,20 +53,119 @@ static void exec_conv2d(struct runner *r, const struct graph_node *nd, float *y)
         .pad_top = (size_t)a->pads[0], .pad_left = (size_t)a->pads[1],
         .groups = (size_t)a->groups,
     };
-    act_range(a->activation, &p.out_min, &p.out_max);
-    r->f32->conv2d(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+    act_range(a->activation, &p->out_min, &p->out_max);
 }
 
-static void exec_dense(struct runner *r, const struct graph_node *nd, float *y)
+static void dense_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                         const struct quanta_shape *ws, struct f32_dense_params *p)
 {
-    const struct quanta_shape *xs = in_shape(r, nd, 0), *ws = in_shape(r, nd, 1);
-    struct f32_dense_params p = {
+    *p = (struct f32_dense_params){
         .in_k = (size_t)ws->dims[1],
         .out_n = (size_t)ws->dims[0],
     };
-    p.batch = numel(xs) / p.in_k;
-    act_range(nd->attrs.activation, &p.out_min, &p.out_max);
-    r->f32->dense(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+    p->batch = numel(xs) / p->in_k;
+    act_range(nd->attrs.activation, &p->out_min, &p->out_max);
+}
+
+static void exec_conv2d(struct runner *r, int n, const struct graph_node *nd, float *y)
+{
+    struct f32_conv2d_params p;
+    conv2d_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &r->values[nd->outputs[0]].shape,
+                  &p);
+    if (r->packed && r->packed[n])
+        r->f32->conv2d_packed(&p, in_data(r, nd, 0), r->packed[n], r->scratch, y);
+    else
+        r->f32->conv2d(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+static void exec_dense(struct runner *r, int n, const struct graph_node *nd, float *y)
+{
+    struct f32_dense_params p;
+    dense_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &p);
+    if (r->packed && r->packed[n])
+        r->f32->dense_packed(&p, in_data(r, nd, 0), r->packed[n], y);
+    else
+        r->f32->dense(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+/* ---- weights packed once (runner_create) ---- */
+
+/* Whether node n is a float conv2d/dense whose weights (and bias) are
+ * constants with a float view. */
+static bool packable(const struct runner *r, int n)
+{
+    const struct graph *g = r->g;
+    const struct graph_node *nd = &g->nodes[n];
+    if ((nd->op != GRAPH_OP_CONV2D && nd->op != GRAPH_OP_DENSE) || runner_q8_node(g, n))
+        return false;
+    for (int i = 1; i < nd->n_inputs && i <= 2; i++) {
+        int v = nd->inputs[i];
+        if (v < 0)
+            continue;
+        if (g->values[v].kind != GRAPH_VALUE_CONST || !r->values[v].view)
+            return false;
+    }
+    return nd->n_inputs >= 2 && nd->inputs[1] >= 0;
+}
+
+enum quanta_status exec_f32_pack(struct runner *r, struct quanta_error *err)
+{
+    const struct graph *g = r->g;
+    const struct f32_kernels *k = r->f32;
+    size_t scratch = 0;
+    r->packed = calloc((size_t)g->n_nodes + 1, sizeof *r->packed);
+    if (!r->packed)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "runner: out of memory");
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (!packable(r, n))
+            continue;
+        const struct graph_node *nd = &g->nodes[n];
+        struct quanta_shape xs = graph_value_shape(g, nd->inputs[0], r->max_batch);
+        struct quanta_shape ys = graph_value_shape(g, nd->outputs[0], r->max_batch);
+        const struct quanta_shape *ws = &r->values[nd->inputs[1]].shape;
+        struct f32_conv2d_params cp;
+        struct f32_dense_params dp;
+        size_t size;
+        if (nd->op == GRAPH_OP_CONV2D) {
+            conv2d_params(nd, &xs, ws, &ys, &cp);
+            size = k->conv2d_pack_size(&cp);
+            size_t s = k->conv2d_scratch_size(&cp);
+            if (s > scratch)
+                scratch = s;
+        } else {
+            dense_params(nd, &xs, ws, &dp);
+            size = k->dense_pack_size(&dp);
+        }
+        /* 64-byte aligned, whole cache lines */
+        r->packed[n] = aligned_alloc(64, (size * sizeof(float) + 63) / 64 * 64);
+        if (!r->packed[n])
+            return quanta_fail(err, QUANTA_ERR_NOMEM,
+                               "node '%s' (%s): cannot allocate %zu bytes of packed weights",
+                               nd->name, graph_op_name(nd->op), size * sizeof(float));
+        if (nd->op == GRAPH_OP_CONV2D)
+            k->conv2d_pack(&cp, in_data(r, nd, 1), in_data(r, nd, 2), r->packed[n]);
+        else
+            k->dense_pack(&dp, in_data(r, nd, 1), in_data(r, nd, 2), r->packed[n]);
+    }
+    if (scratch) {
+        r->scratch = aligned_alloc(64, (scratch * sizeof(float) + 63) / 64 * 64);
+        if (!r->scratch)
+            return quanta_fail(err, QUANTA_ERR_NOMEM,
+                               "runner: cannot allocate %zu bytes of conv2d scratch",
+                               scratch * sizeof(float));
+    }
+    return QUANTA_OK;
+}
+
+void exec_f32_unpack(struct runner *r)
+{
+    if (r->packed)
+        for (int n = 0; n < r->g->n_nodes; n++)
+            free(r->packed[n]);
+    free(r->packed);
+    free(r->scratch);
+    r->packed = NULL;
+    r->scratch = NULL;
 }
 
 static void exec_pool(struct runner *r, const struct graph_node *nd, float *y, f32_pool2d_fn fn)
@@ -196,8 +296,8 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     const struct f32_kernels *k = r->f32;
     float *y = runner_slot(r, nd->outputs[0]);
     switch (nd->op) {
-    case GRAPH_OP_CONV2D: exec_conv2d(r, nd, y); break;
-    case GRAPH_OP_DENSE: exec_dense(r, nd, y); break;
+    case GRAPH_OP_CONV2D: exec_conv2d(r, node_index, nd, y); break;
+    case GRAPH_OP_DENSE: exec_dense(r, node_index, nd, y); break;
     case GRAPH_OP_RELU: exec_unary(r, nd, y, k->relu); break;
     case GRAPH_OP_RELU6: exec_unary(r, nd, y, k->relu6); break;
     case GRAPH_OP_SIGMOID: exec_unary(r, nd, y, k->sigmoid); break;

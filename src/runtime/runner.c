@@ -14,7 +14,9 @@
  * Constants are converted to float once here: F32 is used in place when
  * aligned, F16/BF16/F64 are converted, and I8/U8/I32 tensors with
  * quantization parameters are dequantized (scale * (q - zero_point), per
- * tensor or per channel): the weight-only path. */
+ * tensor or per channel): the weight-only path. Quantized constants read
+ * only by int8 nodes stay as stored, and quantized activations take one
+ * byte per element in the arena: the int8 path (plan_q8.c, exec_q8.c). */
 #include "runtime/runner_internal.h"
 
 #include <stdlib.h>
@@ -114,6 +116,8 @@ static enum quanta_status plan_arena(struct runner *r, struct quanta_error *err)
         int v = order[i];
         struct quanta_shape s = graph_value_shape(g, v, r->max_batch);
         int64_t count = quanta_shape_numel(&s);
+        if (count > 0 && g->values[v].quant.dtype != QUANTA_DTYPE_INVALID) /* int8: bytes */
+            count = (count * (int64_t)quanta_dtype_size(g->values[v].quant.dtype) + 3) / 4;
         if (count < 0 || (uint64_t)count > SIZE_MAX / 8) {
             st = quanta_fail(err, QUANTA_ERR_INPUT,
                              "value '%s': size at batch %lld overflows", g->values[v].name,
@@ -214,11 +218,13 @@ static enum quanta_status prepare_const(struct runner *r, int v, struct quanta_e
     return QUANTA_OK;
 }
 
-/* The float runner handles float activations only; quantized activations
- * and quantize/dequantize nodes await the int8 executor. */
+/* A float node: float activations only (int8 nodes are checked when
+ * runner_q8_plan plans them). */
 static enum quanta_status check_node(const struct graph *g, int n, struct quanta_error *err)
 {
     const struct graph_node *nd = &g->nodes[n];
+    if (runner_q8_node(g, n))
+        return QUANTA_OK;
     if (!exec_f32_supports(nd->op))
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "node '%s' (%s): int8 execution is not implemented yet", nd->name,
@@ -278,7 +284,7 @@ enum quanta_status runner_create(struct runner **out, const struct graph *g,
     for (int v = 0; v < g->n_values; v++) {
         const struct graph_value *gv = &g->values[v];
         if (gv->kind == GRAPH_VALUE_CONST) {
-            if ((st = prepare_const(r, v, err)) != QUANTA_OK)
+            if (!runner_q8_const_only(g, v) && (st = prepare_const(r, v, err)) != QUANTA_OK)
                 goto fail;
         } else if (!is_activation(gv)) {
             /* integer graph input: the caller's int64 ids, plus a float view
@@ -297,6 +303,10 @@ enum quanta_status runner_create(struct runner **out, const struct graph *g,
             r->values[v].view = r->values[v].owned;
         }
     }
+    if ((st = runner_q8_plan(r, err)) != QUANTA_OK)
+        goto fail;
+    if ((st = exec_f32_pack(r, err)) != QUANTA_OK)
+        goto fail;
     *out = r;
     return QUANTA_OK;
 fail:
@@ -308,6 +318,8 @@ void runner_free(struct runner *r)
 {
     if (!r)
         return;
+    runner_q8_free(r);
+    exec_f32_unpack(r);
     if (r->values) {
         for (int v = 0; v < r->g->n_values; v++) {
             free(r->values[v].owned);
@@ -327,17 +339,20 @@ void runner_set_hook(struct runner *r, runner_value_hook hook, void *ctx)
     r->hook_ctx = ctx;
 }
 
-/* One node. Every node is float for now; an int8 executor (exec_q8.c)
- * slots in here for nodes whose values are quantized. */
+/* One node: int8 (exec_q8.c) when its values are quantized, else float. */
 static enum quanta_status exec_node(struct runner *r, int n, struct quanta_error *err)
 {
+    if (r->q8 && runner_q8_node(r->g, n))
+        return exec_q8_node(r, n, err);
     return exec_f32_node(r, n, err);
 }
 
 static void call_hook(struct runner *r, int v)
 {
-    if (r->hook)
-        r->hook(r->hook_ctx, r->g, v, r->values[v].view, &r->values[v].shape);
+    if (!r->hook)
+        return;
+    const float *data = r->values[v].view ? r->values[v].view : runner_q8_view(r, v);
+    r->hook(r->hook_ctx, r->g, v, data, &r->values[v].shape);
 }
 
 enum quanta_status runner_run(struct runner *r, int64_t batch, const void *const *inputs,

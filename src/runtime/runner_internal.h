@@ -14,8 +14,11 @@
 struct runner_value {
     bool in_arena;              /* activation with a planned arena slot */
     size_t offset;              /* in_arena: slot start, in floats (64-byte aligned) */
-    size_t capacity;            /* in_arena: slot size in floats, for max_batch */
-    const float *view;          /* float data: arena slot, constant, or ids as float */
+    size_t capacity;            /* in_arena: slot size in floats, for max_batch (a quantized
+                                   value's bytes rounded up to floats) */
+    const float *view;          /* float data: arena slot, constant, or ids as float;
+                                   a quantized activation: NULL, or its dequantized
+                                   copy when it is a graph output (plan_q8.h) */
     float *owned;               /* float storage owned by the runner (converted
                                    constants, float view of integer inputs), else NULL */
     const int64_t *ids;         /* integer values (embedding ids): the caller's input
@@ -38,6 +41,11 @@ struct runner {
     const float **ptrs;
     runner_value_hook hook;
     void *hook_ctx;
+    struct q8_plan *q8;         /* int8 nodes' plan (plan_q8.h); NULL when there are none */
+    /* float conv2d/dense weights packed once for r->f32 (exec_f32_pack);
+     * packed[n] NULL: node n runs with its weights as stored */
+    float **packed;             /* [g->n_nodes] */
+    float *scratch;             /* conv2d scratch, the largest any node needs */
 };
 
 /* Writable arena slot of an activation. */
@@ -50,7 +58,34 @@ static inline float *runner_slot(struct runner *r, int v)
  * r->values[].view, shapes in r->values[].shape; writes the output slots. */
 enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta_error *err);
 
+/* At create, after the constants are prepared: packs the weights of every
+ * float conv2d/dense node with constant weights (and bias) with r->f32's
+ * pack entries and allocates the scratch they need. exec_f32_unpack frees
+ * both (safe on a partly packed runner). */
+enum quanta_status exec_f32_pack(struct runner *r, struct quanta_error *err);
+void exec_f32_unpack(struct runner *r);
+
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
+
+/* ---- the int8 path (plan_q8.c, exec_q8.c; see plan_q8.h) ---- */
+
+struct q8_plan;
+
+/* Whether node n runs int8: quantize/dequantize, or a quantized output or
+ * non-constant input. */
+bool runner_q8_node(const struct graph *g, int n);
+/* Whether constant v is quantized and read by int8 nodes only (then it
+ * needs no float copy). */
+bool runner_q8_const_only(const struct graph *g, int v);
+/* Plans every int8 node (after the arena and the float constants); sets
+ * r->q8 (left for runner_q8_free on failure too). */
+enum quanta_status runner_q8_plan(struct runner *r, struct quanta_error *err);
+void runner_q8_free(struct runner *r);
+/* Runs one int8 node. */
+enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_error *err);
+/* Float view of quantized activation v (dequantized into the hook scratch,
+ * valid until the next call). */
+const float *runner_q8_view(struct runner *r, int v);
 
 #endif

@@ -395,6 +395,33 @@ static void write_perturbed(const char *path)
     model_close(&m);
 }
 
+/* The accuracy PyTorch measured on the bundled 1000 test images
+ * (models/fmnist-cnn.reference.json, test_1000.correct). */
+static double reference_accuracy_1000(void)
+{
+    char *text = ts_read_file(ts_src_path("models/fmnist-cnn.reference.json"), NULL);
+    ck_assert_ptr_nonnull(text);
+    cJSON *doc = cJSON_Parse(text);
+    free(text);
+    ck_assert_ptr_nonnull(doc);
+    const cJSON *t = cJSON_GetObjectItem(doc, "test_1000");
+    double acc = 100.0 * cf_num(t, "correct") / cf_num(t, "total");
+    cJSON_Delete(doc);
+    return acc;
+}
+
+START_TEST(test_eval_bundled_accuracy)
+{
+    double expect = reference_accuracy_1000();
+    cJSON *doc = cf_run_json(cf_args("eval %s --data %s --json", bundled_model(), bundled_data()),
+                             0);
+    ck_assert_double_eq(cf_num(doc, "samples"), 1000);
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "models"), 0);
+    ck_assert_double_eq_tol(cf_num(m, "accuracy"), expect, 1e-9);
+    cJSON_Delete(doc);
+}
+END_TEST
+
 START_TEST(test_eval_bundled)
 {
     cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --samples 200 --json", bundled_model(),
@@ -437,6 +464,9 @@ Suite *suite_cli_eval(void)
     tcase_add_test(tc, test_eval_gates);
     if (cf_file_exists(bundled_model()) && cf_file_exists(bundled_data()))
         tcase_add_test(tc, test_eval_bundled);
+    if (cf_file_exists(bundled_model()) && cf_file_exists(bundled_data()) &&
+        cf_file_exists(ts_src_path("models/fmnist-cnn.reference.json")))
+        tcase_add_test(tc, test_eval_bundled_accuracy);
     else
         fprintf(stderr, "cli_eval: models/fmnist-cnn.safetensors or its data is absent; "
                         "test_eval_bundled not run\n");

@@ -205,6 +205,34 @@ START_TEST(test_run_bundled)
         ck_assert(p0 >= p1 && p1 >= p2 && p2 >= 0.0 && p0 + p1 + p2 <= 1.0 + 1e-6);
     }
     cJSON_Delete(doc);
+
+    /* --output against the logits PyTorch wrote for the same images */
+    char *npy = cf_tmp("bundled.npy");
+    char *ref = strdup(ts_src_path("models/data/fmnist-test-1000-logits.npy"));
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --samples 40 --output %s", m, d, npy),
+                                   NULL, NULL),
+                     0);
+    struct dataset *got = NULL, *want = NULL;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&got, npy, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&want, ref, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(got->n_samples, 40);
+    ck_assert(quanta_shape_equal(&got->sample_shape, &want->sample_shape));
+    int64_t per = quanta_shape_numel(&got->sample_shape);
+    float *a = malloc(40 * (size_t)per * sizeof *a), *b = malloc(40 * (size_t)per * sizeof *b);
+    ck_assert(a && b);
+    ck_assert(dataset_read_f32(got, 0, 40, NULL, a, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(want, 0, 40, NULL, b, &err) == QUANTA_OK);
+    for (int64_t i = 0; i < 40 * per; i++)
+        ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-3f + 1e-4f * fabsf(b[i]),
+                      "logit %lld: quanta %g, pytorch %g", (long long)i, a[i], b[i]);
+    free(a);
+    free(b);
+    dataset_close(got);
+    dataset_close(want);
+    free(npy);
+    free(ref);
     free(m);
     free(d);
 }
@@ -224,7 +252,8 @@ Suite *suite_cli_run(void)
     tcase_add_test(tc, test_run_output_npy);
     tcase_add_test(tc, test_run_output_is_input);
     if (cf_file_exists(ts_src_path("models/fmnist-cnn.safetensors")) &&
-        cf_file_exists(ts_src_path("models/data/fmnist-test-1000-images-idx3-ubyte.gz")))
+        cf_file_exists(ts_src_path("models/data/fmnist-test-1000-images-idx3-ubyte.gz")) &&
+        cf_file_exists(ts_src_path("models/data/fmnist-test-1000-logits.npy")))
         tcase_add_test(tc, test_run_bundled);
     else
         fprintf(stderr, "cli_run: models/fmnist-cnn.safetensors or its data is absent; "

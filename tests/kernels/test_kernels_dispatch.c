@@ -8,6 +8,21 @@
 #include <unistd.h>
 #include "kernels/kernels.h"
 
+/* "ref, avx2, ..." : the levels this CPU runs, as the messages list them. */
+static const char *available_levels(void)
+{
+    static char list[128];
+    list[0] = '\0';
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        if (!f32_kernels_for_level((enum kernels_level)l))
+            continue;
+        if (list[0])
+            strcat(list, ", ");
+        strcat(list, kernels_level_name((enum kernels_level)l));
+    }
+    return list;
+}
+
 START_TEST(test_ref_table_complete)
 {
     struct quanta_error err = {0};
@@ -37,7 +52,9 @@ START_TEST(test_select)
     ck_assert_str_eq(f32_kernels_get()->level, "ref");
 
     ck_assert_int_eq(kernels_select("avx9", &err), QUANTA_ERR_USAGE);
-    ck_assert_str_eq(err.message, "avx9: unknown kernel level (available: ref)");
+    char want[256];
+    snprintf(want, sizeof want, "avx9: unknown kernel level (available: %s)", available_levels());
+    ck_assert_str_eq(err.message, want);
     /* the earlier choice stands */
     ck_assert_str_eq(f32_kernels_get()->level, "ref");
     ck_assert_int_eq(kernels_select("", &err), QUANTA_ERR_USAGE);
@@ -54,7 +71,10 @@ START_TEST(test_isa_env_unknown_level_fails)
     if (getenv("RT_ISA_CHILD")) {
         struct quanta_error err = {0};
         ck_assert_int_eq(kernels_init(&err), QUANTA_ERR_USAGE);
-        ck_assert_str_eq(err.message, "QUANTA_ISA=avx9: unknown kernel level (available: ref)");
+        char want[256];
+        snprintf(want, sizeof want, "QUANTA_ISA=avx9: unknown kernel level (available: %s)",
+                 available_levels());
+        ck_assert_str_eq(err.message, want);
         ck_assert_ptr_null(f32_kernels_get()); /* no silent fallback */
         ck_assert_int_eq(kernels_init(&err), QUANTA_ERR_USAGE); /* same answer again */
         /* an explicit choice still works */
@@ -80,6 +100,70 @@ START_TEST(test_isa_env_unknown_level_fails)
 }
 END_TEST
 
+/* Every level by name: the ones this CPU runs can be selected (and give
+ * their own table); the others fail naming the rule, without changing the
+ * choice. The levels form a chain: a level runs only if the one below does. */
+START_TEST(test_select_every_level)
+{
+    struct quanta_error err = {0};
+    int prev_supported = 1;
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        const char *name = kernels_level_name((enum kernels_level)l);
+        int supported = f32_kernels_for_level((enum kernels_level)l) != NULL;
+        ck_assert_msg(prev_supported || !supported, "%s runs but the level below does not", name);
+        prev_supported = supported;
+        ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+        enum quanta_status st = kernels_select(name, &err);
+        if (supported) {
+            ck_assert_int_eq(st, QUANTA_OK);
+            ck_assert_int_eq(kernels_current_level(), l);
+            ck_assert_str_eq(f32_kernels_get()->level, name);
+        } else {
+            ck_assert_int_eq(st, QUANTA_ERR_USAGE);
+            char want[256];
+            snprintf(want, sizeof want,
+                     "%s: kernel level not supported by this cpu (available: %s)", name,
+                     available_levels());
+            ck_assert_str_eq(err.message, want);
+            ck_assert_str_eq(f32_kernels_get()->level, "ref");
+        }
+    }
+    ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+}
+END_TEST
+
+/* Without QUANTA_ISA the choice is the best level this CPU runs (fresh
+ * process, as for the env case below). */
+START_TEST(test_default_is_best_level)
+{
+    if (getenv("RT_ISA_CHILD")) {
+        struct quanta_error err = {0};
+        ck_assert_int_eq(kernels_init(&err), QUANTA_OK);
+        int best = 0;
+        for (int l = 0; l < KERNELS_LEVEL_COUNT; l++)
+            if (f32_kernels_for_level((enum kernels_level)l))
+                best = l;
+        ck_assert_int_eq(kernels_current_level(), best);
+        return;
+    }
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsetenv("QUANTA_ISA");
+        setenv("RT_ISA_CHILD", "1", 1);
+        setenv("CK_RUN_CASE", "isa_default", 1);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "child without QUANTA_ISA failed (status %d)", status);
+}
+END_TEST
+
 Suite *suite_kernels_dispatch(void);
 Suite *suite_kernels_dispatch(void)
 {
@@ -87,9 +171,13 @@ Suite *suite_kernels_dispatch(void)
     TCase *tc = tcase_create("dispatch");
     tcase_add_test(tc, test_ref_table_complete);
     tcase_add_test(tc, test_select);
+    tcase_add_test(tc, test_select_every_level);
     suite_add_tcase(s, tc);
     TCase *env = tcase_create("isa_env");
     tcase_add_test(env, test_isa_env_unknown_level_fails);
     suite_add_tcase(s, env);
+    TCase *def = tcase_create("isa_default");
+    tcase_add_test(def, test_default_is_best_level);
+    suite_add_tcase(s, def);
     return s;
 }

@@ -1,0 +1,605 @@
+/* quanta bench: latency and throughput of one or more models on synthetic
+ * input, batch size by batch size, with achieved GOP/s, the share of the
+ * machine's theoretical peak for the kernel level in use, the peak RSS and
+ * each model's speed-up against the first. The usual call compares a float
+ * model with its int8 copy. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+#include "kernels/kernels.h"
+#include "report/report.h"
+
+static const char bench_usage[] =
+    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N]\n"
+    "                    [--iters N] [--warmup N] [--json]\n";
+
+static const char bench_help[] =
+    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N]\n"
+    "                    [--iters N] [--warmup N] [--json]\n"
+    "\n"
+    "Runs each MODEL on deterministic synthetic input (pseudo-random\n"
+    "normalized floats, or in-range ids for embedding inputs) for every batch\n"
+    "size: --warmup untimed runs, then --iters timed runs. Reports per batch\n"
+    "the median, p90 and p99 latency, samples per second (batch / median),\n"
+    "GOP/s (operations per sample x batch / median; a multiply-add is 2 ops),\n"
+    "the share of the theoretical peak of the kernel level in use\n"
+    "(threads x GHz x ops per cycle), the peak resident set size, and the\n"
+    "speed-up of each model against the first one (ratio of medians).\n"
+    "\n"
+    "options:\n"
+    "  --batch N[,N...]  batch sizes, comma-separated, each in [1, 1048576]\n"
+    "                    (default 1,64)\n"
+    "  --threads N       worker threads passed to the runner, 0: all cores\n"
+    "                    (default 1)\n"
+    "  --iters N         timed runs per batch size, [1, 1000000] (default 20)\n"
+    "  --warmup N        untimed runs before them, [0, 1000000] (default 3)\n"
+    "  --json            print one JSON object on stdout instead of a table\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "QUANTA_ISA=ref|avx2|avx512|vnni|amx forces a kernel level.\n"
+    "exit status: 0 ok, 2 usage error, 3 invalid model, 5 out of memory.\n"
+    "See man quanta-bench(1) for the formulas and the JSON keys.\n";
+
+#define BENCH_MAX_BATCHES 32
+#define BENCH_MAX_BATCH (1 << 20)
+
+struct bench_options {
+    char **models;
+    int n_models;
+    int64_t batches[BENCH_MAX_BATCHES];
+    int n_batches;
+    int64_t threads, iters, warmup;
+    bool json;
+};
+
+/* Parses "1,64,256" into o->batches. */
+static bool parse_batches(const char *text, struct bench_options *o)
+{
+    o->n_batches = 0;
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (len == 0 || len >= sizeof item || o->n_batches == BENCH_MAX_BATCHES)
+            return false;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!cli_parse_i64(item, 1, BENCH_MAX_BATCH, &o->batches[o->n_batches]))
+            return false;
+        o->n_batches++;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+static int parse_options(int argc, char **argv, struct bench_options *o)
+{
+    enum { OPT_BATCH = 256, OPT_THREADS, OPT_ITERS, OPT_WARMUP, OPT_JSON };
+    static const struct option options[] = {
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"iters", required_argument, NULL, OPT_ITERS},
+        {"warmup", required_argument, NULL, OPT_WARMUP},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (struct bench_options){.threads = 1, .iters = 20, .warmup = 3,
+                                .batches = {1, 64}, .n_batches = 2};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            return cli_help(bench_help) - 1; /* -1: stop, exit 0 */
+        case OPT_BATCH:
+            if (!parse_batches(optarg, o))
+                return cli_usage_error("bench", bench_usage,
+                                       "--batch '%s' is not a comma-separated list of at most "
+                                       "%d numbers in [1, %d]",
+                                       optarg, BENCH_MAX_BATCHES, BENCH_MAX_BATCH);
+            break;
+        case OPT_THREADS:
+            if (!cli_parse_i64(optarg, 0, 1024, &o->threads))
+                return cli_usage_error("bench", bench_usage,
+                                       "--threads '%s' is not a number in [0, 1024]", optarg);
+            break;
+        case OPT_ITERS:
+            if (!cli_parse_i64(optarg, 1, 1000000, &o->iters))
+                return cli_usage_error("bench", bench_usage,
+                                       "--iters '%s' is not a number in [1, 1000000]", optarg);
+            break;
+        case OPT_WARMUP:
+            if (!cli_parse_i64(optarg, 0, 1000000, &o->warmup))
+                return cli_usage_error("bench", bench_usage,
+                                       "--warmup '%s' is not a number in [0, 1000000]", optarg);
+            break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        default:
+            return cli_option_error("bench", bench_usage, c, argv);
+        }
+    }
+    o->n_models = argc - optind;
+    if (o->n_models < 1)
+        return cli_usage_error("bench", bench_usage, "a model file is needed");
+    o->models = argv + optind;
+    return 0;
+}
+
+/* ---- the machine: clock and peak ---- */
+
+struct bench_clock {
+    double ghz;             /* NaN when unknown */
+    const char *source;     /* where ghz came from */
+};
+
+static void read_clock(struct bench_clock *c)
+{
+    c->ghz = NAN;
+    c->source = "unknown";
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "r");
+    if (f) {
+        double khz;
+        if (fscanf(f, "%lf", &khz) == 1 && khz > 0.0) {
+            c->ghz = khz / 1e6;
+            c->source = "cpuinfo_max_freq";
+        }
+        fclose(f);
+        if (!isnan(c->ghz))
+            return;
+    }
+    f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        double mhz;
+        if (strncmp(line, "cpu MHz", 7) == 0) {
+            const char *colon = strchr(line, ':');
+            if (colon && sscanf(colon + 1, "%lf", &mhz) == 1 && mhz > 0.0) {
+                c->ghz = mhz / 1e3;
+                c->source = "/proc/cpuinfo cpu MHz";
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Operations per cycle and core of the level's widest arithmetic: float
+ * 2 FMA units x lanes x 2; int8 as man quanta-bench(1) states; the
+ * reference counts one scalar multiply-add (2 ops) per cycle. */
+static double ops_per_cycle(enum kernels_level level, bool int8)
+{
+    switch (level) {
+    case KERNELS_LEVEL_REF: return 2.0;
+    case KERNELS_LEVEL_AVX2: return int8 ? 2.0 * 16 * 2 : 2.0 * 8 * 2;
+    case KERNELS_LEVEL_AVX512: return int8 ? 2.0 * 32 * 2 : 2.0 * 16 * 2;
+    case KERNELS_LEVEL_VNNI: return int8 ? 2.0 * 64 * 2 : 2.0 * 16 * 2;
+    case KERNELS_LEVEL_AMX: return int8 ? 1024.0 * 2 : 2.0 * 16 * 2;
+    case KERNELS_LEVEL_COUNT: break;
+    }
+    return NAN;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return ru.ru_maxrss; /* kilobytes on Linux */
+}
+
+/* ---- one model ---- */
+
+struct bench_batch {
+    int64_t batch;
+    double median_ms, p90_ms, p99_ms;
+    double samples_per_s, gops, peak_fraction, speedup;
+};
+
+struct bench_model {
+    const char *path;
+    bool int8;              /* conv2d/dense run on int8 activations */
+    double ops_per_sample;
+    double peak_gops;
+    long peak_rss_kb;
+    struct bench_batch batches[BENCH_MAX_BATCHES];
+};
+
+struct bench {
+    struct bench_options opt;
+    enum kernels_level level;
+    int threads;            /* --threads, 0 resolved to the online cores */
+    struct bench_clock clock;
+    struct bench_model *models;
+};
+
+/* The graph runs integer kernels when some conv2d or dense reads a
+ * quantized activation (weight-only models run float kernels). */
+static bool graph_is_int8(const struct graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct graph_node *n = &g->nodes[i];
+        if ((n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) &&
+            g->values[n->inputs[0]].quant.dtype != QUANTA_DTYPE_INVALID)
+            return true;
+    }
+    return false;
+}
+
+static bool is_integer_input(enum quanta_dtype dtype)
+{
+    return dtype == QUANTA_I32 || dtype == QUANTA_I64;
+}
+
+/* Smallest vocabulary of the embeddings reading value v; 1 if none. */
+static int64_t vocab_of(const struct graph *g, int v)
+{
+    int64_t vocab = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct graph_node *n = &g->nodes[i];
+        if (n->op != GRAPH_OP_EMBEDDING || n->inputs[0] != v)
+            continue;
+        int64_t rows = g->values[n->inputs[1]].shape.dims[0];
+        if (vocab < 0 || rows < vocab)
+            vocab = rows;
+    }
+    return vocab < 1 ? 1 : vocab;
+}
+
+/* xorshift64*: the same stream on every machine. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+struct bench_input {
+    int n;
+    void **buffers;
+};
+
+static void input_free(struct bench_input *in)
+{
+    for (int i = 0; i < in->n; i++)
+        free(in->buffers[i]);
+    free(in->buffers);
+    memset(in, 0, sizeof *in);
+}
+
+/* Synthetic samples for every graph input, max_batch of them: floats
+ * uniform in [-1, 1) (already normalized), ids uniform in [0, vocab). */
+static enum quanta_status input_make(struct bench_input *in, const struct graph *g,
+                                     const char *path, int64_t max_batch,
+                                     struct quanta_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->buffers = calloc((size_t)g->n_inputs + 1, sizeof *in->buffers);
+    if (!in->buffers)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+    in->n = g->n_inputs;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i].value;
+        struct quanta_shape s = graph_value_shape(g, v, max_batch);
+        int64_t numel = quanta_shape_numel(&s);
+        bool integer = is_integer_input(g->values[v].dtype);
+        size_t elem = integer ? sizeof(int64_t) : sizeof(float);
+        if (numel < 1 || (uint64_t)numel > SIZE_MAX / elem) {
+            input_free(in);
+            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' is too large for batch %lld",
+                               path, g->values[v].name, (long long)max_batch);
+        }
+        in->buffers[i] = malloc((size_t)numel * elem);
+        if (!in->buffers[i]) {
+            input_free(in);
+            return quanta_fail(err, QUANTA_ERR_NOMEM,
+                               "out of memory for input '%s' at batch %lld", g->values[v].name,
+                               (long long)max_batch);
+        }
+        uint64_t state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(i + 1);
+        if (integer) {
+            int64_t vocab = vocab_of(g, v), *ids = in->buffers[i];
+            for (int64_t k = 0; k < numel; k++)
+                ids[k] = (int64_t)(next_random(&state) % (uint64_t)vocab);
+        } else {
+            float *x = in->buffers[i];
+            for (int64_t k = 0; k < numel; k++)
+                x[k] = (float)((double)(next_random(&state) >> 11) * 0x1.0p-52 - 1.0);
+        }
+    }
+    return QUANTA_OK;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted t[0..n): the smallest value with at
+ * least p percent of the samples at or below it. */
+static double percentile(const double *t, int64_t n, double p)
+{
+    int64_t rank = (int64_t)ceil(p / 100.0 * (double)n);
+    if (rank < 1)
+        rank = 1;
+    return t[rank - 1];
+}
+
+static double median(const double *t, int64_t n)
+{
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static enum quanta_status check_batches(const struct bench *b, const struct graph *g,
+                                        const char *path, struct quanta_error *err)
+{
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct graph_value *v = &g->values[g->inputs[i].value];
+        if (v->shape.rank < 1 || v->shape.dims[0] == -1)
+            continue;
+        for (int k = 0; k < b->opt.n_batches; k++)
+            if (b->opt.batches[k] != v->shape.dims[0])
+                return quanta_fail(err, QUANTA_ERR_INPUT,
+                                   "%s: input '%s' has a fixed batch of %lld, so batch %lld "
+                                   "cannot run; give --batch %lld",
+                                   path, v->name, (long long)v->shape.dims[0],
+                                   (long long)b->opt.batches[k], (long long)v->shape.dims[0]);
+    }
+    return QUANTA_OK;
+}
+
+static enum quanta_status bench_one(struct bench *b, int index, struct quanta_error *err)
+{
+    struct bench_model *bm = &b->models[index];
+    struct model m;
+    struct runner *r = NULL;
+    struct bench_input in = {0};
+    double *times = NULL;
+    bool opened = false;
+    enum quanta_status st;
+
+    bm->path = b->opt.models[index];
+    if ((st = model_open(&m, bm->path, err)) != QUANTA_OK)
+        return st;
+    opened = true;
+    const struct graph *g = &m.graph;
+    if (!m.has_graph) {
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run", bm->path);
+        goto done;
+    }
+    if ((st = check_batches(b, g, bm->path, err)) != QUANTA_OK)
+        goto done;
+    int64_t max_batch = 1;
+    for (int k = 0; k < b->opt.n_batches; k++)
+        if (b->opt.batches[k] > max_batch)
+            max_batch = b->opt.batches[k];
+    bm->int8 = graph_is_int8(g);
+    /* counted at a batch the graph accepts (a fixed batch stays fixed) */
+    bm->ops_per_sample = graph_ops_count(g, max_batch) / (double)max_batch;
+    bm->peak_gops = (double)b->threads * b->clock.ghz * ops_per_cycle(b->level, bm->int8);
+
+    struct runner_options ro = {.max_batch = max_batch, .threads = (int)b->opt.threads};
+    if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {
+        if (st != QUANTA_ERR_USAGE && strncmp(err->message, bm->path, strlen(bm->path)) != 0)
+            quanta_error_prefix(err, "%s", bm->path);
+        goto done;
+    }
+    if ((st = input_make(&in, g, bm->path, max_batch, err)) != QUANTA_OK)
+        goto done;
+    times = malloc((size_t)b->opt.iters * sizeof *times);
+    if (!times) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    const void *const *inputs = (const void *const *)in.buffers;
+    for (int k = 0; k < b->opt.n_batches; k++) {
+        struct bench_batch *bb = &bm->batches[k];
+        bb->batch = b->opt.batches[k];
+        for (int64_t i = 0; i < b->opt.warmup + b->opt.iters; i++) {
+            double t0 = now_seconds();
+            st = runner_run(r, bb->batch, inputs, err);
+            double t = now_seconds() - t0;
+            if (st != QUANTA_OK) {
+                if (strncmp(err->message, bm->path, strlen(bm->path)) != 0)
+                    quanta_error_prefix(err, "%s", bm->path);
+                goto done;
+            }
+            if (i >= b->opt.warmup)
+                times[i - b->opt.warmup] = t;
+        }
+        qsort(times, (size_t)b->opt.iters, sizeof *times, compare_double);
+        double med = median(times, b->opt.iters);
+        bb->median_ms = 1e3 * med;
+        bb->p90_ms = 1e3 * percentile(times, b->opt.iters, 90.0);
+        bb->p99_ms = 1e3 * percentile(times, b->opt.iters, 99.0);
+        bb->samples_per_s = med > 0.0 ? (double)bb->batch / med : INFINITY;
+        bb->gops = med > 0.0 ? bm->ops_per_sample * (double)bb->batch / med * 1e-9 : INFINITY;
+        bb->peak_fraction = bb->gops / bm->peak_gops;
+        const struct bench_batch *first = &b->models[0].batches[k];
+        bb->speedup = bb->median_ms > 0.0 ? first->median_ms / bb->median_ms : NAN;
+    }
+    bm->peak_rss_kb = peak_rss_kb();
+    st = QUANTA_OK;
+done:
+    free(times);
+    input_free(&in);
+    runner_free(r);
+    if (opened)
+        model_close(&m);
+    return st;
+}
+
+/* ---- reports ---- */
+
+/* "12.3%", or "-" when unknown. */
+static const char *fmt_fraction(double v, char *buf, size_t size)
+{
+    if (!isfinite(v))
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%.1f%%", 100.0 * v);
+    return buf;
+}
+
+static enum quanta_status print_text(const struct bench *b)
+{
+    char ghz[64], f[32];
+    if (isnan(b->clock.ghz))
+        snprintf(ghz, sizeof ghz, "unknown");
+    else
+        snprintf(ghz, sizeof ghz, "%.2f GHz (%s)", b->clock.ghz, b->clock.source);
+    printf("kernels: %s  threads: %d  clock: %s  iters: %lld  warmup: %lld\n",
+           kernels_level_name(b->level), b->threads, ghz, (long long)b->opt.iters,
+           (long long)b->opt.warmup);
+    static const char *const head[] = {"model", "type", "batch", "median ms", "p90 ms",
+                                       "p99 ms", "samples/s", "GOP/s", "peak", "speed-up",
+                                       "peak RSS"};
+    static const enum report_align align[] = {
+        REPORT_ALIGN_LEFT, REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
+        REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
+        REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT};
+    struct report_table *t = report_table_create(11, head, align);
+    for (int i = 0; i < b->opt.n_models; i++) {
+        const struct bench_model *bm = &b->models[i];
+        for (int k = 0; k < b->opt.n_batches; k++) {
+            const struct bench_batch *bb = &bm->batches[k];
+            report_table_add(t, "%s", k == 0 ? bm->path : "");
+            report_table_add(t, "%s", k == 0 ? (bm->int8 ? "int8" : "float") : "");
+            report_table_add(t, "%lld", (long long)bb->batch);
+            report_table_add(t, "%.3f", bb->median_ms);
+            report_table_add(t, "%.3f", bb->p90_ms);
+            report_table_add(t, "%.3f", bb->p99_ms);
+            report_table_add(t, "%.1f", bb->samples_per_s);
+            report_table_add(t, "%.2f", bb->gops);
+            report_table_add(t, "%s", fmt_fraction(bb->peak_fraction, f, sizeof f));
+            report_table_add(t, "%.2fx", bb->speedup);
+            if (k == 0)
+                report_table_add(t, "%.1f MiB", (double)bm->peak_rss_kb / 1024.0);
+            else
+                report_table_add(t, "%s", "");
+        }
+    }
+    enum quanta_status st = report_table_print(t, stdout);
+    report_table_free(t);
+    if (st != QUANTA_OK)
+        return st;
+    for (int i = 0; i < b->opt.n_models; i++) {
+        const struct bench_model *bm = &b->models[i];
+        printf("%s: %.4g MOP per sample, peak %.1f GOP/s (%s)\n", bm->path,
+               bm->ops_per_sample * 1e-6, bm->peak_gops, bm->int8 ? "int8" : "float");
+    }
+    return QUANTA_OK;
+}
+
+static cJSON *bench_json(const struct bench *b)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddStringToObject(root, "kernels", kernels_level_name(b->level));
+    cJSON_AddNumberToObject(root, "threads", b->threads);
+    cli_json_add_number(root, "ghz", b->clock.ghz);
+    cJSON_AddStringToObject(root, "ghz_source", b->clock.source);
+    cJSON_AddNumberToObject(root, "iters", (double)b->opt.iters);
+    cJSON_AddNumberToObject(root, "warmup", (double)b->opt.warmup);
+    cJSON *batches = cJSON_AddArrayToObject(root, "batches");
+    for (int k = 0; batches && k < b->opt.n_batches; k++)
+        cJSON_AddItemToArray(batches, cJSON_CreateNumber((double)b->opt.batches[k]));
+    cJSON *models = cJSON_AddArrayToObject(root, "models");
+    for (int i = 0; models && i < b->opt.n_models; i++) {
+        const struct bench_model *bm = &b->models[i];
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddItemToArray(models, m);
+        cJSON_AddStringToObject(m, "path", bm->path);
+        cJSON_AddStringToObject(m, "precision", bm->int8 ? "int8" : "float");
+        cJSON_AddStringToObject(m, "kernels", kernels_level_name(b->level));
+        cJSON_AddNumberToObject(m, "threads", b->threads);
+        cJSON_AddNumberToObject(m, "ops_per_sample", bm->ops_per_sample);
+        cli_json_add_number(m, "peak_gops", bm->peak_gops);
+        cJSON_AddNumberToObject(m, "peak_rss_kb", (double)bm->peak_rss_kb);
+        cJSON *list = cJSON_AddArrayToObject(m, "batches");
+        for (int k = 0; list && k < b->opt.n_batches; k++) {
+            const struct bench_batch *bb = &bm->batches[k];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToArray(list, o);
+            cJSON_AddNumberToObject(o, "batch", (double)bb->batch);
+            cli_json_add_number(o, "median_ms", bb->median_ms);
+            cli_json_add_number(o, "p90_ms", bb->p90_ms);
+            cli_json_add_number(o, "p99_ms", bb->p99_ms);
+            cli_json_add_number(o, "samples_per_s", bb->samples_per_s);
+            cli_json_add_number(o, "gops", bb->gops);
+            cli_json_add_number(o, "peak_fraction", bb->peak_fraction);
+            cli_json_add_number(o, "speedup", bb->speedup);
+        }
+    }
+    return root;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    struct bench b;
+    memset(&b, 0, sizeof b);
+    int rc = parse_options(argc, argv, &b.opt);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    enum quanta_status st = kernels_init(&err);
+    if (st != QUANTA_OK)
+        return cli_report(&err);
+    b.level = kernels_current_level();
+    b.threads = (int)b.opt.threads;
+    if (b.threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        b.threads = cores > 0 ? (int)cores : 1;
+    }
+    read_clock(&b.clock);
+    b.models = calloc((size_t)b.opt.n_models, sizeof *b.models);
+    if (!b.models) {
+        quanta_fail(&err, QUANTA_ERR_NOMEM, "out of memory");
+        return cli_report(&err);
+    }
+    for (int i = 0; i < b.opt.n_models && st == QUANTA_OK; i++)
+        st = bench_one(&b, i, &err);
+    if (st == QUANTA_OK) {
+        if (b.opt.json)
+            st = cli_json_print(bench_json(&b), &err);
+        else
+            st = print_text(&b);
+        if (st == QUANTA_ERR_NOMEM && !err.message[0])
+            quanta_fail(&err, st, "out of memory printing the report");
+    }
+    free(b.models);
+    if (st != QUANTA_OK)
+        return cli_report(&err);
+    if (fflush(stdout) != 0)
+        return QUANTA_ERR_OUTPUT;
+    return 0;
+}

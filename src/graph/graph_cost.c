@@ -1,0 +1,70 @@
+/* Arithmetic cost of a graph: the operations one run performs, counted
+ * the way GEMM benchmarks count them, for `quanta bench` (GOP/s and the
+ * share of the machine's peak). The rules are those of graph.h and
+ * man/quanta-bench.1; they depend on shapes only, never on data types,
+ * so a float model and its int8 copy count alike (up to the nodes the
+ * quantizer folds or adds). */
+#include "quanta/graph.h"
+
+static double numel_of(const struct graph *g, int v, int64_t batch)
+{
+    if (v < 0)
+        return 0.0;
+    struct quanta_shape s = graph_value_shape(g, v, batch);
+    double n = 1.0;
+    for (int i = 0; i < s.rank; i++)
+        n *= (double)s.dims[i];
+    return n;
+}
+
+double graph_node_ops(const struct graph *g, int node, int64_t batch)
+{
+    const struct graph_node *n = &g->nodes[node];
+    double out = numel_of(g, n->outputs[0], batch);
+    switch (n->op) {
+    case GRAPH_OP_CONV2D: {
+        /* out [N, OH, OW, O] x weight [O, KH, KW, C / groups]: one multiply-add
+         * per output element and weight cell of its channel's filter */
+        const struct quanta_shape *w = &g->values[n->inputs[1]].shape;
+        return 2.0 * out * (double)w->dims[1] * (double)w->dims[2] * (double)w->dims[3];
+    }
+    case GRAPH_OP_DENSE: {
+        /* out [N, O] x weight [O, K] */
+        const struct quanta_shape *w = &g->values[n->inputs[1]].shape;
+        return 2.0 * out * (double)w->dims[1];
+    }
+    case GRAPH_OP_RELU:
+    case GRAPH_OP_RELU6:
+    case GRAPH_OP_SIGMOID:
+    case GRAPH_OP_TANH:
+    case GRAPH_OP_LEAKY_RELU:
+    case GRAPH_OP_ADD:
+    case GRAPH_OP_MUL:
+    case GRAPH_OP_SOFTMAX:
+    case GRAPH_OP_BATCH_NORM:
+        return out;
+    case GRAPH_OP_MAX_POOL2D:
+    case GRAPH_OP_AVG_POOL2D:
+        return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1];
+    case GRAPH_OP_GLOBAL_AVG_POOL:
+    case GRAPH_OP_MEAN:
+        return numel_of(g, n->inputs[0], batch);
+    case GRAPH_OP_FLATTEN:
+    case GRAPH_OP_RESHAPE:
+    case GRAPH_OP_CONCAT:
+    case GRAPH_OP_EMBEDDING:
+    case GRAPH_OP_QUANTIZE:
+    case GRAPH_OP_DEQUANTIZE:
+    case GRAPH_OP_COUNT:
+        break;
+    }
+    return 0.0;
+}
+
+double graph_ops_count(const struct graph *g, int64_t batch)
+{
+    double total = 0.0;
+    for (int i = 0; i < g->n_nodes; i++)
+        total += graph_node_ops(g, i, batch);
+    return total;
+}

@@ -1,0 +1,130 @@
+/* Internal to src/import: the state of an ONNX -> quanta conversion, shared
+ * by the driver (onnx_convert.c), the operator converters (onnx_ops.c) and
+ * constant folding (onnx_fold.c).
+ *
+ * Every ONNX value name maps to a cv_value: a constant (an initializer or
+ * a folded result, ONNX layout, F32 or I64), or an activation held by a
+ * quanta graph value whose memory is the ONNX tensor with its axes
+ * permuted (perm), so that NCHW tensors are stored NHWC and a Transpose
+ * costs nothing. */
+#ifndef QUANTA_IMPORT_ONNX_CONVERT_H
+#define QUANTA_IMPORT_ONNX_CONVERT_H
+
+#include <stdbool.h>
+#include "import/onnx_model.h"
+#include "quanta/graph.h"
+#include "quanta/onnx_import.h"
+
+/* In I64 constants made by Shape: "the batch size", unknown until run. */
+#define CV_BATCH INT64_MIN
+
+enum cv_kind { CV_CONST, CV_ACT };
+
+struct cv_value {
+    char *name;                     /* the ONNX name */
+    enum cv_kind kind;
+    /* CONST */
+    const struct onnx_tensor *c;
+    struct onnx_tensor *owned;      /* c when the conversion made it */
+    /* ACT */
+    int q;                          /* quanta value */
+    struct quanta_shape shape;      /* ONNX shape; dims[0] -1: any batch */
+    int perm[QUANTA_MAX_RANK];      /* physical axis i holds ONNX axis perm[i]; perm[0] == 0 */
+    /* A rank-2 activation made by flattening a tensor whose layout is not
+     * ONNX order: its columns are in the physical order of flat_shape
+     * permuted by flat_perm, not in ONNX (row-major) order. */
+    bool flat;
+    struct quanta_shape flat_shape;
+    int flat_perm[QUANTA_MAX_RANK];
+    int uses;                       /* ONNX readers still to be converted */
+    bool is_output;                 /* a graph output */
+};
+
+struct cv {
+    const struct onnx_model *m;
+    const struct onnx_import_options *opt;
+    struct graph *g;
+    const char *source;
+    struct quanta_error *err;
+    struct cv_value *vals;
+    int n_vals, cap_vals;
+    /* the node being converted */
+    const struct onnx_node *node;
+    int node_index;
+    char node_name[256];            /* its quanta name (unique) */
+};
+
+/* Fails with "<source>: node '<name>' (<op_type>): <message>". */
+enum quanta_status cv_fail(struct cv *cv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum quanta_status cv_nomem(struct cv *cv);
+
+/* The node's input k: NULL (and QUANTA_OK) when omitted or empty. */
+enum quanta_status cv_input(struct cv *cv, int k, struct cv_value **out);
+/* Input k that must be present / constant / an activation. */
+enum quanta_status cv_need(struct cv *cv, int k, struct cv_value **out);
+enum quanta_status cv_need_const(struct cv *cv, int k, const char *what,
+                                 const struct onnx_tensor **out);
+enum quanta_status cv_need_act(struct cv *cv, int k, struct cv_value **out);
+
+/* Defines the node's output k as a constant (takes t) or as an activation
+ * (a copy of proto with name and uses set). */
+enum quanta_status cv_def_const(struct cv *cv, int k, struct onnx_tensor *t);
+enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto);
+
+/* Attributes. The getters return def when absent; a wrong type fails. */
+enum quanta_status cv_attr_int(struct cv *cv, const char *name, int64_t def, int64_t *out);
+enum quanta_status cv_attr_float(struct cv *cv, const char *name, float def, float *out);
+/* ints: *n = -1 when absent. */
+enum quanta_status cv_attr_ints(struct cv *cv, const char *name, const int64_t **v, int *n);
+enum quanta_status cv_attr_string(struct cv *cv, const char *name, const char *def,
+                                  const char **out);
+/* Refuses attributes not in the NULL-terminated list. */
+enum quanta_status cv_check_attrs(struct cv *cv, const char *const *allowed);
+
+/* ---- layout ---- */
+
+void cv_perm_identity(int rank, int *perm);
+void cv_perm_nhwc(int *perm); /* {0, 2, 3, 1} */
+struct quanta_shape cv_phys_shape(const struct quanta_shape *shape, const int *perm);
+/* Same memory order: the axes of size != 1 come in the same order. */
+bool cv_layout_equiv(const struct quanta_shape *shape, const int *a, const int *b);
+/* Physical axis holding ONNX axis a. */
+int cv_phys_axis(const int *perm, int rank, int a);
+/* A quanta value holding v with layout perm and exactly the physical
+ * shape (a reshape is added when only size-1 axes differ); fails naming
+ * the node when that needs a real transpose. */
+enum quanta_status cv_materialize(struct cv *cv, const struct cv_value *v, const int *perm,
+                                  int *q);
+
+/* ---- building the quanta graph ---- */
+
+/* A new quanta node value named name (made unique), shape given. */
+int cv_new_value(struct cv *cv, const char *name, const struct quanta_shape *shape);
+/* A F32 constant (data copied) named after base (made unique). */
+int cv_const_value(struct cv *cv, const char *base, const float *data,
+                   const struct quanta_shape *shape);
+/* Adds a node named after the ONNX node (suffix appended when not NULL). */
+int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *inputs,
+                int n_inputs, int output);
+/* The quanta node that produces value q, -1 for inputs and constants. */
+int cv_producer(struct cv *cv, int q);
+/* True when the only reader of quanta value q still to come is the node
+ * being converted (no quanta node reads it, it is no graph output). */
+bool cv_sole_reader(struct cv *cv, int q);
+
+/* ---- operators (onnx_ops.c) and folding (onnx_fold.c) ---- */
+
+enum quanta_status cv_convert_node(struct cv *cv);
+/* Folds the node when every input is constant (or it only needs shapes):
+ * *done true when it did. */
+enum quanta_status cv_fold_node(struct cv *cv, bool *done);
+
+/* Tensors. */
+struct onnx_tensor *cv_tensor_new(enum quanta_dtype dtype, const struct quanta_shape *shape);
+void cv_tensor_free(struct onnx_tensor *t);
+/* Element k as double / int64 (either dtype). */
+double cv_tensor_f(const struct onnx_tensor *t, int64_t k);
+int64_t cv_tensor_i(const struct onnx_tensor *t, int64_t k);
+
+#endif

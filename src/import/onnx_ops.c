@@ -1,0 +1,1474 @@
+/* The ONNX operators quanta imports, one converter each: from ONNX
+ * attributes and NCHW shapes to quanta nodes, NHWC weights and attrs.
+ * Activations (relu, relu6) are fused into the conv2d, dense, add or mul
+ * before them when nothing else reads that value; BatchNormalization is
+ * folded into the conv2d/dense before it the same way, and so is the Add
+ * of a per-channel constant (the bias of MatMul + Add). */
+#include "import/onnx_convert.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WINDOW (1 << 20)
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static bool op_is(const struct cv *cv, const char *name)
+{
+    return strcmp(cv->node->op_type, name) == 0;
+}
+
+/* Outputs after the first must be unused (Dropout mask, MaxPool indices,
+ * BatchNormalization training statistics). */
+static enum quanta_status only_first_output(struct cv *cv)
+{
+    const struct onnx_node *n = cv->node;
+    const struct onnx_graph *og = &cv->m->graph;
+    for (int k = 1; k < n->n_outputs; k++) {
+        const char *name = n->outputs[k];
+        if (!name[0])
+            continue;
+        bool used = false;
+        for (int i = 0; i < og->n_nodes && !used; i++)
+            for (int j = 0; j < og->nodes[i].n_inputs && !used; j++)
+                used = strcmp(og->nodes[i].inputs[j], name) == 0;
+        for (int i = 0; i < og->n_outputs && !used; i++)
+            used = strcmp(og->outputs[i].name, name) == 0;
+        if (used)
+            return cv_fail(cv, "output %d ('%s') is used, but quanta computes only the first "
+                               "output",
+                           k, name);
+    }
+    return QUANTA_OK;
+}
+
+static enum quanta_status need_f32(struct cv *cv, const struct onnx_tensor *t, const char *what)
+{
+    if (t->dtype != QUANTA_F32)
+        return cv_fail(cv, "%s '%s' has data type %s but a float type is needed", what,
+                       t->name, onnx_data_type_name(t->data_type));
+    return QUANTA_OK;
+}
+
+/* Column map of a flattened activation: physical column j holds ONNX
+ * column map[j]. */
+static void flat_colmap(const struct cv_value *x, int64_t *map, int64_t k)
+{
+    const struct quanta_shape *s = &x->flat_shape;
+    const int *p = x->flat_perm;
+    int r = s->rank;
+    for (int64_t j = 0; j < k; j++) {
+        int64_t rest = j, idx[QUANTA_MAX_RANK];
+        for (int m = r - 1; m >= 1; m--) {
+            int64_t d = s->dims[p[m]];
+            idx[p[m]] = rest % d;
+            rest /= d;
+        }
+        int64_t col = 0;
+        for (int a = 1; a < r; a++)
+            col = col * s->dims[a] + idx[a];
+        map[j] = col;
+    }
+}
+
+/* Reorders a per-column vector (length k) of a flat activation. */
+static enum quanta_status permute_columns(struct cv *cv, const struct cv_value *x, float *vec,
+                                          int64_t rows, int64_t k)
+{
+    int64_t *map = malloc((size_t)k * sizeof *map + 1);
+    float *tmp = malloc((size_t)k * sizeof *tmp + 1);
+    if (!map || !tmp) {
+        free(map);
+        free(tmp);
+        return cv_nomem(cv);
+    }
+    flat_colmap(x, map, k);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = vec + r * k;
+        for (int64_t j = 0; j < k; j++)
+            tmp[j] = row[map[j]];
+        memcpy(row, tmp, (size_t)k * sizeof *tmp);
+    }
+    free(map);
+    free(tmp);
+    return QUANTA_OK;
+}
+
+static enum quanta_status def_new(struct cv *cv, const struct cv_value *proto)
+{
+    return cv_def_act(cv, 0, proto);
+}
+
+/* A quanta node of op reading inputs, with an output of quanta shape
+ * shape named after the ONNX output; *node_out its index. */
+static enum quanta_status emit(struct cv *cv, enum graph_op op, const int *inputs, int n_inputs,
+                               const struct quanta_shape *shape, int *q_out, int *node_out)
+{
+    if (cv->node->n_outputs < 1 || !cv->node->outputs[0][0])
+        return cv_fail(cv, "has no output");
+    int q = cv_new_value(cv, cv->node->outputs[0], shape);
+    if (q < 0)
+        return cv_nomem(cv);
+    int n = cv_add_node(cv, op, NULL, inputs, n_inputs, q);
+    if (n < 0)
+        return cv_nomem(cv);
+    *q_out = q;
+    if (node_out)
+        *node_out = n;
+    return QUANTA_OK;
+}
+
+static enum quanta_status check_range(struct cv *cv, const char *attr, int64_t v, int64_t lo,
+                                      int64_t hi)
+{
+    if (v < lo || v > hi)
+        return cv_fail(cv, "attribute '%s' has %lld; %lld to %lld is supported", attr,
+                       (long long)v, (long long)lo, (long long)hi);
+    return QUANTA_OK;
+}
+
+/* An INTS attribute of exactly n entries in [lo, hi], or def. */
+static enum quanta_status ints_attr(struct cv *cv, const char *name, int n, int def, int lo,
+                                    int hi, int *out)
+{
+    const int64_t *v;
+    int count;
+    enum quanta_status st = cv_attr_ints(cv, name, &v, &count);
+    if (st)
+        return st;
+    for (int i = 0; i < n; i++)
+        out[i] = def;
+    if (count < 0)
+        return QUANTA_OK;
+    if (count != n)
+        return cv_fail(cv, "attribute '%s' has %d entries but %d are needed (2-D only)", name,
+                       count, n);
+    for (int i = 0; i < n; i++) {
+        if ((st = check_range(cv, name, v[i], lo, hi)))
+            return st;
+        out[i] = (int)v[i];
+    }
+    return QUANTA_OK;
+}
+
+/* ---- windows (Conv, MaxPool, AveragePool) -------------------------------- */
+
+struct window {
+    int kernel[2], strides[2], dilations[2], pads[4];
+    int64_t out[2];
+};
+
+/* Pads from auto_pad / pads and the output size, for input in[2]. */
+static enum quanta_status window_setup(struct cv *cv, const int64_t *in, struct window *w)
+{
+    const char *auto_pad;
+    enum quanta_status st;
+    if ((st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)) ||
+        (st = ints_attr(cv, "strides", 2, 1, 1, MAX_WINDOW, w->strides)) ||
+        (st = ints_attr(cv, "pads", 4, 0, 0, MAX_WINDOW, w->pads)))
+        return st;
+    bool upper = strcmp(auto_pad, "SAME_UPPER") == 0, lower = strcmp(auto_pad, "SAME_LOWER") == 0;
+    if (upper || lower || strcmp(auto_pad, "VALID") == 0) {
+        for (int i = 0; i < 2; i++) {
+            int64_t span = (int64_t)(w->kernel[i] - 1) * w->dilations[i] + 1;
+            int64_t total = 0;
+            if (upper || lower) {
+                int64_t out = (in[i] + w->strides[i] - 1) / w->strides[i];
+                total = (out - 1) * w->strides[i] + span - in[i];
+                if (total < 0)
+                    total = 0;
+            }
+            int64_t small = total / 2, big = total - small;
+            w->pads[i] = (int)(upper ? small : big);
+            w->pads[i + 2] = (int)(upper ? big : small);
+        }
+    } else if (strcmp(auto_pad, "NOTSET") != 0) {
+        return cv_fail(cv, "attribute 'auto_pad' '%s' is not supported", auto_pad);
+    }
+    for (int i = 0; i < 2; i++) {
+        int64_t span = (int64_t)(w->kernel[i] - 1) * w->dilations[i] + 1;
+        int64_t room = in[i] + w->pads[i] + w->pads[i + 2] - span;
+        if (room < 0)
+            return cv_fail(cv, "the window (%lld) is larger than the padded input (%lld)",
+                           (long long)span, (long long)(in[i] + w->pads[i] + w->pads[i + 2]));
+        w->out[i] = room / w->strides[i] + 1;
+    }
+    return QUANTA_OK;
+}
+
+/* ---- Conv ---------------------------------------------------------------- */
+
+static enum quanta_status op_conv(struct cv *cv)
+{
+    static const char *const attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
+                                        "pads", "strides", NULL};
+    struct cv_value *x, *bv;
+    const struct onnx_tensor *w, *b = NULL;
+    enum quanta_status st;
+    int64_t group;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_need_const(cv, 1, "weight", &w)) || (st = cv_input(cv, 2, &bv)) ||
+        (st = cv_attr_int(cv, "group", 1, &group)))
+        return st;
+    if (bv && (st = cv_need_const(cv, 2, "bias", &b)))
+        return st;
+    if (x->shape.rank != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 2-D convolution of [N, C, H, W] is "
+                           "supported",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
+    if ((st = need_f32(cv, w, "weight")) || (b && (st = need_f32(cv, b, "bias"))))
+        return st;
+    if (w->shape.rank != 4)
+        return cv_fail(cv, "weight '%s' has shape %s but [O, C/group, KH, KW] is needed",
+                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf));
+    int64_t c = x->shape.dims[1], o = w->shape.dims[0], cg = w->shape.dims[1];
+    int64_t kh = w->shape.dims[2], kw = w->shape.dims[3];
+    if (group < 1 || group > c || c % group != 0 || cg * group != c || o % group != 0 ||
+        o < 1 || kh < 1 || kw < 1 || kh > MAX_WINDOW || kw > MAX_WINDOW)
+        return cv_fail(cv, "weight '%s' %s does not fit input channels %lld with group %lld",
+                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)c,
+                       (long long)group);
+    if (b && (b->shape.rank != 1 || b->shape.dims[0] != o))
+        return cv_fail(cv, "bias '%s' has shape %s but [%lld] is needed", b->name,
+                       quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
+    struct window win = {.kernel = {(int)kh, (int)kw}};
+    int ks[2];
+    if ((st = ints_attr(cv, "kernel_shape", 2, 0, 1, MAX_WINDOW, ks)))
+        return st;
+    if (ks[0] && (ks[0] != kh || ks[1] != kw))
+        return cv_fail(cv, "attribute 'kernel_shape' [%d, %d] differs from the weight's "
+                           "[%lld, %lld]",
+                       ks[0], ks[1], (long long)kh, (long long)kw);
+    if ((st = ints_attr(cv, "dilations", 2, 1, 1, MAX_WINDOW, win.dilations)) ||
+        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        return st;
+
+    int perm[4], qx;
+    cv_perm_nhwc(perm);
+    if ((st = cv_materialize(cv, x, perm, &qx)))
+        return st;
+    /* [O, C/g, KH, KW] -> [O, KH, KW, C/g] */
+    const float *src = w->data;
+    float *dst = malloc((size_t)w->numel * sizeof *dst + 1);
+    if (!dst)
+        return cv_nomem(cv);
+    for (int64_t a = 0; a < o; a++)
+        for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t i = 0; i < kh; i++)
+                for (int64_t j = 0; j < kw; j++)
+                    dst[((a * kh + i) * kw + j) * cg + ci] = src[((a * cg + ci) * kh + i) * kw + j];
+    struct quanta_shape ws = {.rank = 4, .dims = {o, kh, kw, cg}};
+    int qw = cv_const_value(cv, cv->node->inputs[1], dst, &ws);
+    free(dst);
+    if (qw < 0)
+        return cv_nomem(cv);
+    int qb = -1;
+    if (b) {
+        struct quanta_shape bs = {.rank = 1, .dims = {o}};
+        if ((qb = cv_const_value(cv, cv->node->inputs[2], b->data, &bs)) < 0)
+            return cv_nomem(cv);
+    }
+    struct cv_value out = *x;
+    out.shape.dims[1] = o;
+    out.shape.dims[2] = win.out[0];
+    out.shape.dims[3] = win.out[1];
+    cv_perm_nhwc(out.perm);
+    out.flat = false;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    int ins[3] = {qx, qw, qb}, q, n;
+    if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &q, &n)))
+        return st;
+    struct graph_attrs *a = &cv->g->nodes[n].attrs;
+    memcpy(a->strides, win.strides, sizeof a->strides);
+    memcpy(a->dilations, win.dilations, sizeof a->dilations);
+    memcpy(a->pads, win.pads, sizeof a->pads);
+    a->groups = (int)group;
+    out.q = q;
+    return def_new(cv, &out);
+}
+
+/* ---- Gemm, MatMul -------------------------------------------------------- */
+
+/* dense of x (rank 2) with weight wt [O, K] (ONNX column order) and
+ * optional bias [O]; wt may be reordered in place. */
+static enum quanta_status emit_dense(struct cv *cv, const struct cv_value *x, float *wt,
+                                     int64_t o, const float *bias, const char *wname,
+                                     const char *bname)
+{
+    enum quanta_status st;
+    int64_t k = x->shape.dims[1];
+    if (x->flat && (st = permute_columns(cv, x, wt, o, k)))
+        return st;
+    struct quanta_shape ws = {.rank = 2, .dims = {o, k}};
+    int qw = cv_const_value(cv, wname, wt, &ws), qb = -1;
+    if (qw < 0)
+        return cv_nomem(cv);
+    if (bias) {
+        struct quanta_shape bs = {.rank = 1, .dims = {o}};
+        if ((qb = cv_const_value(cv, bname, bias, &bs)) < 0)
+            return cv_nomem(cv);
+    }
+    struct quanta_shape phys = {.rank = 2, .dims = {x->shape.dims[0], o}};
+    int ins[3] = {x->q, qw, qb}, q;
+    if ((st = emit(cv, GRAPH_OP_DENSE, ins, 3, &phys, &q, NULL)))
+        return st;
+    struct cv_value out = *x;
+    out.flat = false;
+    out.shape = phys;
+    cv_perm_identity(2, out.perm);
+    out.q = q;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status dense_input(struct cv *cv, struct cv_value *x)
+{
+    char buf[128];
+    if (x->shape.rank != 2)
+        return cv_fail(cv, "input '%s' has shape %s; only [N, K] inputs are supported", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    if (x->flat)
+        return QUANTA_OK;
+    int perm[2] = {0, 1}, q;
+    enum quanta_status st = cv_materialize(cv, x, perm, &q);
+    x->q = q; /* a local copy */
+    return st;
+}
+
+static enum quanta_status op_gemm(struct cv *cv)
+{
+    static const char *const attrs[] = {"alpha", "beta", "transA", "transB", NULL};
+    struct cv_value *xp, *cvv, x;
+    const struct onnx_tensor *b, *c = NULL;
+    int64_t ta, tb;
+    float alpha, beta;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &xp)) ||
+        (st = cv_need_const(cv, 1, "weight B", &b)) || (st = cv_input(cv, 2, &cvv)) ||
+        (st = cv_attr_int(cv, "transA", 0, &ta)) || (st = cv_attr_int(cv, "transB", 0, &tb)) ||
+        (st = cv_attr_float(cv, "alpha", 1.0f, &alpha)) ||
+        (st = cv_attr_float(cv, "beta", 1.0f, &beta)))
+        return st;
+    if (cvv && (st = cv_need_const(cv, 2, "bias C", &c)))
+        return st;
+    if (ta != 0)
+        return cv_fail(cv, "transA=%lld on an activation is not supported", (long long)ta);
+    x = *xp;
+    if ((st = dense_input(cv, &x)) || (st = need_f32(cv, b, "weight")) ||
+        (c && (st = need_f32(cv, c, "bias"))))
+        return st;
+    int64_t k = x.shape.dims[1];
+    if (b->shape.rank != 2 || b->shape.dims[tb ? 1 : 0] != k)
+        return cv_fail(cv, "weight B '%s' has shape %s but %s is needed with transB=%lld",
+                       b->name, quanta_shape_format(&b->shape, buf, sizeof buf),
+                       tb ? "[O, K]" : "[K, O]", (long long)tb);
+    int64_t o = b->shape.dims[tb ? 0 : 1];
+    float *wt = malloc((size_t)(o * k) * sizeof *wt + 1);
+    float *bias = c ? malloc((size_t)o * sizeof *bias + 1) : NULL;
+    if (!wt || (c && !bias)) {
+        free(wt);
+        free(bias);
+        return cv_nomem(cv);
+    }
+    const float *bd = b->data;
+    for (int64_t i = 0; i < o; i++)
+        for (int64_t j = 0; j < k; j++)
+            wt[i * k + j] = alpha * (tb ? bd[i * k + j] : bd[j * o + i]);
+    if (c) {
+        /* C broadcasts to [N, O]: only [O], [1, O] and one element make a bias */
+        bool one = c->numel == 1;
+        bool row = c->numel == o && (c->shape.rank == 1 || (c->shape.rank == 2 && c->shape.dims[0] == 1));
+        if (!one && !row) {
+            free(wt);
+            free(bias);
+            return cv_fail(cv, "bias C '%s' has shape %s; only [O], [1, O] or one element is "
+                               "supported",
+                           c->name, quanta_shape_format(&c->shape, buf, sizeof buf));
+        }
+        for (int64_t i = 0; i < o; i++)
+            bias[i] = beta * ((const float *)c->data)[one ? 0 : i];
+    }
+    char wname[300], bname[300];
+    snprintf(wname, sizeof wname, "%s", cv->node->inputs[1]);
+    snprintf(bname, sizeof bname, "%s", c ? cv->node->inputs[2] : "");
+    st = emit_dense(cv, &x, wt, o, bias, wname, bname);
+    free(wt);
+    free(bias);
+    return st;
+}
+
+static enum quanta_status op_matmul(struct cv *cv)
+{
+    struct cv_value *xp, x;
+    const struct onnx_tensor *b;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need_act(cv, 0, &xp)) ||
+        (st = cv_need_const(cv, 1, "weight B", &b)))
+        return st;
+    x = *xp;
+    if ((st = dense_input(cv, &x)) || (st = need_f32(cv, b, "weight")))
+        return st;
+    int64_t k = x.shape.dims[1];
+    if (b->shape.rank != 2 || b->shape.dims[0] != k)
+        return cv_fail(cv, "weight B '%s' has shape %s but [%lld, O] is needed", b->name,
+                       quanta_shape_format(&b->shape, buf, sizeof buf), (long long)k);
+    int64_t o = b->shape.dims[1];
+    float *wt = malloc((size_t)(o * k) * sizeof *wt + 1);
+    if (!wt)
+        return cv_nomem(cv);
+    for (int64_t i = 0; i < o; i++)
+        for (int64_t j = 0; j < k; j++)
+            wt[i * k + j] = ((const float *)b->data)[j * o + i];
+    st = emit_dense(cv, &x, wt, o, NULL, cv->node->inputs[1], "");
+    free(wt);
+    return st;
+}
+
+/* ---- element-wise -------------------------------------------------------- */
+
+/* Fuses activation act into the node producing x when that is allowed;
+ * *fused true when done (the output then aliases x). */
+static enum quanta_status try_fuse(struct cv *cv, const struct cv_value *x,
+                                   enum graph_activation act, bool *fused)
+{
+    *fused = false;
+    int p = cv_producer(cv, x->q);
+    if (p < 0)
+        return QUANTA_OK;
+    struct graph_node *n = &cv->g->nodes[p];
+    if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_ADD &&
+        n->op != GRAPH_OP_MUL)
+        return QUANTA_OK;
+    if (!cv_sole_reader(cv, x->q))
+        return QUANTA_OK;
+    /* relu after relu or relu6 changes nothing; relu6 after relu is relu6 */
+    if (n->attrs.activation == GRAPH_ACT_RELU6 ||
+        (n->attrs.activation == GRAPH_ACT_RELU && act == GRAPH_ACT_RELU))
+        act = n->attrs.activation;
+    n->attrs.activation = act;
+    *fused = true;
+    return def_new(cv, x);
+}
+
+static enum quanta_status unary(struct cv *cv, enum graph_op op, float alpha)
+{
+    struct cv_value *x;
+    enum quanta_status st = cv_need_act(cv, 0, &x);
+    if (st)
+        return st;
+    if (op == GRAPH_OP_RELU || op == GRAPH_OP_RELU6) {
+        bool fused;
+        if ((st = try_fuse(cv, x, op == GRAPH_OP_RELU ? GRAPH_ACT_RELU : GRAPH_ACT_RELU6,
+                           &fused)) || fused)
+            return st;
+    }
+    struct cv_value proto = *x;
+    struct quanta_shape s = cv->g->values[x->q].shape;
+    int in = x->q, q, n;
+    if ((st = emit(cv, op, &in, 1, &s, &q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.alpha = alpha;
+    proto.q = q;
+    return def_new(cv, &proto);
+}
+
+static enum quanta_status op_simple(struct cv *cv)
+{
+    enum quanta_status st = cv_check_attrs(cv, NULL);
+    if (st)
+        return st;
+    if (op_is(cv, "Relu"))
+        return unary(cv, GRAPH_OP_RELU, 0);
+    if (op_is(cv, "Sigmoid"))
+        return unary(cv, GRAPH_OP_SIGMOID, 0);
+    return unary(cv, GRAPH_OP_TANH, 0);
+}
+
+static enum quanta_status op_leaky_relu(struct cv *cv)
+{
+    static const char *const attrs[] = {"alpha", NULL};
+    float alpha;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_attr_float(cv, "alpha", 0.01f, &alpha)))
+        return st;
+    return unary(cv, GRAPH_OP_LEAKY_RELU, alpha);
+}
+
+/* Clip: [0, 6] is relu6, [0, +inf) relu; other bounds are refused. */
+static enum quanta_status op_clip(struct cv *cv)
+{
+    static const char *const attrs_old[] = {"min", "max", NULL};
+    float lo = -FLT_MAX, hi = FLT_MAX;
+    enum quanta_status st;
+    if (cv->m->opset < 11) {
+        if ((st = cv_check_attrs(cv, attrs_old)) || (st = cv_attr_float(cv, "min", lo, &lo)) ||
+            (st = cv_attr_float(cv, "max", hi, &hi)))
+            return st;
+    } else {
+        if ((st = cv_check_attrs(cv, NULL)))
+            return st;
+        for (int k = 1; k <= 2; k++) {
+            struct cv_value *v;
+            const struct onnx_tensor *t;
+            if ((st = cv_input(cv, k, &v)))
+                return st;
+            if (!v)
+                continue;
+            if ((st = cv_need_const(cv, k, k == 1 ? "min" : "max", &t)))
+                return st;
+            if (t->numel != 1)
+                return cv_fail(cv, "bound '%s' must hold one value", t->name);
+            *(k == 1 ? &lo : &hi) = (float)cv_tensor_f(t, 0);
+        }
+    }
+    if (lo == 0 && hi == 6)
+        return unary(cv, GRAPH_OP_RELU6, 0);
+    if (lo == 0 && hi >= FLT_MAX)
+        return unary(cv, GRAPH_OP_RELU, 0);
+    return cv_fail(cv, "bounds [%g, %g] are not supported; only [0, 6] (relu6) and [0, inf) "
+                       "(relu)",
+                   (double)lo, (double)hi);
+}
+
+/* The per-channel vector of constant c broadcast against activation x:
+ * quanta's add/mul take b of a's shape or [C] along the last physical
+ * axis. vec gets that axis' length. */
+static enum quanta_status channel_vector(struct cv *cv, const struct cv_value *x,
+                                         const struct onnx_tensor *c, float **vec, int64_t *len)
+{
+    char b1[128], b2[128];
+    int r = x->shape.rank;
+    if (r < 1 || c->shape.rank > r)
+        return cv_fail(cv, "constant '%s' %s does not broadcast to '%s' %s", c->name,
+                       quanta_shape_format(&c->shape, b1, sizeof b1), x->name,
+                       quanta_shape_format(&x->shape, b2, sizeof b2));
+    int last = x->flat ? 1 : x->perm[r - 1];
+    int off = r - c->shape.rank;
+    for (int i = 0; i < c->shape.rank; i++) {
+        int64_t d = c->shape.dims[i], xd = x->shape.dims[i + off];
+        if (d != 1 && d != xd)
+            return cv_fail(cv, "constant '%s' %s does not broadcast to '%s' %s", c->name,
+                           quanta_shape_format(&c->shape, b1, sizeof b1), x->name,
+                           quanta_shape_format(&x->shape, b2, sizeof b2));
+        if (d != 1 && i + off != last)
+            return cv_fail(cv, "constant '%s' %s varies along axis %d of '%s' %s; quanta "
+                               "broadcasts only along the channels (axis %d)",
+                           c->name, quanta_shape_format(&c->shape, b1, sizeof b1), i + off,
+                           x->name, quanta_shape_format(&x->shape, b2, sizeof b2), last);
+    }
+    int64_t n = x->shape.dims[last];
+    if (n < 1 || last == 0)
+        return cv_fail(cv, "cannot broadcast constant '%s' along the batch axis", c->name);
+    float *v = malloc((size_t)n * sizeof *v + 1);
+    if (!v)
+        return cv_nomem(cv);
+    bool varies = last - off >= 0 && c->shape.dims[last - off] == n && n > 1;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (float)cv_tensor_f(c, varies ? i : 0);
+    enum quanta_status st = QUANTA_OK;
+    if (x->flat && varies)
+        st = permute_columns(cv, x, v, 1, n);
+    if (st) {
+        free(v);
+        return st;
+    }
+    *vec = v;
+    *len = n;
+    return QUANTA_OK;
+}
+
+/* Adds vec to the bias of the conv2d/dense producing x, when nothing else
+ * reads x and the producer has no activation. */
+static enum quanta_status try_fold_bias(struct cv *cv, const struct cv_value *x, const float *vec,
+                                        int64_t n, bool *folded)
+{
+    *folded = false;
+    int p = cv_producer(cv, x->q);
+    if (p < 0 || x->flat)
+        return QUANTA_OK;
+    struct graph_node *node = &cv->g->nodes[p];
+    if ((node->op != GRAPH_OP_CONV2D && node->op != GRAPH_OP_DENSE) ||
+        node->attrs.activation != GRAPH_ACT_NONE || node->n_inputs != 3 ||
+        !cv_sole_reader(cv, x->q))
+        return QUANTA_OK;
+    int64_t o = cv->g->values[node->inputs[1]].shape.dims[0];
+    if (o != n)
+        return QUANTA_OK;
+    if (node->inputs[2] < 0) {
+        float *zero = calloc((size_t)n + 1, sizeof *zero);
+        if (!zero)
+            return cv_nomem(cv);
+        char name[300];
+        snprintf(name, sizeof name, "%s.bias", cv->g->nodes[p].name);
+        int qb = cv_const_value(cv, name, zero, &(struct quanta_shape){.rank = 1, .dims = {n}});
+        free(zero);
+        if (qb < 0)
+            return cv_nomem(cv);
+        cv->g->nodes[p].inputs[2] = qb;
+    }
+    float *bias = cv->g->values[cv->g->nodes[p].inputs[2]].owned;
+    for (int64_t i = 0; i < n; i++)
+        bias[i] += vec[i];
+    *folded = true;
+    return def_new(cv, x);
+}
+
+static enum quanta_status op_binary(struct cv *cv)
+{
+    struct cv_value *a, *b;
+    enum quanta_status st;
+    char b1[128], b2[128];
+    bool add = op_is(cv, "Add") || op_is(cv, "Sub");
+    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need(cv, 0, &a)) || (st = cv_need(cv, 1, &b)))
+        return st;
+    enum graph_op op = add ? GRAPH_OP_ADD : GRAPH_OP_MUL;
+    if (a->kind == CV_ACT && b->kind == CV_ACT) {
+        if (op_is(cv, "Sub") || op_is(cv, "Div"))
+            return cv_fail(cv, "%s of two activations is not supported", cv->node->op_type);
+        if (!quanta_shape_equal(&a->shape, &b->shape))
+            return cv_fail(cv, "inputs '%s' %s and '%s' %s differ in shape; quanta adds and "
+                               "multiplies activations of one shape",
+                           a->name, quanta_shape_format(&a->shape, b1, sizeof b1), b->name,
+                           quanta_shape_format(&b->shape, b2, sizeof b2));
+        struct cv_value out = *a;
+        int ins[2];
+        if (a->flat || b->flat) {
+            bool same = a->flat && b->flat && quanta_shape_equal(&a->flat_shape, &b->flat_shape) &&
+                        memcmp(a->flat_perm, b->flat_perm, sizeof a->flat_perm) == 0;
+            if (!same)
+                return cv_fail(cv, "inputs '%s' and '%s' hold their elements in different "
+                                   "orders (one is a flattened NCHW tensor)",
+                               a->name, b->name);
+            ins[0] = a->q;
+            ins[1] = b->q;
+        } else if ((st = cv_materialize(cv, a, a->perm, &ins[0])) ||
+                   (st = cv_materialize(cv, b, a->perm, &ins[1]))) {
+            return st;
+        }
+        struct quanta_shape s = cv->g->values[ins[0]].shape;
+        if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
+            return st;
+        return def_new(cv, &out);
+    }
+    bool const_first = a->kind == CV_CONST;
+    struct cv_value *x = const_first ? b : a;
+    const struct onnx_tensor *c = const_first ? a->c : b->c;
+    if (const_first && (op_is(cv, "Sub") || op_is(cv, "Div")))
+        return cv_fail(cv, "constant %s activation is not supported",
+                       op_is(cv, "Sub") ? "minus" : "divided by");
+    if ((st = need_f32(cv, c, "constant")))
+        return st;
+    float *vec = NULL;
+    int64_t n = 0;
+    if ((st = channel_vector(cv, x, c, &vec, &n)))
+        return st;
+    for (int64_t i = 0; i < n; i++) {
+        if (op_is(cv, "Sub"))
+            vec[i] = -vec[i];
+        else if (op_is(cv, "Div"))
+            vec[i] = 1.0f / vec[i];
+    }
+    bool folded = false;
+    if (add && (st = try_fold_bias(cv, x, vec, n, &folded))) {
+        free(vec);
+        return st;
+    }
+    if (folded) {
+        free(vec);
+        return QUANTA_OK;
+    }
+    int qx = x->q;
+    if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx))) {
+        free(vec);
+        return st;
+    }
+    int qc = cv_const_value(cv, const_first ? cv->node->inputs[0] : cv->node->inputs[1], vec,
+                            &(struct quanta_shape){.rank = 1, .dims = {n}});
+    free(vec);
+    if (qc < 0)
+        return cv_nomem(cv);
+    struct cv_value out = *x;
+    struct quanta_shape s = cv->g->values[qx].shape;
+    int ins[2] = {qx, qc};
+    if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
+/* ---- pooling ------------------------------------------------------------- */
+
+static enum quanta_status op_pool(struct cv *cv)
+{
+    static const char *const max_attrs[] = {"auto_pad", "ceil_mode", "dilations", "kernel_shape",
+                                            "pads", "strides", "storage_order", NULL};
+    static const char *const avg_attrs[] = {"auto_pad", "ceil_mode", "count_include_pad",
+                                            "kernel_shape", "pads", "strides", NULL};
+    bool max = op_is(cv, "MaxPool");
+    struct cv_value *x;
+    enum quanta_status st;
+    int64_t ceil_mode, include_pad = 0;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, max ? max_attrs : avg_attrs)) || (st = only_first_output(cv)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "ceil_mode", 0, &ceil_mode)) ||
+        (!max && (st = cv_attr_int(cv, "count_include_pad", 0, &include_pad))))
+        return st;
+    if (x->shape.rank != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 2-D pooling of [N, C, H, W] is "
+                           "supported",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
+    struct window win;
+    if ((st = ints_attr(cv, "kernel_shape", 2, 0, 1, MAX_WINDOW, win.kernel)))
+        return st;
+    if (win.kernel[0] == 0)
+        return cv_fail(cv, "attribute 'kernel_shape' is required");
+    if ((st = ints_attr(cv, "dilations", 2, 1, 1, 1, win.dilations)) ||
+        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        return st;
+    bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
+    if (ceil_mode) {
+        /* ceil mode: one more window where the last one still starts
+         * inside the input (or its leading padding); emulated with more
+         * padding at the end, which neither max nor quanta's average
+         * (padding not counted) sees. */
+        for (int i = 0; i < 2; i++) {
+            int64_t in = x->shape.dims[2 + i], s = win.strides[i], k = win.kernel[i];
+            int64_t room = in + win.pads[i] + win.pads[i + 2] - k;
+            int64_t out = (room + s - 1) / s + 1;
+            if ((out - 1) * s >= in + win.pads[i])
+                out--;
+            if (out > win.out[i]) {
+                win.pads[i + 2] += (int)((out - 1) * s + k - (in + win.pads[i] + win.pads[i + 2]));
+                win.out[i] = out;
+                padded = true;
+            }
+        }
+    }
+    if (!max && include_pad && padded)
+        return cv_fail(cv, "count_include_pad=1 with padding is not supported (quanta's "
+                           "avg_pool2d does not count padding)");
+    for (int i = 0; i < 4; i++)
+        if (win.pads[i] >= win.kernel[i % 2])
+            return cv_fail(cv, "padding %d is not smaller than the kernel %d", win.pads[i],
+                           win.kernel[i % 2]);
+    int perm[4], qx;
+    cv_perm_nhwc(perm);
+    if ((st = cv_materialize(cv, x, perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    out.shape.dims[2] = win.out[0];
+    out.shape.dims[3] = win.out[1];
+    cv_perm_nhwc(out.perm);
+    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    int n;
+    if ((st = emit(cv, max ? GRAPH_OP_MAX_POOL2D : GRAPH_OP_AVG_POOL2D, &qx, 1, &phys, &out.q, &n)))
+        return st;
+    struct graph_attrs *a = &cv->g->nodes[n].attrs;
+    memcpy(a->kernel, win.kernel, sizeof a->kernel);
+    memcpy(a->strides, win.strides, sizeof a->strides);
+    memcpy(a->pads, win.pads, sizeof a->pads);
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_global_avg_pool(struct cv *cv)
+{
+    struct cv_value *x;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need_act(cv, 0, &x)))
+        return st;
+    if (x->shape.rank != 4)
+        return cv_fail(cv, "input '%s' has shape %s; [N, C, H, W] is needed", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    int perm[4], qx;
+    cv_perm_nhwc(perm);
+    if ((st = cv_materialize(cv, x, perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    out.shape.dims[2] = out.shape.dims[3] = 1;
+    cv_perm_nhwc(out.perm);
+    struct quanta_shape phys = {.rank = 2, .dims = {x->shape.dims[0], x->shape.dims[1]}};
+    if ((st = emit(cv, GRAPH_OP_GLOBAL_AVG_POOL, &qx, 1, &phys, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
+/* ---- shape operators on activations -------------------------------------- */
+
+/* x to [N, rest] (ONNX order of the rest). */
+static enum quanta_status flatten_to_2d(struct cv *cv, const struct cv_value *x)
+{
+    enum quanta_status st;
+    int64_t k = 1;
+    for (int i = 1; i < x->shape.rank; i++)
+        k *= x->shape.dims[i];
+    struct cv_value out = *x;
+    out.shape.rank = 2;
+    out.shape.dims[1] = k;
+    cv_perm_identity(2, out.perm);
+    if (x->shape.rank == 2)
+        return def_new(cv, x);
+    int ident[QUANTA_MAX_RANK], qx = x->q;
+    cv_perm_identity(x->shape.rank, ident);
+    out.flat = !cv_layout_equiv(&x->shape, x->perm, ident);
+    if (out.flat) {
+        out.flat_shape = x->shape;
+        memcpy(out.flat_perm, x->perm, sizeof out.flat_perm);
+    }
+    /* The quanta value holds the elements in physical order already
+     * (its shape may differ only in axes of size 1): flatten it as it is. */
+    if (quanta_shape_equal(&cv->g->values[qx].shape, &out.shape)) {
+        out.q = qx;
+        return def_new(cv, &out);
+    }
+    if ((st = emit(cv, GRAPH_OP_FLATTEN, &qx, 1, &out.shape, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_flatten(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", NULL};
+    struct cv_value *x;
+    int64_t axis;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_int(cv, "axis", 1, &axis)))
+        return st;
+    if (axis < 0)
+        axis += x->shape.rank;
+    if (axis != 1 || x->shape.rank < 2)
+        return cv_fail(cv, "attribute 'axis' %lld is not supported; only 1 (keep the batch) is",
+                       (long long)axis);
+    if (x->flat)
+        return def_new(cv, x);
+    return flatten_to_2d(cv, x);
+}
+
+static enum quanta_status op_reshape(struct cv *cv)
+{
+    static const char *const attrs[] = {"allowzero", NULL};
+    struct cv_value *x;
+    const struct onnx_tensor *t;
+    int64_t allowzero;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_need_const(cv, 1, "shape", &t)) ||
+        (st = cv_attr_int(cv, "allowzero", 0, &allowzero)))
+        return st;
+    if (t->dtype != QUANTA_I64 || t->shape.rank != 1 || t->numel < 1 ||
+        t->numel > QUANTA_MAX_RANK)
+        return cv_fail(cv, "shape '%s' must be INT64 with 1 to %d entries", t->name,
+                       QUANTA_MAX_RANK);
+    /* The target: entry 0 is the batch (the marker, a 0 copying it, -1,
+     * or the batch size the model was exported with). */
+    int64_t per_sample = 1;
+    for (int i = 1; i < x->shape.rank; i++)
+        per_sample *= x->shape.dims[i];
+    struct quanta_shape o = {.rank = (int)t->numel};
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 1; i < o.rank; i++) {
+        int64_t d = cv_tensor_i(t, i);
+        if (d == 0 && !allowzero)
+            d = i < x->shape.rank ? x->shape.dims[i] : -2;
+        if (d == -1 && infer < 0) {
+            infer = i;
+            continue;
+        }
+        if (d < 1)
+            return cv_fail(cv, "shape entry %d (%lld) is not supported", i,
+                           (long long)cv_tensor_i(t, i));
+        o.dims[i] = d;
+        known *= d;
+    }
+    if (infer >= 0) {
+        if (per_sample % known != 0)
+            return cv_fail(cv, "cannot infer entry %d: %lld elements per sample", infer,
+                           (long long)per_sample);
+        o.dims[infer] = per_sample / known;
+        known = per_sample;
+    }
+    int64_t d0 = cv_tensor_i(t, 0);
+    bool batch_ok = d0 == CV_BATCH || d0 == -1 || (d0 == 0 && !allowzero) ||
+                    (d0 > 0 && (x->shape.dims[0] < 0 || d0 == x->shape.dims[0]));
+    if (!batch_ok || known != per_sample)
+        return cv_fail(cv, "reshaping '%s' %s to this shape changes the batch axis, which is "
+                           "not supported",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
+    o.dims[0] = x->shape.dims[0];
+    if (quanta_shape_equal(&o, &x->shape))
+        return def_new(cv, x);
+    if (x->flat && quanta_shape_equal(&o, &x->flat_shape)) {
+        /* un-flattening: back to the layout it came from */
+        struct cv_value out = *x;
+        out.flat = false;
+        out.shape = x->flat_shape;
+        memcpy(out.perm, x->flat_perm, sizeof out.perm);
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        int n;
+        if ((st = emit(cv, GRAPH_OP_RESHAPE, &x->q, 1, &phys, &out.q, &n)))
+            return st;
+        cv->g->nodes[n].attrs.shape = phys;
+        return def_new(cv, &out);
+    }
+    if (o.rank == 2 && !x->flat)
+        return flatten_to_2d(cv, x);
+    int ident[QUANTA_MAX_RANK], qx;
+    cv_perm_identity(x->shape.rank, ident);
+    if ((st = cv_materialize(cv, x, ident, &qx)))
+        return st;
+    struct cv_value out = *x;
+    out.shape = o;
+    cv_perm_identity(o.rank, out.perm);
+    int n;
+    if ((st = emit(cv, GRAPH_OP_RESHAPE, &qx, 1, &o, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.shape = o;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_transpose(struct cv *cv)
+{
+    static const char *const attrs[] = {"perm", NULL};
+    struct cv_value *x;
+    const int64_t *p;
+    int n;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_ints(cv, "perm", &p, &n)))
+        return st;
+    int r = x->shape.rank, tp[QUANTA_MAX_RANK], inv[QUANTA_MAX_RANK];
+    bool seen[QUANTA_MAX_RANK] = {false};
+    if (n >= 0 && n != r)
+        return cv_fail(cv, "attribute 'perm' has %d entries for rank %d", n, r);
+    for (int i = 0; i < r; i++) {
+        if (n >= 0 && (p[i] < 0 || p[i] >= r || seen[p[i]]))
+            return cv_fail(cv, "attribute 'perm' is not a permutation");
+        tp[i] = n < 0 ? r - 1 - i : (int)p[i];
+        seen[tp[i]] = true;
+        inv[tp[i]] = i;
+    }
+    if (tp[0] != 0)
+        return cv_fail(cv, "moves the batch axis, which is not supported");
+    if (x->flat)
+        return cv_fail(cv, "transposes a flattened NCHW tensor, which is not supported");
+    struct cv_value out = *x;
+    for (int j = 0; j < r; j++)
+        out.shape.dims[j] = x->shape.dims[tp[j]];
+    for (int i = 0; i < r; i++)
+        out.perm[i] = inv[x->perm[i]];
+    return def_new(cv, &out);
+}
+
+static enum quanta_status get_axes(struct cv *cv, int since_opset, int64_t *axes, int *n)
+{
+    enum quanta_status st;
+    *n = -1;
+    if (cv->m->opset < since_opset) {
+        const int64_t *a;
+        if ((st = cv_attr_ints(cv, "axes", &a, n)))
+            return st;
+        if (*n > QUANTA_MAX_RANK)
+            return cv_fail(cv, "attribute 'axes' has %d entries", *n);
+        for (int i = 0; i < *n; i++)
+            axes[i] = a[i];
+        return QUANTA_OK;
+    }
+    struct cv_value *v;
+    if ((st = cv_input(cv, 1, &v)) || !v)
+        return st;
+    if (v->kind != CV_CONST || v->c->dtype != QUANTA_I64 || v->c->numel > QUANTA_MAX_RANK)
+        return cv_fail(cv, "input 'axes' must be an INT64 constant of at most %d entries",
+                       QUANTA_MAX_RANK);
+    *n = (int)v->c->numel;
+    for (int i = 0; i < *n; i++)
+        axes[i] = cv_tensor_i(v->c, i);
+    return QUANTA_OK;
+}
+
+/* Layout after dropping the axes marked in drop (their size is 1, or they
+ * were reduced). */
+static void drop_axes(const struct cv_value *x, const bool *drop, struct cv_value *out)
+{
+    int r = x->shape.rank, renum[QUANTA_MAX_RANK], k = 0;
+    for (int a = 0; a < r; a++)
+        renum[a] = drop[a] ? -1 : k++;
+    out->shape.rank = 0;
+    for (int a = 0; a < r; a++)
+        if (!drop[a])
+            out->shape.dims[out->shape.rank++] = x->shape.dims[a];
+    int j = 0;
+    for (int i = 0; i < r; i++)
+        if (!drop[x->perm[i]])
+            out->perm[j++] = renum[x->perm[i]];
+}
+
+static enum quanta_status op_squeeze(struct cv *cv)
+{
+    static const char *const attrs[] = {"axes", NULL};
+    struct cv_value *x;
+    int64_t axes[QUANTA_MAX_RANK];
+    int n;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = get_axes(cv, 13, axes, &n)))
+        return st;
+    if (x->flat)
+        return cv_fail(cv, "squeezes a flattened NCHW tensor, which is not supported");
+    int r = x->shape.rank;
+    bool drop[QUANTA_MAX_RANK] = {false};
+    for (int i = 0; i < n; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r || x->shape.dims[a] != 1)
+            return cv_fail(cv, "axis %lld is out of range or not of size 1", (long long)axes[i]);
+        drop[a] = true;
+    }
+    for (int a = 1; n < 0 && a < r; a++)
+        drop[a] = x->shape.dims[a] == 1;
+    if (drop[0])
+        return cv_fail(cv, "squeezes the batch axis, which is not supported");
+    struct cv_value out = *x;
+    drop_axes(x, drop, &out);
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_unsqueeze(struct cv *cv)
+{
+    static const char *const attrs[] = {"axes", NULL};
+    struct cv_value *x;
+    int64_t axes[QUANTA_MAX_RANK];
+    int n;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = get_axes(cv, 13, axes, &n)))
+        return st;
+    if (x->flat)
+        return cv_fail(cv, "unsqueezes a flattened NCHW tensor, which is not supported");
+    if (n < 1)
+        return cv_fail(cv, "needs axes");
+    int r = x->shape.rank + n;
+    if (r > QUANTA_MAX_RANK)
+        return cv_fail(cv, "output rank %d is beyond %d", r, QUANTA_MAX_RANK);
+    bool is_new[QUANTA_MAX_RANK] = {false};
+    for (int i = 0; i < n; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r || is_new[a])
+            return cv_fail(cv, "axis %lld is out of range or repeated", (long long)axes[i]);
+        is_new[a] = true;
+    }
+    if (is_new[0])
+        return cv_fail(cv, "inserts an axis before the batch axis, which is not supported");
+    struct cv_value out = *x;
+    int old_to_new[QUANTA_MAX_RANK];
+    out.shape.rank = r;
+    for (int a = 0, j = 0; a < r; a++) {
+        if (is_new[a]) {
+            out.shape.dims[a] = 1;
+        } else {
+            out.shape.dims[a] = x->shape.dims[j];
+            old_to_new[j++] = a;
+        }
+    }
+    int k = 0;
+    for (int i = 0; i < x->shape.rank; i++)
+        out.perm[k++] = old_to_new[x->perm[i]];
+    for (int a = 0; a < r; a++)
+        if (is_new[a])
+            out.perm[k++] = a; /* size 1: anywhere will do */
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_concat(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", NULL};
+    struct cv_value *x0;
+    int64_t axis_attr;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x0)) ||
+        (st = cv_attr_int(cv, "axis", INT64_MIN, &axis_attr)))
+        return st;
+    int r = x0->shape.rank;
+    int64_t axis = axis_attr < 0 ? axis_attr + r : axis_attr;
+    if (axis_attr == INT64_MIN || axis < 0 || axis >= r)
+        return cv_fail(cv, "attribute 'axis' is missing or out of range");
+    if (axis == 0)
+        return cv_fail(cv, "concatenates along the batch axis, which is not supported");
+    int n = cv->node->n_inputs;
+    int *ins = malloc((size_t)n * sizeof *ins + 1);
+    if (!ins)
+        return cv_nomem(cv);
+    struct cv_value out = *x0;
+    out.shape.dims[axis] = 0;
+    for (int k = 0; k < n; k++) {
+        struct cv_value *x;
+        if ((st = cv_need_act(cv, k, &x)))
+            break;
+        bool ok = x->shape.rank == r;
+        for (int d = 0; ok && d < r; d++)
+            ok = d == axis || x->shape.dims[d] == x0->shape.dims[d];
+        if (!ok) {
+            st = cv_fail(cv, "input '%s' does not match the shape of '%s' off axis %lld",
+                         x->name, x0->name, (long long)axis);
+            break;
+        }
+        out.shape.dims[axis] += x->shape.dims[axis];
+        if ((st = cv_materialize(cv, x, x0->perm, &ins[k])))
+            break;
+    }
+    if (!st) {
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        int node;
+        if (!(st = emit(cv, GRAPH_OP_CONCAT, ins, n, &phys, &out.q, &node)))
+            cv->g->nodes[node].attrs.axis = cv_phys_axis(x0->perm, r, (int)axis);
+    }
+    free(ins);
+    return st ? st : def_new(cv, &out);
+}
+
+static enum quanta_status op_softmax(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", NULL};
+    struct cv_value *x;
+    int64_t axis;
+    enum quanta_status st;
+    bool old = cv->m->opset < 13;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_int(cv, "axis", old ? 1 : -1, &axis)))
+        return st;
+    int r = x->shape.rank;
+    if (axis < 0)
+        axis += r;
+    if (axis < 0 || axis >= r)
+        return cv_fail(cv, "attribute 'axis' is out of range for rank %d", r);
+    if (old) {
+        /* before opset 13: softmax over all axes from axis on, as one */
+        int varying = -1, count = 0;
+        for (int a = (int)axis; a < r; a++)
+            if (x->shape.dims[a] != 1) {
+                varying = a;
+                count++;
+            }
+        if (count > 1)
+            return cv_fail(cv, "softmax over axes %lld.. of a tensor with several of them > 1 "
+                               "is not supported",
+                           (long long)axis);
+        if (varying >= 0)
+            axis = varying;
+    }
+    if (axis == 0)
+        return cv_fail(cv, "softmax over the batch axis is not supported");
+    int qx = x->q;
+    if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    struct quanta_shape s = cv->g->values[qx].shape;
+    int n;
+    if ((st = emit(cv, GRAPH_OP_SOFTMAX, &qx, 1, &s, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.axis = x->flat ? 1 : cv_phys_axis(x->perm, r, (int)axis);
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_batch_norm(struct cv *cv)
+{
+    static const char *const attrs[] = {"epsilon", "momentum", "training_mode", "spatial", NULL};
+    struct cv_value *x;
+    const struct onnx_tensor *p[4];
+    static const char *const names[] = {"scale", "B", "mean", "var"};
+    float eps;
+    int64_t training, spatial;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = only_first_output(cv)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)) ||
+        (st = cv_attr_int(cv, "training_mode", 0, &training)) ||
+        (st = cv_attr_int(cv, "spatial", 1, &spatial)))
+        return st;
+    if (training || !spatial)
+        return cv_fail(cv, "training_mode=1 / spatial=0 is not supported");
+    if (x->shape.rank < 2)
+        return cv_fail(cv, "input '%s' needs a channel axis", x->name);
+    int64_t c = x->shape.dims[1];
+    for (int i = 0; i < 4; i++) {
+        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) || (st = need_f32(cv, p[i], names[i])))
+            return st;
+        if (p[i]->numel != c)
+            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
+                           p[i]->name, (long long)p[i]->numel, (long long)c);
+    }
+    const float *gamma = p[0]->data, *beta = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
+    int last = x->perm[x->shape.rank - 1];
+
+    /* Fold into the conv2d / dense before it. */
+    int prod = cv_producer(cv, x->q);
+    struct graph_node *node = prod >= 0 ? &cv->g->nodes[prod] : NULL;
+    if (node && (node->op == GRAPH_OP_CONV2D || node->op == GRAPH_OP_DENSE) &&
+        node->attrs.activation == GRAPH_ACT_NONE && node->n_inputs == 3 && !x->flat &&
+        last == 1 && cv_sole_reader(cv, x->q)) {
+        int qw = node->inputs[1];
+        if (node->inputs[2] < 0) {
+            float *zero = calloc((size_t)c + 1, sizeof *zero);
+            if (!zero)
+                return cv_nomem(cv);
+            char name[300];
+            snprintf(name, sizeof name, "%s.bias", node->name);
+            int qb = cv_const_value(cv, name, zero, &(struct quanta_shape){.rank = 1, .dims = {c}});
+            free(zero);
+            if (qb < 0)
+                return cv_nomem(cv);
+            cv->g->nodes[prod].inputs[2] = qb;
+        }
+        node = &cv->g->nodes[prod];
+        float *w = cv->g->values[qw].owned, *b = cv->g->values[node->inputs[2]].owned;
+        int64_t per = quanta_shape_numel(&cv->g->values[qw].shape) / c;
+        for (int64_t o = 0; o < c; o++) {
+            float s = gamma[o] / sqrtf(var[o] + eps);
+            for (int64_t k = 0; k < per; k++)
+                w[o * per + k] *= s;
+            b[o] = (b[o] - mean[o]) * s + beta[o];
+        }
+        return def_new(cv, x);
+    }
+    if (!x->flat && last != 1)
+        return cv_fail(cv, "input '%s' does not keep its channels on the last axis in quanta's "
+                           "layout",
+                       x->name);
+    int ins[5], qx = x->q;
+    if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    ins[0] = qx;
+    for (int i = 0; i < 4; i++) {
+        float *v = malloc((size_t)c * sizeof *v + 1);
+        if (!v)
+            return cv_nomem(cv);
+        memcpy(v, p[i]->data, (size_t)c * sizeof *v);
+        if (x->flat && (st = permute_columns(cv, x, v, 1, c))) {
+            free(v);
+            return st;
+        }
+        ins[i + 1] = cv_const_value(cv, cv->node->inputs[i + 1], v,
+                                    &(struct quanta_shape){.rank = 1, .dims = {c}});
+        free(v);
+        if (ins[i + 1] < 0)
+            return cv_nomem(cv);
+    }
+    struct cv_value out = *x;
+    struct quanta_shape s = cv->g->values[qx].shape;
+    int n;
+    if ((st = emit(cv, GRAPH_OP_BATCH_NORM, ins, 5, &s, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.epsilon = eps;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_gather(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", NULL};
+    struct cv_value *data, *ids;
+    int64_t axis;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need(cv, 0, &data)) ||
+        (st = cv_need_act(cv, 1, &ids)) || (st = cv_attr_int(cv, "axis", 0, &axis)))
+        return st;
+    if (data->kind != CV_CONST)
+        return cv_fail(cv, "gathers from an activation; only embedding tables (constant data, "
+                           "axis 0) are supported");
+    const struct onnx_tensor *t = data->c;
+    if ((st = need_f32(cv, t, "table")))
+        return st;
+    if (axis != 0 || t->shape.rank != 2)
+        return cv_fail(cv, "only axis 0 of a [V, D] table is supported (embedding)");
+    enum quanta_dtype idt = cv->g->values[ids->q].dtype;
+    if (ids->shape.rank != 2 || (idt != QUANTA_I64 && idt != QUANTA_I32) || ids->flat)
+        return cv_fail(cv, "indices '%s' %s must be an integer input [N, T]", ids->name,
+                       quanta_shape_format(&ids->shape, buf, sizeof buf));
+    int qt = cv_const_value(cv, cv->node->inputs[0], t->data, &t->shape);
+    if (qt < 0)
+        return cv_nomem(cv);
+    struct cv_value out = *ids;
+    out.shape.rank = 3;
+    out.shape.dims[2] = t->shape.dims[1];
+    cv_perm_identity(3, out.perm);
+    int ins[2] = {ids->q, qt};
+    if ((st = emit(cv, GRAPH_OP_EMBEDDING, ins, 2, &out.shape, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_reduce_mean(struct cv *cv)
+{
+    static const char *const attrs[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
+    struct cv_value *x;
+    int64_t axes[QUANTA_MAX_RANK], keepdims, noop;
+    int n;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = get_axes(cv, 18, axes, &n)) || (st = cv_attr_int(cv, "keepdims", 1, &keepdims)) ||
+        (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
+        return st;
+    int r = x->shape.rank;
+    if (n <= 0 && noop)
+        return def_new(cv, x);
+    bool red[QUANTA_MAX_RANK] = {false};
+    for (int i = 0; i < (n <= 0 ? r : n); i++) {
+        int64_t a = n <= 0 ? i : axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r || red[a])
+            return cv_fail(cv, "axis %lld is out of range or repeated", (long long)axes[i]);
+        red[a] = true;
+    }
+    if (red[0])
+        return cv_fail(cv, "averages over the batch axis, which is not supported");
+    if (x->flat && !red[1])
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int qx = x->q;
+    if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    out.flat = false;
+    struct quanta_shape phys = cv->g->values[qx].shape, qs = {.rank = 0};
+    int qaxes[QUANTA_MAX_RANK], nq = 0;
+    for (int i = 0; i < r; i++) {
+        int a = x->flat ? i : x->perm[i];
+        if (red[a]) {
+            qaxes[nq++] = i;
+            if (keepdims)
+                qs.dims[qs.rank++] = 1;
+        } else {
+            qs.dims[qs.rank++] = phys.dims[i];
+        }
+    }
+    if (keepdims) {
+        for (int a = 0; a < r; a++)
+            if (red[a])
+                out.shape.dims[a] = 1;
+        if (x->flat)
+            cv_perm_identity(2, out.perm);
+    } else {
+        if (x->flat)
+            cv_perm_identity(2, out.perm);
+        struct cv_value tmp = out;
+        drop_axes(&tmp, red, &out);
+    }
+    int node;
+    if ((st = emit(cv, GRAPH_OP_MEAN, &qx, 1, &qs, &out.q, &node)))
+        return st;
+    struct graph_attrs *a = &cv->g->nodes[node].attrs;
+    a->n_axes = nq;
+    memcpy(a->axes, qaxes, sizeof qaxes);
+    a->keepdims = keepdims != 0;
+    return def_new(cv, &out);
+}
+
+static enum quanta_status op_identity(struct cv *cv)
+{
+    static const char *const attrs[] = {"seed", "ratio", "is_test", NULL};
+    struct cv_value *x;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, op_is(cv, "Dropout") ? attrs : NULL)) ||
+        (st = only_first_output(cv)) || (st = cv_need_act(cv, 0, &x)))
+        return st;
+    if (op_is(cv, "Dropout")) {
+        struct cv_value *mode;
+        if ((st = cv_input(cv, 2, &mode)))
+            return st;
+        if (mode && (mode->kind != CV_CONST || (mode->c->numel == 1 && cv_tensor_f(mode->c, 0))))
+            return cv_fail(cv, "training_mode must be a constant false");
+    }
+    return def_new(cv, x);
+}
+
+static enum quanta_status op_pad(struct cv *cv)
+{
+    static const char *const attrs[] = {"mode", "pads", "value", NULL};
+    struct cv_value *x;
+    const char *mode;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_string(cv, "mode", "constant", &mode)))
+        return st;
+    bool zero = true;
+    if (cv->m->opset < 11) {
+        const int64_t *p;
+        int n;
+        if ((st = cv_attr_ints(cv, "pads", &p, &n)))
+            return st;
+        for (int i = 0; i < n; i++)
+            zero = zero && p[i] == 0;
+    } else {
+        const struct onnx_tensor *t;
+        if ((st = cv_need_const(cv, 1, "pads", &t)))
+            return st;
+        for (int64_t i = 0; i < t->numel; i++)
+            zero = zero && cv_tensor_i(t, i) == 0;
+    }
+    if (!zero)
+        return cv_fail(cv, "nonzero padding as its own operator is not supported (pad inside "
+                           "Conv or the pooling instead)");
+    return def_new(cv, x);
+}
+
+static enum quanta_status op_cast(struct cv *cv)
+{
+    static const char *const attrs[] = {"to", "saturate", NULL};
+    struct cv_value *x;
+    int64_t to;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_int(cv, "to", 0, &to)))
+        return st;
+    if (to != ONNX_FLOAT || cv->g->values[x->q].dtype != QUANTA_F32)
+        return cv_fail(cv, "cast of activations to %s is not supported",
+                       onnx_data_type_name((int)to));
+    return def_new(cv, x);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+enum quanta_status cv_convert_node(struct cv *cv)
+{
+    static const struct {
+        const char *name;
+        enum quanta_status (*fn)(struct cv *cv);
+    } table[] = {
+        {"Conv", op_conv},
+        {"Gemm", op_gemm},
+        {"MatMul", op_matmul},
+        {"Relu", op_simple},
+        {"Sigmoid", op_simple},
+        {"Tanh", op_simple},
+        {"LeakyRelu", op_leaky_relu},
+        {"Clip", op_clip},
+        {"Add", op_binary},
+        {"Sub", op_binary},
+        {"Mul", op_binary},
+        {"Div", op_binary},
+        {"MaxPool", op_pool},
+        {"AveragePool", op_pool},
+        {"GlobalAveragePool", op_global_avg_pool},
+        {"Flatten", op_flatten},
+        {"Reshape", op_reshape},
+        {"Transpose", op_transpose},
+        {"Squeeze", op_squeeze},
+        {"Unsqueeze", op_unsqueeze},
+        {"Concat", op_concat},
+        {"Softmax", op_softmax},
+        {"BatchNormalization", op_batch_norm},
+        {"Gather", op_gather},
+        {"ReduceMean", op_reduce_mean},
+        {"Identity", op_identity},
+        {"Dropout", op_identity},
+        {"Pad", op_pad},
+        {"Cast", op_cast},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (op_is(cv, table[i].name))
+            return table[i].fn(cv);
+    return cv_fail(cv, "operator '%s' is not supported (see man quanta-import for the list)",
+                   cv->node->op_type);
+}

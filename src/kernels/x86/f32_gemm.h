@@ -1,0 +1,85 @@
+/* Internal to src/kernels/x86: the float GEMM family behind the packed
+ * conv2d/dense entries of the x86 tables.
+ *
+ * C[M, N] = clamp(bias + A[M, K] * B[K, N]) with A row-major (row stride
+ * lda; im2col rows, NHWC pixels or dense inputs), B packed once from the
+ * weights into panels of nr columns, C row-major (row stride ldc).
+ *
+ * Packed layout of a GEMM-shaped conv2d/dense, per group g (dense: one
+ * group), with K = kernel_h * kernel_w * (in_c / groups), N = out_c /
+ * groups and Np = N rounded up to nr:
+ *   [bias: Np floats][panel 0: K x nr][panel 1: K x nr] ... (Np / nr panels)
+ * panel j row k holds B[k][j*nr .. j*nr+nr) = w[g*N + n][k]; columns past
+ * N are zero. Depthwise conv2d (groups == in_c > 1, out_c = in_c * m):
+ *   [bias: Cp floats][tap t = ky*kernel_w + kx: Cp floats] ...
+ * with Cp = out_c rounded up to the vector lanes, zero past out_c.
+ *
+ * Summation order (what makes rows independent of the batch): every
+ * output element starts from its bias and adds its K products in order
+ * k = 0, 1, ..., in blocks of at most kc (the accumulator goes through C
+ * between blocks, which is exact); the block bounds depend on K only. The
+ * ukernel and the gemv kernel both follow it, so a row gets the same bits
+ * whichever of them computes it. */
+#ifndef QUANTA_F32_GEMM_H
+#define QUANTA_F32_GEMM_H
+
+#include <stddef.h>
+#include "kernels/kernels.h"
+
+#define F32_GEMM_TILE_MAX 256   /* mr * nr of every level, for tail tiles */
+#define F32_GEMV_PANELS 4       /* panels one gemv call covers */
+
+/* MR x nr tile: rows i < mr of A at a + i*lda (rows >= mr repeat row mr-1
+ * and are computed but must have room in c: the caller passes a full
+ * MR x nr tile); b = kc x nr packed rows; c rows at c + i*ldc. bias (nr
+ * floats) starts the sums, else they continue from c; minmax ([lo, hi])
+ * clamps at the end when non-NULL (last k block). */
+typedef void (*f32_gemm_ukernel_fn)(size_t mr, size_t kc, const float *a, size_t lda,
+                                    const float *b, float *c, size_t ldc, const float *bias,
+                                    const float *minmax);
+
+/* One row of A against np <= F32_GEMV_PANELS consecutive panels: b is the
+ * first panel's kc x nr block, the next ones b_stride floats apart; c and
+ * bias hold np * nr floats (panels past np are not written). */
+typedef void (*f32_gemv_ukernel_fn)(size_t np, size_t kc, const float *a, const float *b,
+                                    size_t b_stride, float *c, const float *bias,
+                                    const float *minmax);
+
+/* The whole depthwise conv2d over packed weights (layout above). */
+typedef void (*f32_dwconv_fn)(const struct f32_conv2d_params *p, const float *x,
+                              const float *packed, float *y);
+
+struct f32_gemm_config {
+    size_t mr, nr;   /* micro-tile rows (MR) and columns (panel width) */
+    size_t kc;       /* k block: kc x nr of B stays in L1 across row tiles */
+    size_t mc;       /* im2col rows per chunk (a multiple of mr) */
+    size_t lanes;    /* vector width in floats (depthwise channel padding) */
+    f32_gemm_ukernel_fn gemm;
+    f32_gemv_ukernel_fn gemv;
+    f32_dwconv_fn dwconv;
+};
+
+/* The shape wrapper (f32_gemm_common.c): layout, packing, im2col, blocking
+ * and the choice of 1x1 / depthwise / general conv, for any level's config. */
+size_t f32_gemm_conv2d_pack_size(const struct f32_gemm_config *cfg,
+                                 const struct f32_conv2d_params *p);
+void f32_gemm_conv2d_pack(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
+                          const float *w, const float *b, float *packed);
+size_t f32_gemm_conv2d_scratch_size(const struct f32_gemm_config *cfg,
+                                    const struct f32_conv2d_params *p);
+void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
+                     const float *x, const float *packed, float *scratch, float *y);
+size_t f32_gemm_dense_pack_size(const struct f32_gemm_config *cfg,
+                                const struct f32_dense_params *p);
+void f32_gemm_dense_pack(const struct f32_gemm_config *cfg, const struct f32_dense_params *p,
+                         const float *w, const float *b, float *packed);
+void f32_gemm_dense(const struct f32_gemm_config *cfg, const struct f32_dense_params *p,
+                    const float *x, const float *packed, float *y);
+
+/* Whether conv2d p runs as depthwise (groups == in_c > 1). */
+static inline int f32_gemm_is_depthwise(const struct f32_conv2d_params *p)
+{
+    return p->groups > 1 && p->groups == p->in_c;
+}
+
+#endif

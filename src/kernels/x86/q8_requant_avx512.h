@@ -1,0 +1,95 @@
+/* AVX-512 requantization of 16 int32 lanes, bit-exact with q8_requantize /
+ * q8_requant_clamp (src/quant/requant.h). Include only from *_avx512.c,
+ * *_vnni.c and *_amx.c (AVX-512 F/BW/DQ/VL).
+ *
+ * The same steps as q8_requant_avx2.h: exact int64 products on the even
+ * and odd lanes (vpmuldq), |p| + 2^(r-1) shifted right by a per-lane r
+ * (vpsrlvq), the sign put back (one rounding, ties away from zero), then
+ * clamp(q, qmin - zy, qmax - zy) + zy, equal to clamp(zy + sat32(q), qmin,
+ * qmax) because the int32 bounds lie far outside the clamp. */
+#ifndef QUANTA_KERNELS_X86_Q8_REQUANT_AVX512_H
+#define QUANTA_KERNELS_X86_Q8_REQUANT_AVX512_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+struct q8v16_rq {
+    __m512i m_even, m_odd;      /* M in the low 32 bits of each int64 */
+    __m512i r_even, r_odd;      /* 31 + shift */
+    __m512i h_even, h_odd;      /* 2^(r-1) */
+    __m512i lo, hi;             /* qmin - zy, qmax - zy (int64) */
+    __m512i zy;                 /* int32 */
+};
+
+static inline void q8v16_rq_init(struct q8v16_rq *p, __m512i mult, __m512i shift, int32_t zy,
+                                 int32_t qmin, int32_t qmax)
+{
+    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i r = _mm512_add_epi32(shift, _mm512_set1_epi32(31));
+    p->m_even = mult;
+    p->m_odd = _mm512_srli_epi64(mult, 32);
+    p->r_even = _mm512_and_si512(r, low32);
+    p->r_odd = _mm512_srli_epi64(r, 32);
+    p->h_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->r_even, one));
+    p->h_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(p->r_odd, one));
+    p->lo = _mm512_set1_epi64((int64_t)qmin - zy);
+    p->hi = _mm512_set1_epi64((int64_t)qmax - zy);
+    p->zy = _mm512_set1_epi32(zy);
+}
+
+static inline void q8v16_rq_init1(struct q8v16_rq *p, int32_t mult, int32_t shift, int32_t zy,
+                                  int32_t qmin, int32_t qmax)
+{
+    q8v16_rq_init(p, _mm512_set1_epi32(mult), _mm512_set1_epi32(shift), zy, qmin, qmax);
+}
+
+/* round(p / 2^r), ties away from zero, on int64 lanes (|p| <= 2^62). */
+static inline __m512i q8v16_round_shift(__m512i p, __m512i r, __m512i half)
+{
+    const __mmask8 neg = _mm512_movepi64_mask(p);
+    const __m512i q = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_abs_epi64(p), half), r);
+    return _mm512_mask_sub_epi64(q, neg, _mm512_setzero_si512(), q);
+}
+
+/* clamp(zy + requantize(acc), qmin, qmax) per lane, as int32. */
+static inline __m512i q8v16_requant(const struct q8v16_rq *p, __m512i acc)
+{
+    __m512i qe = _mm512_mul_epi32(acc, p->m_even);
+    __m512i qo = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), p->m_odd);
+    qe = _mm512_min_epi64(_mm512_max_epi64(q8v16_round_shift(qe, p->r_even, p->h_even), p->lo),
+                          p->hi);
+    qo = _mm512_min_epi64(_mm512_max_epi64(q8v16_round_shift(qo, p->r_odd, p->h_odd), p->lo),
+                          p->hi);
+    const __m512i q = _mm512_mask_blend_epi32(0xAAAA, qe, _mm512_slli_epi64(qo, 32));
+    return _mm512_add_epi32(q, p->zy);
+}
+
+/* requantize(acc) saturated to int32, no clamp (the inner steps of add). */
+static inline __m512i q8v16_requant_sat32(const struct q8v16_rq *p, __m512i acc)
+{
+    const __m512i lo = _mm512_set1_epi64(INT32_MIN), hi = _mm512_set1_epi64(INT32_MAX);
+    __m512i qe = _mm512_mul_epi32(acc, p->m_even);
+    __m512i qo = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), p->m_odd);
+    qe = _mm512_min_epi64(_mm512_max_epi64(q8v16_round_shift(qe, p->r_even, p->h_even), lo), hi);
+    qo = _mm512_min_epi64(_mm512_max_epi64(q8v16_round_shift(qo, p->r_odd, p->h_odd), lo), hi);
+    return _mm512_mask_blend_epi32(0xAAAA, qe, _mm512_slli_epi64(qo, 32));
+}
+
+/* sat32(a + b) per int32 lane. */
+static inline __m512i q8v16_adds_epi32(__m512i a, __m512i b)
+{
+    const __m512i r = _mm512_add_epi32(a, b);
+    const __mmask16 ovf =
+        _mm512_movepi32_mask(_mm512_and_si512(_mm512_xor_si512(a, r), _mm512_xor_si512(b, r)));
+    const __m512i sat = _mm512_xor_si512(_mm512_srai_epi32(a, 31), _mm512_set1_epi32(INT32_MAX));
+    return _mm512_mask_mov_epi32(r, ovf, sat);
+}
+
+/* Lanes below n set. */
+static inline __mmask16 q8v16_mask(int n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+#endif

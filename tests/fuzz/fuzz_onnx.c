@@ -1,0 +1,14 @@
+/* libFuzzer target: onnx_model_decode and onnx_model_load on an ONNX model
+ * (src/import).
+ * The entry point lives in fuzz_targets.h (shared with test_fuzz_regress.c). */
+#include "fuzz/fuzz_targets.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    enum quanta_status last = QUANTA_OK;
+    if (fuzz_onnx(data, size, &last) != 0)
+        __builtin_trap(); /* a promised invariant does not hold */
+    return 0;
+}

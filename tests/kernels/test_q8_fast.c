@@ -1,0 +1,568 @@
+/* Every optimised int8 kernel against the reference, byte for byte
+ * (memcmp), at every level this CPU has: packed conv2d (general, grouped,
+ * depthwise, depthwise with a channel multiplier) and dense, max/avg/global
+ * average pools, add. Levels the CPU lacks have no table and are skipped
+ * with a printed note (never counted as passing: the ref-level packed path
+ * is always checked). Shapes are odd on purpose: channels 1, 3, 15, 17, 31,
+ * 33, 65, reductions not multiples of 4 or 64, padding, strides, dilation,
+ * batch 1 and 5, I8- and U8-like zero points at the extremes, clamps,
+ * per-channel and per-tensor multipliers, biases and sums at the int32
+ * limits, and the K > 65535 fallback. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels_q8.h"
+#include "kernels/q8_testing.h"
+#include "quant/requant.h"
+
+static const int odd_sizes[] = {1, 3, 15, 17, 31, 33, 65};
+#define N_ODD ((int)(sizeof odd_sizes / sizeof odd_sizes[0]))
+
+/* The levels above ref with a table on this machine; prints a note once
+ * for each missing one. */
+static int fast_levels(const struct q8_kernels **out)
+{
+    static int noted;
+    int n = 0;
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        const struct q8_kernels *k = q8_kernels_for_level((enum kernels_level)l);
+        if (!k) {
+            if (!noted)
+                printf("q8_fast: level %s not supported by this cpu: not tested\n",
+                       kernels_level_name((enum kernels_level)l));
+            continue;
+        }
+        out[n++] = k;
+    }
+    noted = 1;
+    return n;
+}
+
+static int pick_odd(struct tq_rng *r)
+{
+    return odd_sizes[tq_int(r, 0, N_ODD - 1)];
+}
+
+/* A zero point: often an extreme of the int8 domain (U8 0 / 255 map to
+ * -128 / 127). */
+static int32_t pick_zp(struct tq_rng *r)
+{
+    switch (tq_int(r, 0, 3)) {
+    case 0: return -128;
+    case 1: return 127;
+    default: return (int32_t)tq_int(r, -128, 127);
+    }
+}
+
+static void pick_clamp(struct tq_rng *r, int32_t zy, int32_t *qmin, int32_t *qmax)
+{
+    switch (tq_int(r, 0, 3)) {
+    case 0: *qmin = -128, *qmax = 127; break;
+    case 1: *qmin = zy, *qmax = 127; break; /* relu */
+    case 2: {
+        int32_t a = (int32_t)tq_int(r, -128, 127), b = (int32_t)tq_int(r, -128, 127);
+        *qmin = a < b ? a : b, *qmax = a < b ? b : a;
+        break;
+    }
+    default: *qmin = *qmax = (int32_t)tq_int(r, -128, 127); break;
+    }
+}
+
+/* A multiplier m ~ target * [0.5, 2), sometimes extreme or negative. */
+static void pick_mult(struct tq_rng *r, double target, int32_t *m, int32_t *s)
+{
+    const int kind = (int)tq_int(r, 0, 9);
+    double v = target * tq_uniform(r, 0.5, 2.0);
+    if (kind == 0)
+        v = 1.0;                       /* identity: (2^30, -1) */
+    else if (kind == 1)
+        v = tq_uniform(r, 1e-9, 1e-6); /* tiny: long shifts */
+    else if (kind == 2)
+        v = tq_uniform(r, 1.0, 1000.0); /* gain: saturation */
+    else if (kind == 3)
+        v = -v;                        /* negative M */
+    ck_assert(q8_multiplier_from_double(v, m, s));
+    if (kind == 4) {                   /* the extremes of the encoding */
+        *m = tq_int(r, 0, 1) ? INT32_MAX : (INT32_C(1) << 30);
+        *s = tq_int(r, 0, 1) ? Q8_SHIFT_MIN : Q8_SHIFT_MAX;
+    }
+    if (kind == 5 && tq_int(r, 0, 3) == 0)
+        *m = 0, *s = 0;
+    if (kind == 6) /* a power of two: many exact ties (x.5) to round away */
+        ck_assert(q8_multiplier_from_double(ldexp(1.0, -(int)tq_int(r, 1, 12)), m, s));
+}
+
+static void fill_i8(struct tq_rng *r, int8_t *p, int64_t n, int extreme)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = extreme ? (int8_t)(tq_int(r, 0, 1) ? 127 : -128) : (int8_t)tq_int(r, -128, 127);
+}
+
+/* malloc'd buffer of size bytes returned at base + offset: scratch needs
+ * no alignment (offset 1), packed 4 bytes (offset 4: not 8, 16 or 64
+ * aligned); *base is what to free. */
+static void *offset_alloc(size_t size, size_t offset, void **base)
+{
+    uint8_t *p = malloc(size + offset);
+    ck_assert_ptr_nonnull(p);
+    *base = p;
+    return p + offset;
+}
+
+/* ---- conv2d / dense ---- */
+
+struct reduce_case {
+    int is_dense;
+    struct q8_conv2d_shape s;
+    struct q8_dense_shape d;
+    int64_t k;          /* reduction length */
+    int per_channel;
+    int extreme;        /* x and w at +-max, zx at the far end: |sum| near 2^31 */
+};
+
+static int out_size(int in, int pad0, int pad1, int k, int dil, int stride)
+{
+    const int span = in + pad0 + pad1 - dil * (k - 1) - 1;
+    return span < 0 ? 0 : span / stride + 1;
+}
+
+static void random_conv(struct tq_rng *r, struct reduce_case *c)
+{
+    struct q8_conv2d_shape *s = &c->s;
+    do {
+        memset(c, 0, sizeof *c);
+        s->batch = tq_int(r, 0, 2) ? 1 : 5;
+        s->in_h = (int)tq_int(r, 1, 9);
+        s->in_w = (int)tq_int(r, 1, 9);
+        const int mode = (int)tq_int(r, 0, 4);
+        if (mode <= 1) { /* general */
+            s->groups = 1;
+            s->in_c = pick_odd(r);
+            s->out_c = pick_odd(r);
+        } else if (mode == 2) { /* grouped */
+            s->groups = (int)tq_int(r, 2, 3);
+            s->in_c = s->groups * (int)tq_int(r, 1, 17);
+            s->out_c = s->groups * (int)tq_int(r, 1, 17);
+        } else if (mode == 3) { /* depthwise */
+            s->in_c = pick_odd(r);
+            s->groups = s->in_c;
+            s->out_c = s->in_c;
+        } else { /* depthwise with a channel multiplier */
+            s->in_c = (int)tq_int(r, 1, 17);
+            s->groups = s->in_c;
+            s->out_c = s->in_c * (int)tq_int(r, 2, 3);
+        }
+        s->kernel_h = (int)tq_int(r, 1, 3);
+        s->kernel_w = (int)tq_int(r, 1, 5);
+        s->stride_h = (int)tq_int(r, 1, 3);
+        s->stride_w = (int)tq_int(r, 1, 2);
+        s->dilation_h = (int)tq_int(r, 1, 2);
+        s->dilation_w = (int)tq_int(r, 1, 2);
+        s->pad_top = (int)tq_int(r, 0, 2);
+        s->pad_left = (int)tq_int(r, 0, 2);
+        s->out_h = out_size(s->in_h, s->pad_top, (int)tq_int(r, 0, 2), s->kernel_h,
+                            s->dilation_h, s->stride_h);
+        s->out_w = out_size(s->in_w, s->pad_left, (int)tq_int(r, 0, 2), s->kernel_w,
+                            s->dilation_w, s->stride_w);
+    } while (s->out_h < 1 || s->out_w < 1);
+    c->k = (int64_t)s->kernel_h * s->kernel_w * (s->in_c / s->groups);
+    c->per_channel = (int)tq_int(r, 0, 1);
+}
+
+static void random_dense(struct tq_rng *r, struct reduce_case *c)
+{
+    static const int ks[] = {1, 3, 4, 15, 17, 63, 64, 65, 127, 129, 255, 1000};
+    static const int bs[] = {1, 5, 7, 13};
+    memset(c, 0, sizeof *c);
+    c->is_dense = 1;
+    c->d.batch = bs[tq_int(r, 0, 3)];
+    c->d.in_features = ks[tq_int(r, 0, 11)];
+    c->d.out_features = tq_int(r, 0, 1) ? pick_odd(r) : (int)tq_int(r, 1, 70);
+    c->k = c->d.in_features;
+    c->per_channel = (int)tq_int(r, 0, 1);
+}
+
+/* Runs one case at ref (unpacked) and through every table's pack/packed;
+ * asserts equal bytes. */
+static void check_reduce(struct tq_rng *r, const struct reduce_case *c, const char *what)
+{
+    const int out_c = c->is_dense ? c->d.out_features : c->s.out_c;
+    const int64_t nx = c->is_dense ? c->d.batch * c->d.in_features
+                                   : c->s.batch * c->s.in_h * c->s.in_w * c->s.in_c;
+    const int64_t ny = c->is_dense ? c->d.batch * out_c
+                                   : c->s.batch * c->s.out_h * c->s.out_w * out_c;
+    const int64_t nw = (int64_t)out_c * c->k;
+    int8_t *x = malloc((size_t)nx), *w = malloc((size_t)nw);
+    int8_t *want = malloc((size_t)ny), *got = malloc((size_t)ny);
+    int32_t *bias = malloc(sizeof(int32_t) * (size_t)out_c);
+    int32_t *mult = malloc(sizeof(int32_t) * (size_t)out_c);
+    int32_t *shift = malloc(sizeof(int32_t) * (size_t)out_c);
+    struct q8_requant rq;
+    rq.in_zero_point = pick_zp(r);
+    rq.out_zero_point = pick_zp(r);
+    pick_clamp(r, rq.out_zero_point, &rq.qmin, &rq.qmax);
+    rq.n = c->per_channel ? out_c : 1;
+    rq.multiplier = mult;
+    rq.shift = shift;
+    fill_i8(r, x, nx, c->extreme);
+    fill_i8(r, w, nw, c->extreme);
+    if (c->extreme) {
+        /* all x at the far end from zx, all w of one sign: the sum's
+         * magnitude is K * 255 * 128, near 2^31 for K near 65535 */
+        rq.in_zero_point = tq_int(r, 0, 1) ? -128 : 127;
+        memset(x, rq.in_zero_point == -128 ? 127 : -128, (size_t)nx);
+        memset(w, tq_int(r, 0, 1) ? -128 : 127, (size_t)nw);
+    }
+    const double target = 100.0 / (sqrt((double)c->k) * 8000.0 + 1.0);
+    for (int o = 0; o < out_c; o++) {
+        pick_mult(r, target, &mult[o], &shift[o]);
+        switch (tq_int(r, 0, 5)) {
+        case 0: bias[o] = INT32_MAX - (int32_t)tq_int(r, 0, 100000); break;
+        case 1: bias[o] = INT32_MIN + (int32_t)tq_int(r, 0, 100000); break;
+        default: bias[o] = (int32_t)tq_int(r, -100000, 100000); break;
+        }
+    }
+    const int with_bias = tq_int(r, 0, 4) != 0;
+    if (c->is_dense)
+        q8_dense__ref(&c->d, &rq, x, w, with_bias ? bias : NULL, want);
+    else
+        q8_conv2d__ref(&c->s, &rq, x, w, with_bias ? bias : NULL, want);
+
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int l = 0; l < nl; l++) {
+        const struct q8_kernels *k = levels[l];
+        const size_t psize = c->is_dense ? k->dense_pack_size(&c->d) : k->conv2d_pack_size(&c->s);
+        const size_t ssize =
+            c->is_dense ? k->dense_scratch_size(&c->d) : k->conv2d_scratch_size(&c->s);
+        void *pbase, *sbase = NULL;
+        void *packed = offset_alloc(psize, 4, &pbase);
+        void *scratch = ssize ? offset_alloc(ssize, 1, &sbase) : NULL;
+        memset(got, 0x5a, (size_t)ny);
+        if (c->is_dense) {
+            k->dense_pack(&c->d, w, with_bias ? bias : NULL, packed);
+            k->dense_packed(&c->d, &rq, x, packed, scratch, got);
+        } else {
+            k->conv2d_pack(&c->s, w, with_bias ? bias : NULL, packed);
+            k->conv2d_packed(&c->s, &rq, x, packed, scratch, got);
+        }
+        if (memcmp(want, got, (size_t)ny) != 0) {
+            int64_t i = 0;
+            while (want[i] == got[i])
+                i++;
+            ck_abort_msg("%s, level %s: y[%lld] = %d, reference %d (K %lld, out_c %d, zx %d, "
+                         "zy %d, clamp [%d, %d], per_channel %d)",
+                         what, k->level, (long long)i, got[i], want[i], (long long)c->k, out_c,
+                         rq.in_zero_point, rq.out_zero_point, rq.qmin, rq.qmax, c->per_channel);
+        }
+        free(pbase);
+        free(sbase);
+    }
+    free(x), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+}
+
+START_TEST(conv2d_packed_equals_reference)
+{
+    struct tq_rng r = {0xC0FFEE};
+    char what[64];
+    for (int i = 0; i < 400; i++) {
+        struct reduce_case c;
+        random_conv(&r, &c);
+        snprintf(what, sizeof what, "conv2d case %d", i);
+        check_reduce(&r, &c, what);
+    }
+}
+END_TEST
+
+START_TEST(dense_packed_equals_reference)
+{
+    struct tq_rng r = {0xDE115E};
+    char what[64];
+    for (int i = 0; i < 300; i++) {
+        struct reduce_case c;
+        random_dense(&r, &c);
+        snprintf(what, sizeof what, "dense case %d", i);
+        check_reduce(&r, &c, what);
+    }
+}
+END_TEST
+
+/* Sums near the int32 limits: K up to 65535 with every product at its
+ * maximum, and K = 65536 / 70000 (the reference fallback of the packed
+ * layout); conv with a 1x1 kernel over many channels does the same. */
+START_TEST(reduce_near_int32_limits)
+{
+    struct tq_rng r = {0x7FFFFFFF};
+    static const int ks[] = {65535, 65533, 65536, 70001};
+    for (int i = 0; i < 4; i++) {
+        struct reduce_case c;
+        memset(&c, 0, sizeof c);
+        c.is_dense = 1;
+        c.d.batch = i % 2 ? 5 : 1;
+        c.d.in_features = ks[i];
+        c.d.out_features = 17;
+        c.k = ks[i];
+        c.per_channel = i % 2;
+        c.extreme = 1;
+        check_reduce(&r, &c, "dense near int32 limits");
+        c.extreme = 0;
+        check_reduce(&r, &c, "dense long random");
+    }
+    struct reduce_case c;
+    memset(&c, 0, sizeof c);
+    c.s = (struct q8_conv2d_shape){.batch = 1, .in_h = 2, .in_w = 3, .in_c = 7281,
+                                   .out_h = 2, .out_w = 1, .out_c = 3, .kernel_h = 1,
+                                   .kernel_w = 9, .stride_h = 1, .stride_w = 1,
+                                   .pad_top = 0, .pad_left = 3, .dilation_h = 1,
+                                   .dilation_w = 1, .groups = 1};
+    c.k = 9 * 7281; /* 65529 */
+    c.extreme = 1;
+    check_reduce(&r, &c, "conv2d near int32 limits");
+}
+END_TEST
+
+/* The sums really do get near 2^31 in the extreme cases (so the test
+ * above exercises what it claims): K * 255 * 128 for K = 65535. */
+START_TEST(extreme_sum_magnitude)
+{
+    const int64_t k = 65535;
+    ck_assert_int_gt(k * 255 * 128, (int64_t)INT32_MAX - (INT64_C(1) << 24)); /* within 0.8% */
+    ck_assert_int_le(k * 255 * 128, (int64_t)INT32_MAX);
+}
+END_TEST
+
+/* ---- pools ---- */
+
+static void random_unary(struct tq_rng *r, struct q8_unary *u, double target)
+{
+    u->in_zero_point = pick_zp(r);
+    u->out_zero_point = tq_int(r, 0, 3) ? pick_zp(r) : u->in_zero_point;
+    pick_mult(r, target, &u->multiplier, &u->shift);
+    pick_clamp(r, u->out_zero_point, &u->qmin, &u->qmax);
+}
+
+static void check_pool(struct tq_rng *r, const struct q8_pool2d_shape *s, const char *what)
+{
+    const int64_t nx = s->batch * s->in_h * s->in_w * s->c;
+    const int64_t ny = s->batch * s->out_h * s->out_w * s->c;
+    int8_t *x = malloc((size_t)nx), *want = malloc((size_t)ny), *got = malloc((size_t)ny);
+    fill_i8(r, x, nx, 0);
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int is_max = 0; is_max < 2; is_max++) {
+        struct q8_unary u;
+        random_unary(r, &u, 1.0);
+        (is_max ? q8_max_pool2d__ref : q8_avg_pool2d__ref)(s, &u, x, want);
+        for (int l = 0; l < nl; l++) {
+            memset(got, 0x5a, (size_t)ny);
+            (is_max ? levels[l]->max_pool2d : levels[l]->avg_pool2d)(s, &u, x, got);
+            ck_assert_msg(memcmp(want, got, (size_t)ny) == 0,
+                          "%s %s pool, level %s: differs from the reference (M %d shift %d)",
+                          what, is_max ? "max" : "avg", levels[l]->level, u.multiplier,
+                          u.shift);
+        }
+    }
+    free(x), free(want), free(got);
+}
+
+START_TEST(pools_equal_reference)
+{
+    struct tq_rng r = {0x9001};
+    char what[64];
+    for (int i = 0; i < 300; i++) {
+        struct q8_pool2d_shape s;
+        memset(&s, 0, sizeof s);
+        s.batch = tq_int(&r, 0, 2) ? 1 : 5;
+        s.in_h = (int)tq_int(&r, 1, 9);
+        s.in_w = (int)tq_int(&r, 1, 9);
+        s.c = tq_int(&r, 0, 3) ? pick_odd(&r) : (int)tq_int(&r, 1, 130);
+        s.kernel_h = (int)tq_int(&r, 1, 4);
+        s.kernel_w = (int)tq_int(&r, 1, 4);
+        s.stride_h = (int)tq_int(&r, 1, 3);
+        s.stride_w = (int)tq_int(&r, 1, 3);
+        s.pad_top = (int)tq_int(&r, 0, s.kernel_h - 1);
+        s.pad_left = (int)tq_int(&r, 0, s.kernel_w - 1);
+        /* out sizes that may run windows past the input, even fully */
+        s.out_h = (int)tq_int(&r, 1, (s.in_h + s.pad_top) / s.stride_h + 2);
+        s.out_w = (int)tq_int(&r, 1, (s.in_w + s.pad_left) / s.stride_w + 2);
+        snprintf(what, sizeof what, "case %d", i);
+        check_pool(&r, &s, what);
+    }
+    /* a window of 100 x 100 = 10000 cells: the avg epilogue that cannot
+     * use the exact double path */
+    struct q8_pool2d_shape big = {.batch = 1, .in_h = 100, .in_w = 100, .c = 19,
+                                  .out_h = 2, .out_w = 2, .kernel_h = 100, .kernel_w = 100,
+                                  .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_left = 0};
+    for (int i = 0; i < 8; i++)
+        check_pool(&r, &big, "100x100 window");
+}
+END_TEST
+
+START_TEST(global_avg_pool_equals_reference)
+{
+    struct tq_rng r = {0x6A9};
+    static const int64_t hws[] = {1, 2, 7, 49, 196, 9000};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int i = 0; i < 120; i++) {
+        const int64_t batch = tq_int(&r, 0, 1) ? 1 : 5;
+        const int64_t hw = hws[tq_int(&r, 0, 5)];
+        const int c = tq_int(&r, 0, 2) ? pick_odd(&r) : (int)tq_int(&r, 1, 80);
+        if (hw > 1000 && batch > 1 && c > 20)
+            continue; /* keep the suite light */
+        int8_t *x = malloc((size_t)(batch * hw * c));
+        int8_t *want = malloc((size_t)(batch * c)), *got = malloc((size_t)(batch * c));
+        fill_i8(&r, x, batch * hw * c, tq_int(&r, 0, 5) == 0);
+        struct q8_unary u;
+        random_unary(&r, &u, 1.0);
+        q8_global_avg_pool__ref(batch, hw, c, &u, x, want);
+        for (int l = 0; l < nl; l++) {
+            memset(got, 0x5a, (size_t)(batch * c));
+            levels[l]->global_avg_pool(batch, hw, c, &u, x, got);
+            ck_assert_msg(memcmp(want, got, (size_t)(batch * c)) == 0,
+                          "global avg case %d (hw %lld, c %d), level %s: differs", i,
+                          (long long)hw, c, levels[l]->level);
+        }
+        free(x), free(want), free(got);
+    }
+}
+END_TEST
+
+/* ---- add ---- */
+
+/* Parameters as q8_add_prepare makes them (quanta-format(5), INT8 OPERATORS), from random
+ * scales, with extreme zero points and clamps. */
+static void random_add(struct tq_rng *r, struct q8_add_params *p)
+{
+    const double sa = tq_uniform(r, 0.001, 0.1), sb = sa * tq_uniform(r, 0.05, 20.0);
+    const double sy = (sa + sb) * tq_uniform(r, 0.3, 3.0);
+    const double t = 2 * (sa > sb ? sa : sb);
+    p->a_zero_point = pick_zp(r);
+    p->b_zero_point = pick_zp(r);
+    p->out_zero_point = pick_zp(r);
+    p->left_shift = 20;
+    ck_assert(q8_multiplier_from_double(sa / t, &p->a_multiplier, &p->a_shift));
+    ck_assert(q8_multiplier_from_double(sb / t, &p->b_multiplier, &p->b_shift));
+    ck_assert(q8_multiplier_from_double(t / (1048576.0 * sy), &p->out_multiplier,
+                                        &p->out_shift));
+    pick_clamp(r, p->out_zero_point, &p->qmin, &p->qmax);
+}
+
+START_TEST(add_equals_reference)
+{
+    struct tq_rng r = {0xADD};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int i = 0; i < 400; i++) {
+        const int64_t rows = tq_int(&r, 1, 9);
+        int64_t b_n = tq_int(&r, 0, 2) ? pick_odd(&r) : tq_int(&r, 1, 70);
+        const int mode = (int)tq_int(&r, 0, 2); /* same shape, [C], scalar */
+        const int64_t n = rows * b_n;
+        if (mode == 0)
+            b_n = n;
+        else if (mode == 2)
+            b_n = 1;
+        int8_t *a = malloc((size_t)n), *b = malloc((size_t)b_n);
+        int8_t *want = malloc((size_t)n), *got = malloc((size_t)n);
+        fill_i8(&r, a, n, 0);
+        fill_i8(&r, b, b_n, tq_int(&r, 0, 4) == 0);
+        struct q8_add_params p;
+        random_add(&r, &p);
+        q8_add__ref(n, b_n, &p, a, b, want);
+        for (int l = 0; l < nl; l++) {
+            memset(got, 0x5a, (size_t)n);
+            levels[l]->add(n, b_n, &p, a, b, got);
+            ck_assert_msg(memcmp(want, got, (size_t)n) == 0,
+                          "add case %d (n %lld, b_n %lld), level %s: differs", i, (long long)n,
+                          (long long)b_n, levels[l]->level);
+        }
+        free(a), free(b), free(want), free(got);
+    }
+}
+END_TEST
+
+/* Every table has every entry; the ref table's packed path is the
+ * reference itself; a level the CPU lacks has no table. */
+START_TEST(tables_complete)
+{
+    int present = 0;
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        const struct q8_kernels *k = q8_kernels_for_level((enum kernels_level)l);
+        if (!k) {
+            ck_assert_ptr_null(f32_kernels_for_level((enum kernels_level)l));
+            continue;
+        }
+        present++;
+#define ENTRY_SET(name) ck_assert_msg(k->name != NULL, "%s table: " #name " is NULL", k->level);
+        ENTRY_SET(conv2d) ENTRY_SET(dense) ENTRY_SET(max_pool2d) ENTRY_SET(avg_pool2d)
+        ENTRY_SET(global_avg_pool) ENTRY_SET(add) ENTRY_SET(mul) ENTRY_SET(requant_clamp)
+        ENTRY_SET(leaky_relu) ENTRY_SET(lut) ENTRY_SET(concat) ENTRY_SET(mean)
+        ENTRY_SET(embedding) ENTRY_SET(softmax) ENTRY_SET(quantize) ENTRY_SET(dequantize)
+        ENTRY_SET(conv2d_pack_size) ENTRY_SET(conv2d_pack) ENTRY_SET(conv2d_scratch_size)
+        ENTRY_SET(conv2d_packed) ENTRY_SET(dense_pack_size) ENTRY_SET(dense_pack)
+        ENTRY_SET(dense_scratch_size) ENTRY_SET(dense_packed)
+#undef ENTRY_SET
+    }
+    ck_assert_int_ge(present, 1);
+    const struct q8_kernels *ref = q8_kernels_for_level(KERNELS_LEVEL_REF);
+    ck_assert_ptr_nonnull(ref);
+    ck_assert_str_eq(ref->level, "ref");
+    const struct q8_dense_shape d = {1, 5, 3};
+    ck_assert_uint_eq(ref->dense_scratch_size(&d), 0);
+}
+END_TEST
+
+/* A hand-computed dense case through every table (so ref and fast paths
+ * are not merely equal to each other): x = [1, 2, 3] (zx = -1, so x - zx
+ * = [2, 3, 4]), w = [[1, -1, 2], [-128, 127, 0]], bias [10, -5],
+ * acc = [10 + 2 - 3 + 8, -5 - 256 + 381] = [17, 120]; M, shift = 1/4:
+ * 17/4 = 4.25 -> 4, 120/4 = 30; zy = 3 -> [7, 33]. */
+START_TEST(dense_by_hand)
+{
+    const int8_t x[3] = {1, 2, 3}, w[6] = {1, -1, 2, -128, 127, 0};
+    const int32_t bias[2] = {10, -5};
+    int32_t m, sh;
+    ck_assert(q8_multiplier_from_double(0.25, &m, &sh));
+    const struct q8_requant rq = {.in_zero_point = -1, .out_zero_point = 3, .qmin = -128,
+                                  .qmax = 127, .n = 1, .multiplier = &m, .shift = &sh};
+    const struct q8_dense_shape d = {1, 3, 2};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int l = 0; l < nl; l++) {
+        const struct q8_kernels *k = levels[l];
+        void *pbase, *sbase = NULL;
+        void *packed = offset_alloc(k->dense_pack_size(&d), 4, &pbase);
+        const size_t ss = k->dense_scratch_size(&d);
+        void *scratch = ss ? offset_alloc(ss, 1, &sbase) : NULL;
+        int8_t y[2] = {0, 0};
+        k->dense_pack(&d, w, bias, packed);
+        k->dense_packed(&d, &rq, x, packed, scratch, y);
+        ck_assert_msg(y[0] == 7 && y[1] == 33, "level %s: [%d, %d], want [7, 33]", k->level,
+                      y[0], y[1]);
+        free(pbase);
+        free(sbase);
+    }
+}
+END_TEST
+
+Suite *suite_q8_fast(void); /* called by tests/main.c */
+Suite *suite_q8_fast(void)
+{
+    Suite *s = suite_create("q8_fast");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, tables_complete);
+    tcase_add_test(tc, dense_by_hand);
+    tcase_add_test(tc, conv2d_packed_equals_reference);
+    tcase_add_test(tc, dense_packed_equals_reference);
+    tcase_add_test(tc, reduce_near_int32_limits);
+    tcase_add_test(tc, extreme_sum_magnitude);
+    tcase_add_test(tc, pools_equal_reference);
+    tcase_add_test(tc, global_avg_pool_equals_reference);
+    tcase_add_test(tc, add_equals_reference);
+    suite_add_tcase(s, tc);
+    return s;
+}
