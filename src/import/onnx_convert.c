@@ -279,6 +279,9 @@ enum quanta_status cv_attr_string(struct cv *cv, const char *name, const char *d
     if (!a)
         return QUANTA_OK;
     enum quanta_status st = attr_type(cv, a, ONNX_ATTR_STRING, "STRING");
+    if (!st && a->s && !onnx_text_valid(a->s, a->s_size))
+        return cv_fail(cv, "attribute '%s' is not UTF-8 text without control characters",
+                       a->name);
     if (!st)
         *out = a->s ? a->s : "";
     return st;

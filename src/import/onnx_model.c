@@ -144,6 +144,35 @@ static bool vec_f64_push(struct vec_f64 *a, double x)
 
 /* ---- scalar and repeated fields ---------------------------------------- */
 
+bool onnx_text_valid(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (len == 0 || n - i < len)
+            return false;
+        uint32_t cp = c & (0x7fu >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3fu);
+        }
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 /* A string field: a NUL-terminated copy (a NUL inside is refused). */
 static enum quanta_status get_string(const struct dec *d, const char *where,
                                      const struct pb_field *f, const char *field_name, char **out,
@@ -153,8 +182,9 @@ static enum quanta_status get_string(const struct dec *d, const char *where,
     if (st)
         return st;
     bool bytes = size_out != NULL;
-    if (!bytes && memchr(f->data, 0, f->size))
-        return dec_fail(d, where, "%s has a NUL byte", field_name);
+    if (!bytes && !onnx_text_valid((const char *)f->data, f->size))
+        return dec_fail(d, where, "%s is not UTF-8 text without control characters",
+                        field_name);
     char *s = malloc(f->size + 1);
     if (!s)
         return nomem(d);
@@ -211,6 +241,8 @@ static enum quanta_status add_varints(const struct dec *d, const char *where,
     enum pb_result r = pb_packed_varint_count(f->data, f->size, &n);
     if (r != PB_OK)
         return dec_fail(d, where, "%s: %s", field_name, pb_result_string(r));
+    if (n == 0)
+        return QUANTA_OK;
     if (!vec_i64_reserve(out, n))
         return nomem(d);
     pb_packed_varints(f->data, f->size, out->v + out->n, n);
@@ -251,6 +283,12 @@ static enum quanta_status add_fixed(const struct dec *d, const char *where,
 }
 
 /* ---- tensors ------------------------------------------------------------ */
+
+/* At least one byte, so that an empty tensor has non-NULL data too. */
+static void *alloc_tensor_data(size_t size)
+{
+    return malloc(size ? size : 1);
+}
 
 static void tensor_free(struct onnx_tensor *t)
 {
@@ -540,17 +578,18 @@ static enum quanta_status decode_tensor(const struct dec *d, const char *where_i
                       (long long)location);
         goto done;
     }
+    /* The element count comes from dims alone: check that the file holds
+     * that many values before allocating for them. */
     size_t out_size = (size_t)t->numel * (t->dtype == QUANTA_F32 ? 4 : 8);
-    t->data = t->numel ? malloc(out_size) : NULL;
-    if (t->numel && !t->data) {
-        st = nomem(d);
-        goto done;
-    }
     if (has_raw) {
         if (raw_size != need) {
             st = dec_fail(d, where, "raw_data has %zu bytes but %s %lld elements need %zu",
                           raw_size, onnx_data_type_name(t->data_type), (long long)t->numel,
                           need);
+            goto done;
+        }
+        if (!(t->data = alloc_tensor_data(out_size))) {
+            st = nomem(d);
             goto done;
         }
         convert_raw(t->data_type, raw, t->numel, t->data);
@@ -573,6 +612,10 @@ static enum quanta_status decode_tensor(const struct dec *d, const char *where_i
                                 "(in raw_data or the typed field %d)",
                       typed_field == expect ? have : 0, onnx_data_type_name(t->data_type),
                       (long long)t->numel, expect);
+        goto done;
+    }
+    if (!(t->data = alloc_tensor_data(out_size))) {
+        st = nomem(d);
         goto done;
     }
     for (int64_t k = 0; k < t->numel; k++) {

@@ -153,6 +153,10 @@ enum quanta_status onnx_model_decode(struct onnx_model *m, const void *bytes, si
                                      struct quanta_error *err);
 void onnx_model_free(struct onnx_model *m);
 
+/* Well-formed UTF-8 without control characters (names, which end up in
+ * messages and in the graph JSON). */
+bool onnx_text_valid(const char *s, size_t n);
+
 const struct onnx_attr *onnx_node_attr(const struct onnx_node *node, const char *name);
 
 #endif

@@ -67,25 +67,100 @@ static void dense_params(const struct graph_node *nd, const struct quanta_shape 
     act_range(nd->attrs.activation, &p->out_min, &p->out_max);
 }
 
+/* ---- conv2d, dense and pools on several threads ----
+ * A node is cut by samples or output rows (split_rows) or by dense rows;
+ * each part calls the same kernel on its piece, so every output element
+ * is computed exactly as unsplit (the kernels' rows do not depend on the
+ * batch or the rows around them). */
+
+struct conv_job {
+    struct runner *r;
+    int n;
+    const struct f32_conv2d_params *p;
+    const float *x, *w, *b;
+    float *y;
+    int parts;
+};
+
+static struct split_window conv_window(const struct f32_conv2d_params *p)
+{
+    return (struct split_window){
+        .batch = (int64_t)p->batch, .in_h = (int64_t)p->in_h, .out_h = (int64_t)p->out_h,
+        .kernel_h = (int64_t)p->kernel_h, .stride_h = (int64_t)p->stride_h,
+        .dilation_h = (int64_t)p->dilation_h, .pad_top = (int64_t)p->pad_top,
+    };
+}
+
+static void conv_part(void *ctx, int part, int parts)
+{
+    const struct conv_job *j = ctx;
+    const struct f32_conv2d_params *p = j->p;
+    struct split_window win = conv_window(p);
+    struct split_piece pc[3];
+    int count = split_rows(&win, part, parts, pc);
+    float *scratch = j->r->scratch ? j->r->scratch + (size_t)part * j->r->scratch_stride : NULL;
+    for (int i = 0; i < count; i++) {
+        struct f32_conv2d_params q = *p;
+        q.batch = (size_t)pc[i].batch;
+        q.in_h = (size_t)pc[i].in_h;
+        q.out_h = (size_t)pc[i].out_h;
+        q.pad_top = (size_t)pc[i].pad_top;
+        const float *x = j->x + ((size_t)pc[i].n0 * p->in_h + (size_t)pc[i].iy0) * p->in_w * p->in_c;
+        float *y = j->y + ((size_t)pc[i].n0 * p->out_h + (size_t)pc[i].oy0) * p->out_w * p->out_c;
+        if (j->r->packed && j->r->packed[j->n])
+            j->r->f32->conv2d_packed(&q, x, j->r->packed[j->n], scratch, y);
+        else
+            j->r->f32->conv2d(&q, x, j->w, j->b, y);
+    }
+}
+
 static void exec_conv2d(struct runner *r, int n, const struct graph_node *nd, float *y)
 {
     struct f32_conv2d_params p;
     conv2d_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &r->values[nd->outputs[0]].shape,
                   &p);
-    if (r->packed && r->packed[n])
-        r->f32->conv2d_packed(&p, in_data(r, nd, 0), r->packed[n], r->scratch, y);
+    int64_t work = (int64_t)(p.batch * p.out_h * p.out_w * p.out_c * p.kernel_h * p.kernel_w *
+                             (p.in_c / p.groups));
+    struct split_window win = conv_window(&p);
+    struct conv_job j = {r, n, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y, 1};
+    j.parts = split_rows_parts(&win, runner_parts(r, work));
+    threadpool_run(r->pool, conv_part, &j, j.parts);
+}
+
+struct dense_job {
+    struct runner *r;
+    int n;
+    const struct f32_dense_params *p;
+    const float *x, *w, *b;
+    float *y;
+};
+
+static void dense_part(void *ctx, int part, int parts)
+{
+    const struct dense_job *j = ctx;
+    int64_t b0, b1;
+    runner_range((int64_t)j->p->batch, 1, part, parts, &b0, &b1);
+    if (b1 <= b0)
+        return;
+    struct f32_dense_params q = *j->p;
+    q.batch = (size_t)(b1 - b0);
+    const float *x = j->x + (size_t)b0 * q.in_k;
+    float *y = j->y + (size_t)b0 * q.out_n;
+    if (j->r->packed && j->r->packed[j->n])
+        j->r->f32->dense_packed(&q, x, j->r->packed[j->n], y);
     else
-        r->f32->conv2d(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+        j->r->f32->dense(&q, x, j->w, j->b, y);
 }
 
 static void exec_dense(struct runner *r, int n, const struct graph_node *nd, float *y)
 {
     struct f32_dense_params p;
     dense_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &p);
-    if (r->packed && r->packed[n])
-        r->f32->dense_packed(&p, in_data(r, nd, 0), r->packed[n], y);
-    else
-        r->f32->dense(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+    int parts = runner_parts(r, (int64_t)(p.batch * p.in_k * p.out_n));
+    if ((size_t)parts > p.batch)
+        parts = (int)p.batch;
+    struct dense_job j = {r, n, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y};
+    threadpool_run(r->pool, dense_part, &j, parts);
 }
 
 /* ---- weights packed once (runner_create) ---- */
@@ -148,11 +223,13 @@ enum quanta_status exec_f32_pack(struct runner *r, struct quanta_error *err)
             k->dense_pack(&dp, in_data(r, nd, 1), in_data(r, nd, 2), r->packed[n]);
     }
     if (scratch) {
-        r->scratch = aligned_alloc(64, (scratch * sizeof(float) + 63) / 64 * 64);
+        /* one per thread, each on its own cache lines */
+        r->scratch_stride = (scratch + 15) / 16 * 16;
+        size_t bytes = r->scratch_stride * sizeof(float) * (size_t)r->n_threads;
+        r->scratch = aligned_alloc(64, bytes);
         if (!r->scratch)
             return quanta_fail(err, QUANTA_ERR_NOMEM,
-                               "runner: cannot allocate %zu bytes of conv2d scratch",
-                               scratch * sizeof(float));
+                               "runner: cannot allocate %zu bytes of conv2d scratch", bytes);
     }
     return QUANTA_OK;
 }
@@ -168,6 +245,40 @@ void exec_f32_unpack(struct runner *r)
     r->scratch = NULL;
 }
 
+struct pool_job {
+    const struct f32_pool2d_params *p;
+    const float *x;
+    float *y;
+    f32_pool2d_fn fn;
+};
+
+static struct split_window pool_window(const struct f32_pool2d_params *p)
+{
+    return (struct split_window){
+        .batch = (int64_t)p->batch, .in_h = (int64_t)p->in_h, .out_h = (int64_t)p->out_h,
+        .kernel_h = (int64_t)p->kernel_h, .stride_h = (int64_t)p->stride_h, .dilation_h = 1,
+        .pad_top = (int64_t)p->pad_top,
+    };
+}
+
+static void pool_part(void *ctx, int part, int parts)
+{
+    const struct pool_job *j = ctx;
+    const struct f32_pool2d_params *p = j->p;
+    struct split_window win = pool_window(p);
+    struct split_piece pc[3];
+    int count = split_rows(&win, part, parts, pc);
+    for (int i = 0; i < count; i++) {
+        struct f32_pool2d_params q = *p;
+        q.batch = (size_t)pc[i].batch;
+        q.in_h = (size_t)pc[i].in_h;
+        q.out_h = (size_t)pc[i].out_h;
+        q.pad_top = (size_t)pc[i].pad_top;
+        j->fn(&q, j->x + ((size_t)pc[i].n0 * p->in_h + (size_t)pc[i].iy0) * p->in_w * p->channels,
+              j->y + ((size_t)pc[i].n0 * p->out_h + (size_t)pc[i].oy0) * p->out_w * p->channels);
+    }
+}
+
 static void exec_pool(struct runner *r, const struct graph_node *nd, float *y, f32_pool2d_fn fn)
 {
     const struct quanta_shape *xs = in_shape(r, nd, 0);
@@ -181,7 +292,10 @@ static void exec_pool(struct runner *r, const struct graph_node *nd, float *y, f
         .stride_h = (size_t)a->strides[0], .stride_w = (size_t)a->strides[1],
         .pad_top = (size_t)a->pads[0], .pad_left = (size_t)a->pads[1],
     };
-    fn(&p, in_data(r, nd, 0), y);
+    struct split_window win = pool_window(&p);
+    int64_t work = (int64_t)(numel(ys) * p.kernel_h * p.kernel_w);
+    struct pool_job j = {&p, in_data(r, nd, 0), y, fn};
+    threadpool_run(r->pool, pool_part, &j, split_rows_parts(&win, runner_parts(r, work)));
 }
 
 static void exec_global_avg_pool(struct runner *r, const struct graph_node *nd, float *y)
@@ -191,9 +305,42 @@ static void exec_global_avg_pool(struct runner *r, const struct graph_node *nd, 
                             (size_t)xs->dims[3], in_data(r, nd, 0), y);
 }
 
+/* element-wise: parts of whole elements (binary: of whole rows of b) */
+struct elementwise_job {
+    size_t n, align;
+    const float *a, *b;
+    float *y;
+    f32_unary_fn unary;
+    float alpha;
+    f32_binary_fn binary;
+    const struct f32_binary_params *p;
+};
+
+static void elementwise_part(void *ctx, int part, int parts)
+{
+    const struct elementwise_job *j = ctx;
+    int64_t i0, i1;
+    runner_range((int64_t)j->n, (int64_t)j->align, part, parts, &i0, &i1);
+    if (i1 <= i0)
+        return;
+    if (j->unary) {
+        j->unary((size_t)(i1 - i0), j->a + i0, j->y + i0, j->alpha);
+    } else {
+        struct f32_binary_params q = *j->p;
+        bool same = q.b_n == q.n;
+        q.n = (size_t)(i1 - i0);
+        if (same)
+            q.b_n = q.n;
+        j->binary(&q, j->a + i0, same ? j->b + i0 : j->b, j->y + i0);
+    }
+}
+
 static void exec_unary(struct runner *r, const struct graph_node *nd, float *y, f32_unary_fn fn)
 {
-    fn(numel(in_shape(r, nd, 0)), in_data(r, nd, 0), y, nd->attrs.alpha);
+    struct elementwise_job j = {.n = numel(in_shape(r, nd, 0)), .align = 1,
+                                .a = in_data(r, nd, 0), .y = y, .unary = fn,
+                                .alpha = nd->attrs.alpha};
+    threadpool_run(r->pool, elementwise_part, &j, runner_parts(r, (int64_t)j.n));
 }
 
 static void exec_binary(struct runner *r, const struct graph_node *nd, float *y,
@@ -204,7 +351,13 @@ static void exec_binary(struct runner *r, const struct graph_node *nd, float *y,
         .b_n = numel(in_shape(r, nd, 1)),
     };
     act_range(nd->attrs.activation, &p.out_min, &p.out_max);
-    fn(&p, in_data(r, nd, 0), in_data(r, nd, 1), y);
+    struct elementwise_job j = {.n = p.n, .align = p.b_n == p.n ? 1 : p.b_n,
+                                .a = in_data(r, nd, 0), .b = in_data(r, nd, 1), .y = y,
+                                .binary = fn, .p = &p};
+    int parts = runner_parts(r, (int64_t)p.n);
+    if ((size_t)parts > p.n / j.align)
+        parts = (int)(p.n / j.align);
+    threadpool_run(r->pool, elementwise_part, &j, parts);
 }
 
 /* flatten, reshape: the same numbers under another shape. */

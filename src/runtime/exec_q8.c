@@ -22,17 +22,90 @@ static int norm_axis(int axis, int rank)
     return axis < 0 ? axis + rank : axis;
 }
 
+/* ---- on several threads ----
+ * conv2d and pools are cut by samples or output rows (split_rows), dense
+ * and global average pool by samples, element-wise ops by elements; each
+ * part calls the same kernel on its piece with its own scratch. Integer
+ * results are exact, so the bytes do not depend on the cut. */
+
+static struct split_window conv_window(const struct q8_conv2d_shape *s)
+{
+    return (struct split_window){
+        .batch = s->batch, .in_h = s->in_h, .out_h = s->out_h, .kernel_h = s->kernel_h,
+        .stride_h = s->stride_h, .dilation_h = s->dilation_h, .pad_top = s->pad_top,
+    };
+}
+
+struct conv_job {
+    struct runner *r;
+    const struct q8_node_plan *np;
+    const struct q8_conv2d_shape *s;
+    const int8_t *x, *w;
+    int8_t *y;
+};
+
+static void conv_part(void *ctx, int part, int parts)
+{
+    const struct conv_job *j = ctx;
+    const struct q8_conv2d_shape *s = j->s;
+    struct split_window win = conv_window(s);
+    struct split_piece pc[3];
+    int count = split_rows(&win, part, parts, pc);
+    const struct q8_plan *p = j->r->q8;
+    void *scratch = p->scratch ? (char *)p->scratch + (size_t)part * p->scratch_stride : NULL;
+    for (int i = 0; i < count; i++) {
+        struct q8_conv2d_shape q = *s;
+        q.batch = pc[i].batch;
+        q.in_h = (int)pc[i].in_h;
+        q.out_h = (int)pc[i].out_h;
+        q.pad_top = (int)pc[i].pad_top;
+        const int8_t *x = j->x + (pc[i].n0 * s->in_h + pc[i].iy0) * s->in_w * s->in_c;
+        int8_t *y = j->y + (pc[i].n0 * s->out_h + pc[i].oy0) * s->out_w * s->out_c;
+        if (j->np->reduce.packed)
+            p->k->conv2d_packed(&q, &j->np->reduce.rq, x, j->np->reduce.packed, scratch, y);
+        else
+            p->k->conv2d(&q, &j->np->reduce.rq, x, j->w, j->np->reduce.bias, y);
+    }
+}
+
 static void exec_conv2d(struct runner *r, const struct graph_node *nd,
                         const struct q8_node_plan *np, int8_t *y)
 {
     struct q8_conv2d_shape s;
     plan_q8_conv2d_shape(nd, shape_of(r, nd->inputs[0]), &r->g->values[nd->inputs[1]].shape,
                          shape_of(r, nd->outputs[0]), &s);
-    const int8_t *x = q8_in(r, nd->inputs[0]);
-    if (np->reduce.packed)
-        r->q8->k->conv2d_packed(&s, &np->reduce.rq, x, np->reduce.packed, r->q8->scratch, y);
+    int64_t work = s.batch * s.out_h * s.out_w * s.out_c * s.kernel_h * s.kernel_w *
+                   (s.in_c / s.groups);
+    struct split_window win = conv_window(&s);
+    struct conv_job j = {r, np, &s, q8_in(r, nd->inputs[0]), q8_in(r, nd->inputs[1]), y};
+    threadpool_run(r->pool, conv_part, &j, split_rows_parts(&win, runner_parts(r, work)));
+}
+
+struct dense_job {
+    struct runner *r;
+    const struct q8_node_plan *np;
+    const struct q8_dense_shape *s;
+    const int8_t *x, *w;
+    int8_t *y;
+};
+
+static void dense_part(void *ctx, int part, int parts)
+{
+    const struct dense_job *j = ctx;
+    const struct q8_plan *p = j->r->q8;
+    int64_t b0, b1;
+    runner_range(j->s->batch, 1, part, parts, &b0, &b1);
+    if (b1 <= b0)
+        return;
+    struct q8_dense_shape q = *j->s;
+    q.batch = b1 - b0;
+    const int8_t *x = j->x + b0 * q.in_features;
+    int8_t *y = j->y + b0 * q.out_features;
+    void *scratch = p->scratch ? (char *)p->scratch + (size_t)part * p->scratch_stride : NULL;
+    if (j->np->reduce.packed)
+        p->k->dense_packed(&q, &j->np->reduce.rq, x, j->np->reduce.packed, scratch, y);
     else
-        r->q8->k->conv2d(&s, &np->reduce.rq, x, q8_in(r, nd->inputs[1]), np->reduce.bias, y);
+        p->k->dense(&q, &j->np->reduce.rq, x, j->w, j->np->reduce.bias, y);
 }
 
 static void exec_dense(struct runner *r, const struct graph_node *nd,
@@ -40,11 +113,45 @@ static void exec_dense(struct runner *r, const struct graph_node *nd,
 {
     struct q8_dense_shape s;
     plan_q8_dense_shape(shape_of(r, nd->inputs[0]), &r->g->values[nd->inputs[1]].shape, &s);
-    const int8_t *x = q8_in(r, nd->inputs[0]);
-    if (np->reduce.packed)
-        r->q8->k->dense_packed(&s, &np->reduce.rq, x, np->reduce.packed, r->q8->scratch, y);
-    else
-        r->q8->k->dense(&s, &np->reduce.rq, x, q8_in(r, nd->inputs[1]), np->reduce.bias, y);
+    int parts = runner_parts(r, s.batch * s.in_features * s.out_features);
+    if (parts > s.batch)
+        parts = (int)s.batch;
+    struct dense_job j = {r, np, &s, q8_in(r, nd->inputs[0]), q8_in(r, nd->inputs[1]), y};
+    threadpool_run(r->pool, dense_part, &j, parts);
+}
+
+struct pool_job {
+    const struct q8_pool2d_shape *s;
+    const struct q8_unary *rq;
+    const int8_t *x;
+    int8_t *y;
+    q8_pool2d_fn fn;
+};
+
+static struct split_window pool_window(const struct q8_pool2d_shape *s)
+{
+    return (struct split_window){
+        .batch = s->batch, .in_h = s->in_h, .out_h = s->out_h, .kernel_h = s->kernel_h,
+        .stride_h = s->stride_h, .dilation_h = 1, .pad_top = s->pad_top,
+    };
+}
+
+static void pool_part(void *ctx, int part, int parts)
+{
+    const struct pool_job *j = ctx;
+    const struct q8_pool2d_shape *s = j->s;
+    struct split_window win = pool_window(s);
+    struct split_piece pc[3];
+    int count = split_rows(&win, part, parts, pc);
+    for (int i = 0; i < count; i++) {
+        struct q8_pool2d_shape q = *s;
+        q.batch = pc[i].batch;
+        q.in_h = (int)pc[i].in_h;
+        q.out_h = (int)pc[i].out_h;
+        q.pad_top = (int)pc[i].pad_top;
+        j->fn(&q, j->rq, j->x + (pc[i].n0 * s->in_h + pc[i].iy0) * s->in_w * s->c,
+              j->y + (pc[i].n0 * s->out_h + pc[i].oy0) * s->out_w * s->c);
+    }
 }
 
 static void exec_pool(struct runner *r, const struct graph_node *nd,
@@ -61,7 +168,10 @@ static void exec_pool(struct runner *r, const struct graph_node *nd,
         .stride_h = a->strides[0], .stride_w = a->strides[1],
         .pad_top = a->pads[0], .pad_left = a->pads[1],
     };
-    fn(&s, &np->unary, q8_in(r, nd->inputs[0]), y);
+    struct split_window win = pool_window(&s);
+    struct pool_job j = {&s, &np->unary, q8_in(r, nd->inputs[0]), y, fn};
+    int64_t work = numel(ys) * s.kernel_h * s.kernel_w;
+    threadpool_run(r->pool, pool_part, &j, split_rows_parts(&win, runner_parts(r, work)));
 }
 
 static void exec_global_avg_pool(struct runner *r, const struct graph_node *nd,
@@ -72,16 +182,65 @@ static void exec_global_avg_pool(struct runner *r, const struct graph_node *nd,
                               &np->unary, q8_in(r, nd->inputs[0]), y);
 }
 
+/* Element-wise ops: parts of whole elements (binary with a broadcast b:
+ * of whole rows of b). */
+enum ew_kind { EW_REQUANT, EW_COPY, EW_ADD, EW_MUL, EW_LEAKY, EW_LUT, EW_QUANTIZE, EW_DEQUANTIZE };
+
+struct ew_job {
+    struct runner *r;
+    enum ew_kind kind;
+    const struct q8_node_plan *np;
+    int64_t n, b_n;
+    const void *a;
+    const int8_t *b;
+    void *y;
+};
+
+static void ew_part(void *ctx, int part, int parts)
+{
+    const struct ew_job *j = ctx;
+    const struct q8_kernels *k = j->r->q8->k;
+    const struct q8_node_plan *np = j->np;
+    int64_t i0, i1;
+    runner_range(j->n, j->b_n < j->n ? j->b_n : 1, part, parts, &i0, &i1);
+    int64_t n = i1 - i0;
+    if (n <= 0)
+        return;
+    const int8_t *a8 = (const int8_t *)j->a + i0;
+    int8_t *y8 = (int8_t *)j->y + i0;
+    const int8_t *b = j->b_n < j->n ? j->b : j->b + i0;
+    int64_t b_n = j->b_n < j->n ? j->b_n : n;
+    switch (j->kind) {
+    case EW_REQUANT: k->requant_clamp(n, &np->unary, a8, y8); break;
+    case EW_COPY: memcpy(y8, a8, (size_t)n); break;
+    case EW_ADD: k->add(n, b_n, &np->add, a8, b, y8); break;
+    case EW_MUL: k->mul(n, b_n, &np->mul, a8, b, y8); break;
+    case EW_LEAKY: k->leaky_relu(n, &np->leaky, a8, y8); break;
+    case EW_LUT: k->lut(n, np->lut, a8, y8); break;
+    case EW_QUANTIZE: k->quantize(n, &np->qparams, (const float *)j->a + i0, y8); break;
+    case EW_DEQUANTIZE: k->dequantize(n, &np->qparams, a8, (float *)j->y + i0); break;
+    }
+}
+
+static void exec_elementwise(struct runner *r, enum ew_kind kind, const struct q8_node_plan *np,
+                             int64_t n, int64_t b_n, const void *a, const int8_t *b, void *y)
+{
+    struct ew_job j = {r, kind, np, n, b_n, a, b, y};
+    int parts = runner_parts(r, n);
+    int64_t units = b_n < n ? n / b_n : n;
+    if (parts > units)
+        parts = (int)units;
+    threadpool_run(r->pool, ew_part, &j, parts);
+}
+
 /* relu, relu6, flatten, reshape: a change of parameters with a clamp, or
  * the same bytes under another shape. */
 static void exec_requant(struct runner *r, const struct graph_node *nd,
                          const struct q8_node_plan *np, int8_t *y)
 {
     int64_t n = numel(shape_of(r, nd->inputs[0]));
-    if (np->copy)
-        memcpy(y, q8_in(r, nd->inputs[0]), (size_t)n);
-    else
-        r->q8->k->requant_clamp(n, &np->unary, q8_in(r, nd->inputs[0]), y);
+    exec_elementwise(r, np->copy ? EW_COPY : EW_REQUANT, np, n, n, q8_in(r, nd->inputs[0]), NULL,
+                     y);
 }
 
 static void exec_binary(struct runner *r, const struct graph_node *nd,
@@ -89,11 +248,8 @@ static void exec_binary(struct runner *r, const struct graph_node *nd,
 {
     int64_t n = numel(shape_of(r, nd->inputs[0]));
     int64_t b_n = numel(shape_of(r, nd->inputs[1]));
-    const int8_t *a = q8_in(r, nd->inputs[0]), *b = q8_in(r, nd->inputs[1]);
-    if (nd->op == GRAPH_OP_ADD)
-        r->q8->k->add(n, b_n, &np->add, a, b, y);
-    else
-        r->q8->k->mul(n, b_n, &np->mul, a, b, y);
+    exec_elementwise(r, nd->op == GRAPH_OP_ADD ? EW_ADD : EW_MUL, np, n, b_n,
+                     q8_in(r, nd->inputs[0]), q8_in(r, nd->inputs[1]), y);
 }
 
 static void exec_concat(struct runner *r, const struct graph_node *nd,
@@ -168,11 +324,12 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     enum quanta_status st = QUANTA_OK;
     switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
-        k->quantize(numel(shape_of(r, yv)), &np->qparams, r->values[nd->inputs[0]].view, y);
+        exec_elementwise(r, EW_QUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         r->values[nd->inputs[0]].view, NULL, y);
         break;
     case GRAPH_OP_DEQUANTIZE:
-        k->dequantize(numel(shape_of(r, yv)), &np->qparams, q8_in(r, nd->inputs[0]),
-                      runner_slot(r, yv));
+        exec_elementwise(r, EW_DEQUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         q8_in(r, nd->inputs[0]), NULL, runner_slot(r, yv));
         break;
     case GRAPH_OP_CONV2D: exec_conv2d(r, nd, np, y); break;
     case GRAPH_OP_DENSE: exec_dense(r, nd, np, y); break;
@@ -184,11 +341,13 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE: exec_requant(r, nd, np, y); break;
     case GRAPH_OP_LEAKY_RELU:
-        k->leaky_relu(numel(shape_of(r, yv)), &np->leaky, q8_in(r, nd->inputs[0]), y);
+        exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         q8_in(r, nd->inputs[0]), NULL, y);
         break;
     case GRAPH_OP_SIGMOID:
     case GRAPH_OP_TANH:
-        k->lut(numel(shape_of(r, yv)), np->lut, q8_in(r, nd->inputs[0]), y);
+        exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         q8_in(r, nd->inputs[0]), NULL, y);
         break;
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL: exec_binary(r, nd, np, y); break;

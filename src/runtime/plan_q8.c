@@ -508,8 +508,12 @@ enum quanta_status runner_q8_plan(struct runner *r, struct quanta_error *err)
     for (int n = 0; n < g->n_nodes; n++)
         if (runner_q8_node(g, n) && (st = plan_node(r, n, &scratch, err)))
             return st;
-    if (scratch && !(p->scratch = malloc(scratch)))
-        return nomem(err);
+    if (scratch) {
+        /* one per thread, each on its own cache lines */
+        p->scratch_stride = (scratch + 63) / 64 * 64;
+        if (!(p->scratch = aligned_alloc(64, p->scratch_stride * (size_t)r->n_threads)))
+            return nomem(err);
+    }
     return QUANTA_OK;
 }
 

@@ -69,7 +69,9 @@ struct q8_plan {
     struct q8_quantize_params *dq;       /* [n_values]: dequantization of quantized
                                             activations (hook, graph outputs) */
     float *hook_view;                    /* float view of one quantized activation */
-    void *scratch;                       /* for packed conv2d/dense: the largest need */
+    void *scratch;                       /* for packed conv2d/dense: the largest need, one
+                                            per thread, scratch_stride bytes apart */
+    size_t scratch_stride;
 };
 
 /* Kernel shapes of an int8 conv2d/dense from the value shapes (any batch). */

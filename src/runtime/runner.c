@@ -16,7 +16,16 @@
  * quantization parameters are dequantized (scale * (q - zero_point), per
  * tensor or per channel): the weight-only path. Quantized constants read
  * only by int8 nodes stay as stored, and quantized activations take one
- * byte per element in the arena: the int8 path (plan_q8.c, exec_q8.c). */
+ * byte per element in the arena: the int8 path (plan_q8.c, exec_q8.c).
+ *
+ * Threads. runner_create starts a pool of runner_options.threads threads
+ * (threadpool.c; 0: every online core), the caller being one of them. The
+ * executors cut a big node into parts (samples or output rows of conv2d
+ * and pools, samples of dense, elements of element-wise ops), one per
+ * thread, each with its own scratch; every output element is computed by
+ * one part with the arithmetic of the unsplit kernel, so the results are
+ * the same bits for any thread count. Nodes still run one after another,
+ * and the hook is called on the calling thread after each. */
 #include "runtime/runner_internal.h"
 
 #include <stdlib.h>
@@ -303,6 +312,9 @@ enum quanta_status runner_create(struct runner **out, const struct graph *g,
             r->values[v].view = r->values[v].owned;
         }
     }
+    if ((st = threadpool_create(&r->pool, r->threads, err)) != QUANTA_OK)
+        goto fail;
+    r->n_threads = threadpool_size(r->pool);
     if ((st = runner_q8_plan(r, err)) != QUANTA_OK)
         goto fail;
     if ((st = exec_f32_pack(r, err)) != QUANTA_OK)
@@ -320,6 +332,7 @@ void runner_free(struct runner *r)
         return;
     runner_q8_free(r);
     exec_f32_unpack(r);
+    threadpool_free(r->pool);
     if (r->values) {
         for (int v = 0; v < r->g->n_values; v++) {
             free(r->values[v].owned);

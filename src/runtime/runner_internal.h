@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "kernels/kernels.h"
 #include "quanta/runtime.h"
+#include "runtime/threadpool.h"
 
 /* Where a value's numbers are while the runner runs. */
 struct runner_value {
@@ -32,7 +33,7 @@ struct runner {
     const struct f32_kernels *f32;
     int64_t max_batch;
     int64_t batch;              /* of the last successful run; 0 before any */
-    int threads;                /* accepted, not used yet: one thread */
+    int threads;                /* runner_options.threads (0: every online core) */
     float *arena;               /* every activation, at planned offsets */
     size_t arena_floats;
     struct runner_value *values; /* [g->n_values] */
@@ -45,8 +46,38 @@ struct runner {
     /* float conv2d/dense weights packed once for r->f32 (exec_f32_pack);
      * packed[n] NULL: node n runs with its weights as stored */
     float **packed;             /* [g->n_nodes] */
-    float *scratch;             /* conv2d scratch, the largest any node needs */
+    float *scratch;             /* conv2d scratch, the largest any node needs, one per
+                                   thread, scratch_stride floats apart */
+    /* threads: a pool made once in runner_create (threadpool.h) */
+    struct threadpool *pool;
+    int n_threads;              /* threadpool_size(pool), >= 1 */
+    size_t scratch_stride;      /* floats between the threads' conv2d scratch */
 };
+
+/* Work (multiply-adds, or elements) worth one thread's part; a node with
+ * less runs on the calling thread alone. */
+#define RUNNER_PART_WORK ((int64_t)1 << 16)
+
+/* How many parts to cut a node of `work` units into: at most n_threads,
+ * at least 1. The result never changes the numbers, only who computes
+ * them (every output element is computed by one part, the same way). */
+static inline int runner_parts(const struct runner *r, int64_t work)
+{
+    int64_t parts = work / RUNNER_PART_WORK;
+    if (parts > r->n_threads)
+        parts = r->n_threads;
+    return parts < 1 ? 1 : (int)parts;
+}
+
+/* Range [*begin, *end) of part `part` of `parts` over n items, cut at
+ * multiples of `align` (n a multiple of it). */
+static inline void runner_range(int64_t n, int64_t align, int part, int parts, int64_t *begin,
+                                int64_t *end)
+{
+    int64_t units = n / align;
+    *begin = units * part / parts * align;
+    *end = units * (part + 1) / parts * align;
+}
 
 /* Writable arena slot of an activation. */
 static inline float *runner_slot(struct runner *r, int v)

@@ -1,4 +1,5 @@
-/* libFuzzer target: graph_parse on graph JSON (input starting with '{'), else model_open on a model file.
+/* libFuzzer target: graph_parse on graph JSON (input starting with '{'),
+ * else model_open on a model file.
  * The entry point lives in fuzz_targets.h (shared with test_fuzz_regress.c). */
 #include "fuzz/fuzz_targets.h"
 

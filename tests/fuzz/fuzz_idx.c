@@ -1,4 +1,5 @@
-/* libFuzzer target: dataset_open + reading every sample + labels_load, seeded with IDX files (raw and gzip).
+/* libFuzzer target: dataset_open + reading every sample + labels_load,
+ * seeded with IDX files (raw and gzip).
  * The entry point lives in fuzz_targets.h (shared with test_fuzz_regress.c). */
 #include "fuzz/fuzz_targets.h"
 

@@ -1,4 +1,5 @@
-/* libFuzzer target: dataset_open + reading every sample + labels_load, seeded with NPY 1.0/2.0/3.0 files.
+/* libFuzzer target: dataset_open + reading every sample + labels_load,
+ * seeded with NPY 1.0/2.0/3.0 files.
  * The entry point lives in fuzz_targets.h (shared with test_fuzz_regress.c). */
 #include "fuzz/fuzz_targets.h"
 

@@ -309,7 +309,8 @@ static inline int fuzz_dataset(const uint8_t *data, size_t size, enum quanta_sta
         /* Nothing is read from a file without samples: no data backs its
          * sample shape, and callers (calib_run, cli_data) refuse it before
          * sizing buffers. A batch too big to address is not read either. */
-        if (ds->n_samples > 0 && numel >= 0 && !__builtin_mul_overflow((size_t)batch, (size_t)numel, &elems) &&
+        if (ds->n_samples > 0 && numel >= 0 &&
+            !__builtin_mul_overflow((size_t)batch, (size_t)numel, &elems) &&
             !__builtin_mul_overflow(elems + 1, sizeof *ids, &bytes)) {
             out = malloc((elems + 1) * sizeof *out);
             ids = malloc(bytes);

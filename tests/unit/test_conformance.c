@@ -193,6 +193,7 @@ START_TEST(fmnist_matches_pytorch_on_full_test_set)
 }
 END_TEST
 
+Suite *suite_conformance(void);
 Suite *suite_conformance(void)
 {
     Suite *s = suite_create("conformance");

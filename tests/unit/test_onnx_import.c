@@ -127,11 +127,12 @@ static int run_and_compare(const struct graph *g, const void *inputs, size_t sam
     return correct;
 }
 
-static void check_image_fixture(const char *name)
+/* Imports <file>.onnx and compares with <name>'s logits and reference. */
+static void check_image_fixture_as(const char *file, const char *name)
 {
     struct graph g;
     struct onnx_import_options o = pixel_options();
-    char *path = fixture(name, ".onnx"), *logits_path = fixture(name, ".logits.npy");
+    char *path = fixture(file, ".onnx"), *logits_path = fixture(name, ".logits.npy");
     import_ok(&g, path, &o);
     /* NHWC input with any batch */
     int in = g.inputs[0].value;
@@ -160,6 +161,11 @@ static void check_image_fixture(const char *name)
     graph_free(&g);
 }
 
+static void check_image_fixture(const char *name)
+{
+    check_image_fixture_as(name, name);
+}
+
 START_TEST(test_fixture_cnn_bn) { check_image_fixture("cnn_bn"); }
 END_TEST
 START_TEST(test_fixture_residual) { check_image_fixture("residual"); }
@@ -171,6 +177,9 @@ END_TEST
 START_TEST(test_fixture_ops_mix) { check_image_fixture("ops_mix"); }
 END_TEST
 START_TEST(test_fixture_shapes) { check_image_fixture("shapes"); }
+END_TEST
+/* opset 18: ReduceMean's axes as an input */
+START_TEST(test_fixture_opset18) { check_image_fixture_as("ops_mix18", "ops_mix"); }
 END_TEST
 
 /* Three channels: the NCHW input file is transposed to NHWC here. */
@@ -610,6 +619,7 @@ Suite *suite_onnx_import(void)
     tcase_add_test(tc, test_fixture_mlp);
     tcase_add_test(tc, test_fixture_ops_mix);
     tcase_add_test(tc, test_fixture_shapes);
+    tcase_add_test(tc, test_fixture_opset18);
     tcase_add_test(tc, test_fixture_rgb_nchw);
     tcase_add_test(tc, test_fixture_embed);
     suite_add_tcase(s, tc);

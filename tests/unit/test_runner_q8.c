@@ -484,6 +484,56 @@ START_TEST(test_q8_cnn_u8_equals_i8)
 }
 END_TEST
 
+/* Every kernel level this CPU has gives the bytes of the ref level (the
+ * packed conv2d/dense of fast levels included). Levels the CPU lacks are
+ * skipped with a line on stderr and not counted. */
+START_TEST(test_q8_levels_same_bytes)
+{
+    struct cnn *c = malloc(sizeof *c);
+    struct ranges *rg = malloc(sizeof *rg);
+    ck_assert(c && rg);
+    cnn_init(c);
+    float calib[16 * IMG], x[BATCH * IMG], want[2][BATCH * 3];
+    fill(calib, 16 * IMG);
+    fill(x, BATCH * IMG);
+    calibrate(&c->m.g, calib, 16, rg);
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    struct graph q;
+    quantize(&c->m.g, &opt, rg, &q);
+    struct quanta_error err = {0};
+    enum kernels_level before = kernels_current_level();
+    int compared = 0;
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        const char *name = kernels_level_name((enum kernels_level)l);
+        if (!q8_kernels_for_level((enum kernels_level)l)) {
+            fprintf(stderr, "runner_q8: level %s not available here, skipped\n", name);
+            continue;
+        }
+        ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
+        struct runner *r = new_runner(&q, BATCH);
+        run(r, BATCH, x);
+        struct quanta_shape shape;
+        for (int o = 0; o < 2; o++) {
+            const float *y = runner_output(r, o, &shape);
+            if (l == KERNELS_LEVEL_REF)
+                memcpy(want[o], y, sizeof want[o]);
+            else
+                ck_assert_msg(memcmp(y, want[o], sizeof want[o]) == 0,
+                              "level %s: output %d differs from ref", name, o);
+        }
+        runner_free(r);
+        compared++;
+    }
+    ck_assert_int_ge(compared, 1);
+    ck_assert_int_eq(kernels_select(kernels_level_name(before), &err), QUANTA_OK);
+    graph_free(&q);
+    graph_free(&c->m.g);
+    free(c);
+    free(rg);
+}
+END_TEST
+
 /* ---- memory: int8 activations take one byte per element ---- */
 
 START_TEST(test_q8_arena_smaller)
@@ -824,6 +874,7 @@ Suite *suite_runner_q8(void)
     tcase_add_test(tc, test_q8_cnn_i8_per_channel);
     tcase_add_test(tc, test_q8_cnn_i8_per_tensor);
     tcase_add_test(tc, test_q8_cnn_u8_equals_i8);
+    tcase_add_test(tc, test_q8_levels_same_bytes);
     tcase_add_test(tc, test_q8_arena_smaller);
     tcase_add_test(tc, test_q8_exclude_island);
     tcase_add_test(tc, test_q8_weight_only_is_float_path);

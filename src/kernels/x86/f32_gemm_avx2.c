@@ -9,6 +9,8 @@
 
 #define MR 6
 #define NR 16
+_Static_assert(MR * NR <= F32_GEMM_TILE_MAX && F32_GEMV_PANELS * NR <= F32_GEMM_TILE_MAX,
+               "tail tiles must fit the driver's local tile");
 
 static inline __m256 clamp8(__m256 v, __m256 lo, __m256 hi)
 {

@@ -9,6 +9,8 @@
 
 #define MR 8
 #define NR 32
+_Static_assert(MR * NR <= F32_GEMM_TILE_MAX && F32_GEMV_PANELS * NR <= F32_GEMM_TILE_MAX,
+               "tail tiles must fit the driver's local tile");
 
 static inline __m512 clamp16(__m512 v, __m512 lo, __m512 hi)
 {

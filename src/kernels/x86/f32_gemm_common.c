@@ -163,6 +163,29 @@ size_t f32_gemm_conv2d_scratch_size(const struct f32_gemm_config *cfg,
     return cfg->mc * p->kernel_h * p->kernel_w * (p->in_c / p->groups);
 }
 
+/* Copies and zero fills of im2col runs: runs of a few floats (the taps of
+ * a conv over 1 to 4 input channels) are too short for a libc call to pay
+ * off, so they are plain loops; long runs go to memcpy/memset. */
+static inline void copy_run(float *dst, const float *src, size_t n)
+{
+    if (n > 32) {
+        memcpy(dst, src, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
+static inline void zero_run(float *dst, size_t n)
+{
+    if (n > 32) {
+        memset(dst, 0, n * sizeof *dst);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = 0.0f;
+}
+
 /* Rows [m0, m0 + rows) of the im2col matrix of group g: row m is output
  * pixel (n, oy, ox) in NHWC order, columns (ky, kx, ci) as in w. */
 static void im2col(const struct f32_conv2d_params *p, const float *x, size_t g, size_t m0,
@@ -187,22 +210,22 @@ static void im2col(const struct f32_conv2d_params *p, const float *x, size_t g, 
                     k1 = p->kernel_w;
                 if (k0 > k1)
                     k0 = k1;
-                memset(row, 0, k0 * cg * sizeof *row);
+                zero_run(row, k0 * cg);
                 if (k1 > k0)
-                    memcpy(row + k0 * cg,
-                           xn + ((py - p->pad_top) * p->in_w + px0 + k0 - p->pad_left) * p->in_c,
-                           (k1 - k0) * cg * sizeof *row);
-                memset(row + k1 * cg, 0, (p->kernel_w - k1) * cg * sizeof *row);
+                    copy_run(row + k0 * cg,
+                             xn + ((py - p->pad_top) * p->in_w + px0 + k0 - p->pad_left) * p->in_c,
+                             (k1 - k0) * cg);
+                zero_run(row + k1 * cg, (p->kernel_w - k1) * cg);
                 row += p->kernel_w * cg;
                 continue;
             }
             for (size_t kx = 0; kx < p->kernel_w; kx++, row += cg) {
                 size_t px = ox * p->stride_w + kx * p->dilation_w;
                 if (row_in && px >= p->pad_left && px - p->pad_left < p->in_w)
-                    memcpy(row, xn + ((py - p->pad_top) * p->in_w + px - p->pad_left) * p->in_c,
-                           cg * sizeof *row);
+                    copy_run(row, xn + ((py - p->pad_top) * p->in_w + px - p->pad_left) * p->in_c,
+                             cg);
                 else
-                    memset(row, 0, cg * sizeof *row);
+                    zero_run(row, cg);
             }
         }
         if (++ox == p->out_w) {
