@@ -5,7 +5,7 @@ Run with Debian's interpreter (torch 1.13, onnx 1.12, numpy):
 
     /usr/bin/python3 scripts/export_onnx.py [--out tests/fixtures/onnx]
 
-For each PyTorch model below: a brief training (fixed seed, one epoch over
+For each PyTorch model below: a short training (fixed seed, TRAIN_EPOCHS epochs over
 a fixed subset of Fashion-MNIST training images), torch.onnx.export, and
 
     <name>.onnx             the exported model (batch axis dynamic)
@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 DATASET = "/usr/share/datasets/fashion-mnist"
 SCALE = 1.0 / 255.0
-TRAIN_SUBSET = 15000
+TRAIN_SUBSET = 30000
+TRAIN_EPOCHS = 3
 
 
 def read_idx(path):
@@ -227,13 +228,14 @@ def train(model, x, y, seed):
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    order = torch.randperm(len(y), generator=g)
-    for i in range(0, len(y), 64):
-        idx = order[i:i + 64]
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x[idx]), y[idx])
-        loss.backward()
-        opt.step()
+    for _ in range(TRAIN_EPOCHS):
+        order = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), 64):
+            idx = order[i:i + 64]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
     model.eval()
 
 

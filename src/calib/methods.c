@@ -29,11 +29,13 @@ static void spread(double *dst, int nb, double t_lo, double tw, double a, double
     }
 }
 
-/* Re-bins the observer's histogram into nb bins over [t_lo, t_lo + nb*tw],
- * of x or (fold) of |x|. Each source bin is first cut to the observed
- * [min, max], its elements taken as uniform over what remains. */
+/* Re-bins the observer's histogram into nb bins over [t_lo, t_lo + nb*tw]:
+ * side 0 all of x; side +1 only the part of x above 0; side -1 only the
+ * part below 0, as |x|. Each source bin is first cut to the observed
+ * [min, max], its elements taken as uniform over what remains (a bin
+ * straddling 0 gives each side the share of its length on that side). */
 static void rebin(const struct calib_observer *obs, double *dst, int nb, double t_lo, double tw,
-                  bool fold)
+                  int side)
 {
     double w = (obs->h_hi - obs->h_lo) / obs->bins;
     memset(dst, 0, (size_t)nb * sizeof *dst);
@@ -45,15 +47,18 @@ static void rebin(const struct calib_observer *obs, double *dst, int nb, double 
         double b = fmin(obs->h_lo + (i + 1) * w, obs->max);
         if (b < a) /* rounding at the edge of the range */
             b = a;
-        if (!fold) {
+        if (side == 0) {
             spread(dst, nb, t_lo, tw, a, b, c);
-        } else if (a >= 0) {
-            spread(dst, nb, t_lo, tw, a, b, c);
-        } else if (b <= 0) {
-            spread(dst, nb, t_lo, tw, -b, -a, c);
-        } else { /* straddles 0: each side in proportion to its length */
-            spread(dst, nb, t_lo, tw, 0, -a, c * (-a) / (b - a));
-            spread(dst, nb, t_lo, tw, 0, b, c * b / (b - a));
+        } else if (side > 0) {
+            if (a >= 0)
+                spread(dst, nb, t_lo, tw, a, b, c);
+            else if (b > 0) /* straddles 0 */
+                spread(dst, nb, t_lo, tw, 0, b, c * b / (b - a));
+        } else {
+            if (b <= 0)
+                spread(dst, nb, t_lo, tw, -b, -a, c);
+            else if (a < 0) /* straddles 0 */
+                spread(dst, nb, t_lo, tw, 0, -a, c * (-a) / (b - a));
         }
     }
 }
@@ -79,7 +84,7 @@ static void range_percentile(const struct calib_observer *obs, double p, double 
 {
     int nb = obs->bins;
     double tw = (obs->max - obs->min) / nb;
-    rebin(obs, h, nb, obs->min, tw, false);
+    rebin(obs, h, nb, obs->min, tw, 0);
     double n = (double)obs->count;
     double t_lo = n * (1 - p / 100), t_hi = n * p / 100;
     /* ranks inside the elements equal to min (max) are min (max) exactly */
@@ -87,8 +92,9 @@ static void range_percentile(const struct calib_observer *obs, double p, double 
     *hi = t_hi >= n - (double)obs->n_max ? obs->max : hist_quantile(h, nb, obs->min, tw, t_hi);
 }
 
-/* TensorRT-style KL threshold search on the |x| histogram h (nb bins).
- * Returns the number of bins i kept (threshold = i * bin width). */
+/* TensorRT-style KL threshold search on a one-sided histogram h (nb bins
+ * over [0, max|x|] of that side) with `levels` (<= nb) quantization levels
+ * over [0, T]. Returns the number of bins i kept (T = i * bin width). */
 static int entropy_search(const double *h, int nb, int levels, double *prefix, double *p, double *q)
 {
     prefix[0] = 0;
@@ -127,6 +133,20 @@ static int entropy_search(const double *h, int nb, int levels, double *prefix, d
         }
     }
     return best_i;
+}
+
+/* The entropy threshold T of one side (+1: x above 0, -1: x below 0 as
+ * |x|), on that side's histogram re-binned to obs->bins bins over
+ * [0, max] or [0, -min], searched with `levels` quantization levels.
+ * work holds 4 * bins + 2 doubles. */
+static double entropy_side(const struct calib_observer *obs, int side, int levels, double *work)
+{
+    int nb = obs->bins;
+    double m = side > 0 ? obs->max : -obs->min;
+    double tw = m / nb;
+    rebin(obs, work, nb, 0.0, tw, side);
+    int i = entropy_search(work, nb, levels, work + nb, work + 2 * nb + 1, work + 3 * nb + 2);
+    return i == nb ? m : i * tw;
 }
 
 /* Exhaustive search over pairs of bin edges of the histogram h (nb bins of
@@ -201,19 +221,17 @@ enum quanta_status calib_observer_range(const struct calib_observer *obs,
         range_percentile(obs, opt->percentile, h, lo, hi);
         break;
     case CALIB_ENTROPY: {
-        double amax = fmax(fabs(obs->min), fabs(obs->max));
-        double tw = amax / nb;
-        rebin(obs, h, nb, 0.0, tw, true);
-        int i = entropy_search(h, nb, opt->entropy_bins, work + nb, work + 2 * nb + 1,
-                               work + 3 * nb + 2);
-        double t = i == nb ? amax : i * tw;
-        *lo = fmax(obs->min, -t);
-        *hi = fmin(obs->max, t);
+        /* one sign: the asymmetric quantizer spends all its levels on
+         * [0, T]; both signs: each side searched on its own */
+        int e = opt->entropy_bins < nb ? opt->entropy_bins : nb;
+        int one_side = 2 * e < nb ? 2 * e : nb;
+        *lo = obs->min >= 0 ? obs->min : -entropy_side(obs, -1, obs->max <= 0 ? one_side : e, work);
+        *hi = obs->max <= 0 ? obs->max : entropy_side(obs, 1, obs->min >= 0 ? one_side : e, work);
         break;
     }
     case CALIB_MSE: {
         double tw = (obs->max - obs->min) / nb;
-        rebin(obs, h, nb, obs->min, tw, false);
+        rebin(obs, h, nb, obs->min, tw, 0);
         int levels = 1 << opt->mse_bits;
         mse_search(h, nb, obs->min, tw, levels, work + nb, lo, hi);
         if (*hi > obs->max)

@@ -32,7 +32,9 @@ static const char bench_help[] =
     "GOP/s (operations per sample x batch / median; a multiply-add is 2 ops),\n"
     "the share of the theoretical peak of the kernel level in use\n"
     "(threads x GHz x ops per cycle), the peak resident set size, and the\n"
-    "speed-up of each model against the first one (ratio of medians).\n"
+    "speed-up of each model against the first one (ratio of medians), and\n"
+    "cpu ms: the median process CPU time of one run (all threads summed, so\n"
+    "up to threads x the wall time; not divided by threads).\n"
     "\n"
     "options:\n"
     "  --batch N[,N...]  batch sizes, comma-separated, each in [1, 1048576]\n"
@@ -202,6 +204,14 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of the whole process (every thread), seconds. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static long peak_rss_kb(void)
 {
     struct rusage ru;
@@ -216,6 +226,7 @@ struct bench_batch {
     int64_t batch;
     double median_ms, p90_ms, p99_ms;
     double samples_per_s, gops, peak_fraction, speedup;
+    double cpu_ms;          /* median process CPU time per run, all threads */
 };
 
 struct bench_model {
@@ -380,7 +391,7 @@ static enum quanta_status bench_one(struct bench *b, int index, struct quanta_er
     struct model m;
     struct runner *r = NULL;
     struct bench_input in = {0};
-    double *times = NULL;
+    double *times = NULL, *cpu = NULL;
     bool opened = false;
     enum quanta_status st;
 
@@ -413,7 +424,8 @@ static enum quanta_status bench_one(struct bench *b, int index, struct quanta_er
     if ((st = input_make(&in, g, bm->path, max_batch, err)) != QUANTA_OK)
         goto done;
     times = malloc((size_t)b->opt.iters * sizeof *times);
-    if (!times) {
+    cpu = malloc((size_t)b->opt.iters * sizeof *cpu);
+    if (!times || !cpu) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -422,17 +434,21 @@ static enum quanta_status bench_one(struct bench *b, int index, struct quanta_er
         struct bench_batch *bb = &bm->batches[k];
         bb->batch = b->opt.batches[k];
         for (int64_t i = 0; i < b->opt.warmup + b->opt.iters; i++) {
-            double t0 = now_seconds();
+            double c0 = cpu_seconds(), t0 = now_seconds();
             st = runner_run(r, bb->batch, inputs, err);
-            double t = now_seconds() - t0;
+            double t = now_seconds() - t0, c = cpu_seconds() - c0;
             if (st != QUANTA_OK) {
                 if (strncmp(err->message, bm->path, strlen(bm->path)) != 0)
                     quanta_error_prefix(err, "%s", bm->path);
                 goto done;
             }
-            if (i >= b->opt.warmup)
+            if (i >= b->opt.warmup) {
                 times[i - b->opt.warmup] = t;
+                cpu[i - b->opt.warmup] = c;
+            }
         }
+        qsort(cpu, (size_t)b->opt.iters, sizeof *cpu, compare_double);
+        bb->cpu_ms = 1e3 * median(cpu, b->opt.iters);
         qsort(times, (size_t)b->opt.iters, sizeof *times, compare_double);
         double med = median(times, b->opt.iters);
         bb->median_ms = 1e3 * med;
@@ -448,6 +464,7 @@ static enum quanta_status bench_one(struct bench *b, int index, struct quanta_er
     st = QUANTA_OK;
 done:
     free(times);
+    free(cpu);
     input_free(&in);
     runner_free(r);
     if (opened)
@@ -477,14 +494,14 @@ static enum quanta_status print_text(const struct bench *b)
     printf("kernels: %s  threads: %d  clock: %s  iters: %lld  warmup: %lld\n",
            kernels_level_name(b->level), b->threads, ghz, (long long)b->opt.iters,
            (long long)b->opt.warmup);
-    static const char *const head[] = {"model", "type", "batch", "median ms", "p90 ms",
-                                       "p99 ms", "samples/s", "GOP/s", "peak", "speed-up",
-                                       "peak RSS"};
+    static const char *const head[] = {"model", "type", "batch", "median ms", "cpu ms",
+                                       "p90 ms", "p99 ms", "samples/s", "GOP/s", "peak",
+                                       "speed-up", "peak RSS"};
     static const enum report_align align[] = {
         REPORT_ALIGN_LEFT, REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
         REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
-        REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT};
-    struct report_table *t = report_table_create(11, head, align);
+        REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT};
+    struct report_table *t = report_table_create(12, head, align);
     for (int i = 0; i < b->opt.n_models; i++) {
         const struct bench_model *bm = &b->models[i];
         for (int k = 0; k < b->opt.n_batches; k++) {
@@ -493,6 +510,7 @@ static enum quanta_status print_text(const struct bench *b)
             report_table_add(t, "%s", k == 0 ? (bm->int8 ? "int8" : "float") : "");
             report_table_add(t, "%lld", (long long)bb->batch);
             report_table_add(t, "%.3f", bb->median_ms);
+            report_table_add(t, "%.3f", bb->cpu_ms);
             report_table_add(t, "%.3f", bb->p90_ms);
             report_table_add(t, "%.3f", bb->p99_ms);
             report_table_add(t, "%.1f", bb->samples_per_s);
@@ -550,6 +568,7 @@ static cJSON *bench_json(const struct bench *b)
             cJSON_AddItemToArray(list, o);
             cJSON_AddNumberToObject(o, "batch", (double)bb->batch);
             cli_json_add_number(o, "median_ms", bb->median_ms);
+            cli_json_add_number(o, "cpu_ms", bb->cpu_ms);
             cli_json_add_number(o, "p90_ms", bb->p90_ms);
             cli_json_add_number(o, "p99_ms", bb->p99_ms);
             cli_json_add_number(o, "samples_per_s", bb->samples_per_s);

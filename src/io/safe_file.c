@@ -123,7 +123,27 @@ enum quanta_status safe_file_open(struct safe_file *file, const char *path, stru
     memcpy(file->tmp_path, path, dir_len);
     snprintf(file->tmp_path + dir_len, size - dir_len, ".%s.tmp-XXXXXX", base);
 
+    /* rename() would replace a device, fifo or folder with a regular file */
+    struct stat target;
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode)) {
+        free(file->path);
+        free(file->tmp_path);
+        memset(file, 0, sizeof *file);
+        return quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: not a regular file; refusing to replace it",
+                           path);
+    }
+
+    /* No SIGINT/SIGTERM between creating the temporary and registering it:
+     * the handler could not know to remove it. */
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &saved);
     int fd = mkostemp(file->tmp_path, O_CLOEXEC);
+    if (fd >= 0)
+        temp_register(file->tmp_path);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (fd < 0) {
         int e = errno;
         free(file->path);
@@ -135,7 +155,6 @@ enum quanta_status safe_file_open(struct safe_file *file, const char *path, stru
         return quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: cannot create a file in '.': %s", path,
                            strerror(e));
     }
-    temp_register(file->tmp_path);
     /* mkstemp makes 0600; give the mode fopen would: 0666 less the umask */
     if (fchmod(fd, 0666 & ~current_umask()) != 0 || !(file->fp = fdopen(fd, "wb"))) {
         int e = errno;

@@ -396,6 +396,14 @@ void q8_global_avg_pool__avx512(int64_t batch, int64_t hw, int c, const struct q
                                 const int8_t *x, int8_t *y);
 void q8_add__avx512(int64_t n, int64_t b_n, const struct q8_add_params *p, const int8_t *a,
                     const int8_t *b, int8_t *y);
+/* src/kernels/x86/q8_quantize_avx2.c, q8_quantize_avx512.c: the same bytes
+ * as q8_quantize__ref / q8_dequantize__ref (ties, saturation, NaN). */
+void q8_quantize__avx2(int64_t n, const struct q8_quantize_params *p, const float *x, int8_t *y);
+void q8_dequantize__avx2(int64_t n, const struct q8_quantize_params *p, const int8_t *x, float *y);
+void q8_quantize__avx512(int64_t n, const struct q8_quantize_params *p, const float *x,
+                         int8_t *y);
+void q8_dequantize__avx512(int64_t n, const struct q8_quantize_params *p, const int8_t *x,
+                           float *y);
 
 /* ---- the seam for fast kernels (src/kernels/q8_dispatch.c) ----
  * One pointer per family. The level is the process-wide one of

@@ -6,7 +6,9 @@
  * Levels: ref; avx2 (GEMM, pools, add in AVX2); avx512 (vpmaddwd zmm GEMM,
  * AVX-512 depthwise, pools, add); vnni (vpdpbusd GEMM + avx512); amx
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
- * refuses tile permission. Families without a fast variant keep ref. */
+ * refuses tile permission. The avx2/avx512 pools, add, quantize and
+ * dequantize serve the levels above them. Families without a fast variant
+ * keep ref. */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -38,8 +40,8 @@
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
         .softmax = q8_softmax__ref,                                                            \
-        .quantize = q8_quantize__ref,                                                          \
-        .dequantize = q8_dequantize__ref,                                                      \
+        .quantize = q8_quantize__##pool,                                                       \
+        .dequantize = q8_dequantize__##pool,                                                   \
         .conv2d_pack_size = q8_conv2d_pack_size__##gemm,                                       \
         .conv2d_pack = q8_conv2d_pack__##gemm,                                                 \
         .conv2d_scratch_size = q8_conv2d_scratch_size__##gemm,                                 \

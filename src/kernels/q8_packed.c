@@ -151,59 +151,127 @@ static size_t scratch_bytes(const struct q8_packed_header *h)
 
 /* ---- A rows ---- */
 
-/* dst = src ^ 0x80 per byte (int8 -> uint8 + 128). */
-static void xor80(uint8_t *dst, const int8_t *src, size_t n)
+/* Writes A elements: values from int8 inputs and padding taps. Short runs
+ * (a few channels) are inline; long ones go to the level's SIMD copy. */
+struct a_writer {
+    enum q8_gemm_format f;
+    size_t elem;
+    int32_t zx;
+    uint8_t pad_u8;             /* zx + 128: the U8 padding byte */
+    q8_copy_a_fn copy;
+};
+
+static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, int i16)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= UINT64_C(0x8080808080808080);
-        memcpy(dst + i, &v, 8);
+    if (i16) {
+        int16_t *d = dst;
+        for (size_t i = 0; i < n; i++)
+            d[i] = (int16_t)(src[i] - zx);
+    } else {
+        uint8_t *d = dst;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            memcpy(&v, src + i, 8);
+            v ^= UINT64_C(0x8080808080808080);
+            memcpy(d + i, &v, 8);
+        }
+        for (; i < n; i++)
+            d[i] = (uint8_t)src[i] ^ 0x80u;
     }
-    for (; i < n; i++)
-        dst[i] = (uint8_t)src[i] ^ 0x80u;
 }
 
-static void sub_zx16(int16_t *dst, const int8_t *src, size_t n, int32_t zx)
+static inline void put_values(const struct a_writer *w, uint8_t *dst, const int8_t *src,
+                              size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (int16_t)(src[i] - zx);
+    if (n <= 8 || !w->copy) {
+        copy_portable(dst, src, n, w->zx, w->f == Q8_FORMAT_I16);
+    } else {
+        w->copy(dst, src, n, w->zx);
+    }
 }
 
-/* One A row from n contiguous input values (dense, or a 1x1 tap). */
-static void row_values(enum q8_gemm_format f, void *row, const int8_t *src, size_t n, int32_t zx)
+/* n padding taps' elements: x - zx == 0 (I16) or zx + 128 (U8). */
+static inline void put_pad(const struct a_writer *w, uint8_t *dst, size_t n)
 {
-    if (f == Q8_FORMAT_I16)
-        sub_zx16(row, src, n, zx);
-    else
-        xor80(row, src, n);
+    memset(dst, w->f == Q8_FORMAT_I16 ? 0 : w->pad_u8, n * w->elem);
 }
 
-/* The im2col row of output pixel (b, oy, ox), group g. */
-static void im2col_row(enum q8_gemm_format f, const struct q8_conv2d_shape *s, int32_t zx,
-                       const int8_t *x, int64_t b, int oy, int ox, int g, void *row)
+/* A rows [0, mc) for output pixels r0 .. r0 + mc - 1 of group g: the
+ * pixel (b, oy, ox) advances by one per row (no division per row); a
+ * kernel row outside the input is one fill, and a kernel row inside it
+ * with groups == 1 and dilation_w == 1 is one run of kernel_w * in_c
+ * contiguous input values. Only the first K elements of each row are
+ * written. */
+static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *s,
+                        const int8_t *x, int g, int64_t r0, int mc, uint8_t *a, size_t a_stride)
 {
     const int cg = s->in_c / s->groups;
-    const size_t elem = elem_of(f);
-    const uint8_t pad_u8 = (uint8_t)(zx + 128);
-    uint8_t *dst = row;
-    const int8_t *xb = x + b * s->in_h * s->in_w * s->in_c + (int64_t)g * cg;
-    for (int kh = 0; kh < s->kernel_h; kh++) {
-        const int iy = oy * s->stride_h - s->pad_top + kh * s->dilation_h;
-        for (int kw = 0; kw < s->kernel_w; kw++) {
-            const int ix = ox * s->stride_w - s->pad_left + kw * s->dilation_w;
-            if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) {
-                if (f == Q8_FORMAT_I16)
-                    memset(dst, 0, (size_t)cg * elem); /* x - zx == 0 */
-                else
-                    memset(dst, pad_u8, (size_t)cg);   /* zx + 128 */
-            } else {
-                row_values(f, dst, xb + ((int64_t)iy * s->in_w + ix) * s->in_c, (size_t)cg, zx);
+    const size_t run = (size_t)cg * w->elem;
+    const size_t kw_run = (size_t)s->kernel_w * run;
+    const int64_t pix = (int64_t)s->out_h * s->out_w;
+    const int64_t img = (int64_t)s->in_h * s->in_w * s->in_c;
+    const int whole_rows = s->groups == 1 && s->dilation_w == 1;
+    const int span_w = (s->kernel_w - 1) * s->dilation_w;
+    int64_t b = r0 / pix;
+    const int64_t rem = r0 % pix;
+    int oy = (int)(rem / s->out_w), ox = (int)(rem % s->out_w);
+    for (int i = 0; i < mc; i++) {
+        uint8_t *dst = a + (size_t)i * a_stride;
+        const int8_t *xb = x + b * img + (int64_t)g * cg;
+        const int iy0 = oy * s->stride_h - s->pad_top;
+        const int ix0 = ox * s->stride_w - s->pad_left;
+        const int inside_w = ix0 >= 0 && ix0 + span_w < s->in_w;
+        for (int kh = 0; kh < s->kernel_h; kh++, dst += kw_run) {
+            const int iy = iy0 + kh * s->dilation_h;
+            if (iy < 0 || iy >= s->in_h) {
+                put_pad(w, dst, (size_t)s->kernel_w * cg);
+                continue;
             }
-            dst += (size_t)cg * elem;
+            const int8_t *xr = xb + (int64_t)iy * s->in_w * s->in_c;
+            if (inside_w && whole_rows) {
+                put_values(w, dst, xr + (int64_t)ix0 * s->in_c, (size_t)s->kernel_w * cg);
+                continue;
+            }
+            uint8_t *d = dst;
+            for (int kw = 0; kw < s->kernel_w; kw++, d += run) {
+                const int ix = ix0 + kw * s->dilation_w;
+                if (ix < 0 || ix >= s->in_w)
+                    put_pad(w, d, (size_t)cg);
+                else
+                    put_values(w, d, xr + (int64_t)ix * s->in_c, (size_t)cg);
+            }
+        }
+        if (++ox == s->out_w) {
+            ox = 0;
+            if (++oy == s->out_h) {
+                oy = 0;
+                b++;
+            }
         }
     }
+}
+
+/* A rows [0, mc) from rows r0 .. of a [rows, ld] int8 matrix, columns
+ * [c0, c0 + n): dense (ld = n = in_features), and a 1x1 stride-1 unpadded
+ * conv (ld = in_c, pixels are rows; no im2col). Contiguous rows (n == ld
+ * and no K padding) are one copy. */
+static void matrix_rows(const struct a_writer *w, const int8_t *x, int64_t ld, int64_t c0,
+                        size_t n, int64_t r0, int mc, uint8_t *a, size_t a_stride)
+{
+    const int8_t *src = x + r0 * ld + c0;
+    if ((int64_t)n == ld && n * w->elem == a_stride) {
+        put_values(w, a, src, n * (size_t)mc);
+        return;
+    }
+    for (int i = 0; i < mc; i++)
+        put_values(w, a + (size_t)i * a_stride, src + (int64_t)i * ld, n);
+}
+
+static int is_pointwise(const struct q8_conv2d_shape *s)
+{
+    return s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+           s->pad_top == 0 && s->pad_left == 0 && s->out_h == s->in_h && s->out_w == s->in_w;
 }
 
 /* ---- the driver ---- */
@@ -218,14 +286,15 @@ static void *align_ptr(void *p)
     return (void *)(((uintptr_t)p + (Q8_PACKED_ALIGN - 1)) & ~(uintptr_t)(Q8_PACKED_ALIGN - 1));
 }
 
-/* Runs the GEMMs of rows [0, m) in chunks; fill(row index, group, row)
- * writes one A row (kp elements; the caller zeroes the k >= K tail). */
+/* The source of the A rows: a conv2d (im2col) or a dense input. */
 struct gemm_rows {
     const struct q8_conv2d_shape *conv; /* NULL: dense */
     const int8_t *x;
     int in_features;
 };
 
+/* Runs the GEMMs of rows [0, m) in chunks of at most chunk_rows (A stays
+ * in L2), per group. */
 static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_header *h,
                      const struct gemm_rows *src, int64_t m, const struct q8_requant *rq,
                      const void *packed, void *scratch, int8_t *y)
@@ -243,24 +312,26 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const int32_t zx = rq->in_zero_point;
     const struct q8_conv2d_shape *s = src->conv;
     const int per_channel = rq->n != 1;
+    const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a};
+    const int pointwise = s && is_pointwise(s);
+    /* the K..kp tail of every row is zero and never written again */
+    if (h->kp > h->k) {
+        const size_t rows = (size_t)(m < (int64_t)mc_max ? m : (int64_t)mc_max);
+        for (size_t i = 0; i < rows; i++)
+            memset(a + i * a_stride + (size_t)h->k * elem, 0, (size_t)(h->kp - h->k) * elem);
+    }
     for (int g = 0; g < h->groups; g++) {
         for (int64_t m0 = 0; m0 < m; m0 += (int64_t)mc_max) {
             const int mc = (int)(m - m0 < (int64_t)mc_max ? m - m0 : (int64_t)mc_max);
             const int rows = (int)round_up((size_t)mc, (size_t)ops->m_align);
-            for (int i = 0; i < mc; i++) {
-                uint8_t *row = a + (size_t)i * a_stride;
-                const int64_t r = m0 + i;
-                if (s) {
-                    const int64_t pix = (int64_t)s->out_h * s->out_w;
-                    const int64_t b = r / pix, rem = r % pix;
-                    im2col_row(f, s, zx, src->x, b, (int)(rem / s->out_w), (int)(rem % s->out_w),
-                               g, row);
-                } else {
-                    row_values(f, row, src->x + r * src->in_features, (size_t)src->in_features,
-                               zx);
-                }
-                memset(row + (size_t)h->k * elem, 0, (size_t)(h->kp - h->k) * elem);
-            }
+            if (!s)
+                matrix_rows(&aw, src->x, src->in_features, 0, (size_t)src->in_features, m0, mc,
+                            a, a_stride);
+            else if (pointwise)
+                matrix_rows(&aw, src->x, s->in_c, (int64_t)g * (s->in_c / s->groups),
+                            (size_t)h->k, m0, mc, a, a_stride);
+            else
+                im2col_rows(&aw, s, src->x, g, m0, mc, a, a_stride);
             if (rows > mc)
                 memset(a + (size_t)mc * a_stride, 0, (size_t)(rows - mc) * a_stride);
             const int o0 = g * h->n_g;
@@ -370,19 +441,19 @@ void q8_dense_run(const struct q8_gemm_ops *ops, const struct q8_dense_shape *s,
 /* ---- the levels' table entries ---- */
 
 /* ref: the weights as stored, run by q8_conv2d__ref / q8_dense__ref. */
-static const struct q8_gemm_ops ops_ref = {Q8_FORMAT_RAW, 1, NULL, NULL};
+static const struct q8_gemm_ops ops_ref = {Q8_FORMAT_RAW, 1, NULL, NULL, NULL};
 static const struct q8_gemm_ops ops_avx2 = {Q8_FORMAT_I16, 1, q8_gemm_6x16__avx2,
-                                            q8_dwconv__avx2};
+                                            q8_dwconv__avx2, q8_copy_a_i16__avx2};
 static const struct q8_gemm_ops ops_avx512 = {Q8_FORMAT_I16, 1, q8_gemm_8x32__avx512,
-                                              q8_dwconv__avx512};
+                                              q8_dwconv__avx512, q8_copy_a_i16__avx512};
 static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, q8_gemm_8x32__vnni,
-                                            q8_dwconv__avx512};
+                                            q8_dwconv__avx512, q8_copy_a_u8__avx512};
 static const struct q8_gemm_ops ops_amx = {Q8_FORMAT_U8K64, 32, q8_gemm_32x32__amx,
-                                           q8_dwconv__avx512};
+                                           q8_dwconv__avx512, q8_copy_a_u8__avx512};
 /* The amx layout also runs on the vnni micro-kernel (kp is a multiple of
  * 4), used if tile permission was refused after packing. */
 static const struct q8_gemm_ops ops_amx_on_vnni = {Q8_FORMAT_U8K64, 1, q8_gemm_8x32__vnni,
-                                                   q8_dwconv__avx512};
+                                                   q8_dwconv__avx512, q8_copy_a_u8__avx512};
 
 static const struct q8_gemm_ops *amx_ops(void)
 {

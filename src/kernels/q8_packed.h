@@ -85,11 +85,15 @@ typedef void (*q8_dw_ukernel_fn)(const struct q8_conv2d_shape *s, const struct q
                                  const int8_t *x, const int32_t *w32, int cp,
                                  const int32_t *bias, int8_t *y);
 
+/* n A elements from n int8 inputs: U8 formats x ^ 0x80, I16 x - zx. */
+typedef void (*q8_copy_a_fn)(void *dst, const int8_t *src, size_t n, int32_t zx);
+
 struct q8_gemm_ops {
     enum q8_gemm_format format;
     int m_align;                /* A rows padded (zeros) to a multiple of this */
     q8_gemm_ukernel_fn gemm;
     q8_dw_ukernel_fn dw;        /* NULL: depthwise runs as grouped GEMM */
+    q8_copy_a_fn copy_a;        /* SIMD copy of long runs; NULL: portable */
 };
 
 /* The driver (q8_packed.c), shared by every level. */
@@ -118,6 +122,11 @@ void q8_dwconv__avx2(const struct q8_conv2d_shape *s, const struct q8_requant *r
 void q8_dwconv__avx512(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
                        const int8_t *x, const int32_t *w32, int cp, const int32_t *bias,
                        int8_t *y);
+
+/* The A copies of the formats (q8_copy_a_fn). */
+void q8_copy_a_i16__avx2(void *dst, const int8_t *src, size_t n, int32_t zx);
+void q8_copy_a_i16__avx512(void *dst, const int8_t *src, size_t n, int32_t zx);
+void q8_copy_a_u8__avx512(void *dst, const int8_t *src, size_t n, int32_t zx);
 
 /* AMX tile permission (q8_dispatch.c): asks Linux once per process
  * (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA); true when granted

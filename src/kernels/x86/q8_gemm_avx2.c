@@ -10,7 +10,7 @@
 #include "kernels/q8_packed.h"
 #include "kernels/x86/q8_requant_avx2.h"
 
-#define MR 6
+#define MR 5
 
 static inline __m256i load_i32x8(const int32_t *p, int n)
 {
@@ -172,4 +172,18 @@ void q8_dwconv__avx2(const struct q8_conv2d_shape *s, const struct q8_requant *r
             }
         }
     }
+}
+
+/* A rows of the I16 layout: x - zx as int16. */
+void q8_copy_a_i16__avx2(void *dst, const int8_t *src, size_t n, int32_t zx)
+{
+    int16_t *d = dst;
+    const __m256i z = _mm256_set1_epi16((short)zx);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(void *)(d + i), _mm256_sub_epi16(v, z));
+    }
+    for (; i < n; i++)
+        d[i] = (int16_t)(src[i] - zx);
 }

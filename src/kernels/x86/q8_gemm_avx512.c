@@ -101,3 +101,20 @@ void q8_gemm_8x32__avx512(const struct q8_gemm_args *g)
         }
     }
 }
+
+/* A rows of the I16 layout: x - zx as int16. */
+void q8_copy_a_i16__avx512(void *dst, const int8_t *src, size_t n, int32_t zx)
+{
+    int16_t *d = dst;
+    const __m512i z = _mm512_set1_epi16((short)zx);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512i v = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(src + i)));
+        _mm512_storeu_si512(d + i, _mm512_sub_epi16(v, z));
+    }
+    if (i < n) {
+        const __mmask32 m = (__mmask32)((UINT64_C(1) << (n - i)) - 1);
+        const __m512i v = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, src + i));
+        _mm512_mask_storeu_epi16(d + i, m, _mm512_sub_epi16(v, z));
+    }
+}

@@ -12,6 +12,15 @@
 
 #define MR 8
 
+/* acc += vpdpbusd(a, b) in place. Written as asm because GCC 12 keeps the
+ * intrinsic's accumulators in other registers and copies them back every
+ * step (two vmovdqa per vpdpbusd in the inner loop). */
+static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i a, __m512i b)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+    return acc;
+}
+
 /* Epilogue parameters of 16 columns. */
 struct cols16 {
     struct q8v16_rq rq;
@@ -56,9 +65,9 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
             int32_t quad;
             memcpy(&quad, a + (size_t)i * g->a_stride + (size_t)k * 4, 4);
             const __m512i av = _mm512_set1_epi32(quad);
-            acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], av, w0);
+            acc[i][0] = dpbusd(acc[i][0], av, w0);
             if (nb == 2)
-                acc[i][1] = _mm512_dpbusd_epi32(acc[i][1], av, w1);
+                acc[i][1] = dpbusd(acc[i][1], av, w1);
         }
     }
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
@@ -99,5 +108,20 @@ void q8_gemm_8x32__vnni(const struct q8_gemm_args *g)
         } else {
             rows(g, j0, cols, 1);
         }
+    }
+}
+
+/* A rows of the U8 layouts: x ^ 0x80 (= x + 128 as uint8). */
+void q8_copy_a_u8__avx512(void *dst, const int8_t *src, size_t n, int32_t zx)
+{
+    (void)zx;
+    uint8_t *d = dst;
+    const __m512i k80 = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), k80));
+    if (i < n) {
+        const __mmask64 m = (__mmask64)((UINT64_C(1) << (n - i)) - 1); /* n - i < 64 */
+        _mm512_mask_storeu_epi8(d + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), k80));
     }
 }
