@@ -32,7 +32,9 @@ enum quanta_status safe_file_write_all(const char *path, const void *bytes, size
 void safe_file_install_signal_cleanup(void);
 
 /* QUANTA_ERR_USAGE when output names the same file as input (same path, or
- * same device and inode when both exist). */
+ * same device and inode when both exist), or names something other than a
+ * regular file (a rename would replace a device or folder). For commands to
+ * call before they start work; safe_file_open refuses the latter too. */
 enum quanta_status safe_file_check_not_input(const char *output, const char *input,
                                              struct quanta_error *err);
 

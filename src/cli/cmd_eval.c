@@ -518,6 +518,16 @@ static enum quanta_status print_text(const struct eval *e)
         report_table_add(t, "output SQNR");
         report_table_add(t, "%s", fmt_db(report_sqnr_db(&e->cmp.sqnr), b, sizeof b));
         report_table_add(t, "%s", "");
+        if (e->opt.has_max_drop) {
+            report_table_add(t, "--max-drop %g", e->opt.max_drop);
+            report_table_add(t, "%s", accuracy_drop(e) > e->opt.max_drop ? "FAIL" : "pass");
+            report_table_add(t, "%s", "");
+        }
+        if (e->opt.has_min_agreement) {
+            report_table_add(t, "--min-agreement %g", e->opt.min_agreement);
+            report_table_add(t, "%s", agreement(e) < e->opt.min_agreement ? "FAIL" : "pass");
+            report_table_add(t, "%s", "");
+        }
     }
     enum quanta_status st = report_table_print(t, stdout);
     report_table_free(t);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cJSON.h>
 
 #include "cli/cli.h"
@@ -461,12 +460,10 @@ int cmd_quantize(int argc, char **argv)
         st = safe_file_check_not_input(o.output, o.calib, &err);
     if (st == QUANTA_OK && o.data)
         st = safe_file_check_not_input(o.output, o.data, &err);
-    struct stat sb; /* the rename would replace a device (as root, /dev/null) */
-    if (st == QUANTA_OK && stat(o.output, &sb) == 0 && !S_ISREG(sb.st_mode))
-        st = quanta_fail(&err, QUANTA_ERR_USAGE, "refusing to replace '%s': not a regular file",
-                         o.output);
     if (st == QUANTA_OK)
         st = quantize_file(&o, &err);
+    if (st == QUANTA_OK)
+        printf("wrote %s (%lld bytes)\n", o.output, (long long)cli_file_size(o.output));
     free_cli(&o);
     if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node or glob */
         return cli_usage_error("quantize", quantize_usage, "%s", err.message);

@@ -282,6 +282,9 @@ enum quanta_status safe_file_check_not_input(const char *output, const char *inp
                                              struct quanta_error *err)
 {
     struct stat so, si;
+    if (stat(output, &so) == 0 && !S_ISREG(so.st_mode))
+        return quanta_fail(err, QUANTA_ERR_USAGE, "refusing to replace '%s': not a regular file",
+                           output);
     if (strcmp(output, input) == 0 ||
         (stat(output, &so) == 0 && stat(input, &si) == 0 && so.st_dev == si.st_dev &&
          so.st_ino == si.st_ino))

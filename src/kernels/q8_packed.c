@@ -159,7 +159,28 @@ struct a_writer {
     int32_t zx;
     uint8_t pad_u8;             /* zx + 128: the U8 padding byte */
     q8_copy_a_fn copy;
+    const int8_t *x_end;        /* end of the input: 8-byte reads stop here */
 };
+
+/* n <= 8 values, reading 8 input bytes and writing 8 elements (the
+ * caller checked both fit; the elements past n are overwritten later or
+ * lie in this row's K region, which the row writes in order). */
+static inline void put_small(const struct a_writer *w, uint8_t *dst, const int8_t *src)
+{
+    uint8_t in[8];
+    memcpy(in, src, 8);
+    if (w->f == Q8_FORMAT_I16) {
+        int16_t out[8];
+        for (int i = 0; i < 8; i++)
+            out[i] = (int16_t)((int8_t)in[i] - w->zx);
+        memcpy(dst, out, sizeof out);
+    } else {
+        uint64_t v;
+        memcpy(&v, in, 8);
+        v ^= UINT64_C(0x8080808080808080);
+        memcpy(dst, &v, 8);
+    }
+}
 
 static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, int i16)
 {
@@ -181,10 +202,13 @@ static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, in
     }
 }
 
+/* n values into dst; lim is the end of the row's K region. */
 static inline void put_values(const struct a_writer *w, uint8_t *dst, const int8_t *src,
-                              size_t n)
+                              size_t n, const uint8_t *lim)
 {
-    if (n <= 8 || !w->copy) {
+    if (n <= 8 && src + 8 <= w->x_end && dst + 8 * w->elem <= lim) {
+        put_small(w, dst, src);
+    } else if (n <= 8 || !w->copy) {
         copy_portable(dst, src, n, w->zx, w->f == Q8_FORMAT_I16);
     } else {
         w->copy(dst, src, n, w->zx);
@@ -218,6 +242,7 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
     int oy = (int)(rem / s->out_w), ox = (int)(rem % s->out_w);
     for (int i = 0; i < mc; i++) {
         uint8_t *dst = a + (size_t)i * a_stride;
+        const uint8_t *lim = dst + (size_t)s->kernel_h * kw_run;
         const int8_t *xb = x + b * img + (int64_t)g * cg;
         const int iy0 = oy * s->stride_h - s->pad_top;
         const int ix0 = ox * s->stride_w - s->pad_left;
@@ -230,7 +255,7 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
             }
             const int8_t *xr = xb + (int64_t)iy * s->in_w * s->in_c;
             if (inside_w && whole_rows) {
-                put_values(w, dst, xr + (int64_t)ix0 * s->in_c, (size_t)s->kernel_w * cg);
+                put_values(w, dst, xr + (int64_t)ix0 * s->in_c, (size_t)s->kernel_w * cg, lim);
                 continue;
             }
             uint8_t *d = dst;
@@ -239,7 +264,7 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
                 if (ix < 0 || ix >= s->in_w)
                     put_pad(w, d, (size_t)cg);
                 else
-                    put_values(w, d, xr + (int64_t)ix * s->in_c, (size_t)cg);
+                    put_values(w, d, xr + (int64_t)ix * s->in_c, (size_t)cg, lim);
             }
         }
         if (++ox == s->out_w) {
@@ -261,11 +286,12 @@ static void matrix_rows(const struct a_writer *w, const int8_t *x, int64_t ld, i
 {
     const int8_t *src = x + r0 * ld + c0;
     if ((int64_t)n == ld && n * w->elem == a_stride) {
-        put_values(w, a, src, n * (size_t)mc);
+        put_values(w, a, src, n * (size_t)mc, a + n * (size_t)mc * w->elem);
         return;
     }
     for (int i = 0; i < mc; i++)
-        put_values(w, a + (size_t)i * a_stride, src + (int64_t)i * ld, n);
+        put_values(w, a + (size_t)i * a_stride, src + (int64_t)i * ld, n,
+                   a + (size_t)i * a_stride + n * w->elem);
 }
 
 static int is_pointwise(const struct q8_conv2d_shape *s)
@@ -312,7 +338,8 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const int32_t zx = rq->in_zero_point;
     const struct q8_conv2d_shape *s = src->conv;
     const int per_channel = rq->n != 1;
-    const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a};
+    const int64_t x_len = s ? s->batch * s->in_h * s->in_w * s->in_c : m * src->in_features;
+    const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a, src->x + x_len};
     const int pointwise = s && is_pointwise(s);
     /* the K..kp tail of every row is zero and never written again */
     if (h->kp > h->k) {

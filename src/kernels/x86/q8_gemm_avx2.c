@@ -10,7 +10,17 @@
 #include "kernels/q8_packed.h"
 #include "kernels/x86/q8_requant_avx2.h"
 
-#define MR 5
+#define MR 6
+
+/* acc += vpmaddwd(a, b), in place: written as asm because GCC 12 keeps
+ * the accumulators of the intrinsics in other registers and copies them
+ * back every step. */
+static inline __attribute__((always_inline)) __m256i madd_acc(__m256i acc, __m256i a, __m256i b)
+{
+    __m256i t;
+    __asm__("vpmaddwd %3, %2, %1\n\tvpaddd %1, %0, %0" : "+x"(acc), "=&x"(t) : "x"(a), "x"(b));
+    return acc;
+}
 
 static inline __m256i load_i32x8(const int32_t *p, int n)
 {
@@ -61,8 +71,8 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
             int32_t pair;
             memcpy(&pair, a + (size_t)i * g->a_stride + (size_t)kk * 4, 4);
             const __m256i av = _mm256_set1_epi32(pair);
-            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(av, b0));
-            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(av, b1));
+            acc[i][0] = madd_acc(acc[i][0], av, b0);
+            acc[i][1] = madd_acc(acc[i][1], av, b1);
         }
     }
     const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
