@@ -3,7 +3,6 @@
 #ifndef QUANTA_SHA256_H
 #define QUANTA_SHA256_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "quanta/status.h"
@@ -19,14 +18,9 @@ struct quanta_sha256 {
 };
 
 void quanta_sha256_init(struct quanta_sha256 *ctx);
+/* Whole blocks go through the CPU's SHA instructions (x86 SHA-NI, about 7x
+ * faster) when it has them. */
 void quanta_sha256_update(struct quanta_sha256 *ctx, const void *bytes, size_t size);
-/* Same digest as quanta_sha256_update, computed with the CPU's SHA
- * instructions (x86 SHA-NI, about 7x faster) when it has them, else by
- * quanta_sha256_update itself. May be mixed freely with it on one ctx.
- * (src/base/sha256_x86.c) */
-void quanta_sha256_update_fast(struct quanta_sha256 *ctx, const void *bytes, size_t size);
-/* Whether quanta_sha256_update_fast has the CPU instructions it needs. */
-bool quanta_sha256_has_fast(void);
 /* Pads, writes the 32-byte digest and leaves ctx unusable until re-init. */
 void quanta_sha256_final(struct quanta_sha256 *ctx, uint8_t digest[QUANTA_SHA256_SIZE]);
 

@@ -1,13 +1,14 @@
 /* SHA-256 from FIPS 180-4, sections 4.1.2 (functions), 4.2.2 (constants),
  * 5.1.1 (padding), 5.3.3 (initial value) and 6.2.2 (computation). */
 #include "quanta/sha256.h"
+#include "base/sha256_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 /* First 32 bits of the fractional parts of the cube roots of the first 64 primes. */
-static const uint32_t sha256_k[64] = {
+const uint32_t quanta_sha256_k[64] __attribute__((aligned(16))) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -42,7 +43,7 @@ static void sha256_block(uint32_t h[8], const uint8_t *p)
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
     uint32_t e = h[4], f = h[5], g = h[6], hh = h[7];
     for (int t = 0; t < 64; t++) {
-        uint32_t t1 = hh + SHA_BSIG1(e) + SHA_CH(e, f, g) + sha256_k[t] + w[t];
+        uint32_t t1 = hh + SHA_BSIG1(e) + SHA_CH(e, f, g) + quanta_sha256_k[t] + w[t];
         uint32_t t2 = SHA_BSIG0(a) + SHA_MAJ(a, b, c);
         hh = g;
         g = f;
@@ -88,6 +89,11 @@ void quanta_sha256_update(struct quanta_sha256 *ctx, const void *bytes, size_t s
             return;
         sha256_block(ctx->h, ctx->block);
         ctx->n_block = 0;
+    }
+    size_t whole = size / 64;
+    if (whole > 0 && quanta_sha256_blocks_x86(ctx->h, p, whole)) {
+        p += 64 * whole;
+        size -= 64 * whole;
     }
     for (; size >= 64; p += 64, size -= 64)
         sha256_block(ctx->h, p);

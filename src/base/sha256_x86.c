@@ -1,5 +1,5 @@
 /* SHA-256 compression with the x86 SHA extensions (SHA-NI), used by
- * quanta_sha256_update_fast when the CPU has them: about 1.5-2 GB/s on one
+ * quanta_sha256_update when the CPU has them: about 1.5-2 GB/s on one
  * core against about 0.24 GB/s for the portable code of sha256.c, which
  * matters when a multi-gigabyte checkpoint is hashed for its provenance.
  *
@@ -9,8 +9,9 @@
  * with the registers swapped. sha256msg1/msg2 compute the message schedule
  * W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16] four words at a time.
  * The functions are compiled for the SHA target by attribute, so the rest
- * of the build needs no ISA flag; the CPU is asked (cpuid) before use. */
-#include "quanta/sha256.h"
+ * of the build needs no ISA flag; the CPU is asked (cpuid) before use.
+ * quanta_sha256_update calls it for whole blocks. */
+#include "base/sha256_internal.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -20,18 +21,6 @@
 #include <immintrin.h>
 
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
-
-/* Round constants, FIPS 180-4 section 4.2.2. */
-static const uint32_t sha_k[64] __attribute__((aligned(16))) = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
 
 /* Compresses n_blocks 64-byte blocks of p into h. */
 SHA_TARGET static void sha256_blocks_shani(uint32_t h[8], const uint8_t *p, size_t n_blocks)
@@ -54,7 +43,7 @@ SHA_TARGET static void sha256_blocks_shani(uint32_t h[8], const uint8_t *p, size
         __m128i w3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), bswap);
 #define SHA_ROUNDS4(cur, g)                                                                \
     do {                                                                                   \
-        __m128i wk = _mm_add_epi32(cur, _mm_load_si128((const __m128i *)&sha_k[4 * (g)])); \
+        __m128i wk = _mm_add_epi32(cur, _mm_load_si128((const __m128i *)&quanta_sha256_k[4 * (g)])); \
         cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);                                      \
         abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));             \
     } while (0)
@@ -105,43 +94,22 @@ static bool cpu_has_sha(void)
     return known == 1;
 }
 
-bool quanta_sha256_has_fast(void)
+bool quanta_sha256_blocks_x86(uint32_t h[8], const uint8_t *p, size_t n_blocks)
 {
-    return cpu_has_sha();
-}
-
-void quanta_sha256_update_fast(struct quanta_sha256 *ctx, const void *bytes, size_t size)
-{
-    const uint8_t *p = bytes;
-    if (!cpu_has_sha() || size < 64) {
-        quanta_sha256_update(ctx, bytes, size);
-        return;
-    }
-    if (ctx->n_block > 0) { /* complete the pending block the portable way */
-        size_t take = 64 - ctx->n_block;
-        quanta_sha256_update(ctx, p, take);
-        p += take;
-        size -= take;
-    }
-    size_t n_blocks = size / 64;
-    sha256_blocks_shani(ctx->h, p, n_blocks);
-    ctx->n_bytes += (uint64_t)n_blocks * 64;
-    p += n_blocks * 64;
-    size -= n_blocks * 64;
-    if (size > 0)
-        quanta_sha256_update(ctx, p, size);
+    if (!cpu_has_sha())
+        return false;
+    sha256_blocks_shani(h, p, n_blocks);
+    return true;
 }
 
 #else
 
-bool quanta_sha256_has_fast(void)
+bool quanta_sha256_blocks_x86(uint32_t h[8], const uint8_t *p, size_t n_blocks)
 {
+    (void)h;
+    (void)p;
+    (void)n_blocks;
     return false;
-}
-
-void quanta_sha256_update_fast(struct quanta_sha256 *ctx, const void *bytes, size_t size)
-{
-    quanta_sha256_update(ctx, bytes, size);
 }
 
 #endif

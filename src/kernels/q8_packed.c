@@ -162,25 +162,28 @@ struct a_writer {
     const int8_t *x_end;        /* end of the input: 8-byte reads stop here */
 };
 
-/* n <= 8 values, reading 8 input bytes and writing 8 elements (the
- * caller checked both fit; the elements past n are overwritten later or
- * lie in this row's K region, which the row writes in order). */
-static inline void put_small(const struct a_writer *w, uint8_t *dst, const int8_t *src)
-{
-    uint8_t in[8];
-    memcpy(in, src, 8);
-    if (w->f == Q8_FORMAT_I16) {
-        int16_t out[8];
-        for (int i = 0; i < 8; i++)
-            out[i] = (int16_t)((int8_t)in[i] - w->zx);
-        memcpy(dst, out, sizeof out);
-    } else {
-        uint64_t v;
-        memcpy(&v, in, 8);
-        v ^= UINT64_C(0x8080808080808080);
-        memcpy(dst, &v, 8);
+/* n <= W values (W = 4 or 8), reading W input bytes and writing W
+ * elements (the caller checked both fit; the elements past n lie in this
+ * row, which is written in order and its K..kp tail zeroed last). */
+#define PUT_SMALL(W)                                                                           \
+    static inline void put_small##W(const struct a_writer *w, uint8_t *dst, const int8_t *src) \
+    {                                                                                          \
+        uint8_t in[W];                                                                         \
+        memcpy(in, src, W);                                                                    \
+        if (w->f == Q8_FORMAT_I16) {                                                           \
+            int16_t out[W];                                                                    \
+            for (int i = 0; i < W; i++)                                                        \
+                out[i] = (int16_t)((int8_t)in[i] - w->zx);                                     \
+            memcpy(dst, out, sizeof out);                                                      \
+        } else {                                                                               \
+            for (int i = 0; i < W; i++)                                                        \
+                in[i] ^= 0x80u;                                                                \
+            memcpy(dst, in, W);                                                                \
+        }                                                                                      \
     }
-}
+PUT_SMALL(4)
+PUT_SMALL(8)
+#undef PUT_SMALL
 
 static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, int i16)
 {
@@ -202,12 +205,14 @@ static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, in
     }
 }
 
-/* n values into dst; lim is the end of the row's K region. */
+/* n values into dst; lim is the end of the row (its tail is zeroed after). */
 static inline void put_values(const struct a_writer *w, uint8_t *dst, const int8_t *src,
                               size_t n, const uint8_t *lim)
 {
-    if (n <= 8 && src + 8 <= w->x_end && dst + 8 * w->elem <= lim) {
-        put_small(w, dst, src);
+    if (n <= 4 && src + 4 <= w->x_end && dst + 4 * w->elem <= lim) {
+        put_small4(w, dst, src);
+    } else if (n <= 8 && src + 8 <= w->x_end && dst + 8 * w->elem <= lim) {
+        put_small8(w, dst, src);
     } else if (n <= 8 || !w->copy) {
         copy_portable(dst, src, n, w->zx, w->f == Q8_FORMAT_I16);
     } else {
@@ -225,11 +230,12 @@ static inline void put_pad(const struct a_writer *w, uint8_t *dst, size_t n)
  * pixel (b, oy, ox) advances by one per row (no division per row); a
  * kernel row outside the input is one fill, and a kernel row inside it
  * with groups == 1 and dilation_w == 1 is one run of kernel_w * in_c
- * contiguous input values. Only the first K elements of each row are
- * written. */
+ * contiguous input values; the K..kp tail is zeroed last. */
 static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *s,
                         const int8_t *x, int g, int64_t r0, int mc, uint8_t *a, size_t a_stride)
 {
+    const size_t tail = a_stride - (size_t)s->kernel_h * s->kernel_w * (s->in_c / s->groups) *
+                                       w->elem; /* the K..kp zeros */
     const int cg = s->in_c / s->groups;
     const size_t run = (size_t)cg * w->elem;
     const size_t kw_run = (size_t)s->kernel_w * run;
@@ -242,7 +248,7 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
     int oy = (int)(rem / s->out_w), ox = (int)(rem % s->out_w);
     for (int i = 0; i < mc; i++) {
         uint8_t *dst = a + (size_t)i * a_stride;
-        const uint8_t *lim = dst + (size_t)s->kernel_h * kw_run;
+        const uint8_t *lim = dst + a_stride;
         const int8_t *xb = x + b * img + (int64_t)g * cg;
         const int iy0 = oy * s->stride_h - s->pad_top;
         const int ix0 = ox * s->stride_w - s->pad_left;
@@ -267,6 +273,8 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
                     put_values(w, d, xr + (int64_t)ix * s->in_c, (size_t)cg, lim);
             }
         }
+        if (tail)
+            memset(a + (size_t)i * a_stride + a_stride - tail, 0, tail);
         if (++ox == s->out_w) {
             ox = 0;
             if (++oy == s->out_h) {
@@ -289,9 +297,13 @@ static void matrix_rows(const struct a_writer *w, const int8_t *x, int64_t ld, i
         put_values(w, a, src, n * (size_t)mc, a + n * (size_t)mc * w->elem);
         return;
     }
-    for (int i = 0; i < mc; i++)
-        put_values(w, a + (size_t)i * a_stride, src + (int64_t)i * ld, n,
-                   a + (size_t)i * a_stride + n * w->elem);
+    const size_t tail = a_stride - n * w->elem;
+    for (int i = 0; i < mc; i++) {
+        uint8_t *row = a + (size_t)i * a_stride;
+        put_values(w, row, src + (int64_t)i * ld, n, row + a_stride);
+        if (tail)
+            memset(row + a_stride - tail, 0, tail);
+    }
 }
 
 static int is_pointwise(const struct q8_conv2d_shape *s)
@@ -341,12 +353,6 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const int64_t x_len = s ? s->batch * s->in_h * s->in_w * s->in_c : m * src->in_features;
     const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a, src->x + x_len};
     const int pointwise = s && is_pointwise(s);
-    /* the K..kp tail of every row is zero and never written again */
-    if (h->kp > h->k) {
-        const size_t rows = (size_t)(m < (int64_t)mc_max ? m : (int64_t)mc_max);
-        for (size_t i = 0; i < rows; i++)
-            memset(a + i * a_stride + (size_t)h->k * elem, 0, (size_t)(h->kp - h->k) * elem);
-    }
     for (int g = 0; g < h->groups; g++) {
         for (int64_t m0 = 0; m0 < m; m0 += (int64_t)mc_max) {
             const int mc = (int)(m - m0 < (int64_t)mc_max ? m - m0 : (int64_t)mc_max);

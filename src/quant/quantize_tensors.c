@@ -373,7 +373,7 @@ static void hash_file(const struct st_file *f, char hex[QUANTA_SHA256_HEX_SIZE])
     const char *p = f->map;
     for (uint64_t done = 0; done < f->map_size;) {
         uint64_t n = f->map_size - done < RELEASE_BYTES ? f->map_size - done : RELEASE_BYTES;
-        quanta_sha256_update_fast(&ctx, p + done, (size_t)n);
+        quanta_sha256_update(&ctx, p + done, (size_t)n);
         done += n;
         input_release(&in, done, true);
     }

@@ -7,7 +7,9 @@
  * 33, 65, reductions not multiples of 4 or 64, padding, strides, dilation,
  * batch 1 and 5, I8- and U8-like zero points at the extremes, clamps,
  * per-channel and per-tensor multipliers, biases and sums at the int32
- * limits, and the K > 65535 fallback. */
+ * limits, and the K > 65535 fallback; 1x1 convs (no im2col) and convs
+ * over 1-4 channels; quantize (ties, near-ties, saturation, infinities,
+ * NaN, subnormals) and dequantize. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -334,6 +336,153 @@ START_TEST(extreme_sum_magnitude)
 }
 END_TEST
 
+/* 1x1 stride-1 unpadded convs (run without im2col), convs over 1 to 4
+ * channels (the short-run copies of im2col), and enough output pixels
+ * (batch 3 x up to 19 x 19) to cross several A chunks and sample
+ * boundaries inside a chunk. */
+START_TEST(conv2d_pointwise_and_few_channels)
+{
+    struct tq_rng r = {0x1A1A1};
+    char what[96];
+    for (int i = 0; i < 60; i++) {
+        struct reduce_case c;
+        memset(&c, 0, sizeof c);
+        struct q8_conv2d_shape *s = &c.s;
+        s->batch = tq_int(&r, 0, 1) ? 3 : 1;
+        s->in_h = (int)tq_int(&r, 1, 19);
+        s->in_w = (int)tq_int(&r, 1, 19);
+        s->stride_h = s->stride_w = s->dilation_h = s->dilation_w = 1;
+        if (i % 2 == 0) { /* pointwise, sometimes grouped */
+            s->groups = tq_int(&r, 0, 2) ? 1 : 2;
+            s->in_c = s->groups * (int)tq_int(&r, 1, 40);
+            s->out_c = s->groups * (int)tq_int(&r, 1, 40);
+            s->kernel_h = s->kernel_w = 1;
+            s->out_h = s->in_h;
+            s->out_w = s->in_w;
+        } else { /* few channels, padded 3x3 / 5x5 / 1x7 windows, strides */
+            s->groups = 1;
+            s->in_c = (int)tq_int(&r, 1, 4);
+            s->out_c = pick_odd(&r);
+            s->kernel_h = (int)tq_int(&r, 1, 5);
+            s->kernel_w = (int)tq_int(&r, 1, 7);
+            s->stride_h = (int)tq_int(&r, 1, 2);
+            s->stride_w = (int)tq_int(&r, 1, 2);
+            s->dilation_w = (int)tq_int(&r, 1, 2);
+            s->pad_top = (int)tq_int(&r, 0, s->kernel_h - 1);
+            s->pad_left = (int)tq_int(&r, 0, s->kernel_w - 1);
+            s->out_h = out_size(s->in_h, s->pad_top, s->pad_top, s->kernel_h, 1, s->stride_h);
+            s->out_w = out_size(s->in_w, s->pad_left, s->pad_left, s->kernel_w, s->dilation_w,
+                                s->stride_w);
+            if (s->out_h < 1 || s->out_w < 1)
+                continue;
+        }
+        c.k = (int64_t)s->kernel_h * s->kernel_w * (s->in_c / s->groups);
+        c.per_channel = (int)tq_int(&r, 0, 1);
+        snprintf(what, sizeof what, "conv2d %s case %d", i % 2 ? "few-channel" : "pointwise", i);
+        check_reduce(&r, &c, what);
+    }
+}
+END_TEST
+
+/* ---- quantize / dequantize ---- */
+
+/* A float input for quantize at scale sc: exact ties (k + 1/2) * sc when
+ * sc is a power of two, the floats next to ties, saturating magnitudes,
+ * infinities, NaN, zeros, subnormals, and plain random values. */
+static float pick_float(struct tq_rng *r, float sc)
+{
+    const double k = (double)tq_int(r, -300, 300);
+    switch (tq_int(r, 0, 11)) {
+    case 0: return (float)((k + 0.5) * sc);
+    case 1: return nextafterf((float)((k + 0.5) * sc), INFINITY);
+    case 2: return nextafterf((float)((k + 0.5) * sc), -INFINITY);
+    case 3: return (float)(k * sc);
+    case 4: return tq_int(r, 0, 1) ? INFINITY : -INFINITY;
+    case 5: return NAN;
+    case 6: return tq_int(r, 0, 1) ? 0.0f : -0.0f;
+    case 7: return (float)tq_uniform(r, -1e30, 1e30);
+    case 8: return (float)(tq_uniform(r, -1.0, 1.0) * 1e-40); /* subnormal */
+    default: return (float)(tq_uniform(r, -200.0, 200.0) * sc);
+    }
+}
+
+/* The ties themselves: with scale 2^-3, 2.5 * 0.125 rounds half away
+ * from zero to 3 (and -2.5 to -3), so q = 3 + zp. */
+START_TEST(quantize_ties_by_hand)
+{
+    const struct q8_quantize_params p = {0.125f, 10, -128, 127};
+    const float x[12] = {0.3125f, -0.3125f, 0.0625f, -0.0625f, 1000.0f, -1000.0f,
+                         NAN,     INFINITY, -INFINITY, 0.1875f, -0.1875f, 15.0f};
+    const int8_t want[12] = {13, 7, 11, 9, 127, -128, 10, 127, -128, 12, 8, 127};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int l = 0; l < nl; l++) {
+        int8_t y[12];
+        levels[l]->quantize(12, &p, x, y);
+        for (int i = 0; i < 12; i++)
+            ck_assert_msg(y[i] == want[i], "level %s: x %g -> %d, want %d", levels[l]->level,
+                          (double)x[i], y[i], want[i]);
+    }
+}
+END_TEST
+
+START_TEST(quantize_equals_reference)
+{
+    struct tq_rng r = {0x9A4717};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    float x[203];
+    int8_t want[203], got[203];
+    for (int it = 0; it < 3000; it++) {
+        struct q8_quantize_params p;
+        p.scale = tq_int(&r, 0, 1) ? ldexpf(1.0f, -(int)tq_int(&r, -3, 12))
+                                   : (float)tq_uniform(&r, 1e-4, 10.0);
+        if (tq_int(&r, 0, 9) == 0)
+            p.scale = (float)tq_uniform(&r, 1e-38, 1e-30); /* huge x / scale */
+        p.zero_point = pick_zp(&r);
+        pick_clamp(&r, p.zero_point, &p.qmin, &p.qmax);
+        const int n = (int)tq_int(&r, 1, 203);
+        for (int i = 0; i < n; i++)
+            x[i] = pick_float(&r, p.scale);
+        q8_quantize__ref(n, &p, x, want);
+        for (int l = 0; l < nl; l++) {
+            memset(got, 0x5a, sizeof got);
+            levels[l]->quantize(n, &p, x, got);
+            for (int i = 0; i < n; i++)
+                ck_assert_msg(got[i] == want[i],
+                              "level %s: x %a scale %a zp %d [%d, %d] -> %d, reference %d",
+                              levels[l]->level, (double)x[i], (double)p.scale, p.zero_point,
+                              p.qmin, p.qmax, got[i], want[i]);
+            ck_assert_int_eq(got[n < 203 ? n : 202], n < 203 ? 0x5a : want[202]);
+        }
+    }
+}
+END_TEST
+
+START_TEST(dequantize_equals_reference)
+{
+    struct tq_rng r = {0xDE9A};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    int8_t x[77];
+    float want[77], got[78];
+    for (int it = 0; it < 500; it++) {
+        struct q8_quantize_params p = {(float)tq_uniform(&r, 1e-6, 100.0), pick_zp(&r), -128,
+                                       127};
+        const int n = (int)tq_int(&r, 1, 77);
+        fill_i8(&r, x, n, 0);
+        q8_dequantize__ref(n, &p, x, want);
+        for (int l = 0; l < nl; l++) {
+            got[n] = -7.0f;
+            levels[l]->dequantize(n, &p, x, got);
+            ck_assert_msg(memcmp(got, want, (size_t)n * sizeof(float)) == 0, "level %s, n %d",
+                          levels[l]->level, n);
+            ck_assert(got[n] == -7.0f); /* nothing written past n */
+        }
+    }
+}
+END_TEST
+
 /* ---- pools ---- */
 
 static void random_unary(struct tq_rng *r, struct q8_unary *u, double target)
@@ -558,6 +707,10 @@ Suite *suite_q8_fast(void)
     tcase_add_test(tc, dense_by_hand);
     tcase_add_test(tc, conv2d_packed_equals_reference);
     tcase_add_test(tc, dense_packed_equals_reference);
+    tcase_add_test(tc, conv2d_pointwise_and_few_channels);
+    tcase_add_test(tc, quantize_ties_by_hand);
+    tcase_add_test(tc, quantize_equals_reference);
+    tcase_add_test(tc, dequantize_equals_reference);
     tcase_add_test(tc, reduce_near_int32_limits);
     tcase_add_test(tc, extreme_sum_magnitude);
     tcase_add_test(tc, pools_equal_reference);

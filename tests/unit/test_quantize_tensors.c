@@ -1,6 +1,6 @@
 /* quantize_tensors_file / quantize_tensors_sharded (checkpoints without a
  * graph), quantize_find_nonfinite, the non-finite check of quantize_model,
- * and quanta_sha256_update_fast. Expected values are computed here by hand
+ * and quanta_sha256_update. Expected values are computed here by hand
  * or by the definition (real = scale * q, round half away from zero), not
  * by the code under test. */
 #include <cJSON.h>
@@ -95,7 +95,7 @@ START_TEST(test_find_nonfinite)
 }
 END_TEST
 
-/* ---- SHA-256 with the CPU instructions ---- */
+/* ---- SHA-256 as quantize hashes a checkpoint (large, in pieces) ---- */
 
 START_TEST(test_sha256_fast_million_a)
 {
@@ -108,8 +108,8 @@ START_TEST(test_sha256_fast_million_a)
     uint8_t digest[QUANTA_SHA256_SIZE];
     char hex[QUANTA_SHA256_HEX_SIZE];
     quanta_sha256_init(&ctx);
-    quanta_sha256_update_fast(&ctx, a, 7);       /* leaves a partial block */
-    quanta_sha256_update_fast(&ctx, a + 7, n - 7);
+    quanta_sha256_update(&ctx, a, 7);       /* leaves a partial block */
+    quanta_sha256_update(&ctx, a + 7, n - 7);
     quanta_sha256_final(&ctx, digest);
     quanta_sha256_hex(digest, hex);
     ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -117,8 +117,9 @@ START_TEST(test_sha256_fast_million_a)
 }
 END_TEST
 
-/* The fast path gives the portable digest for every length and split. */
-START_TEST(test_sha256_fast_matches_portable)
+/* Whole blocks take the SHA-NI path where the CPU has it, pieces of blocks
+ * the portable one: every length and split gives the same digest. */
+START_TEST(test_sha256_any_split_same_digest)
 {
     unsigned char buf[700];
     uint32_t x = 12345;
@@ -134,10 +135,10 @@ START_TEST(test_sha256_fast_matches_portable)
             quanta_sha256_update(&a, buf, len);
             quanta_sha256_final(&a, da);
             quanta_sha256_init(&b);
-            quanta_sha256_update_fast(&b, buf, cut);
+            quanta_sha256_update(&b, buf, cut);
             quanta_sha256_update(&b, buf + cut, len - cut > 5 ? 5 : len - cut); /* mixed */
             if (len - cut > 5)
-                quanta_sha256_update_fast(&b, buf + cut + 5, len - cut - 5);
+                quanta_sha256_update(&b, buf + cut + 5, len - cut - 5);
             quanta_sha256_final(&b, db);
             ck_assert_msg(memcmp(da, db, sizeof da) == 0, "len %zu cut %zu", len, cut);
         }
@@ -679,7 +680,7 @@ Suite *suite_quantize_tensors(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_find_nonfinite);
     tcase_add_test(tc, test_sha256_fast_million_a);
-    tcase_add_test(tc, test_sha256_fast_matches_portable);
+    tcase_add_test(tc, test_sha256_any_split_same_digest);
     tcase_add_test(tc, test_bag_weight_only);
     tcase_add_test(tc, test_bag_matches_quantize_weights_i8);
     tcase_add_test(tc, test_bag_fp16);

@@ -21,11 +21,15 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
     return acc;
 }
 
-/* Epilogue parameters of 16 columns. */
+/* Epilogue parameters of 16 columns. off = bias - c * wsum (wrapping),
+ * used when no bias can saturate: |bias| <= INT32_MAX - kp * 255 * 128
+ * bounds |bias + sum| below 2^31 (|sum| <= K * 255 * 128, K <= kp), so
+ * sat32(bias + (D - cw)) = D + off exactly. */
 struct cols16 {
     struct q8v16_rq rq;
-    __m512i bias, cw;
+    __m512i bias, cw, off;
     __mmask16 mask;
+    int no_sat;
 };
 
 static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, int n)
@@ -34,6 +38,10 @@ static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, i
     c->mask = m;
     c->bias = _mm512_maskz_loadu_epi32(m, g->bias + j);
     c->cw = _mm512_mullo_epi32(_mm512_set1_epi32(g->c), _mm512_maskz_loadu_epi32(m, g->wsum + j));
+    c->off = _mm512_sub_epi32(c->bias, c->cw);
+    const int64_t room = (int64_t)INT32_MAX - (int64_t)g->kp * 255 * 128;
+    const __m512i lim = _mm512_set1_epi32((int32_t)(room > 0 ? room : -1));
+    c->no_sat = room > 0 && _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(c->bias), lim) == 0;
     if (g->per_channel)
         q8v16_rq_init(&c->rq, _mm512_maskz_loadu_epi32(m, g->mult + j),
                       _mm512_maskz_loadu_epi32(m, g->shift + j), g->zy, g->qmin, g->qmax);
@@ -43,7 +51,8 @@ static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, i
 
 static inline void finish16(const struct cols16 *c, __m512i dot, int8_t *y)
 {
-    const __m512i acc = q8v16_adds_epi32(c->bias, _mm512_sub_epi32(dot, c->cw));
+    const __m512i acc = c->no_sat ? _mm512_add_epi32(dot, c->off)
+                                  : q8v16_adds_epi32(c->bias, _mm512_sub_epi32(dot, c->cw));
     _mm_mask_storeu_epi8(y, c->mask, _mm512_cvtepi32_epi8(q8v16_requant(&c->rq, acc)));
 }
 

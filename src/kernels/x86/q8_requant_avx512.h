@@ -44,12 +44,16 @@ static inline void q8v16_rq_init1(struct q8v16_rq *p, int32_t mult, int32_t shif
     q8v16_rq_init(p, _mm512_set1_epi32(mult), _mm512_set1_epi32(shift), zy, qmin, qmax);
 }
 
-/* round(p / 2^r), ties away from zero, on int64 lanes (|p| <= 2^62). */
+/* round(p / 2^r), ties away from zero, on int64 lanes (|p| <= 2^62):
+ * floor((p + 2^(r-1) - [p < 0]) / 2^r) (an arithmetic shift). For p >= 0
+ * that is floor(p / 2^r + 1/2); for p < 0 it is
+ * floor((p + 2^(r-1) - 1) / 2^r) = ceil((p - 2^(r-1)) / 2^r)
+ * = -floor((-p + 2^(r-1)) / 2^r), the reference's value. No overflow:
+ * |p| + 2^(r-1) <= 2^62 + 2^61. */
 static inline __m512i q8v16_round_shift(__m512i p, __m512i r, __m512i half)
 {
-    const __mmask8 neg = _mm512_movepi64_mask(p);
-    const __m512i q = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_abs_epi64(p), half), r);
-    return _mm512_mask_sub_epi64(q, neg, _mm512_setzero_si512(), q);
+    const __m512i t = _mm512_add_epi64(_mm512_add_epi64(p, half), _mm512_srai_epi64(p, 63));
+    return _mm512_srav_epi64(t, r);
 }
 
 /* clamp(zy + requantize(acc), qmin, qmax) per lane, as int32. */
