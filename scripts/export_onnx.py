@@ -211,6 +211,30 @@ class Rgb(nn.Module):
         return self.fc(x.reshape(x.shape[0], -1))
 
 
+class Legacy(nn.Module):
+    """(i) untrained, for the opsets before 11 (exported at 9 and at 10):
+    Clip with min/max attributes (torch writes relu6 as Relu then
+    Clip(max=6)), batch norm, depthwise conv, average pool behind a Pad,
+    Flatten + Gemm, tanh, and Softmax with the old whole-row semantics."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(1, 8, 3, padding=1)
+        self.b = nn.BatchNorm2d(8)
+        self.d = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.fc = nn.Linear(8 * 7 * 7, 16)
+        self.fc2 = nn.Linear(16, 10)
+        with torch.no_grad():
+            self.b.running_mean.uniform_(-0.5, 0.5)
+            self.b.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.b(self.c(x))), 2)
+        x = F.avg_pool2d(F.relu6(self.d(x)), 2)
+        x = torch.tanh(self.fc(torch.flatten(x, 1)))
+        return F.softmax(self.fc2(x), dim=1)
+
+
 MODELS = [
     # name, class, opset, trained
     ("cnn_bn", CnnBn, 13, True),
@@ -221,6 +245,8 @@ MODELS = [
     ("shapes", Shapes, 11, False),
     ("embed", Embed, 13, False),
     ("rgb", Rgb, 13, False),
+    ("legacy9", Legacy, 9, False),
+    ("legacy10", Legacy, 10, False),
 ]
 
 

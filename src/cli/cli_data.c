@@ -32,12 +32,6 @@ static enum quanta_status open_input(struct dataset **ds, const struct graph *g,
     return st; /* the first message, which names the input */
 }
 
-enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, const char *path,
-                                 int64_t limit, int64_t batch, struct quanta_error *err)
-{
-    return cli_feed_open_layout(feed, g, path, limit, batch, CLI_LAYOUT_NHWC, err);
-}
-
 bool cli_parse_layout(const char *text, enum cli_layout *out)
 {
     if (strcmp(text, "nhwc") == 0)
@@ -327,4 +321,67 @@ int cli_option_error(const char *command, const char *usage, int c, char **argv)
     if (c == ':')
         return cli_usage_error(command, usage, "option '%s' needs a value", opt);
     return cli_usage_error(command, usage, "unknown option '%s'", opt);
+}
+
+int cli_opt_batch(const char *command, const char *usage, const char *text, int64_t *out)
+{
+    if (!cli_parse_i64(text, 1, 1 << 20, out))
+        return cli_usage_error(command, usage, "--batch '%s' is not a number in [1, 1048576]",
+                               text);
+    return 0;
+}
+
+int cli_opt_samples(const char *command, const char *usage, const char *text, int64_t *out)
+{
+    if (!cli_parse_i64(text, 1, INT64_MAX, out))
+        return cli_usage_error(command, usage, "--samples '%s' is not a number >= 1", text);
+    return 0;
+}
+
+int cli_opt_threads(const char *command, const char *usage, const char *text, int64_t *out)
+{
+    if (!cli_parse_i64(text, 0, 1024, out))
+        return cli_usage_error(command, usage, "--threads '%s' is not a number in [0, 1024]",
+                               text);
+    return 0;
+}
+
+int cli_opt_layout(const char *command, const char *usage, const char *text,
+                   enum cli_layout *out)
+{
+    if (!cli_parse_layout(text, out))
+        return cli_usage_error(command, usage, "--layout '%s' is not nchw or nhwc", text);
+    return 0;
+}
+
+int cli_one_model(const char *command, const char *usage, int argc, char **argv,
+                  const char **model)
+{
+    if (argc - optind != 1)
+        return cli_usage_error(command, usage, "%s",
+                               argc - optind < 1 ? "a model file is needed"
+                                                 : "only one model file is taken");
+    *model = argv[optind];
+    return 0;
+}
+
+int cli_output_not_input(const char *command, const char *usage, const char *output,
+                         const char *input1, const char *input2)
+{
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    if ((input1 && safe_file_check_not_input(output, input1, &err) != QUANTA_OK) ||
+        (input2 && safe_file_check_not_input(output, input2, &err) != QUANTA_OK))
+        return cli_usage_error(command, usage, "%s", err.message);
+    return 0;
+}
+
+enum quanta_status cli_model_open_graph(struct model *m, const char *path, const char *why,
+                                        struct quanta_error *err)
+{
+    enum quanta_status st = model_open(m, path, err);
+    if (st != QUANTA_OK || m->has_graph)
+        return st;
+    model_close(m);
+    return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph%s", path, why);
 }

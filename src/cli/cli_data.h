@@ -35,17 +35,14 @@ struct cli_feed {
 enum cli_layout { CLI_LAYOUT_NHWC, CLI_LAYOUT_NCHW };
 /* "nhwc" or "nchw". */
 bool cli_parse_layout(const char *text, enum cli_layout *out);
-/* cli_feed_open for data in layout: with CLI_LAYOUT_NCHW a 4-D graph input
- * [N, H, W, C] also takes samples [C, H, W], transposed as they are read
- * (and normalized after, so per-channel mean/std apply to C). */
+/* Opens the data file for g's inputs. limit <= 0: every sample of the
+ * file. A data sample shape that differs from the graph input's shape
+ * without the batch is QUANTA_ERR_INPUT; with CLI_LAYOUT_NCHW a 4-D graph
+ * input [N, H, W, C] also takes samples [C, H, W], transposed as they are
+ * read (and normalized after, so per-channel mean/std apply to C). */
 enum quanta_status cli_feed_open_layout(struct cli_feed *feed, const struct graph *g,
                                         const char *path, int64_t limit, int64_t batch,
                                         enum cli_layout layout, struct quanta_error *err);
-
-/* limit <= 0: every sample of the file. A data sample shape that differs
- * from the graph input's shape without the batch is QUANTA_ERR_INPUT. */
-enum quanta_status cli_feed_open(struct cli_feed *feed, const struct graph *g, const char *path,
-                                 int64_t limit, int64_t batch, struct quanta_error *err);
 /* Reads samples [start, start + count) (count <= batch) into the buffers. */
 enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t count,
                                  struct quanta_error *err);
@@ -77,5 +74,30 @@ enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err);
 /* For getopt_long (optstring starting with ':', opterr 0): c is the ':'
  * or '?' it returned. Prints the usage error and returns exit code 2. */
 int cli_option_error(const char *command, const char *usage, int c, char **argv);
+
+/* Values of the options several commands share, with the same range and
+ * message everywhere: each parses text into *out and returns 0, or prints
+ * the usage error and returns exit code 2. */
+int cli_opt_batch(const char *command, const char *usage, const char *text, int64_t *out);
+int cli_opt_samples(const char *command, const char *usage, const char *text, int64_t *out);
+int cli_opt_threads(const char *command, const char *usage, const char *text, int64_t *out);
+int cli_opt_layout(const char *command, const char *usage, const char *text,
+                   enum cli_layout *out);
+
+/* The one operand MODEL left by getopt_long at argv[optind]: 0, or the
+ * usage error when there is none or more than one (exit code 2). */
+int cli_one_model(const char *command, const char *usage, int argc, char **argv,
+                  const char **model);
+
+/* Refuses an output that would replace input1 or input2 (NULL: none) or a
+ * file that is not a regular one: prints the usage error and returns exit
+ * code 2, else 0. */
+int cli_output_not_input(const char *command, const char *usage, const char *output,
+                         const char *input1, const char *input2);
+
+/* model_open for a command that needs a graph: a model without one is
+ * closed again and fails with QUANTA_ERR_INPUT "PATH: has no graph<why>". */
+enum quanta_status cli_model_open_graph(struct model *m, const char *path, const char *why,
+                                        struct quanta_error *err);
 
 #endif

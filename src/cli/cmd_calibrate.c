@@ -89,11 +89,11 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
     };
     memset(a, 0, sizeof *a);
     calib_options_default(&a->opt);
-    int c;
+    int c, rc = 0;
     int64_t v;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
         switch (c) {
         case 'h':
             return cli_help(calibrate_help) - 1; /* -1: stop, exit 0 */
@@ -107,14 +107,10 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
             a->json = true;
             break;
         case OPT_SAMPLES:
-            if (!cli_parse_i64(optarg, 1, INT64_MAX, &a->opt.samples))
-                return cli_usage_error("calibrate", calibrate_usage,
-                                       "--samples '%s' is not a number >= 1", optarg);
+            rc = cli_opt_samples("calibrate", calibrate_usage, optarg, &a->opt.samples);
             break;
         case OPT_BATCH:
-            if (!cli_parse_i64(optarg, 1, 1 << 20, &a->opt.batch))
-                return cli_usage_error("calibrate", calibrate_usage,
-                                       "--batch '%s' is not a number in [1, 1048576]", optarg);
+            rc = cli_opt_batch("calibrate", calibrate_usage, optarg, &a->opt.batch);
             break;
         case OPT_METHOD:
             a->opt.method = calib_method_parse(optarg);
@@ -156,20 +152,15 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
             a->opt.mse_bits = (int)v;
             break;
         case OPT_THREADS:
-            if (!cli_parse_i64(optarg, 0, 1024, &v))
-                return cli_usage_error("calibrate", calibrate_usage,
-                                       "--threads '%s' is not a number in [0, 1024]", optarg);
-            a->opt.threads = (int)v;
+            if ((rc = cli_opt_threads("calibrate", calibrate_usage, optarg, &v)) == 0)
+                a->opt.threads = (int)v;
             break;
         default:
             return cli_option_error("calibrate", calibrate_usage, c, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("calibrate", calibrate_usage,
-                               argc - optind < 1 ? "a model file is needed"
-                                                 : "only one model file is taken");
-    a->model = argv[optind];
+    if (rc != 0 || (rc = cli_one_model("calibrate", calibrate_usage, argc, argv, &a->model)) != 0)
+        return rc;
     if (!a->data)
         return cli_usage_error("calibrate", calibrate_usage, "--data FILE is needed");
     if (!a->output)
@@ -228,23 +219,18 @@ int cmd_calibrate(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
+    if ((rc = cli_output_not_input("calibrate", calibrate_usage, a.output, a.model, a.data)) != 0)
+        return rc;
+
     struct quanta_error err;
     quanta_error_clear(&err);
-    if (safe_file_check_not_input(a.output, a.model, &err) != QUANTA_OK ||
-        safe_file_check_not_input(a.output, a.data, &err) != QUANTA_OK)
-        return cli_report(&err);
-
     struct model m;
     struct dataset *ds = NULL;
     struct calib_table table = {0};
-    enum quanta_status st = model_open(&m, a.model, &err);
+    enum quanta_status st =
+        cli_model_open_graph(&m, a.model, ", so it cannot be calibrated", &err);
     if (st != QUANTA_OK)
         return cli_report(&err);
-    if (!m.has_graph) {
-        st = quanta_fail(&err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot be calibrated",
-                         a.model);
-        goto done;
-    }
     if ((st = open_data(&ds, &m.graph, a.data, &err)) != QUANTA_OK)
         goto done;
     if ((st = calib_run(&m.graph, ds, &a.opt, &table, &err)) != QUANTA_OK)

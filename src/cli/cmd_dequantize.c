@@ -2,7 +2,6 @@
  * runner runs (weights dequantized), to inspect it or to measure the error
  * of the weights alone. */
 #include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +35,7 @@ static int parse_options(int argc, char **argv, const char **model, const char *
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, rc;
     optind = 0;
     opterr = 0;
     *output = NULL;
@@ -51,11 +50,8 @@ static int parse_options(int argc, char **argv, const char **model, const char *
             return cli_option_error("dequantize", dequantize_usage, c, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("dequantize", dequantize_usage, "%s",
-                               argc - optind < 1 ? "a model file is needed"
-                                                 : "only one model file is taken");
-    *model = argv[optind];
+    if ((rc = cli_one_model("dequantize", dequantize_usage, argc, argv, model)) != 0)
+        return rc;
     if (!*output)
         return cli_usage_error("dequantize", dequantize_usage, "-o OUT is needed");
     return 0;
@@ -69,13 +65,9 @@ static enum quanta_status dequantize_file(const char *path, const char *output,
     struct st_meta *meta = NULL;
     char sha[QUANTA_SHA256_HEX_SIZE];
     memset(&f, 0, sizeof f);
-    enum quanta_status st = model_open(&m, path, err);
+    enum quanta_status st = cli_model_open_graph(&m, path, " (quanta.graph)", err);
     if (st != QUANTA_OK)
         return st;
-    if (!m.has_graph) {
-        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph (quanta.graph)", path);
-        goto done;
-    }
     if ((st = quanta_sha256_file(path, sha, err)) != QUANTA_OK ||
         (st = dequantize_model(&m.graph, &f, path, err)) != QUANTA_OK)
         goto done;
@@ -104,12 +96,12 @@ int cmd_dequantize(int argc, char **argv)
     int rc = parse_options(argc, argv, &model, &output);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
+    if ((rc = cli_output_not_input("dequantize", dequantize_usage, output, model, NULL)) != 0)
+        return rc;
     struct quanta_error err;
     quanta_error_clear(&err);
-    enum quanta_status st = safe_file_check_not_input(output, model, &err);
-    if (st == QUANTA_OK)
-        st = dequantize_file(model, output, &err);
-    if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node */
+    enum quanta_status st = dequantize_file(model, output, &err);
+    if (st == QUANTA_ERR_USAGE)
         return cli_usage_error("dequantize", dequantize_usage, "%s", err.message);
     return st == QUANTA_OK ? 0 : cli_report(&err);
 }

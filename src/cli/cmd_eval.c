@@ -83,10 +83,10 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         {NULL, 0, NULL, 0},
     };
     *o = (struct eval_options){.batch = 64};
-    int c;
+    int c, rc = 0;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (c) {
         case 'h':
             return cli_help(eval_help) - 1; /* -1: stop, exit 0 */
@@ -103,24 +103,16 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
             o->per_layer = true;
             break;
         case OPT_SAMPLES:
-            if (!cli_parse_i64(optarg, 1, INT64_MAX, &o->samples))
-                return cli_usage_error("eval", eval_usage, "--samples '%s' is not a number >= 1",
-                                       optarg);
+            rc = cli_opt_samples("eval", eval_usage, optarg, &o->samples);
             break;
         case OPT_BATCH:
-            if (!cli_parse_i64(optarg, 1, 1 << 20, &o->batch))
-                return cli_usage_error("eval", eval_usage,
-                                       "--batch '%s' is not a number in [1, 1048576]", optarg);
+            rc = cli_opt_batch("eval", eval_usage, optarg, &o->batch);
             break;
         case OPT_THREADS:
-            if (!cli_parse_i64(optarg, 0, 1024, &o->threads))
-                return cli_usage_error("eval", eval_usage,
-                                       "--threads '%s' is not a number in [0, 1024]", optarg);
+            rc = cli_opt_threads("eval", eval_usage, optarg, &o->threads);
             break;
         case OPT_LAYOUT:
-            if (!cli_parse_layout(optarg, &o->layout))
-                return cli_usage_error("eval", eval_usage, "--layout '%s' is not nchw or nhwc",
-                                       optarg);
+            rc = cli_opt_layout("eval", eval_usage, optarg, &o->layout);
             break;
         case OPT_MAX_DROP:
             if (!cli_parse_double(optarg, &o->max_drop) || o->max_drop < 0.0 ||
@@ -142,6 +134,8 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
             return cli_option_error("eval", eval_usage, c, argv);
         }
     }
+    if (rc != 0)
+        return rc;
     o->n_models = argc - optind;
     if (o->n_models < 1)
         return cli_usage_error("eval", eval_usage, "a model file is needed");
@@ -314,12 +308,10 @@ static bool have_labels(const struct eval *e)
 static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *err)
 {
     struct side *s = &e->side[i];
-    enum quanta_status st = model_open(&s->model, s->path, err);
+    enum quanta_status st = cli_model_open_graph(&s->model, s->path, ", so it cannot run", err);
     if (st != QUANTA_OK)
         return st;
     s->opened = true;
-    if (!s->model.has_graph)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run", s->path);
     const struct graph *g = &s->model.graph;
     s->bytes = cli_file_size(s->path);
     struct quanta_shape shape = graph_value_shape(g, g->outputs[0], 1);

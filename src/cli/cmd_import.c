@@ -207,20 +207,18 @@ int cmd_import(int argc, char **argv)
     struct import_args a;
     memset(&a, 0, sizeof a);
     int rc = parse_options(argc, argv, &a);
+    if (rc == 0)
+        rc = cli_output_not_input("import", import_usage, a.output, a.model, NULL);
     if (rc == 0) {
         struct quanta_error err;
         quanta_error_clear(&err);
-        enum quanta_status st = safe_file_check_not_input(a.output, a.model, &err);
-        if (st == QUANTA_OK)
-            st = onnx_import_file(a.model, a.output, &a.options, &err);
+        enum quanta_status st = onnx_import_file(a.model, a.output, &a.options, &err);
         if (st == QUANTA_ERR_USAGE)
             rc = cli_usage_error("import", import_usage, "%s", err.message);
         else
             rc = st == QUANTA_OK ? 0 : cli_report(&err);
-    } else if (rc < 0) {
-        rc = 0;
     }
     for (int i = 0; i < a.n_shapes; i++)
         free(a.shape_names[i]);
-    return rc;
+    return rc < 0 ? 0 : rc;
 }

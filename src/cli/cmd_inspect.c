@@ -489,14 +489,13 @@ int cmd_inspect(int argc, char **argv)
             return cli_option_error("inspect", inspect_usage, c, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("inspect", inspect_usage,
-                               argc - optind < 1 ? "a model file is needed"
-                                                 : "only one model file is taken");
+    struct inspect in = {0};
+    int rc = cli_one_model("inspect", inspect_usage, argc, argv, &in.path);
+    if (rc != 0)
+        return rc;
 
     struct quanta_error err;
     quanta_error_clear(&err);
-    struct inspect in = {.path = argv[optind]};
     enum quanta_status st = model_open(&in.model, in.path, &err);
     if (st != QUANTA_OK)
         return cli_report(&err);

@@ -69,10 +69,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.batch = 64, .top = 1, .samples = 0, .threads = 0};
-    int c;
+    int c, rc = 0;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (c) {
         case 'h':
             return cli_help(run_help) - 1; /* -1: stop, exit 0 */
@@ -86,9 +86,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             o->json = true;
             break;
         case OPT_BATCH:
-            if (!cli_parse_i64(optarg, 1, 1 << 20, &o->batch))
-                return cli_usage_error("run", run_usage,
-                                       "--batch '%s' is not a number in [1, 1048576]", optarg);
+            rc = cli_opt_batch("run", run_usage, optarg, &o->batch);
             break;
         case OPT_TOP:
             if (!cli_parse_i64(optarg, 1, 1 << 20, &o->top))
@@ -96,29 +94,20 @@ static int parse_options(int argc, char **argv, struct run_options *o)
                                        "--top '%s' is not a number in [1, 1048576]", optarg);
             break;
         case OPT_SAMPLES:
-            if (!cli_parse_i64(optarg, 1, INT64_MAX, &o->samples))
-                return cli_usage_error("run", run_usage, "--samples '%s' is not a number >= 1",
-                                       optarg);
+            rc = cli_opt_samples("run", run_usage, optarg, &o->samples);
             break;
         case OPT_THREADS:
-            if (!cli_parse_i64(optarg, 0, 1024, &o->threads))
-                return cli_usage_error("run", run_usage,
-                                       "--threads '%s' is not a number in [0, 1024]", optarg);
+            rc = cli_opt_threads("run", run_usage, optarg, &o->threads);
             break;
         case OPT_LAYOUT:
-            if (!cli_parse_layout(optarg, &o->layout))
-                return cli_usage_error("run", run_usage, "--layout '%s' is not nchw or nhwc",
-                                       optarg);
+            rc = cli_opt_layout("run", run_usage, optarg, &o->layout);
             break;
         default:
             return cli_option_error("run", run_usage, c, argv);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("run", run_usage,
-                               argc - optind < 1 ? "a model file is needed"
-                                                 : "only one model file is taken");
-    o->model = argv[optind];
+    if (rc != 0 || (rc = cli_one_model("run", run_usage, argc, argv, &o->model)) != 0)
+        return rc;
     if (!o->data)
         return cli_usage_error("run", run_usage, "--data FILE is needed");
     return 0;
@@ -145,9 +134,6 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
     enum quanta_status st;
     const struct graph *g = &m->graph;
 
-    if (!m->has_graph)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run",
-                           o->model);
     if ((st = cli_feed_open_layout(&feed, g, o->data, o->samples, o->batch, o->layout, err)) !=
         QUANTA_OK)
         return st;
@@ -307,14 +293,13 @@ int cmd_run(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
 
+    if (o.output && (rc = cli_output_not_input("run", run_usage, o.output, o.model, o.data)) != 0)
+        return rc;
+
     struct quanta_error err;
     quanta_error_clear(&err);
-    if (o.output && (safe_file_check_not_input(o.output, o.model, &err) != QUANTA_OK ||
-                     safe_file_check_not_input(o.output, o.data, &err) != QUANTA_OK))
-        return cli_report(&err);
-
     struct model m;
-    enum quanta_status st = model_open(&m, o.model, &err);
+    enum quanta_status st = cli_model_open_graph(&m, o.model, ", so it cannot run", &err);
     if (st != QUANTA_OK)
         return cli_report(&err);
     struct run_result res = {0};

@@ -499,6 +499,21 @@ static enum quanta_status op_leaky_relu(struct cv *cv)
     return unary(cv, GRAPH_OP_LEAKY_RELU, alpha);
 }
 
+/* Whether the node's first input is produced by relu or relu6, standalone
+ * or fused. */
+static bool input_nonnegative(struct cv *cv)
+{
+    struct cv_value *x;
+    if (cv_input(cv, 0, &x) != QUANTA_OK || !x)
+        return false;
+    int p = cv_producer(cv, x->q);
+    if (p < 0)
+        return false;
+    const struct graph_node *n = &cv->g->nodes[p];
+    return n->op == GRAPH_OP_RELU || n->op == GRAPH_OP_RELU6 ||
+           n->attrs.activation == GRAPH_ACT_RELU || n->attrs.activation == GRAPH_ACT_RELU6;
+}
+
 /* Clip: [0, 6] is relu6, [0, +inf) relu; other bounds are refused. */
 static enum quanta_status op_clip(struct cv *cv)
 {
@@ -526,6 +541,10 @@ static enum quanta_status op_clip(struct cv *cv)
             *(k == 1 ? &lo : &hi) = (float)cv_tensor_f(t, 0);
         }
     }
+    /* torch exports relu6 before opset 11 as Relu then Clip(max=6): a lower
+     * bound at or below 0 changes nothing on a value that is never negative */
+    if (lo < 0 && input_nonnegative(cv))
+        lo = 0;
     if (lo == 0 && hi == 6)
         return unary(cv, GRAPH_OP_RELU6, 0);
     if (lo == 0 && hi >= FLT_MAX)

@@ -178,6 +178,12 @@ START_TEST(test_fixture_ops_mix) { check_image_fixture("ops_mix"); }
 END_TEST
 START_TEST(test_fixture_shapes) { check_image_fixture("shapes"); }
 END_TEST
+/* opsets 9 and 10: Clip's bounds as attributes (relu6 as Relu + Clip(max=6)),
+ * Softmax over the whole row, Pad in front of an average pool */
+START_TEST(test_fixture_opset9) { check_image_fixture("legacy9"); }
+END_TEST
+START_TEST(test_fixture_opset10) { check_image_fixture("legacy10"); }
+END_TEST
 /* opset 18: ReduceMean's axes as an input */
 START_TEST(test_fixture_opset18) { check_image_fixture_as("ops_mix18", "ops_mix"); }
 END_TEST
@@ -620,6 +626,8 @@ Suite *suite_onnx_import(void)
     tcase_add_test(tc, test_fixture_ops_mix);
     tcase_add_test(tc, test_fixture_shapes);
     tcase_add_test(tc, test_fixture_opset18);
+    tcase_add_test(tc, test_fixture_opset9);
+    tcase_add_test(tc, test_fixture_opset10);
     tcase_add_test(tc, test_fixture_rgb_nchw);
     tcase_add_test(tc, test_fixture_embed);
     suite_add_tcase(s, tc);

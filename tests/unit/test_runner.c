@@ -9,47 +9,9 @@
 #include "kernels/kernels.h"
 #include "quanta/graph.h"
 #include "quanta/runtime.h"
+#include "support/test_model.h"
 
-/* ---- a model held in memory ---- */
-
-#define MAX_TENSORS 16
-
-struct tmodel {
-    struct st_file file;
-    struct st_tensor tensors[MAX_TENSORS];
-    struct graph g;
-};
-
-static void tm_tensor(struct tmodel *m, const char *name, enum quanta_dtype dtype,
-                      struct quanta_shape shape, const void *data)
-{
-    ck_assert_uint_lt(m->file.n_tensors, MAX_TENSORS);
-    struct st_tensor *t = &m->tensors[m->file.n_tensors++];
-    t->name = name;
-    t->dtype = dtype;
-    t->shape = shape;
-    t->begin = 0;
-    t->end = (uint64_t)quanta_shape_numel(&shape) * quanta_dtype_size(dtype);
-    t->data = data;
-    m->file.tensors = m->tensors;
-}
-
-static void tm_load(struct tmodel *m, const char *json)
-{
-    struct quanta_error err = {0};
-    enum quanta_status st = graph_parse(&m->g, json, &m->file, "test", &err);
-    ck_assert_msg(st == QUANTA_OK, "graph_parse: %s", err.message);
-}
-
-static struct runner *tm_runner(struct tmodel *m, int64_t max_batch)
-{
-    struct quanta_error err = {0};
-    struct runner *r = NULL;
-    struct runner_options opt = {.max_batch = max_batch, .threads = 1};
-    enum quanta_status st = runner_create(&r, &m->g, &opt, &err);
-    ck_assert_msg(st == QUANTA_OK, "runner_create: %s", err.message);
-    return r;
-}
+/* ---- a model held in memory: support/test_model.h ---- */
 
 static void tm_run(struct runner *r, int64_t batch, const void *const *inputs)
 {
@@ -58,7 +20,6 @@ static void tm_run(struct runner *r, int64_t batch, const void *const *inputs)
     ck_assert_msg(st == QUANTA_OK, "runner_run: %s", err.message);
 }
 
-#define SHAPE(...) ((struct quanta_shape){.rank = (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .dims = {__VA_ARGS__}})
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static float frand(void)
@@ -87,7 +48,7 @@ START_TEST(test_runner_dense_hand)
                 "\"outputs\":[\"y\"],\"nodes\":[{\"op\":\"dense\",\"name\":\"fc\","
                 "\"inputs\":[\"x\",\"w\",\"b\"],\"outputs\":[\"y\"],"
                 "\"attrs\":{\"activation\":\"relu\"}}]}");
-    struct runner *r = tm_runner(&m, 4);
+    struct runner *r = tm_new_runner(&m.g, 4);
     struct quanta_shape s;
     ck_assert_ptr_null(runner_output(r, 0, &s)); /* nothing run yet */
     /* [1,1] -> [1+2+0.5, 3+4-8 -> relu 0]; [2,0] -> [2.5, 6-8 -> 0]; [0,3] -> [6.5, 4] */
@@ -195,7 +156,7 @@ START_TEST(test_runner_cnn_matches_kernels_and_batches)
     fill(x, sizeof x / sizeof x[0]);
     cnn_direct(c, 7, x, t);
 
-    struct runner *r = tm_runner(&c->m, 7);
+    struct runner *r = tm_new_runner(&c->m.g, 7);
     float probs7[21], logits7[21];
     const void *in[1] = {x};
     tm_run(r, 7, in);
@@ -271,7 +232,7 @@ START_TEST(test_runner_hook)
     float x[3 * 6 * 6 * 2];
     fill(x, sizeof x / sizeof x[0]);
     cnn_direct(c, 3, x, t);
-    struct runner *r = tm_runner(&c->m, 4);
+    struct runner *r = tm_new_runner(&c->m.g, 4);
     runner_set_hook(r, record, log);
     const void *in[1] = {x};
     tm_run(r, 3, in);
@@ -319,7 +280,7 @@ START_TEST(test_runner_arena_reuse)
                 "{\"op\":\"sigmoid\",\"name\":\"n4\",\"inputs\":[\"v3\"],\"outputs\":[\"v4\"]},"
                 "{\"op\":\"relu6\",\"name\":\"n5\",\"inputs\":[\"v4\"],\"outputs\":[\"v5\"]},"
                 "{\"op\":\"tanh\",\"name\":\"n6\",\"inputs\":[\"v5\"],\"outputs\":[\"v6\"]}]}");
-    struct runner *r = tm_runner(&m, 4);
+    struct runner *r = tm_new_runner(&m.g, 4);
     size_t slot = 4 * 100 * sizeof(float);
     size_t sum = 7 * slot;
     ck_assert_uint_lt(runner_arena_size(r), sum);
@@ -376,7 +337,7 @@ START_TEST(test_runner_misc_ops)
                 " \"attrs\":{\"axis\":1}},"
                 "{\"op\":\"mul\",\"name\":\"sq\",\"inputs\":[\"x\",\"x\"],\"outputs\":[\"q\"],"
                 " \"attrs\":{\"activation\":\"relu6\"}}]}");
-    struct runner *r = tm_runner(&m, 2);
+    struct runner *r = tm_new_runner(&m.g, 2);
     const float x[8] = {1, 2, 3, 4, -1, 0.5f, 0, 2};
     const void *in[1] = {x};
     tm_run(r, 2, in);
@@ -424,7 +385,7 @@ START_TEST(test_runner_f16_weights)
                 "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,3],\"dtype\":\"F32\"}],"
                 "\"outputs\":[\"y\"],\"nodes\":[{\"op\":\"dense\",\"name\":\"fc\","
                 "\"inputs\":[\"x\",\"w\",\"b\"],\"outputs\":[\"y\"]}]}");
-    struct runner *r = tm_runner(&m, 1);
+    struct runner *r = tm_new_runner(&m.g, 1);
     const float x[3] = {2, 1, -1};
     const void *in[1] = {x};
     tm_run(r, 1, in);
@@ -456,7 +417,7 @@ START_TEST(test_runner_i8_weight_only)
                 "\"inputs\":[\"x\",\"w\"],\"outputs\":[\"y\"]}],"
                 "\"quant\":{\"w\":{\"dtype\":\"I8\",\"axis\":0,\"scale\":\"w.scale\","
                 "\"zero_point\":\"w.zero_point\"}}}");
-    struct runner *r = tm_runner(&m, 1);
+    struct runner *r = tm_new_runner(&m.g, 1);
     const float x[2] = {3, 5};
     const void *in[1] = {x};
     tm_run(r, 1, in);
@@ -484,7 +445,7 @@ START_TEST(test_runner_embedding)
                 " \"outputs\":[\"e\"]},"
                 "{\"op\":\"mean\",\"name\":\"pool\",\"inputs\":[\"e\"],\"outputs\":[\"m\"],"
                 " \"attrs\":{\"axes\":[1]}}]}");
-    struct runner *r = tm_runner(&m, 2);
+    struct runner *r = tm_new_runner(&m.g, 2);
     struct hook_log *log = calloc(1, sizeof *log);
     ck_assert_ptr_nonnull(log);
     runner_set_hook(r, record, log);

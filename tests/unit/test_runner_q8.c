@@ -16,49 +16,9 @@
 #include "quanta/graph.h"
 #include "quanta/quantize.h"
 #include "quanta/runtime.h"
+#include "support/test_model.h"
 
-/* ---- a float model held in memory ---- */
-
-#define MAX_TENSORS 16
-
-struct tmodel {
-    struct st_file file;
-    struct st_tensor tensors[MAX_TENSORS];
-    struct graph g;
-};
-
-#define SHAPE(...) ((struct quanta_shape){.rank = (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), .dims = {__VA_ARGS__}})
-
-static void tm_tensor(struct tmodel *m, const char *name, enum quanta_dtype dtype,
-                      struct quanta_shape shape, const void *data)
-{
-    ck_assert_uint_lt(m->file.n_tensors, MAX_TENSORS);
-    struct st_tensor *t = &m->tensors[m->file.n_tensors++];
-    t->name = name;
-    t->dtype = dtype;
-    t->shape = shape;
-    t->begin = 0;
-    t->end = (uint64_t)quanta_shape_numel(&shape) * quanta_dtype_size(dtype);
-    t->data = data;
-    m->file.tensors = m->tensors;
-}
-
-static void tm_load(struct tmodel *m, const char *json)
-{
-    struct quanta_error err = {0};
-    enum quanta_status st = graph_parse(&m->g, json, &m->file, "test", &err);
-    ck_assert_msg(st == QUANTA_OK, "graph_parse: %s", err.message);
-}
-
-static struct runner *new_runner(const struct graph *g, int64_t max_batch)
-{
-    struct quanta_error err = {0};
-    struct runner *r = NULL;
-    struct runner_options opt = {.max_batch = max_batch, .threads = 1};
-    enum quanta_status st = runner_create(&r, g, &opt, &err);
-    ck_assert_msg(st == QUANTA_OK, "runner_create: %s", err.message);
-    return r;
-}
+/* ---- a float model held in memory: support/test_model.h ---- */
 
 static void run(struct runner *r, int64_t batch, const float *x)
 {
@@ -174,7 +134,7 @@ static bool range_find(void *ctx, const char *value, float *lo, float *hi)
 static void calibrate(const struct graph *g, const float *x, int64_t n, struct ranges *t)
 {
     memset(t, 0, sizeof *t);
-    struct runner *r = new_runner(g, n);
+    struct runner *r = tm_new_runner(g, n);
     runner_set_hook(r, range_hook, t);
     run(r, n, x);
     runner_free(r);
@@ -351,7 +311,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
 
     /* runner vs kernels by hand */
     cnn_by_hand(&q, x, t);
-    struct runner *r = new_runner(&q, BATCH);
+    struct runner *r = tm_new_runner(&q, BATCH);
     memset(s, 0, sizeof *s);
     runner_set_hook(r, seen_hook, s);
     run(r, BATCH, x);
@@ -417,7 +377,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
     }
 
     /* end to end against the float model: logits within a few output steps */
-    struct runner *rf = new_runner(&c->m.g, BATCH);
+    struct runner *rf = tm_new_runner(&c->m.g, BATCH);
     run(rf, BATCH, x);
     const float *lf = runner_output(rf, 1, &shape);
     const struct graph_quant *ql = qof(&q, "logits.q");
@@ -511,7 +471,7 @@ START_TEST(test_q8_levels_same_bytes)
             continue;
         }
         ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
-        struct runner *r = new_runner(&q, BATCH);
+        struct runner *r = tm_new_runner(&q, BATCH);
         run(r, BATCH, x);
         struct quanta_shape shape;
         for (int o = 0; o < 2; o++) {
@@ -549,7 +509,7 @@ START_TEST(test_q8_arena_smaller)
     quantize_options_default(&opt);
     struct graph q;
     quantize(&c->m.g, &opt, rg, &q);
-    struct runner *rf = new_runner(&c->m.g, 64), *rq = new_runner(&q, 64);
+    struct runner *rf = tm_new_runner(&c->m.g, 64), *rq = tm_new_runner(&q, 64);
     /* float: c1.out alone is 64*144 floats; int8: the image in float (a
      * graph input) and at most two int8 values of 64*144 bytes beside it */
     size_t f = runner_arena_size(rf), i8 = runner_arena_size(rq);
@@ -591,7 +551,7 @@ START_TEST(test_q8_exclude_island)
     ck_assert_int_eq(qx.values[vindex(&qx, "dw.out")].quant.dtype, QUANTA_DTYPE_INVALID);
     ck_assert_int_eq(qx.values[vindex(&qx, "p1.out.dq")].quant.dtype, QUANTA_DTYPE_INVALID);
 
-    struct runner *r1 = new_runner(&q, BATCH), *r2 = new_runner(&qx, BATCH);
+    struct runner *r1 = tm_new_runner(&q, BATCH), *r2 = tm_new_runner(&qx, BATCH);
     memset(s1, 0, sizeof *s1);
     memset(s2, 0, sizeof *s2);
     runner_set_hook(r1, seen_hook, s1);
@@ -655,7 +615,7 @@ START_TEST(test_q8_weight_only_is_float_path)
     ck_assert_int_eq(quantize_model(&c->m.g, &opt, NULL, &w, "test", &err), QUANTA_OK);
     ck_assert_int_eq(w.values[vindex(&w, "c1.w")].dtype, QUANTA_I8);
     ck_assert_int_eq(dequantize_model(&w, &d, "test", &err), QUANTA_OK);
-    struct runner *rw = new_runner(&w, BATCH), *rd = new_runner(&d, BATCH);
+    struct runner *rw = tm_new_runner(&w, BATCH), *rd = tm_new_runner(&d, BATCH);
     run(rw, BATCH, x);
     run(rd, BATCH, x);
     struct quanta_shape shape;
@@ -714,7 +674,7 @@ START_TEST(test_q8_ops_graph)
     for (int i = 0; i < N * XN; i++)
         x[i] *= 2;
     calibrate(&m->g, calib, 32, rg);
-    struct runner *rf = new_runner(&m->g, N);
+    struct runner *rf = tm_new_runner(&m->g, N);
     run(rf, N, x);
     struct quanta_shape shape;
     const float *yf = runner_output(rf, 0, &shape);
@@ -729,7 +689,7 @@ START_TEST(test_q8_ops_graph)
         ck_assert_int_eq(count_op(&q, GRAPH_OP_QUANTIZE), 1);
         ck_assert_int_eq(count_op(&q, GRAPH_OP_DEQUANTIZE), 0);
         ck_assert_int_eq(q.values[vindex(&q, "k")].dtype, opt.activation_type);
-        struct runner *r = new_runner(&q, N);
+        struct runner *r = tm_new_runner(&q, N);
         run(r, N, x);
         const float *y = runner_output(r, 0, &shape);
         ck_assert_int_eq(shape.dims[0], N);
@@ -780,7 +740,7 @@ START_TEST(test_q8_quantized_output)
         struct graph g;
         struct quanta_error err = {0};
         ck_assert_msg(parse_q(&g, json, NULL, &err) == QUANTA_OK, "%s", err.message);
-        struct runner *r = new_runner(&g, 2);
+        struct runner *r = tm_new_runner(&g, 2);
         /* x.q = clamp(round(x / 0.5) + 10, ...), I8 domain; real = 0.5 (q - 10) */
         const float x[8] = {1.0f, -1.26f, 100.0f, -100.0f, 0.25f, -0.25f, 3.0f, 0.74f};
         const float want_x[8] = {1.0f, -1.5f, 58.5f, -69.0f, 0.5f, -0.5f, 3.0f, 0.5f};
