@@ -109,7 +109,7 @@ install: quanta libquanta.a
 	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
-	rm -rf build build-asan quanta libquanta.a
+	rm -rf build build-asan build-fuzz quanta libquanta.a
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
