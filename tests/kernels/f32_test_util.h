@@ -8,30 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"
-
-/* xorshift64*: same numbers on every machine */
-static inline uint64_t ft_next(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
-
-/* Uniform in [lo, hi). */
-static inline float ft_uniform(uint64_t *state, float lo, float hi)
-{
-    double u = (double)(ft_next(state) >> 11) * 0x1p-53;
-    return (float)(lo + (hi - lo) * u);
-}
-
-static inline void ft_fill(uint64_t *state, float *x, size_t n, float lo, float hi)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = ft_uniform(state, lo, hi);
-}
+#include "support/test_support.h"
 
 /* |got - want| <= atol + rtol * |want| for every element, reporting the first miss. */
 static inline void ft_expect_near(const float *got, const double *want, size_t n, double atol,

@@ -24,11 +24,11 @@ START_TEST(test_batch_norm_random)
     enum { ROWS = 20, C = 6, N = ROWS * C };
     float x[N], y[N], gamma[C], beta[C], mean[C], var[C];
     double want[N];
-    ft_fill(&seed, x, N, -5, 5);
-    ft_fill(&seed, gamma, C, 0.5f, 2);
-    ft_fill(&seed, beta, C, -1, 1);
-    ft_fill(&seed, mean, C, -1, 1);
-    ft_fill(&seed, var, C, 0.01f, 4);
+    ts_fill(&seed, x, N, -5, 5);
+    ts_fill(&seed, gamma, C, 0.5f, 2);
+    ts_fill(&seed, beta, C, -1, 1);
+    ts_fill(&seed, mean, C, -1, 1);
+    ts_fill(&seed, var, C, 0.01f, 4);
     for (int r = 0; r < ROWS; r++)
         for (int c = 0; c < C; c++)
             want[r * C + c] =

@@ -162,9 +162,9 @@ START_TEST(test_conv2d_random_vs_im2col)
     float *y = malloc(ny * sizeof *y);
     double *want = malloc(ny * sizeof *want), *clamped = malloc(ny * sizeof *clamped);
     ck_assert(x && w && b && y && want && clamped);
-    ft_fill(&seed, x, nx, -1, 1);
-    ft_fill(&seed, w, nw, -1, 1);
-    ft_fill(&seed, b, p.out_c, -1, 1);
+    ts_fill(&seed, x, nx, -1, 1);
+    ts_fill(&seed, w, nw, -1, 1);
+    ts_fill(&seed, b, p.out_c, -1, 1);
     conv_im2col(&p, x, w, b, want);
     for (size_t i = 0; i < ny; i++)
         clamped[i] = want[i] < -0.25 ? -0.25 : want[i] > 0.5 ? 0.5 : want[i];

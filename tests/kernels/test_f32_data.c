@@ -34,9 +34,9 @@ START_TEST(test_concat_random_middle_axis)
     const size_t d[3] = {1, 4, 2};
     float x0[6], x1[24], x2[12], y[42];
     double want[42];
-    ft_fill(&seed, x0, 6, -1, 1);
-    ft_fill(&seed, x1, 24, -1, 1);
-    ft_fill(&seed, x2, 12, -1, 1);
+    ts_fill(&seed, x0, 6, -1, 1);
+    ts_fill(&seed, x1, 24, -1, 1);
+    ts_fill(&seed, x2, 12, -1, 1);
     const float *xs[3] = {x0, x1, x2};
     for (size_t n = 0; n < 2; n++)
         for (size_t j = 0; j < 7; j++)

@@ -34,9 +34,9 @@ START_TEST(test_dense_random)
     float *b = malloc(o * sizeof *b), *y = malloc(batch * o * sizeof *y);
     double *want = malloc(batch * o * sizeof *want);
     ck_assert(x && w && b && y && want);
-    ft_fill(&seed, x, batch * kk, -2, 2);
-    ft_fill(&seed, w, o * kk, -1, 1);
-    ft_fill(&seed, b, o, -1, 1);
+    ts_fill(&seed, x, batch * kk, -2, 2);
+    ts_fill(&seed, w, o * kk, -1, 1);
+    ts_fill(&seed, b, o, -1, 1);
     /* column j of x * w^T: the dot product of row n of x with row j of w,
      * computed here from the transpose stored explicitly */
     double *wt = malloc(kk * o * sizeof *wt);

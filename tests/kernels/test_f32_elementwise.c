@@ -44,7 +44,7 @@ START_TEST(test_activations_random)
     enum { N = 1000 };
     float x[N], y[N];
     double want[N];
-    ft_fill(&seed, x, N, -12, 12);
+    ts_fill(&seed, x, N, -12, 12);
     FT_FOR_EACH_LEVEL(k) {
         for (int i = 0; i < N; i++)
             want[i] = 1.0 / (1.0 + exp(-(double)x[i]));
@@ -102,8 +102,8 @@ START_TEST(test_binary_random)
     enum { ROWS = 13, C = 7, N = ROWS * C };
     float a[N], b[N], y[N];
     double want[N];
-    ft_fill(&seed, a, N, -2, 2);
-    ft_fill(&seed, b, N, -2, 2);
+    ts_fill(&seed, a, N, -2, 2);
+    ts_fill(&seed, b, N, -2, 2);
     FT_FOR_EACH_LEVEL(k) {
         struct f32_binary_params p = {.n = N, .b_n = C, .out_min = -1, .out_max = 1};
         for (int r = 0; r < ROWS; r++)

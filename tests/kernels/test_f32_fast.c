@@ -84,9 +84,9 @@ static void conv_check(const struct f32_kernels *k, const struct conv_case *c, i
     const size_t nw = p.out_c * K, ny = p.batch * p.out_h * p.out_w * p.out_c;
     float *x = alloc_floats(nx), *w = alloc_floats(nw), *b = alloc_floats(p.out_c);
     float *want = alloc_floats(ny), *got = alloc_floats(ny);
-    ft_fill(rng, x, nx, -1, 1);
-    ft_fill(rng, w, nw, -1, 1);
-    ft_fill(rng, b, p.out_c, -1, 1);
+    ts_fill(rng, x, nx, -1, 1);
+    ts_fill(rng, w, nw, -1, 1);
+    ts_fill(rng, b, p.out_c, -1, 1);
     f32_conv2d__ref(&p, x, w, with_bias ? b : NULL, want);
 
     size_t np = k->conv2d_pack_size(&p), ns = k->conv2d_scratch_size(&p);
@@ -158,7 +158,7 @@ END_TEST
 
 static size_t pick(uint64_t *rng, size_t lo, size_t hi)
 {
-    return lo + (size_t)(ft_next(rng) % (hi - lo + 1));
+    return lo + (size_t)(ts_next(rng) % (hi - lo + 1));
 }
 
 START_TEST(test_conv2d_random)
@@ -200,9 +200,9 @@ static void dense_check(const struct f32_kernels *k, size_t batch, size_t in_k, 
     float *x = alloc_floats(batch * in_k), *w = alloc_floats(out_n * in_k);
     float *b = alloc_floats(out_n), *want = alloc_floats(batch * out_n);
     float *got = alloc_floats(batch * out_n);
-    ft_fill(rng, x, batch * in_k, -1, 1);
-    ft_fill(rng, w, out_n * in_k, -1, 1);
-    ft_fill(rng, b, out_n, -1, 1);
+    ts_fill(rng, x, batch * in_k, -1, 1);
+    ts_fill(rng, w, out_n * in_k, -1, 1);
+    ts_fill(rng, b, out_n, -1, 1);
     if (with_nan)
         x[(batch - 1) * in_k + in_k / 2] = NAN; /* the last row is NaN, clamped or not */
     f32_dense__ref(&p, x, w, with_bias ? b : NULL, want);
@@ -282,7 +282,7 @@ START_TEST(test_pools_random)
         const size_t nx = p.batch * p.in_h * p.in_w * p.channels;
         const size_t ny = p.batch * p.out_h * p.out_w * p.channels;
         float *x = alloc_floats(nx), *want = alloc_floats(ny), *got = alloc_floats(ny);
-        ft_fill(&rng, x, nx, -2, 2);
+        ts_fill(&rng, x, nx, -2, 2);
         if (t % 5 == 0) {
             x[pick(&rng, 0, nx - 1)] = NAN;
             x[pick(&rng, 0, nx - 1)] = -0.0f;
@@ -315,8 +315,8 @@ START_TEST(test_ref_packed_is_exact)
                                   .dilation_w = 1, .pad_top = 1, .pad_left = 1, .groups = 2,
                                   .out_min = 0, .out_max = INFINITY};
     float x[2 * 5 * 4 * 6], w[4 * 9 * 3], y0[2 * 5 * 4 * 4], y1[2 * 5 * 4 * 4];
-    ft_fill(&rng, x, sizeof x / sizeof x[0], -1, 1);
-    ft_fill(&rng, w, sizeof w / sizeof w[0], -1, 1);
+    ts_fill(&rng, x, sizeof x / sizeof x[0], -1, 1);
+    ts_fill(&rng, w, sizeof w / sizeof w[0], -1, 1);
     ck_assert_uint_eq(k->conv2d_pack_size(&p), sizeof w / sizeof w[0] + 4);
     float packed[sizeof w / sizeof w[0] + 4];
     k->conv2d_pack(&p, w, NULL, packed);

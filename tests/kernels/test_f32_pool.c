@@ -89,7 +89,7 @@ START_TEST(test_pool_random)
     float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
     double *want_max = malloc(ny * sizeof(double)), *want_avg = malloc(ny * sizeof(double));
     ck_assert(x && y && want_max && want_avg);
-    ft_fill(&seed, x, nx, -3, 1);
+    ts_fill(&seed, x, nx, -3, 1);
     for (size_t n = 0; n < c->batch; n++)
         for (size_t oy = 0; oy < p.out_h; oy++)
             for (size_t ox = 0; ox < p.out_w; ox++)
@@ -132,7 +132,7 @@ START_TEST(test_global_avg_pool_random)
     const size_t batch = 3, pixels = 49, ch = 5;
     float x[3 * 49 * 5], y[15];
     double want[15];
-    ft_fill(&seed, x, batch * pixels * ch, -1, 1);
+    ts_fill(&seed, x, batch * pixels * ch, -1, 1);
     for (size_t n = 0; n < batch; n++)
         for (size_t c = 0; c < ch; c++) {
             double s = 0;

@@ -37,7 +37,7 @@ START_TEST(test_mean_random)
     float x[N], y[N];
     double want[N], sums[N];
     int counts[N];
-    ft_fill(&seed, x, N, -4, 4);
+    ts_fill(&seed, x, N, -4, 4);
     unsigned mask = (unsigned)_i;
     struct f32_reduce_params p = {.rank = 4, .dims = {A, B, C, D}};
     for (int a = 0; a < 4; a++)

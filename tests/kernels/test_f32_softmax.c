@@ -42,7 +42,7 @@ START_TEST(test_softmax_random_each_axis)
     uint64_t seed = 11 + (uint64_t)_i;
     float x[N], y[N];
     double want[N];
-    ft_fill(&seed, x, N, -20, 20);
+    ts_fill(&seed, x, N, -20, 20);
     int axis = _i;
     struct f32_softmax_params p = {.outer = 1, .axis_len = dims[axis], .inner = 1};
     for (int d = 0; d < axis; d++)

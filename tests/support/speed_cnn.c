@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "quanta/quantize.h"
+#include "support/test_support.h"
 
 #define SC_JSON                                                                               \
     "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"speed\","                         \
@@ -56,13 +57,7 @@ struct speed_cnn {
 
 static void fill(uint64_t *state, float *x, int64_t n, float scale)
 {
-    for (int64_t i = 0; i < n; i++) {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        double u = (double)((*state * 0x2545F4914F6CDD1Dull) >> 11) * 0x1p-53;
-        x[i] = (float)((u * 2.0 - 1.0) * scale);
-    }
+    ts_fill(state, x, (size_t)n, -scale, scale);
 }
 
 void sc_input(float *x, int64_t n)

@@ -7,6 +7,7 @@
 #include <check.h>
 #include "quanta/graph.h"
 #include "quanta/runtime.h"
+#include "support/test_support.h"
 
 #define TM_MAX_TENSORS 16
 

@@ -22,17 +22,9 @@ static void tm_run(struct runner *r, int64_t batch, const void *const *inputs)
 
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static float frand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (float)((double)((rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1p-53 * 2.0 - 1.0);
-}
 static void fill(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
+    ts_fill(&rng, x, n, -1.0f, 1.0f);
 }
 
 /* ---- dense by hand ---- */

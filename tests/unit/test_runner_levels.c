@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "quanta/graph.h"
 #include "quanta/runtime.h"
+#include "support/test_support.h"
 
 #define LV_BATCH 5
 #define LV_IN (9 * 9 * 3)
@@ -53,13 +54,7 @@ struct lv_model {
 static uint64_t lv_rng = 0x243f6a8885a308d3ull;
 static void lv_fill(float *x, size_t n, float scale)
 {
-    for (size_t i = 0; i < n; i++) {
-        lv_rng ^= lv_rng >> 12;
-        lv_rng ^= lv_rng << 25;
-        lv_rng ^= lv_rng >> 27;
-        double u = (double)((lv_rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1p-53;
-        x[i] = (float)((u * 2.0 - 1.0) * scale);
-    }
+    ts_fill(&lv_rng, x, n, -scale, scale);
 }
 
 static void lv_tensor(struct lv_model *m, const char *name, struct quanta_shape shape,

@@ -29,17 +29,9 @@ static void run(struct runner *r, int64_t batch, const float *x)
 }
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-static float frand(void)
-{
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (float)((double)((rng * 0x2545F4914F6CDD1Dull) >> 11) * 0x1p-53 * 2.0 - 1.0);
-}
 static void fill(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
+    ts_fill(&rng, x, n, -1.0f, 1.0f);
 }
 
 /* ---- the small CNN ---- */
