@@ -141,12 +141,21 @@ static size_t chunk_rows(size_t a_stride)
     return mc / 32 * 32;
 }
 
+/* Bytes past the im2col rows that the fixed-size copies may write, and
+ * past the padded image that they may read (see ---- im2col ----). */
+#define RAW_SLACK 64
+
 static size_t scratch_bytes(const struct q8_packed_header *h)
 {
     if (h->kind != Q8_PACKED_GEMM)
         return 0;
     const size_t a_stride = (size_t)h->kp * elem_of((enum q8_gemm_format)h->format);
-    return Q8_PACKED_ALIGN + Q8_GEMM_WORK + chunk_rows(a_stride) * a_stride;
+    const size_t mc = chunk_rows(a_stride);
+    /* A, then the int8 im2col rows (the I16 stage; U8 builds in A), each
+     * followed by RAW_SLACK bytes; convs add the padded image after them
+     * (q8_conv2d_scratch_size_fmt). */
+    const size_t stage = h->format == Q8_FORMAT_I16 ? mc * (size_t)h->kp + RAW_SLACK : 0;
+    return Q8_PACKED_ALIGN + Q8_GEMM_WORK + mc * a_stride + RAW_SLACK + stage;
 }
 
 /* ---- A rows ---- */
@@ -220,62 +229,183 @@ static inline void put_values(const struct a_writer *w, uint8_t *dst, const int8
     }
 }
 
-/* n padding taps' elements: x - zx == 0 (I16) or zx + 128 (U8). */
-static inline void put_pad(const struct a_writer *w, uint8_t *dst, size_t n)
+/* ---- im2col ----
+ * Each image is first copied once into a padded buffer (struct pad_img):
+ * every input value as its A byte (U8: x ^ 0x80; I16: x as is), the
+ * padding around it as the padding's byte (U8 zx + 128; I16 zx). Every
+ * tap of every output pixel then lies inside that buffer, so a row is a
+ * few plain copies with no bounds test:
+ *   U8   straight into A, k >= K 0;
+ *   I16  into an int8 stage, k >= K zx; ONE conversion of the chunk by
+ *        the level's copy_a (x - zx) then gives A (padding and tail 0).
+ * The copies are fixed-size (8, 16 or 32-byte pieces: no call, no byte
+ * loop): the bytes they write past a run belong to later taps or rows of
+ * the chunk, written afterwards in increasing order, or to the RAW_SLACK
+ * bytes after it; the bytes they read past a run lie in the padded buffer
+ * or its RAW_SLACK zeroed bytes. */
+
+/* The padded image: ph x pw pixels of in_c, input pixel (iy, ix) at
+ * (iy + pad_top, ix + pad_left); ph, pw cover every tap of every output. */
+struct pad_img {
+    int8_t *buf;
+    int ph, pw;
+    int64_t b;                  /* the image it holds, -1 none */
+};
+
+static void pad_dims(const struct q8_conv2d_shape *s, int *ph, int *pw)
 {
-    memset(dst, w->f == Q8_FORMAT_I16 ? 0 : w->pad_u8, n * w->elem);
+    const int64_t nh = (int64_t)(s->out_h - 1) * s->stride_h +
+                       (int64_t)(s->kernel_h - 1) * s->dilation_h + 1;
+    const int64_t nw = (int64_t)(s->out_w - 1) * s->stride_w +
+                       (int64_t)(s->kernel_w - 1) * s->dilation_w + 1;
+    const int64_t h = (int64_t)s->pad_top + s->in_h, w = (int64_t)s->pad_left + s->in_w;
+    *ph = (int)(nh > h ? nh : h);
+    *pw = (int)(nw > w ? nw : w);
 }
 
-/* A rows [0, mc) for output pixels r0 .. r0 + mc - 1 of group g: the
- * pixel (b, oy, ox) advances by one per row (no division per row); a
- * kernel row outside the input is one fill, and a kernel row inside it
- * with groups == 1 and dilation_w == 1 is one run of kernel_w * in_c
- * contiguous input values; the K..kp tail is zeroed last. */
-static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *s,
-                        const int8_t *x, int g, int64_t r0, int mc, uint8_t *a, size_t a_stride)
+static size_t pad_bytes(const struct q8_conv2d_shape *s)
 {
-    const size_t tail = a_stride - (size_t)s->kernel_h * s->kernel_w * (s->in_c / s->groups) *
-                                       w->elem; /* the K..kp zeros */
+    int ph, pw;
+    pad_dims(s, &ph, &pw);
+    return (size_t)ph * (size_t)pw * (size_t)s->in_c + RAW_SLACK;
+}
+
+/* Fills p->buf with image b. */
+static void pad_image(const struct a_writer *w, const struct q8_conv2d_shape *s,
+                      const int8_t *x, int64_t b, struct pad_img *p)
+{
+    const size_t c = (size_t)s->in_c;
+    const size_t row = (size_t)p->pw * c;
+    const int u8 = w->f != Q8_FORMAT_I16;
+    const int pad = u8 ? w->pad_u8 : (uint8_t)(int8_t)w->zx;
+    const size_t left = (size_t)s->pad_left * c, in_row = (size_t)s->in_w * c;
+    const int8_t *xb = x + b * s->in_h * (int64_t)in_row;
+    for (int y = 0; y < p->ph; y++) {
+        int8_t *d = p->buf + (size_t)y * row;
+        const int iy = y - s->pad_top;
+        if (iy < 0 || iy >= s->in_h) {
+            memset(d, pad, row);
+            continue;
+        }
+        memset(d, pad, left);
+        const int8_t *src = xb + (size_t)iy * in_row;
+        if (!u8)
+            memcpy(d + left, src, in_row);
+        else if (w->copy)
+            w->copy(d + left, src, in_row, w->zx);
+        else
+            copy_portable(d + left, src, in_row, w->zx, 0);
+        memset(d + left + in_row, pad, row - left - in_row);
+    }
+    memset(p->buf + (size_t)p->ph * row, 0, RAW_SLACK);
+    p->b = b;
+}
+
+/* n bytes, W: 8 or 16 (one copy of W), 32 (32-byte pieces), 0 (memcpy). */
+static inline __attribute__((always_inline)) void run_copy(int8_t *d, const int8_t *p,
+                                                           size_t n, const int W)
+{
+    if (W == 32) {
+        for (size_t o = 0; o < n; o += 32)
+            memcpy(d + o, p + o, 32);
+    } else if (W) {
+        memcpy(d, p, (size_t)W);
+    } else {
+        memcpy(d, p, n);
+    }
+}
+
+static inline void tail_fill(int8_t *dst, uint64_t v8, size_t n)
+{
+    if (n <= 8) {
+        memcpy(dst, &v8, 8);
+    } else if (n <= 16) {
+        memcpy(dst, &v8, 8);
+        memcpy(dst + 8, &v8, 8);
+    } else {
+        memset(dst, (int)(v8 & 0xFF), n);
+    }
+}
+
+/* n rows of consecutive output pixels of one output row: per kernel row
+ * kh_n, kw_n runs of run bytes from src + kh * dy + kw * dxk; src advances
+ * by dx per pixel. kh_n / kw_n are constants when inlined with them. */
+static inline __attribute__((always_inline)) void pixel_rows(
+    int8_t *dst, const int8_t *src, int n, size_t kp, const int kh_n, const int kw_n,
+    int64_t dy, int64_t dxk, int64_t dx, size_t run, size_t tail, uint64_t tail8, const int W)
+{
+    for (int i = 0; i < n; i++, dst += kp, src += dx) {
+        int8_t *d = dst;
+        for (int kh = 0; kh < kh_n; kh++) {
+            const int8_t *p = src + kh * dy;
+            for (int kw = 0; kw < kw_n; kw++, d += run, p += dxk)
+                run_copy(d, p, run, W);
+        }
+        if (tail)
+            tail_fill(d, tail8, tail);
+    }
+}
+
+/* pixel_rows with the copy size for run, and 3x1 runs (3x3 kernels
+ * over whole kernel rows) unrolled. */
+static inline __attribute__((always_inline)) void pixel_rows_w(
+    int8_t *dst, const int8_t *src, int n, size_t kp, int kh_n, int kw_n, int64_t dy,
+    int64_t dxk, int64_t dx, size_t run, size_t tail, uint64_t tail8, const int W)
+{
+    if (kh_n == 3 && kw_n == 1)
+        pixel_rows(dst, src, n, kp, 3, 1, dy, dxk, dx, run, tail, tail8, W);
+    else
+        pixel_rows(dst, src, n, kp, kh_n, kw_n, dy, dxk, dx, run, tail, tail8, W);
+}
+
+static void pixel_rows_any(int8_t *dst, const int8_t *src, int n, size_t kp, int kh_n, int kw_n,
+                           int64_t dy, int64_t dxk, int64_t dx, size_t run, size_t tail,
+                           uint64_t tail8)
+{
+    if (run <= 8)
+        pixel_rows_w(dst, src, n, kp, kh_n, kw_n, dy, dxk, dx, run, tail, tail8, 8);
+    else if (run <= 16)
+        pixel_rows_w(dst, src, n, kp, kh_n, kw_n, dy, dxk, dx, run, tail, tail8, 16);
+    else if (run <= 256)
+        pixel_rows_w(dst, src, n, kp, kh_n, kw_n, dy, dxk, dx, run, tail, tail8, 32);
+    else
+        pixel_rows(dst, src, n, kp, kh_n, kw_n, dy, dxk, dx, run, tail, tail8, 0);
+}
+
+/* Rows [0, mc) (stride kp bytes) for output pixels r0 .. r0 + mc - 1 of
+ * group g, one output row (b, oy) at a time. With groups == 1 and
+ * dilation_w == 1 a kernel row is one run of kernel_w * in_c bytes, else
+ * kernel_w runs of in_c / groups. */
+static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *s,
+                        const int8_t *x, int g, int64_t r0, int mc, int8_t *rows, size_t kp,
+                        struct pad_img *p)
+{
     const int cg = s->in_c / s->groups;
-    const size_t run = (size_t)cg * w->elem;
-    const size_t kw_run = (size_t)s->kernel_w * run;
+    const size_t tail = kp - (size_t)s->kernel_h * s->kernel_w * cg;
+    const uint64_t tail8 = UINT64_C(0x0101010101010101) *
+                           (w->f == Q8_FORMAT_I16 ? (uint8_t)(int8_t)w->zx : 0u);
+    const int whole = s->groups == 1 && s->dilation_w == 1;
+    const int kw_n = whole ? 1 : s->kernel_w;
+    const size_t run = whole ? (size_t)s->kernel_w * cg : (size_t)cg;
+    const int64_t prow = (int64_t)p->pw * s->in_c;
+    const int64_t dy = (int64_t)s->dilation_h * prow;
+    const int64_t dxk = (int64_t)s->dilation_w * s->in_c;
+    const int64_t dx = (int64_t)s->stride_w * s->in_c;
     const int64_t pix = (int64_t)s->out_h * s->out_w;
-    const int64_t img = (int64_t)s->in_h * s->in_w * s->in_c;
-    const int whole_rows = s->groups == 1 && s->dilation_w == 1;
-    const int span_w = (s->kernel_w - 1) * s->dilation_w;
     int64_t b = r0 / pix;
     const int64_t rem = r0 % pix;
     int oy = (int)(rem / s->out_w), ox = (int)(rem % s->out_w);
-    for (int i = 0; i < mc; i++) {
-        uint8_t *dst = a + (size_t)i * a_stride;
-        const uint8_t *lim = dst + a_stride;
-        const int8_t *xb = x + b * img + (int64_t)g * cg;
-        const int iy0 = oy * s->stride_h - s->pad_top;
-        const int ix0 = ox * s->stride_w - s->pad_left;
-        const int inside_w = ix0 >= 0 && ix0 + span_w < s->in_w;
-        for (int kh = 0; kh < s->kernel_h; kh++, dst += kw_run) {
-            const int iy = iy0 + kh * s->dilation_h;
-            if (iy < 0 || iy >= s->in_h) {
-                put_pad(w, dst, (size_t)s->kernel_w * cg);
-                continue;
-            }
-            const int8_t *xr = xb + (int64_t)iy * s->in_w * s->in_c;
-            if (inside_w && whole_rows) {
-                put_values(w, dst, xr + (int64_t)ix0 * s->in_c, (size_t)s->kernel_w * cg, lim);
-                continue;
-            }
-            uint8_t *d = dst;
-            for (int kw = 0; kw < s->kernel_w; kw++, d += run) {
-                const int ix = ix0 + kw * s->dilation_w;
-                if (ix < 0 || ix >= s->in_w)
-                    put_pad(w, d, (size_t)cg);
-                else
-                    put_values(w, d, xr + (int64_t)ix * s->in_c, (size_t)cg, lim);
-            }
-        }
-        if (tail)
-            memset(a + (size_t)i * a_stride + a_stride - tail, 0, tail);
-        if (++ox == s->out_w) {
+    int i = 0;
+    while (i < mc) {
+        if (p->b != b)
+            pad_image(w, s, x, b, p);
+        const int n = s->out_w - ox < mc - i ? s->out_w - ox : mc - i;
+        const int8_t *src = p->buf + (int64_t)oy * s->stride_h * prow + ox * dx + (int64_t)g * cg;
+        pixel_rows_any(rows + (size_t)i * kp, src, n, kp, s->kernel_h, kw_n, dy, dxk, dx, run,
+                       tail, tail8);
+        i += n;
+        ox += n;
+        if (ox == s->out_w) {
             ox = 0;
             if (++oy == s->out_h) {
                 oy = 0;
@@ -283,6 +413,15 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
             }
         }
     }
+}
+
+/* The A rows of a chunk from its int8 rows (n = rows * kp values). */
+static void convert_rows(const struct a_writer *w, uint8_t *a, const int8_t *raw, size_t n)
+{
+    if (w->copy)
+        w->copy(a, raw, n, w->zx);
+    else
+        copy_portable(a, raw, n, w->zx, w->f == Q8_FORMAT_I16);
 }
 
 /* A rows [0, mc) from rows r0 .. of a [rows, ld] int8 matrix, columns
@@ -331,6 +470,19 @@ struct gemm_rows {
     int in_features;
 };
 
+/* A rows [0, mc) of a conv chunk (U8 straight into A; I16 through stage). */
+static void im2col_chunk(const struct a_writer *w, const struct q8_conv2d_shape *s,
+                         const int8_t *x, int g, int64_t r0, int mc, uint8_t *a, int kp,
+                         int8_t *stage, struct pad_img *p)
+{
+    if (w->f != Q8_FORMAT_I16) {
+        im2col_rows(w, s, x, g, r0, mc, (int8_t *)a, (size_t)kp, p);
+        return;
+    }
+    im2col_rows(w, s, x, g, r0, mc, stage, (size_t)kp, p);
+    convert_rows(w, a, stage, (size_t)mc * (size_t)kp);
+}
+
 /* Runs the GEMMs of rows [0, m) in chunks of at most chunk_rows (A stays
  * in L2), per group. */
 static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_header *h,
@@ -343,6 +495,9 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const size_t mc_max = chunk_rows(a_stride);
     uint8_t *work = align_ptr(scratch);
     uint8_t *a = work + Q8_GEMM_WORK;
+    /* the I16 int8 stage (scratch_bytes); U8 builds its rows in A */
+    int8_t *stage = f == Q8_FORMAT_I16 ? (int8_t *)(a + mc_max * a_stride + RAW_SLACK)
+                                       : (int8_t *)a;
     const uint8_t *base = packed;
     const int32_t *bias = (const int32_t *)(const void *)(base + h->bias_off);
     const int32_t *wsum = (const int32_t *)(const void *)(base + h->wsum_off);
@@ -353,6 +508,13 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const int64_t x_len = s ? s->batch * s->in_h * s->in_w * s->in_c : m * src->in_features;
     const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a, src->x + x_len};
     const int pointwise = s && is_pointwise(s);
+    /* the padded image after A (and the I16 stage): scratch_bytes + pad_bytes */
+    struct pad_img pimg = {NULL, 0, 0, -1};
+    if (s && !pointwise) {
+        pimg.buf = (int8_t *)(a + mc_max * a_stride + RAW_SLACK) +
+                   (f == Q8_FORMAT_I16 ? mc_max * (size_t)h->kp + RAW_SLACK : 0);
+        pad_dims(s, &pimg.ph, &pimg.pw);
+    }
     for (int g = 0; g < h->groups; g++) {
         for (int64_t m0 = 0; m0 < m; m0 += (int64_t)mc_max) {
             const int mc = (int)(m - m0 < (int64_t)mc_max ? m - m0 : (int64_t)mc_max);
@@ -364,7 +526,7 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
                 matrix_rows(&aw, src->x, s->in_c, (int64_t)g * (s->in_c / s->groups),
                             (size_t)h->k, m0, mc, a, a_stride);
             else
-                im2col_rows(&aw, s, src->x, g, m0, mc, a, a_stride);
+                im2col_chunk(&aw, s, src->x, g, m0, mc, a, h->kp, stage, &pimg);
             if (rows > mc)
                 memset(a + (size_t)mc * a_stride, 0, (size_t)(rows - mc) * a_stride);
             const int o0 = g * h->n_g;
@@ -415,7 +577,8 @@ size_t q8_conv2d_scratch_size_fmt(enum q8_gemm_format f, const struct q8_conv2d_
 {
     const struct q8_packed_header h = plan(f, conv_k(s), s->groups, s->out_c,
                                            s->kernel_h * s->kernel_w, is_depthwise(s));
-    return scratch_bytes(&h);
+    const size_t n = scratch_bytes(&h);
+    return n && !is_pointwise(s) ? n + pad_bytes(s) : n;
 }
 
 void q8_conv2d_run(const struct q8_gemm_ops *ops, const struct q8_conv2d_shape *s,

@@ -384,6 +384,135 @@ START_TEST(conv2d_pointwise_and_few_channels)
 }
 END_TEST
 
+/* The im2col of the packed levels: every tap position (padding on each
+ * side, strides, dilations in both directions), groups, one to many
+ * channels (kernel-row runs from 1 to over 256 values: the 8-, 16- and
+ * 32-byte copies and the plain one), batches whose last rows end at the
+ * end of the input (reads must stop there), sizes not multiple of any
+ * vector. */
+START_TEST(conv2d_im2col_shapes)
+{
+    struct tq_rng r = {0x1F2C01};
+    char what[160];
+    int done = 0;
+    for (int i = 0; i < 220; i++) {
+        struct reduce_case c;
+        memset(&c, 0, sizeof c);
+        struct q8_conv2d_shape *s = &c.s;
+        s->batch = (int)tq_int(&r, 1, 3);
+        s->in_h = (int)tq_int(&r, 1, 16);
+        s->in_w = (int)tq_int(&r, 1, 16);
+        s->groups = tq_int(&r, 0, 3) ? 1 : (int)tq_int(&r, 2, 4);
+        const int cg = tq_int(&r, 0, 1) ? (int)tq_int(&r, 1, 5) : (int)tq_int(&r, 6, 40);
+        s->in_c = s->groups * cg;
+        s->out_c = s->groups * (int)tq_int(&r, 1, 20);
+        s->kernel_h = (int)tq_int(&r, 1, 5);
+        s->kernel_w = i % 10 == 0 ? 7 : (int)tq_int(&r, 1, 5);
+        s->stride_h = (int)tq_int(&r, 1, 3);
+        s->stride_w = (int)tq_int(&r, 1, 3);
+        s->dilation_h = tq_int(&r, 0, 2) ? 1 : (int)tq_int(&r, 2, 3);
+        s->dilation_w = tq_int(&r, 0, 2) ? 1 : (int)tq_int(&r, 2, 3);
+        s->pad_top = (int)tq_int(&r, 0, 3);
+        s->pad_left = (int)tq_int(&r, 0, 3);
+        s->out_h = out_size(s->in_h, s->pad_top, (int)tq_int(&r, 0, 3), s->kernel_h,
+                            s->dilation_h, s->stride_h);
+        s->out_w = out_size(s->in_w, s->pad_left, (int)tq_int(&r, 0, 3), s->kernel_w,
+                            s->dilation_w, s->stride_w);
+        if (s->out_h < 1 || s->out_w < 1)
+            continue;
+        c.k = (int64_t)s->kernel_h * s->kernel_w * cg;
+        c.per_channel = (int)tq_int(&r, 0, 1);
+        snprintf(what, sizeof what,
+                 "im2col case %d (in %dx%dx%d, groups %d, k %dx%d, stride %d,%d, dil %d,%d, "
+                 "pad %d,%d)",
+                 i, s->in_h, s->in_w, s->in_c, s->groups, s->kernel_h, s->kernel_w,
+                 s->stride_h, s->stride_w, s->dilation_h, s->dilation_w, s->pad_top,
+                 s->pad_left);
+        check_reduce(&r, &c, what);
+        done++;
+    }
+    ck_assert_int_gt(done, 150);
+}
+END_TEST
+
+/* The GEMM epilogues near every limit, against the reference: dense with
+ * K = 4 so sums reach +-4 * 255 * 128 and biases at +-(INT32_MAX - that)
+ * (the largest the no-saturation path takes) or one past it (saturating
+ * path) put accumulators at INT32_MAX and -INT32_MAX; multipliers at
+ * +-(2^31 - 1), +-2^30 (ties), 0; shifts at 1 (r = 32, the lowest of the
+ * short path), 31 (r = 62), and below 1 (the full 64-bit path); all
+ * columns in the short path range, or mixed. */
+START_TEST(epilogue_extreme_accumulators)
+{
+    struct tq_rng r = {0xE9170};
+    const int32_t room = INT32_MAX - 4 * 255 * 128;
+    const int32_t mults[] = {INT32_MAX, -INT32_MAX, INT32_C(1) << 30, -(INT32_C(1) << 30),
+                             0, 1234567890, -1987654321, (INT32_C(1) << 30) + 1};
+    const int32_t biases[] = {room, -room, room - 1, -room + 1, 0, 77, room + 1, -room - 1,
+                              INT32_MAX, INT32_MIN};
+    const int batch = 6, in_f = 4;
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int iter = 0; iter < 240; iter++) {
+        const int out_c = iter % 3 == 0 ? 32 : iter % 3 == 1 ? 16 : 19;
+        const struct q8_dense_shape d = {.batch = batch, .in_features = in_f,
+                                         .out_features = out_c};
+        int8_t x[6 * 4], w[32 * 4], want[6 * 32], got[6 * 32];
+        int32_t bias[32], mult[32], shift[32];
+        struct q8_requant rq;
+        rq.in_zero_point = tq_int(&r, 0, 1) ? -128 : 127;
+        rq.out_zero_point = pick_zp(&r);
+        pick_clamp(&r, rq.out_zero_point, &rq.qmin, &rq.qmax);
+        rq.n = tq_int(&r, 0, 3) ? out_c : 1;
+        rq.multiplier = mult;
+        rq.shift = shift;
+        const int short_only = iter % 2 == 0; /* every shift >= 1 */
+        for (int o = 0; o < out_c; o++) {
+            mult[o] = mults[tq_int(&r, 0, 7)];
+            switch (tq_int(&r, 0, 3)) {
+            case 0: shift[o] = 1; break;
+            case 1: shift[o] = Q8_SHIFT_MAX; break;
+            case 2: shift[o] = (int32_t)tq_int(&r, 1, 31); break;
+            default:
+                shift[o] = short_only ? (int32_t)tq_int(&r, 1, 31)
+                                      : (int32_t)tq_int(&r, Q8_SHIFT_MIN, 0);
+                break;
+            }
+            if (mult[o] == 0 && !short_only)
+                shift[o] = 0;
+            const int bi = (int)tq_int(&r, 0, iter % 4 == 1 ? 9 : 5); /* some saturating */
+            bias[o] = biases[bi];
+            const int wk = (int)tq_int(&r, 0, 2);
+            for (int k = 0; k < in_f; k++)
+                w[o * in_f + k] = wk == 0 ? -128 : wk == 1 ? 127 : (int8_t)tq_int(&r, -128, 127);
+        }
+        for (int b = 0; b < batch; b++)
+            for (int k = 0; k < in_f; k++)
+                x[b * in_f + k] = b == 0 ? 127 : b == 1 ? -128 : (int8_t)tq_int(&r, -128, 127);
+        q8_dense__ref(&d, &rq, x, w, bias, want);
+        for (int l = 0; l < nl; l++) {
+            const struct q8_kernels *k = levels[l];
+            void *pbase, *sbase = NULL;
+            void *packed = offset_alloc(k->dense_pack_size(&d), 4, &pbase);
+            const size_t ssize = k->dense_scratch_size(&d);
+            void *scratch = ssize ? offset_alloc(ssize, 1, &sbase) : NULL;
+            memset(got, 0x5a, sizeof got);
+            k->dense_pack(&d, w, bias, packed);
+            k->dense_packed(&d, &rq, x, packed, scratch, got);
+            for (int i = 0; i < batch * out_c; i++)
+                ck_assert_msg(got[i] == want[i],
+                              "iter %d level %s: y[%d] = %d, reference %d (M %d shift %d bias "
+                              "%d zx %d zy %d clamp [%d, %d])",
+                              iter, k->level, i, got[i], want[i], mult[rq.n == 1 ? 0 : i % out_c],
+                              shift[rq.n == 1 ? 0 : i % out_c], bias[i % out_c],
+                              rq.in_zero_point, rq.out_zero_point, rq.qmin, rq.qmax);
+            free(pbase);
+            free(sbase);
+        }
+    }
+}
+END_TEST
+
 /* ---- quantize / dequantize ---- */
 
 /* A float input for quantize at scale sc: exact ties (k + 1/2) * sc when
@@ -550,6 +679,50 @@ START_TEST(pools_equal_reference)
 }
 END_TEST
 
+/* Max pools with identity requantization (the common case, a separate
+ * path for up to 64 channels): shapes as above, every clamp. */
+START_TEST(max_pool_identity_equals_reference)
+{
+    struct tq_rng r = {0x9002};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const int nl = fast_levels(levels);
+    for (int i = 0; i < 300; i++) {
+        struct q8_pool2d_shape s;
+        memset(&s, 0, sizeof s);
+        s.batch = (int)tq_int(&r, 1, 3);
+        s.in_h = (int)tq_int(&r, 1, 9);
+        s.in_w = (int)tq_int(&r, 1, 9);
+        s.c = tq_int(&r, 0, 3) ? (int)tq_int(&r, 1, 64) : pick_odd(&r);
+        s.kernel_h = i % 3 ? 2 : (int)tq_int(&r, 1, 4);
+        s.kernel_w = i % 3 ? 2 : (int)tq_int(&r, 1, 4);
+        s.stride_h = (int)tq_int(&r, 1, 3);
+        s.stride_w = (int)tq_int(&r, 1, 3);
+        s.pad_top = (int)tq_int(&r, 0, s.kernel_h - 1);
+        s.pad_left = (int)tq_int(&r, 0, s.kernel_w - 1);
+        s.out_h = (int)tq_int(&r, 1, (s.in_h + s.pad_top) / s.stride_h + 2);
+        s.out_w = (int)tq_int(&r, 1, (s.in_w + s.pad_left) / s.stride_w + 2);
+        struct q8_unary u;
+        u.in_zero_point = u.out_zero_point = pick_zp(&r);
+        u.multiplier = INT32_C(1) << 30;
+        u.shift = -1;
+        pick_clamp(&r, u.out_zero_point, &u.qmin, &u.qmax);
+        const int64_t nx = s.batch * s.in_h * s.in_w * s.c;
+        const int64_t ny = s.batch * s.out_h * s.out_w * s.c;
+        int8_t *x = malloc((size_t)nx), *want = malloc((size_t)ny), *got = malloc((size_t)ny);
+        fill_i8(&r, x, nx, 0);
+        q8_max_pool2d__ref(&s, &u, x, want);
+        for (int l = 0; l < nl; l++) {
+            memset(got, 0x5a, (size_t)ny);
+            levels[l]->max_pool2d(&s, &u, x, got);
+            ck_assert_msg(memcmp(want, got, (size_t)ny) == 0,
+                          "case %d level %s: identity max pool differs from the reference", i,
+                          levels[l]->level);
+        }
+        free(x), free(want), free(got);
+    }
+}
+END_TEST
+
 START_TEST(global_avg_pool_equals_reference)
 {
     struct tq_rng r = {0x6A9};
@@ -708,6 +881,9 @@ Suite *suite_q8_fast(void)
     tcase_add_test(tc, conv2d_packed_equals_reference);
     tcase_add_test(tc, dense_packed_equals_reference);
     tcase_add_test(tc, conv2d_pointwise_and_few_channels);
+    tcase_add_test(tc, conv2d_im2col_shapes);
+    tcase_add_test(tc, epilogue_extreme_accumulators);
+    tcase_add_test(tc, max_pool_identity_equals_reference);
     tcase_add_test(tc, quantize_ties_by_hand);
     tcase_add_test(tc, quantize_equals_reference);
     tcase_add_test(tc, dequantize_equals_reference);

@@ -3,7 +3,14 @@
  * (A = x - zx in [-255, 255], B = w in [-128, 127]) and vpmaddwd adds two
  * exact products (|.| <= 65280) into an int32 lane; the lane sums wrap
  * mod 2^32 and end exact (q8_packed.h). vpmaddubsw is NOT used: it
- * saturates its int16 pair sums. */
+ * saturates its int16 pair sums, and on trained weights 2-3% of the pairs
+ * can saturate (|w0 + w1| > 128 with one sign), so no proof holds.
+ *
+ * The step vpmaddwd + vpaddd (16 MACs, 2 uops on ports 0/1/5) bounds the
+ * kernel near 1.4x a float FMA kernel (scripts/isa_ceiling.sh); with long
+ * reductions the loop below runs at that bound, so the epilogue decides
+ * short ones: the fast form (q8v8_rqf, ~12 uops per 8 outputs) wherever
+ * its conditions hold, else the general 64-bit one. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -54,13 +61,73 @@ static inline __m128i finish8(const struct cols8 *c, __m256i dot)
     return q8v8_pack(q8v8_requant(&c->rq, acc));
 }
 
+/* The fast epilogue of 16 columns (q8v8_rqf): the bias starts the
+ * accumulators and the requantization needs no 64-bit clamp. */
+struct cols16f {
+    __m256i bias[2];
+    struct q8v8_rqf rq[2];
+    __m256i zy16, lo8, hi8;
+};
+
+/* Whether columns [j, j + n) take the fast epilogue: c == 0 (the I16
+ * layout), every multiplier in the fast form, and every bias at least
+ * kp * 32640 inside int32. A product (x - zx) * w has |.| <= 255 * 128 =
+ * 32640, so bias plus any partial sum of kp of them stays in int32: the
+ * kernel's wrapping adds are exact and sat32(bias + D) is bias + D. */
+static int fast_ok(const struct q8_gemm_args *g, int j, int n)
+{
+    if (g->c != 0)
+        return 0;
+    const int64_t span = (int64_t)g->kp * 32640;
+    for (int i = 0; i < n; i++) {
+        const int k = g->per_channel ? j + i : 0;
+        const int64_t b = g->bias[j + i];
+        if (!q8v8_rqf_ok(g->mult[k], g->shift[k]) || b + span > INT32_MAX ||
+            b - span < INT32_MIN)
+            return 0;
+    }
+    return 1;
+}
+
+static void cols16f_init(struct cols16f *f, const struct q8_gemm_args *g, int j, int n)
+{
+    for (int h = 0; h < 2; h++) {
+        const int jh = j + 8 * h, nh = n - 8 * h; /* nh <= 0: all lanes masked */
+        f->bias[h] = load_i32x8(g->bias + jh, nh);
+        if (g->per_channel)
+            q8v8_rqf_init(&f->rq[h], load_i32x8(g->mult + jh, nh), load_i32x8(g->shift + jh, nh));
+        else
+            q8v8_rqf_init(&f->rq[h], _mm256_set1_epi32(g->mult[0]),
+                          _mm256_set1_epi32(g->shift[0]));
+    }
+    f->zy16 = _mm256_set1_epi16((short)g->zy);
+    f->lo8 = _mm256_set1_epi8((char)g->qmin);
+    f->hi8 = _mm256_set1_epi8((char)g->qmax);
+}
+
+static inline void store16(int8_t *yp, __m128i v, int ncols)
+{
+    if (ncols == 16) {
+        _mm_storeu_si128((__m128i *)(void *)yp, v);
+    } else {
+        int8_t tmp[16];
+        _mm_storeu_si128((__m128i *)(void *)tmp, v);
+        memcpy(yp, tmp, (size_t)ncols);
+    }
+}
+
+/* One mr x 16 tile; f != NULL: the fast epilogue, else the general one. */
 static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
                                                        int j0, const struct cols8 *cols,
-                                                       const int mr)
+                                                       const struct cols16f *f, const int mr)
 {
     __m256i acc[MR][2];
-    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
-        acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    const __m256i init0 = f ? f->bias[0] : _mm256_setzero_si256();
+    const __m256i init1 = f ? f->bias[1] : _mm256_setzero_si256();
+    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
+        acc[i][0] = init0;
+        acc[i][1] = init1;
+    }
     const uint8_t *a = (const uint8_t *)g->a + (size_t)i0 * g->a_stride;
     const uint8_t *b = (const uint8_t *)g->b + (size_t)(j0 / 16) * g->b_block;
     const int kpairs = g->kp / 2;
@@ -76,18 +143,25 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
         }
     }
     const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
-    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
-        const __m128i out = _mm_unpacklo_epi64(finish8(&cols[0], acc[i][0]),
-                                               finish8(&cols[1], acc[i][1]));
-        int8_t *yp = g->y + (size_t)(i0 + i) * g->ldy + j0;
-        if (ncols == 16) {
-            _mm_storeu_si128((__m128i *)(void *)yp, out);
-        } else {
-            int8_t tmp[16];
-            _mm_storeu_si128((__m128i *)(void *)tmp, out);
-            memcpy(yp, tmp, (size_t)ncols);
+    int8_t *y = g->y + (size_t)i0 * g->ldy + j0;
+    if (f) {
+        /* two rows per pack; an odd last row is packed twice */
+        _Pragma("GCC unroll 16") for (int i = 0; i < mr; i += 2) {
+            const int i1 = i + 1 < mr ? i + 1 : i;
+            const __m256i v = q8v8_pack32(
+                q8v8_rqf(&f->rq[0], acc[i][0]), q8v8_rqf(&f->rq[1], acc[i][1]),
+                q8v8_rqf(&f->rq[0], acc[i1][0]), q8v8_rqf(&f->rq[1], acc[i1][1]), f->zy16,
+                f->lo8, f->hi8);
+            store16(y + (size_t)i * g->ldy, _mm256_castsi256_si128(v), ncols);
+            if (i1 != i)
+                store16(y + (size_t)i1 * g->ldy, _mm256_extracti128_si256(v, 1), ncols);
         }
+        return;
     }
+    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+        store16(y + (size_t)i * g->ldy,
+                _mm_unpacklo_epi64(finish8(&cols[0], acc[i][0]), finish8(&cols[1], acc[i][1])),
+                ncols);
 }
 
 void q8_gemm_6x16__avx2(const struct q8_gemm_args *g)
@@ -95,17 +169,24 @@ void q8_gemm_6x16__avx2(const struct q8_gemm_args *g)
     for (int j0 = 0; j0 < g->nc; j0 += 16) {
         const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
         struct cols8 cols[2];
-        cols8_init(&cols[0], g, j0, ncols);
-        cols8_init(&cols[1], g, j0 + 8, ncols - 8); /* n <= 0: all lanes masked */
+        struct cols16f fast;
+        const struct cols16f *f = NULL;
+        if (fast_ok(g, j0, ncols)) {
+            cols16f_init(&fast, g, j0, ncols);
+            f = &fast;
+        } else {
+            cols8_init(&cols[0], g, j0, ncols);
+            cols8_init(&cols[1], g, j0 + 8, ncols - 8); /* n <= 0: all lanes masked */
+        }
         int i0 = 0;
         for (; i0 + MR <= g->mc; i0 += MR)
-            tile(g, i0, j0, cols, MR);
+            tile(g, i0, j0, cols, f, MR);
         switch (g->mc - i0) {
-        case 5: tile(g, i0, j0, cols, 5); break;
-        case 4: tile(g, i0, j0, cols, 4); break;
-        case 3: tile(g, i0, j0, cols, 3); break;
-        case 2: tile(g, i0, j0, cols, 2); break;
-        case 1: tile(g, i0, j0, cols, 1); break;
+        case 5: tile(g, i0, j0, cols, f, 5); break;
+        case 4: tile(g, i0, j0, cols, f, 4); break;
+        case 3: tile(g, i0, j0, cols, f, 3); break;
+        case 2: tile(g, i0, j0, cols, f, 2); break;
+        case 1: tile(g, i0, j0, cols, f, 1); break;
         default: break;
         }
     }
@@ -184,16 +265,33 @@ void q8_dwconv__avx2(const struct q8_conv2d_shape *s, const struct q8_requant *r
     }
 }
 
-/* A rows of the I16 layout: x - zx as int16. */
+/* A rows of the I16 layout: x - zx as int16. 32 values per step; a tail
+ * of a run of at least 16 is the last 16 values again (rewriting some with
+ * the same values), so only runs under 16 take the scalar loop. */
+static inline void copy16_i16(int16_t *d, const int8_t *src, __m256i z)
+{
+    const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)src));
+    _mm256_storeu_si256((__m256i *)(void *)d, _mm256_sub_epi16(v, z));
+}
+
 void q8_copy_a_i16__avx2(void *dst, const int8_t *src, size_t n, int32_t zx)
 {
     int16_t *d = dst;
     const __m256i z = _mm256_set1_epi16((short)zx);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m256i v = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(src + i)));
-        _mm256_storeu_si256((__m256i *)(void *)(d + i), _mm256_sub_epi16(v, z));
+    if (n < 16) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = (int16_t)(src[i] - zx);
+        return;
     }
-    for (; i < n; i++)
-        d[i] = (int16_t)(src[i] - zx);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        copy16_i16(d + i, src + i, z);
+        copy16_i16(d + i + 16, src + i + 16, z);
+    }
+    if (i + 16 <= n) {
+        copy16_i16(d + i, src + i, z);
+        i += 16;
+    }
+    if (i < n)
+        copy16_i16(d + n - 16, src + n - 16, z);
 }

@@ -3,7 +3,8 @@
  * vpdpbusd, not vpdpbusds). A holds x + 128; the driver passes
  * c = zx + 128 and the epilogue subtracts c * sum_k w[o][k] (wrapping,
  * exact in the end: q8_packed.h), adds the bias with int32 saturation and
- * requantizes exactly (q8_requant_avx512.h). */
+ * requantizes exactly (q8_requant_avx512.h; its short r >= 32 path when
+ * every column allows it). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -27,9 +28,10 @@ static inline __attribute__((always_inline)) __m512i dpbusd(__m512i acc, __m512i
  * sat32(bias + (D - cw)) = D + off exactly. */
 struct cols16 {
     struct q8v16_rq rq;
+    struct q8v16_rqh rqh;       /* valid when fast */
     __m512i bias, cw, off;
     __mmask16 mask;
-    int no_sat;
+    int fast;                   /* no bias can saturate and every r >= 32 */
 };
 
 static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, int n)
@@ -41,24 +43,30 @@ static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, i
     c->off = _mm512_sub_epi32(c->bias, c->cw);
     const int64_t room = (int64_t)INT32_MAX - (int64_t)g->kp * 255 * 128;
     const __m512i lim = _mm512_set1_epi32((int32_t)(room > 0 ? room : -1));
-    c->no_sat = room > 0 && _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(c->bias), lim) == 0;
-    if (g->per_channel)
-        q8v16_rq_init(&c->rq, _mm512_maskz_loadu_epi32(m, g->mult + j),
-                      _mm512_maskz_loadu_epi32(m, g->shift + j), g->zy, g->qmin, g->qmax);
-    else
-        q8v16_rq_init1(&c->rq, g->mult[0], g->shift[0], g->zy, g->qmin, g->qmax);
+    const int no_sat = room > 0 && _mm512_cmpgt_epi32_mask(_mm512_abs_epi32(c->bias), lim) == 0;
+    const __m512i mult = g->per_channel ? _mm512_maskz_loadu_epi32(m, g->mult + j)
+                                        : _mm512_set1_epi32(g->mult[0]);
+    const __m512i shift = g->per_channel ? _mm512_maskz_loadu_epi32(m, g->shift + j)
+                                         : _mm512_set1_epi32(g->shift[0]);
+    q8v16_rq_init(&c->rq, mult, shift, g->zy, g->qmin, g->qmax);
+    c->fast = no_sat && q8v16_rqh_init(&c->rqh, mult, shift, m, g->zy, g->qmin, g->qmax);
 }
 
-static inline void finish16(const struct cols16 *c, __m512i dot, int8_t *y)
+static inline __attribute__((always_inline)) void finish16(const struct cols16 *c, __m512i dot,
+                                                           int8_t *y, const int fast)
 {
-    const __m512i acc = c->no_sat ? _mm512_add_epi32(dot, c->off)
-                                  : q8v16_adds_epi32(c->bias, _mm512_sub_epi32(dot, c->cw));
+    if (fast) {
+        const __m512i acc = _mm512_add_epi32(dot, c->off);
+        _mm_mask_storeu_epi8(y, c->mask, q8v16_requant_hi(&c->rqh, acc, fast == 2));
+        return;
+    }
+    const __m512i acc = q8v16_adds_epi32(c->bias, _mm512_sub_epi32(dot, c->cw));
     _mm_mask_storeu_epi8(y, c->mask, _mm512_cvtepi32_epi8(q8v16_requant(&c->rq, acc)));
 }
 
 static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
                                                        int j0, const struct cols16 *cols,
-                                                       const int mr, const int nb)
+                                                       const int mr, const int nb, const int fast)
 {
     __m512i acc[MR][2];
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
@@ -81,26 +89,27 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
     }
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
         int8_t *yp = g->y + (size_t)(i0 + i) * g->ldy + j0;
-        finish16(&cols[0], acc[i][0], yp);
+        finish16(&cols[0], acc[i][0], yp, fast);
         if (nb == 2)
-            finish16(&cols[1], acc[i][1], yp + 16);
+            finish16(&cols[1], acc[i][1], yp + 16, fast);
     }
 }
 
 static inline __attribute__((always_inline)) void rows(const struct q8_gemm_args *g, int j0,
-                                                       const struct cols16 *cols, const int nb)
+                                                       const struct cols16 *cols, const int nb,
+                                                       const int fast)
 {
     int i0 = 0;
     for (; i0 + MR <= g->mc; i0 += MR)
-        tile(g, i0, j0, cols, MR, nb);
+        tile(g, i0, j0, cols, MR, nb, fast);
     switch (g->mc - i0) {
-    case 7: tile(g, i0, j0, cols, 7, nb); break;
-    case 6: tile(g, i0, j0, cols, 6, nb); break;
-    case 5: tile(g, i0, j0, cols, 5, nb); break;
-    case 4: tile(g, i0, j0, cols, 4, nb); break;
-    case 3: tile(g, i0, j0, cols, 3, nb); break;
-    case 2: tile(g, i0, j0, cols, 2, nb); break;
-    case 1: tile(g, i0, j0, cols, 1, nb); break;
+    case 7: tile(g, i0, j0, cols, 7, nb, fast); break;
+    case 6: tile(g, i0, j0, cols, 6, nb, fast); break;
+    case 5: tile(g, i0, j0, cols, 5, nb, fast); break;
+    case 4: tile(g, i0, j0, cols, 4, nb, fast); break;
+    case 3: tile(g, i0, j0, cols, 3, nb, fast); break;
+    case 2: tile(g, i0, j0, cols, 2, nb, fast); break;
+    case 1: tile(g, i0, j0, cols, 1, nb, fast); break;
     default: break;
     }
 }
@@ -111,11 +120,22 @@ void q8_gemm_8x32__vnni(const struct q8_gemm_args *g)
         const int ncols = g->nc - j0;
         struct cols16 cols[2];
         cols16_init(&cols[0], g, j0, ncols);
+        /* fast: 0 general epilogue; short (r >= 32) one: 1 without clamp, 2 with */
+        const int wide = g->qmin == INT8_MIN && g->qmax == INT8_MAX;
         if (ncols > 16) {
             cols16_init(&cols[1], g, j0 + 16, ncols - 16);
-            rows(g, j0, cols, 2);
+            if (!cols[0].fast || !cols[1].fast)
+                rows(g, j0, cols, 2, 0);
+            else if (wide)
+                rows(g, j0, cols, 2, 1);
+            else
+                rows(g, j0, cols, 2, 2);
+        } else if (!cols[0].fast) {
+            rows(g, j0, cols, 1, 0);
+        } else if (wide) {
+            rows(g, j0, cols, 1, 1);
         } else {
-            rows(g, j0, cols, 1);
+            rows(g, j0, cols, 1, 2);
         }
     }
 }

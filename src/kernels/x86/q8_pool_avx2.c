@@ -1,5 +1,6 @@
 /* AVX2 int8 max/avg/global-average pools and add, SIMD over channels
- * (8 int32 lanes; max pool 32 bytes at a time), bit-exact with the
+ * (8 int32 lanes; max pool 32 bytes at a time, the requantization of the
+ * maxima skipped for the identity multiplier), bit-exact with the
  * reference. Averages use the exact double path of q8_pool_avx512.c (see
  * the proof there) when 255 * n * |M| < 2^52, else q8_requantize_div. */
 #include <immintrin.h>
@@ -39,13 +40,86 @@ static void window(int o, int stride, int pad, int kernel, int size, int *lo, in
 
 /* ---- max pool ---- */
 
+/* The output step of 32 window maxima, chosen once per call:
+ *   SAME   the identity multiplier (2^30, -1) and zx == zy: y = clamp(max)
+ *   IDENT  the identity, zx != zy: max - zx + zy in int16 (|.| <= 383)
+ *   FAST   q8v8_rqf (M >= 0, shift in [1, 31])
+ *   ANY    the general 64-bit requantization. */
+enum max_mode { MAX_SAME, MAX_IDENT, MAX_FAST, MAX_ANY };
+
+struct max_ctx {
+    enum max_mode mode;
+    struct q8v8_rq any;
+    struct q8v8_rqf fast;
+    __m256i zx32, dz16, zy16, lo8, hi8;
+};
+
+static void max_ctx_init(struct max_ctx *k, const struct q8_unary *rq)
+{
+    const int ident = rq->multiplier == (INT32_C(1) << 30) && rq->shift == -1;
+    k->mode = ident ? (rq->in_zero_point == rq->out_zero_point ? MAX_SAME : MAX_IDENT)
+              : q8v8_rqf_ok(rq->multiplier, rq->shift) ? MAX_FAST
+                                                       : MAX_ANY;
+    q8v8_rq_init1(&k->any, rq->multiplier, rq->shift, rq->out_zero_point, rq->qmin, rq->qmax);
+    /* set in every mode (only FAST reads it) */
+    q8v8_rqf_init(&k->fast, _mm256_set1_epi32(rq->multiplier), _mm256_set1_epi32(rq->shift));
+    k->zx32 = _mm256_set1_epi32(rq->in_zero_point);
+    k->dz16 = _mm256_set1_epi16((short)(rq->out_zero_point - rq->in_zero_point));
+    k->zy16 = _mm256_set1_epi16((short)rq->out_zero_point);
+    k->lo8 = _mm256_set1_epi8((char)rq->qmin);
+    k->hi8 = _mm256_set1_epi8((char)rq->qmax);
+}
+
+/* max - zx of bytes 8q .. 8q + 7 of m as int32. */
+static inline __m256i max_d8(const struct max_ctx *k, __m256i m, int q)
+{
+    const __m128i h = q < 2 ? _mm256_castsi256_si128(m) : _mm256_extracti128_si256(m, 1);
+    const __m128i b = q % 2 ? _mm_srli_si128(h, 8) : h;
+    return _mm256_sub_epi32(_mm256_cvtepi8_epi32(b), k->zx32);
+}
+
+static inline __m256i load32(const int8_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+/* The 32 output bytes of 32 maxima. */
+static inline __m256i max_finish32(const struct max_ctx *k, __m256i m)
+{
+    switch (k->mode) {
+    case MAX_SAME:
+        return _mm256_min_epi8(_mm256_max_epi8(m, k->lo8), k->hi8);
+    case MAX_IDENT: {
+        /* |max - zx + zy| <= 383: exact in int16, then packs saturate to
+         * int8 on the side the clamp would take */
+        const __m256i lo =
+            _mm256_add_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(m)), k->dz16);
+        const __m256i hi =
+            _mm256_add_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(m, 1)), k->dz16);
+        const __m256i v = _mm256_permute4x64_epi64(_mm256_packs_epi16(lo, hi), 0xD8);
+        return _mm256_min_epi8(_mm256_max_epi8(v, k->lo8), k->hi8);
+    }
+    case MAX_FAST:
+        return q8v8_pack32(
+            q8v8_rqf(&k->fast, max_d8(k, m, 0)), q8v8_rqf(&k->fast, max_d8(k, m, 1)),
+            q8v8_rqf(&k->fast, max_d8(k, m, 2)), q8v8_rqf(&k->fast, max_d8(k, m, 3)), k->zy16,
+            k->lo8, k->hi8);
+    default: {
+        int8_t out[32];
+        for (int q = 0; q < 4; q++)
+            _mm_storel_epi64((__m128i *)(void *)(out + 8 * q),
+                             q8v8_pack(q8v8_requant(&k->any, max_d8(k, m, q))));
+        return _mm256_loadu_si256((const __m256i *)(const void *)out);
+    }
+    }
+}
+
 void q8_max_pool2d__avx2(const struct q8_pool2d_shape *s, const struct q8_unary *rq,
                          const int8_t *x, int8_t *y)
 {
     const int C = s->c;
-    struct q8v8_rq p;
-    q8v8_rq_init1(&p, rq->multiplier, rq->shift, rq->out_zero_point, rq->qmin, rq->qmax);
-    const __m256i zx = _mm256_set1_epi32(rq->in_zero_point);
+    struct max_ctx k;
+    max_ctx_init(&k, rq);
     const int8_t empty = (int8_t)q8_clamp_i64(rq->out_zero_point, rq->qmin, rq->qmax);
     for (int64_t b = 0; b < s->batch; b++) {
         const int8_t *xb = x + b * s->in_h * s->in_w * C;
@@ -60,30 +134,44 @@ void q8_max_pool2d__avx2(const struct q8_pool2d_shape *s, const struct q8_unary 
                     memset(yp, empty, (size_t)C);
                     continue;
                 }
-                int c0 = 0;
-                for (; c0 + 32 <= C; c0 += 32) {
+                /* a whole 2x2 window (the usual pool) without the loops */
+                const int whole2 = y1 - y0 == 2 && x1 - x0 == 2;
+                const int8_t *w0 = xb + ((int64_t)y0 * s->in_w + x0) * C;
+                const int64_t down = (int64_t)s->in_w * C;
+                for (int c0 = 0; c0 < C; c0 += 32) {
+                    const int n = C - c0 < 32 ? C - c0 : 32;
                     __m256i mx = _mm256_set1_epi8(-128);
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++)
-                            mx = _mm256_max_epi8(
-                                mx, _mm256_loadu_si256((const __m256i *)(const void *)(
-                                        xb + ((int64_t)iy * s->in_w + ix) * C + c0)));
-                    int8_t m8[32];
-                    _mm256_storeu_si256((__m256i *)(void *)m8, mx);
-                    for (int q = 0; q < 32; q += 8) {
-                        const __m256i d = _mm256_sub_epi32(load8(m8 + q, 8), zx);
-                        store8(yp + c0 + q, q8v8_pack(q8v8_requant(&p, d)), 8);
+                    if (whole2 && n == 32) {
+                        const int8_t *p = w0 + c0;
+                        mx = _mm256_max_epi8(
+                            _mm256_max_epi8(load32(p), load32(p + C)),
+                            _mm256_max_epi8(load32(p + down), load32(p + down + C)));
+                    } else {
+                        for (int iy = y0; iy < y1; iy++) {
+                            const int8_t *row = xb + (int64_t)iy * s->in_w * C + c0;
+                            for (int ix = x0; ix < x1; ix++) {
+                                __m256i v;
+                                const int8_t *xp = row + (int64_t)ix * C;
+                                if (n == 32) {
+                                    v = load32(xp);
+                                } else {
+                                    int8_t tmp[32];
+                                    memset(tmp, -128, sizeof tmp);
+                                    memcpy(tmp, xp, (size_t)n);
+                                    v = load32(tmp);
+                                }
+                                mx = _mm256_max_epi8(mx, v);
+                            }
+                        }
                     }
-                }
-                for (; c0 < C; c0 += 8) {
-                    const int n = C - c0 < 8 ? C - c0 : 8;
-                    __m256i mx = _mm256_set1_epi32(-128);
-                    for (int iy = y0; iy < y1; iy++)
-                        for (int ix = x0; ix < x1; ix++)
-                            mx = _mm256_max_epi32(
-                                mx, load8(xb + ((int64_t)iy * s->in_w + ix) * C + c0, n));
-                    const __m256i d = _mm256_sub_epi32(mx, zx);
-                    store8(yp + c0, q8v8_pack(q8v8_requant(&p, d)), n);
+                    const __m256i out = max_finish32(&k, mx);
+                    if (n == 32) {
+                        _mm256_storeu_si256((__m256i *)(void *)(yp + c0), out);
+                    } else {
+                        int8_t tmp[32];
+                        _mm256_storeu_si256((__m256i *)(void *)tmp, out);
+                        memcpy(yp + c0, tmp, (size_t)n);
+                    }
                 }
             }
         }

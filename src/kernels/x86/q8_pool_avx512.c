@@ -84,11 +84,60 @@ static int is_identity(const struct q8_unary *rq)
            rq->in_zero_point == rq->out_zero_point;
 }
 
+/* Max pool with identity requantization and c <= 64: one masked vector
+ * per pixel, the taps walked by pointer, 2x2 windows unrolled (the usual
+ * pool; the general loop spent most of its time per pixel, not per tap). */
+static void max_pool_ident_small_c(const struct q8_pool2d_shape *s, const struct q8_unary *rq,
+                                   const int8_t *x, int8_t *y)
+{
+    const int C = s->c;
+    const __mmask64 m = C >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << C) - 1);
+    const __m512i qmin8 = _mm512_set1_epi8((char)rq->qmin), qmax8 = _mm512_set1_epi8((char)rq->qmax);
+    const int8_t empty = (int8_t)q8_clamp_i64(rq->out_zero_point, rq->qmin, rq->qmax);
+    const int64_t row = (int64_t)s->in_w * C;
+    int8_t *yp = y;
+    for (int64_t b = 0; b < s->batch; b++) {
+        const int8_t *xb = x + b * s->in_h * row;
+        for (int oy = 0; oy < s->out_h; oy++) {
+            int y0, y1;
+            window(oy, s->stride_h, s->pad_top, s->kernel_h, s->in_h, &y0, &y1);
+            for (int ox = 0; ox < s->out_w; ox++, yp += C) {
+                int x0, x1;
+                window(ox, s->stride_w, s->pad_left, s->kernel_w, s->in_w, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) {
+                    memset(yp, empty, (size_t)C);
+                    continue;
+                }
+                const int8_t *p = xb + (int64_t)y0 * row + (int64_t)x0 * C;
+                __m512i mx;
+                if (y1 - y0 == 2 && x1 - x0 == 2) {
+                    mx = _mm512_max_epi8(
+                        _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p),
+                                        _mm512_maskz_loadu_epi8(m, p + C)),
+                        _mm512_max_epi8(_mm512_maskz_loadu_epi8(m, p + row),
+                                        _mm512_maskz_loadu_epi8(m, p + row + C)));
+                } else {
+                    mx = _mm512_set1_epi8(-128);
+                    for (int iy = y0; iy < y1; iy++, p += row)
+                        for (int ix = 0; ix < x1 - x0; ix++)
+                            mx = _mm512_max_epi8(mx, _mm512_maskz_loadu_epi8(m, p + (int64_t)ix * C));
+                }
+                mx = _mm512_min_epi8(_mm512_max_epi8(mx, qmin8), qmax8);
+                _mm512_mask_storeu_epi8(yp, m, mx);
+            }
+        }
+    }
+}
+
 void q8_max_pool2d__avx512(const struct q8_pool2d_shape *s, const struct q8_unary *rq,
                            const int8_t *x, int8_t *y)
 {
     const int C = s->c;
     const int ident = is_identity(rq);
+    if (ident && C <= 64) {
+        max_pool_ident_small_c(s, rq, x, y);
+        return;
+    }
     struct q8v16_rq p;
     q8v16_rq_init1(&p, rq->multiplier, rq->shift, rq->out_zero_point, rq->qmin, rq->qmax);
     const __m512i zx = _mm512_set1_epi32(rq->in_zero_point);
