@@ -8,7 +8,8 @@
 # quanta. PASS needs:  peak RSS < 1 GB,  throughput >= 500 MB/s,  and the
 # output read back by an independent reader (a few lines of Python that
 # parse the header by the safetensors spec) with every checked weight
-# dequantizing to within half a quantization step of the original.
+# dequantizing to within half a quantization step of the original, and
+# quanta.source_sha256 equal to Python's hashlib SHA-256 of the input.
 #
 # usage: scripts/checkpoint_scale.sh [QUANTA_BINARY]
 #   env: SCALE_DIR   folder for the files (default: a new one under /tmp)
@@ -89,9 +90,10 @@ CPU=""
 if [ -x /usr/bin/time ]; then
     /usr/bin/time -f '%e %M %U %S' -o "$DIR/time.txt" \
         "$QUANTA" quantize "$IN" -o "$OUT" --mode weight-only
-    WALL=$(awk '{print $1}' "$DIR/time.txt")
+    # at least the 0.01 s resolution of time(1), for tiny test checkpoints
+    WALL=$(awk '{print ($1 > 0 ? $1 : 0.01)}' "$DIR/time.txt")
     RSS_KB=$(awk '{print $2}' "$DIR/time.txt")
-    CPU=$(awk '{print $3 + $4}' "$DIR/time.txt")
+    CPU=$(awk '{c = $3 + $4; print (c > 0 ? c : 0.01)}' "$DIR/time.txt")
     RSS_HOW="/usr/bin/time %M"
 else
     # no GNU time: poll VmHWM while it runs
@@ -122,7 +124,7 @@ echo "checkpoint_scale: output $(stat -c %s "$OUT") bytes (expected about $OUT_B
 # --- independent reader ---
 VERIFY=0
 $PY - "$IN" "$OUT" "$N_TENSORS" "$ROWS" "$COLS" <<'EOF' || VERIFY=1
-import json, struct, sys
+import hashlib, json, struct, sys
 import numpy as np
 src, dst, n, rows, cols = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 
@@ -170,6 +172,14 @@ for i in sorted({0, n // 2, n - 1}):
     assert err.max() <= 0.5 + 1e-6, "%s: error %.6f steps" % (name, err.max())
 print("checkpoint_scale: independent reader: %d tensors + scales, worst error %.4f of a step "
       "(<= 0.5)" % (n, worst))
+# the provenance digest, computed by quanta while it converted, against hashlib
+h = hashlib.sha256()
+with open(src, "rb") as f:
+    for block in iter(lambda: f.read(16 << 20), b""):
+        h.update(block)
+assert meta["quanta.source_sha256"] == h.hexdigest(), \
+    "quanta.source_sha256 %s is not the input's %s" % (meta["quanta.source_sha256"], h.hexdigest())
+print("checkpoint_scale: quanta.source_sha256 = hashlib sha256 of the input (%s)" % h.hexdigest())
 EOF
 
 FAIL=0
@@ -185,5 +195,5 @@ if [ -n "$CPU" ]; then
     echo "$R: throughput $CPU_MBPS MB/s >= 500 MB/s (one core, CPU time: user + sys)"
 fi
 if [ "$VERIFY" = 0 ]; then R=PASS; else R=FAIL; FAIL=1; fi
-echo "$R: output read back by an independent reader, within half a step"
+echo "$R: output read back by an independent reader, within half a step, source digest equal"
 exit $FAIL

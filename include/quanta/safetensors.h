@@ -79,6 +79,22 @@ enum quanta_status st_writer_put(struct st_writer *writer, const void *bytes, si
 enum quanta_status st_writer_commit(struct st_writer *writer, struct quanta_error *err);
 void st_writer_abort(struct st_writer *writer);
 
+/* Rewrites, in the header already written, the value of metadata entry key
+ * (given to st_writer_open) as value. Its JSON text must be exactly as long
+ * as the one written, so nothing moves: open with a placeholder (e.g. 64
+ * '0') for a value known only once the data is written (a digest of the
+ * bytes streamed). Any time before st_writer_commit; on failure the writer
+ * is left for st_writer_abort. */
+enum quanta_status st_writer_set_meta(struct st_writer *writer, const char *key,
+                                      const char *value, struct quanta_error *err);
+
+/* For an output much larger than it is useful to cache: from now on every
+ * 32 MiB written is sent to the disk at once, and dropped from the page
+ * cache when on disk. Memory stays flat and the pages are reused instead
+ * of taking fresh ones (costly under a hypervisor); commit still fsyncs.
+ * Advice only where the file system cannot do it. */
+void st_writer_write_behind(struct st_writer *writer);
+
 /* One call: every desc must have data. */
 enum quanta_status st_write_file(const char *path, const struct st_tensor_desc *tensors,
                                  size_t n_tensors, const struct st_meta *meta, size_t n_meta,

@@ -3,14 +3,22 @@
  * in exponent form:
  *   {"__metadata__":{"k":"v"},"name":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}
  * compact, keys in the order given, then spaces up to a multiple of 8 bytes
- * so the data buffer starts 8-byte aligned. */
+ * so the data buffer starts 8-byte aligned.
+ *
+ * The writer remembers where each metadata value sits in the file, so that
+ * st_writer_set_meta can overwrite one in place (same length) with pwrite
+ * once the data is written. Write-behind (st_writer_write_behind) flushes
+ * and drops the output in steps with sync_file_range and posix_fadvise. */
 #include "quanta/safetensors.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/io_internal.h"
 #include "quanta/safe_file.h"
@@ -22,7 +30,17 @@ struct st_writer {
     uint64_t *ends;     /* end offset of each tensor */
     uint64_t total;     /* bytes of the data buffer */
     uint64_t written;   /* data bytes written so far */
+    uint64_t data_at;   /* file offset of the data buffer: 8 + header */
+    size_t n_meta;
+    char **meta_keys;   /* copies */
+    uint64_t *meta_at;  /* file offset of each value's JSON text */
+    size_t *meta_len;   /* and its length, quotes included */
+    bool write_behind;
+    uint64_t wb_started; /* writeback started up to here (file offset) */
+    uint64_t wb_dropped; /* dropped from the page cache up to here */
 };
+
+#define WRITE_BEHIND_BYTES ((uint64_t)32 << 20)
 
 struct text {
     char *buf;
@@ -170,6 +188,12 @@ static void writer_free(struct st_writer *w)
             free(w->names[i]);
     free(w->names);
     free(w->ends);
+    if (w->meta_keys)
+        for (size_t i = 0; i < w->n_meta; i++)
+            free(w->meta_keys[i]);
+    free(w->meta_keys);
+    free(w->meta_at);
+    free(w->meta_len);
     free(w);
 }
 
@@ -187,7 +211,11 @@ enum quanta_status st_writer_open(struct st_writer **writer, const char *path,
     w->n_tensors = n_tensors;
     w->names = calloc(n_tensors ? n_tensors : 1, sizeof *w->names);
     w->ends = calloc(n_tensors ? n_tensors : 1, sizeof *w->ends);
-    if (!w->names || !w->ends) {
+    w->n_meta = n_meta;
+    w->meta_keys = calloc(n_meta ? n_meta : 1, sizeof *w->meta_keys);
+    w->meta_at = calloc(n_meta ? n_meta : 1, sizeof *w->meta_at);
+    w->meta_len = calloc(n_meta ? n_meta : 1, sizeof *w->meta_len);
+    if (!w->names || !w->ends || !w->meta_keys || !w->meta_at || !w->meta_len) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
@@ -203,7 +231,12 @@ enum quanta_status st_writer_open(struct st_writer **writer, const char *path,
                 text_put(&h, ",", 1);
             text_json_string(&h, meta[i].key);
             text_put(&h, ":", 1);
+            size_t at = h.len;
             text_json_string(&h, meta[i].value);
+            w->meta_at[i] = 8 + (uint64_t)at; /* after the 8-byte length */
+            w->meta_len[i] = h.len - at;
+            if (!(w->meta_keys[i] = strdup(meta[i].key)))
+                h.nomem = true;
         }
         text_put(&h, "}", 1);
     }
@@ -247,6 +280,7 @@ enum quanta_status st_writer_open(struct st_writer **writer, const char *path,
         goto fail;
     }
     w->total = offset;
+    w->data_at = 8 + (uint64_t)h.len;
 
     unsigned char len_bytes[8];
     for (int i = 0; i < 8; i++)
@@ -270,6 +304,102 @@ fail:
     return st;
 }
 
+/* A failed sync_file_range is a write error, unless the file system cannot
+ * do it (then write-behind just stops): its wait may consume the error
+ * that the fsync of commit would otherwise report. */
+static enum quanta_status range_failed(struct st_writer *w, struct quanta_error *err)
+{
+    int e = errno;
+    if (e == EINVAL || e == ENOSYS || e == ESPIPE || e == EOPNOTSUPP) {
+        w->write_behind = false;
+        return QUANTA_OK;
+    }
+    return quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: cannot write: %s", w->out.path,
+                       strerror(e ? e : EIO));
+}
+
+/* Every WRITE_BEHIND_BYTES: start writeback of the new bytes, wait for the
+ * previous step's to finish and drop those pages, so the kernel recycles
+ * them for the next ones. Steps end on 64 KiB boundaries so that no page
+ * straddles two. */
+static enum quanta_status write_behind_step(struct st_writer *w, struct quanta_error *err)
+{
+    uint64_t end = (w->data_at + w->written) & ~(uint64_t)0xffff;
+    if (end < w->wb_started + WRITE_BEHIND_BYTES)
+        return QUANTA_OK;
+    errno = 0;
+    if (fflush(w->out.fp) != 0)
+        return quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: cannot write: %s", w->out.path,
+                           strerror(errno ? errno : EIO));
+    int fd = fileno(w->out.fp);
+    if (sync_file_range(fd, (off_t)w->wb_started, (off_t)(end - w->wb_started),
+                        SYNC_FILE_RANGE_WRITE) != 0)
+        return range_failed(w, err);
+    if (w->wb_started > w->wb_dropped) {
+        off_t at = (off_t)w->wb_dropped, n = (off_t)(w->wb_started - w->wb_dropped);
+        if (sync_file_range(fd, at, n, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                           SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+            return range_failed(w, err);
+        posix_fadvise(fd, at, n, POSIX_FADV_DONTNEED); /* advice: may keep some */
+        w->wb_dropped = w->wb_started;
+    }
+    w->wb_started = end;
+    return QUANTA_OK;
+}
+
+void st_writer_write_behind(struct st_writer *w)
+{
+    w->write_behind = true;
+}
+
+enum quanta_status st_writer_set_meta(struct st_writer *w, const char *key, const char *value,
+                                      struct quanta_error *err)
+{
+    size_t i = 0;
+    while (i < w->n_meta && strcmp(w->meta_keys[i], key) != 0)
+        i++;
+    if (i == w->n_meta)
+        return quanta_fail(err, QUANTA_ERR_INTERNAL, "%s: no metadata key '%s' to set",
+                           w->out.path, key);
+    if (!utf8_ok(value))
+        return quanta_fail(err, QUANTA_ERR_INTERNAL, "%s: metadata '%s': value is not UTF-8",
+                           w->out.path, key);
+    struct text t = {0};
+    text_json_string(&t, value);
+    if (t.nomem)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory", w->out.path);
+    enum quanta_status st = QUANTA_OK;
+    if (t.len != w->meta_len[i]) {
+        st = quanta_fail(err, QUANTA_ERR_INTERNAL, "%s: metadata '%s': the new value is %zu "
+                                                   "bytes of JSON, the one written %zu",
+                         w->out.path, key, t.len, w->meta_len[i]);
+        goto done;
+    }
+    /* the header may still sit in the stdio buffer: flush it first, or it
+     * would later overwrite the new bytes */
+    errno = 0;
+    if (fflush(w->out.fp) != 0) {
+        st = quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: cannot write: %s", w->out.path,
+                         strerror(errno ? errno : EIO));
+        goto done;
+    }
+    for (size_t done = 0; done < t.len;) {
+        ssize_t n = pwrite(fileno(w->out.fp), t.buf + done, t.len - done,
+                           (off_t)(w->meta_at[i] + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            st = quanta_fail(err, QUANTA_ERR_OUTPUT, "%s: cannot write: %s", w->out.path,
+                             strerror(n < 0 ? errno : EIO));
+            goto done;
+        }
+        done += (size_t)n;
+    }
+done:
+    free(t.buf);
+    return st;
+}
+
 enum quanta_status st_writer_put(struct st_writer *w, const void *bytes, size_t size,
                                  struct quanta_error *err)
 {
@@ -283,9 +413,10 @@ enum quanta_status st_writer_put(struct st_writer *w, const void *bytes, size_t 
     if (!bytes)
         return quanta_fail(err, QUANTA_ERR_INTERNAL, "%s: no bytes given", w->out.path);
     enum quanta_status st = safe_file_write(&w->out, bytes, size, err);
-    if (st == QUANTA_OK)
-        w->written += size;
-    return st;
+    if (st != QUANTA_OK)
+        return st;
+    w->written += size;
+    return w->write_behind ? write_behind_step(w, err) : QUANTA_OK;
 }
 
 enum quanta_status st_writer_commit(struct st_writer *w, struct quanta_error *err)

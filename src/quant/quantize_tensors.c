@@ -1,19 +1,25 @@
 /* quanta quantize on checkpoints without a graph: a safetensors "bag of
  * tensors" or a sharded set with its index JSON (see quantize.h).
  *
- * One file is done in two sequential passes over its read-only mapping:
- * 1. SHA-256 of the whole file (quanta.source_sha256 goes in the header,
- *    which the writer puts first, so the digest is needed before any byte
- *    is written); SHA-NI when the CPU has it.
- * 2. The tensors in the order of their offsets (the data buffer is covered
- *    exactly, model-format.md section 1), each converted row by row (or in
- *    blocks of elements) into a 4 MiB buffer that is handed to
- *    st_writer_put whenever it fills; a tensor copied unchanged goes from
- *    the mapping to the writer as it is.
- * Both passes madvise the mapping MADV_SEQUENTIAL and drop the pages they
- * are done with (MADV_DONTNEED: the pages stay in the page cache, but leave
- * the process), so the resident size stays at a few MiB plus one tensor's
- * scales whatever the size of the checkpoint.
+ * One file is done in a single sequential pass over its read-only mapping:
+ * the tensors in the order of their offsets (the data buffer is covered
+ * exactly, model-format.md section 1), each converted row by row (or in
+ * blocks of elements) into a 4 MiB buffer that is handed to st_writer_put
+ * whenever it fills; a tensor copied unchanged goes from the mapping to the
+ * writer in 1 MiB pieces. Just before bytes are used they are fed to the
+ * SHA-256 of the file (quanta.source_sha256), in file order from byte 0
+ * (length and header first) and at least 256 KiB at a time, so each input
+ * byte is hashed and then converted while it is in the cache. The header,
+ * written first, holds 64 '0' in place of the digest, which
+ * st_writer_set_meta writes over (same length) before the commit: same
+ * bytes as if the digest had been known up front.
+ * The mapping is madvised MADV_SEQUENTIAL and the pages done with are
+ * dropped (MADV_DONTNEED: they stay in the page cache, but leave the
+ * process); the output is written behind (st_writer_write_behind), so the
+ * resident size stays at a few MiB plus one tensor's scales whatever the
+ * size of the checkpoint. A mapping costs less CPU than pread into a
+ * buffer here (no copy); the hash (SHA-NI when the CPU has it, ~1.5 GB/s)
+ * is most of the remaining time.
  *
  * int8 rows are quantized exactly as quantize_weights_i8 does (symmetric,
  * scale = max|w| / 127 in double stored as float, 1 for a row of zeros,
@@ -42,6 +48,8 @@
 
 #define OUT_BUFFER_BYTES ((size_t)4 << 20)    /* converted bytes per st_writer_put */
 #define RELEASE_BYTES ((uint64_t)16 << 20)    /* input pages dropped in steps of this */
+#define HASH_AHEAD ((uint64_t)256 << 10)      /* least bytes hashed at a time (fit in L2) */
+#define COPY_PIECE ((uint64_t)1 << 20)        /* unchanged bytes per st_writer_put */
 #define F16_BLOCK 16384                       /* elements converted at a time */
 #define MAX_INDEX_BYTES ((size_t)256 << 20)   /* largest shard index accepted */
 #define SHARD_SUFFIX ".safetensors.index.json"
@@ -336,6 +344,8 @@ struct input {
     const struct st_file *f;
     size_t page;
     uint64_t released;   /* bytes of the mapping dropped so far (page multiple) */
+    uint64_t hashed;     /* bytes of the file hashed so far, from byte 0 */
+    struct quanta_sha256 sha;
 };
 
 static void input_start(struct input *in, const struct st_file *f)
@@ -344,15 +354,41 @@ static void input_start(struct input *in, const struct st_file *f)
     long page = sysconf(_SC_PAGESIZE);
     in->page = page > 0 ? (size_t)page : 4096;
     in->released = 0;
+    in->hashed = 0;
+    quanta_sha256_init(&in->sha);
     madvise(f->map, f->map_size, MADV_SEQUENTIAL); /* advice only: failure is harmless */
 }
 
-/* Drops the pages wholly before byte `upto` of the mapping (when at least
- * RELEASE_BYTES have accumulated, or always with force). */
-static void input_release(struct input *in, uint64_t upto, bool force)
+/* To be called before the bytes of the mapping up to `upto` are used:
+ * hashes what is not hashed yet, at least HASH_AHEAD at a time, so the
+ * digest covers the file in order, each byte once, and the bytes are in
+ * the cache when the conversion reads them right after. */
+static void input_need(struct input *in, uint64_t upto)
+{
+    if (upto <= in->hashed)
+        return;
+    uint64_t to = in->hashed + HASH_AHEAD > upto ? in->hashed + HASH_AHEAD : upto;
+    to = to < in->f->map_size ? to : in->f->map_size;
+    quanta_sha256_update(&in->sha, (const char *)in->f->map + in->hashed,
+                         (size_t)(to - in->hashed));
+    in->hashed = to;
+}
+
+/* The digest of the whole file (the bytes not used yet are hashed now). */
+static void input_digest(struct input *in, char hex[QUANTA_SHA256_HEX_SIZE])
+{
+    uint8_t digest[QUANTA_SHA256_SIZE];
+    input_need(in, in->f->map_size);
+    quanta_sha256_final(&in->sha, digest);
+    quanta_sha256_hex(digest, hex);
+}
+
+/* Drops the pages wholly before byte `upto` of the mapping, once at least
+ * RELEASE_BYTES have accumulated. */
+static void input_release(struct input *in, uint64_t upto)
 {
     uint64_t to = upto - upto % in->page;
-    if (to <= in->released || (!force && to - in->released < RELEASE_BYTES))
+    if (to <= in->released || to - in->released < RELEASE_BYTES)
         return;
     madvise((char *)in->f->map + in->released, (size_t)(to - in->released), MADV_DONTNEED);
     in->released = to;
@@ -361,24 +397,6 @@ static void input_release(struct input *in, uint64_t upto, bool force)
 static uint64_t map_offset(const struct input *in, const void *p)
 {
     return (uint64_t)((const char *)p - (const char *)in->f->map);
-}
-
-static void hash_file(const struct st_file *f, char hex[QUANTA_SHA256_HEX_SIZE])
-{
-    struct input in;
-    struct quanta_sha256 ctx;
-    uint8_t digest[QUANTA_SHA256_SIZE];
-    input_start(&in, f);
-    quanta_sha256_init(&ctx);
-    const char *p = f->map;
-    for (uint64_t done = 0; done < f->map_size;) {
-        uint64_t n = f->map_size - done < RELEASE_BYTES ? f->map_size - done : RELEASE_BYTES;
-        quanta_sha256_update(&ctx, p + done, (size_t)n);
-        done += n;
-        input_release(&in, done, true);
-    }
-    quanta_sha256_final(&ctx, digest);
-    quanta_sha256_hex(digest, hex);
 }
 
 /* ---- writing through a buffer ---- */
@@ -557,14 +575,21 @@ static float scale_for(double absmax)
     return s > 0.0f && isfinite(s) ? s : 1.0f;
 }
 
-static void load_row(const struct st_tensor *t, int64_t r, int64_t cols, float *row)
+/* Row r of t as floats, its bytes hashed first: the mapping itself when
+ * it holds aligned F32, else converted into buf. */
+static const float *load_row(struct input *in, const struct st_tensor *t, int64_t r,
+                             int64_t cols, float *buf)
 {
     size_t esize = quanta_dtype_size(t->dtype);
     const char *src = (const char *)t->data + (size_t)r * (size_t)cols * esize;
+    input_need(in, map_offset(in, src) + (uint64_t)cols * esize);
+    if (t->dtype == QUANTA_F32 && (uintptr_t)src % _Alignof(float) == 0)
+        return (const float *)(const void *)src;
     if (t->dtype == QUANTA_F32)
-        memcpy(row, src, (size_t)cols * sizeof *row);
+        memcpy(buf, src, (size_t)cols * sizeof *buf);
     else
-        quanta_convert_to_f32(t->dtype, src, row, (size_t)cols);
+        quanta_convert_to_f32(t->dtype, src, buf, (size_t)cols);
+    return buf;
 }
 
 static enum quanta_status put_int8(struct output *o, struct input *in, const struct item *it,
@@ -586,8 +611,8 @@ static enum quanta_status put_int8(struct output *o, struct input *in, const str
     if (!per_row) { /* one scale: a first pass for max |w| */
         double m = 0.0;
         for (int64_t r = 0; r < rows; r++) {
-            load_row(t, r, cols, row);
-            double rm = row_absmax(row, cols, &bad);
+            const float *w = load_row(in, t, r, cols, row);
+            double rm = row_absmax(w, cols, &bad);
             if (bad >= 0 && !opt->allow_nonfinite) {
                 st = qz_fail_nonfinite(o->err, source, t->name, t->dtype, &t->shape, t->data,
                                        r * cols + bad);
@@ -598,10 +623,10 @@ static enum quanta_status put_int8(struct output *o, struct input *in, const str
         scales[0] = scale_for(m);
     }
     for (int64_t r = 0; r < rows; r++) {
-        load_row(t, r, cols, row);
+        const float *w = load_row(in, t, r, cols, row);
         float s = scales[0];
         if (per_row) {
-            double rm = row_absmax(row, cols, &bad);
+            double rm = row_absmax(w, cols, &bad);
             if (bad >= 0 && !opt->allow_nonfinite) {
                 st = qz_fail_nonfinite(o->err, source, t->name, t->dtype, &t->shape, t->data,
                                        r * cols + bad);
@@ -610,14 +635,14 @@ static enum quanta_status put_int8(struct output *o, struct input *in, const str
             s = scales[r] = scale_for(rm);
         }
         if (OUT_BUFFER_BYTES - o->fill >= (size_t)cols) { /* straight into the buffer */
-            quantize_row(row, cols, s, (int8_t *)(o->buf + o->fill));
+            quantize_row(w, cols, s, (int8_t *)(o->buf + o->fill));
             o->fill += (size_t)cols;
         } else {
-            quantize_row(row, cols, s, q);
+            quantize_row(w, cols, s, q);
             if ((st = out_put(o, q, (size_t)cols)))
                 goto done;
         }
-        input_release(in, map_offset(in, t->data) + (uint64_t)(r + 1) * row_bytes, false);
+        input_release(in, map_offset(in, t->data) + (uint64_t)(r + 1) * row_bytes);
     }
     st = out_put(o, scales, (size_t)(per_row ? rows : 1) * sizeof *scales);
 done:
@@ -643,6 +668,7 @@ static enum quanta_status put_f16(struct output *o, struct input *in, const stru
     for (int64_t i = 0; i < n; i += F16_BLOCK) {
         int64_t k = n - i < F16_BLOCK ? n - i : F16_BLOCK;
         const char *src = (const char *)t->data + (size_t)i * esize;
+        input_need(in, map_offset(in, src) + (uint64_t)k * esize);
         int64_t bad = opt->allow_nonfinite ? -1 : quantize_find_nonfinite(t->dtype, src, k);
         if (bad >= 0) {
             st = qz_fail_nonfinite(o->err, source, t->name, t->dtype, &t->shape, t->data,
@@ -662,7 +688,7 @@ static enum quanta_status put_f16(struct output *o, struct input *in, const stru
             h[j] = quanta_f32_to_f16(f[j]);
         if ((st = out_put(o, h, (size_t)k * sizeof *h)))
             goto done;
-        input_release(in, map_offset(in, src) + (uint64_t)k * esize, false);
+        input_release(in, map_offset(in, src) + (uint64_t)k * esize);
     }
 done:
     free(f);
@@ -675,23 +701,28 @@ static enum quanta_status put_copy(struct output *o, struct input *in, const str
     const char *p = it->t->data;
     uint64_t size = it->t->end - it->t->begin;
     enum quanta_status st = QUANTA_OK;
-    if (size < OUT_BUFFER_BYTES)
+    if (size < OUT_BUFFER_BYTES) {
+        input_need(in, map_offset(in, p) + size);
         return out_put(o, p, (size_t)size);
+    }
     if (o->fill > 0 && (st = out_flush(o)))
         return st;
     for (uint64_t done = 0; done < size;) {
-        uint64_t n = size - done < RELEASE_BYTES ? size - done : RELEASE_BYTES;
+        uint64_t n = size - done < COPY_PIECE ? size - done : COPY_PIECE;
+        input_need(in, map_offset(in, p) + done + n);
         if ((st = st_writer_put(o->w, p + done, (size_t)n, o->err)))
             return st;
         done += n;
-        input_release(in, map_offset(in, p) + done, false);
+        input_release(in, map_offset(in, p) + done);
     }
     return QUANTA_OK;
 }
 
 /* ---- one file ---- */
 
-/* Writes output from in by plan, with in's metadata and the provenance. */
+/* Writes output from in by plan, with in's metadata and the provenance.
+ * The source digest is known only at the end: the header gets 64 '0' in
+ * its place, overwritten (same length) before the commit. */
 static enum quanta_status convert_file(const struct st_file *in, const struct plan *p,
                                        const char *output,
                                        const struct quantize_tensors_options *opt,
@@ -707,7 +738,8 @@ static enum quanta_status convert_file(const struct st_file *in, const struct pl
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory", in->path);
         goto done;
     }
-    hash_file(in, sha);
+    memset(sha, '0', QUANTA_SHA256_HEX_SIZE - 1);
+    sha[QUANTA_SHA256_HEX_SIZE - 1] = '\0';
     size_t n_meta = 0;
     for (size_t i = 0; i < in->n_meta; i++)
         if (!is_provenance_key(in->meta[i].key))
@@ -719,6 +751,7 @@ static enum quanta_status convert_file(const struct st_file *in, const struct pl
 
     if ((st = st_writer_open(&o.w, output, p->descs, p->n_descs, meta, n_meta, err)))
         goto done;
+    st_writer_write_behind(o.w);
     input_start(&reader, in);
     for (size_t i = 0; i < p->n_items && st == QUANTA_OK; i++) {
         const struct item *it = &p->items[i];
@@ -734,11 +767,14 @@ static enum quanta_status convert_file(const struct st_file *in, const struct pl
             break;
         }
         if (st == QUANTA_OK)
-            input_release(&reader, map_offset(&reader, it->t->data) + (it->t->end - it->t->begin),
-                          false);
+            input_release(&reader, map_offset(&reader, it->t->data) + (it->t->end - it->t->begin));
     }
     if (st == QUANTA_OK && o.fill > 0)
         st = out_flush(&o);
+    if (st == QUANTA_OK) {
+        input_digest(&reader, sha);
+        st = st_writer_set_meta(o.w, "quanta.source_sha256", sha, err);
+    }
     if (st == QUANTA_OK) {
         st = st_writer_commit(o.w, err); /* frees the writer */
     } else {

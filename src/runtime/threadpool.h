@@ -2,8 +2,8 @@
  * runner. threadpool_run hands out parts 0 .. parts-1 of one job: the
  * calling thread runs part 0 and worker i runs part i, so which thread
  * computes what depends only on the part number, never on timing. A job
- * returns when every part is done (workers then sleep on a condition
- * variable; no spinning). */
+ * returns when every part is done. Between jobs the workers poll for a
+ * fraction of a millisecond, then sleep on a condition variable. */
 #ifndef QUANTA_RUNTIME_THREADPOOL_H
 #define QUANTA_RUNTIME_THREADPOOL_H
 

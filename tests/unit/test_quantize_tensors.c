@@ -673,6 +673,69 @@ START_TEST(test_sharded_bad_index)
 }
 END_TEST
 
+/* Exact ties k + 1/2 at scales whose reciprocal is not exact in binary,
+ * some (49, 99, 117, 123, 105: found by search) where (k + 1/2) s * (1/s)
+ * in double lands an ulp off the tie for most k: each must still round
+ * half away from zero, as w / s does. Every k in [-127, 126] in each row,
+ * vector loop and tail. */
+START_TEST(test_bag_ties_at_any_scale)
+{
+    static const float scales[] = {3.0f, 49.0f, 99.0f, 117.0f / 64.0f, 123.0f, 0.375f,
+                                   105.0f / 4096.0f, 1.0f, 0.5f, 1.0f / 3.0f};
+    enum { ROWS = sizeof scales / sizeof scales[0], COLS = 1 + 254 + 9 };
+    float *w = malloc(sizeof(float) * ROWS * COLS);
+    int8_t *expect = malloc(ROWS * COLS);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(expect);
+    for (int r = 0; r < ROWS; r++) {
+        float s = scales[r];
+        float *row = w + r * COLS;
+        int8_t *e = expect + r * COLS;
+        /* max |w| = 127 s, so the row's scale is s; the last row, 1/3, has
+         * inexact products (k + 1/2) s: it is checked against round(w / s)
+         * below */
+        row[0] = 127.0f * s;
+        e[0] = 127;
+        for (int k = -127; k <= 126; k++) {
+            int c = 1 + k + 127;
+            row[c] = ((float)k + 0.5f) * s; /* exact: few mantissa bits */
+            e[c] = (int8_t)(k >= 0 ? k + 1 : k); /* half away from zero */
+        }
+        for (int c = 255; c < COLS; c++) { /* tail: ties too */
+            row[c] = ((float)(c - 255) * 13.0f - 50.5f) * s;
+            e[c] = (int8_t)(c - 255 < 4 ? (c - 255) * 13 - 51 : (c - 255) * 13 - 50);
+        }
+    }
+    char *in = tq_tmp("ties.safetensors"), *out = tq_tmp("ties-int8.safetensors");
+    struct st_tensor_desc t = {"w", QUANTA_F32, {2, {ROWS, COLS}}, w};
+    tq_write(in, &t, 1, NULL, 0);
+    struct quantize_tensors_options opt;
+    quantize_tensors_options_default(&opt);
+    struct quanta_error err;
+    ck_assert_msg(run_bag(in, out, &opt, &err) == QUANTA_OK, "%s", err.message);
+    struct st_file f;
+    tq_open(&f, out);
+    const int8_t *q = tq_find(&f, "w", QUANTA_I8, 2, ROWS, COLS)->data;
+    const struct st_tensor *st = tq_find(&f, "w.scale", QUANTA_F32, 1, ROWS, 0);
+    for (int r = 0; r < ROWS; r++) {
+        float s = tq_f32(st, r);
+        ck_assert(s == scales[r]);
+        for (int c = 0; c < COLS; c++) {
+            int8_t want = expect[r * COLS + c];
+            if (r == ROWS - 1) /* lround: half away from zero */
+                want = (int8_t)lround((double)w[r * COLS + c] / (double)s);
+            ck_assert_msg(q[r * COLS + c] == want, "row %d (scale %g) col %d: %d, expected %d",
+                          r, (double)scales[r], c, q[r * COLS + c], want);
+        }
+    }
+    st_close(&f);
+    free(w);
+    free(expect);
+    free(in);
+    free(out);
+}
+END_TEST
+
 Suite *suite_quantize_tensors(void);
 Suite *suite_quantize_tensors(void)
 {
@@ -689,6 +752,7 @@ Suite *suite_quantize_tensors(void)
     tcase_add_test(tc, test_graph_nonfinite);
     tcase_add_test(tc, test_sharded);
     tcase_add_test(tc, test_sharded_bad_index);
+    tcase_add_test(tc, test_bag_ties_at_any_scale);
     suite_add_tcase(s, tc);
     return s;
 }
