@@ -20,6 +20,8 @@
 #     `quanta calibrate` + `quantize --calib` on calibration data;
 #   - per model, batch 1 and 64 on 1 thread: float with QUANTA_ISA=ref,
 #     float and int8 with the best kernel level; batch 64 on 2 threads;
+#     batch 64 on 1 thread with QUANTA_ISA=avx2 when the best level is
+#     above avx2 (the AVX2-only figures);
 #   - dense-1024 (one 1024x1024 dense layer) at batch 256, 1 thread, for
 #     the %-of-peak figures of float and int8;
 #   - ONNX Runtime (npm package onnxruntime-node, installed with
@@ -78,6 +80,7 @@ bench() { # result-name, then quanta bench arguments
     say "quanta bench $*"
     "$QUANTA" bench "$@" --json > "$RES/$name.json"
 }
+best=$("$QUANTA" --version | sed -n 's/^kernels: \([a-z0-9]*\).*/\1/p')
 for m in fmnist-cnn large-convnet; do
     QUANTA_ISA=ref bench "ref-$m" "$OUT/$m.safetensors" --batch 1,64 --threads 1 \
         --iters "$REF_ITERS" --warmup 1
@@ -85,6 +88,11 @@ for m in fmnist-cnn large-convnet; do
         --iters "$ITERS" --warmup "$WARMUP"
     bench "t2-$m" "$OUT/$m.safetensors" "$OUT/$m-int8.safetensors" --batch 64 --threads 2 \
         --iters "$ITERS" --warmup "$WARMUP"
+    # the AVX2-only figure, on a machine whose best level is above it
+    if [ "$best" != avx2 ] && QUANTA_ISA=avx2 "$QUANTA" --version | grep -q '^kernels: avx2'; then
+        QUANTA_ISA=avx2 bench "avx2-$m" "$OUT/$m.safetensors" "$OUT/$m-int8.safetensors" \
+            --batch 64 --threads 1 --iters "$ITERS" --warmup "$WARMUP"
+    fi
 done
 QUANTA_ISA=ref bench ref-dense-1024 "$OUT/dense-1024.safetensors" "$OUT/dense-1024-int8.safetensors" \
     --batch 256 --threads 1 --iters "$REF_ITERS" --warmup 1

@@ -4,7 +4,7 @@
     /usr/bin/python3 scripts/bench_report.py build/bench/results
 
 Reads machine.txt and the `quanta bench --json` outputs (ref-*, opt-*,
-t2-*) and scripts/bench_ort.js outputs (ort-*) named by bench.sh; a file
+t2-*, avx2-*) and scripts/bench_ort.js outputs (ort-*) named by bench.sh; a file
 that is missing leaves its rows out. GOP/s of ONNX Runtime uses quanta's
 operation count of the same float model (see man quanta-bench(1)); its % of
 peak uses the float peak of the kernel level quanta chose on this machine.
@@ -128,6 +128,28 @@ def main():
     p("|---|---:|---:|---:|---:|---:|---:|")
     for row in speed:
         p("| %s | %d | %d | %s | %s | %s | %s |" % row)
+
+    p("")
+    p("Batch 64: two threads against one (same run of bench.sh), and int8 against "
+      "float with the AVX2 kernels forced (`QUANTA_ISA=avx2`, one thread):")
+    p("")
+    p("| model | float, 2 threads vs 1 | int8, 2 threads vs 1 | `avx2` float ms | "
+      "`avx2` int8 ms | `avx2` int8 vs float |")
+    p("|---|---:|---:|---:|---:|---:|")
+    for key, _ in MODELS:
+        opt, t2, avx2 = load(res, "opt-" + key), load(res, "t2-" + key), load(res, "avx2-" + key)
+        if not opt:
+            continue
+        cells = []
+        for i in (0, 1):
+            _, b1 = entry(opt, i, 64)
+            _, b2 = entry(t2, i, 64)
+            cells.append(ratio(b1 and b1["median_ms"], b2 and b2["median_ms"]))
+        _, af = entry(avx2, 0, 64)
+        _, ai = entry(avx2, 1, 64)
+        cells += [fmt(af and af["median_ms"], ".3f"), fmt(ai and ai["median_ms"], ".3f"),
+                  ratio(af and af["median_ms"], ai and ai["median_ms"])]
+        p("| %s | %s |" % (key, " | ".join(cells)))
 
     dref, dopt = load(res, "ref-dense-1024"), load(res, "opt-dense-1024")
     dort = load(res, "ort-opt-dense-1024")

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "runtime/threadpool.h"
 #include "support/speed_cnn.h"
 
@@ -101,6 +102,37 @@ START_TEST(test_pool_runs_every_part_once)
 }
 END_TEST
 
+/* Parts that take 1 ms on a worker make the caller give up polling and
+ * sleep until the last part is done; 1 ms gaps between jobs make the
+ * workers sleep before the next one. Both sleeps must still see every
+ * part run once, with its results visible to the caller. */
+static void slow_worker_part(void *ctx, int part, int parts)
+{
+    if (part > 0) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    record_part(ctx, part, parts);
+}
+
+START_TEST(test_pool_sleeps_and_wakes)
+{
+    struct quanta_error err = {0};
+    struct threadpool *p = NULL;
+    ck_assert_int_eq(threadpool_create(&p, 3, &err), QUANTA_OK);
+    for (int rep = 0; rep < 20; rep++) {
+        struct record r;
+        memset(&r, 0, sizeof r);
+        threadpool_run(p, rep % 2 ? slow_worker_part : record_part, &r, 3);
+        for (int i = 0; i < 8; i++)
+            ck_assert_int_eq(r.calls[i], i < 3 ? 1 : 0);
+        struct timespec gap = {0, 1000000};
+        nanosleep(&gap, NULL);
+    }
+    threadpool_free(p);
+}
+END_TEST
+
 /* split_rows: every (sample, output row) pair lands in exactly one piece,
  * in order, and a piece's input rows are those its windows read, shifted:
  * for output row oy of the piece, window row k reads input row
@@ -159,6 +191,7 @@ Suite *suite_threads(void)
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_pool_runs_every_part_once);
+    tcase_add_test(tc, test_pool_sleeps_and_wakes);
     tcase_add_test(tc, test_split_rows_covers_and_shifts);
     tcase_add_test(tc, test_float_threads_identical);
     tcase_add_test(tc, test_int8_threads_identical);
