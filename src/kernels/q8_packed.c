@@ -74,6 +74,37 @@ static struct q8_packed_header plan(enum q8_gemm_format f, int64_t k, int groups
     return h;
 }
 
+static int is_pointwise(const struct q8_conv2d_shape *s)
+{
+    return s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
+           s->pad_top == 0 && s->pad_left == 0 && s->out_h == s->in_h && s->out_w == s->in_w;
+}
+
+/* The plan of a conv. U8 (the vnni level, which reads A in place) packs
+ * by kernel rows when each is one run of the padded image (groups 1,
+ * dilation_w 1; pointwise convs have no padded image): a run not a
+ * multiple of 4 is padded with zero weights, so the kernel can read whole
+ * quads from the image (the bytes past the run meet zeros), unless that
+ * costs over twice the MACs of the plain layout (then im2col): copying
+ * rows of a few bytes costs more than the zero MACs up to there (a 3x3
+ * conv over 3 channels: 36 instead of 28, faster with no im2col). */
+static struct q8_packed_header conv_plan(enum q8_gemm_format f, const struct q8_conv2d_shape *s)
+{
+    const int64_t k = conv_k(s);
+    struct q8_packed_header h =
+        plan(f, k, s->groups, s->out_c, s->kernel_h * s->kernel_w, is_depthwise(s));
+    if (h.kind != Q8_PACKED_GEMM || f != Q8_FORMAT_U8 || s->groups != 1 ||
+        s->dilation_w != 1 || is_pointwise(s))
+        return h;
+    const int64_t kp_rows = (int64_t)s->kernel_h * (int64_t)round_up((size_t)(k / s->kernel_h), 4);
+    if (kp_rows > (int64_t)h.kp * 2)
+        return h;
+    h.kh_rows = s->kernel_h;
+    h.kp = (int32_t)kp_rows;
+    h.block_bytes = (int64_t)h.kp * 16;
+    return h;
+}
+
 static size_t packed_bytes(const struct q8_packed_header *h, int64_t k, int taps)
 {
     switch (h->kind) {
@@ -120,8 +151,12 @@ static void pack_into(const struct q8_packed_header *h, const int8_t *w, const i
             const int o = g * h->n_g + j;
             uint8_t *blk = pw + ((size_t)g * h->blocks_g + (size_t)(j / 16)) * h->block_bytes;
             const int col = j % 16;
-            for (int64_t i = 0; i < k; i++) {
-                const int8_t v = w[(int64_t)o * k + i];
+            /* kh_rows: weight i of kernel row i / run sits at row i / run * run_p + i % run */
+            const int64_t run = h->kh_rows ? k / h->kh_rows : k;
+            const int64_t run_p = h->kh_rows ? h->kp / h->kh_rows : k;
+            for (int64_t i0 = 0; i0 < k; i0++) {
+                const int8_t v = w[(int64_t)o * k + i0];
+                const int64_t i = i0 / run * run_p + i0 % run;
                 if (h->format == Q8_FORMAT_I16) {
                     const int16_t v16 = v;
                     memcpy(blk + (((size_t)(i / 2) * 16 + col) * 2 + (size_t)(i % 2)) * 2, &v16,
@@ -445,12 +480,6 @@ static void matrix_rows(const struct a_writer *w, const int8_t *x, int64_t ld, i
     }
 }
 
-static int is_pointwise(const struct q8_conv2d_shape *s)
-{
-    return s->kernel_h == 1 && s->kernel_w == 1 && s->stride_h == 1 && s->stride_w == 1 &&
-           s->pad_top == 0 && s->pad_left == 0 && s->out_h == s->in_h && s->out_w == s->in_w;
-}
-
 /* ---- the driver ---- */
 
 static void read_header(const void *packed, struct q8_packed_header *h)
@@ -483,8 +512,44 @@ static void im2col_chunk(const struct a_writer *w, const struct q8_conv2d_shape 
     convert_rows(w, a, stage, (size_t)mc * (size_t)kp);
 }
 
+/* Rows per GEMM call when A is implicit (the row pointers on the stack). */
+#define IMPLICIT_ROWS 256
+
+/* Whether A rows are read in place from the padded image: packed by
+ * kernel rows (conv_plan). A thread's piece of a conv may be pointwise
+ * (run_gemm makes no padded image for it): its kernel_h is 1, where the
+ * kernel row layout is the plain one, so matrix_rows serves it. */
+static int implicit_ok(const struct q8_gemm_ops *ops, const struct q8_packed_header *h,
+                       const struct q8_conv2d_shape *s)
+{
+    return ops->implicit_a && h->kh_rows > 0 && !is_pointwise(s);
+}
+
+/* Row pointers of the output pixels r .. r + n - 1 of the image in p
+ * (group 0): pixel (oy, ox) starts its kernel window at row oy * stride_h,
+ * column ox * stride_w of the padded image. */
+static void implicit_rows(const struct q8_conv2d_shape *s, const struct pad_img *p, int64_t r,
+                          int n, const uint8_t **rowp)
+{
+    const int64_t prow = (int64_t)p->pw * s->in_c;
+    const int64_t dx = (int64_t)s->stride_w * s->in_c;
+    const int oy = (int)(r / s->out_w);
+    int ox = (int)(r % s->out_w);
+    const uint8_t *line = (const uint8_t *)p->buf + (int64_t)oy * s->stride_h * prow;
+    const uint8_t *px = line + ox * dx;
+    for (int i = 0; i < n; i++, px += dx) {
+        if (ox++ == s->out_w) {
+            ox = 1;
+            line += (int64_t)s->stride_h * prow;
+            px = line;
+        }
+        rowp[i] = px;
+    }
+}
+
 /* Runs the GEMMs of rows [0, m) in chunks of at most chunk_rows (A stays
- * in L2), per group. */
+ * in L2), per group; with an implicit A, in chunks of at most
+ * IMPLICIT_ROWS inside one image (the padded buffer holds one). */
 static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_header *h,
                      const struct gemm_rows *src, int64_t m, const struct q8_requant *rq,
                      const void *packed, void *scratch, int8_t *y)
@@ -515,23 +580,36 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
                    (f == Q8_FORMAT_I16 ? mc_max * (size_t)h->kp + RAW_SLACK : 0);
         pad_dims(s, &pimg.ph, &pimg.pw);
     }
+    const int implicit = s && implicit_ok(ops, h, s);
+    const uint8_t *rowp[IMPLICIT_ROWS];
+    const int64_t pix = s ? (int64_t)s->out_h * s->out_w : 1;
+    const int64_t step_max = implicit ? IMPLICIT_ROWS : (int64_t)mc_max;
     for (int g = 0; g < h->groups; g++) {
-        for (int64_t m0 = 0; m0 < m; m0 += (int64_t)mc_max) {
-            const int mc = (int)(m - m0 < (int64_t)mc_max ? m - m0 : (int64_t)mc_max);
+        for (int64_t m0 = 0, mc = 0; m0 < m; m0 += mc) {
+            mc = m - m0 < step_max ? m - m0 : step_max;
+            if (implicit) {
+                const int64_t b = m0 / pix, r = m0 % pix;
+                mc = pix - r < mc ? pix - r : mc;
+                if (pimg.b != b)
+                    pad_image(&aw, s, src->x, b, &pimg);
+                implicit_rows(s, &pimg, r, (int)mc, rowp);
+            }
             const int rows = (int)round_up((size_t)mc, (size_t)ops->m_align);
-            if (!s)
-                matrix_rows(&aw, src->x, src->in_features, 0, (size_t)src->in_features, m0, mc,
-                            a, a_stride);
-            else if (pointwise)
-                matrix_rows(&aw, src->x, s->in_c, (int64_t)g * (s->in_c / s->groups),
-                            (size_t)h->k, m0, mc, a, a_stride);
-            else
-                im2col_chunk(&aw, s, src->x, g, m0, mc, a, h->kp, stage, &pimg);
-            if (rows > mc)
-                memset(a + (size_t)mc * a_stride, 0, (size_t)(rows - mc) * a_stride);
+            if (!implicit) {
+                if (!s)
+                    matrix_rows(&aw, src->x, src->in_features, 0, (size_t)src->in_features, m0,
+                                (int)mc, a, a_stride);
+                else if (pointwise)
+                    matrix_rows(&aw, src->x, s->in_c, (int64_t)g * (s->in_c / s->groups),
+                                (size_t)h->k, m0, (int)mc, a, a_stride);
+                else
+                    im2col_chunk(&aw, s, src->x, g, m0, (int)mc, a, h->kp, stage, &pimg);
+                if (rows > mc)
+                    memset(a + (size_t)mc * a_stride, 0, (size_t)(rows - mc) * a_stride);
+            }
             const int o0 = g * h->n_g;
             const struct q8_gemm_args args = {
-                .mc = mc,
+                .mc = (int)mc,
                 .nc = h->n_g,
                 .kp = h->kp,
                 .a = a,
@@ -550,6 +628,9 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
                 .y = y + m0 * h->out_c + o0,
                 .ldy = (size_t)h->out_c,
                 .work = work,
+                .a_row = implicit ? rowp : NULL,
+                .a_kh = implicit ? h->kh_rows : 0,
+                .a_dy = implicit ? (size_t)s->dilation_h * (size_t)pimg.pw * (size_t)s->in_c : 0,
             };
             ops->gemm(&args);
         }
@@ -558,25 +639,20 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
 
 size_t q8_conv2d_pack_size_fmt(enum q8_gemm_format f, const struct q8_conv2d_shape *s)
 {
-    const int64_t k = conv_k(s);
-    const struct q8_packed_header h =
-        plan(f, k, s->groups, s->out_c, s->kernel_h * s->kernel_w, is_depthwise(s));
-    return packed_bytes(&h, k, s->kernel_h * s->kernel_w);
+    const struct q8_packed_header h = conv_plan(f, s);
+    return packed_bytes(&h, conv_k(s), s->kernel_h * s->kernel_w);
 }
 
 void q8_conv2d_pack_fmt(enum q8_gemm_format f, const struct q8_conv2d_shape *s, const int8_t *w,
                         const int32_t *bias, void *packed)
 {
-    const int taps = s->kernel_h * s->kernel_w;
-    const struct q8_packed_header h = plan(f, conv_k(s), s->groups, s->out_c, taps,
-                                           is_depthwise(s));
-    pack_into(&h, w, bias, taps, packed);
+    const struct q8_packed_header h = conv_plan(f, s);
+    pack_into(&h, w, bias, s->kernel_h * s->kernel_w, packed);
 }
 
 size_t q8_conv2d_scratch_size_fmt(enum q8_gemm_format f, const struct q8_conv2d_shape *s)
 {
-    const struct q8_packed_header h = plan(f, conv_k(s), s->groups, s->out_c,
-                                           s->kernel_h * s->kernel_w, is_depthwise(s));
+    const struct q8_packed_header h = conv_plan(f, s);
     const size_t n = scratch_bytes(&h);
     return n && !is_pointwise(s) ? n + pad_bytes(s) : n;
 }
@@ -637,19 +713,26 @@ void q8_dense_run(const struct q8_gemm_ops *ops, const struct q8_dense_shape *s,
 /* ---- the levels' table entries ---- */
 
 /* ref: the weights as stored, run by q8_conv2d__ref / q8_dense__ref. */
-static const struct q8_gemm_ops ops_ref = {Q8_FORMAT_RAW, 1, NULL, NULL, NULL};
+static const struct q8_gemm_ops ops_ref = {Q8_FORMAT_RAW, 1, NULL, NULL, NULL, 0};
 static const struct q8_gemm_ops ops_avx2 = {Q8_FORMAT_I16, 1, q8_gemm_6x16__avx2,
-                                            q8_dwconv__avx2, q8_copy_a_i16__avx2};
+                                            q8_dwconv__avx2, q8_copy_a_i16__avx2, 0};
 static const struct q8_gemm_ops ops_avx512 = {Q8_FORMAT_I16, 1, q8_gemm_8x32__avx512,
-                                              q8_dwconv__avx512, q8_copy_a_i16__avx512};
+                                              q8_dwconv__avx512, q8_copy_a_i16__avx512, 0};
+/* vnni reads conv A in place where implicit_ok (no im2col copy). */
 static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, q8_gemm_8x32__vnni,
-                                            q8_dwconv__avx512, q8_copy_a_u8__avx512};
+                                            q8_dwconv__avx512, q8_copy_a_u8__avx512, 1};
 static const struct q8_gemm_ops ops_amx = {Q8_FORMAT_U8K64, 32, q8_gemm_32x32__amx,
-                                           q8_dwconv__avx512, q8_copy_a_u8__avx512};
+                                           q8_dwconv__avx512, q8_copy_a_u8__avx512, 0};
 /* The amx layout also runs on the vnni micro-kernel (kp is a multiple of
  * 4), used if tile permission was refused after packing. */
 static const struct q8_gemm_ops ops_amx_on_vnni = {Q8_FORMAT_U8K64, 1, q8_gemm_8x32__vnni,
-                                                   q8_dwconv__avx512, q8_copy_a_u8__avx512};
+                                                   q8_dwconv__avx512, q8_copy_a_u8__avx512, 0};
+
+int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s)
+{
+    const struct q8_packed_header h = conv_plan(ops_vnni.format, s);
+    return implicit_ok(&ops_vnni, &h, s);
+}
 
 static const struct q8_gemm_ops *amx_ops(void)
 {

@@ -11,19 +11,23 @@
  *     GEMM  per group, per 16-column block (columns = the group's output
  *           channels, zeros past the last), kp/KR rows of 16 x KR:
  *             I16   KR = 2 int16: block[k/2][col][k%2]  (kp = K up to 2)
- *             U8    KR = 4 int8:  block[k/4][col][k%4]  (kp = K up to 4)
+ *             U8    KR = 4 int8:  block[k/4][col][k%4]  (kp = K up to 4;
+ *                   convs with kh_rows: each kernel row up to 4)
  *             U8K64 as U8 with kp = K rounded up to 64 (AMX B tiles are
  *                   16 quad-rows x 64 bytes of one block)
- *           rows k >= K are zero, so whatever A holds there adds nothing.
+ *           rows past the weights are zero, so whatever A holds there adds
+ *           nothing.
  *     DW    int32 [kernel_h*kernel_w][cp], cp = out_c rounded up to 16:
  *           (uint16_t)w, so vpmaddwd of (x - zx) in an int32 lane (high
  *           half 0 or -1) with it is exactly (x - zx) * w.
  *
  * The GEMM A operand (im2col rows in scratch, one row per output pixel,
- * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w):
+ * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w; the vnni level
+ * reads most convs' rows in place from the padded image instead, see
+ * kh_rows and q8_gemm_args.a_row):
  *   I16  int16 x - zx; taps outside the input 0; k >= K 0.       c = 0
  *   U8   uint8 x + 128 (byte ^ 0x80); outside taps zx + 128;
- *        k >= K 0.                                                c = zx + 128
+ *        k >= K 0 (in place: image bytes, against zero weights).  c = zx + 128
  * and the s32 dot products D satisfy D - c * wsum[o] = sum (x - zx) * w
  * exactly: both sides are congruent mod 2^32 and the right side lies in
  * (-2^31, 2^31) for K <= 65535 (|x - zx| <= 255, |w| <= 128), so the
@@ -56,6 +60,11 @@ struct q8_packed_header {
     int32_t cp;            /* DW: out_c rounded up to 16 */
     int64_t block_bytes;   /* GEMM: bytes of one 16-column block */
     int64_t bias_off, wsum_off, w_off;
+    /* GEMM U8 convs read in place (q8_packed.c, implicit A): kernel_h, and
+     * the K axis is kh_rows rows of kp / kh_rows, each kernel_w * in_c
+     * weights then zeros to a multiple of 4 (no zeros when that run is
+     * already one: the plain layout). 0: the plain layout. */
+    int32_t kh_rows;
 };
 
 /* One call of a level's GEMM: C[mc x nc] = A[mc x kp] B[kp x nc] for one
@@ -76,6 +85,14 @@ struct q8_gemm_args {
     int8_t *y;                  /* row i, column j at y[i * ldy + j] */
     size_t ldy;
     void *work;                 /* Q8_GEMM_WORK bytes, 64-aligned */
+    /* Implicit A (only to a level whose ops say implicit_a): when a_row is
+     * set, a is unused and row i, k = kh * (kp / a_kh) + j is the byte at
+     * a_row[i] + kh * a_dy + j: a conv's kernel rows read straight from
+     * its padded image (kp / a_kh a multiple of 4; the bytes past a
+     * kernel row's run meet zero weights), no im2col. */
+    const uint8_t *const *a_row;
+    int a_kh;
+    size_t a_dy;
 };
 #define Q8_GEMM_WORK 4096
 
@@ -94,6 +111,8 @@ struct q8_gemm_ops {
     q8_gemm_ukernel_fn gemm;
     q8_dw_ukernel_fn dw;        /* NULL: depthwise runs as grouped GEMM */
     q8_copy_a_fn copy_a;        /* SIMD copy of long runs; NULL: portable */
+    int implicit_a;             /* gemm takes q8_gemm_args.a_row; required by
+                                   Q8_FORMAT_U8 (its convs may pack kh_rows) */
 };
 
 /* The driver (q8_packed.c), shared by every level. */
@@ -111,6 +130,10 @@ size_t q8_dense_scratch_size_fmt(enum q8_gemm_format f, const struct q8_dense_sh
 void q8_dense_run(const struct q8_gemm_ops *ops, const struct q8_dense_shape *s,
                   const struct q8_requant *rq, const int8_t *x, const void *packed,
                   void *scratch, int8_t *y);
+
+/* Whether the vnni level runs s reading A in place from the padded image
+ * (no im2col): for tests to count what they cover. */
+int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s);
 
 /* The level GEMMs and depthwise kernels (src/kernels/x86/). */
 void q8_gemm_6x16__avx2(const struct q8_gemm_args *args);

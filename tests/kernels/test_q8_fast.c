@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/kernels_q8.h"
+#include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
 #include "quant/requant.h"
 
@@ -432,6 +433,228 @@ START_TEST(conv2d_im2col_shapes)
         done++;
     }
     ck_assert_int_gt(done, 150);
+}
+END_TEST
+
+/* The vnni level reads a conv's A in place from the padded image (packed
+ * by kernel rows, no im2col) for groups 1 and dilation_w 1: every level
+ * against the reference on such convs: kernel sizes 1 to 5, kernel-row
+ * runs (kernel_w * in_c) that are and are not multiples of 4, strides 1
+ * to 3, dilation_h 1 to 3, padding on every side, batch 1 to 3, images
+ * whose pixel count leaves every row tail 0..7 of the 8-row tiles, images
+ * of over 256 pixels (several GEMM calls each), and some dilation_w 2
+ * (im2col). Counts what the in-place path covered. */
+START_TEST(conv2d_in_place_shapes)
+{
+    struct tq_rng r = {0x1D1EC7};
+    char what[160];
+    int in_place = 0, tails = 0, kh_seen = 0, run4 = 0, run_pad = 0, stride2 = 0, dil = 0;
+    int big = 0, batched = 0;
+    for (int i = 0; i < 300; i++) {
+        struct reduce_case c;
+        memset(&c, 0, sizeof c);
+        struct q8_conv2d_shape *s = &c.s;
+        s->batch = (int)tq_int(&r, 1, 3);
+        s->groups = 1;
+        s->kernel_h = 1 + i % 5;
+        s->kernel_w = (int)tq_int(&r, 1, 5);
+        s->in_c = tq_int(&r, 0, 1) ? 4 * (int)tq_int(&r, 1, 12) : (int)tq_int(&r, 1, 40);
+        s->out_c = tq_int(&r, 0, 2) ? (int)tq_int(&r, 1, 70) : pick_odd(&r);
+        s->stride_h = tq_int(&r, 0, 4) ? (int)tq_int(&r, 1, 2) : 3;
+        s->stride_w = tq_int(&r, 0, 4) ? (int)tq_int(&r, 1, 2) : 3;
+        s->dilation_h = tq_int(&r, 0, 2) ? 1 : (int)tq_int(&r, 2, 3);
+        s->dilation_w = i % 8 == 7 ? 2 : 1;
+        s->pad_top = (int)tq_int(&r, 0, s->kernel_h - 1);
+        s->pad_left = (int)tq_int(&r, 0, s->kernel_w - 1);
+        const int large = i % 10 == 0;
+        s->in_h = large ? (int)tq_int(&r, 17, 22) : (int)tq_int(&r, 1, 12);
+        s->in_w = large ? (int)tq_int(&r, 17, 22) : (int)tq_int(&r, 1, 12);
+        if (large)
+            s->stride_h = s->stride_w = 1;
+        s->out_h = out_size(s->in_h, s->pad_top, (int)tq_int(&r, 0, s->kernel_h - 1),
+                            s->kernel_h, s->dilation_h, s->stride_h);
+        s->out_w = out_size(s->in_w, s->pad_left, (int)tq_int(&r, 0, s->kernel_w - 1),
+                            s->kernel_w, s->dilation_w, s->stride_w);
+        if (s->out_h < 1 || s->out_w < 1)
+            continue;
+        c.k = (int64_t)s->kernel_h * s->kernel_w * s->in_c;
+        c.per_channel = (int)tq_int(&r, 0, 1);
+        if (q8_conv2d_in_place__vnni(s)) {
+            const int pix = s->out_h * s->out_w, run = s->kernel_w * s->in_c;
+            in_place++;
+            tails |= 1 << (pix % 8);
+            kh_seen |= 1 << s->kernel_h;
+            run4 += run % 4 == 0;
+            run_pad += run % 4 != 0 && s->kernel_h > 1;
+            stride2 += s->stride_h == 2 && s->stride_w == 2;
+            dil += s->dilation_h > 1;
+            big += pix > 256;
+            batched += s->batch > 1;
+        }
+        snprintf(what, sizeof what,
+                 "in-place case %d (batch %lld, in %dx%dx%d, out_c %d, k %dx%d, stride %d,%d, "
+                 "dil %d,%d, pad %d,%d)",
+                 i, (long long)s->batch, s->in_h, s->in_w, s->in_c, s->out_c, s->kernel_h,
+                 s->kernel_w, s->stride_h, s->stride_w, s->dilation_h, s->dilation_w,
+                 s->pad_top, s->pad_left);
+        check_reduce(&r, &c, what);
+    }
+    ck_assert_int_gt(in_place, 150);
+    ck_assert_int_eq(tails, 0xFF);
+    ck_assert_int_eq(kh_seen, 0x3E);
+    ck_assert_int_gt(run4, 20);
+    ck_assert_int_gt(run_pad, 20);
+    ck_assert_int_gt(stride2, 5);
+    ck_assert_int_gt(dil, 10);
+    ck_assert_int_gt(big, 3);
+    ck_assert_int_gt(batched, 50);
+}
+END_TEST
+
+/* A piece of output rows [oy0, oy1) of one sample, as the thread split
+ * cuts a conv (src/runtime/threadpool.h): the input rows its windows
+ * span and the padding above them. False when it reads no input row. */
+static int row_piece(const struct q8_conv2d_shape *s, int oy0, int oy1, struct q8_conv2d_shape *q,
+                     int *iy0)
+{
+    const int top = oy0 * s->stride_h - s->pad_top; /* first window row, input coordinates */
+    const int bottom = (oy1 - 1) * s->stride_h + (s->kernel_h - 1) * s->dilation_h - s->pad_top;
+    const int first = top > 0 ? top : 0;
+    const int last = bottom < s->in_h - 1 ? bottom : s->in_h - 1;
+    if (last < first)
+        return 0;
+    *q = *s;
+    q->batch = 1;
+    q->in_h = last - first + 1;
+    q->out_h = oy1 - oy0;
+    q->pad_top = first - top;
+    *iy0 = first;
+    return 1;
+}
+
+/* Pieces of convs as the threads run them (each sample cut into up to
+ * four row ranges, packed once for the whole conv, scratch of the whole
+ * conv's size): every level equals the reference on the whole output,
+ * including pieces that are pointwise though the conv is not. */
+START_TEST(conv2d_in_place_pieces)
+{
+    struct tq_rng r = {0x9D1EC5};
+    int pieces = 0, pointwise_pieces = 0;
+    for (int i = 0; i < 80; i++) {
+        struct q8_conv2d_shape s = {0};
+        s.batch = (int)tq_int(&r, 1, 3);
+        s.groups = 1;
+        s.kernel_h = 1 + i % 5;
+        s.kernel_w = (int)tq_int(&r, 1, 4);
+        s.in_c = tq_int(&r, 0, 1) ? 4 * (int)tq_int(&r, 1, 8) : (int)tq_int(&r, 1, 20);
+        s.out_c = (int)tq_int(&r, 1, 40);
+        s.stride_h = (int)tq_int(&r, 1, 2);
+        s.stride_w = (int)tq_int(&r, 1, 2);
+        s.dilation_h = tq_int(&r, 0, 2) ? 1 : 2;
+        s.dilation_w = 1;
+        s.pad_top = (int)tq_int(&r, 0, s.kernel_h - 1);
+        s.pad_left = (int)tq_int(&r, 0, s.kernel_w - 1);
+        s.in_h = (int)tq_int(&r, 2, 14);
+        s.in_w = (int)tq_int(&r, 1, 14);
+        if (i % 5 == 0) { /* 1x1 padded above only: its middle pieces are pointwise */
+            s.kernel_w = 1;
+            s.stride_h = s.stride_w = s.dilation_h = 1;
+            s.pad_top = 1;
+            s.pad_left = 0;
+        }
+        s.out_h = out_size(s.in_h, s.pad_top, (int)tq_int(&r, 0, s.kernel_h - 1), s.kernel_h,
+                           s.dilation_h, s.stride_h);
+        s.out_w = out_size(s.in_w, s.pad_left, (int)tq_int(&r, 0, s.kernel_w - 1), s.kernel_w,
+                           1, s.stride_w);
+        if (s.out_h < 1 || s.out_w < 1)
+            continue;
+        const int64_t k = (int64_t)s.kernel_h * s.kernel_w * s.in_c;
+        const int64_t nx = s.batch * s.in_h * s.in_w * s.in_c;
+        const int64_t ny = s.batch * s.out_h * s.out_w * s.out_c;
+        int8_t *x = malloc((size_t)nx), *w = malloc((size_t)(k * s.out_c));
+        int8_t *want = malloc((size_t)ny), *got = malloc((size_t)ny);
+        int32_t *bias = malloc(sizeof(int32_t) * (size_t)s.out_c);
+        int32_t *mult = malloc(sizeof(int32_t) * (size_t)s.out_c);
+        int32_t *shift = malloc(sizeof(int32_t) * (size_t)s.out_c);
+        struct q8_requant rq;
+        rq.in_zero_point = pick_zp(&r);
+        rq.out_zero_point = pick_zp(&r);
+        pick_clamp(&r, rq.out_zero_point, &rq.qmin, &rq.qmax);
+        rq.n = tq_int(&r, 0, 1) ? s.out_c : 1;
+        rq.multiplier = mult;
+        rq.shift = shift;
+        fill_i8(&r, x, nx, 0);
+        fill_i8(&r, w, k * s.out_c, 0);
+        for (int o = 0; o < s.out_c; o++) {
+            pick_mult(&r, 100.0 / (sqrt((double)k) * 8000.0 + 1.0), &mult[o], &shift[o]);
+            bias[o] = (int32_t)tq_int(&r, -100000, 100000);
+        }
+        q8_conv2d__ref(&s, &rq, x, w, bias, want);
+
+        /* the cuts of each sample: up to three inner row boundaries */
+        int cut[3][5], n_cut[3];
+        for (int n = 0; n < s.batch; n++) {
+            int m = 0;
+            cut[n][m++] = 0;
+            for (int t = (int)tq_int(&r, 0, 3); t > 0; t--) {
+                const int oy = (int)tq_int(&r, 1, s.out_h);
+                if (oy > cut[n][m - 1] && oy < s.out_h)
+                    cut[n][m++] = oy;
+            }
+            cut[n][m++] = s.out_h;
+            n_cut[n] = m;
+            for (int p = 0; p + 1 < m; p++) {
+                struct q8_conv2d_shape q;
+                int iy0;
+                if (!row_piece(&s, cut[n][p], cut[n][p + 1], &q, &iy0)) {
+                    /* a piece reading only padding: run the sample whole, as the runtime does */
+                    cut[n][1] = s.out_h;
+                    n_cut[n] = 2;
+                    break;
+                }
+            }
+        }
+        const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+        const int nl = fast_levels(levels);
+        for (int l = 0; l < nl; l++) {
+            const struct q8_kernels *kl = levels[l];
+            void *pbase, *sbase = NULL;
+            void *packed = offset_alloc(kl->conv2d_pack_size(&s), 4, &pbase);
+            const size_t ssize = kl->conv2d_scratch_size(&s);
+            void *scratch = ssize ? offset_alloc(ssize, 1, &sbase) : NULL;
+            kl->conv2d_pack(&s, w, bias, packed);
+            memset(got, 0x5a, (size_t)ny);
+            for (int n = 0; n < s.batch; n++) {
+                for (int p = 0; p + 1 < n_cut[n]; p++) {
+                    struct q8_conv2d_shape q;
+                    int iy0;
+                    const int oy0 = cut[n][p], oy1 = cut[n][p + 1];
+                    int8_t *yp = got + ((int64_t)n * s.out_h + oy0) * s.out_w * s.out_c;
+                    if (!row_piece(&s, oy0, oy1, &q, &iy0)) { /* the whole sample */
+                        q = s;
+                        q.batch = 1;
+                        iy0 = 0;
+                    }
+                    if (ssize)
+                        ck_assert_uint_le(kl->conv2d_scratch_size(&q), ssize);
+                    kl->conv2d_packed(&q, &rq, x + ((int64_t)n * s.in_h + iy0) * s.in_w * s.in_c,
+                                      packed, scratch, yp);
+                    pieces++;
+                    pointwise_pieces += q.kernel_h == 1 && q.pad_top == 0 &&
+                                        q.in_h == q.out_h && q8_conv2d_in_place__vnni(&s);
+                }
+            }
+            for (int64_t e = 0; e < ny; e++)
+                if (want[e] != got[e])
+                    ck_abort_msg("pieces case %d, level %s: y[%lld] = %d, reference %d", i,
+                                 kl->level, (long long)e, got[e], want[e]);
+            free(pbase);
+            free(sbase);
+        }
+        free(x), free(w), free(want), free(got), free(bias), free(mult), free(shift);
+    }
+    ck_assert_int_gt(pieces, 200);
+    ck_assert_int_gt(pointwise_pieces, 3);
 }
 END_TEST
 
@@ -882,6 +1105,8 @@ Suite *suite_q8_fast(void)
     tcase_add_test(tc, dense_packed_equals_reference);
     tcase_add_test(tc, conv2d_pointwise_and_few_channels);
     tcase_add_test(tc, conv2d_im2col_shapes);
+    tcase_add_test(tc, conv2d_in_place_shapes);
+    tcase_add_test(tc, conv2d_in_place_pieces);
     tcase_add_test(tc, epilogue_extreme_accumulators);
     tcase_add_test(tc, max_pool_identity_equals_reference);
     tcase_add_test(tc, quantize_ties_by_hand);

@@ -4,7 +4,8 @@
  * c = zx + 128 and the epilogue subtracts c * sum_k w[o][k] (wrapping,
  * exact in the end: q8_packed.h), adds the bias with int32 saturation and
  * requantizes exactly (q8_requant_avx512.h; its short r >= 32 path when
- * every column allows it). */
+ * every column allows it). A comes as rows, or for convs as row pointers
+ * into the padded image (q8_gemm_args.a_row: no im2col copy). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -64,27 +65,53 @@ static inline __attribute__((always_inline)) void finish16(const struct cols16 *
     _mm_mask_storeu_epi8(y, c->mask, _mm512_cvtepi32_epi8(q8v16_requant(&c->rq, acc)));
 }
 
-static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
-                                                       int j0, const struct cols16 *cols,
-                                                       const int mr, const int nb, const int fast)
+/* acc[i] += the quads [0, kq) of row i (at row[i]) times B from b0 / b1. */
+static inline __attribute__((always_inline)) void dot_rows(__m512i acc[MR][2],
+                                                           const uint8_t *const *row,
+                                                           const int8_t *b0, const int8_t *b1,
+                                                           int kq, const int mr, const int nb)
 {
-    __m512i acc[MR][2];
-    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
-        acc[i][0] = acc[i][1] = _mm512_setzero_si512();
-    const uint8_t *a = (const uint8_t *)g->a + (size_t)i0 * g->a_stride;
-    const int8_t *b0 = g->b + (size_t)(j0 / 16) * g->b_block;
-    const int8_t *b1 = b0 + g->b_block;
-    const int kq = g->kp / 4;
     for (int k = 0; k < kq; k++) {
         const __m512i w0 = _mm512_loadu_si512(b0 + (size_t)k * 64);
         const __m512i w1 = nb == 2 ? _mm512_loadu_si512(b1 + (size_t)k * 64) : w0;
         _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
             int32_t quad;
-            memcpy(&quad, a + (size_t)i * g->a_stride + (size_t)k * 4, 4);
+            memcpy(&quad, row[i] + (size_t)k * 4, 4);
             const __m512i av = _mm512_set1_epi32(quad);
             acc[i][0] = dpbusd(acc[i][0], av, w0);
             if (nb == 2)
                 acc[i][1] = dpbusd(acc[i][1], av, w1);
+        }
+    }
+}
+
+/* imp: A implicit (g->a_row): a_kh kernel rows of kp / a_kh bytes each,
+ * a_dy apart in the padded image, against consecutive quads of B. */
+static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
+                                                       int j0, const struct cols16 *cols,
+                                                       const int mr, const int nb, const int fast,
+                                                       const int imp)
+{
+    __m512i acc[MR][2];
+    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+    const int8_t *b0 = g->b + (size_t)(j0 / 16) * g->b_block;
+    const int8_t *b1 = b0 + g->b_block;
+    const uint8_t *row[MR];
+    if (!imp) {
+        _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+            row[i] = (const uint8_t *)g->a + (size_t)(i0 + i) * g->a_stride;
+        dot_rows(acc, row, b0, b1, g->kp / 4, mr, nb);
+    } else {
+        _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+            row[i] = g->a_row[i0 + i];
+        const int kq = g->kp / 4 / g->a_kh;
+        for (int kh = 0; kh < g->a_kh; kh++) {
+            dot_rows(acc, row, b0, b1, kq, mr, nb);
+            b0 += (size_t)kq * 64;
+            b1 += (size_t)kq * 64;
+            _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+                row[i] += g->a_dy;
         }
     }
     _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
@@ -97,24 +124,25 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
 
 static inline __attribute__((always_inline)) void rows(const struct q8_gemm_args *g, int j0,
                                                        const struct cols16 *cols, const int nb,
-                                                       const int fast)
+                                                       const int fast, const int imp)
 {
     int i0 = 0;
     for (; i0 + MR <= g->mc; i0 += MR)
-        tile(g, i0, j0, cols, MR, nb, fast);
+        tile(g, i0, j0, cols, MR, nb, fast, imp);
     switch (g->mc - i0) {
-    case 7: tile(g, i0, j0, cols, 7, nb, fast); break;
-    case 6: tile(g, i0, j0, cols, 6, nb, fast); break;
-    case 5: tile(g, i0, j0, cols, 5, nb, fast); break;
-    case 4: tile(g, i0, j0, cols, 4, nb, fast); break;
-    case 3: tile(g, i0, j0, cols, 3, nb, fast); break;
-    case 2: tile(g, i0, j0, cols, 2, nb, fast); break;
-    case 1: tile(g, i0, j0, cols, 1, nb, fast); break;
+    case 7: tile(g, i0, j0, cols, 7, nb, fast, imp); break;
+    case 6: tile(g, i0, j0, cols, 6, nb, fast, imp); break;
+    case 5: tile(g, i0, j0, cols, 5, nb, fast, imp); break;
+    case 4: tile(g, i0, j0, cols, 4, nb, fast, imp); break;
+    case 3: tile(g, i0, j0, cols, 3, nb, fast, imp); break;
+    case 2: tile(g, i0, j0, cols, 2, nb, fast, imp); break;
+    case 1: tile(g, i0, j0, cols, 1, nb, fast, imp); break;
     default: break;
     }
 }
 
-void q8_gemm_8x32__vnni(const struct q8_gemm_args *g)
+static inline __attribute__((always_inline)) void gemm(const struct q8_gemm_args *g,
+                                                       const int imp)
 {
     for (int j0 = 0; j0 < g->nc; j0 += 32) {
         const int ncols = g->nc - j0;
@@ -125,19 +153,39 @@ void q8_gemm_8x32__vnni(const struct q8_gemm_args *g)
         if (ncols > 16) {
             cols16_init(&cols[1], g, j0 + 16, ncols - 16);
             if (!cols[0].fast || !cols[1].fast)
-                rows(g, j0, cols, 2, 0);
+                rows(g, j0, cols, 2, 0, imp);
             else if (wide)
-                rows(g, j0, cols, 2, 1);
+                rows(g, j0, cols, 2, 1, imp);
             else
-                rows(g, j0, cols, 2, 2);
+                rows(g, j0, cols, 2, 2, imp);
         } else if (!cols[0].fast) {
-            rows(g, j0, cols, 1, 0);
+            rows(g, j0, cols, 1, 0, imp);
         } else if (wide) {
-            rows(g, j0, cols, 1, 1);
+            rows(g, j0, cols, 1, 1, imp);
         } else {
-            rows(g, j0, cols, 1, 2);
+            rows(g, j0, cols, 1, 2, imp);
         }
     }
+}
+
+/* Two copies (A rows in a, or implicit) so each loop keeps its row
+ * pointers in registers. */
+static void gemm_rows(const struct q8_gemm_args *g)
+{
+    gemm(g, 0);
+}
+
+static void gemm_implicit(const struct q8_gemm_args *g)
+{
+    gemm(g, 1);
+}
+
+void q8_gemm_8x32__vnni(const struct q8_gemm_args *g)
+{
+    if (g->a_row)
+        gemm_implicit(g);
+    else
+        gemm_rows(g);
 }
 
 /* A rows of the U8 layouts: x ^ 0x80 (= x + 128 as uint8). */
