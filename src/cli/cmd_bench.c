@@ -27,7 +27,9 @@ static const char bench_help[] =
     "\n"
     "Runs each MODEL on deterministic synthetic input (pseudo-random\n"
     "normalized floats, or in-range ids for embedding inputs) for every batch\n"
-    "size: --warmup untimed runs, then --iters timed runs. Reports per batch\n"
+    "size: --warmup untimed runs, then --iters timed runs, made in rounds\n"
+    "in which the models take turns (fair speed-ups on a busy machine).\n"
+    "Reports per batch\n"
     "the median, p90 and p99 latency, samples per second (batch / median),\n"
     "GOP/s (operations per sample x batch / median; a multiply-add is 2 ops),\n"
     "the share of the theoretical peak of the kernel level in use\n"
@@ -386,27 +388,44 @@ static enum quanta_status check_batches(const struct bench *b, const struct grap
     return QUANTA_OK;
 }
 
-static enum quanta_status bench_one(struct bench *b, int index, struct quanta_error *err)
+/* One model while the runs go on: all are open together so that the timed
+ * runs can take turns. */
+struct bench_run {
+    struct model m;
+    bool opened;
+    struct runner *r;
+    struct bench_input in;
+    double *times, *cpu;    /* [iters] of the current batch size */
+};
+
+static void bench_close(struct bench_run *run)
+{
+    free(run->times);
+    free(run->cpu);
+    input_free(&run->in);
+    runner_free(run->r);
+    if (run->opened)
+        model_close(&run->m);
+    memset(run, 0, sizeof *run);
+}
+
+/* Opens model `index`, fills what the graph alone gives (int8, ops, peak)
+ * and readies its runner and input for the largest batch. */
+static enum quanta_status bench_open(struct bench *b, int index, struct bench_run *run,
+                                     struct quanta_error *err)
 {
     struct bench_model *bm = &b->models[index];
-    struct model m;
-    struct runner *r = NULL;
-    struct bench_input in = {0};
-    double *times = NULL, *cpu = NULL;
-    bool opened = false;
     enum quanta_status st;
-
     bm->path = b->opt.models[index];
-    if ((st = model_open(&m, bm->path, err)) != QUANTA_OK)
+    if ((st = model_open(&run->m, bm->path, err)) != QUANTA_OK)
         return st;
-    opened = true;
-    const struct graph *g = &m.graph;
-    if (!m.has_graph) {
-        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run", bm->path);
-        goto done;
-    }
+    run->opened = true;
+    const struct graph *g = &run->m.graph;
+    if (!run->m.has_graph)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run",
+                           bm->path);
     if ((st = check_batches(b, g, bm->path, err)) != QUANTA_OK)
-        goto done;
+        return st;
     int64_t max_batch = 1;
     for (int k = 0; k < b->opt.n_batches; k++)
         if (b->opt.batches[k] > max_batch)
@@ -417,59 +436,102 @@ static enum quanta_status bench_one(struct bench *b, int index, struct quanta_er
     bm->peak_gops = (double)b->threads * b->clock.ghz * ops_per_cycle(b->level, bm->int8);
 
     struct runner_options ro = {.max_batch = max_batch, .threads = (int)b->opt.threads};
-    if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {
+    if ((st = runner_create(&run->r, g, &ro, err)) != QUANTA_OK) {
         if (st != QUANTA_ERR_USAGE && strncmp(err->message, bm->path, strlen(bm->path)) != 0)
             quanta_error_prefix(err, "%s", bm->path);
-        goto done;
+        return st;
     }
-    if ((st = input_make(&in, g, bm->path, max_batch, err)) != QUANTA_OK)
-        goto done;
-    times = malloc((size_t)b->opt.iters * sizeof *times);
-    cpu = malloc((size_t)b->opt.iters * sizeof *cpu);
-    if (!times || !cpu) {
-        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    const void *const *inputs = (const void *const *)in.buffers;
-    for (int k = 0; k < b->opt.n_batches; k++) {
-        struct bench_batch *bb = &bm->batches[k];
-        bb->batch = b->opt.batches[k];
-        for (int64_t i = 0; i < b->opt.warmup + b->opt.iters; i++) {
-            double c0 = cpu_seconds(), t0 = now_seconds();
-            st = runner_run(r, bb->batch, inputs, err);
-            double t = now_seconds() - t0, c = cpu_seconds() - c0;
-            if (st != QUANTA_OK) {
-                if (strncmp(err->message, bm->path, strlen(bm->path)) != 0)
-                    quanta_error_prefix(err, "%s", bm->path);
-                goto done;
+    if ((st = input_make(&run->in, g, bm->path, max_batch, err)) != QUANTA_OK)
+        return st;
+    run->times = malloc((size_t)b->opt.iters * sizeof *run->times);
+    run->cpu = malloc((size_t)b->opt.iters * sizeof *run->cpu);
+    if (!run->times || !run->cpu)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+    return QUANTA_OK;
+}
+
+static enum quanta_status run_once(const struct bench_model *bm, struct bench_run *run,
+                                   int64_t batch, double *wall, double *cpu,
+                                   struct quanta_error *err)
+{
+    double c0 = cpu_seconds(), t0 = now_seconds();
+    enum quanta_status st =
+        runner_run(run->r, batch, (const void *const *)run->in.buffers, err);
+    *wall = now_seconds() - t0;
+    *cpu = cpu_seconds() - c0;
+    if (st != QUANTA_OK && strncmp(err->message, bm->path, strlen(bm->path)) != 0)
+        quanta_error_prefix(err, "%s", bm->path);
+    return st;
+}
+
+/* The figures of batch size k of one model from its timed runs. */
+static void batch_stats(struct bench *b, int index, int k, struct bench_run *run)
+{
+    struct bench_model *bm = &b->models[index];
+    struct bench_batch *bb = &bm->batches[k];
+    const int64_t n = b->opt.iters;
+    qsort(run->cpu, (size_t)n, sizeof *run->cpu, compare_double);
+    bb->cpu_ms = 1e3 * median(run->cpu, n);
+    qsort(run->times, (size_t)n, sizeof *run->times, compare_double);
+    double med = median(run->times, n);
+    bb->median_ms = 1e3 * med;
+    bb->p90_ms = 1e3 * percentile(run->times, n, 90.0);
+    bb->p99_ms = 1e3 * percentile(run->times, n, 99.0);
+    bb->samples_per_s = med > 0.0 ? (double)bb->batch / med : INFINITY;
+    bb->gops = med > 0.0 ? bm->ops_per_sample * (double)bb->batch / med * 1e-9 : INFINITY;
+    bb->peak_fraction = bb->gops / bm->peak_gops;
+    const struct bench_batch *first = &b->models[0].batches[k];
+    bb->speedup = bb->median_ms > 0.0 ? first->median_ms / bb->median_ms : NAN;
+}
+
+/* Timed runs per model and round. */
+#define ROUND_RUNS 5
+
+/* Per batch size: the warm-up runs of every model, then rounds in which
+ * every model in turn makes one untimed run (its weights back in cache
+ * after the others ran) and up to ROUND_RUNS timed ones, so that a slower
+ * phase of a shared machine falls on all models alike and the speed-ups
+ * stay fair. */
+static enum quanta_status bench_all(struct bench *b, struct quanta_error *err)
+{
+    const int n = b->opt.n_models;
+    struct bench_run *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+    enum quanta_status st = QUANTA_OK;
+    for (int j = 0; j < n && st == QUANTA_OK; j++)
+        st = bench_open(b, j, &runs[j], err);
+    for (int k = 0; k < b->opt.n_batches && st == QUANTA_OK; k++) {
+        const int64_t batch = b->opt.batches[k];
+        for (int j = 0; j < n; j++)
+            b->models[j].batches[k].batch = batch;
+        for (int64_t i = 0; i < b->opt.warmup && st == QUANTA_OK; i++)
+            for (int j = 0; j < n && st == QUANTA_OK; j++) {
+                double wall, cpu;
+                st = run_once(&b->models[j], &runs[j], batch, &wall, &cpu, err);
             }
-            if (i >= b->opt.warmup) {
-                times[i - b->opt.warmup] = t;
-                cpu[i - b->opt.warmup] = c;
+        for (int64_t i0 = 0; i0 < b->opt.iters && st == QUANTA_OK; i0 += ROUND_RUNS) {
+            const int64_t i1 = i0 + ROUND_RUNS < b->opt.iters ? i0 + ROUND_RUNS : b->opt.iters;
+            for (int j = 0; j < n && st == QUANTA_OK; j++) {
+                double wall, cpu;
+                if (n > 1 && i0 > 0)
+                    st = run_once(&b->models[j], &runs[j], batch, &wall, &cpu, err);
+                for (int64_t i = i0; i < i1 && st == QUANTA_OK; i++)
+                    st = run_once(&b->models[j], &runs[j], batch, &runs[j].times[i],
+                                  &runs[j].cpu[i], err);
             }
         }
-        qsort(cpu, (size_t)b->opt.iters, sizeof *cpu, compare_double);
-        bb->cpu_ms = 1e3 * median(cpu, b->opt.iters);
-        qsort(times, (size_t)b->opt.iters, sizeof *times, compare_double);
-        double med = median(times, b->opt.iters);
-        bb->median_ms = 1e3 * med;
-        bb->p90_ms = 1e3 * percentile(times, b->opt.iters, 90.0);
-        bb->p99_ms = 1e3 * percentile(times, b->opt.iters, 99.0);
-        bb->samples_per_s = med > 0.0 ? (double)bb->batch / med : INFINITY;
-        bb->gops = med > 0.0 ? bm->ops_per_sample * (double)bb->batch / med * 1e-9 : INFINITY;
-        bb->peak_fraction = bb->gops / bm->peak_gops;
-        const struct bench_batch *first = &b->models[0].batches[k];
-        bb->speedup = bb->median_ms > 0.0 ? first->median_ms / bb->median_ms : NAN;
+        for (int j = 0; j < n && st == QUANTA_OK; j++)
+            batch_stats(b, j, k, &runs[j]);
     }
-    bm->peak_rss_kb = peak_rss_kb();
-    st = QUANTA_OK;
-done:
-    free(times);
-    free(cpu);
-    input_free(&in);
-    runner_free(r);
-    if (opened)
-        model_close(&m);
+    if (st == QUANTA_OK) {
+        long rss = peak_rss_kb();
+        for (int j = 0; j < n; j++)
+            b->models[j].peak_rss_kb = rss;
+    }
+    for (int j = 0; j < n; j++)
+        bench_close(&runs[j]);
+    free(runs);
     return st;
 }
 
@@ -606,8 +668,7 @@ int cmd_bench(int argc, char **argv)
         quanta_fail(&err, QUANTA_ERR_NOMEM, "out of memory");
         return cli_report(&err);
     }
-    for (int i = 0; i < b.opt.n_models && st == QUANTA_OK; i++)
-        st = bench_one(&b, i, &err);
+    st = bench_all(&b, &err);
     if (st == QUANTA_OK) {
         if (b.opt.json)
             st = cli_json_print(bench_json(&b), &err);
