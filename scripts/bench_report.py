@@ -3,8 +3,8 @@
 
     /usr/bin/python3 scripts/bench_report.py build/bench/results
 
-Reads machine.txt and the `quanta bench --json` outputs (ref-*, opt-*,
-t2-*, avx2-*) and scripts/bench_ort.js outputs (ort-*) named by bench.sh; a file
+Reads machine.txt and the `quanta bench --json` outputs (ref-*, opt-*
+with float and int8 at 1 and 2 threads, avx2-*) and scripts/bench_ort.js outputs (ort-*) named by bench.sh; a file
 that is missing leaves its rows out. GOP/s of ONNX Runtime uses quanta's
 operation count of the same float model (see man quanta-bench(1)); its % of
 peak uses the float peak of the kernel level quanta chose on this machine.
@@ -86,17 +86,19 @@ def main():
     p("|---|---:|---:|---|---:|---:|---:|---:|")
     speed = []
     for key, title in MODELS:
-        ref, opt, t2 = load(res, "ref-" + key), load(res, "opt-" + key), load(res, "t2-" + key)
+        ref, opt = load(res, "ref-" + key), load(res, "opt-" + key)
         ort1, ort2 = load(res, "ort-opt-" + key), load(res, "ort-t2-" + key)
         if not opt:
             continue
         ops = opt["models"][0]["ops_per_sample"]
-        for batch, threads, qdoc, odoc in ((1, 1, opt, ort1), (64, 1, opt, ort1),
-                                           (64, 2, t2, ort2)):
+        # opt rows: float and int8 at 1 thread, then float and int8 at 2
+        for batch, threads, first, odoc in ((1, 1, 0, ort1), (64, 1, 0, ort1),
+                                            (64, 2, 2, ort2)):
+            qdoc = opt
             rows = []
             mr, br = entry(ref, 0, batch) if threads == 1 else (None, None)
-            mf, bf = entry(qdoc, 0, batch)
-            mi, bi = entry(qdoc, 1, batch)
+            mf, bf = entry(qdoc, first, batch)
+            mi, bi = entry(qdoc, first + 1, batch)
             if br:
                 rows.append(("quanta float, `ref`", br))
             if bf:
@@ -130,20 +132,20 @@ def main():
         p("| %s | %d | %d | %s | %s | %s | %s |" % row)
 
     p("")
-    p("Batch 64: two threads against one (same run of bench.sh), and int8 against "
+    p("Batch 64: two threads against one (one `quanta bench --threads 1,2` call), and int8 against "
       "float with the AVX2 kernels forced (`QUANTA_ISA=avx2`, one thread):")
     p("")
     p("| model | float, 2 threads vs 1 | int8, 2 threads vs 1 | `avx2` float ms | "
       "`avx2` int8 ms | `avx2` int8 vs float |")
     p("|---|---:|---:|---:|---:|---:|")
     for key, _ in MODELS:
-        opt, t2, avx2 = load(res, "opt-" + key), load(res, "t2-" + key), load(res, "avx2-" + key)
+        opt, avx2 = load(res, "opt-" + key), load(res, "avx2-" + key)
         if not opt:
             continue
         cells = []
         for i in (0, 1):
             _, b1 = entry(opt, i, 64)
-            _, b2 = entry(t2, i, 64)
+            _, b2 = entry(opt, i + 2, 64)
             cells.append(ratio(b1 and b1["median_ms"], b2 and b2["median_ms"]))
         _, af = entry(avx2, 0, 64)
         _, ai = entry(avx2, 1, 64)

@@ -18,11 +18,11 @@
 #include "report/report.h"
 
 static const char bench_usage[] =
-    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N]\n"
+    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N[,N...]]\n"
     "                    [--iters N] [--warmup N] [--json]\n";
 
 static const char bench_help[] =
-    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N]\n"
+    "usage: quanta bench MODEL [MODEL...] [--batch N[,N...]] [--threads N[,N...]]\n"
     "                    [--iters N] [--warmup N] [--json]\n"
     "\n"
     "Runs each MODEL on deterministic synthetic input (pseudo-random\n"
@@ -42,8 +42,10 @@ static const char bench_help[] =
     "options:\n"
     "  --batch N[,N...]  batch sizes, comma-separated, each in [1, 1048576]\n"
     "                    (default 1,64)\n"
-    "  --threads N       worker threads passed to the runner, 0: all cores\n"
-    "                    (default 1)\n"
+    "  --threads N[,N...]\n"
+    "                    worker threads passed to the runner, 0: all cores\n"
+    "                    (default 1); a list benches every model at each\n"
+    "                    count, all in the same rounds\n"
     "  --iters N         timed runs per batch size, [1, 1000000] (default 20)\n"
     "  --warmup N        untimed runs before them, [0, 1000000] (default 3)\n"
     "  --json            print one JSON object on stdout instead of a table\n"
@@ -54,6 +56,7 @@ static const char bench_help[] =
     "See man quanta-bench(1) for the formulas and the JSON keys.\n";
 
 #define BENCH_MAX_BATCHES 32
+#define BENCH_MAX_THREADS 8
 #define BENCH_MAX_BATCH (1 << 20)
 
 struct bench_options {
@@ -61,26 +64,28 @@ struct bench_options {
     int n_models;
     int64_t batches[BENCH_MAX_BATCHES];
     int n_batches;
-    int64_t threads, iters, warmup;
+    int64_t threads[BENCH_MAX_THREADS]; /* as given: 0 is every core */
+    int n_threads;
+    int64_t iters, warmup;
     bool json;
 };
 
-/* Parses "1,64,256" into o->batches. */
-static bool parse_batches(const char *text, struct bench_options *o)
+/* Parses "1,64,256" into at most max numbers in [lo, hi]. */
+static bool parse_list(const char *text, int64_t lo, int64_t hi, int64_t *out, int max, int *n)
 {
-    o->n_batches = 0;
+    *n = 0;
     const char *p = text;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         char item[32];
-        if (len == 0 || len >= sizeof item || o->n_batches == BENCH_MAX_BATCHES)
+        if (len == 0 || len >= sizeof item || *n == max)
             return false;
         memcpy(item, p, len);
         item[len] = '\0';
-        if (!cli_parse_i64(item, 1, BENCH_MAX_BATCH, &o->batches[o->n_batches]))
+        if (!cli_parse_i64(item, lo, hi, &out[*n]))
             return false;
-        o->n_batches++;
+        (*n)++;
         if (!comma)
             return true;
         p = comma + 1;
@@ -99,7 +104,7 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct bench_options){.threads = 1, .iters = 20, .warmup = 3,
+    *o = (struct bench_options){.threads = {1}, .n_threads = 1, .iters = 20, .warmup = 3,
                                 .batches = {1, 64}, .n_batches = 2};
     int c;
     optind = 0;
@@ -109,16 +114,19 @@ static int parse_options(int argc, char **argv, struct bench_options *o)
         case 'h':
             return cli_help(bench_help) - 1; /* -1: stop, exit 0 */
         case OPT_BATCH:
-            if (!parse_batches(optarg, o))
+            if (!parse_list(optarg, 1, BENCH_MAX_BATCH, o->batches, BENCH_MAX_BATCHES,
+                            &o->n_batches))
                 return cli_usage_error("bench", bench_usage,
                                        "--batch '%s' is not a comma-separated list of at most "
                                        "%d numbers in [1, %d]",
                                        optarg, BENCH_MAX_BATCHES, BENCH_MAX_BATCH);
             break;
         case OPT_THREADS:
-            if (!cli_parse_i64(optarg, 0, 1024, &o->threads))
+            if (!parse_list(optarg, 0, 1024, o->threads, BENCH_MAX_THREADS, &o->n_threads))
                 return cli_usage_error("bench", bench_usage,
-                                       "--threads '%s' is not a number in [0, 1024]", optarg);
+                                       "--threads '%s' is not a comma-separated list of at "
+                                       "most %d numbers in [0, 1024]",
+                                       optarg, BENCH_MAX_THREADS);
             break;
         case OPT_ITERS:
             if (!cli_parse_i64(optarg, 1, 1000000, &o->iters))
@@ -234,6 +242,7 @@ struct bench_batch {
 
 struct bench_model {
     const char *path;
+    int threads;            /* resolved: never 0 */
     bool int8;              /* conv2d/dense run on int8 activations */
     double ops_per_sample;
     double peak_gops;
@@ -241,12 +250,14 @@ struct bench_model {
     struct bench_batch batches[BENCH_MAX_BATCHES];
 };
 
+/* The rows: every MODEL at the first thread count, then every MODEL at
+ * the next one, and so on. */
 struct bench {
     struct bench_options opt;
     enum kernels_level level;
-    int threads;            /* --threads, 0 resolved to the online cores */
     struct bench_clock clock;
-    struct bench_model *models;
+    struct bench_model *models; /* [n_rows] */
+    int n_rows;                 /* n_models x n_threads */
 };
 
 /* The graph runs integer kernels when some conv2d or dense reads a
@@ -388,6 +399,15 @@ static enum quanta_status check_batches(const struct bench *b, const struct grap
     return QUANTA_OK;
 }
 
+/* --threads 0: every online core. */
+static int resolve_threads(int64_t threads)
+{
+    if (threads > 0)
+        return (int)threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)(cores < 1024 ? cores : 1024) : 1;
+}
+
 /* One model while the runs go on: all are open together so that the timed
  * runs can take turns. */
 struct bench_run {
@@ -416,7 +436,8 @@ static enum quanta_status bench_open(struct bench *b, int index, struct bench_ru
 {
     struct bench_model *bm = &b->models[index];
     enum quanta_status st;
-    bm->path = b->opt.models[index];
+    bm->path = b->opt.models[index % b->opt.n_models];
+    bm->threads = resolve_threads(b->opt.threads[index / b->opt.n_models]);
     if ((st = model_open(&run->m, bm->path, err)) != QUANTA_OK)
         return st;
     run->opened = true;
@@ -433,9 +454,9 @@ static enum quanta_status bench_open(struct bench *b, int index, struct bench_ru
     bm->int8 = graph_is_int8(g);
     /* counted at a batch the graph accepts (a fixed batch stays fixed) */
     bm->ops_per_sample = graph_ops_count(g, max_batch) / (double)max_batch;
-    bm->peak_gops = (double)b->threads * b->clock.ghz * ops_per_cycle(b->level, bm->int8);
+    bm->peak_gops = (double)bm->threads * b->clock.ghz * ops_per_cycle(b->level, bm->int8);
 
-    struct runner_options ro = {.max_batch = max_batch, .threads = (int)b->opt.threads};
+    struct runner_options ro = {.max_batch = max_batch, .threads = bm->threads};
     if ((st = runner_create(&run->r, g, &ro, err)) != QUANTA_OK) {
         if (st != QUANTA_ERR_USAGE && strncmp(err->message, bm->path, strlen(bm->path)) != 0)
             quanta_error_prefix(err, "%s", bm->path);
@@ -494,7 +515,7 @@ static void batch_stats(struct bench *b, int index, int k, struct bench_run *run
  * stay fair. */
 static enum quanta_status bench_all(struct bench *b, struct quanta_error *err)
 {
-    const int n = b->opt.n_models;
+    const int n = b->n_rows;
     struct bench_run *runs = calloc((size_t)n, sizeof *runs);
     if (!runs)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
@@ -554,23 +575,32 @@ static enum quanta_status print_text(const struct bench *b)
         snprintf(ghz, sizeof ghz, "unknown");
     else
         snprintf(ghz, sizeof ghz, "%.2f GHz (%s)", b->clock.ghz, b->clock.source);
-    printf("kernels: %s  threads: %d  clock: %s  iters: %lld  warmup: %lld\n",
-           kernels_level_name(b->level), b->threads, ghz, (long long)b->opt.iters,
+    char threads[BENCH_MAX_THREADS * 8] = "";
+    for (int i = 0, at = 0; i < b->opt.n_threads; i++)
+        at += snprintf(threads + at, sizeof threads - (size_t)at, "%s%d", i ? "," : "",
+                       b->models[i * b->opt.n_models].threads);
+    printf("kernels: %s  threads: %s  clock: %s  iters: %lld  warmup: %lld\n",
+           kernels_level_name(b->level), threads, ghz, (long long)b->opt.iters,
            (long long)b->opt.warmup);
-    static const char *const head[] = {"model", "type", "batch", "median ms", "cpu ms",
-                                       "p90 ms", "p99 ms", "samples/s", "GOP/s", "peak",
-                                       "speed-up", "peak RSS"};
+    static const char *const head[] = {"model", "type", "threads", "batch", "median ms",
+                                       "cpu ms", "p90 ms", "p99 ms", "samples/s", "GOP/s",
+                                       "peak", "speed-up", "peak RSS"};
     static const enum report_align align[] = {
         REPORT_ALIGN_LEFT, REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
+        REPORT_ALIGN_RIGHT,
         REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
         REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT};
-    struct report_table *t = report_table_create(12, head, align);
-    for (int i = 0; i < b->opt.n_models; i++) {
+    struct report_table *t = report_table_create(13, head, align);
+    for (int i = 0; i < b->n_rows; i++) {
         const struct bench_model *bm = &b->models[i];
         for (int k = 0; k < b->opt.n_batches; k++) {
             const struct bench_batch *bb = &bm->batches[k];
             report_table_add(t, "%s", k == 0 ? bm->path : "");
             report_table_add(t, "%s", k == 0 ? (bm->int8 ? "int8" : "float") : "");
+            if (k == 0)
+                report_table_add(t, "%d", bm->threads);
+            else
+                report_table_add(t, "%s", "");
             report_table_add(t, "%lld", (long long)bb->batch);
             report_table_add(t, "%.3f", bb->median_ms);
             report_table_add(t, "%.3f", bb->cpu_ms);
@@ -590,10 +620,11 @@ static enum quanta_status print_text(const struct bench *b)
     report_table_free(t);
     if (st != QUANTA_OK)
         return st;
-    for (int i = 0; i < b->opt.n_models; i++) {
+    for (int i = 0; i < b->n_rows; i++) {
         const struct bench_model *bm = &b->models[i];
-        printf("%s: %.4g MOP per sample, peak %.1f GOP/s (%s)\n", bm->path,
-               bm->ops_per_sample * 1e-6, bm->peak_gops, bm->int8 ? "int8" : "float");
+        printf("%s: %.4g MOP per sample, peak %.1f GOP/s (%s, %d thread%s)\n", bm->path,
+               bm->ops_per_sample * 1e-6, bm->peak_gops, bm->int8 ? "int8" : "float",
+               bm->threads, bm->threads == 1 ? "" : "s");
     }
     return QUANTA_OK;
 }
@@ -604,7 +635,7 @@ static cJSON *bench_json(const struct bench *b)
     if (!root)
         return NULL;
     cJSON_AddStringToObject(root, "kernels", kernels_level_name(b->level));
-    cJSON_AddNumberToObject(root, "threads", b->threads);
+    cJSON_AddNumberToObject(root, "threads", b->models[0].threads);
     cli_json_add_number(root, "ghz", b->clock.ghz);
     cJSON_AddStringToObject(root, "ghz_source", b->clock.source);
     cJSON_AddNumberToObject(root, "iters", (double)b->opt.iters);
@@ -613,14 +644,14 @@ static cJSON *bench_json(const struct bench *b)
     for (int k = 0; batches && k < b->opt.n_batches; k++)
         cJSON_AddItemToArray(batches, cJSON_CreateNumber((double)b->opt.batches[k]));
     cJSON *models = cJSON_AddArrayToObject(root, "models");
-    for (int i = 0; models && i < b->opt.n_models; i++) {
+    for (int i = 0; models && i < b->n_rows; i++) {
         const struct bench_model *bm = &b->models[i];
         cJSON *m = cJSON_CreateObject();
         cJSON_AddItemToArray(models, m);
         cJSON_AddStringToObject(m, "path", bm->path);
         cJSON_AddStringToObject(m, "precision", bm->int8 ? "int8" : "float");
         cJSON_AddStringToObject(m, "kernels", kernels_level_name(b->level));
-        cJSON_AddNumberToObject(m, "threads", b->threads);
+        cJSON_AddNumberToObject(m, "threads", bm->threads);
         cJSON_AddNumberToObject(m, "ops_per_sample", bm->ops_per_sample);
         cli_json_add_number(m, "peak_gops", bm->peak_gops);
         cJSON_AddNumberToObject(m, "peak_rss_kb", (double)bm->peak_rss_kb);
@@ -657,13 +688,9 @@ int cmd_bench(int argc, char **argv)
     if (st != QUANTA_OK)
         return cli_report(&err);
     b.level = kernels_current_level();
-    b.threads = (int)b.opt.threads;
-    if (b.threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        b.threads = cores > 0 ? (int)cores : 1;
-    }
     read_clock(&b.clock);
-    b.models = calloc((size_t)b.opt.n_models, sizeof *b.models);
+    b.n_rows = b.opt.n_models * b.opt.n_threads;
+    b.models = calloc((size_t)b.n_rows, sizeof *b.models);
     if (!b.models) {
         quanta_fail(&err, QUANTA_ERR_NOMEM, "out of memory");
         return cli_report(&err);
