@@ -91,14 +91,14 @@ static struct split_window conv_window(const struct f32_conv2d_params *p)
     };
 }
 
-static void conv_part(void *ctx, int part, int parts)
+static void conv_part(void *ctx, int part, int parts, int thread)
 {
     const struct conv_job *j = ctx;
     const struct f32_conv2d_params *p = j->p;
     struct split_window win = conv_window(p);
     struct split_piece pc[3];
     int count = split_rows(&win, part, parts, pc);
-    float *scratch = j->r->scratch ? j->r->scratch + (size_t)part * j->r->scratch_stride : NULL;
+    float *scratch = j->r->scratch ? j->r->scratch + (size_t)thread * j->r->scratch_stride : NULL;
     for (int i = 0; i < count; i++) {
         struct f32_conv2d_params q = *p;
         q.batch = (size_t)pc[i].batch;
@@ -135,8 +135,9 @@ struct dense_job {
     float *y;
 };
 
-static void dense_part(void *ctx, int part, int parts)
+static void dense_part(void *ctx, int part, int parts, int thread)
 {
+    (void)thread; /* no scratch */
     const struct dense_job *j = ctx;
     int64_t b0, b1;
     runner_range((int64_t)j->p->batch, 1, part, parts, &b0, &b1);
@@ -261,8 +262,9 @@ static struct split_window pool_window(const struct f32_pool2d_params *p)
     };
 }
 
-static void pool_part(void *ctx, int part, int parts)
+static void pool_part(void *ctx, int part, int parts, int thread)
 {
+    (void)thread; /* no scratch */
     const struct pool_job *j = ctx;
     const struct f32_pool2d_params *p = j->p;
     struct split_window win = pool_window(p);
@@ -316,8 +318,9 @@ struct elementwise_job {
     const struct f32_binary_params *p;
 };
 
-static void elementwise_part(void *ctx, int part, int parts)
+static void elementwise_part(void *ctx, int part, int parts, int thread)
 {
+    (void)thread; /* no scratch */
     const struct elementwise_job *j = ctx;
     int64_t i0, i1;
     runner_range((int64_t)j->n, (int64_t)j->align, part, parts, &i0, &i1);

@@ -44,7 +44,7 @@ struct conv_job {
     int8_t *y;
 };
 
-static void conv_part(void *ctx, int part, int parts)
+static void conv_part(void *ctx, int part, int parts, int thread)
 {
     const struct conv_job *j = ctx;
     const struct q8_conv2d_shape *s = j->s;
@@ -52,7 +52,7 @@ static void conv_part(void *ctx, int part, int parts)
     struct split_piece pc[3];
     int count = split_rows(&win, part, parts, pc);
     const struct q8_plan *p = j->r->q8;
-    void *scratch = p->scratch ? (char *)p->scratch + (size_t)part * p->scratch_stride : NULL;
+    void *scratch = p->scratch ? (char *)p->scratch + (size_t)thread * p->scratch_stride : NULL;
     for (int i = 0; i < count; i++) {
         struct q8_conv2d_shape q = *s;
         q.batch = pc[i].batch;
@@ -89,7 +89,7 @@ struct dense_job {
     int8_t *y;
 };
 
-static void dense_part(void *ctx, int part, int parts)
+static void dense_part(void *ctx, int part, int parts, int thread)
 {
     const struct dense_job *j = ctx;
     const struct q8_plan *p = j->r->q8;
@@ -101,7 +101,7 @@ static void dense_part(void *ctx, int part, int parts)
     q.batch = b1 - b0;
     const int8_t *x = j->x + b0 * q.in_features;
     int8_t *y = j->y + b0 * q.out_features;
-    void *scratch = p->scratch ? (char *)p->scratch + (size_t)part * p->scratch_stride : NULL;
+    void *scratch = p->scratch ? (char *)p->scratch + (size_t)thread * p->scratch_stride : NULL;
     if (j->np->reduce.packed)
         p->k->dense_packed(&q, &j->np->reduce.rq, x, j->np->reduce.packed, scratch, y);
     else
@@ -136,8 +136,9 @@ static struct split_window pool_window(const struct q8_pool2d_shape *s)
     };
 }
 
-static void pool_part(void *ctx, int part, int parts)
+static void pool_part(void *ctx, int part, int parts, int thread)
 {
+    (void)thread; /* no scratch */
     const struct pool_job *j = ctx;
     const struct q8_pool2d_shape *s = j->s;
     struct split_window win = pool_window(s);
@@ -196,8 +197,9 @@ struct ew_job {
     void *y;
 };
 
-static void ew_part(void *ctx, int part, int parts)
+static void ew_part(void *ctx, int part, int parts, int thread)
 {
+    (void)thread; /* no scratch */
     const struct ew_job *j = ctx;
     const struct q8_kernels *k = j->r->q8->k;
     const struct q8_node_plan *np = j->np;

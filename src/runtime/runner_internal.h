@@ -58,14 +58,22 @@ struct runner {
  * less runs on the calling thread alone. */
 #define RUNNER_PART_WORK ((int64_t)1 << 16)
 
-/* How many parts to cut a node of `work` units into: at most n_threads,
- * at least 1. The result never changes the numbers, only who computes
- * them (every output element is computed by one part, the same way). */
+/* Parts per thread of a large node: the threads take parts as they
+ * finish (threadpool.h), so a thread slowed down by the machine (another
+ * program, a busy sibling core of a VM) takes fewer parts instead of
+ * holding the others up. */
+#define RUNNER_PARTS_PER_THREAD 4
+
+/* How many parts to cut a node of `work` units into: at most
+ * RUNNER_PARTS_PER_THREAD x n_threads (1 on one thread), at least 1. The
+ * result never changes the numbers, only who computes them (every output
+ * element is computed by one part, the same way). */
 static inline int runner_parts(const struct runner *r, int64_t work)
 {
+    const int64_t most = r->n_threads > 1 ? (int64_t)r->n_threads * RUNNER_PARTS_PER_THREAD : 1;
     int64_t parts = work / RUNNER_PART_WORK;
-    if (parts > r->n_threads)
-        parts = r->n_threads;
+    if (parts > most)
+        parts = most;
     return parts < 1 ? 1 : (int)parts;
 }
 

@@ -41,6 +41,10 @@ struct threadpool {
     pthread_cond_t start, done;
     _Atomic uint64_t generation; /* bumped per job (release: fn, ctx, parts) */
     _Atomic int pending;   /* workers still running the current job */
+    /* Thread t owns parts [t * parts / size, (t + 1) * parts / size):
+     * next[t] is the next of them to take, end[t] the end. */
+    _Atomic int *next;
+    int *end;
     _Atomic bool stop;
     threadpool_fn fn;
     void *ctx;
@@ -69,6 +73,23 @@ static bool spin_for_job(struct threadpool *p, uint64_t seen)
     }
 }
 
+/* Runs parts of the current job until none is left: the thread's own
+ * parts first (the same samples or rows in every node, so its caches keep
+ * them), then what is left of the others', which only a thread that fell
+ * behind still has. */
+static void take_parts(struct threadpool *p, int thread)
+{
+    for (int k = 0; k < p->size; k++) {
+        const int t = (thread + k) % p->size;
+        for (;;) {
+            const int part = atomic_fetch_add_explicit(&p->next[t], 1, memory_order_relaxed);
+            if (part >= p->end[t])
+                break;
+            p->fn(p->ctx, part, p->parts, thread);
+        }
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -84,8 +105,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&p->stop))
             break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        if (w->index < p->parts)
-            p->fn(p->ctx, w->index, p->parts);
+        take_parts(p, w->index);
         if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mutex);
             pthread_cond_signal(&p->done);
@@ -113,7 +133,11 @@ enum quanta_status threadpool_create(struct threadpool **out, int threads,
     }
     p->tids = calloc((size_t)threads - 1, sizeof *p->tids);
     p->workers = calloc((size_t)threads - 1, sizeof *p->workers);
-    if (!p->tids || !p->workers) {
+    p->next = calloc((size_t)threads, sizeof *p->next);
+    p->end = calloc((size_t)threads, sizeof *p->end);
+    if (!p->tids || !p->workers || !p->next || !p->end) {
+        free(p->next);
+        free(p->end);
         free(p->tids);
         free(p->workers);
         free(p);
@@ -152,6 +176,8 @@ void threadpool_free(struct threadpool *p)
     }
     free(p->tids);
     free(p->workers);
+    free(p->next);
+    free(p->end);
     free(p);
 }
 
@@ -163,17 +189,22 @@ int threadpool_size(const struct threadpool *p)
 void threadpool_run(struct threadpool *p, threadpool_fn fn, void *ctx, int parts)
 {
     int size = threadpool_size(p);
-    if (parts > size)
-        parts = size;
-    if (parts <= 1 || !p || p->started < size - 1) {
-        for (int i = 0; i < (parts < 1 ? 1 : parts); i++)
-            fn(ctx, i, parts < 1 ? 1 : parts);
+    if (parts < 1)
+        parts = 1;
+    if (parts == 1 || size == 1 || p->started < size - 1) {
+        for (int i = 0; i < parts; i++)
+            fn(ctx, i, parts, 0);
         return;
     }
     /* The workers are idle (pending == 0), so the plain fields are free. */
     p->fn = fn;
     p->ctx = ctx;
     p->parts = parts;
+    for (int t = 0; t < size; t++) {
+        atomic_store_explicit(&p->next[t], (int)((int64_t)parts * t / size),
+                              memory_order_relaxed);
+        p->end[t] = (int)((int64_t)parts * (t + 1) / size);
+    }
     atomic_store_explicit(&p->pending, p->started, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     /* Under the mutex: a worker that checked the counter and is about to
@@ -181,7 +212,7 @@ void threadpool_run(struct threadpool *p, threadpool_fn fn, void *ctx, int parts
     pthread_mutex_lock(&p->mutex);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mutex);
-    fn(ctx, 0, parts);
+    take_parts(p, 0);
     const int64_t until = now_ns() + SPIN_NS;
     for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
         cpu_relax();

@@ -1,9 +1,11 @@
 /* Internal to src/runtime: a small pool of worker threads, created once per
  * runner. threadpool_run hands out parts 0 .. parts-1 of one job: the
- * calling thread runs part 0 and worker i runs part i, so which thread
- * computes what depends only on the part number, never on timing. A job
- * returns when every part is done. Between jobs the workers poll for a
- * fraction of a millisecond, then sleep on a condition variable. */
+ * calling thread (thread 0) and the workers (threads 1 ..) take the next
+ * part from a shared counter until none is left, so a slowed-down thread
+ * takes fewer. Which thread runs a part depends on timing; what a part
+ * computes does not, so the results never do. A job returns when every
+ * part is done. Between jobs the workers poll for a fraction of a
+ * millisecond, then sleep on a condition variable. */
 #ifndef QUANTA_RUNTIME_THREADPOOL_H
 #define QUANTA_RUNTIME_THREADPOOL_H
 
@@ -12,8 +14,9 @@
 
 struct threadpool;
 
-/* Part `part` of `parts` of a job. */
-typedef void (*threadpool_fn)(void *ctx, int part, int parts);
+/* Part `part` of `parts` of a job, run by thread `thread` in
+ * [0, threadpool_size) (for per-thread scratch). */
+typedef void (*threadpool_fn)(void *ctx, int part, int parts, int thread);
 
 /* A pool for `threads` threads in all (the caller and threads - 1
  * workers); threads <= 0 means every online core. */
@@ -24,9 +27,9 @@ void threadpool_free(struct threadpool *pool);
 /* Threads of the pool, the caller included (>= 1). */
 int threadpool_size(const struct threadpool *pool);
 
-/* Runs fn(ctx, p, parts) for p in [0, parts), parts clamped to
- * [1, threadpool_size]; part p on thread p. Not reentrant: one job at a
- * time, from one thread. */
+/* Runs fn(ctx, p, parts, thread) once for every p in [0, parts) (parts
+ * < 1 counts as 1), on whichever thread takes it first. Not reentrant: one
+ * job at a time, from one thread. */
 void threadpool_run(struct threadpool *pool, threadpool_fn fn, void *ctx, int parts);
 
 /* ---- splitting a sliding-window op (conv2d, pools) over NHWC ----

@@ -5,6 +5,7 @@
  * with the same arithmetic); the pool's parts run on the thread they were
  * given; and the split of a sliding window keeps every window's rows. */
 #include <check.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,35 +65,52 @@ END_TEST
 /* ---- the pool ---- */
 
 struct record {
-    int calls[8];
-    int parts_seen[8];
+    _Atomic int calls[16];
+    int parts_seen[16];
+    int thread_seen[16];
 };
 
-static void record_part(void *ctx, int part, int parts)
+static void record_part(void *ctx, int part, int parts, int thread)
 {
     struct record *r = ctx;
-    r->calls[part]++;
+    atomic_fetch_add(&r->calls[part], 1);
     r->parts_seen[part] = parts;
+    r->thread_seen[part] = thread;
 }
 
+/* Every part runs exactly once, on some thread of the pool, whether there
+ * are fewer parts than threads or many more (the threads take turns). */
 START_TEST(test_pool_runs_every_part_once)
 {
     struct quanta_error err = {0};
     struct threadpool *p = NULL;
     ck_assert_int_eq(threadpool_create(&p, 3, &err), QUANTA_OK);
     ck_assert_int_eq(threadpool_size(p), 3);
-    for (int parts = 0; parts <= 5; parts++) {
+    for (int parts = 0; parts <= 16; parts++) {
         for (int rep = 0; rep < 50; rep++) {
             struct record r;
             memset(&r, 0, sizeof r);
             threadpool_run(p, record_part, &r, parts);
-            int used = parts < 1 ? 1 : parts > 3 ? 3 : parts;
-            for (int i = 0; i < 8; i++) {
-                ck_assert_int_eq(r.calls[i], i < used ? 1 : 0);
-                if (i < used)
+            int used = parts < 1 ? 1 : parts;
+            for (int i = 0; i < 16; i++) {
+                ck_assert_int_eq(atomic_load(&r.calls[i]), i < used ? 1 : 0);
+                if (i < used) {
                     ck_assert_int_eq(r.parts_seen[i], used);
+                    ck_assert(r.thread_seen[i] >= 0 && r.thread_seen[i] < 3);
+                }
             }
         }
+    }
+    threadpool_free(p);
+    /* one thread: every part on the caller, in order */
+    ck_assert_int_eq(threadpool_create(&p, 1, &err), QUANTA_OK);
+    struct record one;
+    memset(&one, 0, sizeof one);
+    threadpool_run(p, record_part, &one, 5);
+    for (int i = 0; i < 16; i++) {
+        ck_assert_int_eq(atomic_load(&one.calls[i]), i < 5 ? 1 : 0);
+        if (i < 5)
+            ck_assert_int_eq(one.thread_seen[i], 0);
     }
     threadpool_free(p);
     /* 0: every online core, at least one */
@@ -106,13 +124,13 @@ END_TEST
  * sleep until the last part is done; 1 ms gaps between jobs make the
  * workers sleep before the next one. Both sleeps must still see every
  * part run once, with its results visible to the caller. */
-static void slow_worker_part(void *ctx, int part, int parts)
+static void slow_worker_part(void *ctx, int part, int parts, int thread)
 {
-    if (part > 0) {
+    if (thread > 0) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    record_part(ctx, part, parts);
+    record_part(ctx, part, parts, thread);
 }
 
 START_TEST(test_pool_sleeps_and_wakes)
@@ -124,8 +142,8 @@ START_TEST(test_pool_sleeps_and_wakes)
         struct record r;
         memset(&r, 0, sizeof r);
         threadpool_run(p, rep % 2 ? slow_worker_part : record_part, &r, 3);
-        for (int i = 0; i < 8; i++)
-            ck_assert_int_eq(r.calls[i], i < 3 ? 1 : 0);
+        for (int i = 0; i < 16; i++)
+            ck_assert_int_eq(atomic_load(&r.calls[i]), i < 3 ? 1 : 0);
         struct timespec gap = {0, 1000000};
         nanosleep(&gap, NULL);
     }
