@@ -304,7 +304,8 @@ void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, con
 
 /* ---- the x86 levels (src/kernels/x86/f32_gemm_<isa>.c) ----
  * SGEMM micro-kernels over packed B panels (avx2 6x16, avx512 8x32);
- * conv2d as im2col + GEMM (1x1 stride 1 without im2col), depthwise
+ * conv2d as a GEMM reading its rows in place from a zero-bordered copy
+ * of the input (1x1 stride 1 straight from the input), depthwise
  * direct with SIMD over channels, dense as GEMM (batch 1: GEMV); max and
  * average pools with SIMD over channels (src/kernels/x86/f32_pool_<isa>.c). */
 #define F32_X86_DECLARE(isa)                                                                  \

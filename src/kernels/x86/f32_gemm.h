@@ -2,8 +2,10 @@
  * conv2d/dense entries of the x86 tables.
  *
  * C[M, N] = clamp(bias + A[M, K] * B[K, N]) with A row-major (row stride
- * lda; im2col rows, NHWC pixels or dense inputs), B packed once from the
- * weights into panels of nr columns, C row-major (row stride ldc).
+ * lda: NHWC pixels of a 1x1 conv or dense inputs) or, for other convs,
+ * read in place from a padded image (implicit GEMM: a pointer per row,
+ * K as segments at fixed offsets from it), B packed once from the weights
+ * into panels of nr columns, C row-major (row stride ldc).
  *
  * Packed layout of a GEMM-shaped conv2d/dense, per group g (dense: one
  * group), with K = kernel_h * kernel_w * (in_c / groups), N = out_c /
@@ -17,9 +19,10 @@
  * Summation order (what makes rows independent of the batch): every
  * output element starts from its bias and adds its K products in order
  * k = 0, 1, ..., in blocks of at most kc (the accumulator goes through C
- * between blocks, which is exact); the block bounds depend on K only. The
- * ukernel and the gemv kernel both follow it, so a row gets the same bits
- * whichever of them computes it. */
+ * between blocks, which is exact); the block bounds depend on the shape
+ * only (dense: K; conv2d: K and the kernel-row layout). The ukernels and
+ * the gemv kernel all follow it, so a row gets the same bits whichever of
+ * them computes it and whichever piece of a split op it is in. */
 #ifndef QUANTA_F32_GEMM_H
 #define QUANTA_F32_GEMM_H
 
@@ -28,6 +31,8 @@
 
 #define F32_GEMM_TILE_MAX 256   /* mr * nr of every level, for tail tiles */
 #define F32_GEMV_PANELS 4       /* panels one gemv call covers */
+#define F32_GEMM_MC_MAX 256     /* mc of every level: row pointers on the stack */
+#define F32_GEMM_KC_MAX 512     /* kc of every level: segment offsets on the stack */
 
 /* MR x nr tile: rows i < mr of A at a + i*lda (rows >= mr repeat row mr-1
  * and are computed but must have room in c: the caller passes a full
@@ -37,6 +42,15 @@
 typedef void (*f32_gemm_ukernel_fn)(size_t mr, size_t kc, const float *a, size_t lda,
                                     const float *b, float *c, size_t ldc, const float *bias,
                                     const float *minmax);
+
+/* Implicit-GEMM tile (conv2d reading A in place from the padded image):
+ * row i < MR of A is the concatenation over s < nseg of the seglen floats
+ * at a[i] + off[s] (the caller passes MR row pointers, repeating the last
+ * one for a short tile); b = (nseg * seglen) x nr packed rows; c, ldc,
+ * bias and minmax as for the gemm ukernel, MR full rows of c. */
+typedef void (*f32_igemm_ukernel_fn)(size_t nseg, size_t seglen, const float *const *a,
+                                     const size_t *off, const float *b, float *c, size_t ldc,
+                                     const float *bias, const float *minmax);
 
 /* One row of A against np <= F32_GEMV_PANELS consecutive panels: b is the
  * first panel's kc x nr block, the next ones b_stride floats apart; c and
@@ -52,14 +66,15 @@ typedef void (*f32_dwconv_fn)(const struct f32_conv2d_params *p, const float *x,
 struct f32_gemm_config {
     size_t mr, nr;   /* micro-tile rows (MR) and columns (panel width) */
     size_t kc;       /* k block: kc x nr of B stays in L1 across row tiles */
-    size_t mc;       /* im2col rows per chunk (a multiple of mr) */
+    size_t mc;       /* conv2d rows per chunk (a multiple of mr) */
     size_t lanes;    /* vector width in floats (depthwise channel padding) */
     f32_gemm_ukernel_fn gemm;
+    f32_igemm_ukernel_fn igemm;
     f32_gemv_ukernel_fn gemv;
     f32_dwconv_fn dwconv;
 };
 
-/* The shape wrapper (f32_gemm_common.c): layout, packing, im2col, blocking
+/* The shape wrapper (f32_gemm_common.c): layout, packing, padded images, blocking
  * and the choice of 1x1 / depthwise / general conv, for any level's config. */
 size_t f32_gemm_conv2d_pack_size(const struct f32_gemm_config *cfg,
                                  const struct f32_conv2d_params *p);

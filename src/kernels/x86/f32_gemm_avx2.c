@@ -1,5 +1,6 @@
 /* AVX2 + FMA float kernels: a 6x16 SGEMM micro-kernel (12 ymm
- * accumulators, B rows of two vectors, A broadcast), a 1x(4x16) GEMV
+ * accumulators, B rows of two vectors, A broadcast) over strided or
+ * (implicit GEMM) pointed-to rows of A, a 1x(4x16) GEMV
  * kernel, and the direct depthwise conv2d with 8 channels per vector. The
  * shape wrapper and packing are in f32_gemm_common.c. */
 #include <immintrin.h>
@@ -9,14 +10,53 @@
 
 #define MR 6
 #define NR 16
+#define KC 256
+#define MC (MR * 24)
 _Static_assert(MR * NR <= F32_GEMM_TILE_MAX && F32_GEMV_PANELS * NR <= F32_GEMM_TILE_MAX,
                "tail tiles must fit the driver's local tile");
+_Static_assert(MC <= F32_GEMM_MC_MAX && KC <= F32_GEMM_KC_MAX, "driver's stack arrays");
 
 static inline __m256 clamp8(__m256 v, __m256 lo, __m256 hi)
 {
     /* max/min return their SECOND operand when one is NaN: NaN passes */
     return _mm256_min_ps(hi, _mm256_max_ps(lo, v));
 }
+
+/* The 6x16 tile's accumulators c<i>0, c<i>1 (row i), shared by the
+ * explicit and the implicit GEMM: start, k step over row pointers a<i>,
+ * end. */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define DECL(i) __m256 c##i##0, c##i##1;
+#define INIT(i) c##i##0 = v0; c##i##1 = v1;
+#define LOAD(i) c##i##0 = _mm256_loadu_ps(c + i * ldc); c##i##1 = _mm256_loadu_ps(c + i * ldc + 8);
+#define STEP(i)                                                                                   \
+    {                                                                                             \
+        const __m256 va = _mm256_broadcast_ss(a##i + k);                                          \
+        c##i##0 = _mm256_fmadd_ps(va, b0, c##i##0);                                               \
+        c##i##1 = _mm256_fmadd_ps(va, b1, c##i##1);                                               \
+    }
+#define CLAMP(i) c##i##0 = clamp8(c##i##0, lo, hi); c##i##1 = clamp8(c##i##1, lo, hi);
+#define STORE(i) _mm256_storeu_ps(c + i * ldc, c##i##0); _mm256_storeu_ps(c + i * ldc + 8, c##i##1);
+#define TILE_START()                                                                              \
+    ROWS(DECL)                                                                                    \
+    if (bias) {                                                                                   \
+        const __m256 v0 = _mm256_loadu_ps(bias), v1 = _mm256_loadu_ps(bias + 8);                 \
+        ROWS(INIT)                                                                                \
+    } else {                                                                                      \
+        ROWS(LOAD)                                                                                \
+    }
+#define TILE_K_STEP()                                                                             \
+    {                                                                                             \
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);                       \
+        b += NR;                                                                                  \
+        ROWS(STEP)                                                                                \
+    }
+#define TILE_END()                                                                                \
+    if (minmax) {                                                                                 \
+        const __m256 lo = _mm256_set1_ps(minmax[0]), hi = _mm256_set1_ps(minmax[1]);             \
+        ROWS(CLAMP)                                                                               \
+    }                                                                                             \
+    ROWS(STORE)
 
 static void gemm_6x16(size_t mr, size_t kc, const float *a, size_t lda, const float *b, float *c,
                       size_t ldc, const float *bias, const float *minmax)
@@ -27,43 +67,36 @@ static void gemm_6x16(size_t mr, size_t kc, const float *a, size_t lda, const fl
     const float *a3 = mr > 3 ? a2 + lda : a2;
     const float *a4 = mr > 4 ? a3 + lda : a3;
     const float *a5 = mr > 5 ? a4 + lda : a4;
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define DECL(i) __m256 c##i##0, c##i##1;
-    ROWS(DECL)
-#undef DECL
-    if (bias) {
-        const __m256 v0 = _mm256_loadu_ps(bias), v1 = _mm256_loadu_ps(bias + 8);
-#define INIT(i) c##i##0 = v0; c##i##1 = v1;
-        ROWS(INIT)
-#undef INIT
-    } else {
-#define LOAD(i) c##i##0 = _mm256_loadu_ps(c + i * ldc); c##i##1 = _mm256_loadu_ps(c + i * ldc + 8);
-        ROWS(LOAD)
-#undef LOAD
-    }
-    for (size_t k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        b += NR;
-#define STEP(i)                                                                                   \
-    {                                                                                             \
-        const __m256 va = _mm256_broadcast_ss(a##i + k);                                          \
-        c##i##0 = _mm256_fmadd_ps(va, b0, c##i##0);                                               \
-        c##i##1 = _mm256_fmadd_ps(va, b1, c##i##1);                                               \
-    }
-        ROWS(STEP)
-#undef STEP
-    }
-    if (minmax) {
-        const __m256 lo = _mm256_set1_ps(minmax[0]), hi = _mm256_set1_ps(minmax[1]);
-#define CLAMP(i) c##i##0 = clamp8(c##i##0, lo, hi); c##i##1 = clamp8(c##i##1, lo, hi);
-        ROWS(CLAMP)
-#undef CLAMP
-    }
-#define STORE(i) _mm256_storeu_ps(c + i * ldc, c##i##0); _mm256_storeu_ps(c + i * ldc + 8, c##i##1);
-    ROWS(STORE)
-#undef STORE
-#undef ROWS
+    TILE_START()
+    for (size_t k = 0; k < kc; k++)
+        TILE_K_STEP()
+    TILE_END()
 }
+
+static void igemm_6x16(size_t nseg, size_t seglen, const float *const *a, const size_t *off,
+                       const float *b, float *c, size_t ldc, const float *bias,
+                       const float *minmax)
+{
+    TILE_START()
+    for (size_t s = 0; s < nseg; s++) {
+        const size_t o = off[s];
+        const float *a0 = a[0] + o, *a1 = a[1] + o, *a2 = a[2] + o;
+        const float *a3 = a[3] + o, *a4 = a[4] + o, *a5 = a[5] + o;
+        for (size_t k = 0; k < seglen; k++)
+            TILE_K_STEP()
+    }
+    TILE_END()
+}
+#undef TILE_START
+#undef TILE_K_STEP
+#undef TILE_END
+#undef ROWS
+#undef DECL
+#undef INIT
+#undef LOAD
+#undef STEP
+#undef CLAMP
+#undef STORE
 
 static void gemv_1x16(size_t np, size_t kc, const float *a, const float *b, size_t b_stride,
                       float *c, const float *bias, const float *minmax)
@@ -163,8 +196,8 @@ static void dwconv_8(const struct f32_conv2d_params *p, const float *x, const fl
 }
 
 static const struct f32_gemm_config config = {
-    .mr = MR, .nr = NR, .kc = 256, .mc = MR * 24, .lanes = 8,
-    .gemm = gemm_6x16, .gemv = gemv_1x16, .dwconv = dwconv_8,
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .lanes = 8,
+    .gemm = gemm_6x16, .igemm = igemm_6x16, .gemv = gemv_1x16, .dwconv = dwconv_8,
 };
 
 size_t f32_conv2d_pack_size__avx2(const struct f32_conv2d_params *p)

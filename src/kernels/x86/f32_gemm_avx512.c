@@ -1,5 +1,6 @@
 /* AVX-512 float kernels: an 8x32 SGEMM micro-kernel (16 zmm accumulators,
- * B rows of two vectors, A broadcast), a 1x(4x32) GEMV kernel, and the
+ * B rows of two vectors, A broadcast) over strided or (implicit GEMM)
+ * pointed-to rows of A, a 1x(4x32) GEMV kernel, and the
  * direct depthwise conv2d with 16 channels per vector. The shape wrapper
  * and packing are in f32_gemm_common.c. */
 #include <immintrin.h>
@@ -9,14 +10,53 @@
 
 #define MR 8
 #define NR 32
+#define KC 256
+#define MC (MR * 16)
 _Static_assert(MR * NR <= F32_GEMM_TILE_MAX && F32_GEMV_PANELS * NR <= F32_GEMM_TILE_MAX,
                "tail tiles must fit the driver's local tile");
+_Static_assert(MC <= F32_GEMM_MC_MAX && KC <= F32_GEMM_KC_MAX, "driver's stack arrays");
 
 static inline __m512 clamp16(__m512 v, __m512 lo, __m512 hi)
 {
     /* max/min return their SECOND operand when one is NaN: NaN passes */
     return _mm512_min_ps(hi, _mm512_max_ps(lo, v));
 }
+
+/* The 8x32 tile's accumulators c<i>0, c<i>1 (row i), shared by the
+ * explicit and the implicit GEMM: start, k step over row pointers a<i>,
+ * end. */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define DECL(i) __m512 c##i##0, c##i##1;
+#define INIT(i) c##i##0 = v0; c##i##1 = v1;
+#define LOAD(i) c##i##0 = _mm512_loadu_ps(c + i * ldc); c##i##1 = _mm512_loadu_ps(c + i * ldc + 16);
+#define STEP(i)                                                                                   \
+    {                                                                                             \
+        const __m512 va = _mm512_set1_ps(a##i[k]);                                                \
+        c##i##0 = _mm512_fmadd_ps(va, b0, c##i##0);                                               \
+        c##i##1 = _mm512_fmadd_ps(va, b1, c##i##1);                                               \
+    }
+#define CLAMP(i) c##i##0 = clamp16(c##i##0, lo, hi); c##i##1 = clamp16(c##i##1, lo, hi);
+#define STORE(i) _mm512_storeu_ps(c + i * ldc, c##i##0); _mm512_storeu_ps(c + i * ldc + 16, c##i##1);
+#define TILE_START()                                                                              \
+    ROWS(DECL)                                                                                    \
+    if (bias) {                                                                                   \
+        const __m512 v0 = _mm512_loadu_ps(bias), v1 = _mm512_loadu_ps(bias + 16);                \
+        ROWS(INIT)                                                                                \
+    } else {                                                                                      \
+        ROWS(LOAD)                                                                                \
+    }
+#define TILE_K_STEP()                                                                             \
+    {                                                                                             \
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                      \
+        b += NR;                                                                                  \
+        ROWS(STEP)                                                                                \
+    }
+#define TILE_END()                                                                                \
+    if (minmax) {                                                                                 \
+        const __m512 lo = _mm512_set1_ps(minmax[0]), hi = _mm512_set1_ps(minmax[1]);             \
+        ROWS(CLAMP)                                                                               \
+    }                                                                                             \
+    ROWS(STORE)
 
 static void gemm_8x32(size_t mr, size_t kc, const float *a, size_t lda, const float *b, float *c,
                       size_t ldc, const float *bias, const float *minmax)
@@ -29,43 +69,36 @@ static void gemm_8x32(size_t mr, size_t kc, const float *a, size_t lda, const fl
     const float *a5 = mr > 5 ? a4 + lda : a4;
     const float *a6 = mr > 6 ? a5 + lda : a5;
     const float *a7 = mr > 7 ? a6 + lda : a6;
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#define DECL(i) __m512 c##i##0, c##i##1;
-    ROWS(DECL)
-#undef DECL
-    if (bias) {
-        const __m512 v0 = _mm512_loadu_ps(bias), v1 = _mm512_loadu_ps(bias + 16);
-#define INIT(i) c##i##0 = v0; c##i##1 = v1;
-        ROWS(INIT)
-#undef INIT
-    } else {
-#define LOAD(i) c##i##0 = _mm512_loadu_ps(c + i * ldc); c##i##1 = _mm512_loadu_ps(c + i * ldc + 16);
-        ROWS(LOAD)
-#undef LOAD
-    }
-    for (size_t k = 0; k < kc; k++) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        b += NR;
-#define STEP(i)                                                                                   \
-    {                                                                                             \
-        const __m512 va = _mm512_set1_ps(a##i[k]);                                                \
-        c##i##0 = _mm512_fmadd_ps(va, b0, c##i##0);                                               \
-        c##i##1 = _mm512_fmadd_ps(va, b1, c##i##1);                                               \
-    }
-        ROWS(STEP)
-#undef STEP
-    }
-    if (minmax) {
-        const __m512 lo = _mm512_set1_ps(minmax[0]), hi = _mm512_set1_ps(minmax[1]);
-#define CLAMP(i) c##i##0 = clamp16(c##i##0, lo, hi); c##i##1 = clamp16(c##i##1, lo, hi);
-        ROWS(CLAMP)
-#undef CLAMP
-    }
-#define STORE(i) _mm512_storeu_ps(c + i * ldc, c##i##0); _mm512_storeu_ps(c + i * ldc + 16, c##i##1);
-    ROWS(STORE)
-#undef STORE
-#undef ROWS
+    TILE_START()
+    for (size_t k = 0; k < kc; k++)
+        TILE_K_STEP()
+    TILE_END()
 }
+
+static void igemm_8x32(size_t nseg, size_t seglen, const float *const *a, const size_t *off,
+                       const float *b, float *c, size_t ldc, const float *bias,
+                       const float *minmax)
+{
+    TILE_START()
+    for (size_t s = 0; s < nseg; s++) {
+        const size_t o = off[s];
+        const float *a0 = a[0] + o, *a1 = a[1] + o, *a2 = a[2] + o, *a3 = a[3] + o;
+        const float *a4 = a[4] + o, *a5 = a[5] + o, *a6 = a[6] + o, *a7 = a[7] + o;
+        for (size_t k = 0; k < seglen; k++)
+            TILE_K_STEP()
+    }
+    TILE_END()
+}
+#undef TILE_START
+#undef TILE_K_STEP
+#undef TILE_END
+#undef ROWS
+#undef DECL
+#undef INIT
+#undef LOAD
+#undef STEP
+#undef CLAMP
+#undef STORE
 
 static void gemv_1x32(size_t np, size_t kc, const float *a, const float *b, size_t b_stride,
                       float *c, const float *bias, const float *minmax)
@@ -162,8 +195,8 @@ static void dwconv_16(const struct f32_conv2d_params *p, const float *x, const f
 }
 
 static const struct f32_gemm_config config = {
-    .mr = MR, .nr = NR, .kc = 256, .mc = MR * 16, .lanes = 16,
-    .gemm = gemm_8x32, .gemv = gemv_1x32, .dwconv = dwconv_16,
+    .mr = MR, .nr = NR, .kc = KC, .mc = MC, .lanes = 16,
+    .gemm = gemm_8x32, .igemm = igemm_8x32, .gemv = gemv_1x32, .dwconv = dwconv_16,
 };
 
 size_t f32_conv2d_pack_size__avx512(const struct f32_conv2d_params *p)

@@ -153,88 +153,212 @@ static void gemm(const struct f32_gemm_config *cfg, const struct gemm_args *g)
     }
 }
 
-/* ---- conv2d ---- */
+/* ---- conv2d ----
+ * Implicit GEMM: A is read in place from an image with every tap in
+ * bounds, no im2col copy. Row (n, oy, ox) of A starts at pixel (oy *
+ * stride_h, ox * stride_w) of image n, and its K columns are segments at
+ * offsets that depend on the tap only: one per kernel row (kernel_w *
+ * in_c adjacent floats) when groups == 1 and dilation_w == 1, else one per
+ * tap (in_c / groups floats). The image is the input itself when the
+ * windows reach no padding, else a zero-bordered copy of a few samples in
+ * scratch: each input float is copied once instead of up to K times. */
+
+/* Floats of padded images per chunk: a few samples, so the copy is still
+ * in L2 when the GEMM reads it. */
+#define CONV_CHUNK_FLOATS 65536
+
+struct conv_view {
+    const float *base;  /* pixel (0, 0) of the first image */
+    size_t row, image;  /* floats between image rows, between images */
+};
+
+/* Rows and columns of the padded image: exactly the cells the windows reach. */
+static size_t padded_h(const struct f32_conv2d_params *p)
+{
+    return (p->out_h - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h + 1;
+}
+
+static size_t padded_w(const struct f32_conv2d_params *p)
+{
+    return (p->out_w - 1) * p->stride_w + (p->kernel_w - 1) * p->dilation_w + 1;
+}
+
+static size_t chunk_images(size_t image, size_t batch)
+{
+    size_t nb = image < CONV_CHUNK_FLOATS ? CONV_CHUNK_FLOATS / image : 1;
+    return nb < batch ? nb : batch > 0 ? batch : 1;
+}
+
+static bool conv_direct(const struct f32_conv2d_params *p)
+{
+    /* 1x1, stride 1, no padding: the NHWC input already is the A matrix */
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->pad_top == 0 && p->pad_left == 0 && p->out_h == p->in_h && p->out_w == p->in_w;
+}
 
 size_t f32_gemm_conv2d_scratch_size(const struct f32_gemm_config *cfg,
                                     const struct f32_conv2d_params *p)
 {
-    if (f32_gemm_is_depthwise(p))
+    (void)cfg;
+    if (f32_gemm_is_depthwise(p) || conv_direct(p) || p->out_h == 0 || p->out_w == 0)
         return 0;
-    return cfg->mc * p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+    /* a piece of a split conv has no more samples or rows than p, so no
+     * larger chunk */
+    const size_t image = padded_h(p) * padded_w(p) * p->in_c;
+    return chunk_images(image, p->batch) * image;
 }
 
-/* Copies and zero fills of im2col runs: runs of a few floats (the taps of
- * a conv over 1 to 4 input channels) are too short for a libc call to pay
- * off, so they are plain loops; long runs go to memcpy/memset. */
-static inline void copy_run(float *dst, const float *src, size_t n)
+/* Samples [0, nimg) of x into out as hp x wp images with zero borders. */
+static void pad_images(const struct f32_conv2d_params *p, const float *x, size_t nimg, size_t hp,
+                       size_t wp, float *out)
 {
-    if (n > 32) {
-        memcpy(dst, src, n * sizeof *dst);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = src[i];
-}
-
-static inline void zero_run(float *dst, size_t n)
-{
-    if (n > 32) {
-        memset(dst, 0, n * sizeof *dst);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = 0.0f;
-}
-
-/* Rows [m0, m0 + rows) of the im2col matrix of group g: row m is output
- * pixel (n, oy, ox) in NHWC order, columns (ky, kx, ci) as in w. */
-static void im2col(const struct f32_conv2d_params *p, const float *x, size_t g, size_t m0,
-                   size_t rows, float *out)
-{
-    const size_t cg = p->in_c / p->groups, K = p->kernel_h * p->kernel_w * cg;
-    size_t ox = m0 % p->out_w, oy = m0 / p->out_w % p->out_h, n = m0 / p->out_w / p->out_h;
-    /* one group and dilation 1: a row's taps at (ky, kx..kx+j) are adjacent in x */
-    const bool contiguous = p->groups == 1 && p->dilation_w == 1;
-    for (size_t r = 0; r < rows; r++) {
-        const float *xn = x + n * p->in_h * p->in_w * p->in_c + g * cg;
-        float *row = out + r * K;
-        for (size_t ky = 0; ky < p->kernel_h; ky++) {
-            size_t py = oy * p->stride_h + ky * p->dilation_h; /* padded row */
-            bool row_in = py >= p->pad_top && py - p->pad_top < p->in_h;
-            if (row_in && contiguous) {
-                /* the taps inside the input are one run of x: kx in [k0, k1) */
-                size_t px0 = ox * p->stride_w;
-                size_t k0 = px0 >= p->pad_left ? 0 : p->pad_left - px0;
-                size_t k1 = p->in_w + p->pad_left > px0 ? p->in_w + p->pad_left - px0 : 0;
-                if (k1 > p->kernel_w)
-                    k1 = p->kernel_w;
-                if (k0 > k1)
-                    k0 = k1;
-                zero_run(row, k0 * cg);
-                if (k1 > k0)
-                    copy_run(row + k0 * cg,
-                             xn + ((py - p->pad_top) * p->in_w + px0 + k0 - p->pad_left) * p->in_c,
-                             (k1 - k0) * cg);
-                zero_run(row + k1 * cg, (p->kernel_w - k1) * cg);
-                row += p->kernel_w * cg;
+    const size_t C = p->in_c;
+    const size_t left = p->pad_left < wp ? p->pad_left : wp;
+    const size_t cols = wp - left < p->in_w ? wp - left : p->in_w;
+    const size_t right = wp - left - cols;
+    for (size_t n = 0; n < nimg; n++) {
+        for (size_t py = 0; py < hp; py++, out += wp * C) {
+            if (py < p->pad_top || py - p->pad_top >= p->in_h) {
+                memset(out, 0, wp * C * sizeof *out);
                 continue;
             }
-            for (size_t kx = 0; kx < p->kernel_w; kx++, row += cg) {
-                size_t px = ox * p->stride_w + kx * p->dilation_w;
-                if (row_in && px >= p->pad_left && px - p->pad_left < p->in_w)
-                    copy_run(row, xn + ((py - p->pad_top) * p->in_w + px - p->pad_left) * p->in_c,
-                             cg);
-                else
-                    zero_run(row, cg);
+            const float *src = x + ((n * p->in_h + py - p->pad_top) * p->in_w) * C;
+            memset(out, 0, left * C * sizeof *out);
+            memcpy(out + left * C, src, cols * C * sizeof *out);
+            memset(out + (left + cols) * C, 0, right * C * sizeof *out);
+        }
+    }
+}
+
+/* A short tile (rows or columns) through a local MR x nr tile. */
+static void tail_itile(const struct f32_gemm_config *cfg, size_t mc, size_t nc, size_t nseg,
+                       size_t seglen, const float *const *a, const size_t *off, const float *b,
+                       float *c, size_t ldc, const float *bias, const float *minmax, float *tile)
+{
+    const size_t nr = cfg->nr;
+    if (!bias)
+        for (size_t i = 0; i < mc; i++)
+            memcpy(tile + i * nr, c + i * ldc, nc * sizeof *c);
+    cfg->igemm(nseg, seglen, a, off, b, tile, nr, bias, minmax);
+    for (size_t i = 0; i < mc; i++)
+        memcpy(c + i * ldc, tile + i * nr, nc * sizeof *c);
+}
+
+/* One row of A (segments at a + off[s], len floats each) against every
+ * panel of a group for one k block (b: the block's first packed row of
+ * panel 0, panels K * nr floats apart), F32_GEMV_PANELS panels a call and
+ * one call per segment: the sums go through c between calls (exact), so
+ * the row gets the bits it would get in a tile. */
+static void lone_row(const struct f32_gemm_config *cfg, const float *a, const size_t *off,
+                     size_t ns, size_t len, const float *b, size_t K, size_t og,
+                     const float *bias, const float *minmax, float *c, float *tile)
+{
+    const size_t nr = cfg->nr, np = round_up(og, nr);
+    for (size_t j = 0; j < np; j += F32_GEMV_PANELS * nr) {
+        const size_t n_panels = (np - j) / nr < F32_GEMV_PANELS ? (np - j) / nr : F32_GEMV_PANELS;
+        const size_t nc = og - j < n_panels * nr ? og - j : n_panels * nr;
+        float *dst = nc == n_panels * nr ? c + j : tile;
+        if (dst == tile && !bias)
+            memcpy(tile, c + j, nc * sizeof *c);
+        for (size_t s = 0; s < ns; s++)
+            cfg->gemv(n_panels, len, a + off[s], b + j * K + s * len * nr, K * nr, dst,
+                      s == 0 && bias ? bias + j : NULL, s + 1 == ns ? minmax : NULL);
+        if (dst == tile)
+            memcpy(c + j, tile, nc * sizeof *c);
+    }
+}
+
+/* Output rows [m0, m0 + rows) of the samples in view v (row m is pixel
+ * (n, oy, ox) in NHWC order) into y (row 0 = row m0), every group. */
+static void conv_rows(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
+                      const struct conv_view *v, size_t m0, size_t rows, const float *packed,
+                      float *y, float *tile)
+{
+    const float *a[F32_GEMM_MC_MAX];
+    size_t off[F32_GEMM_KC_MAX];
+    const size_t mr = cfg->mr, nr = cfg->nr, C = p->in_c;
+    const size_t cg = C / p->groups, og = p->out_c / p->groups, np = round_up(og, nr);
+    const size_t K = p->kernel_h * p->kernel_w * cg, per_group = np * (K + 1);
+    const bool contiguous = p->groups == 1 && p->dilation_w == 1;
+    const size_t nseg = contiguous ? p->kernel_h : p->kernel_h * p->kernel_w;
+    const size_t seglen = K / nseg;
+    /* k blocks of whole segments, evenly sized; a segment longer than kc
+     * is cut into even pieces, one block each */
+    const size_t pieces = (seglen + cfg->kc - 1) / cfg->kc, piece = (seglen + pieces - 1) / pieces;
+    size_t spb = 1;
+    if (pieces == 1) {
+        const size_t blocks = (nseg + cfg->kc / seglen - 1) / (cfg->kc / seglen);
+        spb = (nseg + blocks - 1) / blocks;
+    }
+
+    /* row pointers: stride_w pixels apart along an output row */
+    size_t ox = m0 % p->out_w, oy = m0 / p->out_w % p->out_h, n = m0 / p->out_w / p->out_h;
+    const size_t step = p->stride_w * C;
+    for (size_t r = 0; r < rows;) {
+        const float *pix = v->base + n * v->image + oy * p->stride_h * v->row + ox * step;
+        const size_t run = p->out_w - ox < rows - r ? p->out_w - ox : rows - r;
+        for (size_t i = 0; i < run; i++, pix += step)
+            a[r + i] = pix;
+        r += run;
+        ox = 0;
+        if (++oy == p->out_h) {
+            oy = 0;
+            n++;
+        }
+    }
+    for (size_t r = rows; r < round_up(rows, mr); r++)
+        a[r] = a[rows - 1];
+
+    /* a lone last row (rows = q*mr + 1) goes to the gemv kernel */
+    const size_t m_tiles = rows % mr == 1 ? rows - 1 : rows;
+    const float minmax[2] = {p->out_min, p->out_max};
+    for (size_t g = 0; g < p->groups; g++) {
+        const float *bias_all = packed + g * per_group, *panels = bias_all + np;
+        for (size_t s0 = 0; s0 < nseg; s0 += spb) {
+            const size_t ns = nseg - s0 < spb ? nseg - s0 : spb;
+            for (size_t j0 = 0; j0 < seglen; j0 += piece) {
+                const size_t len = seglen - j0 < piece ? seglen - j0 : piece;
+                const size_t k0 = s0 * seglen + j0;
+                for (size_t s = 0; s < ns; s++) {
+                    const size_t t = s0 + s;
+                    const size_t ky = contiguous ? t : t / p->kernel_w;
+                    const size_t kx = contiguous ? 0 : t % p->kernel_w;
+                    off[s] = ky * p->dilation_h * v->row + kx * p->dilation_w * C + g * cg + j0;
+                }
+                const float *bias = k0 == 0 ? bias_all : NULL;
+                const float *mm = k0 + ns * len == K ? minmax : NULL;
+                for (size_t j = 0; j < np; j += nr) {
+                    const size_t nc = og - j < nr ? og - j : nr;
+                    const float *b = panels + j * K + k0 * nr;
+                    for (size_t i = 0; i < m_tiles; i += mr) {
+                        const size_t mc = m_tiles - i < mr ? m_tiles - i : mr;
+                        float *c = y + i * p->out_c + g * og + j;
+                        const float *bj = bias ? bias + j : NULL;
+                        if (mc == mr && nc == nr)
+                            cfg->igemm(ns, len, a + i, off, b, c, p->out_c, bj, mm);
+                        else
+                            tail_itile(cfg, mc, nc, ns, len, a + i, off, b, c, p->out_c, bj, mm,
+                                       tile);
+                    }
+                }
+                if (m_tiles < rows)
+                    lone_row(cfg, a[rows - 1], off, ns, len, panels + k0 * nr, K, og, bias, mm,
+                             y + m_tiles * p->out_c + g * og, tile);
             }
         }
-        if (++ox == p->out_w) {
-            ox = 0;
-            if (++oy == p->out_h) {
-                oy = 0;
-                n++;
-            }
-        }
+    }
+}
+
+/* Every row of the samples in view v, mc rows at a time (their C stays
+ * in cache across the k blocks and panels). */
+static void conv_view_run(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
+                          const struct conv_view *v, size_t nimg, const float *packed, float *y)
+{
+    _Alignas(64) float tile[F32_GEMM_TILE_MAX] = {0};
+    const size_t M = nimg * p->out_h * p->out_w;
+    for (size_t m0 = 0; m0 < M; m0 += cfg->mc) {
+        const size_t rows = M - m0 < cfg->mc ? M - m0 : cfg->mc;
+        conv_rows(cfg, p, v, m0, rows, packed, y + m0 * p->out_c, tile);
     }
 }
 
@@ -249,29 +373,29 @@ void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_
     const size_t cg = p->in_c / p->groups, og = p->out_c / p->groups;
     const size_t K = p->kernel_h * p->kernel_w * cg, M = p->batch * p->out_h * p->out_w;
     const size_t per_group = round_up(og, cfg->nr) * (K + 1);
-    /* 1x1, stride 1, no padding: the NHWC input already is the A matrix */
-    const bool direct = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 &&
-                        p->stride_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
-                        p->out_h == p->in_h && p->out_w == p->in_w;
-    for (size_t g = 0; g < p->groups; g++) {
-        struct gemm_args a = {.N = og, .K = K, .packed = packed + g * per_group,
-                              .ldc = p->out_c, .minmax = minmax};
-        if (direct) {
-            a.M = M;
-            a.a = x + g * cg;
-            a.lda = p->in_c;
-            a.c = y + g * og;
-            gemm(cfg, &a);
-            continue;
-        }
-        for (size_t m0 = 0; m0 < M; m0 += cfg->mc) {
-            a.M = M - m0 < cfg->mc ? M - m0 : cfg->mc;
-            im2col(p, x, g, m0, a.M, scratch);
-            a.a = scratch;
-            a.lda = K;
-            a.c = y + m0 * p->out_c + g * og;
+    if (conv_direct(p)) {
+        for (size_t g = 0; g < p->groups; g++) {
+            struct gemm_args a = {.M = M, .N = og, .K = K, .a = x + g * cg, .lda = p->in_c,
+                                  .packed = packed + g * per_group, .c = y + g * og,
+                                  .ldc = p->out_c, .minmax = minmax};
             gemm(cfg, &a);
         }
+        return;
+    }
+    if (M == 0)
+        return;
+    const size_t hp = padded_h(p), wp = padded_w(p), C = p->in_c;
+    if (p->pad_top == 0 && p->pad_left == 0 && hp <= p->in_h && wp <= p->in_w) {
+        const struct conv_view v = {x, p->in_w * C, p->in_h * p->in_w * C};
+        conv_view_run(cfg, p, &v, p->batch, packed, y);
+        return;
+    }
+    const size_t image = hp * wp * C, nb = chunk_images(image, p->batch);
+    const struct conv_view v = {scratch, wp * C, image};
+    for (size_t n0 = 0; n0 < p->batch; n0 += nb) {
+        const size_t nimg = p->batch - n0 < nb ? p->batch - n0 : nb;
+        pad_images(p, x + n0 * p->in_h * p->in_w * C, nimg, hp, wp, scratch);
+        conv_view_run(cfg, p, &v, nimg, packed, y + n0 * p->out_h * p->out_w * p->out_c);
     }
 }
 
