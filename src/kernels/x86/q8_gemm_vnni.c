@@ -58,7 +58,8 @@ static inline __attribute__((always_inline)) void finish16(const struct cols16 *
 {
     if (fast) {
         const __m512i acc = _mm512_add_epi32(dot, c->off);
-        _mm_mask_storeu_epi8(y, c->mask, q8v16_requant_hi(&c->rqh, acc, fast == 2));
+        _mm_mask_storeu_epi8(y, c->mask,
+                             q8v16_requant_hi(&c->rqh, acc, fast % 2 == 0, fast <= 2));
         return;
     }
     const __m512i acc = q8v16_adds_epi32(c->bias, _mm512_sub_epi32(dot, c->cw));
@@ -148,22 +149,26 @@ static inline __attribute__((always_inline)) void gemm(const struct q8_gemm_args
         const int ncols = g->nc - j0;
         struct cols16 cols[2];
         cols16_init(&cols[0], g, j0, ncols);
-        /* fast: 0 general epilogue; short (r >= 32) one: 1 without clamp, 2 with */
+        /* fast: 0 the general epilogue; else the short (r >= 32) one:
+         * 1 / 2 without / with the clamp, 3 / 4 the same without the
+         * rounding term of negative products (qmin >= zy) */
         const int wide = g->qmin == INT8_MIN && g->qmax == INT8_MAX;
-        if (ncols > 16) {
+        const int mode = (wide ? 1 : 2) + (g->qmin >= g->zy ? 2 : 0);
+        if (ncols > 16)
             cols16_init(&cols[1], g, j0 + 16, ncols - 16);
-            if (!cols[0].fast || !cols[1].fast)
-                rows(g, j0, cols, 2, 0, imp);
-            else if (wide)
-                rows(g, j0, cols, 2, 1, imp);
-            else
-                rows(g, j0, cols, 2, 2, imp);
-        } else if (!cols[0].fast) {
-            rows(g, j0, cols, 1, 0, imp);
-        } else if (wide) {
-            rows(g, j0, cols, 1, 1, imp);
-        } else {
-            rows(g, j0, cols, 1, 2, imp);
+        const int fast = cols[0].fast && (ncols <= 16 || cols[1].fast) ? mode : 0;
+        const int nb = ncols > 16 ? 2 : 1;
+        switch (fast * 2 + nb - 1) {
+        case 0: rows(g, j0, cols, 1, 0, imp); break;
+        case 1: rows(g, j0, cols, 2, 0, imp); break;
+        case 2: rows(g, j0, cols, 1, 1, imp); break;
+        case 3: rows(g, j0, cols, 2, 1, imp); break;
+        case 4: rows(g, j0, cols, 1, 2, imp); break;
+        case 5: rows(g, j0, cols, 2, 2, imp); break;
+        case 6: rows(g, j0, cols, 1, 3, imp); break;
+        case 7: rows(g, j0, cols, 2, 3, imp); break;
+        case 8: rows(g, j0, cols, 1, 4, imp); break;
+        default: rows(g, j0, cols, 2, 4, imp); break;
         }
     }
 }

@@ -134,19 +134,27 @@ static inline int q8v16_rqh_init(struct q8v16_rqh *p, __m512i mult, __m512i shif
 }
 
 /* clamp(zy + requantize(acc), qmin, qmax) per lane, as int8; clamp == 0
- * when [qmin, qmax] = [-128, 127] (vpmovsdb's saturation is the clamp). */
+ * when [qmin, qmax] = [-128, 127] (vpmovsdb's saturation is the clamp).
+ * neg == 0 drops the [p < 0] term, allowed when qmin >= zy (a ReLU's
+ * clamp at the zero point): for p < 0 both the exact quotient and
+ * floor((p + 2^(r-1)) / 2^r) are <= 0 (p + 2^(r-1) < 2^(r-1)), so zy + q
+ * <= zy <= qmin and both clamp to qmin. */
 static inline __attribute__((always_inline)) __m128i q8v16_requant_hi(const struct q8v16_rqh *p,
-                                                                     __m512i acc, const int clamp)
+                                                                     __m512i acc, const int clamp,
+                                                                     const int neg)
 {
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
     const __m512i pe = _mm512_mul_epi32(acc, p->m_even);
     const __m512i po = _mm512_mul_epi32(_mm512_shuffle_epi32(acc, _MM_PERM_DDBB), p->m_odd);
     __m512i te = _mm512_add_epi64(pe, p->h_even);
     __m512i to = _mm512_add_epi64(po, p->h_odd);
-    te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(pe, zero), te, one);
-    to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(po, zero), to, one);
+    if (neg) {
+        const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi64(1);
+        te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(pe, zero), te, one);
+        to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(po, zero), to, one);
+    }
     /* lane 2i: high dword of te[i]; lane 2i+1: high dword of to[i] */
-    const __m512i hi = _mm512_mask_blend_epi32(0x5555, to, _mm512_shuffle_epi32(te, _MM_PERM_DDBB));
+    const __m512i pick = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
+    const __m512i hi = _mm512_permutex2var_epi32(te, pick, to);
     const __m512i q = _mm512_add_epi32(_mm512_srav_epi32(hi, p->r32), p->zy);
     const __m128i y = _mm512_cvtsepi32_epi8(q);
     return clamp ? _mm_min_epi8(_mm_max_epi8(y, p->qmin), p->qmax) : y;
