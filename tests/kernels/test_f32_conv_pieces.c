@@ -20,27 +20,6 @@
 #include "f32_test_util.h"
 #include "runtime/threadpool.h"
 
-static float *alloc_floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p); /* exact size: ASan sees any overrun */
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static size_t pick(uint64_t *rng, size_t lo, size_t hi)
-{
-    return lo + (size_t)(ts_next(rng) % (hi - lo + 1));
-}
-
-struct conv_case {
-    size_t batch, in_h, in_w, in_c, out_c, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
-};
-
-static size_t conv_out(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1)
-{
-    return (in + p0 + p1 - (k - 1) * d - 1) / s + 1;
-}
-
 static const float clamps[3][2] = {{-INFINITY, INFINITY}, {0, INFINITY}, {-0.3f, 0.4f}};
 
 /* The op cut into `parts` as the runner does; each piece into y. */
@@ -70,13 +49,13 @@ static void run_pieces(const struct f32_kernels *k, const struct f32_conv2d_para
     }
 }
 
-static void conv_pieces_check(const struct f32_kernels *k, const struct conv_case *c, int clamp,
+static void conv_pieces_check(const struct f32_kernels *k, const struct ft_conv_case *c, int clamp,
                               uint64_t *rng, const char *name)
 {
     struct f32_conv2d_params p = {
         .batch = c->batch, .in_h = c->in_h, .in_w = c->in_w, .in_c = c->in_c,
-        .out_h = conv_out(c->in_h, c->kh, c->sh, c->dh, c->pt, c->pb),
-        .out_w = conv_out(c->in_w, c->kw, c->sw, c->dw, c->pl, c->pr),
+        .out_h = ft_conv_out(c->in_h, c->kh, c->sh, c->dh, c->pt, c->pb),
+        .out_w = ft_conv_out(c->in_w, c->kw, c->sw, c->dw, c->pl, c->pr),
         .out_c = c->out_c, .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh,
         .stride_w = c->sw, .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt,
         .pad_left = c->pl, .groups = c->groups,
@@ -84,15 +63,15 @@ static void conv_pieces_check(const struct f32_kernels *k, const struct conv_cas
     const size_t K = p.kernel_h * p.kernel_w * (p.in_c / p.groups);
     const size_t nx = p.batch * p.in_h * p.in_w * p.in_c, nw = p.out_c * K;
     const size_t ny = p.batch * p.out_h * p.out_w * p.out_c;
-    float *x = alloc_floats(nx), *w = alloc_floats(nw), *b = alloc_floats(p.out_c);
-    float *want = alloc_floats(ny), *got = alloc_floats(ny), *cut = alloc_floats(ny);
+    float *x = ft_alloc_floats(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
+    float *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny), *cut = ft_alloc_floats(ny);
     ts_fill(rng, x, nx, -1, 1);
     ts_fill(rng, w, nw, -1, 1);
     ts_fill(rng, b, p.out_c, -1, 1);
     f32_conv2d__ref(&p, x, w, b, want);
 
     const size_t ns = k->conv2d_scratch_size(&p);
-    float *packed = alloc_floats(k->conv2d_pack_size(&p)), *scratch = ns ? alloc_floats(ns) : NULL;
+    float *packed = ft_alloc_floats(k->conv2d_pack_size(&p)), *scratch = ns ? ft_alloc_floats(ns) : NULL;
     k->conv2d_pack(&p, w, b, packed);
     for (size_t i = 0; i < ny; i++)
         got[i] = -12345.0f;
@@ -137,7 +116,7 @@ static const struct f32_kernels *fast_level(int level)
     return k;
 }
 
-static const struct conv_case path_cases[] = {
+static const struct ft_conv_case path_cases[] = {
     /* batch in_h in_w in_c out_c kh kw sh sw dh dw pt pl pb pr groups */
     {2, 9, 8, 5, 7, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* no padding: input read in place */
     {3, 9, 10, 3, 9, 3, 2, 2, 3, 1, 1, 0, 0, 0, 0, 1},    /* in place, strides, unused edge */
@@ -171,24 +150,14 @@ START_TEST(test_conv_random_pieces)
     const struct f32_kernels *k = fast_level(_i);
     uint64_t rng = 0xc0ffee11ull;
     for (int t = 0; t < 50; t++) {
-        struct conv_case c;
-        c.batch = pick(&rng, 1, 3);
-        c.kh = pick(&rng, 1, 4);
-        c.kw = pick(&rng, 1, 4);
-        c.sh = pick(&rng, 1, 3);
-        c.sw = pick(&rng, 1, 3);
-        c.dh = pick(&rng, 1, 2);
-        c.dw = pick(&rng, 1, 2);
-        c.pt = pick(&rng, 0, 2);
-        c.pl = pick(&rng, 0, 2);
-        c.pb = pick(&rng, 0, 2);
-        c.pr = pick(&rng, 0, 2);
-        c.groups = pick(&rng, 0, 2) == 0 ? pick(&rng, 2, 3) : 1;
-        c.in_c = c.groups * pick(&rng, 1, 40);
-        c.out_c = c.groups * pick(&rng, 1, 40);
-        c.in_h = (c.kh - 1) * c.dh + pick(&rng, 1, 12);
-        c.in_w = (c.kw - 1) * c.dw + pick(&rng, 1, 12);
-        conv_pieces_check(k, &c, (int)pick(&rng, 0, 2), &rng, "random");
+        struct ft_conv_case c;
+        ft_random_conv_window(&rng, &c);
+        c.groups = ft_pick(&rng, 0, 2) == 0 ? ft_pick(&rng, 2, 3) : 1;
+        c.in_c = c.groups * ft_pick(&rng, 1, 40);
+        c.out_c = c.groups * ft_pick(&rng, 1, 40);
+        c.in_h = (c.kh - 1) * c.dh + ft_pick(&rng, 1, 12);
+        c.in_w = (c.kw - 1) * c.dw + ft_pick(&rng, 1, 12);
+        conv_pieces_check(k, &c, (int)ft_pick(&rng, 0, 2), &rng, "random");
     }
 }
 END_TEST
@@ -202,23 +171,23 @@ START_TEST(test_max_pool_2x2)
     for (int t = 0; t < 60; t++) {
         const size_t s = t % 3 == 2 ? 1 : 2;
         struct f32_pool2d_params p = {
-            .batch = pick(&rng, 1, 3), .channels = pick(&rng, 1, 70), .kernel_h = 2,
-            .kernel_w = 2, .stride_h = s, .stride_w = s, .pad_top = pick(&rng, 0, 1),
-            .pad_left = pick(&rng, 0, 1)};
-        p.in_h = pick(&rng, 1, 11);
-        p.in_w = pick(&rng, 1, 11);
-        p.out_h = (p.in_h + p.pad_top + pick(&rng, 0, 2)) / s;
-        p.out_w = (p.in_w + p.pad_left + pick(&rng, 0, 2)) / s;
+            .batch = ft_pick(&rng, 1, 3), .channels = ft_pick(&rng, 1, 70), .kernel_h = 2,
+            .kernel_w = 2, .stride_h = s, .stride_w = s, .pad_top = ft_pick(&rng, 0, 1),
+            .pad_left = ft_pick(&rng, 0, 1)};
+        p.in_h = ft_pick(&rng, 1, 11);
+        p.in_w = ft_pick(&rng, 1, 11);
+        p.out_h = (p.in_h + p.pad_top + ft_pick(&rng, 0, 2)) / s;
+        p.out_w = (p.in_w + p.pad_left + ft_pick(&rng, 0, 2)) / s;
         p.out_h = p.out_h ? p.out_h : 1;
         p.out_w = p.out_w ? p.out_w : 1;
         const size_t nx = p.batch * p.in_h * p.in_w * p.channels;
         const size_t ny = p.batch * p.out_h * p.out_w * p.channels;
-        float *x = alloc_floats(nx), *want = alloc_floats(ny), *got = alloc_floats(ny);
+        float *x = ft_alloc_floats(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
         ts_fill(&rng, x, nx, -2, 2);
         for (int j = 0; j < 3 && t % 4 == 0; j++) {
-            x[pick(&rng, 0, nx - 1)] = NAN;
-            x[pick(&rng, 0, nx - 1)] = -0.0f;
-            x[pick(&rng, 0, nx - 1)] = 0.0f;
+            x[ft_pick(&rng, 0, nx - 1)] = NAN;
+            x[ft_pick(&rng, 0, nx - 1)] = -0.0f;
+            x[ft_pick(&rng, 0, nx - 1)] = 0.0f;
         }
         f32_max_pool2d__ref(&p, x, want);
         k->max_pool2d(&p, x, got);

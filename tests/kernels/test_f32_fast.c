@@ -40,13 +40,6 @@ static void expect_close(const float *got, const float *want, size_t n, size_t k
     }
 }
 
-static float *alloc_floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p); /* exact size: ASan sees any overrun */
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
 static const struct f32_kernels *level_table(int level)
 {
     const struct f32_kernels *k = f32_kernels_for_level((enum kernels_level)level);
@@ -56,25 +49,16 @@ static const struct f32_kernels *level_table(int level)
 
 /* ---- conv2d ---- */
 
-struct conv_case {
-    size_t batch, in_h, in_w, in_c, out_c, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups;
-};
-
-static size_t conv_out(size_t in, size_t k, size_t s, size_t d, size_t p0, size_t p1)
-{
-    return (in + p0 + p1 - (k - 1) * d - 1) / s + 1;
-}
-
 static const float clamps[4][2] = {{-INFINITY, INFINITY}, {0, INFINITY}, {0, 6}, {-0.3f, 0.4f}};
 
 /* Runs one case at one level; returns nothing, asserts. */
-static void conv_check(const struct f32_kernels *k, const struct conv_case *c, int clamp,
+static void conv_check(const struct f32_kernels *k, const struct ft_conv_case *c, int clamp,
                        int with_bias, uint64_t *rng, const char *name)
 {
     struct f32_conv2d_params p = {
         .batch = c->batch, .in_h = c->in_h, .in_w = c->in_w, .in_c = c->in_c,
-        .out_h = conv_out(c->in_h, c->kh, c->sh, c->dh, c->pt, c->pb),
-        .out_w = conv_out(c->in_w, c->kw, c->sw, c->dw, c->pl, c->pr),
+        .out_h = ft_conv_out(c->in_h, c->kh, c->sh, c->dh, c->pt, c->pb),
+        .out_w = ft_conv_out(c->in_w, c->kw, c->sw, c->dw, c->pl, c->pr),
         .out_c = c->out_c, .kernel_h = c->kh, .kernel_w = c->kw, .stride_h = c->sh,
         .stride_w = c->sw, .dilation_h = c->dh, .dilation_w = c->dw, .pad_top = c->pt,
         .pad_left = c->pl, .groups = c->groups,
@@ -82,15 +66,15 @@ static void conv_check(const struct f32_kernels *k, const struct conv_case *c, i
     const size_t cg = p.in_c / p.groups, K = p.kernel_h * p.kernel_w * cg;
     const size_t nx = p.batch * p.in_h * p.in_w * p.in_c;
     const size_t nw = p.out_c * K, ny = p.batch * p.out_h * p.out_w * p.out_c;
-    float *x = alloc_floats(nx), *w = alloc_floats(nw), *b = alloc_floats(p.out_c);
-    float *want = alloc_floats(ny), *got = alloc_floats(ny);
+    float *x = ft_alloc_floats(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
+    float *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
     ts_fill(rng, x, nx, -1, 1);
     ts_fill(rng, w, nw, -1, 1);
     ts_fill(rng, b, p.out_c, -1, 1);
     f32_conv2d__ref(&p, x, w, with_bias ? b : NULL, want);
 
     size_t np = k->conv2d_pack_size(&p), ns = k->conv2d_scratch_size(&p);
-    float *packed = alloc_floats(np), *scratch = ns ? alloc_floats(ns) : NULL;
+    float *packed = ft_alloc_floats(np), *scratch = ns ? ft_alloc_floats(ns) : NULL;
     k->conv2d_pack(&p, w, with_bias ? b : NULL, packed);
     memset(w, 0xff, nw * sizeof *w); /* the packed kernel must not read w */
     for (size_t i = 0; i < ny; i++)
@@ -109,7 +93,7 @@ static void conv_check(const struct f32_kernels *k, const struct conv_case *c, i
         struct f32_conv2d_params one = p;
         one.batch = 1;
         const size_t sx = nx / p.batch, sy = ny / p.batch;
-        float *y1 = alloc_floats(sy);
+        float *y1 = ft_alloc_floats(sy);
         for (size_t n = 0; n < p.batch; n++) {
             k->conv2d_packed(&one, x + n * sx, packed, scratch, y1);
             ck_assert_msg(memcmp(y1, got + n * sy, sy * sizeof *y1) == 0,
@@ -127,7 +111,7 @@ static void conv_check(const struct f32_kernels *k, const struct conv_case *c, i
 }
 
 /* Hand-picked shapes for each path, then random ones. */
-static const struct conv_case conv_cases[] = {
+static const struct ft_conv_case conv_cases[] = {
     /* batch in_h in_w in_c out_c kh kw sh sw dh dw pt pl pb pr groups */
     {2, 7, 7, 1, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* fmnist conv1 shape, K = 9 */
     {3, 5, 6, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* K = 288: two k blocks */
@@ -156,36 +140,21 @@ START_TEST(test_conv2d_cases)
 }
 END_TEST
 
-static size_t pick(uint64_t *rng, size_t lo, size_t hi)
-{
-    return lo + (size_t)(ts_next(rng) % (hi - lo + 1));
-}
-
 START_TEST(test_conv2d_random)
 {
     const struct f32_kernels *k = level_table(_i);
     uint64_t rng = 0xfeedbeefull;
     for (int t = 0; t < 60; t++) {
-        struct conv_case c;
-        c.batch = pick(&rng, 1, 3);
-        c.kh = pick(&rng, 1, 4);
-        c.kw = pick(&rng, 1, 4);
-        c.sh = pick(&rng, 1, 3);
-        c.sw = pick(&rng, 1, 3);
-        c.dh = pick(&rng, 1, 2);
-        c.dw = pick(&rng, 1, 2);
-        c.pt = pick(&rng, 0, 2);
-        c.pl = pick(&rng, 0, 2);
-        c.pb = pick(&rng, 0, 2);
-        c.pr = pick(&rng, 0, 2);
-        int kind = (int)pick(&rng, 0, 2); /* 0 dense groups, 1 grouped, 2 depthwise */
-        size_t groups = kind == 0 ? 1 : kind == 1 ? pick(&rng, 2, 4) : pick(&rng, 2, 24);
+        struct ft_conv_case c;
+        ft_random_conv_window(&rng, &c);
+        int kind = (int)ft_pick(&rng, 0, 2); /* 0 dense groups, 1 grouped, 2 depthwise */
+        size_t groups = kind == 0 ? 1 : kind == 1 ? ft_pick(&rng, 2, 4) : ft_pick(&rng, 2, 24);
         c.groups = groups;
-        c.in_c = kind == 2 ? groups : groups * pick(&rng, 1, 20);
-        c.out_c = groups * pick(&rng, 1, kind == 2 ? 3 : 40);
-        c.in_h = (c.kh - 1) * c.dh + pick(&rng, 1, 9);
-        c.in_w = (c.kw - 1) * c.dw + pick(&rng, 1, 9);
-        conv_check(k, &c, (int)pick(&rng, 0, 3), (int)pick(&rng, 0, 1), &rng, "random");
+        c.in_c = kind == 2 ? groups : groups * ft_pick(&rng, 1, 20);
+        c.out_c = groups * ft_pick(&rng, 1, kind == 2 ? 3 : 40);
+        c.in_h = (c.kh - 1) * c.dh + ft_pick(&rng, 1, 9);
+        c.in_w = (c.kw - 1) * c.dw + ft_pick(&rng, 1, 9);
+        conv_check(k, &c, (int)ft_pick(&rng, 0, 3), (int)ft_pick(&rng, 0, 1), &rng, "random");
     }
 }
 END_TEST
@@ -197,16 +166,16 @@ static void dense_check(const struct f32_kernels *k, size_t batch, size_t in_k, 
 {
     struct f32_dense_params p = {.batch = batch, .in_k = in_k, .out_n = out_n,
                                  .out_min = clamps[clamp][0], .out_max = clamps[clamp][1]};
-    float *x = alloc_floats(batch * in_k), *w = alloc_floats(out_n * in_k);
-    float *b = alloc_floats(out_n), *want = alloc_floats(batch * out_n);
-    float *got = alloc_floats(batch * out_n);
+    float *x = ft_alloc_floats(batch * in_k), *w = ft_alloc_floats(out_n * in_k);
+    float *b = ft_alloc_floats(out_n), *want = ft_alloc_floats(batch * out_n);
+    float *got = ft_alloc_floats(batch * out_n);
     ts_fill(rng, x, batch * in_k, -1, 1);
     ts_fill(rng, w, out_n * in_k, -1, 1);
     ts_fill(rng, b, out_n, -1, 1);
     if (with_nan)
         x[(batch - 1) * in_k + in_k / 2] = NAN; /* the last row is NaN, clamped or not */
     f32_dense__ref(&p, x, w, with_bias ? b : NULL, want);
-    float *packed = alloc_floats(k->dense_pack_size(&p));
+    float *packed = ft_alloc_floats(k->dense_pack_size(&p));
     k->dense_pack(&p, w, with_bias ? b : NULL, packed);
     memset(w, 0xff, out_n * in_k * sizeof *w);
     k->dense_packed(&p, x, packed, got);
@@ -219,7 +188,7 @@ static void dense_check(const struct f32_kernels *k, size_t batch, size_t in_k, 
     /* each row alone (gemv path) gives the same bits as within the batch */
     struct f32_dense_params one = p;
     one.batch = 1;
-    float *y1 = alloc_floats(out_n);
+    float *y1 = ft_alloc_floats(out_n);
     for (size_t n = 0; n < batch; n++) {
         k->dense_packed(&one, x + n * in_k, packed, y1);
         ck_assert_msg(memcmp(y1, got + n * out_n, out_n * sizeof *y1) == 0,
@@ -256,8 +225,8 @@ START_TEST(test_dense_random)
     const struct f32_kernels *k = level_table(_i);
     uint64_t rng = 0x5151ull;
     for (int t = 0; t < 40; t++)
-        dense_check(k, pick(&rng, 1, 20), pick(&rng, 1, 700), pick(&rng, 1, 150),
-                    (int)pick(&rng, 0, 3), (int)pick(&rng, 0, 1), 0, &rng);
+        dense_check(k, ft_pick(&rng, 1, 20), ft_pick(&rng, 1, 700), ft_pick(&rng, 1, 150),
+                    (int)ft_pick(&rng, 0, 3), (int)ft_pick(&rng, 0, 1), 0, &rng);
 }
 END_TEST
 
@@ -269,24 +238,24 @@ START_TEST(test_pools_random)
     uint64_t rng = 0x9001ull;
     for (int t = 0; t < 60; t++) {
         struct f32_pool2d_params p = {
-            .batch = pick(&rng, 1, 3), .channels = pick(&rng, 1, 40),
-            .kernel_h = pick(&rng, 1, 4), .kernel_w = pick(&rng, 1, 4),
-            .stride_h = pick(&rng, 1, 3), .stride_w = pick(&rng, 1, 3),
-            .pad_top = pick(&rng, 0, 2), .pad_left = pick(&rng, 0, 2)};
-        p.in_h = pick(&rng, 1, 9);
-        p.in_w = pick(&rng, 1, 9);
+            .batch = ft_pick(&rng, 1, 3), .channels = ft_pick(&rng, 1, 40),
+            .kernel_h = ft_pick(&rng, 1, 4), .kernel_w = ft_pick(&rng, 1, 4),
+            .stride_h = ft_pick(&rng, 1, 3), .stride_w = ft_pick(&rng, 1, 3),
+            .pad_top = ft_pick(&rng, 0, 2), .pad_left = ft_pick(&rng, 0, 2)};
+        p.in_h = ft_pick(&rng, 1, 9);
+        p.in_w = ft_pick(&rng, 1, 9);
         /* out sizes may reach into the bottom/right padding, even windows
          * with no input cell */
-        p.out_h = (p.in_h + p.pad_top + pick(&rng, 0, 3)) / p.stride_h + 1;
-        p.out_w = (p.in_w + p.pad_left + pick(&rng, 0, 3)) / p.stride_w + 1;
+        p.out_h = (p.in_h + p.pad_top + ft_pick(&rng, 0, 3)) / p.stride_h + 1;
+        p.out_w = (p.in_w + p.pad_left + ft_pick(&rng, 0, 3)) / p.stride_w + 1;
         const size_t nx = p.batch * p.in_h * p.in_w * p.channels;
         const size_t ny = p.batch * p.out_h * p.out_w * p.channels;
-        float *x = alloc_floats(nx), *want = alloc_floats(ny), *got = alloc_floats(ny);
+        float *x = ft_alloc_floats(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
         ts_fill(&rng, x, nx, -2, 2);
         if (t % 5 == 0) {
-            x[pick(&rng, 0, nx - 1)] = NAN;
-            x[pick(&rng, 0, nx - 1)] = -0.0f;
-            x[pick(&rng, 0, nx - 1)] = 0.0f;
+            x[ft_pick(&rng, 0, nx - 1)] = NAN;
+            x[ft_pick(&rng, 0, nx - 1)] = -0.0f;
+            x[ft_pick(&rng, 0, nx - 1)] = 0.0f;
         }
         for (int avg = 0; avg < 2; avg++) {
             (avg ? f32_avg_pool2d__ref : f32_max_pool2d__ref)(&p, x, want);
