@@ -331,8 +331,10 @@ void q8_i8_to_u8(int64_t n, const int8_t *x, uint8_t *y);
  * sections; 64 is faster); scratch needs no alignment. packed is
  * read-only when running and may be shared by threads, scratch may not.
  * Inside, conv2d picks by shape: depthwise (groups == in_c == out_c) runs
- * a direct kernel with SIMD over channels; everything else runs im2col
- * into the scratch and a u8 x s8 -> s32 GEMM per group (avx2: vpmaddwd on
+ * a direct kernel with SIMD over channels; everything else runs a
+ * u8 x s8 -> s32 GEMM per group on rows copied into the scratch (im2col
+ * from a padded copy of the image), or, at the vnni level, read in place
+ * from that padded copy (avx2: vpmaddwd on
  * exactly sign-extended 16-bit values; vnni: vpdpbusd with activations
  * shifted to u8 by +128 and (zx + 128) * sum_k w[o][k] subtracted from the
  * s32 sum; amx: tdpbusd tiles on the same layout). A reduction longer than

@@ -1,6 +1,7 @@
 /* Packed int8 conv2d/dense: the layouts, the portable driver (groups,
- * im2col into scratch, chunks of rows) and the seam to each level's GEMM
- * micro-kernel and depthwise kernel. Internal to src/kernels.
+ * im2col into scratch or rows read in place, chunks of rows) and the seam
+ * to each level's GEMM micro-kernel and depthwise kernel. Internal to
+ * src/kernels.
  *
  * A packed buffer starts with struct q8_packed_header (read with memcpy,
  * so no alignment is needed), then, at the byte offsets it gives:
