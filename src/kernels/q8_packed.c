@@ -195,39 +195,15 @@ static size_t scratch_bytes(const struct q8_packed_header *h)
 
 /* ---- A rows ---- */
 
-/* Writes A elements: values from int8 inputs and padding taps. Short runs
- * (a few channels) are inline; long ones go to the level's SIMD copy. */
+/* Writes A elements from int8 inputs and padding taps, with the level's
+ * SIMD copy where it has one. */
 struct a_writer {
     enum q8_gemm_format f;
     size_t elem;
     int32_t zx;
     uint8_t pad_u8;             /* zx + 128: the U8 padding byte */
     q8_copy_a_fn copy;
-    const int8_t *x_end;        /* end of the input: 8-byte reads stop here */
 };
-
-/* n <= W values (W = 4 or 8), reading W input bytes and writing W
- * elements (the caller checked both fit; the elements past n lie in this
- * row, which is written in order and its K..kp tail zeroed last). */
-#define PUT_SMALL(W)                                                                           \
-    static inline void put_small##W(const struct a_writer *w, uint8_t *dst, const int8_t *src) \
-    {                                                                                          \
-        uint8_t in[W];                                                                         \
-        memcpy(in, src, W);                                                                    \
-        if (w->f == Q8_FORMAT_I16) {                                                           \
-            int16_t out[W];                                                                    \
-            for (int i = 0; i < W; i++)                                                        \
-                out[i] = (int16_t)((int8_t)in[i] - w->zx);                                     \
-            memcpy(dst, out, sizeof out);                                                      \
-        } else {                                                                               \
-            for (int i = 0; i < W; i++)                                                        \
-                in[i] ^= 0x80u;                                                                \
-            memcpy(dst, in, W);                                                                \
-        }                                                                                      \
-    }
-PUT_SMALL(4)
-PUT_SMALL(8)
-#undef PUT_SMALL
 
 static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, int i16)
 {
@@ -246,21 +222,6 @@ static void copy_portable(void *dst, const int8_t *src, size_t n, int32_t zx, in
         }
         for (; i < n; i++)
             d[i] = (uint8_t)src[i] ^ 0x80u;
-    }
-}
-
-/* n values into dst; lim is the end of the row (its tail is zeroed after). */
-static inline void put_values(const struct a_writer *w, uint8_t *dst, const int8_t *src,
-                              size_t n, const uint8_t *lim)
-{
-    if (n <= 4 && src + 4 <= w->x_end && dst + 4 * w->elem <= lim) {
-        put_small4(w, dst, src);
-    } else if (n <= 8 && src + 8 <= w->x_end && dst + 8 * w->elem <= lim) {
-        put_small8(w, dst, src);
-    } else if (n <= 8 || !w->copy) {
-        copy_portable(dst, src, n, w->zx, w->f == Q8_FORMAT_I16);
-    } else {
-        w->copy(dst, src, n, w->zx);
     }
 }
 
@@ -450,7 +411,7 @@ static void im2col_rows(const struct a_writer *w, const struct q8_conv2d_shape *
     }
 }
 
-/* The A rows of a chunk from its int8 rows (n = rows * kp values). */
+/* n A elements from n int8 values (a chunk's rows, or a matrix row). */
 static void convert_rows(const struct a_writer *w, uint8_t *a, const int8_t *raw, size_t n)
 {
     if (w->copy)
@@ -468,13 +429,13 @@ static void matrix_rows(const struct a_writer *w, const int8_t *x, int64_t ld, i
 {
     const int8_t *src = x + r0 * ld + c0;
     if ((int64_t)n == ld && n * w->elem == a_stride) {
-        put_values(w, a, src, n * (size_t)mc, a + n * (size_t)mc * w->elem);
+        convert_rows(w, a, src, n * (size_t)mc);
         return;
     }
     const size_t tail = a_stride - n * w->elem;
     for (int i = 0; i < mc; i++) {
         uint8_t *row = a + (size_t)i * a_stride;
-        put_values(w, row, src + (int64_t)i * ld, n, row + a_stride);
+        convert_rows(w, row, src + (int64_t)i * ld, n);
         if (tail)
             memset(row + a_stride - tail, 0, tail);
     }
@@ -570,8 +531,7 @@ static void run_gemm(const struct q8_gemm_ops *ops, const struct q8_packed_heade
     const int32_t zx = rq->in_zero_point;
     const struct q8_conv2d_shape *s = src->conv;
     const int per_channel = rq->n != 1;
-    const int64_t x_len = s ? s->batch * s->in_h * s->in_w * s->in_c : m * src->in_features;
-    const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a, src->x + x_len};
+    const struct a_writer aw = {f, elem, zx, (uint8_t)(zx + 128), ops->copy_a};
     const int pointwise = s && is_pointwise(s);
     /* the padded image after A (and the I16 stage): scratch_bytes + pad_bytes */
     struct pad_img pimg = {NULL, 0, 0, -1};
