@@ -158,6 +158,7 @@ enum quanta_status calib_observer_range(const struct calib_observer *obs,
 struct calib_value {
     char *name;                 /* value name in the graph */
     int64_t count;              /* finite elements observed */
+    int64_t nonfinite;          /* NaN / infinite elements left out of the range */
     double min, max;            /* observed range */
     double lo, hi;              /* chosen range, lo <= hi */
 };
@@ -180,6 +181,9 @@ struct calib_table {
  *    "params": {"bins": 2048, "entropy_bins": 128},
  *    "samples": 1000, "data_sha256": "<64 hex>", "model_sha256": "<64 hex>",
  *    "values": {"<name>": {"count": N, "min": .., "max": .., "lo": .., "hi": ..}, ...}}
+ * A value that met NaN or infinite elements also has "nonfinite": N after
+ * "count" (those elements are left out of every statistic). A value with
+ * no finite element has count 0 and min = max = lo = hi = 0.
  * "params" holds the parameters of the method only (minmax: none; meanstd:
  * k; percentile: bins, percentile; entropy: bins, entropy_bins; mse: bins,
  * mse_bits). A sha256 that is unknown is written as "". */
@@ -192,7 +196,7 @@ enum quanta_status calib_table_save(const struct calib_table *table, const char 
                                     struct quanta_error *err);
 /* Strict reader: every key above required (params: those of the method),
  * no other key, no duplicate, format/version as above, a known method,
- * parameters within calib_options_check's ranges, finite numbers,
+ * ("nonfinite" optional), parameters within calib_options_check's ranges, finite numbers,
  * min <= max, lo <= hi, count >= 0, sha256 "" or 64 lowercase hex digits,
  * unique value names, nesting at most 8 deep. Anything else is
  * QUANTA_ERR_INPUT with a one-line message naming source (the file). */

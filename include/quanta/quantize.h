@@ -10,6 +10,7 @@
 #define QUANTA_QUANTIZE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "quanta/dtype.h"
 #include "quanta/graph.h"
@@ -31,6 +32,8 @@ enum quantize_scheme {
     QUANTIZE_SYMMETRIC,   /* zero point 0 (I8) or 128 (U8) */
 };
 
+struct quantize_notes;
+
 struct quantize_options {
     enum quantize_mode mode;                 /* default QUANTIZE_STATIC */
     enum quantize_granularity weights;       /* default QUANTIZE_PER_CHANNEL */
@@ -39,6 +42,8 @@ struct quantize_options {
     const char *const *exclude;              /* node names kept in float */
     int n_exclude;
     bool allow_nonfinite;                    /* NaN/Inf constants accepted (default false) */
+    struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
+                                                adjusted (default NULL) */
 };
 
 /* mode static, per-channel, asymmetric, I8, nothing excluded. */
@@ -51,6 +56,57 @@ struct quantize_ranges {
     bool (*find)(void *ctx, const char *value, float *lo, float *hi);
     void *ctx;
 };
+
+/* ---- what the rewrite adjusted to keep results right ----
+ * Static mode never clamps silently: where calibrated parameters would give
+ * a wrong int8 result, the rewrite changes them by one of these documented
+ * rules (man quanta-quantize(1), ADJUSTMENTS) and records a note. */
+
+/* The smallest activation scale: a range narrower than 255 * 2^-100 is
+ * widened to it, so that scale products (bias scales) stay normal floats. */
+#define QUANTIZE_MIN_SCALE 0x1p-100
+/* An I32 bias scale (input scale * weight scale) is at least this (a
+ * normal float32 with room to spare). */
+#define QUANTIZE_MIN_BIAS_SCALE 0x1p-120
+/* One step of a node's input (or accumulator) spans at most this many
+ * output steps: requantization multipliers stay below 2^30 with room. */
+#define QUANTIZE_MAX_STEP_RATIO 0x1p29
+
+enum quantize_note_kind {
+    QUANTIZE_NOTE_BIAS_FIT,     /* weight scales widened so the I32 bias fits
+                                   (and the bias scale stays a normal float) */
+    QUANTIZE_NOTE_ZERO_RANGE,   /* calibrated range [0, 0]: scale 1 */
+    QUANTIZE_NOTE_NARROW_RANGE, /* output scale widened to QUANTIZE_MAX_STEP_RATIO */
+    QUANTIZE_NOTE_MIN_SCALE,    /* activation scale raised to QUANTIZE_MIN_SCALE */
+};
+
+struct quantize_note {
+    enum quantize_note_kind kind;
+    char *node;                 /* the node whose parameters changed (NULL: a graph input) */
+    char *value;                /* the value (weight for BIAS_FIT) */
+    int channels, total;        /* BIAS_FIT: channels widened of total (per tensor: 1 of 1) */
+    double from, to;            /* scale before and after; BIAS_FIT: of the channel
+                                   widened most */
+};
+
+struct quantize_notes {
+    struct quantize_note *list;
+    int n;
+};
+
+void quantize_notes_free(struct quantize_notes *notes);
+/* The note as one line without a newline, e.g. "node 'fc': weight scale of
+ * 3 of 10 channels widened (up to 41.2x) so the int32 bias fits". */
+void quantize_note_format(const struct quantize_note *note, char *buf, size_t size);
+/* The notes as a JSON array (the metadata key quanta.quantize.adjustments):
+ * {"rule", "node" (or null), "value", ["channels", "of",] "from", "to"}
+ * per note. malloc'd; NULL: no memory. */
+char *quantize_notes_json(const struct quantize_notes *notes);
+/* Reads what quantize_notes_json wrote; false (notes empty) if json is not
+ * such an array or memory ran out. */
+bool quantize_notes_parse(const char *json, struct quantize_notes *notes);
+/* Short name of the rule: "bias_fit", "zero_range", "narrow_range", "min_scale". */
+const char *quantize_note_kind_name(enum quantize_note_kind kind);
 
 /* The rewrite. src is a validated float graph (a graph with quant entries
  * is refused: QUANTA_ERR_INPUT). ranges is needed by QUANTIZE_STATIC only
@@ -88,21 +144,29 @@ enum quanta_status quantize_fold(const struct graph *src, bool fuse_relu,
  * dtype I8 ([-128, 127]) or U8 ([0, 255]): asymmetric scale = (hi - lo) /
  * 255, zero_point = round(qmin - lo / scale) clamped into the type's range
  * (0.0 is then exactly q = zero_point); symmetric scale = max(|lo|, |hi|) /
- * 127, zero_point 0 (I8) or 128 (U8). A range of width 0 gets scale 1.
- * Non-finite bounds are QUANTA_ERR_INPUT. */
+ * 127, zero_point 0 (I8) or 128 (U8). A range of width 0 gets scale 1;
+ * a scale below QUANTIZE_MIN_SCALE is raised to it. Non-finite bounds are
+ * QUANTA_ERR_INPUT. */
 enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype dtype,
                                           enum quantize_scheme scheme, float *scale,
                                           int32_t *zero_point, struct quanta_error *err);
 
+/* The zero point quantize_choose_params gives a range starting at lo when
+ * the scale is `scale` (for a scale widened after the choice). */
+int32_t quantize_zero_point(float lo, enum quanta_dtype dtype, enum quantize_scheme scheme,
+                            float scale);
+
 /* Symmetric int8 weights, values in [-127, 127], zero point 0.
  * w holds n_channels rows of channel_size floats (channel = first axis);
- * per channel: scales[c] = max|w[c]| / 127 (1 for an all-zero row);
+ * per channel: scales[c] = max|w[c]| / 127 (1 for an all-zero row), or
+ * min_scales[c] when that is larger (min_scales may be NULL; per tensor
+ * only min_scales[0] is read);
  * per tensor (n_channels treated as 1 for the scale): scales[0] only.
  * q[i] = clamp(round(w[i] / scale), -127, 127), rounding half away from 0.
  * Non-finite w (only where allowed): the scale comes from the finite
  * values, NaN gives 0, +-Inf gives +-127. */
 void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_size,
-                         bool per_channel, int8_t *q, float *scales);
+                         bool per_channel, const float *min_scales, int8_t *q, float *scales);
 
 /* q[i] = clamp(round(b[i] / scales[per_channel ? i : 0]), INT32_MIN, INT32_MAX) in double. */
 void quantize_bias_i32(const float *b, int64_t n, const float *scales, bool per_channel,

@@ -161,6 +161,7 @@ enum quanta_status calib_run(const struct graph *g, struct dataset *ds,
             goto fail;
         }
         cv->count = o->count;
+        cv->nonfinite = o->nonfinite;
         cv->min = o->count ? o->min : 0;
         cv->max = o->count ? o->max : 0;
         st = calib_observer_range(o, opt, &cv->lo, &cv->hi, err);

@@ -169,7 +169,10 @@ char *calib_table_to_json(const struct calib_table *table)
         const struct calib_value *v = &table->values[i];
         sb_puts(&sb, i ? ",\n    " : "\n    ");
         sb_string(&sb, v->name);
-        sb_printf(&sb, ": {\"count\": %lld, \"min\": ", (long long)v->count);
+        sb_printf(&sb, ": {\"count\": %lld, ", (long long)v->count);
+        if (v->nonfinite > 0) /* only then: tables without any stay as they were */
+            sb_printf(&sb, "\"nonfinite\": %lld, ", (long long)v->nonfinite);
+        sb_puts(&sb, "\"min\": ");
         sb_number(&sb, v->min);
         sb_puts(&sb, ", \"max\": ");
         sb_number(&sb, v->max);
@@ -351,13 +354,13 @@ static enum quanta_status parse_params(struct calib_table *t, const cJSON *param
 static enum quanta_status parse_value(struct calib_value *v, const cJSON *item, const char *source,
                                       struct quanta_error *err)
 {
-    static const char *const keys[] = {"count", "min", "max", "lo", "hi"};
-    const cJSON *found[5];
+    static const char *const keys[] = {"count", "min", "max", "lo", "hi", "nonfinite"};
+    const cJSON *found[6];
     const char *name = item->string;
     if (!cJSON_IsObject(item))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s' is not an object", source, name);
     bool dup = false;
-    const char *bad = check_keys(item, keys, 5, found, &dup);
+    const char *bad = check_keys(item, keys, 6, found, &dup);
     if (bad)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s': %s key \"%s\"", source, name,
                            dup ? "duplicate" : "unexpected", bad);
@@ -371,6 +374,11 @@ static enum quanta_status parse_value(struct calib_value *v, const cJSON *item, 
     if (!json_int(found[0], 0, 9007199254740992.0, &v->count))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s': \"count\" is not a non-negative integer",
                            source, name);
+    v->nonfinite = 0; /* optional */
+    if (found[5] && !json_int(found[5], 0, 9007199254740992.0, &v->nonfinite))
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "%s: value '%s': \"nonfinite\" is not a non-negative integer", source,
+                           name);
     v->min = found[1]->valuedouble;
     v->max = found[2]->valuedouble;
     v->lo = found[3]->valuedouble;

@@ -1,4 +1,5 @@
 #include "cli/cli_data.h"
+#include "quanta/calib.h"
 #include "cli/cli.h"
 
 #include <getopt.h>
@@ -384,4 +385,17 @@ enum quanta_status cli_model_open_graph(struct model *m, const char *path, const
         return st;
     model_close(m);
     return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph%s", path, why);
+}
+
+void cli_warn_nonfinite(const char *command, const char *source, const struct calib_table *t)
+{
+    for (int i = 0; i < t->n_values; i++) {
+        const struct calib_value *v = &t->values[i];
+        if (v->nonfinite > 0)
+            fprintf(stderr,
+                    "quanta %s: warning: %s: value '%s': %lld NaN or infinite elements (of %lld) "
+                    "were left out of its range\n",
+                    command, source, v->name, (long long)v->nonfinite,
+                    (long long)(v->nonfinite + v->count));
+    }
 }

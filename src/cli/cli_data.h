@@ -73,6 +73,11 @@ enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err);
 
 /* For getopt_long (optstring starting with ':', opterr 0): c is the ':'
  * or '?' it returned. Prints the usage error and returns exit code 2. */
+/* "quanta <command>: warning: <source>: value 'x': N NaN or infinite
+ * elements were left out of its range" on stderr for each such value. */
+struct calib_table;
+void cli_warn_nonfinite(const char *command, const char *source, const struct calib_table *t);
+
 int cli_option_error(const char *command, const char *usage, int c, char **argv);
 
 /* Values of the options several commands share, with the same range and

@@ -239,6 +239,7 @@ int cmd_calibrate(int argc, char **argv)
         goto done;
     if ((st = calib_table_save(&table, a.output, &err)) != QUANTA_OK)
         goto done;
+    cli_warn_nonfinite("calibrate", a.data, &table);
     if (a.json) {
         char *json = calib_table_to_json(&table);
         if (!json) {

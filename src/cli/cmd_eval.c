@@ -153,117 +153,6 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
     return 0;
 }
 
-/* ---- per-layer comparison through runner hooks ---- */
-
-/* A value that both graphs name: model 1's batch is kept in ref while
- * model 2 runs, then model 2's value is compared with it. */
-struct layer {
-    int value1, value2;         /* indices in graph 1 and graph 2 */
-    int64_t per_sample;         /* elements per sample */
-    float *ref;                 /* model 1's value, max_batch samples */
-    int64_t ref_count;          /* elements stored in the last run, -1: none */
-    bool mismatch;              /* shapes differed at run time */
-    struct report_sqnr sqnr;
-};
-
-struct layers {
-    struct layer *list;
-    int n;
-    int *of_value1;             /* graph 1 value -> layer, -1 */
-    int *of_value2;             /* graph 2 value -> layer, -1 */
-};
-
-static void layers_free(struct layers *ls)
-{
-    for (int i = 0; i < ls->n; i++)
-        free(ls->list[i].ref);
-    free(ls->list);
-    free(ls->of_value1);
-    free(ls->of_value2);
-    memset(ls, 0, sizeof *ls);
-}
-
-/* Node outputs of g1, in graph order, that g2 also produces under the same
- * name with as many elements per sample. */
-static enum quanta_status layers_init(struct layers *ls, const struct graph *g1,
-                                      const struct graph *g2, int64_t max_batch,
-                                      struct quanta_error *err)
-{
-    memset(ls, 0, sizeof *ls);
-    ls->list = calloc((size_t)g1->n_values + 1, sizeof *ls->list);
-    ls->of_value1 = malloc(((size_t)g1->n_values + 1) * sizeof *ls->of_value1);
-    ls->of_value2 = malloc(((size_t)g2->n_values + 1) * sizeof *ls->of_value2);
-    if (!ls->list || !ls->of_value1 || !ls->of_value2)
-        goto nomem;
-    for (int v = 0; v < g1->n_values; v++)
-        ls->of_value1[v] = -1;
-    for (int v = 0; v < g2->n_values; v++)
-        ls->of_value2[v] = -1;
-    for (int i = 0; i < g1->n_nodes; i++) {
-        const struct graph_node *node = &g1->nodes[i];
-        for (int o = 0; o < node->n_outputs; o++) {
-            int v1 = node->outputs[o];
-            int v2 = graph_find_value(g2, g1->values[v1].name);
-            if (v2 < 0 || g2->values[v2].kind != GRAPH_VALUE_NODE || ls->of_value1[v1] >= 0)
-                continue;
-            struct quanta_shape s1 = graph_value_shape(g1, v1, 1);
-            struct quanta_shape s2 = graph_value_shape(g2, v2, 1);
-            int64_t n1 = quanta_shape_numel(&s1), n2 = quanta_shape_numel(&s2);
-            if (n1 < 1 || n1 != n2)
-                continue;
-            struct layer *l = &ls->list[ls->n];
-            l->value1 = v1;
-            l->value2 = v2;
-            l->per_sample = n1;
-            l->ref_count = -1;
-            if ((uint64_t)n1 > SIZE_MAX / sizeof(float) / (uint64_t)max_batch ||
-                !(l->ref = malloc((size_t)n1 * (size_t)max_batch * sizeof(float))))
-                goto nomem;
-            ls->of_value1[v1] = ls->n;
-            ls->of_value2[v2] = ls->n;
-            ls->n++;
-        }
-    }
-    return QUANTA_OK;
-nomem:
-    layers_free(ls);
-    return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for --per-layer buffers");
-}
-
-static void hook_model1(void *ctx, const struct graph *g, int value, const float *data,
-                        const struct quanta_shape *shape)
-{
-    struct layers *ls = ctx;
-    if (value < 0 || value >= g->n_values || ls->of_value1[value] < 0)
-        return;
-    struct layer *l = &ls->list[ls->of_value1[value]];
-    int64_t n = quanta_shape_numel(shape);
-    int64_t batch = shape->rank > 0 && shape->dims[0] > 0 ? shape->dims[0] : 1;
-    if (n < 0 || n > l->per_sample * batch || n % l->per_sample != 0) {
-        l->mismatch = true;
-        l->ref_count = -1;
-        return;
-    }
-    memcpy(l->ref, data, (size_t)n * sizeof *data);
-    l->ref_count = n;
-}
-
-static void hook_model2(void *ctx, const struct graph *g, int value, const float *data,
-                        const struct quanta_shape *shape)
-{
-    struct layers *ls = ctx;
-    if (value < 0 || value >= g->n_values || ls->of_value2[value] < 0)
-        return;
-    struct layer *l = &ls->list[ls->of_value2[value]];
-    int64_t n = quanta_shape_numel(shape);
-    if (l->ref_count < 0 || n != l->ref_count) {
-        l->mismatch = true;
-        return;
-    }
-    report_sqnr_add(&l->sqnr, l->ref, data, (size_t)n);
-    l->ref_count = -1;
-}
-
 /* ---- the evaluation ---- */
 
 struct side {
@@ -286,7 +175,7 @@ struct eval {
     struct labels labels;
     int64_t samples;
     struct report_compare cmp;
-    struct layers layers;
+    struct report_layers layers;
     bool usage_error;           /* err holds a usage error of ours */
     /* gates */
     bool pass;
@@ -532,7 +421,7 @@ static enum quanta_status print_text(const struct eval *e)
     const struct graph *g1 = &e->side[0].model.graph;
     t = report_table_create(4, lhead, lalign);
     for (int i = 0; i < e->layers.n; i++) {
-        const struct layer *l = &e->layers.list[i];
+        const struct report_layer *l = &e->layers.list[i];
         const struct graph_value *v = &g1->values[l->value1];
         report_table_add(t, "%s", v->name);
         report_table_add(t, "%s", graph_op_name(g1->nodes[v->producer].op));
@@ -579,7 +468,7 @@ static cJSON *eval_json(const struct eval *e)
             const struct graph *g1 = &e->side[0].model.graph;
             cJSON *pl = cJSON_AddArrayToObject(root, "per_layer");
             for (int i = 0; pl && i < e->layers.n; i++) {
-                const struct layer *l = &e->layers.list[i];
+                const struct report_layer *l = &e->layers.list[i];
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddItemToArray(pl, o);
                 cJSON_AddStringToObject(o, "value", g1->values[l->value1].name);
@@ -634,12 +523,11 @@ static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
                            e->opt.data);
     }
     if (e->n == 2 && e->opt.per_layer) {
-        st = layers_init(&e->layers, &e->side[0].model.graph, &e->side[1].model.graph,
-                         e->side[0].input->batch, err);
+        st = report_layers_init(&e->layers, &e->side[0].model.graph, &e->side[1].model.graph,
+                                e->side[0].input->batch, err);
         if (st != QUANTA_OK)
             return st;
-        runner_set_hook(e->side[0].runner, hook_model1, &e->layers);
-        runner_set_hook(e->side[1].runner, hook_model2, &e->layers);
+        report_layers_attach(&e->layers, e->side[0].runner, e->side[1].runner);
     }
     if ((st = run_batches(e, err)) != QUANTA_OK)
         return st;
@@ -656,7 +544,7 @@ static void eval_free(struct eval *e)
         if (s->opened)
             model_close(&s->model);
     }
-    layers_free(&e->layers);
+    report_layers_free(&e->layers);
     labels_free(&e->labels);
 }
 

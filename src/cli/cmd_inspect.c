@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "quanta/quantize.h"
 #include "cli/cli_data.h"
 #include "report/report.h"
 
@@ -206,6 +207,27 @@ static const struct graph_value *tensor_value(const struct inspect *in, const ch
     return v >= 0 ? &in->model.graph.values[v] : NULL;
 }
 
+/* What the quantizer adjusted (quanta.quantize.adjustments), in words. */
+static void print_adjustments(const struct st_file *f)
+{
+    for (size_t i = 0; i < f->n_meta; i++) {
+        if (strcmp(f->meta[i].key, "quanta.quantize.adjustments") != 0)
+            continue;
+        struct quantize_notes notes;
+        if (!quantize_notes_parse(f->meta[i].value, &notes)) {
+            printf("\nadjustments: (quanta.quantize.adjustments is not readable)\n");
+            return;
+        }
+        printf("\nadjustments made by quanta quantize (%d):\n", notes.n);
+        for (int k = 0; k < notes.n; k++) {
+            char line[1024];
+            quantize_note_format(&notes.list[k], line, sizeof line);
+            printf("  %s\n", line);
+        }
+        quantize_notes_free(&notes);
+    }
+}
+
 static void print_text(const struct inspect *in)
 {
     const struct st_file *f = &in->model.file;
@@ -358,6 +380,7 @@ static void print_text(const struct inspect *in)
         report_table_print(t, stdout);
         report_table_free(t);
     }
+    print_adjustments(f);
 }
 
 static cJSON *graph_json(const struct inspect *in)

@@ -2,6 +2,7 @@
  * calibrating from a data file or reading a calibration table, and writes
  * the quantized model with its provenance in __metadata__. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "quanta/calib.h"
 #include "quanta/quantize.h"
 #include "quanta/sha256.h"
+#include "report/report.h"
 
 static const char quantize_usage[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -19,7 +21,9 @@ static const char quantize_usage[] =
     "                       [--weights per-channel|per-tensor]\n"
     "                       [--activations asymmetric|symmetric]\n"
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
-    "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n";
+    "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
+    "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
+    "                       [--strict]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -28,6 +32,8 @@ static const char quantize_help[] =
     "                       [--activations asymmetric|symmetric]\n"
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
+    "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
+    "                       [--strict]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -55,10 +61,22 @@ static const char quantize_help[] =
     "  --include GLOB[,GLOB]   without a graph: convert only tensors whose names\n"
     "                          match one of these glob patterns (repeatable)\n"
     "  --allow-nonfinite       quantize weights holding NaN or Inf (else exit 3)\n"
+    "  --check-data FILE       samples for the check below (default: the --data\n"
+    "                          file; without either the check does not run)\n"
+    "  --check-samples N       run the float and the quantized model on the first\n"
+    "                          N samples (default 16, 0: no check) and warn for\n"
+    "                          every layer whose SQNR against float is below\n"
+    "  --check-db DB           this many dB (default 10)\n"
+    "  --strict                a layer below --check-db, or a check that cannot\n"
+    "                          run, fails the command (exit 1) and writes nothing\n"
     "  -h, --help              show this help\n"
     "\n"
     "Static mode needs exactly one of --calib and --data; the other modes take\n"
-    "neither. Same inputs and options give the same bytes.\n"
+    "neither. Same inputs and options give the same bytes. Where calibrated\n"
+    "parameters would give a wrong int8 result (an int32 bias that does not fit,\n"
+    "a range of [0, 0] or narrower than the node resolves) the rewrite adjusts\n"
+    "them by a documented rule, warns on stderr and records it in the metadata\n"
+    "key quanta.quantize.adjustments (man quanta-quantize(1), ADJUSTMENTS).\n"
     "\n"
     "A MODEL without a graph (a bag of tensors such as a Hugging Face checkpoint)\n"
     "can be quantized weight-only (every 2-D F32/F16/BF16 tensor to I8 per row,\n"
@@ -66,12 +84,15 @@ static const char quantize_help[] =
     "(*.json with a weight_map), and OUT then names the new index,\n"
     "PREFIX.safetensors.index.json, its shards written beside it.\n"
     "\n"
-    "exit status: 0 ok, 2 usage error, 3 invalid model, data or calibration\n"
-    "file, 4 cannot write the output, 5 out of memory.\n";
+    "exit status: 0 ok, 1 --strict and the check failed, 2 usage error, 3\n"
+    "invalid model, data or calibration file, 4 cannot write the output, 5 out\n"
+    "of memory.\n";
 
 struct quantize_cli {
-    const char *model, *output, *calib, *data, *method;
-    int64_t samples;
+    const char *model, *output, *calib, *data, *method, *check_data;
+    int64_t samples, check_samples;
+    double check_db;
+    bool strict;
     const char *mode_name, *weights_name, *activations_name, *type_name;
     struct quantize_options opt;
     char **exclude;        /* each --exclude split at commas */
@@ -126,7 +147,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
 {
     enum {
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
-        OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE
+        OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
+        OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -141,6 +163,10 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
+        {"check-data", required_argument, NULL, OPT_CHECK_DATA},
+        {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
+        {"check-db", required_argument, NULL, OPT_CHECK_DB},
+        {"strict", no_argument, NULL, OPT_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -149,6 +175,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     o->weights_name = "per-channel";
     o->activations_name = "asymmetric";
     o->type_name = "int8";
+    o->check_samples = 16;
+    o->check_db = 10.0;
     int c, rc;
     optind = 0;
     opterr = 0;
@@ -224,6 +252,20 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_ALLOW_NONFINITE:
             o->opt.allow_nonfinite = true;
             break;
+        case OPT_CHECK_DATA:
+            o->check_data = optarg;
+            break;
+        case OPT_CHECK_SAMPLES:
+            if (!cli_parse_i64(optarg, 0, INT64_MAX, &o->check_samples))
+                return usage("--check-samples '%s' is not a number >= 0", optarg);
+            break;
+        case OPT_CHECK_DB:
+            if (!cli_parse_double(optarg, &o->check_db) || !isfinite(o->check_db))
+                return usage("--check-db '%s' is not a number", optarg);
+            break;
+        case OPT_STRICT:
+            o->strict = true;
+            break;
         default:
             return cli_option_error("quantize", quantize_usage, c, argv);
         }
@@ -244,6 +286,11 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     }
     if (!o->data && (o->method || o->samples))
         return usage("%s", "--method and --samples go with --data");
+    if (!o->check_data && o->opt.mode == QUANTIZE_STATIC)
+        o->check_data = o->data;
+    if (o->strict && (!o->check_data || o->check_samples == 0))
+        return usage("%s", "--strict needs the check: give --data or --check-data, and "
+                           "--check-samples above 0");
     o->opt.exclude = (const char *const *)o->exclude;
     o->opt.n_exclude = o->n_exclude;
     return 0;
@@ -315,6 +362,7 @@ static bool is_provenance_key(const char *key)
 {
     return strcmp(key, "quanta.graph") == 0 || strcmp(key, "quanta.version") == 0 ||
            strcmp(key, "quanta.quantize.options") == 0 ||
+           strcmp(key, "quanta.quantize.adjustments") == 0 ||
            strncmp(key, "quanta.calibration.", 19) == 0 ||
            strcmp(key, "quanta.source_sha256") == 0;
 }
@@ -335,6 +383,47 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
         st = calib_run(&m->graph, ds, &copt, table, err);
     dataset_close(ds);
     return st;
+}
+
+/* Runs float and quantized on the first --check-samples samples and warns
+ * for each layer below --check-db; *failed when one is. */
+static enum quanta_status check_layers(const struct quantize_cli *o, const struct model *m,
+                                       const struct graph *q, bool *failed,
+                                       struct quanta_error *err)
+{
+    *failed = false;
+    if (o->check_samples == 0 || !o->check_data) /* --calib alone: no samples at hand */
+        return QUANTA_OK;
+    struct dataset *ds = NULL;
+    struct report_layers ls;
+    enum quanta_status st = dataset_open(&ds, o->check_data, NULL, err);
+    if (st == QUANTA_OK)
+        st = report_check_quantized(&m->graph, q, ds, o->check_samples, &ls, err);
+    int64_t samples = ds ? (ds->n_samples < o->check_samples ? ds->n_samples : o->check_samples)
+                         : 0;
+    dataset_close(ds);
+    if (st != QUANTA_OK) {
+        if (o->strict || st == QUANTA_ERR_NOMEM)
+            return st;
+        fprintf(stderr, "quanta quantize: warning: the check against float did not run: %s\n",
+                err->message);
+        quanta_error_clear(err);
+        return QUANTA_OK;
+    }
+    for (int i = 0; i < ls.n; i++) {
+        const struct report_layer *l = &ls.list[i];
+        const struct graph_value *v = &m->graph.values[l->value1];
+        double db = report_sqnr_db(&l->sqnr);
+        if (!l->mismatch && !(db < o->check_db))
+            continue;
+        *failed = true;
+        fprintf(stderr, "quanta quantize: warning: layer '%s' (%s): SQNR %.2f dB against float "
+                        "on %lld samples is below --check-db %g\n",
+                v->name, graph_op_name(m->graph.nodes[v->producer].op), db,
+                (long long)samples, o->check_db);
+    }
+    report_layers_free(&ls);
+    return QUANTA_OK;
 }
 
 /* A checkpoint without a graph, or a shard index (quantize_tensors.c). */
@@ -368,8 +457,9 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     bool have_table = false;
     char source_sha[QUANTA_SHA256_HEX_SIZE];
     char samples[32];
-    char *options = NULL;
+    char *options = NULL, *adjustments = NULL;
     struct st_meta *meta = NULL;
+    struct quantize_notes notes = {0};
     memset(&q, 0, sizeof q);
     memset(&table, 0, sizeof table);
     if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
@@ -410,9 +500,31 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         have_table = true;
     }
     struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
-    if ((st = quantize_model(&m.graph, &o->opt, have_table ? &ranges : NULL, &q, o->model,
+    struct quantize_options opt = o->opt;
+    opt.notes = &notes;
+    if ((st = quantize_model(&m.graph, &opt, have_table ? &ranges : NULL, &q, o->model,
                              err)) != QUANTA_OK)
         goto done;
+    for (int i = 0; i < notes.n; i++) {
+        char line[1024];
+        quantize_note_format(&notes.list[i], line, sizeof line);
+        fprintf(stderr, "quanta quantize: warning: %s\n", line);
+    }
+    if (have_table)
+        cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &table);
+    bool check_failed;
+    if ((st = check_layers(o, &m, &q, &check_failed, err)) != QUANTA_OK)
+        goto done;
+    if (check_failed && o->strict) {
+        st = quanta_fail(err, QUANTA_ERR_CHECK, "%s: a layer of the quantized model is below "
+                                                "--check-db %g; nothing written (--strict)",
+                         o->model, o->check_db);
+        goto done;
+    }
+    if (notes.n > 0 && !(adjustments = quantize_notes_json(&notes))) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+        goto done;
+    }
 
     options = options_json(o);
     meta = calloc(m.file.n_meta + 8, sizeof *meta);
@@ -426,6 +538,8 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
             meta[n++] = m.file.meta[i];
     meta[n++] = (struct st_meta){"quanta.version", QUANTA_VERSION};
     meta[n++] = (struct st_meta){"quanta.quantize.options", options};
+    if (adjustments)
+        meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
     if (have_table) {
         snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
         meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
@@ -437,6 +551,8 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
 done:
     free(meta);
     free(options);
+    free(adjustments);
+    quantize_notes_free(&notes);
     graph_free(&q);
     if (have_table)
         calib_table_free(&table);

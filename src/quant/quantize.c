@@ -43,6 +43,35 @@ struct rewrite {
     bool *is_output;
 };
 
+/* ---- notes: what was adjusted, and why ---- */
+
+static enum quanta_status nomem(struct rewrite *r);
+
+static enum quanta_status add_note(struct rewrite *r, enum quantize_note_kind kind,
+                                   const char *node, const char *value, int channels, int total,
+                                   double from, double to)
+{
+    struct quantize_notes *ns = r->opt->notes;
+    if (!ns)
+        return QUANTA_OK;
+    struct quantize_note *grown = realloc(ns->list, ((size_t)ns->n + 1) * sizeof *grown);
+    if (!grown)
+        return nomem(r);
+    ns->list = grown;
+    struct quantize_note *n = &ns->list[ns->n];
+    *n = (struct quantize_note){.kind = kind, .channels = channels, .total = total,
+                                .from = from, .to = to};
+    n->node = node ? strdup(node) : NULL;
+    n->value = strdup(value);
+    if ((node && !n->node) || !n->value) {
+        free(n->node);
+        free(n->value);
+        return nomem(r);
+    }
+    ns->n++;
+    return QUANTA_OK;
+}
+
 static bool excluded(const struct rewrite *r, const struct graph_node *n)
 {
     return qz_is_excluded(n->name, r->opt->exclude, r->opt->n_exclude);
@@ -136,8 +165,12 @@ static enum quanta_status get_float(struct rewrite *r, int v, int *index)
 
 /* ---- int8 side ---- */
 
+/* Output parameters of value v from its calibrated range. min_scale
+ * (0: none) is the narrowest scale the producing node resolves
+ * (QUANTIZE_MAX_STEP_RATIO). */
 static enum quanta_status lookup_params(struct rewrite *r, int v, const char *node,
-                                        enum graph_activation act, struct graph_quant *q)
+                                        enum graph_activation act, double min_scale,
+                                        struct graph_quant *q)
 {
     const char *name = r->a->values[v].name;
     float lo, hi, scale;
@@ -161,6 +194,22 @@ static enum quanta_status lookup_params(struct rewrite *r, int v, const char *no
                                                    r->opt->activations, &scale, &zp, r->err);
     if (st)
         return quanta_error_prefix(r->err, "%s: value '%s'", r->source, name);
+    double width = (double)(hi > 0.0f ? hi : 0.0f) - (double)(lo < 0.0f ? lo : 0.0f);
+    if (width == 0.0)
+        st = add_note(r, QUANTIZE_NOTE_ZERO_RANGE, node, name, 0, 0, 0.0, scale);
+    else if (scale == (float)QUANTIZE_MIN_SCALE)
+        st = add_note(r, QUANTIZE_NOTE_MIN_SCALE, node, name, 0, 0, width / 255.0, scale);
+    if (st)
+        return st;
+    if ((double)scale < min_scale) {
+        float wide = (float)min_scale;
+        if ((double)wide < min_scale)
+            wide = nextafterf(wide, INFINITY);
+        if ((st = add_note(r, QUANTIZE_NOTE_NARROW_RANGE, node, name, 0, 0, scale, wide)))
+            return st;
+        scale = wide;
+        zp = quantize_zero_point(lo, r->opt->activation_type, r->opt->activations, scale);
+    }
     qz_quant_per_tensor(q, r->opt->activation_type, scale, zp);
     return QUANTA_OK;
 }
@@ -225,7 +274,7 @@ static enum quanta_status get_int8(struct rewrite *r, int v, const char *node, i
     if (st)
         return st;
     struct graph_quant q;
-    if ((st = lookup_params(r, v, node, GRAPH_ACT_NONE, &q)))
+    if ((st = lookup_params(r, v, node, GRAPH_ACT_NONE, 0.0, &q)))
         return st;
     char *name = qz_unique_name(r->a, r->out, av->name, ".q");
     if (!name)
@@ -276,9 +325,18 @@ static enum quanta_status add_channel_params(struct rewrite *r, const char *name
     return QUANTA_OK;
 }
 
+/* Channels whose weight scale a minimum widened, and the largest widening. */
+struct widening {
+    int channels;
+    double from, to;
+};
+
 /* I8 weights of conv2d/dense (channel = axis 0). s_w receives the scales
- * (n_channels or 1 floats, caller frees) when not NULL. */
-static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w)
+ * (n_channels or 1 floats, caller frees) when not NULL. min_scales (NULL:
+ * none) are lower bounds of the scales, as quantize_weights_i8 takes them;
+ * wide (when min_scales) receives what they changed. */
+static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w,
+                                          const float *min_scales, struct widening *wide)
 {
     const struct graph_value *av = &r->a->values[v];
     bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
@@ -297,7 +355,20 @@ static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, 
         st = nomem(r);
         goto done;
     }
-    quantize_weights_i8(f, channels, per, per_channel, q, scales);
+    quantize_weights_i8(f, channels, per, per_channel, NULL, q, scales);
+    if (min_scales) {
+        memset(wide, 0, sizeof *wide);
+        for (int64_t c = 0; c < ns; c++)
+            if (scales[c] < min_scales[c]) {
+                double factor = (double)min_scales[c] / (double)scales[c];
+                if (wide->channels++ == 0 || factor > wide->to / wide->from) {
+                    wide->from = scales[c];
+                    wide->to = min_scales[c];
+                }
+            }
+        if (wide->channels > 0)
+            quantize_weights_i8(f, channels, per, per_channel, min_scales, q, scales);
+    }
     if (s_w) {
         *s_w = malloc((size_t)(ns > 0 ? ns : 1) * sizeof **s_w);
         if (!*s_w) {
@@ -332,6 +403,34 @@ done:
     free(f);
     free(name);
     return st;
+}
+
+/* Lower bounds of the weight scales that keep the I32 bias of a conv2d or
+ * dense right (man quanta-quantize(1), ADJUSTMENTS): the accumulator
+ * b_q + sum (x_q - z_x) * w_q, with |x_q - z_x| <= 255 and |w_q| <= 127 over
+ * k terms, must fit int32, so |b_q| <= 2^31 - 1 - 255 * 127 * k; and the
+ * bias scale s_in * s_w must be at least QUANTIZE_MIN_BIAS_SCALE. Widening
+ * s_w keeps b exact to half a bias step; the weights lose resolution only
+ * where the bias dwarfs what they contribute. */
+static void bias_min_scales(const float *b, int64_t n_out, int64_t k, float s_in,
+                            bool per_channel, float *min_scales)
+{
+    double headroom = (double)INT32_MAX - 255.0 * 127.0 * (double)k;
+    if (headroom < 0x1p30)
+        headroom = 0x1p30; /* k > 33,000: the accumulator's own bound is the concern */
+    if (!per_channel)
+        min_scales[0] = 0.0f;
+    for (int64_t o = 0; o < n_out; o++) {
+        double need = fabs((double)b[o]) / ((double)s_in * headroom);
+        if (need < QUANTIZE_MIN_BIAS_SCALE / (double)s_in)
+            need = QUANTIZE_MIN_BIAS_SCALE / (double)s_in;
+        float m = (float)need;
+        if ((double)m < need)
+            m = nextafterf(m, INFINITY);
+        float *slot = &min_scales[per_channel ? o : 0];
+        if (m > *slot || per_channel)
+            *slot = m;
+    }
 }
 
 /* I32 bias with scale s_in * s_w[o], zero point 0. */
@@ -451,6 +550,29 @@ static bool same_params(const struct graph_quant *x, const struct graph_quant *y
            x->zero_point == y->zero_point;
 }
 
+/* The largest input step one output step of n must resolve (without
+ * weights): its requantization multipliers are this over the output scale
+ * (q8_params.c: add rescales by 2 * max(s_a, s_b) / 2^20, mul by s_a * s_b). */
+static double step_numerator(const struct rewrite *r, const struct graph_node *n, const int *ins)
+{
+    double s_max = 0.0, product = 1.0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        double s = r->out->values[ins[k]].quant.scale;
+        s_max = s > s_max ? s : s_max;
+        product *= s;
+    }
+    switch (n->op) {
+    case GRAPH_OP_ADD:
+        return 2.0 * s_max / 1048576.0;
+    case GRAPH_OP_MUL:
+        return product;
+    case GRAPH_OP_LEAKY_RELU:
+        return s_max * fmax(1.0, fabs((double)n->attrs.alpha));
+    default:
+        return s_max;
+    }
+}
+
 static enum quanta_status static_node_int8(struct rewrite *r, const struct graph_node *n,
                                            int *ins)
 {
@@ -481,10 +603,45 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     for (int k = 0; k < n_x; k++)
         if ((st = get_int8(r, n->inputs[k], n->name, &ins[k])))
             return st;
+    double min_out_scale = 0.0;
     if (has_weights) {
-        float *s_w = NULL;
-        if ((st = quantize_weight(r, n->inputs[1], &ins[1], &s_w)))
+        float *s_w = NULL, *min_s = NULL;
+        float s_in = r->out->values[ins[0]].quant.scale;
+        int b = n->n_inputs > 2 ? n->inputs[2] : -1;
+        if (b >= 0) {
+            const struct graph_value *wv = &r->a->values[n->inputs[1]];
+            int64_t n_out = quanta_shape_numel(&r->a->values[b].shape);
+            int64_t k = n_out > 0 ? quanta_shape_numel(&wv->shape) / n_out : 0;
+            float *bf = qz_const_to_f32(&r->a->values[b]);
+            min_s = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof *min_s);
+            if (!bf || !min_s) {
+                free(bf);
+                free(min_s);
+                return nomem(r);
+            }
+            bias_min_scales(bf, n_out, k, s_in, r->opt->weights == QUANTIZE_PER_CHANNEL, min_s);
+            free(bf);
+        }
+        struct widening wide;
+        st = quantize_weight(r, n->inputs[1], &ins[1], &s_w, min_s, &wide);
+        free(min_s);
+        if (st)
             return st;
+        if (b >= 0 && wide.channels > 0) {
+            const struct graph_value *wv = &r->a->values[n->inputs[1]];
+            int total = r->opt->weights == QUANTIZE_PER_CHANNEL ? (int)wv->shape.dims[0] : 1;
+            if ((st = add_note(r, QUANTIZE_NOTE_BIAS_FIT, n->name, wv->name, wide.channels,
+                               total, wide.from, wide.to))) {
+                free(s_w);
+                return st;
+            }
+        }
+        int64_t ns = r->opt->weights == QUANTIZE_PER_CHANNEL
+                         ? r->a->values[n->inputs[1]].shape.dims[0] : 1;
+        double s_w_max = 0.0;
+        for (int64_t c = 0; c < ns; c++)
+            s_w_max = s_w[c] > s_w_max ? s_w[c] : s_w_max;
+        min_out_scale = (double)s_in * s_w_max / QUANTIZE_MAX_STEP_RATIO;
         if (n->n_inputs > 2) {
             ins[2] = -1;
             if (n->inputs[2] >= 0)
@@ -514,7 +671,9 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
             else if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE &&
                      n->op != GRAPH_OP_ADD && n->op != GRAPH_OP_MUL)
                 act = GRAPH_ACT_NONE;
-            if ((st = lookup_params(r, y, n->name, act, &q)))
+            if (!has_weights)
+                min_out_scale = step_numerator(r, n, ins) / QUANTIZE_MAX_STEP_RATIO;
+            if ((st = lookup_params(r, y, n->name, act, min_out_scale, &q)))
                 return st;
         }
     }
@@ -569,7 +728,7 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, index, NULL);
+    enum quanta_status st = quantize_weight(r, v, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;
     return st;

@@ -41,6 +41,8 @@ enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype 
     if (scheme == QUANTIZE_SYMMETRIC) {
         double m = fmax(-l, h);
         float s = (float)(m / 127.0);
+        if (s > 0.0f && s < (float)QUANTIZE_MIN_SCALE)
+            s = (float)QUANTIZE_MIN_SCALE;
         *scale = s > 0.0f ? s : 1.0f; /* m <= FLT_MAX: s is finite */
         *zero_point = dtype == QUANTA_I8 ? 0 : 128;
         return QUANTA_OK;
@@ -55,20 +57,33 @@ enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype 
         *zero_point = 0;
         return QUANTA_OK;
     }
-    /* zero point: the integer nearest to the real zero's position, nudged
-     * into [qmin, qmax]; the range becomes [s*(qmin-zp), s*(qmax-zp)] */
-    double zp = round((double)qmin - l / (double)s);
+    if (s < (float)QUANTIZE_MIN_SCALE)
+        s = (float)QUANTIZE_MIN_SCALE;
+    *scale = s;
+    *zero_point = quantize_zero_point(lo, dtype, scheme, s);
+    return QUANTA_OK;
+}
+
+int32_t quantize_zero_point(float lo, enum quanta_dtype dtype, enum quantize_scheme scheme,
+                            float scale)
+{
+    const int32_t qmin = dtype == QUANTA_U8 ? 0 : -128;
+    const int32_t qmax = dtype == QUANTA_U8 ? 255 : 127;
+    if (scheme == QUANTIZE_SYMMETRIC)
+        return dtype == QUANTA_U8 ? 128 : 0;
+    /* the integer nearest to the real zero's position, nudged into
+     * [qmin, qmax]; the range becomes [s*(qmin-zp), s*(qmax-zp)] */
+    double l = lo < 0.0f ? lo : 0.0;
+    double zp = round((double)qmin - l / (double)scale);
     if (zp < qmin)
         zp = qmin;
     if (zp > qmax)
         zp = qmax;
-    *scale = s;
-    *zero_point = (int32_t)zp;
-    return QUANTA_OK;
+    return (int32_t)zp;
 }
 
 void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_size,
-                         bool per_channel, int8_t *q, float *scales)
+                         bool per_channel, const float *min_scales, int8_t *q, float *scales)
 {
     int64_t groups = per_channel ? n_channels : 1;
     int64_t group_size = per_channel ? channel_size : n_channels * channel_size;
@@ -83,6 +98,8 @@ void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_siz
         float s = (float)(m / 127.0);
         if (!(s > 0.0f) || !isfinite(s))
             s = 1.0f; /* an all-zero row: every q is 0 whatever the scale */
+        if (min_scales && s < min_scales[c])
+            s = min_scales[c];
         scales[c] = s;
         int8_t *qc = q + c * group_size;
         for (int64_t i = 0; i < group_size; i++) {

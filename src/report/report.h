@@ -1,8 +1,10 @@
-/* Metrics for comparing model outputs, and a plain-text table printer.
+/* Metrics for comparing model outputs, a plain-text table printer, and the
+ * per-layer comparison of two models.
  *
- * The report module knows nothing of graphs or runners: it sees output
- * vectors (one sample's scores over n classes) and float arrays. Counts are
- * accumulated sample by sample so that data sets stream through. */
+ * The metrics see output vectors (one sample's scores over n classes) and
+ * float arrays; only the per-layer comparison (layers.c) knows graphs and
+ * runners. Counts are accumulated sample by sample so that data sets
+ * stream through. */
 #ifndef QUANTA_REPORT_H
 #define QUANTA_REPORT_H
 
@@ -10,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "quanta/data.h"
+#include "quanta/graph.h"
+#include "quanta/runtime.h"
 #include "quanta/status.h"
 
 /* ---- one sample: scores x[0..n) over n classes (n >= 1) ---- */
@@ -85,6 +90,40 @@ void report_compare_add(struct report_compare *acc, const float *x1, const float
                         double *scratch);
 /* Mean KL divergence per sample; NaN when no sample was added. */
 double report_compare_kl(const struct report_compare *acc);
+
+/* ---- per-layer comparison (layers.c) ---- */
+
+/* A node output of model 1 that model 2 also produces under the same name
+ * with as many elements per sample. */
+struct report_layer {
+    int value1, value2;         /* indices in graph 1 and graph 2 */
+    int64_t per_sample;         /* elements per sample */
+    float *ref;                 /* model 1's value, max_batch samples */
+    int64_t ref_count;          /* elements stored in the last run, -1: none */
+    bool mismatch;              /* shapes differed at run time */
+    struct report_sqnr sqnr;    /* model 2 against model 1 */
+};
+
+struct report_layers {
+    struct report_layer *list;  /* in graph 1's node order */
+    int n;
+    int *of_value1;             /* graph 1 value -> layer, -1 */
+    int *of_value2;             /* graph 2 value -> layer, -1 */
+};
+
+enum quanta_status report_layers_init(struct report_layers *ls, const struct graph *g1,
+                                      const struct graph *g2, int64_t max_batch,
+                                      struct quanta_error *err);
+/* Sets the hooks of both runners (model 1 must run each batch first). */
+void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2);
+void report_layers_free(struct report_layers *ls);
+
+/* Runs the float graph fg and its quantized copy qg on the first `samples`
+ * samples of ds (one float input, its normalize applied) and fills ls
+ * with every layer's SQNR of qg against fg. */
+enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
+                                          struct dataset *ds, int64_t samples,
+                                          struct report_layers *ls, struct quanta_error *err);
 
 /* ---- plain-text tables ---- */
 

@@ -262,7 +262,7 @@ static void check_weights(bool per_channel)
     for (int c = 0; c < C; c++)
         for (int k = 0; k < K; k++)
             w[c * K + k] = tq_rand(-1.0f, 1.0f) * (float)(c + 1) * (c == 3 ? 0.0f : 1.0f);
-    quantize_weights_i8(w, C, K, per_channel, q, scales);
+    quantize_weights_i8(w, C, K, per_channel, NULL, q, scales);
     for (int c = 0; c < C; c++) {
         double m = 0.0;
         for (int k = 0; k < (per_channel ? K : C * K); k++)

@@ -298,7 +298,7 @@ START_TEST(test_bag_matches_quantize_weights_i8)
     w[5 * COLS] = 127.0f;
     for (int c = 1; c < 40; c++)
         w[5 * COLS + c] = (float)(c % 2 ? c : -c) + 0.5f;
-    quantize_weights_i8(w, ROWS, COLS, true, q, scales);
+    quantize_weights_i8(w, ROWS, COLS, true, NULL, q, scales);
 
     char *in = tq_tmp("rand.safetensors"), *out = tq_tmp("rand-int8.safetensors");
     struct st_tensor_desc t = {"w", QUANTA_F32, {2, {ROWS, COLS}}, w};
@@ -328,7 +328,7 @@ START_TEST(test_bag_matches_quantize_weights_i8)
     /* per tensor: one scale, max|w| / 127 of the whole tensor */
     opt.weights = QUANTIZE_PER_TENSOR;
     ck_assert_int_eq(run_bag(in, out, &opt, &err), QUANTA_OK);
-    quantize_weights_i8(w, ROWS, COLS, false, q, scales);
+    quantize_weights_i8(w, ROWS, COLS, false, NULL, q, scales);
     tq_open(&f, out);
     qt = tq_find(&f, "w", QUANTA_I8, 2, ROWS, COLS);
     st = tq_find(&f, "w.scale", QUANTA_F32, 1, 1, 0);

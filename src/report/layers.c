@@ -1,0 +1,164 @@
+/* Per-layer comparison of two models run on the same batches (eval
+ * --per-layer, the quantizer's check): through runner hooks, model 1's
+ * value is kept while model 2 runs, then model 2's value is compared with
+ * it. Also the check that runs a float model and its quantized copy on a
+ * few samples of a data set. */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quanta/data.h"
+
+void report_layers_free(struct report_layers *ls)
+{
+    for (int i = 0; i < ls->n; i++)
+        free(ls->list[i].ref);
+    free(ls->list);
+    free(ls->of_value1);
+    free(ls->of_value2);
+    memset(ls, 0, sizeof *ls);
+}
+
+enum quanta_status report_layers_init(struct report_layers *ls, const struct graph *g1,
+                                      const struct graph *g2, int64_t max_batch,
+                                      struct quanta_error *err)
+{
+    memset(ls, 0, sizeof *ls);
+    ls->list = calloc((size_t)g1->n_values + 1, sizeof *ls->list);
+    ls->of_value1 = malloc(((size_t)g1->n_values + 1) * sizeof *ls->of_value1);
+    ls->of_value2 = malloc(((size_t)g2->n_values + 1) * sizeof *ls->of_value2);
+    if (!ls->list || !ls->of_value1 || !ls->of_value2)
+        goto nomem;
+    for (int v = 0; v < g1->n_values; v++)
+        ls->of_value1[v] = -1;
+    for (int v = 0; v < g2->n_values; v++)
+        ls->of_value2[v] = -1;
+    for (int i = 0; i < g1->n_nodes; i++) {
+        const struct graph_node *node = &g1->nodes[i];
+        for (int o = 0; o < node->n_outputs; o++) {
+            int v1 = node->outputs[o];
+            int v2 = graph_find_value(g2, g1->values[v1].name);
+            if (v2 < 0 || g2->values[v2].kind != GRAPH_VALUE_NODE || ls->of_value1[v1] >= 0)
+                continue;
+            struct quanta_shape s1 = graph_value_shape(g1, v1, 1);
+            struct quanta_shape s2 = graph_value_shape(g2, v2, 1);
+            int64_t n1 = quanta_shape_numel(&s1), n2 = quanta_shape_numel(&s2);
+            if (n1 < 1 || n1 != n2)
+                continue;
+            struct report_layer *l = &ls->list[ls->n];
+            l->value1 = v1;
+            l->value2 = v2;
+            l->per_sample = n1;
+            l->ref_count = -1;
+            if ((uint64_t)n1 > SIZE_MAX / sizeof(float) / (uint64_t)max_batch ||
+                !(l->ref = malloc((size_t)n1 * (size_t)max_batch * sizeof(float))))
+                goto nomem;
+            ls->of_value1[v1] = ls->n;
+            ls->of_value2[v2] = ls->n;
+            ls->n++;
+        }
+    }
+    return QUANTA_OK;
+nomem:
+    report_layers_free(ls);
+    return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for per-layer buffers");
+}
+
+static void hook_model1(void *ctx, const struct graph *g, int value, const float *data,
+                        const struct quanta_shape *shape)
+{
+    struct report_layers *ls = ctx;
+    if (value < 0 || value >= g->n_values || ls->of_value1[value] < 0)
+        return;
+    struct report_layer *l = &ls->list[ls->of_value1[value]];
+    int64_t n = quanta_shape_numel(shape);
+    int64_t batch = shape->rank > 0 && shape->dims[0] > 0 ? shape->dims[0] : 1;
+    if (n < 0 || n > l->per_sample * batch || n % l->per_sample != 0) {
+        l->mismatch = true;
+        l->ref_count = -1;
+        return;
+    }
+    memcpy(l->ref, data, (size_t)n * sizeof *data);
+    l->ref_count = n;
+}
+
+static void hook_model2(void *ctx, const struct graph *g, int value, const float *data,
+                        const struct quanta_shape *shape)
+{
+    struct report_layers *ls = ctx;
+    if (value < 0 || value >= g->n_values || ls->of_value2[value] < 0)
+        return;
+    struct report_layer *l = &ls->list[ls->of_value2[value]];
+    int64_t n = quanta_shape_numel(shape);
+    if (l->ref_count < 0 || n != l->ref_count) {
+        l->mismatch = true;
+        return;
+    }
+    report_sqnr_add(&l->sqnr, l->ref, data, (size_t)n);
+    l->ref_count = -1;
+}
+
+void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2)
+{
+    runner_set_hook(r1, hook_model1, ls);
+    runner_set_hook(r2, hook_model2, ls);
+}
+
+enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
+                                          struct dataset *ds, int64_t samples,
+                                          struct report_layers *ls, struct quanta_error *err)
+{
+    memset(ls, 0, sizeof *ls);
+    if (fg->n_inputs != 1 || qg->n_inputs != 1)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "%s: the check runs models with one input; this one has %d", ds->path,
+                           fg->n_inputs);
+    const struct graph_input *in = &fg->inputs[0];
+    const struct graph_value *iv = &fg->values[in->value];
+    if (iv->dtype != QUANTA_F32)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "%s: the check feeds float inputs; input '%s' takes %s", ds->path,
+                           iv->name, quanta_dtype_name(iv->dtype));
+    int64_t batch = iv->shape.rank > 0 && iv->shape.dims[0] > 0 ? iv->shape.dims[0] : 8;
+    if (samples > ds->n_samples)
+        samples = ds->n_samples;
+    if (iv->shape.rank > 0 && iv->shape.dims[0] > 0)
+        samples -= samples % batch;
+    if (samples < 1)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds no sample for the check", ds->path);
+    if (batch > samples)
+        batch = samples;
+    int64_t numel = quanta_shape_numel(&ds->sample_shape);
+    if (numel < 1 || (uint64_t)numel > SIZE_MAX / sizeof(float) / (uint64_t)batch)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: samples are too large", ds->path);
+    struct runner *r1 = NULL, *r2 = NULL;
+    float *buf = malloc((size_t)numel * (size_t)batch * sizeof *buf);
+    if (!buf)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for the check of %s", ds->path);
+    struct runner_options ro = {.max_batch = batch, .threads = 0};
+    enum quanta_status st = runner_create(&r1, fg, &ro, err);
+    if (st == QUANTA_OK)
+        st = runner_create(&r2, qg, &ro, err);
+    if (st == QUANTA_OK)
+        st = report_layers_init(ls, fg, qg, batch, err);
+    if (st == QUANTA_OK)
+        report_layers_attach(ls, r1, r2);
+    const void *inputs[1] = {buf};
+    for (int64_t start = 0; st == QUANTA_OK && start < samples; start += batch) {
+        int64_t count = samples - start < batch ? samples - start : batch;
+        st = dataset_read_f32(ds, start, count, in->has_normalize ? &in->normalize : NULL, buf,
+                              err);
+        if (st == QUANTA_OK)
+            st = runner_run(r1, count, inputs, err);
+        if (st == QUANTA_OK)
+            st = runner_run(r2, count, inputs, err);
+    }
+    runner_free(r1);
+    runner_free(r2);
+    free(buf);
+    if (st != QUANTA_OK)
+        report_layers_free(ls);
+    return st;
+}
