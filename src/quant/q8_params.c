@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 #define NODE(node) ((node) ? (node) : "?")
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "quant/q8_params.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 static bool is_quantized(const struct graph_value *v)
 {

@@ -28,7 +28,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 #define BATCH 256
 #define IN 1024

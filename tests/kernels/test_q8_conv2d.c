@@ -9,7 +9,7 @@
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
 #include "quant/q8_params.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* ---- random cases ---- */
 

@@ -19,7 +19,7 @@
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 static const int odd_sizes[] = {1, 3, 15, 17, 31, 33, 65};
 #define N_ODD ((int)(sizeof odd_sizes / sizeof odd_sizes[0]))

@@ -19,7 +19,7 @@
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* One GEMM problem: A [mc x kp] int16 (x - zx), W [kp x nc] int8. */
 struct gemm_case {

@@ -9,7 +9,7 @@
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
 #include "quant/q8_params.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* Random input in dtype, int8-domain copy for the kernel, and reals. */
 static void random_input(struct tq_rng *r, int64_t n, enum quanta_dtype dt, float *sx, int32_t *zx,

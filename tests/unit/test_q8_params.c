@@ -6,7 +6,7 @@
 
 #include "kernels/q8_testing.h"
 #include "quant/q8_params.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 START_TEST(tensor_params_validate)
 {

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "kernels/q8_testing.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* round(num / 2^r) by the documented rule (ties away from zero), from the
  * quotient and remainder of the exact 128-bit division. */

@@ -1,7 +1,7 @@
 /* int8 relu / relu6 / change of parameters (clamp + requant) and
  * leaky_relu (one multiplier per sign). */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 void q8_requant_clamp__ref(int64_t n, const struct q8_unary *rq, const int8_t *x, int8_t *y)
 {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 static int is_identity(const struct q8_unary *rq)
 {

@@ -2,7 +2,7 @@
  * (kernels_q8.h states the arithmetic). Clarity first: one output value at
  * a time, exact int64 sum saturated to int32 before requantization. */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 void q8_conv2d__ref(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
                     const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)

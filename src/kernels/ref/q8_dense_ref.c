@@ -1,6 +1,6 @@
 /* int8 dense (fully connected) reference: y = requant(bias + (x - zx) w^T). */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 void q8_dense__ref(const struct q8_dense_shape *s, const struct q8_requant *rq,
                    const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y)

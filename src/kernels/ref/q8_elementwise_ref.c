@@ -1,7 +1,7 @@
 /* int8 element-wise add (TFLite-style fixed point with a 20-bit left shift)
  * and mul (one requantization of the product); b same shape or [C]. */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 void q8_add__ref(int64_t n, int64_t b_n, const struct q8_add_params *p, const int8_t *a,
                  const int8_t *b, int8_t *y)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 int64_t q8_embedding__ref(int64_t n_ids, const int64_t *ids, int64_t vocab, int dim,
                           const struct q8_unary *rq, const int8_t *table, int8_t *y)

@@ -1,7 +1,7 @@
 /* int8 pools: max, average (padding not counted, one rounding of
  * S * M / (n * 2^r)), and global average. */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* Clipped window [lo, hi) of one output coordinate along one axis. */
 static void window(int o, int stride, int pad, int kernel, int size, int *lo, int *hi)

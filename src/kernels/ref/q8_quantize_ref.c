@@ -1,7 +1,7 @@
 /* The graph's quantize (float -> int8) and dequantize (int8 -> float) ops,
  * and the U8 <-> int8-domain byte offset. */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 void q8_quantize__ref(int64_t n, const struct q8_quantize_params *p, const float *x, int8_t *y)
 {

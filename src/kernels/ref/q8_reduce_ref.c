@@ -1,7 +1,7 @@
 /* int8 mean over a set of axes: S = sum (x - zx) over the reduced cells,
  * y = clamp(zy + round_half_away(S * M / (n * 2^r)), qmin, qmax). */
 #include "kernels/kernels_q8.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 #define MAX_RANK 8
 

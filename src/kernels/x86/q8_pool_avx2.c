@@ -8,7 +8,7 @@
 
 #include "kernels/kernels_q8.h"
 #include "kernels/x86/q8_requant_avx2.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* n (<= 8) bytes at p, sign-extended to int32 lanes (the rest 0). */
 static inline __m256i load8(const int8_t *p, int64_t n)

@@ -15,7 +15,7 @@
 
 #include "kernels/q8_packed.h"
 #include "kernels/x86/q8_requant_avx512.h"
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 /* ---- depthwise ---- */
 

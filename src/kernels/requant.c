@@ -1,6 +1,6 @@
 /* Requantization multipliers and float <-> int8 conversion (see requant.h
  * for the exact rules; this file only implements them). */
-#include "quant/requant.h"
+#include "kernels/requant.h"
 
 #include <math.h>
 

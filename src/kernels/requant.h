@@ -23,10 +23,11 @@
  * second rounding (no "doubling high multiply" first): the result equals the
  * rational value acc * M / 2^r rounded once.
  *
- * This header needs only <stdint.h>/<stdbool.h>, so kernels include it
- * without depending on anything above src/base. */
-#ifndef QUANTA_QUANT_REQUANT_H
-#define QUANTA_QUANT_REQUANT_H
+ * It lives with the kernels, which use it, and needs only <stdint.h> and
+ * <stdbool.h>; the quantizer above (q8_params.c) computes its multipliers
+ * through it too, so both sides round alike. */
+#ifndef QUANTA_KERNELS_REQUANT_H
+#define QUANTA_KERNELS_REQUANT_H
 
 #include <stdbool.h>
 #include <stdint.h>
