@@ -250,6 +250,90 @@ def leaky_relu_default():  # alpha left out: 0.01
     return _unary("leaky_relu_default", "leaky_relu", [20])
 
 
+# the element-wise math ops: inputs in each function's domain, parameters
+# other than their defaults where the op has any
+@case
+def neg():
+    return _unary("neg", "neg", [4, 5])
+
+
+@case
+def abs():  # noqa: A001 (the op's name)
+    return _unary("abs", "abs", [4, 5])
+
+
+@case
+def exp():
+    return _unary("exp", "exp", [4, 5])
+
+
+@case
+def log():
+    b = Builder("log", [4, 5])
+    b.input = np.abs(b.input) + np.float32(0.05)
+    b.op("log", "log", ["x"])
+    return b
+
+
+@case
+def sqrt():
+    b = Builder("sqrt", [4, 5])
+    b.input = np.abs(b.input)
+    b.op("sqrt", "sqrt", ["x"])
+    return b
+
+
+@case
+def erf():
+    return _unary("erf", "erf", [4, 4, 3])
+
+
+@case
+def hard_sigmoid():  # ONNX defaults alpha 0.2, beta 0.5; inputs reach both ends
+    return _unary("hard_sigmoid", "hard_sigmoid", [4, 4, 3], scale=4.0)
+
+
+@case
+def hard_sigmoid_attrs():  # PyTorch's hardsigmoid: alpha 1/6
+    return _unary("hard_sigmoid_attrs", "hard_sigmoid", [20], scale=5.0, alpha=1.0 / 6.0,
+                  beta=0.5)
+
+
+@case
+def hard_swish():
+    return _unary("hard_swish", "hard_swish", [4, 4, 3], scale=4.0)
+
+
+@case
+def elu():
+    return _unary("elu", "elu", [4, 5], alpha=0.7)
+
+
+@case
+def selu():
+    return _unary("selu", "selu", [4, 5])
+
+
+@case
+def clip():
+    return _unary("clip", "clip", [4, 5], min=-0.5, max=1.25)
+
+
+@case
+def silu():
+    return _unary("silu", "silu", [4, 4, 3], scale=4.0)
+
+
+@case
+def gelu():
+    return _unary("gelu", "gelu", [4, 4, 3])
+
+
+@case
+def gelu_tanh():
+    return _unary("gelu_tanh", "gelu_tanh", [4, 4, 3])
+
+
 # -- pooling ------------------------------------------------------------------
 
 @case
@@ -371,6 +455,59 @@ def mul_const_fixed_batch():
 def mul_bcast():
     b = Builder("mul_bcast", [4, 5, 3])
     b.op("mul", "mul", ["x", b.const("mul.b", [3])])
+    return b
+
+
+@case
+def mul_se_broadcast():  # squeeze-excitation: [N, 1, 1, C] scales [N, H, W, C]
+    b = Builder("mul_se_broadcast", [4, 4, 3])
+    g = b.op("mean", "gap", ["x"], axes=[1, 2], keepdims=True)
+    s = b.op("sigmoid", "gate", [g])
+    b.op("mul", "scale", ["x", s])
+    return b
+
+
+@case
+def add_bcast_first():  # the constant first and smaller: [4, 1] + [N, 4, 5]
+    b = Builder("add_bcast_first", [4, 5])
+    b.op("add", "add", [b.const("add.a", [4, 1]), "x"])
+    return b
+
+
+@case
+def sub_bcast():
+    b = Builder("sub_bcast", [4, 5, 3])
+    b.op("sub", "sub", ["x", b.const("sub.b", [5, 1])])
+    return b
+
+
+@case
+def div_bcast():
+    b = Builder("div_bcast", [4, 5])
+    b.op("div", "div", [b.const("div.a", [5]), "x"])
+    return b
+
+
+@case
+def pow_scalar():  # x^2 with a scalar exponent, as LayerNorm's decomposition does
+    b = Builder("pow_scalar", [4, 5])
+    b.tensors["pow.e"] = np.array(2.0, np.float32)
+    b.op("pow", "pow", ["x", "pow.e"])
+    return b
+
+
+@case
+def min_max():
+    b = Builder("min_max", [4, 5])
+    lo = b.op("max", "max", ["x", b.const("max.b", [5])])
+    b.op("min", "min", [lo, b.const("min.b", [4, 1], offset=1.0)])
+    return b
+
+
+@case
+def prelu():  # one slope per channel
+    b = Builder("prelu", [4, 4, 3])
+    b.op("prelu", "prelu", ["x", b.const("prelu.slope", [3], 0.3)])
     return b
 
 

@@ -13,6 +13,8 @@ Activations are NHWC. Integer data given for an input that has a normalize
 block is fed as (raw * scale - mean[c]) / std[c]; float data as it is.
 """
 
+import math
+
 import numpy as np
 
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -121,12 +123,52 @@ def reshape(x, shape):
     return x.reshape(shape)
 
 
-def _binary(a, b, fn, activation):
+def _binary(a, b, fn, activation="none"):
+    """NumPy broadcasting (the spec's rule for every binary op)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    if b.shape != a.shape and not (b.ndim == 1 and b.shape[0] == a.shape[-1]):
-        raise ValueError("operand shapes %s and %s" % (a.shape, b.shape))
+    np.broadcast_shapes(a.shape, b.shape)  # raises when they do not broadcast
     return activate(fn(a, b), activation)
+
+
+BINARY = {
+    "sub": np.subtract,
+    "div": np.divide,
+    "pow": np.power,
+    "min": np.minimum,
+    "max": np.maximum,
+    "prelu": lambda a, b: np.where(a >= 0, a, a * b),
+}
+
+
+def _erf(x):
+    return np.vectorize(math.erf)(x)
+
+
+def _clamp01(v):
+    return np.clip(v, 0.0, 1.0)
+
+
+# name -> f(x, attrs) in float64; alpha/beta/gamma/min/max defaults of the spec
+UNARY = {
+    "neg": lambda x, a: -x,
+    "abs": lambda x, a: np.abs(x),
+    "exp": lambda x, a: np.exp(x),
+    "log": lambda x, a: np.log(x),
+    "sqrt": lambda x, a: np.sqrt(x),
+    "erf": lambda x, a: _erf(x),
+    "hard_sigmoid": lambda x, a: _clamp01(a.get("alpha", 0.2) * x + a.get("beta", 0.5)),
+    "hard_swish": lambda x, a: x * _clamp01(x / 6.0 + 0.5),
+    "elu": lambda x, a: np.where(x > 0, x, a.get("alpha", 1.0) * np.expm1(x)),
+    "selu": lambda x, a: a.get("gamma", 1.0507009873554805) *
+    np.where(x > 0, x, a.get("alpha", 1.6732632423543772) * np.expm1(x)),
+    "clip": lambda x, a: np.clip(x, a.get("min", -3.4028234663852886e38),
+                                 a.get("max", 3.4028234663852886e38)),
+    "silu": lambda x, a: x / (1.0 + np.exp(-x)),
+    "gelu": lambda x, a: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    "gelu_tanh": lambda x, a: 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) *
+                                                       (x + 0.044715 * x ** 3))),
+}
 
 
 def add(a, b, activation="none"):
@@ -219,6 +261,10 @@ def run_node(op, ins, attrs):
         return embedding(ins[0], ins[1])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
+    if op in BINARY:
+        return _binary(ins[0], ins[1], BINARY[op])
+    if op in UNARY:
+        return UNARY[op](np.asarray(ins[0], np.float64), a)
     raise ValueError("unknown op %r" % op)
 
 

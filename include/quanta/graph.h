@@ -38,7 +38,27 @@
     X(EMBEDDING, "embedding")                                                  \
     X(MEAN, "mean")                                                            \
     X(QUANTIZE, "quantize")                                                    \
-    X(DEQUANTIZE, "dequantize")
+    X(DEQUANTIZE, "dequantize")                                                \
+    X(SUB, "sub")                                                              \
+    X(DIV, "div")                                                              \
+    X(POW, "pow")                                                              \
+    X(MIN, "min")                                                              \
+    X(MAX, "max")                                                              \
+    X(PRELU, "prelu")                                                          \
+    X(NEG, "neg")                                                              \
+    X(ABS, "abs")                                                              \
+    X(EXP, "exp")                                                              \
+    X(LOG, "log")                                                              \
+    X(SQRT, "sqrt")                                                            \
+    X(ERF, "erf")                                                              \
+    X(HARD_SIGMOID, "hard_sigmoid")                                            \
+    X(HARD_SWISH, "hard_swish")                                                \
+    X(ELU, "elu")                                                              \
+    X(SELU, "selu")                                                            \
+    X(CLIP, "clip")                                                            \
+    X(SILU, "silu")                                                            \
+    X(GELU, "gelu")                                                            \
+    X(GELU_TANH, "gelu_tanh")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -63,7 +83,10 @@ struct graph_attrs {
     int groups;
     int kernel[2];                  /* pools */
     enum graph_activation activation;
-    float alpha;                    /* leaky_relu */
+    float alpha;                    /* leaky_relu, hard_sigmoid, elu, selu */
+    float beta;                     /* hard_sigmoid */
+    float gamma;                    /* selu */
+    float min, max;                 /* clip */
     int axis;                       /* concat, softmax; as written (may be negative) */
     float epsilon;                  /* batch_norm */
     struct quanta_shape shape;      /* reshape target, dims[0] may be -1 */
@@ -188,6 +211,9 @@ int graph_add_node(struct graph *g, enum graph_op op, const char *name, const in
                    int n_inputs, const int *outputs, int n_outputs);
 /* The defaults of model-format.md section 3. */
 void graph_attrs_default(struct graph_attrs *attrs);
+/* The defaults of op: graph_attrs_default with the op's own alpha
+ * (hard_sigmoid 0.2, elu 1, selu 1.6732632). */
+void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op);
 
 /* ---- a model file: the container and its graph ---- */
 

@@ -74,7 +74,7 @@ int graph_add_node(struct graph *g, enum graph_op op, const char *name, const in
     n->inputs = in;
     n->n_outputs = n_outputs;
     n->outputs = out;
-    graph_attrs_default(&n->attrs);
+    graph_attrs_default_op(&n->attrs, op);
     for (int i = 0; i < n_outputs; i++)
         if (out[i] >= 0 && out[i] < g->n_values)
             g->values[out[i]].producer = g->n_nodes;

@@ -42,6 +42,26 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_MUL:
     case GRAPH_OP_SOFTMAX:
     case GRAPH_OP_BATCH_NORM:
+    case GRAPH_OP_SUB:
+    case GRAPH_OP_DIV:
+    case GRAPH_OP_POW:
+    case GRAPH_OP_MIN:
+    case GRAPH_OP_MAX:
+    case GRAPH_OP_PRELU:
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH:
         return out;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:

@@ -20,7 +20,11 @@
     X(EPSILON, "epsilon", ATTR_KIND_FLOAT)                                     \
     X(SHAPE, "shape", ATTR_KIND_INT_LIST)                                      \
     X(AXES, "axes", ATTR_KIND_INT_LIST)                                        \
-    X(KEEPDIMS, "keepdims", ATTR_KIND_BOOL)
+    X(KEEPDIMS, "keepdims", ATTR_KIND_BOOL)                                    \
+    X(BETA, "beta", ATTR_KIND_FLOAT)                                           \
+    X(GAMMA, "gamma", ATTR_KIND_FLOAT)                                         \
+    X(MIN, "min", ATTR_KIND_FLOAT)                                             \
+    X(MAX, "max", ATTR_KIND_FLOAT)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */

@@ -127,6 +127,10 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_ALPHA: sb_float(b, a->alpha); break;
     case GRAPH_ATTR_AXIS: sb_printf(b, "%d", a->axis); break;
     case GRAPH_ATTR_EPSILON: sb_float(b, a->epsilon); break;
+    case GRAPH_ATTR_BETA: sb_float(b, a->beta); break;
+    case GRAPH_ATTR_GAMMA: sb_float(b, a->gamma); break;
+    case GRAPH_ATTR_MIN: sb_float(b, a->min); break;
+    case GRAPH_ATTR_MAX: sb_float(b, a->max); break;
     case GRAPH_ATTR_SHAPE: sb_shape(b, &a->shape); break;
     case GRAPH_ATTR_AXES: sb_ints(b, a->axes, a->n_axes); break;
     case GRAPH_ATTR_KEEPDIMS: sb_puts(b, a->keepdims ? "true" : "false"); break;

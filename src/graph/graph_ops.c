@@ -3,6 +3,7 @@
  * looks ops up here. */
 #include "graph/graph_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,26 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_MEAN]        = {"mean",            1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
     [GRAPH_OP_QUANTIZE]    = {"quantize",        1, 1, "x",     0,                      0,            graph_shape_quantize},
     [GRAPH_OP_DEQUANTIZE]  = {"dequantize",      1, 1, "x",     0,                      0,            graph_shape_dequantize},
+    [GRAPH_OP_SUB]         = {"sub",             2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_DIV]         = {"div",             2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_POW]         = {"pow",             2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_MIN]         = {"min",             2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_MAX]         = {"max",             2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_PRELU]       = {"prelu",           2, 2, "xx",    0,                      0,            graph_shape_binary},
+    [GRAPH_OP_NEG]         = {"neg",             1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_ABS]         = {"abs",             1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_EXP]         = {"exp",             1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_LOG]         = {"log",             1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_SQRT]        = {"sqrt",            1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_ERF]         = {"erf",             1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_HARD_SIGMOID] = {"hard_sigmoid",   1, 1, "x",     GA(ALPHA) | GA(BETA),   0,            graph_shape_same},
+    [GRAPH_OP_HARD_SWISH]  = {"hard_swish",      1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_ELU]         = {"elu",             1, 1, "x",     GA(ALPHA),              0,            graph_shape_same},
+    [GRAPH_OP_SELU]        = {"selu",            1, 1, "x",     GA(ALPHA) | GA(GAMMA),  0,            graph_shape_same},
+    [GRAPH_OP_CLIP]        = {"clip",            1, 1, "x",     GA(MIN) | GA(MAX),      0,            graph_shape_same},
+    [GRAPH_OP_SILU]        = {"silu",            1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_GELU]        = {"gelu",            1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_GELU_TANH]   = {"gelu_tanh",       1, 1, "x",     0,                      0,            graph_shape_same},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
@@ -78,8 +99,23 @@ void graph_attrs_default(struct graph_attrs *attrs)
     attrs->axis = -1;
     attrs->epsilon = 1e-5f;
     attrs->keepdims = false;
+    attrs->beta = 0.5f;
+    attrs->gamma = 1.05070102214813232421875f;
+    attrs->min = -FLT_MAX;
+    attrs->max = FLT_MAX;
     /* kernel (pools), shape (reshape) and axes (mean) are required: left
      * empty, graph_validate rejects them until a tool sets them. */
+}
+
+void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op)
+{
+    graph_attrs_default(attrs);
+    if (op == GRAPH_OP_HARD_SIGMOID)
+        attrs->alpha = 0.2f;
+    else if (op == GRAPH_OP_ELU)
+        attrs->alpha = 1.0f;
+    else if (op == GRAPH_OP_SELU)
+        attrs->alpha = 1.67326319217681884765625f;
 }
 
 enum quanta_status graph_node_fail(const struct graph_check *c, const char *fmt, ...)
@@ -127,6 +163,13 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
         return graph_node_fail(c, "attr 'activation' applies only to conv2d, dense, add and mul");
     if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
         return graph_node_fail(c, "attr 'alpha' must be a finite number");
+    if ((allowed & GA(BETA)) && !isfinite(a->beta))
+        return graph_node_fail(c, "attr 'beta' must be a finite number");
+    if ((allowed & GA(GAMMA)) && !isfinite(a->gamma))
+        return graph_node_fail(c, "attr 'gamma' must be a finite number");
+    if ((allowed & GA(MIN)) && !(isfinite(a->min) && isfinite(a->max) && a->min <= a->max))
+        return graph_node_fail(c, "attrs 'min' %g and 'max' %g must be finite with min <= max",
+                               (double)a->min, (double)a->max);
     if ((allowed & GA(EPSILON)) && !(isfinite(a->epsilon) && a->epsilon >= 0))
         return graph_node_fail(c, "attr 'epsilon' must be a finite number >= 0");
     if (allowed & GA(SHAPE)) {

@@ -277,7 +277,12 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
     case ATTR_KIND_FLOAT:
         if (!cJSON_IsNumber(item))
             return pfail(p, "attr '%s' must be a number", info->name);
-        *(id == GRAPH_ATTR_ALPHA ? &a->alpha : &a->epsilon) = (float)item->valuedouble;
+        *(id == GRAPH_ATTR_ALPHA  ? &a->alpha
+          : id == GRAPH_ATTR_BETA ? &a->beta
+          : id == GRAPH_ATTR_GAMMA ? &a->gamma
+          : id == GRAPH_ATTR_MIN  ? &a->min
+          : id == GRAPH_ATTR_MAX  ? &a->max
+                                  : &a->epsilon) = (float)item->valuedouble;
         return QUANTA_OK;
     case ATTR_KIND_BOOL:
         if (!cJSON_IsBool(item))
@@ -304,7 +309,7 @@ static enum quanta_status parse_attrs(struct parser *p, enum graph_op op, const 
     unsigned given = 0;
     enum quanta_status st;
 
-    graph_attrs_default(a);
+    graph_attrs_default_op(a, op);
     if (obj && !cJSON_IsObject(obj))
         return pfail(p, "\"attrs\" must be an object");
     for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {

@@ -208,16 +208,27 @@ enum quanta_status graph_shape_reshape(const struct graph_check *c, struct quant
 
 enum quanta_status graph_shape_binary(const struct graph_check *c, struct quanta_shape *out)
 {
+    /* NumPy broadcasting: shapes aligned at their last axes; along each
+     * axis the extents are equal or one of them is 1. The batch extent -1
+     * meets -1 or 1 only. */
     const struct graph_value *a = c->in[0], *b = c->in[1];
     char buf[SHAPE_BUF], buf2[SHAPE_BUF];
-    int r = a->shape.rank;
-    bool channel = r >= 1 && b->shape.rank == 1 && b->shape.dims[0] == a->shape.dims[r - 1];
-    if (!quanta_shape_equal(&a->shape, &b->shape) && !channel)
-        return graph_node_fail(c, "input '%s' has shape %s but %s (the shape of '%s') or [C] "
-                                  "with C its last dimension is needed",
-                               b->name, shape_str(&b->shape, buf), shape_str(&a->shape, buf2),
-                               a->name);
-    *out = a->shape;
+    const struct quanta_shape *sa = &a->shape, *sb = &b->shape;
+    int rank = sa->rank > sb->rank ? sa->rank : sb->rank;
+    out->rank = rank;
+    for (int d = 0; d < rank; d++) {
+        int ka = d - (rank - sa->rank), kb = d - (rank - sb->rank);
+        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
+        if (da == db || db == 1)
+            out->dims[d] = da;
+        else if (da == 1)
+            out->dims[d] = db;
+        else
+            return graph_node_fail(c, "inputs '%s' %s and '%s' %s do not broadcast (axis %d of "
+                                      "the result: %lld against %lld)",
+                                   a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2), d,
+                                   (long long)da, (long long)db);
+    }
     return QUANTA_OK;
 }
 

@@ -99,6 +99,46 @@ struct f32_binary_params {
 typedef void (*f32_binary_fn)(const struct f32_binary_params *p, const float *a,
                               const float *b, float *y);
 
+/* ---- element-wise math (neg ... gelu_tanh) ----
+ * y[i] = f(x[i]) for i < n, computed in double and rounded once to float
+ * (erf, exp, log and sqrt of libm); a, b are the function's parameters:
+ * hard_sigmoid max(0, min(1, a*x + b)); elu x > 0 ? x : a*(exp(x) - 1);
+ * selu b * (x > 0 ? x : a*(exp(x) - 1)); clip min(max(x, a), b);
+ * hard_swish x * max(0, min(1, x/6 + 1/2)); silu x / (1 + exp(-x));
+ * gelu x/2 * (1 + erf(x/sqrt 2)); gelu_tanh x/2 * (1 + tanh(sqrt(2/pi) *
+ * (x + 0.044715 x^3))). May run in place. */
+enum f32_math_op {
+    F32_MATH_NEG, F32_MATH_ABS, F32_MATH_EXP, F32_MATH_LOG, F32_MATH_SQRT, F32_MATH_ERF,
+    F32_MATH_HARD_SIGMOID, F32_MATH_HARD_SWISH, F32_MATH_ELU, F32_MATH_SELU, F32_MATH_CLIP,
+    F32_MATH_SILU, F32_MATH_GELU, F32_MATH_GELU_TANH,
+};
+struct f32_math_params {
+    enum f32_math_op op;
+    float a, b;
+};
+typedef void (*f32_math_fn)(const struct f32_math_params *p, size_t n, const float *x, float *y);
+
+/* ---- binary element-wise with NumPy broadcasting ----
+ * y has shape dims[0..rank) (rank >= 1); element (i0, ..., ik) of y is
+ * f(a[sum i_j * a_stride[j]], b[sum i_j * b_stride[j]]), a stride being 0
+ * along an axis the operand broadcasts. prelu: a >= 0 ? a : a * b. min/max:
+ * NaN in either operand gives NaN. pow: powf. Then clamped to
+ * [out_min, out_max] (add and mul carry a fused activation). */
+enum f32_binary_op {
+    F32_BIN_ADD, F32_BIN_SUB, F32_BIN_MUL, F32_BIN_DIV, F32_BIN_POW, F32_BIN_MIN, F32_BIN_MAX,
+    F32_BIN_PRELU,
+};
+#define F32_BROADCAST_MAX_RANK 8
+struct f32_broadcast_params {
+    enum f32_binary_op op;
+    int rank;
+    size_t dims[F32_BROADCAST_MAX_RANK];
+    size_t a_stride[F32_BROADCAST_MAX_RANK], b_stride[F32_BROADCAST_MAX_RANK];
+    float out_min, out_max;
+};
+typedef void (*f32_broadcast_fn)(const struct f32_broadcast_params *p, const float *a,
+                                 const float *b, float *y);
+
 /* ---- softmax ----
  * x and y viewed as [outer, axis_len, inner]; softmax along the middle
  * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
@@ -193,6 +233,8 @@ struct f32_kernels {
     f32_unary_fn leaky_relu;
     f32_binary_fn add;
     f32_binary_fn mul;
+    f32_math_fn math;
+    f32_broadcast_fn broadcast;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
     f32_reduce_fn mean;
@@ -279,6 +321,9 @@ void f32_leaky_relu__ref(size_t n, const float *x, float *y, float alpha);
 void f32_add__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
 void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
+void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);
+void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, const float *b,
+                        float *y);
 void f32_batch_norm__ref(const struct f32_batch_norm_params *p, const float *x,
                          const float *gamma, const float *beta, const float *mean,
                          const float *var, float *y);

@@ -504,6 +504,17 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
         return is_float_const(a, n->inputs[1]) && !quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    case GRAPH_OP_ADD:
+    case GRAPH_OP_MUL: {
+        /* the int8 kernels: b of a's shape, or [C] along a's last axis */
+        const struct quanta_shape *sa = &a->values[n->inputs[0]].shape;
+        const struct quanta_shape *sb = &a->values[n->inputs[1]].shape;
+        bool channel = sb->rank == 1 && sa->rank >= 1 && sb->dims[0] == sa->dims[sa->rank - 1];
+        if (!quanta_shape_equal(sa, &a->values[n->outputs[0]].shape) ||
+            !(quanta_shape_equal(sa, sb) || channel))
+            return false;
+    }
+        /* fall through */
     case GRAPH_OP_RELU:
     case GRAPH_OP_RELU6:
     case GRAPH_OP_SIGMOID:
@@ -512,8 +523,6 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_MEAN:
     case GRAPH_OP_AVG_POOL2D:
     case GRAPH_OP_GLOBAL_AVG_POOL:
-    case GRAPH_OP_ADD:
-    case GRAPH_OP_MUL:
     case GRAPH_OP_CONCAT:
         for (int k = 0; k < n->n_inputs; k++)
             if (!quanta_dtype_is_float(a->values[n->inputs[k]].dtype))

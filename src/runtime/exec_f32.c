@@ -363,6 +363,125 @@ static void exec_binary(struct runner *r, const struct graph_node *nd, float *y,
     threadpool_run(r->pool, elementwise_part, &j, parts);
 }
 
+/* ---- element-wise math and broadcasting binary operators ---- */
+
+struct math_job {
+    const struct f32_kernels *k;
+    struct f32_math_params p;
+    size_t n;
+    const float *x;
+    float *y;
+};
+
+static void math_part(void *ctx, int part, int parts, int thread)
+{
+    (void)thread;
+    const struct math_job *j = ctx;
+    int64_t i0, i1;
+    runner_range((int64_t)j->n, 1, part, parts, &i0, &i1);
+    if (i1 > i0)
+        j->k->math(&j->p, (size_t)(i1 - i0), j->x + i0, j->y + i0);
+}
+
+static void exec_math(struct runner *r, const struct graph_node *nd, float *y,
+                      enum f32_math_op op)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    struct math_job j = {.k = r->f32, .p = {.op = op}, .n = numel(in_shape(r, nd, 0)),
+                         .x = in_data(r, nd, 0), .y = y};
+    if (op == F32_MATH_HARD_SIGMOID || op == F32_MATH_ELU) {
+        j.p.a = a->alpha;
+        j.p.b = a->beta;
+    } else if (op == F32_MATH_SELU) {
+        j.p.a = a->alpha;
+        j.p.b = a->gamma;
+    } else if (op == F32_MATH_CLIP) {
+        j.p.a = a->min;
+        j.p.b = a->max;
+    }
+    threadpool_run(r->pool, math_part, &j, runner_parts(r, (int64_t)j.n));
+}
+
+/* Strides (in elements) of an operand of shape s read along the axes of
+ * out (right-aligned, NumPy rules): 0 where it broadcasts. */
+static void broadcast_strides(const struct quanta_shape *s, const struct quanta_shape *out,
+                              size_t *stride)
+{
+    size_t step = 1;
+    for (int d = out->rank - 1; d >= 0; d--) {
+        int k = d - (out->rank - s->rank);
+        size_t dim = k >= 0 ? (size_t)s->dims[k] : 1;
+        stride[d] = dim == 1 ? 0 : step;
+        step *= dim;
+    }
+}
+
+struct broadcast_job {
+    const struct f32_kernels *k;
+    struct f32_broadcast_params p;  /* the whole output */
+    const float *a, *b;
+    float *y;
+};
+
+/* Parts cut along the outermost axis of more than one element. */
+static void broadcast_part(void *ctx, int part, int parts, int thread)
+{
+    (void)thread;
+    const struct broadcast_job *j = ctx;
+    struct f32_broadcast_params p = j->p;
+    int d = 0;
+    size_t inner = 1;
+    while (d < p.rank - 1 && p.dims[d] == 1)
+        d++;
+    for (int e = d + 1; e < p.rank; e++)
+        inner *= p.dims[e];
+    int64_t i0, i1;
+    runner_range((int64_t)p.dims[d], 1, part, parts, &i0, &i1);
+    if (i1 <= i0)
+        return;
+    p.dims[d] = (size_t)(i1 - i0);
+    j->k->broadcast(&p, j->a + (size_t)i0 * j->p.a_stride[d], j->b + (size_t)i0 * j->p.b_stride[d],
+                    j->y + (size_t)i0 * inner);
+}
+
+static void exec_broadcast(struct runner *r, const struct graph_node *nd, float *y,
+                           enum f32_binary_op op)
+{
+    const struct quanta_shape *out = &r->values[nd->outputs[0]].shape;
+    struct broadcast_job j = {.k = r->f32, .p = {.op = op, .rank = out->rank > 0 ? out->rank : 1},
+                              .a = in_data(r, nd, 0), .b = in_data(r, nd, 1), .y = y};
+    act_range(nd->attrs.activation, &j.p.out_min, &j.p.out_max);
+    if (out->rank == 0) {
+        j.p.dims[0] = 1;
+    } else {
+        for (int d = 0; d < out->rank; d++)
+            j.p.dims[d] = (size_t)out->dims[d];
+        broadcast_strides(in_shape(r, nd, 0), out, j.p.a_stride);
+        broadcast_strides(in_shape(r, nd, 1), out, j.p.b_stride);
+    }
+    int d = 0;
+    while (d < j.p.rank - 1 && j.p.dims[d] == 1)
+        d++;
+    int parts = runner_parts(r, (int64_t)numel(out));
+    if ((size_t)parts > j.p.dims[d])
+        parts = (int)j.p.dims[d];
+    threadpool_run(r->pool, broadcast_part, &j, parts);
+}
+
+/* add, mul: the fast kernels when b has a's shape or is [C] along a's
+ * last axis and a has the output's shape; NumPy broadcasting otherwise. */
+static void exec_add_mul(struct runner *r, const struct graph_node *nd, float *y,
+                         f32_binary_fn fn, enum f32_binary_op op)
+{
+    const struct quanta_shape *a = in_shape(r, nd, 0), *b = in_shape(r, nd, 1);
+    const struct quanta_shape *out = &r->values[nd->outputs[0]].shape;
+    bool channel = b->rank == 1 && a->rank >= 1 && b->dims[0] == a->dims[a->rank - 1];
+    if (quanta_shape_equal(a, out) && (quanta_shape_equal(a, b) || channel))
+        exec_binary(r, nd, y, fn);
+    else
+        exec_broadcast(r, nd, y, op);
+}
+
 /* flatten, reshape: the same numbers under another shape. */
 static void exec_copy(struct runner *r, const struct graph_node *nd, float *y)
 {
@@ -464,8 +583,28 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_GLOBAL_AVG_POOL: exec_global_avg_pool(r, nd, y); break;
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE: exec_copy(r, nd, y); break;
-    case GRAPH_OP_ADD: exec_binary(r, nd, y, k->add); break;
-    case GRAPH_OP_MUL: exec_binary(r, nd, y, k->mul); break;
+    case GRAPH_OP_ADD: exec_add_mul(r, nd, y, k->add, F32_BIN_ADD); break;
+    case GRAPH_OP_MUL: exec_add_mul(r, nd, y, k->mul, F32_BIN_MUL); break;
+    case GRAPH_OP_SUB: exec_broadcast(r, nd, y, F32_BIN_SUB); break;
+    case GRAPH_OP_DIV: exec_broadcast(r, nd, y, F32_BIN_DIV); break;
+    case GRAPH_OP_POW: exec_broadcast(r, nd, y, F32_BIN_POW); break;
+    case GRAPH_OP_MIN: exec_broadcast(r, nd, y, F32_BIN_MIN); break;
+    case GRAPH_OP_MAX: exec_broadcast(r, nd, y, F32_BIN_MAX); break;
+    case GRAPH_OP_PRELU: exec_broadcast(r, nd, y, F32_BIN_PRELU); break;
+    case GRAPH_OP_NEG: exec_math(r, nd, y, F32_MATH_NEG); break;
+    case GRAPH_OP_ABS: exec_math(r, nd, y, F32_MATH_ABS); break;
+    case GRAPH_OP_EXP: exec_math(r, nd, y, F32_MATH_EXP); break;
+    case GRAPH_OP_LOG: exec_math(r, nd, y, F32_MATH_LOG); break;
+    case GRAPH_OP_SQRT: exec_math(r, nd, y, F32_MATH_SQRT); break;
+    case GRAPH_OP_ERF: exec_math(r, nd, y, F32_MATH_ERF); break;
+    case GRAPH_OP_HARD_SIGMOID: exec_math(r, nd, y, F32_MATH_HARD_SIGMOID); break;
+    case GRAPH_OP_HARD_SWISH: exec_math(r, nd, y, F32_MATH_HARD_SWISH); break;
+    case GRAPH_OP_ELU: exec_math(r, nd, y, F32_MATH_ELU); break;
+    case GRAPH_OP_SELU: exec_math(r, nd, y, F32_MATH_SELU); break;
+    case GRAPH_OP_CLIP: exec_math(r, nd, y, F32_MATH_CLIP); break;
+    case GRAPH_OP_SILU: exec_math(r, nd, y, F32_MATH_SILU); break;
+    case GRAPH_OP_GELU: exec_math(r, nd, y, F32_MATH_GELU); break;
+    case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;

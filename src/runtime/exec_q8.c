@@ -357,8 +357,7 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     case GRAPH_OP_MEAN: exec_mean(r, nd, np, y); break;
     case GRAPH_OP_EMBEDDING: st = exec_embedding(r, nd, np, y, err); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, np); break;
-    case GRAPH_OP_BATCH_NORM:
-    case GRAPH_OP_COUNT:
+    default: /* float-only ops: plan_q8 refused them */
         return quanta_fail(err, QUANTA_ERR_INTERNAL, "node '%s' (%s): no int8 kernel", nd->name,
                            graph_op_name(nd->op));
     }

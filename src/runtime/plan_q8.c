@@ -297,6 +297,14 @@ static enum quanta_status plan_binary(struct runner *r, const struct graph_node 
     if ((st = need_int8(g, nd, a, "input", err)) || (st = need_int8(g, nd, b, "input", err)) ||
         (st = need_int8(g, nd, y, "output", err)))
         return st;
+    /* the int8 kernels take b of a's shape or [C] along a's last axis */
+    const struct quanta_shape *sa = &g->values[a].shape, *sb = &g->values[b].shape;
+    bool channel = sb->rank == 1 && sa->rank >= 1 && sb->dims[0] == sa->dims[sa->rank - 1];
+    if (!quanta_shape_equal(sa, &g->values[y].shape) || !(quanta_shape_equal(sa, sb) || channel))
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (%s): int8 %s broadcasts only b of a's shape or [C] "
+                           "along a's last axis; dequantize for other shapes",
+                           nd->name, graph_op_name(nd->op), graph_op_name(nd->op));
     if (nd->op == GRAPH_OP_ADD)
         return q8_add_prepare(&g->values[a].quant, &g->values[b].quant, &g->values[y].quant,
                               nd->attrs.activation, &np->add, nd->name, err);
@@ -431,8 +439,7 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
         return plan_embedding(r, nd, np, err);
     case GRAPH_OP_SOFTMAX:
         return plan_softmax(r, nd, np, err);
-    case GRAPH_OP_BATCH_NORM:
-    case GRAPH_OP_COUNT:
+    default: /* batch_norm and the float-only ops */
         break;
     }
     return quanta_fail(err, QUANTA_ERR_INPUT,

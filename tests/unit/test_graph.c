@@ -336,9 +336,9 @@ START_TEST(rejects_unknown_op_naming_the_node)
     struct graph g;
     struct quanta_error err = {0};
     FX_ASSERT_FAILS(fx_node(&g, NULL, "[1]",
-                            "{'op': 'gelu', 'name': 'act', 'inputs': ['x'], 'outputs': ['y']}",
+                            "{'op': 'swish9', 'name': 'act', 'inputs': ['x'], 'outputs': ['y']}",
                             &err),
-                    err, "m.st: node 'act': unknown op 'gelu'");
+                    err, "m.st: node 'act': unknown op 'swish9'");
 }
 END_TEST
 

@@ -412,11 +412,38 @@ START_TEST(add_rejects_b_of_other_shape)
     fx_tensor(&f, "d", QUANTA_F32, 3, 4, 4, 3);
     EXPECT_REJECT(&f, "[-1, 4, 4, 3]",
                   "{'op': 'mul', 'name': 'm', 'inputs': ['x', 'c'], 'outputs': ['y']}",
-                  "node 'm' (mul): input 'c' has shape [2] but [-1, 4, 4, 3] (the shape of 'x') "
-                  "or [C] with C its last dimension is needed");
+                  "node 'm' (mul): inputs 'x' [-1, 4, 4, 3] and 'c' [2] do not broadcast "
+                  "(axis 3 of the result: 3 against 2)");
+    /* d [4, 4, 3] broadcasts over the batch; a fixed batch of 3 does not
+     * meet any batch */
+    EXPECT_SHAPE(&f, "[-1, 4, 4, 3]",
+                 "{'op': 'add', 'name': 'm', 'inputs': ['x', 'd'], 'outputs': ['y']}",
+                 "[-1, 4, 4, 3]");
+    fx_tensor(&f, "e", QUANTA_F32, 4, 3, 4, 4, 3);
     EXPECT_REJECT(&f, "[-1, 4, 4, 3]",
-                  "{'op': 'add', 'name': 'm', 'inputs': ['x', 'd'], 'outputs': ['y']}",
-                  "input 'd' has shape [4, 4, 3]");
+                  "{'op': 'add', 'name': 'm', 'inputs': ['x', 'e'], 'outputs': ['y']}",
+                  "and 'e' [3, 4, 4, 3] do not broadcast (axis 0 of the result: -1 against 3)");
+    fx_free(&f);
+}
+END_TEST
+
+/* NumPy broadcasting, either operand, constants or activations. */
+START_TEST(binary_broadcasts_numpy_style)
+{
+    struct fixture f;
+    fx_init(&f);
+    fx_tensor(&f, "se", QUANTA_F32, 4, 1, 1, 1, 3);
+    fx_tensor(&f, "col", QUANTA_F32, 2, 4, 1);
+    fx_tensor(&f, "s", QUANTA_F32, 0);
+    EXPECT_SHAPE(&f, "[-1, 4, 4, 3]",
+                 "{'op': 'mul', 'name': 'm', 'inputs': ['se', 'x'], 'outputs': ['y']}",
+                 "[-1, 4, 4, 3]");
+    EXPECT_SHAPE(&f, "[-1, 4, 1, 3]",
+                 "{'op': 'sub', 'name': 'm', 'inputs': ['x', 'col'], 'outputs': ['y']}",
+                 "[-1, 4, 4, 3]");
+    EXPECT_SHAPE(&f, "[-1, 5]",
+                 "{'op': 'pow', 'name': 'm', 'inputs': ['x', 's'], 'outputs': ['y']}",
+                 "[-1, 5]");
     fx_free(&f);
 }
 END_TEST
@@ -650,6 +677,7 @@ Suite *suite_graph_shapes(void)
     tcase_add_test(tc, reshape_rejects_minus_one_after_the_first_entry);
     tcase_add_test(tc, add_accepts_same_shape_or_last_axis_vector);
     tcase_add_test(tc, add_rejects_b_of_other_shape);
+    tcase_add_test(tc, binary_broadcasts_numpy_style);
     tcase_add_test(tc, concat_sums_the_axis_and_normalizes_negative_axis);
     tcase_add_test(tc, concat_rejects_other_dims_differing);
     tcase_add_test(tc, concat_rejects_axis_out_of_range_and_any_size_batch);
