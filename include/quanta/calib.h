@@ -76,6 +76,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "quanta/data.h"
+#include "quanta/feed.h"
 #include "quanta/graph.h"
 #include "quanta/sha256.h"
 #include "quanta/status.h"
@@ -210,14 +211,15 @@ const struct calib_value *calib_table_find(const struct calib_table *table, cons
 
 /* ---- the driver ---- */
 
-/* Runs g (a float model with one input) over ds: samples
- * [0, min(opt->samples or all, ds->n_samples)) in batches of opt->batch,
- * normalised with the input's "normalize", every graph input and node
- * output of a float dtype feeding its observer through the runner hook; then
- * fills out (method, params, samples, data_sha256 of ds->path, one entry per
+/* Runs g (a float model) over the feed (opened for g with a batch of
+ * opt->batch and a limit of opt->samples): every batch of the feed, every
+ * graph input and node output of a float dtype feeding its observer through
+ * the runner hook (integer inputs such as token ids pass through
+ * unobserved, and so does whatever else is not float); then fills out
+ * (method, params, samples, data_sha256 of feed->path, one entry per
  * observed value in graph order). out->model_sha256 is left "" for the
  * caller. out is empty on failure. */
-enum quanta_status calib_run(const struct graph *g, struct dataset *ds,
+enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
                              const struct calib_options *opt, struct calib_table *out,
                              struct quanta_error *err);
 

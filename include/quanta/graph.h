@@ -227,4 +227,8 @@ struct model {
 enum quanta_status model_open(struct model *m, const char *path, struct quanta_error *err);
 void model_close(struct model *m);
 
+/* True when the model's 4-D image data comes NCHW: a model imported from
+ * ONNX records "quanta.import.layout": "nchw" in its metadata. */
+bool model_data_nchw(const struct model *m);
+
 #endif

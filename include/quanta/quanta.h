@@ -11,5 +11,6 @@
 #include "quanta/data.h"
 #include "quanta/graph.h"
 #include "quanta/runtime.h"
+#include "quanta/feed.h"
 
 #endif

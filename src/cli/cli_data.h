@@ -7,55 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <cJSON.h>
+#include "quanta/feed.h"
 #include "quanta/quanta.h"
 
-/* A data file opened for a graph: one dataset per graph input (a
- * safetensors data file gives a tensor per input, named after it), checked
- * against the input shapes, read batch by batch into buffers sized for one
- * batch. Integer inputs (embedding ids, I32/I64) are read as int64, the
- * others as float normalized with the input's "normalize". */
-struct cli_feed {
-    const struct graph *graph;
-    const char *path;
-    int n_inputs;
-    struct dataset **datasets;  /* n_inputs */
-    void **buffers;             /* n_inputs, batch samples each */
-    bool *integer;              /* n_inputs: read as int64 */
-    int64_t samples;            /* samples to go through: min(file, limit),
-                                   whole batches only for a fixed batch */
-    int64_t batch;              /* samples per batch (the graph's fixed
-                                   batch when its input has one) */
-    bool *nchw;                 /* n_inputs (or NULL): samples [C, H, W]
-                                   transposed to the graph's [H, W, C] */
-    float *scratch;             /* one NCHW batch, when some nchw[i] */
-};
-
-/* Layout of 4-D data (run and eval --layout): NHWC is the graph's own;
- * NCHW data (models imported from ONNX) is transposed batch by batch. */
-enum cli_layout { CLI_LAYOUT_NHWC, CLI_LAYOUT_NCHW };
 /* "nhwc" or "nchw". */
-bool cli_parse_layout(const char *text, enum cli_layout *out);
-/* Opens the data file for g's inputs. limit <= 0: every sample of the
- * file. A data sample shape that differs from the graph input's shape
- * without the batch is QUANTA_ERR_INPUT; with CLI_LAYOUT_NCHW a 4-D graph
- * input [N, H, W, C] also takes samples [C, H, W], transposed as they are
- * read (and normalized after, so per-channel mean/std apply to C). */
-enum quanta_status cli_feed_open_layout(struct cli_feed *feed, const struct graph *g,
-                                        const char *path, int64_t limit, int64_t batch,
-                                        enum cli_layout layout, struct quanta_error *err);
-/* Reads samples [start, start + count) (count <= batch) into the buffers. */
-enum quanta_status cli_feed_read(struct cli_feed *feed, int64_t start, int64_t count,
-                                 struct quanta_error *err);
-/* The buffers as runner_run wants them. */
-static inline const void *const *cli_feed_inputs(const struct cli_feed *feed)
-{
-    return (const void *const *)feed->buffers;
-}
-void cli_feed_close(struct cli_feed *feed);
-
-/* True when graphs a and b take the same inputs (count, dtype, shape and
- * normalize), so that one feed serves both. */
-bool cli_feed_shared(const struct graph *a, const struct graph *b);
+bool cli_parse_layout(const char *text, enum quanta_layout *out);
 
 /* Size of a file in bytes, -1 if it cannot be stat'ed. */
 int64_t cli_file_size(const char *path);
@@ -86,8 +42,10 @@ int cli_option_error(const char *command, const char *usage, int c, char **argv)
 int cli_opt_batch(const char *command, const char *usage, const char *text, int64_t *out);
 int cli_opt_samples(const char *command, const char *usage, const char *text, int64_t *out);
 int cli_opt_threads(const char *command, const char *usage, const char *text, int64_t *out);
-int cli_opt_layout(const char *command, const char *usage, const char *text,
-                   enum cli_layout *out);
+int cli_opt_layout(const char *command, const char *usage, const char *text, int *out);
+/* The layout --layout gave (given >= 0), else the model's own: NCHW for a
+ * model imported from ONNX (model_data_nchw), NHWC otherwise. */
+enum quanta_layout cli_layout(int given, const struct model *m);
 
 /* The one operand MODEL left by getopt_long at argv[optind]: 0, or the
  * usage error when there is none or more than one (exit code 2). */

@@ -14,13 +14,13 @@ static const char calibrate_usage[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
     "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
-    "                        [--mse-bits N] [--threads N] [--json]\n";
+    "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n";
 
 static const char calibrate_help[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
     "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
-    "                        [--mse-bits N] [--threads N] [--json]\n"
+    "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n"
     "\n"
     "Runs the float MODEL over the samples of FILE (IDX, NPY or safetensors,\n"
     "normalized as the graph input says), batch by batch in constant memory,\n"
@@ -51,6 +51,9 @@ static const char calibrate_help[] =
     "                      (default 128)\n"
     "  --mse-bits N        mse: bits of the quantizer, [2, 16] (default 8)\n"
     "  --threads N         worker threads (default 0: all cores)\n"
+    "  --layout L          layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
+    "                      transposed for an input [N, H, W, C]); default: the\n"
+    "                      model's, nchw for models made by quanta import\n"
     "  --json              print the table as JSON on stdout instead of a text table\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -62,6 +65,7 @@ struct calibrate_args {
     const char *data;
     const char *output;
     bool json;
+    int layout;                 /* --layout, -1: the model's */
     struct calib_options opt;
 };
 
@@ -69,7 +73,7 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
 {
     enum {
         OPT_DATA = 256, OPT_SAMPLES, OPT_BATCH, OPT_METHOD, OPT_PERCENTILE, OPT_K, OPT_BINS,
-        OPT_ENTROPY_BINS, OPT_MSE_BITS, OPT_THREADS, OPT_JSON
+        OPT_ENTROPY_BINS, OPT_MSE_BITS, OPT_THREADS, OPT_JSON, OPT_LAYOUT
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -84,11 +88,13 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
         {"mse-bits", required_argument, NULL, OPT_MSE_BITS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"json", no_argument, NULL, OPT_JSON},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
     calib_options_default(&a->opt);
+    a->layout = -1;
     int c, rc = 0;
     int64_t v;
     optind = 0;
@@ -105,6 +111,9 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_LAYOUT:
+            rc = cli_opt_layout("calibrate", calibrate_usage, optarg, &a->layout);
             break;
         case OPT_SAMPLES:
             rc = cli_opt_samples("calibrate", calibrate_usage, optarg, &a->opt.samples);
@@ -174,22 +183,6 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
 
 /* The data set for the graph's input: a tensor named after the input
  * first, else the file's only samples tensor. */
-static enum quanta_status open_data(struct dataset **ds, const struct graph *g, const char *path,
-                                    struct quanta_error *err)
-{
-    const char *name = g->n_inputs == 1 ? g->values[g->inputs[0].value].name : NULL;
-    enum quanta_status st = dataset_open(ds, path, name, err);
-    if (st != QUANTA_ERR_INPUT || !name)
-        return st;
-    struct quanta_error second;
-    quanta_error_clear(&second);
-    if (dataset_open(ds, path, NULL, &second) == QUANTA_OK) {
-        quanta_error_clear(err);
-        return QUANTA_OK;
-    }
-    return st;
-}
-
 static void print_table(const struct calib_table *t, const char *output)
 {
     static const char *const head[] = {"value", "count", "min", "max", "lo", "hi"};
@@ -225,15 +218,16 @@ int cmd_calibrate(int argc, char **argv)
     struct quanta_error err;
     quanta_error_clear(&err);
     struct model m;
-    struct dataset *ds = NULL;
+    struct data_feed feed = {0};
     struct calib_table table = {0};
     enum quanta_status st =
         cli_model_open_graph(&m, a.model, ", so it cannot be calibrated", &err);
     if (st != QUANTA_OK)
         return cli_report(&err);
-    if ((st = open_data(&ds, &m.graph, a.data, &err)) != QUANTA_OK)
+    if ((st = data_feed_open(&feed, &m.graph, a.data, a.opt.samples, a.opt.batch,
+                             cli_layout(a.layout, &m), &err)) != QUANTA_OK)
         goto done;
-    if ((st = calib_run(&m.graph, ds, &a.opt, &table, &err)) != QUANTA_OK)
+    if ((st = calib_run(&m.graph, &feed, &a.opt, &table, &err)) != QUANTA_OK)
         goto done;
     if ((st = quanta_sha256_file(a.model, table.model_sha256, &err)) != QUANTA_OK)
         goto done;
@@ -253,7 +247,7 @@ int cmd_calibrate(int argc, char **argv)
     }
 done:
     calib_table_free(&table);
-    dataset_close(ds);
+    data_feed_close(&feed);
     model_close(&m);
     if (st != QUANTA_OK)
         return cli_report(&err);

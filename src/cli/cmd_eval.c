@@ -43,8 +43,9 @@ static const char eval_help[] =
     "  --min-agreement PCT  with MODEL2: fail (exit 1) if the models agree on\n"
     "                       fewer than PCT percent of the samples, 0..100\n"
     "  --threads N          worker threads (default 0: all cores)\n"
-    "  --layout L           layout of 4-D data: nhwc (default) or nchw, samples\n"
-    "                       [C, H, W] transposed for an input [N, H, W, C]\n"
+    "  --layout L           layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
+    "                       transposed for an input [N, H, W, C]); default: each\n"
+    "                       model's, nchw for models made by quanta import\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 ok, 1 a check failed, 2 usage error, 3 invalid model, data\n"
@@ -59,7 +60,7 @@ struct eval_options {
     bool json, per_layer;
     bool has_max_drop, has_min_agreement;
     double max_drop, min_agreement;
-    enum cli_layout layout;
+    int layout;                 /* --layout, -1: each model's own */
 };
 
 static int parse_options(int argc, char **argv, struct eval_options *o)
@@ -84,6 +85,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
     };
     *o = (struct eval_options){.batch = 64};
     int c, rc = 0;
+    o->layout = -1;
     optind = 0;
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -160,8 +162,8 @@ struct side {
     struct model model;
     bool opened;
     struct runner *runner;
-    struct cli_feed feed;       /* own feed (model 2 borrows model 1's when it can) */
-    struct cli_feed *input;     /* the feed this model reads */
+    struct data_feed feed;       /* own feed (model 2 borrows model 1's when it can) */
+    struct data_feed *input;     /* the feed this model reads */
     int64_t bytes;
     double seconds;             /* inside runner_run */
     int64_t per_sample;         /* output 0 elements per sample */
@@ -208,11 +210,11 @@ static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *
     if (s->per_sample < 1 || s->per_sample > INT32_MAX)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has %lld values per sample",
                            s->path, g->values[g->outputs[0]].name, (long long)s->per_sample);
-    if (i == 1 && cli_feed_shared(&e->side[0].model.graph, g)) {
+    if (i == 1 && data_feed_shared(&e->side[0].model.graph, g)) {
         s->input = &e->side[0].feed;
     } else {
-        st = cli_feed_open_layout(&s->feed, g, e->opt.data, e->opt.samples, e->opt.batch,
-                                  e->opt.layout, err);
+        st = data_feed_open(&s->feed, g, e->opt.data, e->opt.samples, e->opt.batch,
+                                  cli_layout(e->opt.layout, &s->model), err);
         if (st != QUANTA_OK)
             return st;
         s->input = &s->feed;
@@ -260,10 +262,10 @@ static enum quanta_status run_batches(struct eval *e, struct quanta_error *err)
         const float *out[2] = {NULL, NULL};
         for (int i = 0; i < e->n; i++) {
             struct side *s = &e->side[i];
-            if (s->input == &s->feed && (st = cli_feed_read(&s->feed, start, count, err)))
+            if (s->input == &s->feed && (st = data_feed_read(&s->feed, start, count, err)))
                 goto done;
             double t0 = now_seconds();
-            st = runner_run(s->runner, count, cli_feed_inputs(s->input), err);
+            st = runner_run(s->runner, count, data_feed_inputs(s->input), err);
             s->seconds += now_seconds() - t0;
             if (st != QUANTA_OK) {
                 if (strncmp(err->message, s->path, strlen(s->path)) != 0)
@@ -540,7 +542,7 @@ static void eval_free(struct eval *e)
     for (int i = e->n - 1; i >= 0; i--) {
         struct side *s = &e->side[i];
         runner_free(s->runner);
-        cli_feed_close(&s->feed);
+        data_feed_close(&s->feed);
         if (s->opened)
             model_close(&s->model);
     }

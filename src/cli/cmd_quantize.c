@@ -23,7 +23,7 @@ static const char quantize_usage[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict]\n";
+    "                       [--strict] [--layout nchw|nhwc]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -33,7 +33,7 @@ static const char quantize_help[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict]\n"
+    "                       [--strict] [--layout nchw|nhwc]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -69,6 +69,9 @@ static const char quantize_help[] =
     "  --check-db DB           this many dB (default 10)\n"
     "  --strict                a layer below --check-db, or a check that cannot\n"
     "                          run, fails the command (exit 1) and writes nothing\n"
+    "  --layout L              layout of 4-D data (--data, --check-data): nhwc\n"
+    "                          or nchw; default: the model's, nchw for models\n"
+    "                          made by quanta import\n"
     "  -h, --help              show this help\n"
     "\n"
     "Static mode needs exactly one of --calib and --data; the other modes take\n"
@@ -91,6 +94,7 @@ static const char quantize_help[] =
 struct quantize_cli {
     const char *model, *output, *calib, *data, *method, *check_data;
     int64_t samples, check_samples;
+    int layout;                 /* --layout, -1: the model's */
     double check_db;
     bool strict;
     const char *mode_name, *weights_name, *activations_name, *type_name;
@@ -148,7 +152,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     enum {
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
-        OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT
+        OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -167,6 +171,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
         {"strict", no_argument, NULL, OPT_STRICT},
+        {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -176,6 +181,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     o->activations_name = "asymmetric";
     o->type_name = "int8";
     o->check_samples = 16;
+    o->layout = -1;
     o->check_db = 10.0;
     int c, rc;
     optind = 0;
@@ -265,6 +271,10 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
             break;
         case OPT_STRICT:
             o->strict = true;
+            break;
+        case OPT_LAYOUT:
+            if ((rc = cli_opt_layout("quantize", quantize_usage, optarg, &o->layout)) != 0)
+                return rc;
             break;
         default:
             return cli_option_error("quantize", quantize_usage, c, argv);
@@ -370,7 +380,7 @@ static bool is_provenance_key(const char *key)
 static enum quanta_status calibrate(const struct quantize_cli *o, const struct model *m,
                                     struct calib_table *table, struct quanta_error *err)
 {
-    struct dataset *ds = NULL;
+    struct data_feed feed = {0};
     struct calib_options copt;
     calib_options_default(&copt);
     if (o->method)
@@ -378,10 +388,11 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
     copt.samples = o->samples;
     enum quanta_status st = calib_options_check(&copt, err);
     if (st == QUANTA_OK)
-        st = dataset_open(&ds, o->data, NULL, err);
+        st = data_feed_open(&feed, &m->graph, o->data, copt.samples, copt.batch,
+                            cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = calib_run(&m->graph, ds, &copt, table, err);
-    dataset_close(ds);
+        st = calib_run(&m->graph, &feed, &copt, table, err);
+    data_feed_close(&feed);
     return st;
 }
 
@@ -394,14 +405,14 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     *failed = false;
     if (o->check_samples == 0 || !o->check_data) /* --calib alone: no samples at hand */
         return QUANTA_OK;
-    struct dataset *ds = NULL;
+    struct data_feed feed = {0};
     struct report_layers ls;
-    enum quanta_status st = dataset_open(&ds, o->check_data, NULL, err);
+    enum quanta_status st = data_feed_open(&feed, &m->graph, o->check_data, o->check_samples,
+                                           8, cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = report_check_quantized(&m->graph, q, ds, o->check_samples, &ls, err);
-    int64_t samples = ds ? (ds->n_samples < o->check_samples ? ds->n_samples : o->check_samples)
-                         : 0;
-    dataset_close(ds);
+        st = report_check_quantized(&m->graph, q, &feed, &ls, err);
+    int64_t samples = feed.samples;
+    data_feed_close(&feed);
     if (st != QUANTA_OK) {
         if (o->strict || st == QUANTA_ERR_NOMEM)
             return st;

@@ -36,9 +36,9 @@ static const char run_help[] =
     "                    end, so bound it with --samples on large data sets\n"
     "  --json            print one JSON object on stdout instead of a table\n"
     "  --threads N       worker threads (default 0: all cores)\n"
-    "  --layout L        layout of 4-D data: nhwc (default) or nchw, samples\n"
-    "                    [C, H, W] transposed for an input [N, H, W, C]\n"
-    "                    (models made by quanta import)\n"
+    "  --layout L        layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
+    "                    transposed for an input [N, H, W, C]); default: the\n"
+    "                    model's, nchw for models made by quanta import\n"
     "  -h, --help        show this help\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model or data file,\n"
@@ -50,7 +50,7 @@ struct run_options {
     const char *output;
     int64_t batch, top, samples, threads;
     bool json;
-    enum cli_layout layout;
+    int layout;                 /* --layout, -1: the model's */
 };
 
 static int parse_options(int argc, char **argv, struct run_options *o)
@@ -70,6 +70,7 @@ static int parse_options(int argc, char **argv, struct run_options *o)
     };
     *o = (struct run_options){.batch = 64, .top = 1, .samples = 0, .threads = 0};
     int c, rc = 0;
+    o->layout = -1;
     optind = 0;
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -127,15 +128,15 @@ struct run_result {
 static enum quanta_status run_model(const struct run_options *o, struct model *m,
                                     struct run_result *res, struct quanta_error *err)
 {
-    struct cli_feed feed;
+    struct data_feed feed;
     struct runner *r = NULL;
     double *p = NULL;
     int *top = NULL;
     enum quanta_status st;
     const struct graph *g = &m->graph;
 
-    if ((st = cli_feed_open_layout(&feed, g, o->data, o->samples, o->batch, o->layout, err)) !=
-        QUANTA_OK)
+    if ((st = data_feed_open(&feed, g, o->data, o->samples, o->batch, cli_layout(o->layout, m),
+                             err)) != QUANTA_OK)
         return st;
     struct runner_options ro = {.max_batch = feed.batch, .threads = (int)o->threads};
     if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {
@@ -168,9 +169,9 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
 
     for (int64_t start = 0; start < feed.samples; start += feed.batch) {
         int64_t count = feed.samples - start < feed.batch ? feed.samples - start : feed.batch;
-        if ((st = cli_feed_read(&feed, start, count, err)) != QUANTA_OK)
+        if ((st = data_feed_read(&feed, start, count, err)) != QUANTA_OK)
             goto done;
-        if ((st = runner_run(r, count, cli_feed_inputs(&feed), err)) != QUANTA_OK) {
+        if ((st = runner_run(r, count, data_feed_inputs(&feed), err)) != QUANTA_OK) {
             if (strncmp(err->message, o->model, strlen(o->model)) != 0)
                 quanta_error_prefix(err, "%s", o->model);
             goto done;
@@ -201,7 +202,7 @@ done:
     free(p);
     free(top);
     runner_free(r);
-    cli_feed_close(&feed);
+    data_feed_close(&feed);
     return st;
 }
 

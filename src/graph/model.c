@@ -29,3 +29,9 @@ void model_close(struct model *m)
     st_close(&m->file);
     memset(m, 0, sizeof *m);
 }
+
+bool model_data_nchw(const struct model *m)
+{
+    const char *layout = st_meta_find(&m->file, "quanta.import.layout");
+    return layout && strcmp(layout, "nchw") == 0;
+}

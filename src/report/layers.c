@@ -107,57 +107,29 @@ void report_layers_attach(struct report_layers *ls, struct runner *r1, struct ru
 }
 
 enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
-                                          struct dataset *ds, int64_t samples,
-                                          struct report_layers *ls, struct quanta_error *err)
+                                          struct data_feed *feed, struct report_layers *ls,
+                                          struct quanta_error *err)
 {
     memset(ls, 0, sizeof *ls);
-    if (fg->n_inputs != 1 || qg->n_inputs != 1)
-        return quanta_fail(err, QUANTA_ERR_INPUT,
-                           "%s: the check runs models with one input; this one has %d", ds->path,
-                           fg->n_inputs);
-    const struct graph_input *in = &fg->inputs[0];
-    const struct graph_value *iv = &fg->values[in->value];
-    if (iv->dtype != QUANTA_F32)
-        return quanta_fail(err, QUANTA_ERR_INPUT,
-                           "%s: the check feeds float inputs; input '%s' takes %s", ds->path,
-                           iv->name, quanta_dtype_name(iv->dtype));
-    int64_t batch = iv->shape.rank > 0 && iv->shape.dims[0] > 0 ? iv->shape.dims[0] : 8;
-    if (samples > ds->n_samples)
-        samples = ds->n_samples;
-    if (iv->shape.rank > 0 && iv->shape.dims[0] > 0)
-        samples -= samples % batch;
-    if (samples < 1)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds no sample for the check", ds->path);
-    if (batch > samples)
-        batch = samples;
-    int64_t numel = quanta_shape_numel(&ds->sample_shape);
-    if (numel < 1 || (uint64_t)numel > SIZE_MAX / sizeof(float) / (uint64_t)batch)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: samples are too large", ds->path);
     struct runner *r1 = NULL, *r2 = NULL;
-    float *buf = malloc((size_t)numel * (size_t)batch * sizeof *buf);
-    if (!buf)
-        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for the check of %s", ds->path);
-    struct runner_options ro = {.max_batch = batch, .threads = 0};
+    struct runner_options ro = {.max_batch = feed->batch, .threads = 0};
     enum quanta_status st = runner_create(&r1, fg, &ro, err);
     if (st == QUANTA_OK)
         st = runner_create(&r2, qg, &ro, err);
     if (st == QUANTA_OK)
-        st = report_layers_init(ls, fg, qg, batch, err);
+        st = report_layers_init(ls, fg, qg, feed->batch, err);
     if (st == QUANTA_OK)
         report_layers_attach(ls, r1, r2);
-    const void *inputs[1] = {buf};
-    for (int64_t start = 0; st == QUANTA_OK && start < samples; start += batch) {
-        int64_t count = samples - start < batch ? samples - start : batch;
-        st = dataset_read_f32(ds, start, count, in->has_normalize ? &in->normalize : NULL, buf,
-                              err);
+    for (int64_t start = 0; st == QUANTA_OK && start < feed->samples; start += feed->batch) {
+        int64_t count = feed->samples - start < feed->batch ? feed->samples - start : feed->batch;
+        st = data_feed_read(feed, start, count, err);
         if (st == QUANTA_OK)
-            st = runner_run(r1, count, inputs, err);
+            st = runner_run(r1, count, data_feed_inputs(feed), err);
         if (st == QUANTA_OK)
-            st = runner_run(r2, count, inputs, err);
+            st = runner_run(r2, count, data_feed_inputs(feed), err);
     }
     runner_free(r1);
     runner_free(r2);
-    free(buf);
     if (st != QUANTA_OK)
         report_layers_free(ls);
     return st;

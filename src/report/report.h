@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "quanta/data.h"
+#include "quanta/feed.h"
 #include "quanta/graph.h"
 #include "quanta/runtime.h"
 #include "quanta/status.h"
@@ -118,12 +119,12 @@ enum quanta_status report_layers_init(struct report_layers *ls, const struct gra
 void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2);
 void report_layers_free(struct report_layers *ls);
 
-/* Runs the float graph fg and its quantized copy qg on the first `samples`
- * samples of ds (one float input, its normalize applied) and fills ls
- * with every layer's SQNR of qg against fg. */
+/* Runs the float graph fg and its quantized copy qg on every batch of the
+ * feed (opened for fg; qg takes the same inputs) and fills ls with every
+ * layer's SQNR of qg against fg. */
 enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
-                                          struct dataset *ds, int64_t samples,
-                                          struct report_layers *ls, struct quanta_error *err);
+                                          struct data_feed *feed, struct report_layers *ls,
+                                          struct quanta_error *err);
 
 /* ---- plain-text tables ---- */
 

@@ -125,22 +125,24 @@ START_TEST(test_import_then_eval)
 }
 END_TEST
 
-/* Three channels: NCHW samples need --layout nchw, and then match PyTorch. */
+/* Three channels: an imported model takes NCHW samples, its own layout,
+ * without --layout, and matches PyTorch. */
 START_TEST(test_import_run_nchw)
 {
     char *model = src(FX "rgb.onnx"), *out = cf_tmp("rgb.safetensors");
     char *data = src(FX "rgb.input.npy"), *logits_path = src(FX "rgb.logits.npy");
     char *npy = cf_tmp("rgb-out.npy");
     ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s", model, out), NULL, NULL), 0);
-    /* without --layout the shapes do not match, and the message says why */
+    /* --layout nhwc overrides the model's layout: the shapes do not match,
+     * and the message says why */
     char *errout = NULL;
-    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s", out, data), NULL, &errout), 3);
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --layout nhwc", out, data), NULL,
+                                   &errout), 3);
     ck_assert_ptr_nonnull(strstr(errout, "--layout nchw"));
     free(errout);
     cf_expect_usage(cf_args("run %s --data %s --layout xyz", out, data));
-    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --layout nchw --output %s "
-                                           "--threads 1",
-                                           out, data, npy),
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s --threads 1", out,
+                                           data, npy),
                                    NULL, NULL),
                      0);
     struct dataset *a, *b;
