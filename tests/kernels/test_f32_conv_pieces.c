@@ -212,9 +212,9 @@ Suite *suite_f32_conv_pieces(void)
     TCase *tc = tcase_create("levels");
     tcase_set_timeout(tc, 300);
     for (int l = KERNELS_LEVEL_REF + 1; l < KERNELS_LEVEL_COUNT; l++) {
-        if (!f32_kernels_for_level((enum kernels_level)l)) {
-            fprintf(stderr, "f32_conv_pieces: level %s not tested: not supported by this cpu\n",
-                    kernels_level_name((enum kernels_level)l));
+        bool hardware;
+        if (ts_level_missing(l, false, &hardware)) {
+            ts_add_level_skip(tc, "f32_conv_pieces", l, false);
             continue;
         }
         tcase_add_loop_test(tc, test_conv_paths, l, l + 1);

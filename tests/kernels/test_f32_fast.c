@@ -314,9 +314,9 @@ Suite *suite_f32_fast(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_ref_packed_is_exact);
     for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
-        if (!f32_kernels_for_level((enum kernels_level)l)) {
-            fprintf(stderr, "f32_fast: level %s not tested: not supported by this cpu\n",
-                    kernels_level_name((enum kernels_level)l));
+        bool hardware;
+        if (ts_level_missing(l, false, &hardware)) {
+            ts_add_level_skip(tc, "f32_fast", l, false);
             continue;
         }
         tcase_add_loop_test(tc, test_tables_complete, l, l + 1);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "kernels/kernels.h"
+#include "support/test_support.h"
 
 /* "ref, avx2, ..." : the levels this CPU runs, as the messages list them. */
 static const char *available_levels(void)
@@ -82,21 +83,8 @@ START_TEST(test_isa_env_unknown_level_fails)
         ck_assert_ptr_nonnull(f32_kernels_get());
         return;
     }
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        setenv("QUANTA_ISA", "avx9", 1);
-        setenv("RT_ISA_CHILD", "1", 1);
-        setenv("CK_RUN_CASE", "isa_env", 1);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child with QUANTA_ISA=avx9 failed (status %d)", status);
+    static const char *const env[] = {"QUANTA_ISA=avx9", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_env", env);
 }
 END_TEST
 
@@ -146,21 +134,8 @@ START_TEST(test_default_is_best_level)
         ck_assert_int_eq(kernels_current_level(), best);
         return;
     }
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        unsetenv("QUANTA_ISA");
-        setenv("RT_ISA_CHILD", "1", 1);
-        setenv("CK_RUN_CASE", "isa_default", 1);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child without QUANTA_ISA failed (status %d)", status);
+    static const char *const env[] = {"QUANTA_ISA", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_default", env);
 }
 END_TEST
 

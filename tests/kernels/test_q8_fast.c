@@ -1,9 +1,9 @@
 /* Every optimised int8 kernel against the reference, byte for byte
  * (memcmp), at every level this CPU has: packed conv2d (general, grouped,
  * depthwise, depthwise with a channel multiplier) and dense, max/avg/global
- * average pools, add. Levels the CPU lacks have no table and are skipped
- * with a printed note (never counted as passing: the ref-level packed path
- * is always checked). Shapes are odd on purpose: channels 1, 3, 15, 17, 31,
+ * average pools, add. Levels the CPU lacks have no table and are reported
+ * as skipped (ts_add_level_skip; the ref-level packed path is always
+ * checked). Shapes are odd on purpose: channels 1, 3, 15, 17, 31,
  * 33, 65, reductions not multiples of 4 or 64, padding, strides, dilation,
  * batch 1 and 5, I8- and U8-like zero points at the extremes, clamps,
  * per-channel and per-tensor multipliers, biases and sums at the int32
@@ -20,27 +20,22 @@
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
 #include "quant/requant.h"
+#include "support/test_support.h"
 
 static const int odd_sizes[] = {1, 3, 15, 17, 31, 33, 65};
 #define N_ODD ((int)(sizeof odd_sizes / sizeof odd_sizes[0]))
 
-/* The levels above ref with a table on this machine; prints a note once
- * for each missing one. */
+/* The levels with a table of their own on this machine (the suite
+ * registers a skip for each missing one). */
 static int fast_levels(const struct q8_kernels **out)
 {
-    static int noted;
     int n = 0;
     for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
-        const struct q8_kernels *k = q8_kernels_for_level((enum kernels_level)l);
-        if (!k) {
-            if (!noted)
-                printf("q8_fast: level %s not supported by this cpu: not tested\n",
-                       kernels_level_name((enum kernels_level)l));
+        bool hardware;
+        if (ts_level_missing(l, true, &hardware))
             continue;
-        }
-        out[n++] = k;
+        out[n++] = q8_kernels_for_level((enum kernels_level)l);
     }
-    noted = 1;
     return n;
 }
 
@@ -1117,6 +1112,11 @@ Suite *suite_q8_fast(void)
     tcase_add_test(tc, pools_equal_reference);
     tcase_add_test(tc, global_avg_pool_equals_reference);
     tcase_add_test(tc, add_equals_reference);
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        bool hardware;
+        if (ts_level_missing(l, true, &hardware))
+            ts_add_level_skip(tc, "q8_fast", l, true);
+    }
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
 #include "quant/requant.h"
+#include "support/test_support.h"
 
 /* One GEMM problem: A [mc x kp] int16 (x - zx), W [kp x nc] int8. */
 struct gemm_case {
@@ -385,11 +386,13 @@ Suite *suite_q8_gemm_avx2(void); /* called by tests/main.c */
 Suite *suite_q8_gemm_avx2(void)
 {
     Suite *s = suite_create("q8_gemm_avx2");
-    if (!q8_kernels_for_level(KERNELS_LEVEL_AVX2)) {
-        printf("q8_gemm_avx2: this cpu has no AVX2: suite not registered\n");
+    TCase *tc = tcase_create("core");
+    bool hardware;
+    if (ts_level_missing(KERNELS_LEVEL_AVX2, true, &hardware)) {
+        ts_add_level_skip(tc, "q8_gemm_avx2", KERNELS_LEVEL_AVX2, true);
+        suite_add_tcase(s, tc);
         return s;
     }
-    TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemm_requant_by_hand);
     tcase_add_test(tc, gemm_accumulators_at_int32_limits);
