@@ -152,6 +152,34 @@ static void assert_rel(double got, double want, double rel, const char *what)
                   want);
 }
 
+/* The latencies against what the JSON tells of the n timed samples
+ * t[0] <= ... <= t[n-1] (man quanta-bench(1): nearest-rank percentiles,
+ * median of the middle one or two). Nearest rank gives p99 = t[n-1] for
+ * n <= 100 and p90 = t[n-1] for n <= 9, so p99 is the sampled maximum and
+ * the median must lie in (0, p99]; with one sample all three are it; with
+ * two the median is their mean, so the smaller one, 2 median - p99, must
+ * lie in (0, median]. */
+static void check_latencies(double med, double p90, double p99, int n)
+{
+    ck_assert_msg(isfinite(med) && isfinite(p90) && isfinite(p99), "median %g p90 %g p99 %g",
+                  med, p90, p99);
+    ck_assert_int_ge(n, 1);
+    ck_assert_msg(med > 0.0 && med <= p99, "median %.17g outside the sampled range (0, %.17g]",
+                  med, p99);
+    ck_assert_msg(p90 <= p99 && p90 >= med, "p90 %.17g not in [median %.17g, p99 %.17g]", p90,
+                  med, p99);
+    if (n <= 9)
+        ck_assert_msg(p90 == p99, "%d samples: p90 %.17g is not the maximum %.17g", n, p90, p99);
+    if (n == 1)
+        ck_assert_msg(med == p99, "one sample: median %.17g, p99 %.17g", med, p99);
+    if (n == 2) {
+        double lo = 2.0 * med - p99;
+        ck_assert_msg(lo > 0.0 && lo <= med * (1 + 1e-12),
+                      "two samples: median %.17g and max %.17g leave the other at %.17g", med,
+                      p99, lo);
+    }
+}
+
 /* Checks one model entry of the JSON report against the relations every
  * run must satisfy; returns the entry. */
 static const cJSON *check_model(const cJSON *doc, int index, const char *path,
@@ -190,8 +218,7 @@ static const cJSON *check_model(const cJSON *doc, int index, const char *path,
         double batch = cf_num(b, "batch");
         ck_assert_double_eq(batch, (double)batches[k]);
         double med = cf_num(b, "median_ms"), p90 = cf_num(b, "p90_ms"), p99 = cf_num(b, "p99_ms");
-        ck_assert_msg(med > 0.0 && med <= p90 && p90 <= p99, "median %g p90 %g p99 %g", med, p90,
-                      p99);
+        check_latencies(med, p90, p99, (int)cf_num(doc, "iters"));
         assert_rel(cf_num(b, "samples_per_s"), batch * 1e3 / med, 1e-9, "samples_per_s");
         double gops = cf_num(b, "gops");
         assert_rel(gops, ops * batch / (med * 1e-3) * 1e-9, 1e-9, "gops");
@@ -200,7 +227,13 @@ static const cJSON *check_model(const cJSON *doc, int index, const char *path,
                        "peak_fraction");
         else
             ck_assert(cJSON_IsNull(item(b, "peak_fraction")));
-        ck_assert(cf_num(b, "speedup") > 0.0);
+        /* the first model's median over this one's, at the same batch */
+        const cJSON *first = cJSON_GetArrayItem(item(cJSON_GetArrayItem(models, 0), "batches"), k);
+        ck_assert_ptr_nonnull(first);
+        if (index == 0)
+            ck_assert_double_eq(cf_num(b, "speedup"), 1.0);
+        else
+            assert_rel(cf_num(b, "speedup"), cf_num(first, "median_ms") / med, 1e-9, "speedup");
     }
     return m;
 }

@@ -22,6 +22,15 @@
 static char case_names[MAX_CASES][64];
 static int n_cases;
 
+static void load_manifest(void);
+
+/* An empty or missing manifest would register no fixture test at all. */
+START_TEST(op_fixture_manifest_lists_cases)
+{
+    ck_assert_msg(n_cases > 0, "%s lists no case", ts_src_path("tests/fixtures/ops/manifest.txt"));
+}
+END_TEST
+
 static void load_manifest(void)
 {
     char *text = ts_read_file(ts_src_path("tests/fixtures/ops/manifest.txt"), NULL);
@@ -203,6 +212,7 @@ Suite *suite_conformance(void)
     load_manifest();
     TCase *ops = tcase_create("spec_fixtures");
     tcase_set_timeout(ops, 60);
+    tcase_add_test(ops, op_fixture_manifest_lists_cases);
     if (n_cases > 0)
         tcase_add_loop_test(ops, op_fixture_matches_numpy, 0, n_cases);
     suite_add_tcase(s, ops);
