@@ -262,24 +262,39 @@ START_TEST(test_bench_usage_errors)
 {
     struct bench_fx f;
     bench_fx_init(&f);
-    cf_expect_usage("bench");
-    cf_expect_usage("bench --json");                                    /* no model */
-    cf_expect_usage(cf_args("bench %s --bogus", f.model));
-    cf_expect_usage(cf_args("bench %s --batch", f.model));              /* no value */
-    cf_expect_usage(cf_args("bench %s --batch 0", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1048577", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1,,2", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1,", f.model));
-    cf_expect_usage(cf_args("bench %s --batch ,1", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 2x", f.model));
-    cf_expect_usage(cf_args("bench %s --batch ''", f.model));
+    cf_expect_usage("bench", "a model file is needed");
+    cf_expect_usage("bench --json", "a model file is needed"); /* no model */
+    cf_expect_usage(cf_args("bench %s --bogus", f.model), "unknown option '--bogus'");
+    cf_expect_usage(cf_args("bench %s --batch", f.model),
+                    "option '--batch' needs a value"); /* no value */
+    cf_expect_usage(cf_args("bench %s --batch 0", f.model),
+                    "--batch '0' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1048577", f.model),
+                    "--batch '1048577' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1,,2", f.model),
+                    "--batch '1,,2' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1,", f.model),
+                    "--batch '1,' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch ,1", f.model),
+                    "--batch ',1' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 2x", f.model),
+                    "--batch '2x' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch ''", f.model),
+                    "--batch '' is not a comma-separated list of");
     cf_expect_usage(cf_args("bench %s --batch 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
-                            "20,21,22,23,24,25,26,27,28,29,30,31,32,33", f.model));
-    cf_expect_usage(cf_args("bench %s --iters 0", f.model));
-    cf_expect_usage(cf_args("bench %s --iters many", f.model));
-    cf_expect_usage(cf_args("bench %s --warmup -1", f.model));
-    cf_expect_usage(cf_args("bench %s --threads -1", f.model));
-    cf_expect_usage(cf_args("bench %s --threads 1025", f.model));
+                            "20,21,22,23,24,25,26,27,28,29,30,31,32,33",
+                            f.model),
+                    "31,32,33' is not a comma-separated list of at most 32 numbers");
+    cf_expect_usage(cf_args("bench %s --iters 0", f.model),
+                    "--iters '0' is not a number in [1, 1000000]");
+    cf_expect_usage(cf_args("bench %s --iters many", f.model),
+                    "--iters 'many' is not a number in [1, 1000000]");
+    cf_expect_usage(cf_args("bench %s --warmup -1", f.model),
+                    "--warmup '-1' is not a number in [0, 1000000]");
+    cf_expect_usage(cf_args("bench %s --threads -1", f.model),
+                    "--threads '-1' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --threads 1025", f.model),
+                    "--threads '1025' is not a comma-separated list of");
     bench_fx_free(&f);
 }
 END_TEST
@@ -299,12 +314,19 @@ START_TEST(test_bench_bad_model)
     ts_write_file(truncated, bytes, size - 7);
     ts_write_file(empty, "", 0);
     free(bytes);
-    cf_expect_input_error(cf_args("bench %s", garbage));
-    cf_expect_input_error(cf_args("bench %s", truncated));
-    cf_expect_input_error(cf_args("bench %s --json", empty));
-    cf_expect_input_error("bench /nonexistent/model.safetensors");
+    cf_expect_input_error(cf_args("bench %s", garbage),
+                          "header length 2338328219631577204 exceeds the limit of 100000000 bytes");
+    cf_expect_input_error(
+        cf_args("bench %s", truncated),
+        "tensor 'fc2.bias': data_offsets [128, 140] end beyond the data buffer of 133 bytes");
+    cf_expect_input_error(cf_args("bench %s --json", empty),
+                          "file is 0 bytes, shorter than the 8-byte header length");
+    cf_expect_input_error("bench /nonexistent/model.safetensors",
+                          "cannot open: No such file or directory");
     /* a good first model does not hide a bad second one */
-    cf_expect_input_error(cf_args("bench %s %s --iters 1 --warmup 0", f.model, truncated));
+    cf_expect_input_error(
+        cf_args("bench %s %s --iters 1 --warmup 0", f.model, truncated),
+        "tensor 'fc2.bias': data_offsets [128, 140] end beyond the data buffer of 133 bytes");
 
     char *out = NULL, *errout = NULL;
     ck_assert_int_eq(ts_run_quanta(cf_args("bench %s", f.bag), &out, &errout), 3);
@@ -423,8 +445,10 @@ START_TEST(test_bench_thread_list)
                                                  "batches"), 0);
     ck_assert_double_eq(cf_num(first, "speedup"), 1.0);
     cJSON_Delete(doc);
-    cf_expect_usage(cf_args("bench %s --threads 1,,2", f.model));
-    cf_expect_usage(cf_args("bench %s --threads 1,2,3,4,5,6,7,8,9", f.model));
+    cf_expect_usage(cf_args("bench %s --threads 1,,2", f.model),
+                    "--threads '1,,2' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --threads 1,2,3,4,5,6,7,8,9", f.model),
+                    "--threads '1,2,3,4,5,6,7,8,9' is not a comma-separated list of");
     bench_fx_free(&f);
 }
 END_TEST
