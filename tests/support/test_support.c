@@ -120,6 +120,56 @@ int ts_run_quanta(const char *args, char **out, char **errout)
     return code >= 128 ? -1 : code;
 }
 
+/* ---- guarded buffers ---- */
+
+/* Kept just before the usable bytes (copied with memcpy: that address may
+ * be misaligned). */
+struct guard_header {
+    void *raw;
+    size_t bytes;
+};
+
+static unsigned char guard_byte(size_t i)
+{
+    return (unsigned char)(0xa5 ^ (i * 29));
+}
+
+void *ts_guarded_alloc(size_t bytes, size_t misalign)
+{
+    ck_assert_uint_lt(misalign, 64);
+    const size_t head = 64; /* holds the header, keeps p's offset from 64 */
+    unsigned char *raw = aligned_alloc(64, (head + 64 + bytes + TS_GUARD_BYTES + 63) / 64 * 64);
+    ck_assert_ptr_nonnull(raw);
+    unsigned char *p = raw + head + misalign;
+    struct guard_header h = {raw, bytes};
+    memcpy(p - sizeof h, &h, sizeof h);
+    memset(p, 0x5a, bytes);
+    for (size_t i = 0; i < TS_GUARD_BYTES; i++)
+        p[bytes + i] = guard_byte(i);
+    return p;
+}
+
+void ts_guarded_check(const void *p, const char *what)
+{
+    const unsigned char *q = p;
+    struct guard_header h;
+    memcpy(&h, q - sizeof h, sizeof h);
+    for (size_t i = 0; i < TS_GUARD_BYTES; i++)
+        ck_assert_msg(q[h.bytes + i] == guard_byte(i),
+                      "%s: written past the end of its %zu-byte buffer (guard byte %zu is 0x%02x, "
+                      "not 0x%02x)",
+                      what, h.bytes, i, q[h.bytes + i], guard_byte(i));
+}
+
+void ts_guarded_free(void *p)
+{
+    if (!p)
+        return;
+    struct guard_header h;
+    memcpy(&h, (unsigned char *)p - sizeof h, sizeof h);
+    free(h.raw);
+}
+
 /* ---- skips ---- */
 
 static char skip_log[512];

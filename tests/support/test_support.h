@@ -87,6 +87,17 @@ void ts_add_level_skip(struct TCase *tc, const char *suite, int level, bool int8
  * with none failed or skipped. */
 void ts_rerun_case(const char *suite, const char *tcase, const char *const *env);
 
+/* ---- guarded buffers for kernel outputs ----
+ * ts_guarded_alloc returns `bytes` usable bytes starting `misalign` bytes
+ * past a 64-byte boundary, followed by TS_GUARD_BYTES of a known pattern
+ * (the contents are 0x5a). ts_guarded_check fails the test, naming `what`
+ * and the first changed byte, if a kernel wrote past the end: an overrun
+ * fails the plain run, not only the sanitizer one. */
+#define TS_GUARD_BYTES 64
+void *ts_guarded_alloc(size_t bytes, size_t misalign);
+void ts_guarded_check(const void *p, const char *what);
+void ts_guarded_free(void *p);
+
 /* Deterministic test data (xorshift64*): the same numbers on every machine. */
 static inline uint64_t ts_next(uint64_t *state)
 {
