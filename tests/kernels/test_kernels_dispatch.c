@@ -139,6 +139,36 @@ START_TEST(test_default_is_best_level)
 }
 END_TEST
 
+/* ts_rerun_case keeps the parent's Check logs: the child gets none of the
+ * log variables, so a log file named in them is not written by it. */
+START_TEST(test_rerun_writes_no_parent_log)
+{
+    static const char *const vars[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
+                                       "CK_TAP_LOG_FILE_NAME"};
+    char *old[3], *paths[3];
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        old[i] = v ? strdup(v) : NULL;
+        char name[64];
+        snprintf(name, sizeof name, "child-log-%d", i);
+        paths[i] = strdup(ts_tmp_path(name));
+        setenv(vars[i], paths[i], 1);
+    }
+    static const char *const env[] = {"QUANTA_ISA", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_default", env);
+    for (int i = 0; i < 3; i++) {
+        if (old[i])
+            setenv(vars[i], old[i], 1);
+        else
+            unsetenv(vars[i]);
+        ck_assert_msg(access(paths[i], F_OK) != 0, "the re-run wrote %s (%s)", paths[i],
+                      vars[i]);
+        free(old[i]);
+        free(paths[i]);
+    }
+}
+END_TEST
+
 Suite *suite_kernels_dispatch(void);
 Suite *suite_kernels_dispatch(void)
 {
@@ -147,6 +177,7 @@ Suite *suite_kernels_dispatch(void)
     tcase_add_test(tc, test_ref_table_complete);
     tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_select_every_level);
+    tcase_add_test(tc, test_rerun_writes_no_parent_log);
     suite_add_tcase(s, tc);
     TCase *env = tcase_create("isa_env");
     tcase_add_test(env, test_isa_env_unknown_level_fails);
