@@ -74,7 +74,7 @@ $(BUILD)/tests/suites.inc: $(TEST_SRC) Makefile
 
 $(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.inc
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(BUILD)/tests -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(BUILD)/tests -MMD -MP -c $< -o $@
 
 $(BUILD)/quanta-tests: $(TEST_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(CHECK_LIBS) $(LDLIBS)

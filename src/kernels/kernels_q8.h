@@ -22,7 +22,7 @@
  *   point 0.
  *
  * Requantization.  multiplier/shift pairs and the rounding are those of
- *   src/quant/requant.h: q8_requantize(acc, M, shift) =
+ *   src/kernels/requant.h: q8_requantize(acc, M, shift) =
  *   round_half_away(acc * M / 2^(31+shift)), exact, one rounding.
  *
  * Accumulation.  conv2d and dense accumulate acc = bias[o] + sum (x - zx) * w

@@ -13,7 +13,7 @@
  * - Every real multiplier is computed in double from the float scales, in
  *   the order written next to each function (a product of two floats is
  *   exact in double; each division rounds once), then converted by
- *   q8_multiplier_from_double (src/quant/requant.h). A multiplier outside
+ *   q8_multiplier_from_double (src/kernels/requant.h). A multiplier outside
  *   the representable range fails the prepare (QUANTA_ERR_INPUT).
  * - Messages name the node: "node 'conv1': weight scale of channel 3 is 0,
  *   not a positive finite number". node may be NULL ("?"). */

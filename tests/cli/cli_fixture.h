@@ -180,30 +180,48 @@ static inline char *cf_tmp(const char *name)
 }
 
 /* Runs quanta expecting a usage error: exit 2, nothing on stdout, a usage
- * line on stderr. */
-static inline void cf_expect_usage(const char *args)
+ * line on stderr, and on its first line `reason` (a substring of the
+ * message, so the test cannot pass on some other error). */
+#define cf_expect_usage(args, reason) cf_expect_usage_at(__FILE__, __LINE__, (args), (reason))
+static inline void cf_expect_usage_at(const char *file, int line, const char *args,
+                                      const char *reason)
 {
     char *out = NULL, *errout = NULL;
     int rc = ts_run_quanta(args, &out, &errout);
-    ck_assert_msg(rc == 2, "'quanta %s' exited %d, not 2 (stderr: %s)", args, rc,
+    ck_assert_msg(rc == 2, "%s:%d: 'quanta %s' exited %d, not 2 (stderr: %s)", file, line, args, rc,
                   errout ? errout : "");
-    ck_assert_str_eq(out, "");
-    ck_assert_ptr_nonnull(strstr(errout, "usage: quanta"));
+    ck_assert_msg(out && out[0] == '\0', "%s:%d: stdout: %s", file, line, out);
+    ck_assert_msg(strstr(errout, "usage: quanta") != NULL, "%s:%d: no usage line: %s", file, line,
+                  errout);
+    ck_assert_msg(reason && *reason, "%s:%d: no expected reason given", file, line);
+    size_t first = strcspn(errout, "\n");
+    const char *at = strstr(errout, reason);
+    ck_assert_msg(at && (size_t)(at - errout) < first,
+                  "%s:%d: 'quanta %s': the error is not '%s' but: %s", file, line, args, reason,
+                  errout);
     free(out);
     free(errout);
 }
 
 /* Runs quanta expecting an invalid-input error: exit 3, empty stdout,
- * exactly one line on stderr starting "quanta: ". */
-static inline void cf_expect_input_error(const char *args)
+ * exactly one line on stderr starting "quanta: " and holding `reason` (a
+ * substring of the message). */
+#define cf_expect_input_error(args, reason)                                                        \
+    cf_expect_input_error_at(__FILE__, __LINE__, (args), (reason))
+static inline void cf_expect_input_error_at(const char *file, int line, const char *args,
+                                            const char *reason)
 {
     char *out = NULL, *errout = NULL;
     int rc = ts_run_quanta(args, &out, &errout);
-    ck_assert_msg(rc == 3, "'quanta %s' exited %d, not 3 (stderr: %s)", args, rc,
+    ck_assert_msg(rc == 3, "%s:%d: 'quanta %s' exited %d, not 3 (stderr: %s)", file, line, args, rc,
                   errout ? errout : "");
-    ck_assert_str_eq(out, "");
-    ck_assert_int_eq(cf_lines(errout), 1);
-    ck_assert_msg(strncmp(errout, "quanta: ", 8) == 0, "stderr: %s", errout);
+    ck_assert_msg(out && out[0] == '\0', "%s:%d: stdout: %s", file, line, out);
+    ck_assert_msg(cf_lines(errout) == 1, "%s:%d: not one line: %s", file, line, errout);
+    ck_assert_msg(strncmp(errout, "quanta: ", 8) == 0, "%s:%d: stderr: %s", file, line, errout);
+    ck_assert_msg(reason && *reason, "%s:%d: no expected reason given", file, line);
+    ck_assert_msg(strstr(errout, reason) != NULL,
+                  "%s:%d: 'quanta %s': the error is not '%s' but: %s", file, line, args, reason,
+                  errout);
     free(out);
     free(errout);
 }

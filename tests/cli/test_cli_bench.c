@@ -152,6 +152,34 @@ static void assert_rel(double got, double want, double rel, const char *what)
                   want);
 }
 
+/* The latencies against what the JSON tells of the n timed samples
+ * t[0] <= ... <= t[n-1] (man quanta-bench(1): nearest-rank percentiles,
+ * median of the middle one or two). Nearest rank gives p99 = t[n-1] for
+ * n <= 100 and p90 = t[n-1] for n <= 9, so p99 is the sampled maximum and
+ * the median must lie in (0, p99]; with one sample all three are it; with
+ * two the median is their mean, so the smaller one, 2 median - p99, must
+ * lie in (0, median]. */
+static void check_latencies(double med, double p90, double p99, int n)
+{
+    ck_assert_msg(isfinite(med) && isfinite(p90) && isfinite(p99), "median %g p90 %g p99 %g",
+                  med, p90, p99);
+    ck_assert_int_ge(n, 1);
+    ck_assert_msg(med > 0.0 && med <= p99, "median %.17g outside the sampled range (0, %.17g]",
+                  med, p99);
+    ck_assert_msg(p90 <= p99 && p90 >= med, "p90 %.17g not in [median %.17g, p99 %.17g]", p90,
+                  med, p99);
+    if (n <= 9)
+        ck_assert_msg(p90 == p99, "%d samples: p90 %.17g is not the maximum %.17g", n, p90, p99);
+    if (n == 1)
+        ck_assert_msg(med == p99, "one sample: median %.17g, p99 %.17g", med, p99);
+    if (n == 2) {
+        double lo = 2.0 * med - p99;
+        ck_assert_msg(lo > 0.0 && lo <= med * (1 + 1e-12),
+                      "two samples: median %.17g and max %.17g leave the other at %.17g", med,
+                      p99, lo);
+    }
+}
+
 /* Checks one model entry of the JSON report against the relations every
  * run must satisfy; returns the entry. */
 static const cJSON *check_model(const cJSON *doc, int index, const char *path,
@@ -190,8 +218,7 @@ static const cJSON *check_model(const cJSON *doc, int index, const char *path,
         double batch = cf_num(b, "batch");
         ck_assert_double_eq(batch, (double)batches[k]);
         double med = cf_num(b, "median_ms"), p90 = cf_num(b, "p90_ms"), p99 = cf_num(b, "p99_ms");
-        ck_assert_msg(med > 0.0 && med <= p90 && p90 <= p99, "median %g p90 %g p99 %g", med, p90,
-                      p99);
+        check_latencies(med, p90, p99, (int)cf_num(doc, "iters"));
         assert_rel(cf_num(b, "samples_per_s"), batch * 1e3 / med, 1e-9, "samples_per_s");
         double gops = cf_num(b, "gops");
         assert_rel(gops, ops * batch / (med * 1e-3) * 1e-9, 1e-9, "gops");
@@ -200,7 +227,13 @@ static const cJSON *check_model(const cJSON *doc, int index, const char *path,
                        "peak_fraction");
         else
             ck_assert(cJSON_IsNull(item(b, "peak_fraction")));
-        ck_assert(cf_num(b, "speedup") > 0.0);
+        /* the first model's median over this one's, at the same batch */
+        const cJSON *first = cJSON_GetArrayItem(item(cJSON_GetArrayItem(models, 0), "batches"), k);
+        ck_assert_ptr_nonnull(first);
+        if (index == 0)
+            ck_assert_double_eq(cf_num(b, "speedup"), 1.0);
+        else
+            assert_rel(cf_num(b, "speedup"), cf_num(first, "median_ms") / med, 1e-9, "speedup");
     }
     return m;
 }
@@ -229,24 +262,39 @@ START_TEST(test_bench_usage_errors)
 {
     struct bench_fx f;
     bench_fx_init(&f);
-    cf_expect_usage("bench");
-    cf_expect_usage("bench --json");                                    /* no model */
-    cf_expect_usage(cf_args("bench %s --bogus", f.model));
-    cf_expect_usage(cf_args("bench %s --batch", f.model));              /* no value */
-    cf_expect_usage(cf_args("bench %s --batch 0", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1048577", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1,,2", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 1,", f.model));
-    cf_expect_usage(cf_args("bench %s --batch ,1", f.model));
-    cf_expect_usage(cf_args("bench %s --batch 2x", f.model));
-    cf_expect_usage(cf_args("bench %s --batch ''", f.model));
+    cf_expect_usage("bench", "a model file is needed");
+    cf_expect_usage("bench --json", "a model file is needed"); /* no model */
+    cf_expect_usage(cf_args("bench %s --bogus", f.model), "unknown option '--bogus'");
+    cf_expect_usage(cf_args("bench %s --batch", f.model),
+                    "option '--batch' needs a value"); /* no value */
+    cf_expect_usage(cf_args("bench %s --batch 0", f.model),
+                    "--batch '0' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1048577", f.model),
+                    "--batch '1048577' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1,,2", f.model),
+                    "--batch '1,,2' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 1,", f.model),
+                    "--batch '1,' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch ,1", f.model),
+                    "--batch ',1' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch 2x", f.model),
+                    "--batch '2x' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --batch ''", f.model),
+                    "--batch '' is not a comma-separated list of");
     cf_expect_usage(cf_args("bench %s --batch 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,"
-                            "20,21,22,23,24,25,26,27,28,29,30,31,32,33", f.model));
-    cf_expect_usage(cf_args("bench %s --iters 0", f.model));
-    cf_expect_usage(cf_args("bench %s --iters many", f.model));
-    cf_expect_usage(cf_args("bench %s --warmup -1", f.model));
-    cf_expect_usage(cf_args("bench %s --threads -1", f.model));
-    cf_expect_usage(cf_args("bench %s --threads 1025", f.model));
+                            "20,21,22,23,24,25,26,27,28,29,30,31,32,33",
+                            f.model),
+                    "31,32,33' is not a comma-separated list of at most 32 numbers");
+    cf_expect_usage(cf_args("bench %s --iters 0", f.model),
+                    "--iters '0' is not a number in [1, 1000000]");
+    cf_expect_usage(cf_args("bench %s --iters many", f.model),
+                    "--iters 'many' is not a number in [1, 1000000]");
+    cf_expect_usage(cf_args("bench %s --warmup -1", f.model),
+                    "--warmup '-1' is not a number in [0, 1000000]");
+    cf_expect_usage(cf_args("bench %s --threads -1", f.model),
+                    "--threads '-1' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --threads 1025", f.model),
+                    "--threads '1025' is not a comma-separated list of");
     bench_fx_free(&f);
 }
 END_TEST
@@ -266,12 +314,19 @@ START_TEST(test_bench_bad_model)
     ts_write_file(truncated, bytes, size - 7);
     ts_write_file(empty, "", 0);
     free(bytes);
-    cf_expect_input_error(cf_args("bench %s", garbage));
-    cf_expect_input_error(cf_args("bench %s", truncated));
-    cf_expect_input_error(cf_args("bench %s --json", empty));
-    cf_expect_input_error("bench /nonexistent/model.safetensors");
+    cf_expect_input_error(cf_args("bench %s", garbage),
+                          "header length 2338328219631577204 exceeds the limit of 100000000 bytes");
+    cf_expect_input_error(
+        cf_args("bench %s", truncated),
+        "tensor 'fc2.bias': data_offsets [128, 140] end beyond the data buffer of 133 bytes");
+    cf_expect_input_error(cf_args("bench %s --json", empty),
+                          "file is 0 bytes, shorter than the 8-byte header length");
+    cf_expect_input_error("bench /nonexistent/model.safetensors",
+                          "cannot open: No such file or directory");
     /* a good first model does not hide a bad second one */
-    cf_expect_input_error(cf_args("bench %s %s --iters 1 --warmup 0", f.model, truncated));
+    cf_expect_input_error(
+        cf_args("bench %s %s --iters 1 --warmup 0", f.model, truncated),
+        "tensor 'fc2.bias': data_offsets [128, 140] end beyond the data buffer of 133 bytes");
 
     char *out = NULL, *errout = NULL;
     ck_assert_int_eq(ts_run_quanta(cf_args("bench %s", f.bag), &out, &errout), 3);
@@ -390,8 +445,10 @@ START_TEST(test_bench_thread_list)
                                                  "batches"), 0);
     ck_assert_double_eq(cf_num(first, "speedup"), 1.0);
     cJSON_Delete(doc);
-    cf_expect_usage(cf_args("bench %s --threads 1,,2", f.model));
-    cf_expect_usage(cf_args("bench %s --threads 1,2,3,4,5,6,7,8,9", f.model));
+    cf_expect_usage(cf_args("bench %s --threads 1,,2", f.model),
+                    "--threads '1,,2' is not a comma-separated list of");
+    cf_expect_usage(cf_args("bench %s --threads 1,2,3,4,5,6,7,8,9", f.model),
+                    "--threads '1,2,3,4,5,6,7,8,9' is not a comma-separated list of");
     bench_fx_free(&f);
 }
 END_TEST

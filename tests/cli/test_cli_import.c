@@ -33,20 +33,29 @@ END_TEST
 START_TEST(test_import_usage_errors)
 {
     char *model = src(FX "cnn_bn.onnx"), *out = cf_tmp("u.safetensors");
-    cf_expect_usage("import");
-    cf_expect_usage(cf_args("import %s", model));
-    cf_expect_usage(cf_args("import %s %s -o %s", model, model, out));
-    cf_expect_usage(cf_args("import %s -o", model));
-    cf_expect_usage(cf_args("import %s -o %s -x", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --input-shape image", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --input-shape image=1xx28", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --input-shape image=1x0x28x28", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --input-shape nope=1x1x28x28", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --normalize 0", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --normalize 1:0.5", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --normalize 1:0.5:0", model, out));
-    cf_expect_usage(cf_args("import %s -o %s --name=", model, out));
-    cf_expect_usage(cf_args("import %s -o %s", model, model)); /* -o names the input */
+    cf_expect_usage("import", "an ONNX model file is needed");
+    cf_expect_usage(cf_args("import %s", model), "-o OUT is needed");
+    cf_expect_usage(cf_args("import %s %s -o %s", model, model, out),
+                    "only one model file is taken");
+    cf_expect_usage(cf_args("import %s -o", model), "option '-o' needs a value");
+    cf_expect_usage(cf_args("import %s -o %s -x", model, out), "unknown option '-x'");
+    cf_expect_usage(cf_args("import %s -o %s --input-shape image", model, out),
+                    "--input-shape 'image' is not NAME=DxDx.. (dims >=");
+    cf_expect_usage(cf_args("import %s -o %s --input-shape image=1xx28", model, out),
+                    "--input-shape 'image=1xx28' is not NAME=DxDx.. (dims >=");
+    cf_expect_usage(cf_args("import %s -o %s --input-shape image=1x0x28x28", model, out),
+                    "--input-shape 'image=1x0x28x28' is not NAME=DxDx.. (dims >=");
+    cf_expect_usage(cf_args("import %s -o %s --input-shape nope=1x1x28x28", model, out),
+                    "--input-shape names 'nope', which is not an input of");
+    cf_expect_usage(cf_args("import %s -o %s --normalize 0", model, out),
+                    "--normalize '0' is not SCALE[:MEAN,..:STD,..] with SCALE");
+    cf_expect_usage(cf_args("import %s -o %s --normalize 1:0.5", model, out),
+                    "--normalize '1:0.5' is not SCALE[:MEAN,..:STD,..] with SCALE");
+    cf_expect_usage(cf_args("import %s -o %s --normalize 1:0.5:0", model, out),
+                    "--normalize '1:0.5:0' is not SCALE[:MEAN,..:STD,..] with SCALE");
+    cf_expect_usage(cf_args("import %s -o %s --name=", model, out), "--name must not be empty");
+    cf_expect_usage(cf_args("import %s -o %s", model, model),
+                    "refusing to overwrite input"); /* -o names the input */
     ck_assert(!cf_file_exists(out));
     free(model);
     free(out);
@@ -55,15 +64,24 @@ END_TEST
 
 START_TEST(test_import_malformed)
 {
-    static const char *const bad[] = {"bad-truncated", "bad-wiretype", "bad-length", "bad-group",
-                                      "bad-varint", "bad-unsupported-op", "bad-opset"};
+    static const struct {
+        const char *name, *reason;
+    } bad[] = {
+        {"bad-truncated", "model: length runs past the end of the enclosing message"},
+        {"bad-wiretype", "graph: field 7 (graph) has wire type 0 but 2 is expected"},
+        {"bad-length", "model: length runs past the end of the enclosing message"},
+        {"bad-group", "model: group fields (wire types 3 and 4) are not supported"},
+        {"bad-varint", "model: varint longer than 10 bytes or beyond 64 bits"},
+        {"bad-unsupported-op", "operator 'Erf' is not supported"},
+        {"bad-opset", "opset 7 is not supported (quanta imports opsets 9 to 18)"},
+    };
     char *out = cf_tmp("bad.safetensors");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char rel[128];
-        snprintf(rel, sizeof rel, FX "%s.onnx", bad[i]);
+        snprintf(rel, sizeof rel, FX "%s.onnx", bad[i].name);
         char *model = src(rel);
-        cf_expect_input_error(cf_args("import %s -o %s", model, out));
-        ck_assert_msg(!cf_file_exists(out), "%s left an output file", bad[i]);
+        cf_expect_input_error(cf_args("import %s -o %s", model, out), bad[i].reason);
+        ck_assert_msg(!cf_file_exists(out), "%s left an output file", bad[i].name);
         free(model);
     }
     /* the message names the node and the operator */
@@ -73,12 +91,13 @@ START_TEST(test_import_malformed)
     free(errout);
     free(model);
     /* a missing file, a safetensors file */
-    cf_expect_input_error(cf_args("import %s/none.onnx -o %s", ts_tmp_dir(), out));
+    cf_expect_input_error(cf_args("import %s/none.onnx -o %s", ts_tmp_dir(), out),
+                          "cannot open: No such file or directory");
     char *st = cf_tmp("m.safetensors");
     struct cf_weights w;
     cf_default_weights(&w);
     cf_write_model(st, &w, true);
-    cf_expect_input_error(cf_args("import %s -o %s", st, out));
+    cf_expect_input_error(cf_args("import %s -o %s", st, out), "model: invalid field number");
     ck_assert(!cf_file_exists(out));
     free(st);
     free(out);
@@ -117,7 +136,8 @@ START_TEST(test_import_then_eval)
         ck_assert_double_eq_tol(cf_num(cJSON_GetArrayItem(models, 0), "accuracy"), expect, 1e-9);
         cJSON_Delete(doc);
     }
-    cf_expect_usage(cf_args("eval %s --data %s --layout nhcw", out, images));
+    cf_expect_usage(cf_args("eval %s --data %s --layout nhcw", out, images),
+                    "--layout 'nhcw' is not nchw or nhwc");
     free(model);
     free(out);
     free(images);
@@ -140,7 +160,8 @@ START_TEST(test_import_run_nchw)
                                    &errout), 3);
     ck_assert_ptr_nonnull(strstr(errout, "--layout nchw"));
     free(errout);
-    cf_expect_usage(cf_args("run %s --data %s --layout xyz", out, data));
+    cf_expect_usage(cf_args("run %s --data %s --layout xyz", out, data),
+                    "--layout 'xyz' is not nchw or nhwc");
     ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s --threads 1", out,
                                            data, npy),
                                    NULL, NULL),

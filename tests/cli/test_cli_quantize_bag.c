@@ -68,11 +68,14 @@ START_TEST(test_bag_cli)
     st_close(&f);
 
     /* usage errors: a glob matching nothing; --include on a graph model */
-    cf_expect_usage(cf_args("quantize %s -o %s --mode weight-only --exclude 'nothing*'", bag, out));
-    cf_expect_usage(cf_args("quantize %s -o %s --mode weight-only --include 'fc1.*'", model,
-                            out));
+    cf_expect_usage(cf_args("quantize %s -o %s --mode weight-only --exclude 'nothing*'", bag, out),
+                    "exclude pattern 'nothing*' matches no tensor");
+    cf_expect_usage(cf_args("quantize %s -o %s --mode weight-only --include 'fc1.*'", model, out),
+                    "--include is for checkpoints without a graph");
     /* static needs a graph */
-    cf_expect_input_error(cf_args("quantize %s -o %s --calib %s", bag, out, bag));
+    cf_expect_input_error(
+        cf_args("quantize %s -o %s --calib %s", bag, out, bag),
+        "has no graph (quanta.graph), so it cannot be quantized static (weight-only and fp16 can)");
     free(bag);
     free(out);
     free(model);
@@ -139,8 +142,9 @@ START_TEST(test_sharded_cli)
                      "out-00001-of-00002.safetensors");
     ck_assert_str_eq(cJSON_GetObjectItem(map, "c")->valuestring, "out-00002-of-00002.safetensors");
     /* 6 + 8 + 8 bytes */
-    ck_assert(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metadata"), "total_size")->valuedouble ==
-              22.0);
+    ck_assert(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "metadata"), "total_size")->valuedouble ==
+        22.0);
     cJSON_Delete(doc);
     free(text);
     struct st_file f;
@@ -151,8 +155,9 @@ START_TEST(test_sharded_cli)
     ck_assert_int_eq(q[2], -127);
     st_close(&f);
     /* -o must name an index */
-    cf_expect_usage(cf_args("quantize %s -o %s --mode weight-only", index,
-                            ts_tmp_path("out.safetensors")));
+    cf_expect_usage(
+        cf_args("quantize %s -o %s --mode weight-only", index, ts_tmp_path("out.safetensors")),
+        "for a sharded checkpoint must name the new index, PREFIX.safetensors.index.json");
     free(s1);
     free(s2);
     free(index);

@@ -38,6 +38,16 @@ static inline float *ft_alloc_floats(size_t n)
     return p;
 }
 
+/* n floats (at least one) one float past a 64-byte boundary, then guard
+ * bytes (ts_guarded_alloc): float kernels need no alignment beyond a
+ * float's (kernels.h: packed and scratch "should be 64-byte aligned
+ * (faster, not required)"). Check with ts_guarded_check after each kernel
+ * call, free with ts_guarded_free. */
+static inline float *ft_alloc_guarded(size_t n)
+{
+    return ts_guarded_alloc((n ? n : 1) * sizeof(float), sizeof(float));
+}
+
 /* Uniform in [lo, hi]. */
 static inline size_t ft_pick(uint64_t *rng, size_t lo, size_t hi)
 {

@@ -45,6 +45,7 @@ static void run_pieces(const struct f32_kernels *k, const struct f32_conv2d_para
                 x + ((size_t)pc[i].n0 * p->in_h + (size_t)pc[i].iy0) * p->in_w * p->in_c;
             float *yi = y + ((size_t)pc[i].n0 * p->out_h + (size_t)pc[i].oy0) * p->out_w * p->out_c;
             k->conv2d_packed(&q, xi, packed, scratch, yi);
+            ts_guarded_check(y, "conv2d_packed piece");
         }
     }
 }
@@ -63,19 +64,23 @@ static void conv_pieces_check(const struct f32_kernels *k, const struct ft_conv_
     const size_t K = p.kernel_h * p.kernel_w * (p.in_c / p.groups);
     const size_t nx = p.batch * p.in_h * p.in_w * p.in_c, nw = p.out_c * K;
     const size_t ny = p.batch * p.out_h * p.out_w * p.out_c;
-    float *x = ft_alloc_floats(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
-    float *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny), *cut = ft_alloc_floats(ny);
+    /* x, y, packed and scratch misaligned and guarded (ft_alloc_guarded) */
+    float *x = ft_alloc_guarded(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
+    float *want = ft_alloc_floats(ny), *got = ft_alloc_guarded(ny), *cut = ft_alloc_guarded(ny);
     ts_fill(rng, x, nx, -1, 1);
     ts_fill(rng, w, nw, -1, 1);
     ts_fill(rng, b, p.out_c, -1, 1);
     f32_conv2d__ref(&p, x, w, b, want);
 
     const size_t ns = k->conv2d_scratch_size(&p);
-    float *packed = ft_alloc_floats(k->conv2d_pack_size(&p)), *scratch = ns ? ft_alloc_floats(ns) : NULL;
+    float *packed = ft_alloc_guarded(k->conv2d_pack_size(&p));
+    float *scratch = ns ? ft_alloc_guarded(ns) : NULL;
     k->conv2d_pack(&p, w, b, packed);
+    ts_guarded_check(packed, "conv2d_pack");
     for (size_t i = 0; i < ny; i++)
         got[i] = -12345.0f;
     k->conv2d_packed(&p, x, packed, scratch, got);
+    ts_guarded_check(got, "conv2d_packed y");
 
     char what[256];
     snprintf(what, sizeof what,
@@ -99,14 +104,16 @@ static void conv_pieces_check(const struct f32_kernels *k, const struct ft_conv_
                           "%s: in %d parts, element %zu is %.9g, whole op %.9g", what, cuts[t],
                           i, (double)cut[i], (double)got[i]);
     }
-    free(x);
+    if (scratch)
+        ts_guarded_check(scratch, "conv2d_packed scratch");
+    ts_guarded_free(x);
     free(w);
     free(b);
     free(want);
-    free(got);
-    free(cut);
-    free(packed);
-    free(scratch);
+    ts_guarded_free(got);
+    ts_guarded_free(cut);
+    ts_guarded_free(packed);
+    ts_guarded_free(scratch);
 }
 
 static const struct f32_kernels *fast_level(int level)
@@ -182,7 +189,7 @@ START_TEST(test_max_pool_2x2)
         p.out_w = p.out_w ? p.out_w : 1;
         const size_t nx = p.batch * p.in_h * p.in_w * p.channels;
         const size_t ny = p.batch * p.out_h * p.out_w * p.channels;
-        float *x = ft_alloc_floats(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
+        float *x = ft_alloc_guarded(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_guarded(ny);
         ts_fill(&rng, x, nx, -2, 2);
         for (int j = 0; j < 3 && t % 4 == 0; j++) {
             x[ft_pick(&rng, 0, nx - 1)] = NAN;
@@ -191,6 +198,7 @@ START_TEST(test_max_pool_2x2)
         }
         f32_max_pool2d__ref(&p, x, want);
         k->max_pool2d(&p, x, got);
+        ts_guarded_check(got, "max_pool2d");
         for (size_t i = 0; i < ny; i++)
             ck_assert_msg(memcmp(&got[i], &want[i], sizeof got[i]) == 0 ||
                               (isnan(got[i]) && isnan(want[i])),
@@ -198,9 +206,9 @@ START_TEST(test_max_pool_2x2)
                           "%.9g, ref %.9g",
                           k->level, t, p.in_h, p.in_w, p.channels, s, p.pad_top, p.pad_left, i,
                           (double)got[i], (double)want[i]);
-        free(x);
+        ts_guarded_free(x);
         free(want);
-        free(got);
+        ts_guarded_free(got);
     }
 }
 END_TEST
@@ -212,9 +220,9 @@ Suite *suite_f32_conv_pieces(void)
     TCase *tc = tcase_create("levels");
     tcase_set_timeout(tc, 300);
     for (int l = KERNELS_LEVEL_REF + 1; l < KERNELS_LEVEL_COUNT; l++) {
-        if (!f32_kernels_for_level((enum kernels_level)l)) {
-            fprintf(stderr, "f32_conv_pieces: level %s not tested: not supported by this cpu\n",
-                    kernels_level_name((enum kernels_level)l));
+        bool hardware;
+        if (ts_level_missing(l, false, &hardware)) {
+            ts_add_level_skip(tc, "f32_conv_pieces", l, false);
             continue;
         }
         tcase_add_loop_test(tc, test_conv_paths, l, l + 1);

@@ -66,20 +66,25 @@ static void conv_check(const struct f32_kernels *k, const struct ft_conv_case *c
     const size_t cg = p.in_c / p.groups, K = p.kernel_h * p.kernel_w * cg;
     const size_t nx = p.batch * p.in_h * p.in_w * p.in_c;
     const size_t nw = p.out_c * K, ny = p.batch * p.out_h * p.out_w * p.out_c;
-    float *x = ft_alloc_floats(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
-    float *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
+    /* x, y, packed and scratch misaligned and guarded (ft_alloc_guarded) */
+    float *x = ft_alloc_guarded(nx), *w = ft_alloc_floats(nw), *b = ft_alloc_floats(p.out_c);
+    float *want = ft_alloc_floats(ny), *got = ft_alloc_guarded(ny);
     ts_fill(rng, x, nx, -1, 1);
     ts_fill(rng, w, nw, -1, 1);
     ts_fill(rng, b, p.out_c, -1, 1);
     f32_conv2d__ref(&p, x, w, with_bias ? b : NULL, want);
 
     size_t np = k->conv2d_pack_size(&p), ns = k->conv2d_scratch_size(&p);
-    float *packed = ft_alloc_floats(np), *scratch = ns ? ft_alloc_floats(ns) : NULL;
+    float *packed = ft_alloc_guarded(np), *scratch = ns ? ft_alloc_guarded(ns) : NULL;
     k->conv2d_pack(&p, w, with_bias ? b : NULL, packed);
+    ts_guarded_check(packed, "conv2d_pack");
     memset(w, 0xff, nw * sizeof *w); /* the packed kernel must not read w */
     for (size_t i = 0; i < ny; i++)
         got[i] = -12345.0f;
     k->conv2d_packed(&p, x, packed, scratch, got);
+    ts_guarded_check(got, "conv2d_packed y");
+    if (scratch)
+        ts_guarded_check(scratch, "conv2d_packed scratch");
     char what[256];
     snprintf(what, sizeof what,
              "%s %s: conv n%zu %zux%zux%zu->%zu k%zux%zu s%zu,%zu d%zu,%zu p%zu,%zu,%zu,%zu g%zu "
@@ -93,21 +98,24 @@ static void conv_check(const struct f32_kernels *k, const struct ft_conv_case *c
         struct f32_conv2d_params one = p;
         one.batch = 1;
         const size_t sx = nx / p.batch, sy = ny / p.batch;
-        float *y1 = ft_alloc_floats(sy);
+        float *y1 = ft_alloc_guarded(sy);
         for (size_t n = 0; n < p.batch; n++) {
             k->conv2d_packed(&one, x + n * sx, packed, scratch, y1);
+            ts_guarded_check(y1, what);
             ck_assert_msg(memcmp(y1, got + n * sy, sy * sizeof *y1) == 0,
                           "%s: sample %zu alone differs from the batch", what, n);
         }
-        free(y1);
+        ts_guarded_free(y1);
     }
-    free(x);
+    if (scratch)
+        ts_guarded_check(scratch, what);
+    ts_guarded_free(x);
     free(w);
     free(b);
     free(want);
-    free(got);
-    free(packed);
-    free(scratch);
+    ts_guarded_free(got);
+    ts_guarded_free(packed);
+    ts_guarded_free(scratch);
 }
 
 /* Hand-picked shapes for each path, then random ones. */
@@ -166,19 +174,21 @@ static void dense_check(const struct f32_kernels *k, size_t batch, size_t in_k, 
 {
     struct f32_dense_params p = {.batch = batch, .in_k = in_k, .out_n = out_n,
                                  .out_min = clamps[clamp][0], .out_max = clamps[clamp][1]};
-    float *x = ft_alloc_floats(batch * in_k), *w = ft_alloc_floats(out_n * in_k);
+    float *x = ft_alloc_guarded(batch * in_k), *w = ft_alloc_floats(out_n * in_k);
     float *b = ft_alloc_floats(out_n), *want = ft_alloc_floats(batch * out_n);
-    float *got = ft_alloc_floats(batch * out_n);
+    float *got = ft_alloc_guarded(batch * out_n);
     ts_fill(rng, x, batch * in_k, -1, 1);
     ts_fill(rng, w, out_n * in_k, -1, 1);
     ts_fill(rng, b, out_n, -1, 1);
     if (with_nan)
         x[(batch - 1) * in_k + in_k / 2] = NAN; /* the last row is NaN, clamped or not */
     f32_dense__ref(&p, x, w, with_bias ? b : NULL, want);
-    float *packed = ft_alloc_floats(k->dense_pack_size(&p));
+    float *packed = ft_alloc_guarded(k->dense_pack_size(&p));
     k->dense_pack(&p, w, with_bias ? b : NULL, packed);
+    ts_guarded_check(packed, "dense_pack");
     memset(w, 0xff, out_n * in_k * sizeof *w);
     k->dense_packed(&p, x, packed, got);
+    ts_guarded_check(got, "dense_packed y");
     char what[160];
     snprintf(what, sizeof what, "%s: dense %zux%zu->%zu clamp%d bias%d nan%d", k->level, batch,
              in_k, out_n, clamp, with_bias, with_nan);
@@ -188,19 +198,20 @@ static void dense_check(const struct f32_kernels *k, size_t batch, size_t in_k, 
     /* each row alone (gemv path) gives the same bits as within the batch */
     struct f32_dense_params one = p;
     one.batch = 1;
-    float *y1 = ft_alloc_floats(out_n);
+    float *y1 = ft_alloc_guarded(out_n);
     for (size_t n = 0; n < batch; n++) {
         k->dense_packed(&one, x + n * in_k, packed, y1);
+        ts_guarded_check(y1, what);
         ck_assert_msg(memcmp(y1, got + n * out_n, out_n * sizeof *y1) == 0,
                       "%s: row %zu alone differs from the batch", what, n);
     }
-    free(y1);
-    free(x);
+    ts_guarded_free(y1);
+    ts_guarded_free(x);
     free(w);
     free(b);
     free(want);
-    free(got);
-    free(packed);
+    ts_guarded_free(got);
+    ts_guarded_free(packed);
 }
 
 START_TEST(test_dense_shapes)
@@ -250,7 +261,7 @@ START_TEST(test_pools_random)
         p.out_w = (p.in_w + p.pad_left + ft_pick(&rng, 0, 3)) / p.stride_w + 1;
         const size_t nx = p.batch * p.in_h * p.in_w * p.channels;
         const size_t ny = p.batch * p.out_h * p.out_w * p.channels;
-        float *x = ft_alloc_floats(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_floats(ny);
+        float *x = ft_alloc_guarded(nx), *want = ft_alloc_floats(ny), *got = ft_alloc_guarded(ny);
         ts_fill(&rng, x, nx, -2, 2);
         if (t % 5 == 0) {
             x[ft_pick(&rng, 0, nx - 1)] = NAN;
@@ -260,15 +271,16 @@ START_TEST(test_pools_random)
         for (int avg = 0; avg < 2; avg++) {
             (avg ? f32_avg_pool2d__ref : f32_max_pool2d__ref)(&p, x, want);
             (avg ? k->avg_pool2d : k->max_pool2d)(&p, x, got);
+            ts_guarded_check(got, k->level);
             for (size_t i = 0; i < ny; i++)
                 ck_assert_msg(memcmp(&got[i], &want[i], sizeof got[i]) == 0 ||
                                   (isnan(got[i]) && isnan(want[i])),
                               "%s: %s pool case %d element %zu is %.9g, ref %.9g", k->level,
                               avg ? "avg" : "max", t, i, (double)got[i], (double)want[i]);
         }
-        free(x);
+        ts_guarded_free(x);
         free(want);
-        free(got);
+        ts_guarded_free(got);
     }
 }
 END_TEST
@@ -314,9 +326,9 @@ Suite *suite_f32_fast(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_ref_packed_is_exact);
     for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
-        if (!f32_kernels_for_level((enum kernels_level)l)) {
-            fprintf(stderr, "f32_fast: level %s not tested: not supported by this cpu\n",
-                    kernels_level_name((enum kernels_level)l));
+        bool hardware;
+        if (ts_level_missing(l, false, &hardware)) {
+            ts_add_level_skip(tc, "f32_fast", l, false);
             continue;
         }
         tcase_add_loop_test(tc, test_tables_complete, l, l + 1);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "kernels/kernels.h"
+#include "support/test_support.h"
 
 /* "ref, avx2, ..." : the levels this CPU runs, as the messages list them. */
 static const char *available_levels(void)
@@ -82,21 +83,8 @@ START_TEST(test_isa_env_unknown_level_fails)
         ck_assert_ptr_nonnull(f32_kernels_get());
         return;
     }
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        setenv("QUANTA_ISA", "avx9", 1);
-        setenv("RT_ISA_CHILD", "1", 1);
-        setenv("CK_RUN_CASE", "isa_env", 1);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child with QUANTA_ISA=avx9 failed (status %d)", status);
+    static const char *const env[] = {"QUANTA_ISA=avx9", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_env", env);
 }
 END_TEST
 
@@ -146,21 +134,38 @@ START_TEST(test_default_is_best_level)
         ck_assert_int_eq(kernels_current_level(), best);
         return;
     }
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        unsetenv("QUANTA_ISA");
-        setenv("RT_ISA_CHILD", "1", 1);
-        setenv("CK_RUN_CASE", "isa_default", 1);
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execl("/proc/self/exe", "quanta-tests", "kernels_dispatch", (char *)NULL);
-        _exit(127);
+    static const char *const env[] = {"QUANTA_ISA", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_default", env);
+}
+END_TEST
+
+/* ts_rerun_case keeps the parent's Check logs: the child gets none of the
+ * log variables, so a log file named in them is not written by it. */
+START_TEST(test_rerun_writes_no_parent_log)
+{
+    static const char *const vars[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
+                                       "CK_TAP_LOG_FILE_NAME"};
+    char *old[3], *paths[3];
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        old[i] = v ? strdup(v) : NULL;
+        char name[64];
+        snprintf(name, sizeof name, "child-log-%d", i);
+        paths[i] = strdup(ts_tmp_path(name));
+        setenv(vars[i], paths[i], 1);
     }
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "child without QUANTA_ISA failed (status %d)", status);
+    static const char *const env[] = {"QUANTA_ISA", "RT_ISA_CHILD=1", NULL};
+    ts_rerun_case("kernels_dispatch", "isa_default", env);
+    for (int i = 0; i < 3; i++) {
+        if (old[i])
+            setenv(vars[i], old[i], 1);
+        else
+            unsetenv(vars[i]);
+        ck_assert_msg(access(paths[i], F_OK) != 0, "the re-run wrote %s (%s)", paths[i],
+                      vars[i]);
+        free(old[i]);
+        free(paths[i]);
+    }
 }
 END_TEST
 
@@ -172,6 +177,7 @@ Suite *suite_kernels_dispatch(void)
     tcase_add_test(tc, test_ref_table_complete);
     tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_select_every_level);
+    tcase_add_test(tc, test_rerun_writes_no_parent_log);
     suite_add_tcase(s, tc);
     TCase *env = tcase_create("isa_env");
     tcase_add_test(env, test_isa_env_unknown_level_fails);

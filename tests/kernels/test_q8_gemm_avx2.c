@@ -1,7 +1,7 @@
 /* The AVX2 int8 GEMM micro-kernel (q8_gemm_6x16__avx2) called directly
  * on A/B operands built here in the I16 layout (q8_packed.h), against
  * the exact formula acc = sat32(bias + sum A*B), y = clamp(zy +
- * requantize(acc), qmin, qmax) of quant/requant.h; and the AVX2 max pool
+ * requantize(acc), qmin, qmax) of kernels/requant.h; and the AVX2 max pool
  * in each of its output modes against q8_max_pool2d__ref. Covers the
  * kernel's fast epilogue (bias in the accumulators, no 64-bit clamp) at
  * its limits: accumulators at INT32_MIN / INT32_MAX, biases at and one
@@ -20,6 +20,7 @@
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
 #include "kernels/requant.h"
+#include "support/test_support.h"
 
 /* One GEMM problem: A [mc x kp] int16 (x - zx), W [kp x nc] int8. */
 struct gemm_case {
@@ -60,7 +61,10 @@ static int8_t expect(const struct gemm_case *c, int i, int j)
 }
 
 /* Packs W as I16 blocks, runs the kernel into y with ldy = nc + 3 (the 3
- * bytes after each row must stay untouched), compares every byte. */
+ * bytes after each row must stay untouched), compares every byte. A (one
+ * int16 past a 64-byte boundary) and y (one byte past) are guarded copies
+ * (ts_guarded_alloc); B and work keep the alignment q8_packed.h gives them
+ * (64-byte sections, 64-aligned work). */
 static void run_and_check(const struct gemm_case *c, const char *what)
 {
     const int blocks = (c->nc + 15) / 16;
@@ -68,21 +72,24 @@ static void run_and_check(const struct gemm_case *c, const char *what)
     int16_t *b = calloc((size_t)blocks * c->kp * 16, sizeof *b);
     int32_t *wsum = calloc((size_t)c->nc, sizeof *wsum);
     const size_t ldy = (size_t)c->nc + 3;
-    int8_t *y = malloc((size_t)c->mc * ldy);
+    int8_t *y = ts_guarded_alloc((size_t)c->mc * ldy, 1);
+    int16_t *a = ts_guarded_alloc((size_t)c->mc * c->kp * sizeof *a, sizeof *a);
+    memcpy(a, c->a, (size_t)c->mc * c->kp * sizeof *a);
     void *work = aligned_alloc(64, Q8_GEMM_WORK);
-    ck_assert(b && wsum && y && work);
+    ck_assert(b && wsum && work);
     for (int j = 0; j < c->nc; j++)
         for (int k = 0; k < c->kp; k++)
             b[(size_t)(j / 16) * c->kp * 16 + ((size_t)(k / 2) * 16 + j % 16) * 2 + k % 2] =
                 c->w[(size_t)k * c->nc + j];
     memset(y, 0x5a, (size_t)c->mc * ldy);
     const struct q8_gemm_args g = {
-        .mc = c->mc, .nc = c->nc, .kp = c->kp, .a = c->a, .a_stride = (size_t)c->kp * 2,
+        .mc = c->mc, .nc = c->nc, .kp = c->kp, .a = a, .a_stride = (size_t)c->kp * 2,
         .b = (const int8_t *)b, .b_block = block_bytes, .bias = c->bias, .wsum = wsum,
         .mult = c->mult, .shift = c->shift, .per_channel = c->per_channel, .c = 0,
         .zy = c->zy, .qmin = c->qmin, .qmax = c->qmax, .y = y, .ldy = ldy, .work = work,
     };
     q8_gemm_6x16__avx2(&g);
+    ts_guarded_check(y, what);
     for (int i = 0; i < c->mc; i++) {
         for (int j = 0; j < c->nc; j++) {
             const int8_t want = expect(c, i, j), got = y[(size_t)i * ldy + (size_t)j];
@@ -96,7 +103,7 @@ static void run_and_check(const struct gemm_case *c, const char *what)
         for (size_t j = (size_t)c->nc; j < ldy; j++)
             ck_assert_msg(y[(size_t)i * ldy + j] == 0x5a, "%s: row %d written past nc", what, i);
     }
-    free(b), free(wsum), free(y), free(work);
+    free(b), free(wsum), ts_guarded_free(y), ts_guarded_free(a), free(work);
 }
 
 /* The kernel's fast-epilogue bound: |products| <= 255 * 128. */
@@ -313,8 +320,8 @@ START_TEST(max_pool_modes_equal_reference)
         s.out_w = (s.in_w + 2 * s.pad_left - s.kernel_w) / s.stride_w + 1;
         const size_t nx = (size_t)s.batch * s.in_h * s.in_w * s.c;
         const size_t ny = (size_t)s.batch * s.out_h * s.out_w * s.c;
-        int8_t *x = malloc(nx), *want = malloc(ny), *got = malloc(ny);
-        ck_assert(x && want && got);
+        int8_t *x = ts_guarded_alloc(nx, 1), *want = malloc(ny), *got = ts_guarded_alloc(ny, 1);
+        ck_assert(want);
         for (size_t i = 0; i < nx; i++) /* often the extremes */
             x[i] = (int8_t)(tq_int(&r, 0, 3)   ? tq_int(&r, -128, 127)
                             : tq_int(&r, 0, 1) ? 127
@@ -322,13 +329,14 @@ START_TEST(max_pool_modes_equal_reference)
         q8_max_pool2d__ref(&s, &u, x, want);
         memset(got, 0x5a, ny);
         k->max_pool2d(&s, &u, x, got);
+        ts_guarded_check(got, "max_pool2d");
         for (size_t i = 0; i < ny; i++) {
             snprintf(what, sizeof what, "mode %d case %d: y[%zu]", mode, t, i);
             ck_assert_msg(got[i] == want[i],
                           "%s = %d, reference %d (M %d, shift %d, zx %d, zy %d)", what, got[i],
                           want[i], u.multiplier, u.shift, u.in_zero_point, u.out_zero_point);
         }
-        free(x), free(want), free(got);
+        ts_guarded_free(x), free(want), ts_guarded_free(got);
     }
 }
 END_TEST
@@ -347,9 +355,9 @@ START_TEST(quantize_near_ties_equals_reference)
     struct tq_rng r = {0x7E5};
     static const double ds[] = {0, 0x1p-24, 0x1p-16, 0x1p-14, 0x1p-13, 0x1p-12, 0x1p-10, 0.25};
     enum { N = 8 * 64 + 5 };
-    float *x = malloc(N * sizeof *x);
-    int8_t *want = malloc(N), *got = malloc(N);
-    ck_assert(x && want && got);
+    float *x = ts_guarded_alloc(N * sizeof *x, sizeof *x); /* misaligned, guarded */
+    int8_t *want = malloc(N), *got = ts_guarded_alloc(N, 1);
+    ck_assert(want);
     for (int it = 0; it < 400; it++) {
         struct q8_quantize_params p;
         switch (it % 5) {
@@ -373,11 +381,12 @@ START_TEST(quantize_near_ties_equals_reference)
         }
         q8_quantize__ref(N, &p, x, want);
         k->quantize(N, &p, x, got);
+        ts_guarded_check(got, "quantize");
         for (int i = 0; i < N; i++)
             ck_assert_msg(got[i] == want[i], "x %a scale %a zp %d -> %d, reference %d",
                           (double)x[i], (double)p.scale, p.zero_point, got[i], want[i]);
     }
-    free(x), free(want), free(got);
+    ts_guarded_free(x), free(want), ts_guarded_free(got);
 }
 END_TEST
 
@@ -385,11 +394,13 @@ Suite *suite_q8_gemm_avx2(void); /* called by tests/main.c */
 Suite *suite_q8_gemm_avx2(void)
 {
     Suite *s = suite_create("q8_gemm_avx2");
-    if (!q8_kernels_for_level(KERNELS_LEVEL_AVX2)) {
-        printf("q8_gemm_avx2: this cpu has no AVX2: suite not registered\n");
+    TCase *tc = tcase_create("core");
+    bool hardware;
+    if (ts_level_missing(KERNELS_LEVEL_AVX2, true, &hardware)) {
+        ts_add_level_skip(tc, "q8_gemm_avx2", KERNELS_LEVEL_AVX2, true);
+        suite_add_tcase(s, tc);
         return s;
     }
-    TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemm_requant_by_hand);
     tcase_add_test(tc, gemm_accumulators_at_int32_limits);

@@ -1,11 +1,19 @@
 #include "support/test_support.h"
 
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "kernels/cpu_x86.h"
+#include "kernels/kernels.h"
+#include "kernels/kernels_q8.h"
+#include "kernels/q8_packed.h"
 
 static char tmp_dir[256];
 static char path_buf[1024];
@@ -110,4 +118,208 @@ int ts_run_quanta(const char *args, char **out, char **errout)
     /* sh reports a child killed by a signal as 128+n */
     int code = WEXITSTATUS(status);
     return code >= 128 ? -1 : code;
+}
+
+/* ---- guarded buffers ---- */
+
+/* Kept just before the usable bytes (copied with memcpy: that address may
+ * be misaligned). */
+struct guard_header {
+    void *raw;
+    size_t bytes;
+};
+
+static unsigned char guard_byte(size_t i)
+{
+    return (unsigned char)(0xa5 ^ (i * 29));
+}
+
+void *ts_guarded_alloc(size_t bytes, size_t misalign)
+{
+    ck_assert_uint_lt(misalign, 64);
+    const size_t head = 64; /* holds the header, keeps p's offset from 64 */
+    unsigned char *raw = aligned_alloc(64, (head + 64 + bytes + TS_GUARD_BYTES + 63) / 64 * 64);
+    ck_assert_ptr_nonnull(raw);
+    unsigned char *p = raw + head + misalign;
+    struct guard_header h = {raw, bytes};
+    memcpy(p - sizeof h, &h, sizeof h);
+    memset(p, 0x5a, bytes);
+    for (size_t i = 0; i < TS_GUARD_BYTES; i++)
+        p[bytes + i] = guard_byte(i);
+    return p;
+}
+
+void ts_guarded_check(const void *p, const char *what)
+{
+    const unsigned char *q = p;
+    struct guard_header h;
+    memcpy(&h, q - sizeof h, sizeof h);
+    for (size_t i = 0; i < TS_GUARD_BYTES; i++)
+        ck_assert_msg(q[h.bytes + i] == guard_byte(i),
+                      "%s: written past the end of its %zu-byte buffer (guard byte %zu is 0x%02x, "
+                      "not 0x%02x)",
+                      what, h.bytes, i, q[h.bytes + i], guard_byte(i));
+}
+
+void ts_guarded_free(void *p)
+{
+    if (!p)
+        return;
+    struct guard_header h;
+    memcpy(&h, (unsigned char *)p - sizeof h, sizeof h);
+    free(h.raw);
+}
+
+/* ---- skips ---- */
+
+static char skip_log[512];
+
+void ts_skip_log_set(const char *path)
+{
+    snprintf(skip_log, sizeof skip_log, "%s", path ? path : "");
+}
+
+const char *ts_skip_log(void)
+{
+    return skip_log[0] ? skip_log : NULL;
+}
+
+/* One line per skip: kind, suite, test, iteration, reason, tab-separated.
+ * One write(2) with O_APPEND, so lines from forked tests do not mix. */
+void ts_skip_record(enum ts_skip_kind kind, const char *file, int iteration, const char *fmt,
+                    ...)
+{
+    char reason[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    for (char *p = reason; *p; p++)
+        if (*p == '\t' || *p == '\n')
+            *p = ' ';
+    /* the suite is the file's name without "test_" and ".c" */
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    if (strncmp(base, "test_", 5) == 0)
+        base += 5;
+    int base_len = (int)strcspn(base, ".");
+    char line[700];
+    int n = snprintf(line, sizeof line, "%s\t%.*s\t%s\t%d\t%s\n",
+                     kind == TS_SKIP_HARDWARE_MISSING ? "hardware" : "environment", base_len,
+                     base, tcase_name(), iteration, reason);
+    if (n < 0 || n >= (int)sizeof line)
+        n = (int)sizeof line - 1, line[n - 1] = '\n';
+    const char *log = ts_skip_log();
+    int fd = log ? open(log, O_WRONLY | O_APPEND) : -1;
+    ck_assert_msg(fd >= 0, "skip not recorded (no skip log: run through tests/main.c): %s",
+                  reason);
+    ssize_t w = write(fd, line, (size_t)n);
+    close(fd);
+    ck_assert_msg(w == n, "skip log %s: write failed", log);
+}
+
+const char *ts_level_missing(int level, bool int8, bool *hardware)
+{
+    static char why[300];
+    enum kernels_level l = (enum kernels_level)level;
+    *hardware = false;
+    if (!f32_kernels_for_level(l)) {
+        char have[200];
+        cpu_x86_describe(have, sizeof have);
+        snprintf(why, sizeof why, "kernel level %s: not supported by this cpu (cpu: %s)",
+                 kernels_level_name(l), have);
+        *hardware = true;
+        return why;
+    }
+    /* the CPU has AMX but Linux refused the tile permission: the int8 amx
+     * table would be the vnni one, so testing it as "amx" would be false */
+    if (int8 && l == KERNELS_LEVEL_AMX && !q8_amx_ready()) {
+        snprintf(why, sizeof why,
+                 "kernel level amx: the os refused the AMX tile permission (arch_prctl)");
+        return why;
+    }
+    return NULL;
+}
+
+/* The levels registered by ts_add_level_skip, indexed by the loop value. */
+static struct {
+    const char *suite;
+    int level;
+    bool int8;
+} level_skips[64];
+static int n_level_skips;
+
+START_TEST(kernel_level_unavailable)
+{
+    bool hardware;
+    const char *why = ts_level_missing(level_skips[_i].level, level_skips[_i].int8, &hardware);
+    ck_assert_msg(why != NULL, "level %d was registered as missing but runs here",
+                  level_skips[_i].level);
+    ts_skip_record(hardware ? TS_SKIP_HARDWARE_MISSING : TS_SKIP_ENVIRONMENT,
+                   level_skips[_i].suite, level_skips[_i].level, "%s", why);
+}
+END_TEST
+
+void ts_add_level_skip(struct TCase *tc, const char *suite, int level, bool int8)
+{
+    if (n_level_skips == (int)(sizeof level_skips / sizeof level_skips[0]))
+        abort();
+    level_skips[n_level_skips].suite = suite;
+    level_skips[n_level_skips].level = level;
+    level_skips[n_level_skips].int8 = int8;
+    tcase_add_loop_test(tc, kernel_level_unavailable, n_level_skips, n_level_skips + 1);
+    n_level_skips++;
+}
+
+/* ---- re-running one test case in a child ---- */
+
+void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
+{
+    char out_path[300];
+    static int counter;
+    snprintf(out_path, sizeof out_path, "%s/.rerun-%d-%d.out", ts_tmp_dir(), (int)getpid(),
+             counter++);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static const char *const logs[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
+                                           "CK_TAP_LOG_FILE_NAME", "CK_RUN_SUITE",
+                                           "CK_INCLUDE_TAGS", "CK_EXCLUDE_TAGS"};
+        for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
+            unsetenv(logs[i]);
+        setenv("CK_RUN_CASE", tcase, 1);
+        for (const char *const *e = env; e && *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq) {
+                unsetenv(*e);
+                continue;
+            }
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+            setenv(name, eq + 1, 1);
+        }
+        if (!freopen(out_path, "w", stdout))
+            _exit(126);
+        execl("/proc/self/exe", "quanta-tests", suite, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    char *out = ts_read_file(out_path, NULL);
+    unlink(out_path);
+    ck_assert_msg(out != NULL, "no output from the re-run of %s/%s", suite, tcase);
+    /* the summary is the last line */
+    size_t len = strlen(out);
+    while (len > 0 && out[len - 1] == '\n')
+        out[--len] = '\0';
+    const char *last = strrchr(out, '\n');
+    last = last ? last + 1 : out;
+    int passed = -1, failed = -1, skipped = -1;
+    int got = sscanf(last, "%d passed, %d failed, %d skipped", &passed, &failed, &skipped);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == 3 && passed >= 1 &&
+                      failed == 0 && skipped == 0,
+                  "re-run of %s/%s: status %d, summary '%s' (want exit 0 and at least one "
+                  "test passed, none failed or skipped)",
+                  suite, tcase, status, last);
+    free(out);
 }

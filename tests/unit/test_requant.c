@@ -1,4 +1,4 @@
-/* src/quant/requant: multipliers, the single-rounding requantization
+/* src/kernels/requant: multipliers, the single-rounding requantization
  * against exact rational arithmetic (__int128), float quantization. */
 #include <check.h>
 #include <math.h>

@@ -438,7 +438,7 @@ END_TEST
 
 /* Every kernel level this CPU has gives the bytes of the ref level (the
  * packed conv2d/dense of fast levels included). Levels the CPU lacks are
- * skipped with a line on stderr and not counted. */
+ * reported as skipped by the suite (ts_add_level_skip). */
 START_TEST(test_q8_levels_same_bytes)
 {
     struct cnn *c = malloc(sizeof *c);
@@ -458,10 +458,9 @@ START_TEST(test_q8_levels_same_bytes)
     int compared = 0;
     for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
         const char *name = kernels_level_name((enum kernels_level)l);
-        if (!q8_kernels_for_level((enum kernels_level)l)) {
-            fprintf(stderr, "runner_q8: level %s not available here, skipped\n", name);
-            continue;
-        }
+        bool hardware;
+        if (ts_level_missing(l, true, &hardware))
+            continue; /* the suite registers the skip */
         ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
         struct runner *r = tm_new_runner(&q, BATCH);
         run(r, BATCH, x);
@@ -827,6 +826,11 @@ Suite *suite_runner_q8(void)
     tcase_add_test(tc, test_q8_cnn_i8_per_tensor);
     tcase_add_test(tc, test_q8_cnn_u8_equals_i8);
     tcase_add_test(tc, test_q8_levels_same_bytes);
+    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
+        bool hardware;
+        if (ts_level_missing(l, true, &hardware))
+            ts_add_level_skip(tc, "runner_q8", l, true);
+    }
     tcase_add_test(tc, test_q8_arena_smaller);
     tcase_add_test(tc, test_q8_exclude_island);
     tcase_add_test(tc, test_q8_weight_only_is_float_path);

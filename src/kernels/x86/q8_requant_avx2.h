@@ -1,5 +1,5 @@
 /* AVX2 requantization of 8 int32 lanes, bit-exact with q8_requantize /
- * q8_requant_clamp (src/quant/requant.h). Include only from *_avx2.c.
+ * q8_requant_clamp (src/kernels/requant.h). Include only from *_avx2.c.
  *
  * Per lane: p = acc * M as an exact int64 (vpmuldq on the even lanes, and
  * on the odd lanes shifted down by 32), |p| <= 2^62;

@@ -1,5 +1,5 @@
 /* AVX-512 requantization of 16 int32 lanes, bit-exact with q8_requantize /
- * q8_requant_clamp (src/quant/requant.h). Include only from *_avx512.c,
+ * q8_requant_clamp (src/kernels/requant.h). Include only from *_avx512.c,
  * *_vnni.c and *_amx.c (AVX-512 F/BW/DQ/VL).
  *
  * The same steps as q8_requant_avx2.h: exact int64 products on the even
