@@ -238,6 +238,7 @@ struct bench_batch {
     double median_ms, p90_ms, p99_ms;
     double samples_per_s, gops, peak_fraction, speedup;
     double cpu_ms;          /* median process CPU time per run, all threads */
+    double *runs_ms;        /* [iters] wall ms of each timed run, in run order */
 };
 
 struct bench_model {
@@ -491,6 +492,9 @@ static void batch_stats(struct bench *b, int index, int k, struct bench_run *run
     struct bench_model *bm = &b->models[index];
     struct bench_batch *bb = &bm->batches[k];
     const int64_t n = b->opt.iters;
+    bb->runs_ms = malloc((size_t)n * sizeof *bb->runs_ms);
+    for (int64_t i = 0; bb->runs_ms && i < n; i++)
+        bb->runs_ms[i] = 1e3 * run->times[i];
     qsort(run->cpu, (size_t)n, sizeof *run->cpu, compare_double);
     bb->cpu_ms = 1e3 * median(run->cpu, n);
     qsort(run->times, (size_t)n, sizeof *run->times, compare_double);
@@ -669,6 +673,9 @@ static cJSON *bench_json(const struct bench *b)
             cli_json_add_number(o, "gops", bb->gops);
             cli_json_add_number(o, "peak_fraction", bb->peak_fraction);
             cli_json_add_number(o, "speedup", bb->speedup);
+            cJSON *runs = cJSON_AddArrayToObject(o, "runs_ms");
+            for (int64_t r = 0; runs && bb->runs_ms && r < b->opt.iters; r++)
+                cJSON_AddItemToArray(runs, cJSON_CreateNumber(bb->runs_ms[r]));
         }
     }
     return root;
@@ -704,6 +711,9 @@ int cmd_bench(int argc, char **argv)
         if (st == QUANTA_ERR_NOMEM && !err.message[0])
             quanta_fail(&err, st, "out of memory printing the report");
     }
+    for (int j = 0; j < b.n_rows; j++)
+        for (int k = 0; k < b.opt.n_batches; k++)
+            free(b.models[j].batches[k].runs_ms);
     free(b.models);
     if (st != QUANTA_OK)
         return cli_report(&err);

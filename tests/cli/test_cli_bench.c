@@ -180,6 +180,38 @@ static void check_latencies(double med, double p90, double p99, int n)
     }
 }
 
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The figures recomputed from "runs_ms", every timed run's wall time
+ * (man quanta-bench(1): median of the middle one or two, nearest-rank
+ * percentiles t_k, k = ceil(p / 100 n)). */
+static void check_runs(const cJSON *b, int n, double med, double p90, double p99)
+{
+    const cJSON *runs = item(b, "runs_ms");
+    ck_assert(cJSON_IsArray(runs));
+    ck_assert_int_eq(cJSON_GetArraySize(runs), n);
+    double *t = malloc((size_t)n * sizeof *t);
+    ck_assert_ptr_nonnull(t);
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(runs, i);
+        ck_assert(cJSON_IsNumber(x) && x->valuedouble > 0.0);
+        t[i] = x->valuedouble;
+    }
+    qsort(t, (size_t)n, sizeof *t, compare_double);
+    double want_med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    int k90 = (int)ceil(0.90 * n), k99 = (int)ceil(0.99 * n);
+    assert_rel(med, want_med, 1e-12, "median_ms from runs_ms");
+    assert_rel(p90, t[(k90 < 1 ? 1 : k90) - 1], 1e-12, "p90_ms from runs_ms");
+    assert_rel(p99, t[(k99 < 1 ? 1 : k99) - 1], 1e-12, "p99_ms from runs_ms");
+    ck_assert_msg(med >= t[0] && med <= t[n - 1], "median %.17g outside [%.17g, %.17g]", med,
+                  t[0], t[n - 1]);
+    free(t);
+}
+
 /* Checks one model entry of the JSON report against the relations every
  * run must satisfy; returns the entry. */
 static const cJSON *check_model(const cJSON *doc, int index, const char *path,
@@ -219,6 +251,7 @@ static const cJSON *check_model(const cJSON *doc, int index, const char *path,
         ck_assert_double_eq(batch, (double)batches[k]);
         double med = cf_num(b, "median_ms"), p90 = cf_num(b, "p90_ms"), p99 = cf_num(b, "p99_ms");
         check_latencies(med, p90, p99, (int)cf_num(doc, "iters"));
+        check_runs(b, (int)cf_num(doc, "iters"), med, p90, p99);
         assert_rel(cf_num(b, "samples_per_s"), batch * 1e3 / med, 1e-9, "samples_per_s");
         double gops = cf_num(b, "gops");
         assert_rel(gops, ops * batch / (med * 1e-3) * 1e-9, 1e-9, "gops");
