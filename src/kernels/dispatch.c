@@ -5,6 +5,7 @@
  * and its row in f32_kernels_for_level. */
 #include "kernels/kernels.h"
 #include "kernels/cpu_x86.h"
+#include "kernels/q8_packed.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -109,7 +110,9 @@ static int level_supported(enum kernels_level level)
     case KERNELS_LEVEL_AVX2: return avx2;
     case KERNELS_LEVEL_AVX512: return avx512;
     case KERNELS_LEVEL_VNNI: return vnni;
-    case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8;
+    /* AMX also needs Linux to grant the tile state; a level the OS refuses
+     * is not offered, so nothing runs the VNNI kernels under AMX's name */
+    case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8 && q8_amx_ready();
     case KERNELS_LEVEL_COUNT: break;
     }
     return 0;
