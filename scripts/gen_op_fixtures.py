@@ -512,6 +512,21 @@ def prelu():  # one slope per channel
 
 
 @case
+def transpose_nhwc_to_nchw():
+    b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
+    b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])
+    return b
+
+
+@case
+def transpose_channel_shuffle():  # ShuffleNet: [N, HW, 2, 3] -> [N, HW, 3, 2], then relu
+    b = Builder("transpose_channel_shuffle", [6, 2, 3])
+    t = b.op("transpose", "t", ["x"], perm=[0, 1, 3, 2])
+    b.op("relu", "r", [t])
+    return b
+
+
+@case
 def mul_two_relu():  # x * sigmoid(x) (two activations), relu clears the negatives
     b = Builder("mul_two_relu", [4, 4, 3], scale=2.0)
     s = b.op("sigmoid", "sig", ["x"])

@@ -261,6 +261,8 @@ def run_node(op, ins, attrs):
         return embedding(ins[0], ins[1])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
+    if op == "transpose":
+        return np.transpose(np.asarray(ins[0], np.float64), a["perm"])
     if op in BINARY:
         return _binary(ins[0], ins[1], BINARY[op])
     if op in UNARY:

@@ -58,7 +58,8 @@
     X(CLIP, "clip")                                                            \
     X(SILU, "silu")                                                            \
     X(GELU, "gelu")                                                            \
-    X(GELU_TANH, "gelu_tanh")
+    X(GELU_TANH, "gelu_tanh")                                                  \
+    X(TRANSPOSE, "transpose")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -93,6 +94,8 @@ struct graph_attrs {
     int n_axes;                     /* mean */
     int axes[QUANTA_MAX_RANK];
     bool keepdims;
+    int n_perm;                     /* transpose */
+    int perm[QUANTA_MAX_RANK];
 };
 
 /* Quantization parameters of a value (quantized models only).

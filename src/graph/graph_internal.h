@@ -24,7 +24,8 @@
     X(BETA, "beta", ATTR_KIND_FLOAT)                                           \
     X(GAMMA, "gamma", ATTR_KIND_FLOAT)                                         \
     X(MIN, "min", ATTR_KIND_FLOAT)                                             \
-    X(MAX, "max", ATTR_KIND_FLOAT)
+    X(MAX, "max", ATTR_KIND_FLOAT)                                             \
+    X(PERM, "perm", ATTR_KIND_INT_LIST)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */
@@ -97,6 +98,7 @@ enum quanta_status graph_shape_softmax(const struct graph_check *c, struct quant
 enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_dequantize(const struct graph_check *c, struct quanta_shape *out);
 

@@ -131,6 +131,7 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_GAMMA: sb_float(b, a->gamma); break;
     case GRAPH_ATTR_MIN: sb_float(b, a->min); break;
     case GRAPH_ATTR_MAX: sb_float(b, a->max); break;
+    case GRAPH_ATTR_PERM: sb_ints(b, a->perm, a->n_perm); break;
     case GRAPH_ATTR_SHAPE: sb_shape(b, &a->shape); break;
     case GRAPH_ATTR_AXES: sb_ints(b, a->axes, a->n_axes); break;
     case GRAPH_ATTR_KEEPDIMS: sb_puts(b, a->keepdims ? "true" : "false"); break;

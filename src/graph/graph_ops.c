@@ -57,6 +57,7 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_SILU]        = {"silu",            1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_GELU]        = {"gelu",            1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_GELU_TANH]   = {"gelu_tanh",       1, 1, "x",     0,                      0,            graph_shape_same},
+    [GRAPH_OP_TRANSPOSE]   = {"transpose",       1, 1, "x",     GA(PERM),               GA(PERM),     graph_shape_transpose},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {

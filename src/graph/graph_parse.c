@@ -268,6 +268,10 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
         if (id == GRAPH_ATTR_SHAPE) {
             a->shape.rank = n;
             memcpy(a->shape.dims, list, (size_t)n * sizeof list[0]);
+        } else if (id == GRAPH_ATTR_PERM) {
+            a->n_perm = n;
+            for (int i = 0; i < n; i++)
+                a->perm[i] = (int)list[i];
         } else {
             a->n_axes = n;
             for (int i = 0; i < n; i++)

@@ -341,6 +341,31 @@ enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_s
     return QUANTA_OK;
 }
 
+enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    int rank = x->shape.rank;
+    bool seen[QUANTA_MAX_RANK] = {false};
+    if (a->n_perm != rank)
+        return graph_node_fail(c, "attr 'perm' has %d entries but '%s' has rank %d", a->n_perm,
+                               x->name, rank);
+    for (int i = 0; i < rank; i++) {
+        int p = a->perm[i];
+        if (p < 0 || p >= rank || seen[p])
+            return graph_node_fail(c, "attr 'perm' is not a permutation of 0..%d", rank - 1);
+        seen[p] = true;
+    }
+    if (rank > 0 && x->shape.dims[0] < 0 && a->perm[0] != 0)
+        return graph_node_fail(c, "attr 'perm' moves the batch axis of '%s', whose size is any; "
+                                  "fix the batch size (quanta import --input-shape)",
+                               x->name);
+    out->rank = rank;
+    for (int i = 0; i < rank; i++)
+        out->dims[i] = x->shape.dims[a->perm[i]];
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_value *x = c->in[0], *y = c->out;

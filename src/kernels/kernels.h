@@ -139,6 +139,18 @@ struct f32_broadcast_params {
 typedef void (*f32_broadcast_fn)(const struct f32_broadcast_params *p, const float *a,
                                  const float *b, float *y);
 
+/* ---- transpose (float and int8 alike: elements of elem_size bytes) ----
+ * x has shape dims[0..rank); y[j0, ..., j(r-1)] = x[i] with i[perm[k]] =
+ * j[k]: axis k of y is axis perm[k] of x. rank <= TRANSPOSE_MAX_RANK. */
+#define TRANSPOSE_MAX_RANK 8
+struct transpose_params {
+    int rank;
+    size_t dims[TRANSPOSE_MAX_RANK];
+    int perm[TRANSPOSE_MAX_RANK];
+    size_t elem_size;           /* 4 (float) or 1 (int8) */
+};
+typedef void (*transpose_fn)(const struct transpose_params *p, const void *x, void *y);
+
 /* ---- softmax ----
  * x and y viewed as [outer, axis_len, inner]; softmax along the middle
  * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
@@ -235,6 +247,7 @@ struct f32_kernels {
     f32_binary_fn mul;
     f32_math_fn math;
     f32_broadcast_fn broadcast;
+    transpose_fn transpose;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
     f32_reduce_fn mean;
@@ -321,6 +334,7 @@ void f32_leaky_relu__ref(size_t n, const float *x, float *y, float alpha);
 void f32_add__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
 void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
+void transpose__ref(const struct transpose_params *p, const void *x, void *y);
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);
 void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, const float *b,
                         float *y);

@@ -482,6 +482,25 @@ static void exec_add_mul(struct runner *r, const struct graph_node *nd, float *y
         exec_broadcast(r, nd, y, op);
 }
 
+/* Kernel params of a transpose node for its input's current shape. */
+void exec_transpose_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                           size_t elem_size, struct transpose_params *p)
+{
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    for (int d = 0; d < xs->rank; d++) {
+        p->dims[d] = (size_t)xs->dims[d];
+        p->perm[d] = nd->attrs.perm[d];
+    }
+}
+
+static void exec_transpose(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct transpose_params p;
+    exec_transpose_params(nd, in_shape(r, nd, 0), sizeof(float), &p);
+    r->f32->transpose(&p, in_data(r, nd, 0), y);
+}
+
 /* flatten, reshape: the same numbers under another shape. */
 static void exec_copy(struct runner *r, const struct graph_node *nd, float *y)
 {
@@ -605,6 +624,7 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_SILU: exec_math(r, nd, y, F32_MATH_SILU); break;
     case GRAPH_OP_GELU: exec_math(r, nd, y, F32_MATH_GELU); break;
     case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
+    case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;

@@ -342,6 +342,12 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     case GRAPH_OP_RELU6:
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE: exec_requant(r, nd, np, y); break;
+    case GRAPH_OP_TRANSPOSE: {
+        struct transpose_params p;
+        exec_transpose_params(nd, shape_of(r, nd->inputs[0]), 1, &p);
+        r->f32->transpose(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);

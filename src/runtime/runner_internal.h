@@ -104,6 +104,11 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
 enum quanta_status exec_f32_pack(struct runner *r, struct quanta_error *err);
 void exec_f32_unpack(struct runner *r);
 
+/* Kernel params of transpose node nd for input shape xs (exec_f32.c; the
+ * int8 executor moves bytes with the same params). */
+void exec_transpose_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                           size_t elem_size, struct transpose_params *p);
+
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
 
