@@ -20,13 +20,15 @@
 #include "kernels/q8_packed.h"
 #include "kernels/q8_testing.h"
 #include "kernels/requant.h"
+#include "support/q8_amx_emulated.h"
 #include "support/test_support.h"
 
 static const int odd_sizes[] = {1, 3, 15, 17, 31, 33, 65};
 #define N_ODD ((int)(sizeof odd_sizes / sizeof odd_sizes[0]))
 
 /* The levels with a table of their own on this machine (the suite
- * registers a skip for each missing one). */
+ * registers a skip for each missing one), and, where VNNI runs, the AMX
+ * GEMM on emulated tiles (so its code is checked without AMX hardware). */
 static int fast_levels(const struct q8_kernels **out)
 {
     int n = 0;
@@ -36,6 +38,8 @@ static int fast_levels(const struct q8_kernels **out)
             continue;
         out[n++] = q8_kernels_for_level((enum kernels_level)l);
     }
+    if (q8_amx_emulated())
+        out[n++] = q8_amx_emulated();
     return n;
 }
 
@@ -245,7 +249,7 @@ static void check_reduce(struct tq_rng *r, const struct reduce_case *c, const ch
     else
         q8_conv2d__ref(&c->s, &rq, x, w, with_bias ? bias : NULL, want);
 
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int l = 0; l < nl; l++) {
         const struct q8_kernels *k = levels[l];
@@ -627,7 +631,7 @@ START_TEST(conv2d_in_place_pieces)
                 }
             }
         }
-        const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+        const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
         const int nl = fast_levels(levels);
         for (int l = 0; l < nl; l++) {
             const struct q8_kernels *kl = levels[l];
@@ -689,7 +693,7 @@ START_TEST(epilogue_extreme_accumulators)
     const int32_t biases[] = {room, -room, room - 1, -room + 1, 0, 77, room + 1, -room - 1,
                               INT32_MAX, INT32_MIN};
     const int batch = 6, in_f = 4;
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int iter = 0; iter < 240; iter++) {
         const int out_c = iter % 3 == 0 ? 32 : iter % 3 == 1 ? 16 : 19;
@@ -783,7 +787,7 @@ START_TEST(quantize_ties_by_hand)
     const float x[12] = {0.3125f, -0.3125f, 0.0625f, -0.0625f, 1000.0f, -1000.0f,
                          NAN,     INFINITY, -INFINITY, 0.1875f, -0.1875f, 15.0f};
     const int8_t want[12] = {13, 7, 11, 9, 127, -128, 10, 127, -128, 12, 8, 127};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int l = 0; l < nl; l++) {
         int8_t y[12];
@@ -798,7 +802,7 @@ END_TEST
 START_TEST(quantize_equals_reference)
 {
     struct tq_rng r = {0x9A4717};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     float x[203];
     int8_t want[203];
@@ -836,7 +840,7 @@ END_TEST
 START_TEST(dequantize_equals_reference)
 {
     struct tq_rng r = {0xDE9A};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     int8_t x[77];
     float want[77];
@@ -878,7 +882,7 @@ static void check_pool(struct tq_rng *r, const struct q8_pool2d_shape *s, const 
     const int64_t ny = s->batch * s->out_h * s->out_w * s->c;
     int8_t *x = act_alloc(nx), *want = malloc((size_t)ny), *got = act_alloc(ny);
     fill_i8(r, x, nx, 0);
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int is_max = 0; is_max < 2; is_max++) {
         struct q8_unary u;
@@ -935,7 +939,7 @@ END_TEST
 START_TEST(max_pool_identity_equals_reference)
 {
     struct tq_rng r = {0x9002};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int i = 0; i < 300; i++) {
         struct q8_pool2d_shape s;
@@ -979,7 +983,7 @@ START_TEST(global_avg_pool_equals_reference)
 {
     struct tq_rng r = {0x6A9};
     static const int64_t hws[] = {1, 2, 7, 49, 196, 9000};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int i = 0; i < 120; i++) {
         const int64_t batch = tq_int(&r, 0, 1) ? 1 : 5;
@@ -1029,7 +1033,7 @@ static void random_add(struct tq_rng *r, struct q8_add_params *p)
 START_TEST(add_equals_reference)
 {
     struct tq_rng r = {0xADD};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int i = 0; i < 400; i++) {
         const int64_t rows = tq_int(&r, 1, 9);
@@ -1105,7 +1109,7 @@ START_TEST(dense_by_hand)
     const struct q8_requant rq = {.in_zero_point = -1, .out_zero_point = 3, .qmin = -128,
                                   .qmax = 127, .n = 1, .multiplier = &m, .shift = &sh};
     const struct q8_dense_shape d = {1, 3, 2};
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
     const int nl = fast_levels(levels);
     for (int l = 0; l < nl; l++) {
         const struct q8_kernels *k = levels[l];

@@ -1,0 +1,11 @@
+/* The int8 table of the vnni level with its conv2d/dense running the AMX
+ * GEMM on a C model of the tile instructions (q8_amx_emulated_vnni.c);
+ * NULL where the CPU lacks VNNI (the kernel's epilogue is AVX-512). */
+#ifndef QUANTA_TEST_Q8_AMX_EMULATED_H
+#define QUANTA_TEST_Q8_AMX_EMULATED_H
+
+#include "kernels/kernels_q8.h"
+
+const struct q8_kernels *q8_amx_emulated(void);
+
+#endif
