@@ -332,7 +332,7 @@ def write_bad(out):
         # a varint of eleven bytes
         "bad-varint.onnx": field(1, 0, b"\xff" * 10 + b"\x01"),
         # a well-formed model with an operator quanta lacks
-        "bad-unsupported-op.onnx": tiny_model("Erf"),
+        "bad-unsupported-op.onnx": tiny_model("Det"),
         # a well-formed model of an opset outside 9..18
         "bad-opset.onnx": tiny_model("Relu", opset=7),
     }

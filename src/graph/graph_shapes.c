@@ -109,16 +109,20 @@ enum quanta_status graph_shape_dense(const struct graph_check *c, struct quanta_
     char buf[SHAPE_BUF];
     enum quanta_status st;
 
-    if ((st = need_rank(c, 0, "input", 2, "[N, K]")) ||
-        (st = need_rank(c, 1, "weight", 2, "[O, K]")))
+    /* x [..., K] (rank >= 2): the same weights for every leading index */
+    if (x->shape.rank < 2)
+        return graph_node_fail(c, "input '%s' has shape %s but [N, ..., K] is needed", x->name,
+                               shape_str(&x->shape, buf));
+    if ((st = need_rank(c, 1, "weight", 2, "[O, K]")))
         return st;
-    if (w->shape.dims[1] != x->shape.dims[1] || w->shape.dims[0] < 1)
+    int64_t k = x->shape.dims[x->shape.rank - 1];
+    if (w->shape.dims[1] != k || w->shape.dims[0] < 1)
         return graph_node_fail(c, "weight '%s' has shape %s but [O, %lld] is needed", w->name,
-                               shape_str(&w->shape, buf), (long long)x->shape.dims[1]);
+                               shape_str(&w->shape, buf), (long long)k);
     if ((st = need_vector(c, 2, "bias", w->shape.dims[0])))
         return st;
-    int64_t dims[2] = {x->shape.dims[0], w->shape.dims[0]};
-    *out = shape_of(2, dims);
+    *out = x->shape;
+    out->dims[out->rank - 1] = w->shape.dims[0];
     return QUANTA_OK;
 }
 

@@ -358,15 +358,62 @@ enum quanta_status cv_materialize(struct cv *cv, const struct cv_value *v, const
                                   int *q)
 {
     char buf[128];
-    if (v->flat)
-        return cv_fail(cv, "input '%s' is a flattened NCHW tensor whose columns quanta holds "
-                           "in NHWC order; this operator would need them in NCHW order",
-                       v->name);
-    if (!cv_layout_equiv(&v->shape, v->perm, perm))
-        return cv_fail(cv, "input '%s' %s would need a transpose of its memory layout, which "
-                           "quanta has no operator for",
-                       v->name, quanta_shape_format(&v->shape, buf, sizeof buf));
     struct quanta_shape want = cv_phys_shape(&v->shape, perm);
+    if (v->flat) {
+        /* columns in the physical order of flat_shape: unflatten, put the
+         * axes in ONNX order, flatten again */
+        const struct quanta_shape *fs = &v->flat_shape;
+        struct cv_value u = *v;
+        u.flat = false;
+        u.shape = *fs;
+        memcpy(u.perm, v->flat_perm, sizeof u.perm);
+        int ident[QUANTA_MAX_RANK], t;
+        cv_perm_identity(fs->rank, ident);
+        enum quanta_status st = cv_materialize(cv, &u, ident, &t);
+        if (st)
+            return st;
+        char name[300];
+        snprintf(name, sizeof name, "%s.flatten", cv->g->values[t].name);
+        int out = cv_new_value(cv, name, &want);
+        int n = out < 0 ? -1 : cv_add_node(cv, GRAPH_OP_RESHAPE, "reshape", &t, 1, out);
+        if (n < 0)
+            return cv_nomem(cv);
+        cv->g->nodes[n].attrs.shape = want;
+        *q = out;
+        return QUANTA_OK;
+    }
+    if (!cv_layout_equiv(&v->shape, v->perm, perm)) {
+        /* a transpose node moves the memory from v's layout to perm: its
+         * input is v in its own physical shape (reshaped if need be) */
+        const int r = v->shape.rank;
+        struct quanta_shape have = cv_phys_shape(&v->shape, v->perm);
+        int in = v->q, inv[QUANTA_MAX_RANK];
+        char name[300];
+        if (!shape_equal(&cv->g->values[in].shape, &have)) {
+            snprintf(name, sizeof name, "%s.reshape", cv->g->values[in].name);
+            int out = cv_new_value(cv, name, &have);
+            int n = out < 0 ? -1 : cv_add_node(cv, GRAPH_OP_RESHAPE, "reshape", &in, 1, out);
+            if (n < 0)
+                return cv_nomem(cv);
+            cv->g->nodes[n].attrs.shape = have;
+            in = out;
+        }
+        if (r > 0 && have.dims[0] < 0 && v->perm[0] != perm[0])
+            return cv_fail(cv, "input '%s' %s would need its batch axis moved", v->name,
+                           quanta_shape_format(&v->shape, buf, sizeof buf));
+        for (int i = 0; i < r; i++)
+            inv[v->perm[i]] = i;
+        snprintf(name, sizeof name, "%s.transpose", cv->g->values[v->q].name);
+        int out = cv_new_value(cv, name, &want);
+        int n = out < 0 ? -1 : cv_add_node(cv, GRAPH_OP_TRANSPOSE, "transpose", &in, 1, out);
+        if (n < 0)
+            return cv_nomem(cv);
+        cv->g->nodes[n].attrs.n_perm = r;
+        for (int j = 0; j < r; j++)
+            cv->g->nodes[n].attrs.perm[j] = inv[perm[j]];
+        *q = out;
+        return QUANTA_OK;
+    }
     if (shape_equal(&cv->g->values[v->q].shape, &want)) {
         *q = v->q;
         return QUANTA_OK;
@@ -686,10 +733,6 @@ static enum quanta_status add_outputs(struct cv *cv)
         if (v->kind != CV_ACT)
             return cv_fail(cv, "output '%s' is a constant; quanta outputs are computed from the "
                                "inputs",
-                           name);
-        if (v->flat)
-            return cv_fail(cv, "output '%s' is a flattened NCHW tensor that quanta holds in "
-                               "NHWC order; end the model with a layer that reads it",
                            name);
         int perm[QUANTA_MAX_RANK], q;
         cv_perm_identity(v->shape.rank, perm);

@@ -92,8 +92,8 @@ bool cv_layout_equiv(const struct quanta_shape *shape, const int *a, const int *
 /* Physical axis holding ONNX axis a. */
 int cv_phys_axis(const int *perm, int rank, int a);
 /* A quanta value holding v with layout perm and exactly the physical
- * shape (a reshape is added when only size-1 axes differ); fails naming
- * the node when that needs a real transpose. */
+ * shape: v itself, a reshape when only size-1 axes differ, else a
+ * transpose node (which cannot move a batch axis of any size). */
 enum quanta_status cv_materialize(struct cv *cv, const struct cv_value *v, const int *perm,
                                   int *q);
 

@@ -300,7 +300,8 @@ static enum quanta_status emit_dense(struct cv *cv, const struct cv_value *x, fl
                                      const char *bname)
 {
     enum quanta_status st;
-    int64_t k = x->shape.dims[1];
+    const int r = x->shape.rank;
+    int64_t k = x->shape.dims[r - 1];
     if (x->flat && (st = permute_columns(cv, x, wt, o, k)))
         return st;
     struct quanta_shape ws = {.rank = 2, .dims = {o, k}};
@@ -312,29 +313,40 @@ static enum quanta_status emit_dense(struct cv *cv, const struct cv_value *x, fl
         if ((qb = cv_const_value(cv, bname, bias, &bs)) < 0)
             return cv_nomem(cv);
     }
-    struct quanta_shape phys = {.rank = 2, .dims = {x->shape.dims[0], o}};
+    /* the last axis, physically last too (dense_input), becomes o */
+    struct quanta_shape phys = cv->g->values[x->q].shape;
+    phys.dims[phys.rank - 1] = o;
     int ins[3] = {x->q, qw, qb}, q;
     if ((st = emit(cv, GRAPH_OP_DENSE, ins, 3, &phys, &q, NULL)))
         return st;
     struct cv_value out = *x;
     out.flat = false;
-    out.shape = phys;
-    cv_perm_identity(2, out.perm);
+    out.shape.dims[r - 1] = o;
+    if (x->flat)
+        cv_perm_identity(2, out.perm);
     out.q = q;
     return def_new(cv, &out);
 }
 
+/* The input of a dense: [..., K] with K physically last (the layout x has
+ * when it already keeps its last axis last, else ONNX order). */
 static enum quanta_status dense_input(struct cv *cv, struct cv_value *x)
 {
     char buf[128];
-    if (x->shape.rank != 2)
-        return cv_fail(cv, "input '%s' has shape %s; only [N, K] inputs are supported", x->name,
+    const int r = x->shape.rank;
+    if (r < 2)
+        return cv_fail(cv, "input '%s' has shape %s; dense needs rank 2 or more", x->name,
                        quanta_shape_format(&x->shape, buf, sizeof buf));
     if (x->flat)
         return QUANTA_OK;
-    int perm[2] = {0, 1}, q;
+    int perm[QUANTA_MAX_RANK], q;
+    if (x->perm[r - 1] == r - 1)
+        memcpy(perm, x->perm, sizeof perm);
+    else
+        cv_perm_identity(r, perm);
     enum quanta_status st = cv_materialize(cv, x, perm, &q);
     x->q = q; /* a local copy */
+    memcpy(x->perm, perm, sizeof perm);
     return st;
 }
 
@@ -413,7 +425,7 @@ static enum quanta_status op_matmul(struct cv *cv)
     x = *xp;
     if ((st = dense_input(cv, &x)) || (st = need_f32(cv, b, "weight")))
         return st;
-    int64_t k = x.shape.dims[1];
+    int64_t k = x.shape.dims[x.shape.rank - 1];
     if (b->shape.rank != 2 || b->shape.dims[0] != k)
         return cv_fail(cv, "weight B '%s' has shape %s but [%lld, O] is needed", b->name,
                        quanta_shape_format(&b->shape, buf, sizeof buf), (long long)k);
@@ -455,10 +467,14 @@ static enum quanta_status try_fuse(struct cv *cv, const struct cv_value *x,
     return def_new(cv, x);
 }
 
-static enum quanta_status unary(struct cv *cv, enum graph_op op, float alpha)
+/* A one-input element-wise node; *node (may be NULL) its index, for the
+ * caller to set attrs beyond alpha. */
+static enum quanta_status unary_node(struct cv *cv, enum graph_op op, float alpha, int *node)
 {
     struct cv_value *x;
     enum quanta_status st = cv_need_act(cv, 0, &x);
+    if (node)
+        *node = -1;
     if (st)
         return st;
     if (op == GRAPH_OP_RELU || op == GRAPH_OP_RELU6) {
@@ -473,8 +489,58 @@ static enum quanta_status unary(struct cv *cv, enum graph_op op, float alpha)
     if ((st = emit(cv, op, &in, 1, &s, &q, &n)))
         return st;
     cv->g->nodes[n].attrs.alpha = alpha;
+    if (node)
+        *node = n;
     proto.q = q;
     return def_new(cv, &proto);
+}
+
+static enum quanta_status unary(struct cv *cv, enum graph_op op, float alpha)
+{
+    return unary_node(cv, op, alpha, NULL);
+}
+
+/* Element-wise functions without attributes, and those with alpha/beta/
+ * gamma (the defaults of ONNX). */
+static enum quanta_status op_math(struct cv *cv)
+{
+    static const struct {
+        const char *name;
+        enum graph_op op;
+    } plain[] = {
+        {"Neg", GRAPH_OP_NEG},   {"Abs", GRAPH_OP_ABS},   {"Exp", GRAPH_OP_EXP},
+        {"Log", GRAPH_OP_LOG},   {"Sqrt", GRAPH_OP_SQRT}, {"Erf", GRAPH_OP_ERF},
+        {"HardSwish", GRAPH_OP_HARD_SWISH},
+    };
+    static const char *const hs_attrs[] = {"alpha", "beta", NULL};
+    static const char *const elu_attrs[] = {"alpha", NULL};
+    static const char *const selu_attrs[] = {"alpha", "gamma", NULL};
+    enum quanta_status st;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (op_is(cv, plain[i].name))
+            return (st = cv_check_attrs(cv, NULL)) ? st : unary(cv, plain[i].op, 0);
+    float a, b;
+    int n;
+    if (op_is(cv, "HardSigmoid")) {
+        if ((st = cv_check_attrs(cv, hs_attrs)) || (st = cv_attr_float(cv, "alpha", 0.2f, &a)) ||
+            (st = cv_attr_float(cv, "beta", 0.5f, &b)) ||
+            (st = unary_node(cv, GRAPH_OP_HARD_SIGMOID, a, &n)))
+            return st;
+        cv->g->nodes[n].attrs.beta = b;
+        return QUANTA_OK;
+    }
+    if (op_is(cv, "Elu"))
+        return (st = cv_check_attrs(cv, elu_attrs)) || (st = cv_attr_float(cv, "alpha", 1.0f, &a))
+                   ? st
+                   : unary(cv, GRAPH_OP_ELU, a);
+    /* Selu */
+    if ((st = cv_check_attrs(cv, selu_attrs)) ||
+        (st = cv_attr_float(cv, "alpha", 1.67326319217681884765625f, &a)) ||
+        (st = cv_attr_float(cv, "gamma", 1.05070102214813232421875f, &b)) ||
+        (st = unary_node(cv, GRAPH_OP_SELU, a, &n)))
+        return st;
+    cv->g->nodes[n].attrs.gamma = b;
+    return QUANTA_OK;
 }
 
 static enum quanta_status op_simple(struct cv *cv)
@@ -549,9 +615,14 @@ static enum quanta_status op_clip(struct cv *cv)
         return unary(cv, GRAPH_OP_RELU6, 0);
     if (lo == 0 && hi >= FLT_MAX)
         return unary(cv, GRAPH_OP_RELU, 0);
-    return cv_fail(cv, "bounds [%g, %g] are not supported; only [0, 6] (relu6) and [0, inf) "
-                       "(relu)",
-                   (double)lo, (double)hi);
+    if (!(lo <= hi))
+        return cv_fail(cv, "bounds [%g, %g] are empty", (double)lo, (double)hi);
+    int n;
+    if ((st = unary_node(cv, GRAPH_OP_CLIP, 0, &n)))
+        return st;
+    cv->g->nodes[n].attrs.min = isfinite(lo) ? lo : -FLT_MAX;
+    cv->g->nodes[n].attrs.max = isfinite(hi) ? hi : FLT_MAX;
+    return QUANTA_OK;
 }
 
 /* The per-channel vector of constant c broadcast against activation x:
@@ -637,26 +708,118 @@ static enum quanta_status try_fold_bias(struct cv *cv, const struct cv_value *x,
     return def_new(cv, x);
 }
 
+/* The quanta op of an ONNX binary operator. */
+static enum graph_op binary_op(struct cv *cv)
+{
+    static const struct {
+        const char *name;
+        enum graph_op op;
+    } ops[] = {
+        {"Add", GRAPH_OP_ADD}, {"Sub", GRAPH_OP_SUB}, {"Mul", GRAPH_OP_MUL},
+        {"Div", GRAPH_OP_DIV}, {"Pow", GRAPH_OP_POW}, {"Max", GRAPH_OP_MAX},
+        {"Min", GRAPH_OP_MIN}, {"PRelu", GRAPH_OP_PRELU},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (op_is(cv, ops[i].name))
+            return ops[i].op;
+    return GRAPH_OP_COUNT;
+}
+
+/* Whether constant c broadcasts against x as one value per channel (x's
+ * last physical axis): the form of channel_vector, which the int8 add/mul
+ * and the bias folding take. */
+static bool fits_channel(const struct cv_value *x, const struct onnx_tensor *c)
+{
+    int r = x->shape.rank;
+    if (r < 1 || c->shape.rank > r)
+        return false;
+    int last = x->flat ? 1 : x->perm[r - 1], off = r - c->shape.rank;
+    for (int i = 0; i < c->shape.rank; i++) {
+        int64_t d = c->shape.dims[i];
+        if (d != 1 && (d != x->shape.dims[i + off] || i + off != last))
+            return false;
+    }
+    return last != 0 && x->shape.dims[last] >= 1;
+}
+
+/* NumPy broadcast of two shapes of one rank (the batch -1 meets 1). */
+static struct quanta_shape broadcast_shape(const struct quanta_shape *a,
+                                           const struct quanta_shape *b)
+{
+    struct quanta_shape s = *a;
+    for (int d = 0; d < s.rank; d++)
+        if (s.dims[d] == 1)
+            s.dims[d] = b->dims[d];
+    return s;
+}
+
+/* Constant c as a quanta constant laid out like activation x: c's shape
+ * aligned at the last axis against x's rank (leading 1s), its axes in x's
+ * physical order. -1 with the node failed when c does not broadcast to x. */
+static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
+                      struct quanta_shape *onnx_shape)
+{
+    char b1[128], b2[128];
+    const int r = x->shape.rank, off = r - c->shape.rank;
+    struct quanta_shape pd = {.rank = r};
+    bool ok = off >= 0 && !x->flat;
+    for (int d = 0; ok && d < r; d++) {
+        pd.dims[d] = d < off ? 1 : c->shape.dims[d - off];
+        ok = pd.dims[d] == 1 || pd.dims[d] == x->shape.dims[d];
+    }
+    if (!ok) {
+        cv_fail(cv, "constant '%s' %s does not broadcast to '%s' %s%s", c->name,
+                quanta_shape_format(&c->shape, b1, sizeof b1), x->name,
+                quanta_shape_format(&x->shape, b2, sizeof b2),
+                x->flat ? " (a flattened NCHW tensor)" : "");
+        return -1;
+    }
+    struct quanta_shape ps = cv_phys_shape(&pd, x->perm);
+    int64_t stride[QUANTA_MAX_RANK], idx[QUANTA_MAX_RANK] = {0}, n = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        stride[d] = n;
+        n *= pd.dims[d];
+    }
+    float *data = malloc((size_t)n * sizeof *data + 1);
+    if (!data) {
+        cv_nomem(cv);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) { /* physical order, read at the ONNX offsets */
+        int64_t k = 0;
+        for (int j = 0; j < r; j++)
+            k += idx[j] * stride[x->perm[j]];
+        data[i] = (float)cv_tensor_f(c, k);
+        for (int j = r - 1; j >= 0 && ++idx[j] == ps.dims[j]; j--)
+            idx[j] = 0;
+    }
+    int q = cv_const_value(cv, c->name, data, &ps);
+    free(data);
+    if (q < 0)
+        cv_nomem(cv);
+    *onnx_shape = pd;
+    return q;
+}
+
+/* Add, Sub, Mul, Div, Pow, Max, Min, PRelu: NumPy broadcasting between two
+ * activations of one rank or an activation and a constant. A per-channel
+ * constant of Add/Sub/Mul/Div keeps the forms the int8 kernels run (and
+ * Add's folding into a bias); anything else is laid out like the
+ * activation and broadcast by the quanta op. */
 static enum quanta_status op_binary(struct cv *cv)
 {
     struct cv_value *a, *b;
     enum quanta_status st;
     char b1[128], b2[128];
-    bool add = op_is(cv, "Add") || op_is(cv, "Sub");
+    enum graph_op op = binary_op(cv);
+    if (cv->node->n_inputs != 2)
+        return cv_fail(cv, "takes %d inputs; quanta takes two", cv->node->n_inputs);
     if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need(cv, 0, &a)) || (st = cv_need(cv, 1, &b)))
         return st;
-    enum graph_op op = add ? GRAPH_OP_ADD : GRAPH_OP_MUL;
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
-        if (op_is(cv, "Sub") || op_is(cv, "Div"))
-            return cv_fail(cv, "%s of two activations is not supported", cv->node->op_type);
-        if (!quanta_shape_equal(&a->shape, &b->shape))
-            return cv_fail(cv, "inputs '%s' %s and '%s' %s differ in shape; quanta adds and "
-                               "multiplies activations of one shape",
-                           a->name, quanta_shape_format(&a->shape, b1, sizeof b1), b->name,
-                           quanta_shape_format(&b->shape, b2, sizeof b2));
         struct cv_value out = *a;
         int ins[2];
-        if (a->flat || b->flat) {
+        if (quanta_shape_equal(&a->shape, &b->shape) && (a->flat || b->flat)) {
             bool same = a->flat && b->flat && quanta_shape_equal(&a->flat_shape, &b->flat_shape) &&
                         memcmp(a->flat_perm, b->flat_perm, sizeof a->flat_perm) == 0;
             if (!same)
@@ -665,11 +828,23 @@ static enum quanta_status op_binary(struct cv *cv)
                                a->name, b->name);
             ins[0] = a->q;
             ins[1] = b->q;
-        } else if ((st = cv_materialize(cv, a, a->perm, &ins[0])) ||
-                   (st = cv_materialize(cv, b, a->perm, &ins[1]))) {
-            return st;
+        } else {
+            if (a->shape.rank != b->shape.rank || a->flat || b->flat)
+                return cv_fail(cv, "inputs '%s' %s and '%s' %s: quanta broadcasts activations "
+                                   "of one rank",
+                               a->name, quanta_shape_format(&a->shape, b1, sizeof b1), b->name,
+                               quanta_shape_format(&b->shape, b2, sizeof b2));
+            /* both in the layout of the operand that has the result's shape */
+            struct quanta_shape bs = broadcast_shape(&a->shape, &b->shape);
+            const struct cv_value *lead = quanta_shape_equal(&bs, &a->shape) ? a : b;
+            out = *lead;
+            out.shape = bs;
+            if ((st = cv_materialize(cv, a, lead->perm, &ins[0])) ||
+                (st = cv_materialize(cv, b, lead->perm, &ins[1])))
+                return st;
         }
-        struct quanta_shape s = cv->g->values[ins[0]].shape;
+        struct quanta_shape s = broadcast_shape(&cv->g->values[ins[0]].shape,
+                                                &cv->g->values[ins[1]].shape);
         if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
             return st;
         return def_new(cv, &out);
@@ -677,21 +852,39 @@ static enum quanta_status op_binary(struct cv *cv)
     bool const_first = a->kind == CV_CONST;
     struct cv_value *x = const_first ? b : a;
     const struct onnx_tensor *c = const_first ? a->c : b->c;
-    if (const_first && (op_is(cv, "Sub") || op_is(cv, "Div")))
-        return cv_fail(cv, "constant %s activation is not supported",
-                       op_is(cv, "Sub") ? "minus" : "divided by");
     if ((st = need_f32(cv, c, "constant")))
         return st;
+    bool channel_form = (op == GRAPH_OP_ADD || op == GRAPH_OP_MUL ||
+                         ((op == GRAPH_OP_SUB || op == GRAPH_OP_DIV) && !const_first)) &&
+                        fits_channel(x, c);
+    if (!channel_form) {
+        struct quanta_shape cshape;
+        int qc = const_like(cv, x, c, &cshape);
+        if (qc < 0)
+            return cv->err->status;
+        int qx = x->q;
+        if ((st = cv_materialize(cv, x, x->perm, &qx)))
+            return st;
+        int ins[2] = {const_first ? qc : qx, const_first ? qx : qc};
+        struct cv_value out = *x;
+        out.shape = broadcast_shape(&x->shape, &cshape);
+        struct quanta_shape s = broadcast_shape(&cv->g->values[qx].shape,
+                                                &cv->g->values[qc].shape);
+        if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
+            return st;
+        return def_new(cv, &out);
+    }
     float *vec = NULL;
     int64_t n = 0;
     if ((st = channel_vector(cv, x, c, &vec, &n)))
         return st;
     for (int64_t i = 0; i < n; i++) {
-        if (op_is(cv, "Sub"))
+        if (op == GRAPH_OP_SUB)
             vec[i] = -vec[i];
-        else if (op_is(cv, "Div"))
+        else if (op == GRAPH_OP_DIV)
             vec[i] = 1.0f / vec[i];
     }
+    bool add = op == GRAPH_OP_ADD || op == GRAPH_OP_SUB;
     bool folded = false;
     if (add && (st = try_fold_bias(cv, x, vec, n, &folded))) {
         free(vec);
@@ -714,7 +907,7 @@ static enum quanta_status op_binary(struct cv *cv)
     struct cv_value out = *x;
     struct quanta_shape s = cv->g->values[qx].shape;
     int ins[2] = {qx, qc};
-    if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
+    if ((st = emit(cv, add ? GRAPH_OP_ADD : GRAPH_OP_MUL, ins, 2, &s, &out.q, NULL)))
         return st;
     return def_new(cv, &out);
 }
@@ -1462,11 +1655,25 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Sigmoid", op_simple},
         {"Tanh", op_simple},
         {"LeakyRelu", op_leaky_relu},
+        {"Neg", op_math},
+        {"Abs", op_math},
+        {"Exp", op_math},
+        {"Log", op_math},
+        {"Sqrt", op_math},
+        {"Erf", op_math},
+        {"HardSigmoid", op_math},
+        {"HardSwish", op_math},
+        {"Elu", op_math},
+        {"Selu", op_math},
         {"Clip", op_clip},
         {"Add", op_binary},
         {"Sub", op_binary},
         {"Mul", op_binary},
         {"Div", op_binary},
+        {"Pow", op_binary},
+        {"Max", op_binary},
+        {"Min", op_binary},
+        {"PRelu", op_binary},
         {"MaxPool", op_pool},
         {"AveragePool", op_pool},
         {"GlobalAveragePool", op_global_avg_pool},

@@ -534,7 +534,7 @@ START_TEST(test_bad_fixtures)
         {"bad-length", "runs past the end"},
         {"bad-group", "group"},
         {"bad-varint", "varint"},
-        {"bad-unsupported-op", "node 'the_node' (Erf): operator 'Erf' is not supported"},
+        {"bad-unsupported-op", "node 'the_node' (Det): operator 'Det' is not supported"},
         {"bad-opset", "opset 7 is not supported"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

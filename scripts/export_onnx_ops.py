@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Write tests/fixtures/onnx/ops/: small PyTorch modules exported to ONNX
+(opset 13, dynamic batch) that exercise what the importer turns into
+transposes, broadcasts and element-wise functions:
+
+    se        squeeze-excitation: PReLU, a [N, C, 1, 1] gate (hardsigmoid)
+              scaling [N, C, H, W], hardswish, flatten of an NCHW tensor
+              as the output
+    shuffle   ShuffleNet's channel shuffle: view, transpose, view
+    ln        LayerNorm over channels after a permute (exported as
+              ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
+
+For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
+<name>.output.npy (PyTorch's output). Random weights, seed 0.
+
+Usage: /usr/bin/python3 scripts/export_onnx_ops.py [--out tests/fixtures/onnx/ops]
+"""
+import argparse
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.squeeze = nn.Conv2d(8, 4, 1)
+        self.expand = nn.Conv2d(4, 8, 1)
+        self.prelu = nn.PReLU(8)
+
+    def forward(self, x):
+        y = self.prelu(self.conv(x))
+        w = y.mean((2, 3), keepdim=True)
+        w = F.hardsigmoid(self.expand(torch.relu(self.squeeze(w))))
+        return F.hardswish(y * w).flatten(1)
+
+
+class Shuffle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.mix = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        n, c, h, w = y.shape
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+        return self.mix(y).flatten(1)
+
+
+class LN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        y = self.conv(x).permute(0, 2, 3, 1)
+        return self.fc(F.gelu(self.norm(y))).mean((1, 2))
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "onnx", "ops"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(1)
+    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN)):
+        torch.manual_seed(0)
+        model = cls().eval()
+        x = torch.randn(4, 3, 6, 6)
+        with torch.no_grad():
+            y = model(x)
+        torch.onnx.export(model, x[:1], os.path.join(args.out, name + ".onnx"),
+                          opset_version=13, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+        np.save(os.path.join(args.out, name + ".input.npy"), x.numpy().astype(np.float32))
+        np.save(os.path.join(args.out, name + ".output.npy"), y.numpy().astype(np.float32))
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+/* ONNX exports that need transposes, broadcasts and element-wise functions
+ * (tests/fixtures/onnx/ops, written by scripts/export_onnx_ops.py):
+ * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
+ * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C].
+ * Each imports, matches PyTorch within 1e-4 of the largest |output| on
+ * NCHW data given as the framework keeps it, and quantizes to an int8
+ * model of at least 25 dB output SQNR against its float one. */
+#include "cli/cli_fixture.h"
+
+static double max_rel_diff(const char *got_path, const char *want_path)
+{
+    struct dataset *a, *b;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(a->n_samples, b->n_samples);
+    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
+    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    ck_assert(x && y);
+    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
+    double diff = 0.0, peak = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        peak = fmax(peak, fabs((double)y[i]));
+    }
+    free(x);
+    free(y);
+    dataset_close(a);
+    dataset_close(b);
+    return diff / peak;
+}
+
+static void check_model(const char *name, const char *must_have_op)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.onnx", name);
+    char *onnx = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.input.npy", name);
+    char *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.output.npy", name);
+    char *want = strdup(ts_src_path(rel));
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "ops-%s.safetensors", name);
+    char *model = cf_tmp(tmp);
+    snprintf(tmp, sizeof tmp, "ops-%s.int8.safetensors", name);
+    char *q = cf_tmp(tmp);
+    snprintf(tmp, sizeof tmp, "ops-%s.out.npy", name);
+    char *got = cf_tmp(tmp);
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
+    free(errout);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg(strstr(out, must_have_op), "%s: no %s node in:\n%s", name, must_have_op, out);
+    free(out);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
+    free(errout);
+    double rel_diff = max_rel_diff(got, want);
+    ck_assert_msg(rel_diff <= 1e-4, "%s: max |quanta - PyTorch| / max |PyTorch| = %g", name,
+                  rel_diff);
+    rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: quantize exited %d: %s", name, rc, errout);
+    free(errout);
+    cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --json", model, q, in), 0);
+    ck_assert_msg(cf_num(doc, "sqnr_db") >= 25.0, "%s: int8 SQNR %g dB", name,
+                  cf_num(doc, "sqnr_db"));
+    cJSON_Delete(doc);
+    free(onnx), free(in), free(want), free(model), free(q), free(got);
+}
+
+START_TEST(test_squeeze_excitation)
+{
+    check_model("se", "hard_sigmoid");
+}
+END_TEST
+
+START_TEST(test_channel_shuffle)
+{
+    check_model("shuffle", "transpose");
+}
+END_TEST
+
+START_TEST(test_layer_norm_gelu)
+{
+    check_model("ln", "erf");
+}
+END_TEST
+
+Suite *suite_cli_import_ops(void);
+Suite *suite_cli_import_ops(void)
+{
+    Suite *s = suite_create("cli_import_ops");
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_squeeze_excitation);
+    tcase_add_test(tc, test_channel_shuffle);
+    tcase_add_test(tc, test_layer_norm_gelu);
+    suite_add_tcase(s, tc);
+    return s;
+}
