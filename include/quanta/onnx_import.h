@@ -42,6 +42,10 @@ struct onnx_import_info {
     long long opset;
     char *input_shapes;     /* original (NCHW) shapes: "[-1, 1, 28, 28]", several "a=[..]; b=[..]" */
     char *producer;         /* "pytorch 1.13.1" or "" */
+    int n_outputs;
+    bool *output_nhwc;      /* per graph output: true when a 4-D ONNX output
+                               [N, C, H, W] is held as [N, H, W, C]; false when
+                               it keeps the ONNX order */
 };
 void onnx_import_info_free(struct onnx_import_info *info);
 

@@ -669,14 +669,15 @@ static enum quanta_status add_initializers(struct cv *cv)
 
 /* ---- graph outputs ------------------------------------------------------- */
 
-static enum quanta_status add_outputs(struct cv *cv)
+static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *info)
 {
     const struct onnx_graph *og = &cv->m->graph;
     struct graph *g = cv->g;
     if (og->n_outputs < 1)
         return cv_fail(cv, "the graph has no outputs");
     g->outputs = calloc((size_t)og->n_outputs, sizeof *g->outputs);
-    if (!g->outputs)
+    info->output_nhwc = calloc((size_t)og->n_outputs, sizeof *info->output_nhwc);
+    if (!g->outputs || !info->output_nhwc)
         return cv_nomem(cv);
     for (int i = 0; i < og->n_outputs; i++) {
         const char *name = og->outputs[i].name;
@@ -693,8 +694,10 @@ static enum quanta_status add_outputs(struct cv *cv)
                            name);
         int perm[QUANTA_MAX_RANK], q;
         cv_perm_identity(v->shape.rank, perm);
-        if (v->shape.rank == 4 && !cv_layout_equiv(&v->shape, v->perm, perm))
+        if (v->shape.rank == 4 && !cv_layout_equiv(&v->shape, v->perm, perm)) {
             cv_perm_nhwc(perm); /* 4-D outputs come out NHWC */
+            info->output_nhwc[i] = true;
+        }
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;
@@ -714,6 +717,7 @@ static enum quanta_status add_outputs(struct cv *cv)
             g->values[q].name = copy;
         }
         g->outputs[g->n_outputs++] = q;
+        info->n_outputs = g->n_outputs;
     }
     return QUANTA_OK;
 }
@@ -726,6 +730,7 @@ void onnx_import_info_free(struct onnx_import_info *info)
         return;
     free(info->input_shapes);
     free(info->producer);
+    free(info->output_nhwc);
     memset(info, 0, sizeof *info);
 }
 
@@ -780,7 +785,7 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         }
     }
     cv->node = NULL;
-    return add_outputs(cv);
+    return add_outputs(cv, info);
 }
 
 static const char *base_name(const char *path, char *buf, size_t size)

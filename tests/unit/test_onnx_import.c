@@ -482,6 +482,68 @@ START_TEST(test_conv_auto_pad)
 }
 END_TEST
 
+/* A lone TensorProto (ONNX test data files): typed floats, raw int64,
+ * and the same checks as the model's tensors. */
+START_TEST(test_tensor_decode)
+{
+    struct pbuf t = {0};
+    struct onnx_tensor x;
+    struct quanta_error err;
+    float fv[6] = {1, -2, 3.5f, 0, 5, -6.25f};
+    pb_int(&t, 1, 2);
+    pb_int(&t, 1, 3);
+    pb_int(&t, 2, 1); /* FLOAT */
+    pb_str(&t, 8, "x");
+    pb_len(&t, 4, fv, sizeof fv);
+    ck_assert_int_eq(onnx_tensor_decode(&x, t.b, t.n, "x.pb", &err), QUANTA_OK);
+    ck_assert_str_eq(x.name, "x");
+    ck_assert_int_eq(x.dtype, QUANTA_F32);
+    ck_assert_int_eq(x.shape.rank, 2);
+    ck_assert_int_eq(x.shape.dims[1], 3);
+    ck_assert_int_eq(x.numel, 6);
+    for (int k = 0; k < 6; k++)
+        ck_assert_float_eq(((const float *)x.data)[k], fv[k]);
+    onnx_tensor_free(&x);
+    /* one element too few: refused, naming the file */
+    ck_assert_int_eq(onnx_tensor_decode(&x, t.b, t.n - 4, "x.pb", &err), QUANTA_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.message, "x.pb"));
+    free(t.b);
+    memset(&t, 0, sizeof t);
+
+    int64_t iv[2] = {7, -9};
+    pb_int(&t, 1, 2);
+    pb_int(&t, 2, 7); /* INT64 */
+    pb_len(&t, 9, iv, sizeof iv);
+    const char *path = ts_tmp_path("ids.pb");
+    ts_write_file(path, t.b, t.n);
+    ck_assert_int_eq(onnx_tensor_load(&x, path, &err), QUANTA_OK);
+    ck_assert_int_eq(x.dtype, QUANTA_I64);
+    ck_assert_int_eq(((const int64_t *)x.data)[1], -9);
+    onnx_tensor_free(&x);
+    /* external data has no folder to come from */
+    pb_str(&t, 8, "e");
+    pb_int(&t, 14, 1);
+    ck_assert_int_eq(onnx_tensor_decode(&x, t.b, t.n, "e.pb", &err), QUANTA_ERR_INPUT);
+    free(t.b);
+}
+END_TEST
+
+/* onnx_import_info.output_nhwc: the conv output comes out NHWC. */
+START_TEST(test_output_layout)
+{
+    const char *path = ts_tmp_path("conv_layout.onnx");
+    write_conv_model(path, "SAME_UPPER", NULL, 0);
+    struct graph g;
+    struct onnx_import_info info;
+    struct quanta_error err;
+    ck_assert_int_eq(onnx_import_graph(&g, &info, path, NULL, &err), QUANTA_OK);
+    ck_assert_int_eq(info.n_outputs, 1);
+    ck_assert(info.output_nhwc[0]);
+    onnx_import_info_free(&info);
+    graph_free(&g);
+}
+END_TEST
+
 static void expect_import_error(const char *path, const char *needle)
 {
     struct graph g;
@@ -633,6 +695,8 @@ Suite *suite_onnx_import(void)
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("built");
     tcase_add_test(tb, test_conv_auto_pad);
+    tcase_add_test(tb, test_tensor_decode);
+    tcase_add_test(tb, test_output_layout);
     tcase_add_test(tb, test_external_data);
     tcase_add_test(tb, test_bad_fixtures);
     tcase_add_test(tb, test_input_shape_option);
