@@ -6,9 +6,11 @@
 # Optional: dataset-fashion-mnist (30 MB) gives the demo and the tests the
 # full 10,000-image test set; without it they use the 1,000 bundled images
 # (and the full-test-set checks are not registered, with a printed note).
+# libonnx-testdata holds ONNX's backend test data, which the onnx_backend
+# suite imports and runs.
 # Extra package names may be given as arguments; they count as required.
 set -u
-required="gcc make pkg-config libcjson-dev zlib1g-dev check $*"
+required="gcc make pkg-config libcjson-dev zlib1g-dev check libonnx-testdata $*"
 optional="dataset-fashion-mnist"
 
 missing_from() {

@@ -1,0 +1,546 @@
+/* ONNX's backend test data (Debian package libonnx-testdata): every case of
+ * data/{node,pytorch-converted,pytorch-operator,simple} is imported with
+ * onnx_import_graph (what quanta import does), run by the float runner on
+ * each test_data_set_N/input_K.pb and compared with output_K.pb.
+ *
+ * Each case runs in a child process of its own, so that a crash (a signal,
+ * a sanitizer report, a leak) or a hang ends that case only. Outcomes:
+ *
+ *   pass     every output of every data set within tolerance
+ *   refused  the import or the runner returned an error; the report keeps
+ *            its one-line message (the node, the operator, what is missing)
+ *   wrong    it ran, but an output differs beyond tolerance or has another
+ *            shape, or there are not as many outputs as expected
+ *   crash    the child died of a signal, exited without a verdict or took
+ *            longer than CASE_SECONDS
+ *
+ * Tolerance is ONNX's backend default (onnx/backend/test/runner, numpy
+ * assert_allclose): |got - expected| <= ATOL + RTOL * |expected|, NaN equal
+ * to NaN. Inputs are fed as quanta run --layout nchw does: a 4-D input
+ * [N, C, H, W] is transposed to the graph's [N, H, W, C]; a 4-D output the
+ * import holds NHWC (onnx_import_info.output_nhwc) is compared in that
+ * order. The batch is the inputs' first dimension; when the inputs do not
+ * agree on it, the case is imported again with every input's shape given
+ * (quanta import --input-shape).
+ *
+ * The tally goes to stdout and every case's line to $QUANTA_BUILD/
+ * onnx-backend.txt (build/ by default). The test fails on any wrong or
+ * crash. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "import/onnx_model.h"
+#include "quanta/onnx_import.h"
+#include "quanta/quanta.h"
+#include "support/test_support.h"
+
+#define DATA_ROOT "/usr/share/libonnx-testdata/data"
+#define RTOL 1e-3
+#define ATOL 1e-7
+#define CASE_SECONDS 120
+#define MAX_IO 16
+#define MAX_SETS 16
+#define VERDICT_MAX 1024
+
+static const char *const dirs[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
+#define N_DIRS (int)(sizeof dirs / sizeof dirs[0])
+
+enum outcome { OUT_PASS, OUT_REFUSED, OUT_WRONG, OUT_CRASH, OUT_COUNT };
+static const char *const outcome_names[] = {"pass", "refused", "wrong", "crash"};
+
+/* ---- one case (in the child) --------------------------------------------- */
+
+struct data_set {
+    struct onnx_tensor in[MAX_IO], out[MAX_IO];
+    int n_in, n_out;
+};
+
+static void sets_free(struct data_set *sets, int n)
+{
+    for (int s = 0; s < n; s++) {
+        for (int k = 0; k < sets[s].n_in; k++)
+            onnx_tensor_free(&sets[s].in[k]);
+        for (int k = 0; k < sets[s].n_out; k++)
+            onnx_tensor_free(&sets[s].out[k]);
+    }
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_data_set(const struct dirent *e)
+{
+    return strncmp(e->d_name, "test_data_set_", 14) == 0;
+}
+
+static int is_case(const struct dirent *e)
+{
+    return e->d_name[0] != '.';
+}
+
+/* Reads prefix_0.pb, prefix_1.pb, ... of folder dir into t[]. */
+static enum quanta_status load_tensors(const char *dir, const char *prefix,
+                                       struct onnx_tensor *t, int *n, char *verdict)
+{
+    *n = 0;
+    for (int k = 0;; k++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s_%d.pb", dir, prefix, k);
+        if (access(path, F_OK) != 0)
+            return QUANTA_OK;
+        if (k == MAX_IO) {
+            snprintf(verdict, VERDICT_MAX, "R more than %d %ss", MAX_IO, prefix);
+            return QUANTA_ERR_INPUT;
+        }
+        struct quanta_error err;
+        quanta_error_clear(&err);
+        if (onnx_tensor_load(&t[k], path, &err) != QUANTA_OK) {
+            snprintf(verdict, VERDICT_MAX, "R %s", err.message);
+            return QUANTA_ERR_INPUT;
+        }
+        *n = k + 1;
+    }
+}
+
+/* The message without its leading "<path>: ". */
+static const char *short_message(const char *msg, const char *path)
+{
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
+static double tensor_at(const struct onnx_tensor *t, int64_t k)
+{
+    return t->dtype == QUANTA_F32 ? (double)((const float *)t->data)[k]
+                                  : (double)((const int64_t *)t->data)[k];
+}
+
+/* A data file's message with dir/ taken off its path. */
+static const char *in_case(const char *msg, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(msg, dir, n) == 0 && msg[n] == '/' ? msg + n + 1 : msg;
+}
+
+static bool close_enough(double got, double want)
+{
+    if (isnan(want) || isnan(got))
+        return isnan(want) && isnan(got);
+    if (isinf(want) || isinf(got))
+        return got == want;
+    return fabs(got - want) <= ATOL + RTOL * fabs(want);
+}
+
+/* The runner's feed for input tensor t of graph input value v: float or
+ * int64, 4-D NCHW transposed to NHWC. NULL (verdict set) when it does not
+ * fit. */
+static void *make_feed(const struct graph *g, int i, const struct onnx_tensor *t,
+                       int64_t batch, char *verdict)
+{
+    int v = g->inputs[i].value;
+    const struct graph_value *gv = &g->values[v];
+    struct quanta_shape want = graph_value_shape(g, v, batch);
+    struct quanta_shape have = t->shape;
+    if (have.rank == 4) /* NCHW data, NHWC graph */
+        have = (struct quanta_shape){4, {t->shape.dims[0], t->shape.dims[2], t->shape.dims[3],
+                                         t->shape.dims[1]}};
+    if (!quanta_shape_equal(&have, &want)) {
+        char a[128], b[128];
+        snprintf(verdict, VERDICT_MAX, "W input %d '%s' has shape %s but the graph needs %s", i,
+                 gv->name, quanta_shape_format(&t->shape, a, sizeof a),
+                 quanta_shape_format(&want, b, sizeof b));
+        return NULL;
+    }
+    bool integer = gv->dtype == QUANTA_I64 || gv->dtype == QUANTA_I32;
+    if (integer != (t->dtype == QUANTA_I64)) {
+        snprintf(verdict, VERDICT_MAX, "W input %d '%s': data type %s for a %s graph input", i,
+                 gv->name, onnx_data_type_name(t->data_type), quanta_dtype_name(gv->dtype));
+        return NULL;
+    }
+    size_t n = (size_t)t->numel;
+    if (integer) {
+        int64_t *out = malloc((n + 1) * sizeof *out);
+        if (out)
+            memcpy(out, t->data, n * sizeof *out);
+        return out;
+    }
+    float *out = malloc((n + 1) * sizeof *out);
+    if (!out)
+        return NULL;
+    const float *src = t->data;
+    if (t->shape.rank != 4) {
+        memcpy(out, src, n * sizeof *out);
+        return out;
+    }
+    int64_t c = t->shape.dims[1], h = t->shape.dims[2], w = t->shape.dims[3];
+    for (int64_t b = 0; b < t->shape.dims[0]; b++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t y = 0; y < h; y++)
+                for (int64_t x = 0; x < w; x++)
+                    out[((b * h + y) * w + x) * c + ch] = src[((b * c + ch) * h + y) * w + x];
+    return out;
+}
+
+/* Compares graph output k with the expected tensor; writes a W verdict. */
+static bool compare_output(const struct graph *g, int k, const float *got,
+                           const struct quanta_shape *got_shape, bool nhwc,
+                           const struct onnx_tensor *want, int set, char *verdict)
+{
+    const char *name = g->values[g->outputs[k]].name;
+    struct quanta_shape expect = want->shape;
+    if (nhwc)
+        expect = (struct quanta_shape){4, {want->shape.dims[0], want->shape.dims[2],
+                                           want->shape.dims[3], want->shape.dims[1]}};
+    if (!quanta_shape_equal(&expect, got_shape)) {
+        char a[128], b[128];
+        snprintf(verdict, VERDICT_MAX, "W data set %d output %d '%s': shape %s%s, expected %s",
+                 set, k, name, quanta_shape_format(got_shape, a, sizeof a), nhwc ? " (NHWC)" : "",
+                 quanta_shape_format(&want->shape, b, sizeof b));
+        return false;
+    }
+    int64_t bad = 0;
+    double worst = -1, worst_got = 0, worst_want = 0;
+    int64_t worst_at = -1;
+    for (int64_t j = 0; j < want->numel; j++) {
+        int64_t src = j; /* index into the expected (ONNX order) tensor */
+        if (nhwc) {
+            int64_t c = want->shape.dims[1], h = want->shape.dims[2], w = want->shape.dims[3];
+            int64_t ch = j % c, x = j / c % w, y = j / c / w % h, b = j / c / w / h;
+            src = ((b * c + ch) * h + y) * w + x;
+        }
+        double e = tensor_at(want, src), gv = got[j];
+        if (close_enough(gv, e))
+            continue;
+        bad++;
+        double d = isnan(e) || isnan(gv) ? INFINITY : fabs(gv - e);
+        if (d > worst) {
+            worst = d;
+            worst_at = src;
+            worst_got = gv;
+            worst_want = e;
+        }
+    }
+    if (bad == 0)
+        return true;
+    snprintf(verdict, VERDICT_MAX,
+             "W data set %d output %d '%s': %lld of %lld elements beyond tolerance; worst at "
+             "%lld: got %.9g, expected %.9g",
+             set, k, name, (long long)bad, (long long)want->numel, (long long)worst_at, worst_got,
+             worst_want);
+    return false;
+}
+
+/* Do the inputs of a data set agree on the first dimension (the batch)? */
+static bool same_batch(const struct data_set *ds)
+{
+    for (int k = 0; k < ds->n_in; k++)
+        if (ds->in[k].shape.rank < 1 ||
+            ds->in[k].shape.dims[0] != ds->in[0].shape.dims[0])
+            return false;
+    return true;
+}
+
+/* Runs case folder dir; writes "P", "R <reason>" or "W <reason>". */
+static void run_case(const char *dir, char *verdict)
+{
+    char model[1300];
+    struct data_set sets[MAX_SETS];
+    int n_sets = 0;
+    struct dirent **names = NULL;
+    struct graph g;
+    struct onnx_import_info info;
+    struct runner *r = NULL;
+    void *feeds[MAX_IO] = {0};
+    struct quanta_error err;
+    bool imported = false;
+    quanta_error_clear(&err);
+    memset(&g, 0, sizeof g);
+    memset(&info, 0, sizeof info);
+    snprintf(verdict, VERDICT_MAX, "R no verdict");
+
+    int n_names = scandir(dir, &names, is_data_set, by_name);
+    if (n_names < 1) {
+        snprintf(verdict, VERDICT_MAX, "R no test_data_set_* folder");
+        goto done;
+    }
+    /* A data file that is no tensor (sequences, optionals) or of a type
+     * quanta does not read is reported after the import had its say. */
+    char data_error[VERDICT_MAX] = "";
+    for (int s = 0; s < n_names && s < MAX_SETS && !data_error[0]; s++) {
+        char path[1500];
+        snprintf(path, sizeof path, "%s/%s", dir, names[s]->d_name);
+        struct data_set *ds = &sets[n_sets++];
+        memset(ds, 0, sizeof *ds);
+        if (load_tensors(path, "input", ds->in, &ds->n_in, data_error) ||
+            load_tensors(path, "output", ds->out, &ds->n_out, data_error))
+            break;
+    }
+
+    /* As quanta import does; with every input's shape given when the
+     * inputs do not share a batch size. */
+    snprintf(model, sizeof model, "%s/model.onnx", dir);
+    struct onnx_input_shape shapes[MAX_IO];
+    struct onnx_import_options opt;
+    memset(&opt, 0, sizeof opt);
+    bool fixed = !data_error[0] && !same_batch(&sets[0]);
+    if (fixed) {
+        struct onnx_model m;
+        if (onnx_model_load(&m, model, &err) == QUANTA_OK) {
+            int k = 0;
+            for (int i = 0; i < m.graph.n_inputs && k < sets[0].n_in; i++) {
+                bool init = false;
+                for (int j = 0; j < m.graph.n_initializers && !init; j++)
+                    init = strcmp(m.graph.initializers[j].name, m.graph.inputs[i].name) == 0;
+                if (init)
+                    continue;
+                shapes[k].name = strdup(m.graph.inputs[i].name);
+                shapes[k].shape = sets[0].in[k].shape;
+                k++;
+            }
+            opt.input_shapes = shapes;
+            opt.n_input_shapes = k;
+            onnx_model_free(&m);
+        }
+    }
+    enum quanta_status st = onnx_import_graph(&g, &info, model, &opt, &err);
+    for (int k = 0; k < opt.n_input_shapes; k++)
+        free((char *)shapes[k].name);
+    if (st != QUANTA_OK) {
+        snprintf(verdict, VERDICT_MAX, "R %s", short_message(err.message, model));
+        goto done;
+    }
+    imported = true;
+    if (data_error[0]) {
+        snprintf(verdict, VERDICT_MAX, "R test data: %.900s", in_case(data_error + 2, dir));
+        goto done;
+    }
+
+    for (int s = 0; s < n_sets; s++) {
+        struct data_set *ds = &sets[s];
+        if (ds->n_in != g.n_inputs) {
+            snprintf(verdict, VERDICT_MAX, "W data set %d has %d inputs, the graph %d", s,
+                     ds->n_in, g.n_inputs);
+            goto done;
+        }
+        int64_t batch = ds->in[0].shape.rank > 0 ? ds->in[0].shape.dims[0] : 1;
+        if (batch < 1) {
+            snprintf(verdict, VERDICT_MAX, "R data set %d has an empty batch", s);
+            goto done;
+        }
+        for (int k = 0; k < ds->n_in; k++) {
+            free(feeds[k]);
+            if (!(feeds[k] = make_feed(&g, k, &ds->in[k], batch, verdict)))
+                goto done;
+        }
+        runner_free(r);
+        r = NULL;
+        struct runner_options ro = {.max_batch = batch, .threads = 1};
+        if (runner_create(&r, &g, &ro, &err) != QUANTA_OK ||
+            runner_run(r, batch, (const void *const *)feeds, &err) != QUANTA_OK) {
+            snprintf(verdict, VERDICT_MAX, "R run: %s", err.message);
+            goto done;
+        }
+        if (ds->n_out != g.n_outputs) {
+            snprintf(verdict, VERDICT_MAX, "W data set %d expects %d outputs, the graph has %d",
+                     s, ds->n_out, g.n_outputs);
+            goto done;
+        }
+        for (int k = 0; k < g.n_outputs; k++) {
+            struct quanta_shape shape;
+            const float *y = runner_output(r, k, &shape);
+            if (!compare_output(&g, k, y, &shape, info.output_nhwc[k], &ds->out[k], s, verdict))
+                goto done;
+        }
+    }
+    snprintf(verdict, VERDICT_MAX, "P");
+done:
+    for (int k = 0; k < MAX_IO; k++)
+        free(feeds[k]);
+    runner_free(r);
+    if (imported) {
+        graph_free(&g);
+        onnx_import_info_free(&info);
+    }
+    sets_free(sets, n_sets);
+    for (int k = 0; k < n_names; k++)
+        free(names[k]);
+    free(names);
+}
+
+/* ---- the driver (parent) -------------------------------------------------- */
+
+/* Runs one case in a child; *detail gets the reason (malloc'd). */
+static enum outcome run_isolated(const char *dir, char **detail)
+{
+    int fd[2];
+    if (pipe(fd) != 0) {
+        *detail = strdup("pipe failed");
+        return OUT_CRASH;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        *detail = strdup("fork failed");
+        return OUT_CRASH;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        alarm(CASE_SECONDS);
+        char *verdict = malloc(VERDICT_MAX);
+        if (!verdict)
+            _exit(1);
+        run_case(dir, verdict);
+        size_t len = strlen(verdict), off = 0;
+        while (off < len) {
+            ssize_t w = write(fd[1], verdict + off, len - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        close(fd[1]);
+        free(verdict);
+        exit(0); /* through exit: LeakSanitizer checks the case */
+    }
+    close(fd[1]);
+    char buf[VERDICT_MAX + 1];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd[0], buf + got, sizeof buf - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof buf - 1)
+            break;
+    }
+    buf[got] = '\0';
+    close(fd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    char msg[VERDICT_MAX + 64];
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(msg, sizeof msg, "%s (signal %d)%s",
+                 sig == SIGALRM ? "timeout" : strsignal(sig), sig,
+                 sig == SIGALRM ? "" : "");
+        *detail = strdup(msg);
+        return OUT_CRASH;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+        snprintf(msg, sizeof msg, "exit status %d%s%s",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? " after: " : "",
+                 got ? buf : "");
+        *detail = strdup(msg);
+        return OUT_CRASH;
+    }
+    char kind = buf[0];
+    *detail = strdup(buf[1] == ' ' ? buf + 2 : buf + 1);
+    return kind == 'P' ? OUT_PASS : kind == 'W' ? OUT_WRONG : OUT_REFUSED;
+}
+
+static char *report_path(void)
+{
+    const char *b = getenv("QUANTA_BUILD");
+    char path[1024];
+    if (b && *b)
+        snprintf(path, sizeof path, "%s/onnx-backend.txt", b);
+    else
+        snprintf(path, sizeof path, "%s/build/onnx-backend.txt", ts_src_dir());
+    return strdup(path);
+}
+
+START_TEST(test_backend_data)
+{
+    struct stat sb;
+    ck_assert_msg(stat(DATA_ROOT, &sb) == 0,
+                  "%s is missing: install the Debian package libonnx-testdata", DATA_ROOT);
+    char *rpath = report_path();
+    FILE *report = fopen(rpath, "w");
+    ck_assert_msg(report != NULL, "cannot write %s: %s", rpath, strerror(errno));
+    fprintf(report, "# ONNX backend test data (%s), rtol %g, atol %g\n"
+                    "# case<TAB>outcome<TAB>reason\n",
+            DATA_ROOT, RTOL, ATOL);
+    int tally[N_DIRS][OUT_COUNT] = {{0}};
+    char failures[4096] = "";
+    size_t flen = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int d = 0; d < N_DIRS; d++) {
+        char root[900];
+        snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
+        struct dirent **cases = NULL;
+        int n = scandir(root, &cases, is_case, by_name);
+        ck_assert_msg(n > 0, "no cases in %s", root);
+        for (int i = 0; i < n; i++) {
+            char dir[1200];
+            snprintf(dir, sizeof dir, "%s/%s", root, cases[i]->d_name);
+            char *detail = NULL;
+            enum outcome o = run_isolated(dir, &detail);
+            tally[d][o]++;
+            fprintf(report, "%s/%s\t%s\t%s\n", dirs[d], cases[i]->d_name, outcome_names[o],
+                    detail ? detail : "");
+            if ((o == OUT_WRONG || o == OUT_CRASH) && flen < sizeof failures - 1)
+                flen += (size_t)snprintf(failures + flen, sizeof failures - flen, "\n  %s/%s: %s: %s",
+                                         dirs[d], cases[i]->d_name, outcome_names[o],
+                                         detail ? detail : "");
+            free(detail);
+            free(cases[i]);
+        }
+        free(cases);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    int total[OUT_COUNT] = {0};
+    printf("ONNX backend test data (%s), rtol %g, atol %g, %.1f s:\n", DATA_ROOT, RTOL, ATOL,
+           secs);
+    printf("  %-18s %6s %6s %8s %6s %6s\n", "folder", "cases", "pass", "refused", "wrong",
+           "crash");
+    fprintf(report, "# tally\n");
+    for (int d = 0; d <= N_DIRS; d++) {
+        const int *t = d < N_DIRS ? tally[d] : total;
+        int n = t[0] + t[1] + t[2] + t[3];
+        char line[256];
+        snprintf(line, sizeof line, "  %-18s %6d %6d %8d %6d %6d", d < N_DIRS ? dirs[d] : "total",
+                 n, t[OUT_PASS], t[OUT_REFUSED], t[OUT_WRONG], t[OUT_CRASH]);
+        printf("%s\n", line);
+        fprintf(report, "#%s\n", line);
+        for (int o = 0; d < N_DIRS && o < OUT_COUNT; o++)
+            total[o] += t[o];
+    }
+    printf("  per case: %s\n", rpath);
+    fflush(stdout);
+    fclose(report);
+    free(rpath);
+    ck_assert_msg(total[OUT_WRONG] == 0 && total[OUT_CRASH] == 0,
+                  "%d wrong, %d crashed:%s", total[OUT_WRONG], total[OUT_CRASH], failures);
+}
+END_TEST
+
+Suite *suite_onnx_backend(void);
+Suite *suite_onnx_backend(void)
+{
+    Suite *s = suite_create("onnx_backend");
+    TCase *tc = tcase_create("backend_data");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_backend_data);
+    suite_add_tcase(s, tc);
+    return s;
+}
