@@ -20,7 +20,7 @@ static const char import_help[] =
     "usage: quanta import MODEL.onnx -o OUT [--input-shape NAME=DxDx..] [--name NAME]\n"
     "                     [--normalize SCALE[:MEAN[,..]:STD[,..]]]\n"
     "\n"
-    "Converts an ONNX model (opsets 9 to 18) to a quanta model file. ONNX\n"
+    "Converts an ONNX model (opsets 6 to 18) to a quanta model file. ONNX\n"
     "tensors are NCHW, quanta's NHWC: weights and attrs are converted, so a\n"
     "4-D input [N, C, H, W] becomes [N, H, W, C] (run and eval take NCHW data\n"
     "with --layout nchw). Constant subgraphs (Shape/Gather/Concat chains,\n"

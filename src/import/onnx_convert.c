@@ -300,6 +300,15 @@ enum quanta_status cv_check_attrs(struct cv *cv, const char *const *allowed)
     return QUANTA_OK;
 }
 
+enum quanta_status cv_check_binary_attrs(struct cv *cv)
+{
+    static const char *const legacy[] = {"broadcast", NULL};
+    if (cv->m->opset < 7 && onnx_node_attr(cv->node, "axis"))
+        return cv_fail(cv, "attribute 'axis' (broadcasting along an axis, before opset 7) is "
+                           "not supported");
+    return cv_check_attrs(cv, cv->m->opset < 7 ? legacy : NULL);
+}
+
 /* ---- layout -------------------------------------------------------------- */
 
 void cv_perm_identity(int rank, int *perm)
@@ -698,15 +707,31 @@ static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *in
             cv_perm_nhwc(perm); /* 4-D outputs come out NHWC */
             info->output_nhwc[i] = true;
         }
+        if (!cv_layout_equiv(&v->shape, v->perm, perm)) {
+            char buf[128];
+            return cv_fail(cv, "output '%s' %s has its axes permuted (by Transpose, or a "
+                               "reduction of an NHWC tensor) and would need a transpose of its "
+                               "memory layout, which quanta has no operator for",
+                           name, quanta_shape_format(&v->shape, buf, sizeof buf));
+        }
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;
-        if (g->values[q].kind != GRAPH_VALUE_NODE)
-            return cv_fail(cv, "output '%s' is a graph input", name);
+        bool taken = g->values[q].kind != GRAPH_VALUE_NODE;
         for (int k = 0; k < g->n_outputs; k++)
-            if (g->outputs[k] == q)
-                return cv_fail(cv, "outputs '%s' and '%s' are the same value", name,
-                               g->values[q].name);
+            taken = taken || g->outputs[k] == q;
+        if (taken) {
+            /* a graph input passed through (Identity, Dropout) or a value
+             * that is already an output: the output is a copy of it */
+            int in = q;
+            if ((q = cv_new_value(cv, name, &g->values[in].shape)) < 0)
+                return cv_nomem(cv);
+            snprintf(cv->node_name, sizeof cv->node_name, "%s", name);
+            int n = cv_add_node(cv, GRAPH_OP_RESHAPE, "copy", &in, 1, q);
+            if (n < 0)
+                return cv_nomem(cv);
+            g->nodes[n].attrs.shape = g->values[in].shape;
+        }
         /* Keep the ONNX name where an alias (Identity, fused activation)
          * left the quanta value with another one. */
         if (strcmp(g->values[q].name, name) != 0 && graph_find_value(g, name) < 0) {
