@@ -582,7 +582,11 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         if (!given)
             shape.dims[0] = -1; /* any batch, whatever the file says */
         for (int d = 1; d < shape.rank; d++)
-            if (shape.dims[d] < 1)
+            if (shape.dims[d] == 0)
+                return cv_fail(cv, "input '%s' has shape %s with an empty dimension %d; quanta "
+                                   "needs at least one element",
+                               in->name, quanta_shape_format(&shape, buf, sizeof buf), d);
+            else if (shape.dims[d] < 1)
                 return cv_fail(cv, "input '%s' has shape %s with an unknown dimension %d; give "
                                    "--input-shape %s=...",
                                in->name, quanta_shape_format(&shape, buf, sizeof buf), d,
@@ -724,13 +728,14 @@ static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *in
             /* a graph input passed through (Identity, Dropout) or a value
              * that is already an output: the output is a copy of it */
             int in = q;
-            if ((q = cv_new_value(cv, name, &g->values[in].shape)) < 0)
+            struct quanta_shape shape = g->values[in].shape; /* values may move */
+            if ((q = cv_new_value(cv, name, &shape)) < 0)
                 return cv_nomem(cv);
             snprintf(cv->node_name, sizeof cv->node_name, "%s", name);
             int n = cv_add_node(cv, GRAPH_OP_RESHAPE, "copy", &in, 1, q);
             if (n < 0)
                 return cv_nomem(cv);
-            g->nodes[n].attrs.shape = g->values[in].shape;
+            g->nodes[n].attrs.shape = shape;
         }
         /* Keep the ONNX name where an alias (Identity, fused activation)
          * left the quanta value with another one. */
