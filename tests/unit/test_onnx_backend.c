@@ -254,6 +254,37 @@ static bool same_batch(const struct data_set *ds)
     return true;
 }
 
+/* onnx_import_graph with --input-shape NAME=<shape of ds's input> for
+ * every graph input. */
+static enum quanta_status import_fixed(const char *model, const struct data_set *ds,
+                                       struct graph *g, struct onnx_import_info *info,
+                                       struct quanta_error *err)
+{
+    struct onnx_model m;
+    enum quanta_status st = onnx_model_load(&m, model, err);
+    if (st)
+        return st;
+    struct onnx_input_shape shapes[MAX_IO];
+    struct onnx_import_options opt;
+    memset(&opt, 0, sizeof opt);
+    int k = 0;
+    for (int i = 0; i < m.graph.n_inputs && k < ds->n_in; i++) {
+        bool init = false;
+        for (int j = 0; j < m.graph.n_initializers && !init; j++)
+            init = strcmp(m.graph.initializers[j].name, m.graph.inputs[i].name) == 0;
+        if (init)
+            continue;
+        shapes[k].name = m.graph.inputs[i].name;
+        shapes[k].shape = ds->in[k].shape;
+        k++;
+    }
+    opt.input_shapes = shapes;
+    opt.n_input_shapes = k;
+    st = onnx_import_graph(g, info, model, &opt, err);
+    onnx_model_free(&m);
+    return st;
+}
+
 /* Runs case folder dir; writes "P", "R <reason>" or "W <reason>". */
 static void run_case(const char *dir, char *verdict)
 {
@@ -290,37 +321,20 @@ static void run_case(const char *dir, char *verdict)
             break;
     }
 
-    /* As quanta import does; with every input's shape given when the
-     * inputs do not share a batch size. */
+    /* As quanta import does; again with every input's shape given (quanta
+     * import --input-shape) when the inputs do not share a batch size. */
     snprintf(model, sizeof model, "%s/model.onnx", dir);
-    struct onnx_input_shape shapes[MAX_IO];
-    struct onnx_import_options opt;
-    memset(&opt, 0, sizeof opt);
-    bool fixed = !data_error[0] && !same_batch(&sets[0]);
-    if (fixed) {
-        struct onnx_model m;
-        if (onnx_model_load(&m, model, &err) == QUANTA_OK) {
-            int k = 0;
-            for (int i = 0; i < m.graph.n_inputs && k < sets[0].n_in; i++) {
-                bool init = false;
-                for (int j = 0; j < m.graph.n_initializers && !init; j++)
-                    init = strcmp(m.graph.initializers[j].name, m.graph.inputs[i].name) == 0;
-                if (init)
-                    continue;
-                shapes[k].name = strdup(m.graph.inputs[i].name);
-                shapes[k].shape = sets[0].in[k].shape;
-                k++;
-            }
-            opt.input_shapes = shapes;
-            opt.n_input_shapes = k;
-            onnx_model_free(&m);
-        }
+    bool fixed = false;
+    enum quanta_status st = onnx_import_graph(&g, &info, model, NULL, &err);
+    if (st == QUANTA_OK && !data_error[0] && !same_batch(&sets[0])) {
+        graph_free(&g);
+        onnx_import_info_free(&info);
+        fixed = true;
+        st = import_fixed(model, &sets[0], &g, &info, &err);
     }
-    enum quanta_status st = onnx_import_graph(&g, &info, model, &opt, &err);
-    for (int k = 0; k < opt.n_input_shapes; k++)
-        free((char *)shapes[k].name);
     if (st != QUANTA_OK) {
-        snprintf(verdict, VERDICT_MAX, "R %s", short_message(err.message, model));
+        snprintf(verdict, VERDICT_MAX, "R %s%s", short_message(err.message, model),
+                 fixed ? " (with every input's shape given)" : "");
         goto done;
     }
     imported = true;
@@ -366,7 +380,7 @@ static void run_case(const char *dir, char *verdict)
                 goto done;
         }
     }
-    snprintf(verdict, VERDICT_MAX, "P");
+    snprintf(verdict, VERDICT_MAX, "P%s", fixed ? " with every input's shape given" : "");
 done:
     for (int k = 0; k < MAX_IO; k++)
         free(feeds[k]);
@@ -383,45 +397,78 @@ done:
 
 /* ---- the driver (parent) -------------------------------------------------- */
 
-/* Runs one case in a child; *detail gets the reason (malloc'd). */
-static enum outcome run_isolated(const char *dir, char **detail)
+/* One case. The parent's state lives in globals, which LeakSanitizer
+ * counts as reachable when a child exits. */
+struct job {
+    int dir;                    /* index into dirs[] */
+    char name[256];
+    pid_t pid;
+    int fd;                     /* read end of the child's verdict pipe */
+    enum outcome outcome;
+    char detail[VERDICT_MAX + 64];
+};
+
+static struct job *jobs;
+static int n_jobs;
+static char report_path[1024];
+
+/* The child: runs the case and writes its verdict to fd. */
+static void child_main(const struct job *j, int fd)
+{
+    /* the time limit kills this child only: Check's own SIGALRM handler,
+     * inherited through fork, would kill the whole process group */
+    signal(SIGALRM, SIG_DFL);
+    alarm(CASE_SECONDS);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", DATA_ROOT, dirs[j->dir], j->name);
+    char *verdict = malloc(VERDICT_MAX);
+    if (!verdict)
+        _exit(1);
+    run_case(dir, verdict);
+    size_t len = strlen(verdict), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, verdict + off, len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(fd);
+    free(verdict);
+    exit(0); /* through exit: LeakSanitizer checks the case */
+}
+
+static void start_job(struct job *j)
 {
     int fd[2];
     if (pipe(fd) != 0) {
-        *detail = strdup("pipe failed");
-        return OUT_CRASH;
+        j->outcome = OUT_CRASH;
+        snprintf(j->detail, sizeof j->detail, "pipe failed");
+        return;
     }
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        *detail = strdup("fork failed");
-        return OUT_CRASH;
-    }
     if (pid == 0) {
         close(fd[0]);
-        alarm(CASE_SECONDS);
-        char *verdict = malloc(VERDICT_MAX);
-        if (!verdict)
-            _exit(1);
-        run_case(dir, verdict);
-        size_t len = strlen(verdict), off = 0;
-        while (off < len) {
-            ssize_t w = write(fd[1], verdict + off, len - off);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-        close(fd[1]);
-        free(verdict);
-        exit(0); /* through exit: LeakSanitizer checks the case */
+        child_main(j, fd[1]);
     }
     close(fd[1]);
+    if (pid < 0) {
+        close(fd[0]);
+        j->outcome = OUT_CRASH;
+        snprintf(j->detail, sizeof j->detail, "fork failed");
+        return;
+    }
+    j->pid = pid;
+    j->fd = fd[0];
+}
+
+/* Reads the verdict of an ended child (its pipe holds it all). */
+static void finish_job(struct job *j, int status)
+{
     char buf[VERDICT_MAX + 1];
     size_t got = 0;
     for (;;) {
-        ssize_t n = read(fd[0], buf + got, sizeof buf - 1 - got);
+        ssize_t n = read(j->fd, buf + got, sizeof buf - 1 - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -431,40 +478,72 @@ static enum outcome run_isolated(const char *dir, char **detail)
             break;
     }
     buf[got] = '\0';
-    close(fd[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    char msg[VERDICT_MAX + 64];
+    close(j->fd);
+    j->pid = 0;
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
-        snprintf(msg, sizeof msg, "%s (signal %d)%s",
-                 sig == SIGALRM ? "timeout" : strsignal(sig), sig,
-                 sig == SIGALRM ? "" : "");
-        *detail = strdup(msg);
-        return OUT_CRASH;
+        j->outcome = OUT_CRASH;
+        snprintf(j->detail, sizeof j->detail, "%s (signal %d)",
+                 sig == SIGALRM ? "timeout" : strsignal(sig), sig);
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
+        j->outcome = OUT_CRASH;
+        snprintf(j->detail, sizeof j->detail, "exit status %d%s%s",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? " after: " : "", buf);
+    } else {
+        j->outcome = buf[0] == 'P' ? OUT_PASS : buf[0] == 'W' ? OUT_WRONG : OUT_REFUSED;
+        snprintf(j->detail, sizeof j->detail, "%s", buf[1] == ' ' ? buf + 2 : buf + 1);
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
-        snprintf(msg, sizeof msg, "exit status %d%s%s",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? " after: " : "",
-                 got ? buf : "");
-        *detail = strdup(msg);
-        return OUT_CRASH;
-    }
-    char kind = buf[0];
-    *detail = strdup(buf[1] == ' ' ? buf + 2 : buf + 1);
-    return kind == 'P' ? OUT_PASS : kind == 'W' ? OUT_WRONG : OUT_REFUSED;
 }
 
-static char *report_path(void)
+/* Runs every job, up to `parallel` children at a time. */
+static void run_jobs(int parallel)
 {
-    const char *b = getenv("QUANTA_BUILD");
-    char path[1024];
-    if (b && *b)
-        snprintf(path, sizeof path, "%s/onnx-backend.txt", b);
-    else
-        snprintf(path, sizeof path, "%s/build/onnx-backend.txt", ts_src_dir());
-    return strdup(path);
+    int next = 0, running = 0;
+    while (next < n_jobs || running > 0) {
+        while (running < parallel && next < n_jobs) {
+            struct job *j = &jobs[next++];
+            start_job(j);
+            running += j->pid > 0;
+        }
+        if (running == 0)
+            continue;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            ck_abort_msg("waitpid: %s", strerror(errno));
+        }
+        for (int i = 0; i < n_jobs; i++)
+            if (jobs[i].pid == pid) {
+                finish_job(&jobs[i], status);
+                running--;
+                break;
+            }
+    }
+}
+
+static void list_jobs(void)
+{
+    n_jobs = 0;
+    for (int d = 0; d < N_DIRS; d++) {
+        char root[900];
+        snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
+        struct dirent **names = NULL;
+        int n = scandir(root, &names, is_case, by_name);
+        ck_assert_msg(n > 0, "no cases in %s", root);
+        struct job *p = realloc(jobs, (size_t)(n_jobs + n) * sizeof *p);
+        ck_assert_ptr_nonnull(p);
+        jobs = p;
+        for (int i = 0; i < n; i++) {
+            struct job *j = &jobs[n_jobs++];
+            memset(j, 0, sizeof *j);
+            j->dir = d;
+            snprintf(j->name, sizeof j->name, "%s", names[i]->d_name);
+            free(names[i]);
+        }
+        free(names);
+    }
 }
 
 START_TEST(test_backend_data)
@@ -472,65 +551,60 @@ START_TEST(test_backend_data)
     struct stat sb;
     ck_assert_msg(stat(DATA_ROOT, &sb) == 0,
                   "%s is missing: install the Debian package libonnx-testdata", DATA_ROOT);
-    char *rpath = report_path();
-    FILE *report = fopen(rpath, "w");
-    ck_assert_msg(report != NULL, "cannot write %s: %s", rpath, strerror(errno));
+    const char *b = getenv("QUANTA_BUILD");
+    if (b && *b)
+        snprintf(report_path, sizeof report_path, "%s/onnx-backend.txt", b);
+    else
+        snprintf(report_path, sizeof report_path, "%s/build/onnx-backend.txt", ts_src_dir());
+    list_jobs();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int parallel = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_jobs(parallel);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+
+    FILE *report = fopen(report_path, "w");
+    ck_assert_msg(report != NULL, "cannot write %s: %s", report_path, strerror(errno));
     fprintf(report, "# ONNX backend test data (%s), rtol %g, atol %g\n"
                     "# case<TAB>outcome<TAB>reason\n",
             DATA_ROOT, RTOL, ATOL);
-    int tally[N_DIRS][OUT_COUNT] = {{0}};
+    int tally[N_DIRS + 1][OUT_COUNT] = {{0}};
     char failures[4096] = "";
     size_t flen = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int d = 0; d < N_DIRS; d++) {
-        char root[900];
-        snprintf(root, sizeof root, "%s/%s", DATA_ROOT, dirs[d]);
-        struct dirent **cases = NULL;
-        int n = scandir(root, &cases, is_case, by_name);
-        ck_assert_msg(n > 0, "no cases in %s", root);
-        for (int i = 0; i < n; i++) {
-            char dir[1200];
-            snprintf(dir, sizeof dir, "%s/%s", root, cases[i]->d_name);
-            char *detail = NULL;
-            enum outcome o = run_isolated(dir, &detail);
-            tally[d][o]++;
-            fprintf(report, "%s/%s\t%s\t%s\n", dirs[d], cases[i]->d_name, outcome_names[o],
-                    detail ? detail : "");
-            if ((o == OUT_WRONG || o == OUT_CRASH) && flen < sizeof failures - 1)
-                flen += (size_t)snprintf(failures + flen, sizeof failures - flen, "\n  %s/%s: %s: %s",
-                                         dirs[d], cases[i]->d_name, outcome_names[o],
-                                         detail ? detail : "");
-            free(detail);
-            free(cases[i]);
-        }
-        free(cases);
+    for (int i = 0; i < n_jobs; i++) {
+        const struct job *j = &jobs[i];
+        tally[j->dir][j->outcome]++;
+        tally[N_DIRS][j->outcome]++;
+        fprintf(report, "%s/%s\t%s\t%s\n", dirs[j->dir], j->name, outcome_names[j->outcome],
+                j->detail);
+        if ((j->outcome == OUT_WRONG || j->outcome == OUT_CRASH) && flen < sizeof failures - 1)
+            flen += (size_t)snprintf(failures + flen, sizeof failures - flen, "\n  %s/%s: %s: %s",
+                                     dirs[j->dir], j->name, outcome_names[j->outcome], j->detail);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    int total[OUT_COUNT] = {0};
-    printf("ONNX backend test data (%s), rtol %g, atol %g, %.1f s:\n", DATA_ROOT, RTOL, ATOL,
-           secs);
+    printf("ONNX backend test data (%s), rtol %g, atol %g, %.1f s with %d at a time:\n",
+           DATA_ROOT, RTOL, ATOL, secs, parallel);
     printf("  %-18s %6s %6s %8s %6s %6s\n", "folder", "cases", "pass", "refused", "wrong",
            "crash");
     fprintf(report, "# tally\n");
     for (int d = 0; d <= N_DIRS; d++) {
-        const int *t = d < N_DIRS ? tally[d] : total;
-        int n = t[0] + t[1] + t[2] + t[3];
+        const int *t = tally[d];
         char line[256];
         snprintf(line, sizeof line, "  %-18s %6d %6d %8d %6d %6d", d < N_DIRS ? dirs[d] : "total",
-                 n, t[OUT_PASS], t[OUT_REFUSED], t[OUT_WRONG], t[OUT_CRASH]);
+                 t[0] + t[1] + t[2] + t[3], t[OUT_PASS], t[OUT_REFUSED], t[OUT_WRONG],
+                 t[OUT_CRASH]);
         printf("%s\n", line);
         fprintf(report, "#%s\n", line);
-        for (int o = 0; d < N_DIRS && o < OUT_COUNT; o++)
-            total[o] += t[o];
     }
-    printf("  per case: %s\n", rpath);
+    printf("  per case: %s\n", report_path);
     fflush(stdout);
     fclose(report);
-    free(rpath);
-    ck_assert_msg(total[OUT_WRONG] == 0 && total[OUT_CRASH] == 0,
-                  "%d wrong, %d crashed:%s", total[OUT_WRONG], total[OUT_CRASH], failures);
+    free(jobs);
+    jobs = NULL;
+    ck_assert_msg(tally[N_DIRS][OUT_WRONG] == 0 && tally[N_DIRS][OUT_CRASH] == 0,
+                  "%d wrong, %d crashed:%s", tally[N_DIRS][OUT_WRONG], tally[N_DIRS][OUT_CRASH],
+                  failures);
 }
 END_TEST
 
