@@ -29,7 +29,7 @@ static const char import_help[] =
     "\n"
     "operators: Conv Gemm MatMul(+Add) Relu Clip LeakyRelu Sigmoid Tanh MaxPool\n"
     "  AveragePool GlobalAveragePool Flatten Reshape Transpose Squeeze Unsqueeze\n"
-    "  Add Sub Mul Div Concat Softmax BatchNormalization Gather ReduceMean\n"
+    "  Add Sub Mul Div Neg Concat Softmax BatchNormalization Gather ReduceMean\n"
     "  Identity Dropout Pad(zero) Cast, and constant folding of Constant Shape\n"
     "  Gather Unsqueeze Squeeze Concat Reshape Flatten Transpose Cast Slice\n"
     "  ConstantOfShape Neg Add Sub Mul Div.\n"

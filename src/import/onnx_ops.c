@@ -640,6 +640,49 @@ static enum quanta_status try_fold_bias(struct cv *cv, const struct cv_value *x,
     return def_new(cv, x);
 }
 
+/* -q_in as a mul by a vector of -1 along the last physical axis; the new
+ * value is named after the node's output with suffix. */
+static enum quanta_status negate(struct cv *cv, int q_in, const char *suffix, int *q_out)
+{
+    struct quanta_shape s = cv->g->values[q_in].shape;
+    int64_t n = s.rank > 0 ? s.dims[s.rank - 1] : -1;
+    if (s.rank < 2 || n < 1 || n > (1 << 24))
+        return cv_fail(cv, "negating '%s' (its last axis is the batch) is not supported",
+                       cv->g->values[q_in].name);
+    float *minus = malloc((size_t)n * sizeof *minus);
+    if (!minus)
+        return cv_nomem(cv);
+    for (int64_t i = 0; i < n; i++)
+        minus[i] = -1.0f;
+    char name[300];
+    snprintf(name, sizeof name, "%s.%s", cv->node->outputs[0], suffix);
+    int qc = cv_const_value(cv, name, minus, &(struct quanta_shape){.rank = 1, .dims = {n}});
+    free(minus);
+    if (qc < 0)
+        return cv_nomem(cv);
+    int q = cv_new_value(cv, name, &s);
+    int ins[2] = {q_in, qc};
+    if (q < 0 || cv_add_node(cv, GRAPH_OP_MUL, suffix, ins, 2, q) < 0)
+        return cv_nomem(cv);
+    *q_out = q;
+    return QUANTA_OK;
+}
+
+/* Neg of an activation: a mul by -1. */
+static enum quanta_status op_neg(struct cv *cv)
+{
+    struct cv_value *x;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need_act(cv, 0, &x)))
+        return st;
+    if (cv->node->n_outputs < 1 || !cv->node->outputs[0][0])
+        return cv_fail(cv, "has no output");
+    struct cv_value out = *x;
+    if ((st = negate(cv, x->q, "neg", &out.q)))
+        return st;
+    return def_new(cv, &out);
+}
+
 static enum quanta_status op_binary(struct cv *cv)
 {
     struct cv_value *a, *b;
@@ -650,7 +693,7 @@ static enum quanta_status op_binary(struct cv *cv)
         return st;
     enum graph_op op = add ? GRAPH_OP_ADD : GRAPH_OP_MUL;
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
-        if (op_is(cv, "Sub") || op_is(cv, "Div"))
+        if (op_is(cv, "Div"))
             return cv_fail(cv, "%s of two activations is not supported", cv->node->op_type);
         if (!quanta_shape_equal(&a->shape, &b->shape))
             return cv_fail(cv, "inputs '%s' %s and '%s' %s differ in shape; quanta adds and "
@@ -672,6 +715,9 @@ static enum quanta_status op_binary(struct cv *cv)
                    (st = cv_materialize(cv, b, a->perm, &ins[1]))) {
             return st;
         }
+        /* a - b as a + (b * -1) */
+        if (op_is(cv, "Sub") && (st = negate(cv, ins[1], "neg", &ins[1])))
+            return st;
         struct quanta_shape s = cv->g->values[ins[0]].shape;
         if ((st = emit(cv, op, ins, 2, &s, &out.q, NULL)))
             return st;
@@ -1479,6 +1525,7 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Sub", op_binary},
         {"Mul", op_binary},
         {"Div", op_binary},
+        {"Neg", op_neg},
         {"MaxPool", op_pool},
         {"AveragePool", op_pool},
         {"GlobalAveragePool", op_global_avg_pool},

@@ -609,15 +609,15 @@ START_TEST(test_bad_fixtures)
 END_TEST
 
 /* A one-node model of opset `opset`: x [N, 2, 3] (and a constant c of
- * c_n floats 1, 2, ... when c_n > 0) -> op -> y; attrs are whole
- * AttributeProto messages, given as (name, int) pairs. */
+ * c_n floats 1, 2, ... when c_n > 0, x again when c_n < 0) -> op -> y;
+ * attrs are INT attributes, given as names and values. */
 static void write_one_node(const char *path, int opset, const char *op, int c_n,
                            const char *const *attr_names, const int64_t *attr_values, int n_attrs)
 {
     struct pbuf model = {0}, graph = {0}, node = {0}, attr = {0}, c = {0}, opset_id = {0};
     pb_str(&node, 1, "x");
-    if (c_n > 0)
-        pb_str(&node, 1, "c");
+    if (c_n != 0)
+        pb_str(&node, 1, c_n > 0 ? "c" : "x");
     pb_str(&node, 2, "y");
     pb_str(&node, 3, "n");
     pb_str(&node, 4, op);
@@ -689,6 +689,22 @@ START_TEST(test_legacy_opsets)
     expect_import_error(path, "attribute 'broadcast' is not supported");
     write_one_node(path, 8, "Mul", 3, bc, one, 1);
     expect_import_error(path, "attribute 'broadcast' is not supported");
+}
+END_TEST
+
+/* Neg of an activation, and Sub of two (x - x), as mul by -1 and add. */
+START_TEST(test_neg_sub)
+{
+    const char *path = ts_tmp_path("neg.onnx");
+    float y[6];
+    write_one_node(path, 13, "Neg", 0, NULL, NULL, 0);
+    run_one(path, y);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(y[i], -(float)i);
+    write_one_node(path, 13, "Sub", -1, NULL, NULL, 0);
+    run_one(path, y);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(y[i], 0.0f);
 }
 END_TEST
 
@@ -795,6 +811,7 @@ Suite *suite_onnx_import(void)
     tcase_add_test(tb, test_output_layout);
     tcase_add_test(tb, test_legacy_opsets);
     tcase_add_test(tb, test_output_is_input);
+    tcase_add_test(tb, test_neg_sub);
     tcase_add_test(tb, test_external_data);
     tcase_add_test(tb, test_bad_fixtures);
     tcase_add_test(tb, test_input_shape_option);
