@@ -3,8 +3,10 @@
  * onnx_import_graph (what quanta import does), run by the float runner on
  * each test_data_set_N/input_K.pb and compared with output_K.pb.
  *
- * Each case runs in a child process of its own, so that a crash (a signal,
- * a sanitizer report, a leak) or a hang ends that case only. Outcomes:
+ * Each case runs in a child process of its own (as many at a time as there
+ * are CPUs, at most 4), so that a crash (a signal, a sanitizer report, a
+ * leak found when the child exits) or a hang ends that case only.
+ * Outcomes:
  *
  *   pass     every output of every data set within tolerance
  *   refused  the import or the runner returned an error; the report keeps
@@ -23,9 +25,10 @@
  * agree on it, the case is imported again with every input's shape given
  * (quanta import --input-shape).
  *
- * The tally goes to stdout and every case's line to $QUANTA_BUILD/
- * onnx-backend.txt (build/ by default). The test fails on any wrong or
- * crash. */
+ * At most MAX_SETS data sets of a case are run. The tally goes to stdout
+ * and every case's line to $QUANTA_BUILD/onnx-backend.txt (build/ by
+ * default; the Makefile sets it). The test fails on any wrong or crash;
+ * make test and make test-asan run it like every suite. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
