@@ -3,10 +3,11 @@
  * onnx_import_graph (what quanta import does), run by the float runner on
  * each test_data_set_N/input_K.pb and compared with output_K.pb.
  *
- * Each case runs in a child process of its own (as many at a time as there
- * are CPUs, at most 4), so that a crash (a signal, a sanitizer report, a
- * leak found when the child exits) or a hang ends that case only.
- * Outcomes:
+ * Cases run in child processes (fresh runs of this program, BATCH cases
+ * each, as many at a time as there are CPUs, at most 4); a child that
+ * crashes (a signal, a sanitizer report, a leak found when it exits) or
+ * hangs has its cases run again one per child, so that the crash is put
+ * down to its case and ends nothing else. Outcomes:
  *
  *   pass     every output of every data set within tolerance
  *   refused  the import or the runner returned an error; the report keeps
@@ -32,6 +33,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -400,113 +402,206 @@ done:
 
 /* ---- the driver (parent) -------------------------------------------------- */
 
-/* One case. The parent's state lives in globals, which LeakSanitizer
- * counts as reachable when a child exits. */
+/* One case and its outcome. */
 struct job {
     int dir;                    /* index into dirs[] */
     char name[256];
-    pid_t pid;
-    int fd;                     /* read end of the child's verdict pipe */
+    bool done;
     enum outcome outcome;
     char detail[VERDICT_MAX + 64];
 };
 
+/* A child runs `count` cases from jobs[first] on, one after another (the
+ * start-up of a sanitized process costs more than most cases). When it
+ * does not end cleanly (a signal, a time-out, a leak report at exit), its
+ * cases run again one per child, so the outcome names the case. */
+#define BATCH 8
+
+struct task {
+    int first, count;
+    pid_t pid;
+    int fd;                     /* read end of the child's verdict pipe */
+};
+
 static struct job *jobs;
 static int n_jobs;
+static struct task *tasks;
+static int n_tasks;
 static char report_path[1024];
 
-/* The child: runs the case and writes its verdict to fd. */
-static void child_main(const struct job *j, int fd)
+/* The child is a fresh run of this program (exec'd, so that it does not
+ * carry the parent's memory, which LeakSanitizer would scan at exit) with
+ * CASE_ENV holding the case folders, one a line, and FD_ENV the pipe for
+ * the verdicts, "<k> <verdict>" a line. */
+#define CASE_ENV "QUANTA_ONNX_BACKEND_CASES"
+#define FD_ENV "QUANTA_ONNX_BACKEND_FD"
+
+static void exec_child(const struct task *t, int fd)
 {
-    /* the time limit kills this child only: Check's own SIGALRM handler,
-     * inherited through fork, would kill the whole process group */
+    char *list = malloc((size_t)t->count * 1200 + 1), num[16];
+    if (!list)
+        _exit(126);
+    size_t len = 0;
+    for (int k = 0; k < t->count; k++) {
+        const struct job *j = &jobs[t->first + k];
+        len += (size_t)snprintf(list + len, 1200, "%s/%s/%s\n", DATA_ROOT, dirs[j->dir],
+                                j->name);
+    }
+    snprintf(num, sizeof num, "%d", fd);
+    int null = open("/dev/null", O_WRONLY);
+    if (null < 0 || dup2(null, STDOUT_FILENO) < 0) /* Check's "Running suite" lines */
+        _exit(126);
+    if (setenv(CASE_ENV, list, 1) || setenv(FD_ENV, num, 1) || setenv("CK_FORK", "no", 1))
+        _exit(126);
+    char *argv[] = {(char *)"quanta-tests", (char *)"onnx_backend", NULL};
+    execv("/proc/self/exe", argv);
+    _exit(127);
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w <= 0)
+            _exit(125);
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+/* In the exec'd child: runs the case folders of list, writes the verdicts
+ * to fd, exits. */
+static void child_main(const char *list, int fd)
+{
+    /* the time limit kills this child only (a handler of Check's would
+     * kill the whole process group) */
     signal(SIGALRM, SIG_DFL);
-    alarm(CASE_SECONDS);
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/%s/%s", DATA_ROOT, dirs[j->dir], j->name);
-    char *verdict = malloc(VERDICT_MAX);
+    char *verdict = malloc(VERDICT_MAX), line[VERDICT_MAX + 32], dir[1200];
     if (!verdict)
         _exit(1);
-    run_case(dir, verdict);
-    size_t len = strlen(verdict), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, verdict + off, len - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
+    for (int k = 0; *list; k++) {
+        const char *nl = strchr(list, '\n');
+        size_t n = nl ? (size_t)(nl - list) : strlen(list);
+        snprintf(dir, sizeof dir, "%.*s", (int)n, list);
+        list += n + (nl != NULL);
+        alarm(CASE_SECONDS);
+        run_case(dir, verdict);
+        for (char *c = verdict; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        int len = snprintf(line, sizeof line, "%d %s\n", k, verdict);
+        write_all(fd, line, (size_t)len);
     }
     close(fd);
     free(verdict);
-    exit(0); /* through exit: LeakSanitizer checks the case */
+    exit(0); /* through exit: LeakSanitizer checks the cases */
 }
 
-static void start_job(struct job *j)
+static void start_task(struct task *t)
 {
     int fd[2];
-    if (pipe(fd) != 0) {
-        j->outcome = OUT_CRASH;
-        snprintf(j->detail, sizeof j->detail, "pipe failed");
+    t->pid = -1;
+    if (pipe(fd) != 0 || fcntl(fd[0], F_SETFD, FD_CLOEXEC) != 0)
         return;
-    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        child_main(j, fd[1]);
+        exec_child(t, fd[1]);
     }
     close(fd[1]);
     if (pid < 0) {
         close(fd[0]);
-        j->outcome = OUT_CRASH;
-        snprintf(j->detail, sizeof j->detail, "fork failed");
         return;
     }
-    j->pid = pid;
-    j->fd = fd[0];
+    t->pid = pid;
+    t->fd = fd[0];
 }
 
-/* Reads the verdict of an ended child (its pipe holds it all). */
-static void finish_job(struct job *j, int status)
+static void add_task(int first, int count)
 {
-    char buf[VERDICT_MAX + 1];
-    size_t got = 0;
+    tasks[n_tasks++] = (struct task){first, count, 0, -1};
+}
+
+/* Reads the verdicts of an ended child (its pipe holds them all). */
+static void finish_task(struct task *t, int status)
+{
+    size_t cap = (size_t)t->count * (VERDICT_MAX + 32) + 1, got = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
     for (;;) {
-        ssize_t n = read(j->fd, buf + got, sizeof buf - 1 - got);
+        ssize_t n = read(t->fd, buf + got, cap - 1 - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         got += (size_t)n;
-        if (got == sizeof buf - 1)
+        if (got == cap - 1)
             break;
     }
     buf[got] = '\0';
-    close(j->fd);
-    j->pid = 0;
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        j->outcome = OUT_CRASH;
-        snprintf(j->detail, sizeof j->detail, "%s (signal %d)",
-                 sig == SIGALRM ? "timeout" : strsignal(sig), sig);
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got == 0) {
-        j->outcome = OUT_CRASH;
-        snprintf(j->detail, sizeof j->detail, "exit status %d%s%s",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, got ? " after: " : "", buf);
-    } else {
-        j->outcome = buf[0] == 'P' ? OUT_PASS : buf[0] == 'W' ? OUT_WRONG : OUT_REFUSED;
-        snprintf(j->detail, sizeof j->detail, "%s", buf[1] == ' ' ? buf + 2 : buf + 1);
+    close(t->fd);
+    t->pid = 0;
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!clean && t->count > 1) {
+        for (int k = 0; k < t->count; k++) /* again, one case a child */
+            add_task(t->first + k, 1);
+        free(buf);
+        return;
     }
+    int seen = 0;
+    for (char *line = buf; *line;) {
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        char *v;
+        long k = strtol(line, &v, 10);
+        if (k >= 0 && k < t->count && *v == ' ') {
+            struct job *j = &jobs[t->first + k];
+            v++;
+            j->done = true;
+            j->outcome = v[0] == 'P' ? OUT_PASS : v[0] == 'W' ? OUT_WRONG : OUT_REFUSED;
+            snprintf(j->detail, sizeof j->detail, "%s", v[1] == ' ' ? v + 2 : v + 1);
+            seen++;
+        }
+        line = nl + 1;
+    }
+    if (!clean || seen < t->count) { /* a single case */
+        struct job *j = &jobs[t->first];
+        char what[128];
+        if (WIFSIGNALED(status))
+            snprintf(what, sizeof what, "%s (signal %d)",
+                     WTERMSIG(status) == SIGALRM ? "timeout" : strsignal(WTERMSIG(status)),
+                     WTERMSIG(status));
+        else
+            snprintf(what, sizeof what, "exit status %d%s", WIFEXITED(status) ?
+                     WEXITSTATUS(status) : -1, j->done ? " after its verdict" : "");
+        char prev[VERDICT_MAX + 64];
+        snprintf(prev, sizeof prev, "%s", j->done ? j->detail : "");
+        j->done = true;
+        j->outcome = OUT_CRASH;
+        snprintf(j->detail, sizeof j->detail, "%s%s%.900s", what, prev[0] ? ": " : "", prev);
+    }
+    free(buf);
 }
 
-/* Runs every job, up to `parallel` children at a time. */
-static void run_jobs(int parallel)
+/* Runs every task, up to `parallel` children at a time. */
+static void run_tasks(int parallel)
 {
     int next = 0, running = 0;
-    while (next < n_jobs || running > 0) {
-        while (running < parallel && next < n_jobs) {
-            struct job *j = &jobs[next++];
-            start_job(j);
-            running += j->pid > 0;
+    while (next < n_tasks || running > 0) {
+        while (running < parallel && next < n_tasks) {
+            struct task *t = &tasks[next++];
+            start_task(t);
+            if (t->pid > 0) {
+                running++;
+            } else {
+                struct job *j = &jobs[t->first];
+                j->done = true;
+                j->outcome = OUT_CRASH;
+                snprintf(j->detail, sizeof j->detail, "pipe or fork failed");
+            }
         }
         if (running == 0)
             continue;
@@ -517,9 +612,9 @@ static void run_jobs(int parallel)
                 continue;
             ck_abort_msg("waitpid: %s", strerror(errno));
         }
-        for (int i = 0; i < n_jobs; i++)
-            if (jobs[i].pid == pid) {
-                finish_job(&jobs[i], status);
+        for (int i = 0; i < n_tasks; i++)
+            if (tasks[i].pid == pid) {
+                finish_task(&tasks[i], status);
                 running--;
                 break;
             }
@@ -547,10 +642,19 @@ static void list_jobs(void)
         }
         free(names);
     }
+    /* batches, and room for every case again on its own */
+    tasks = calloc((size_t)(n_jobs / BATCH + 1 + n_jobs), sizeof *tasks);
+    ck_assert_ptr_nonnull(tasks);
+    n_tasks = 0;
+    for (int i = 0; i < n_jobs; i += BATCH)
+        add_task(i, n_jobs - i < BATCH ? n_jobs - i : BATCH);
 }
 
 START_TEST(test_backend_data)
 {
+    const char *list = getenv(CASE_ENV), *fd = getenv(FD_ENV);
+    if (list && fd)
+        child_main(list, atoi(fd)); /* does not return */
     struct stat sb;
     ck_assert_msg(stat(DATA_ROOT, &sb) == 0,
                   "%s is missing: install the Debian package libonnx-testdata", DATA_ROOT);
@@ -564,7 +668,7 @@ START_TEST(test_backend_data)
     int parallel = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_jobs(parallel);
+    run_tasks(parallel);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 
@@ -577,7 +681,11 @@ START_TEST(test_backend_data)
     char failures[4096] = "";
     size_t flen = 0;
     for (int i = 0; i < n_jobs; i++) {
-        const struct job *j = &jobs[i];
+        struct job *j = &jobs[i];
+        if (!j->done) {
+            j->outcome = OUT_CRASH;
+            snprintf(j->detail, sizeof j->detail, "no verdict");
+        }
         tally[j->dir][j->outcome]++;
         tally[N_DIRS][j->outcome]++;
         fprintf(report, "%s/%s\t%s\t%s\n", dirs[j->dir], j->name, outcome_names[j->outcome],
@@ -605,6 +713,8 @@ START_TEST(test_backend_data)
     fclose(report);
     free(jobs);
     jobs = NULL;
+    free(tasks);
+    tasks = NULL;
     ck_assert_msg(tally[N_DIRS][OUT_WRONG] == 0 && tally[N_DIRS][OUT_CRASH] == 0,
                   "%d wrong, %d crashed:%s", tally[N_DIRS][OUT_WRONG], tally[N_DIRS][OUT_CRASH],
                   failures);
