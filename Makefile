@@ -82,9 +82,10 @@ $(BUILD)/quanta-tests: $(TEST_OBJ) $(LIB)
 deps:
 	@scripts/deps.sh
 
-# SUITE=name runs one suite; QUANTA_BIN tells CLI tests which binary to run.
+# SUITE=name runs one suite; QUANTA_BIN tells CLI tests which binary to run;
+# QUANTA_BUILD is where reports go (onnx_backend writes onnx-backend.txt).
 check-unit: $(BIN) $(BUILD)/quanta-tests
-	QUANTA_BIN=$(abspath $(BIN)) QUANTA_SRC=$(CURDIR) $(TEST_ENV) $(BUILD)/quanta-tests $(SUITE)
+	QUANTA_BIN=$(abspath $(BIN)) QUANTA_SRC=$(CURDIR) QUANTA_BUILD=$(abspath $(BUILD)) $(TEST_ENV) $(BUILD)/quanta-tests $(SUITE)
 
 test: deps
 	@$(MAKE) --no-print-directory check-unit

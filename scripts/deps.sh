@@ -6,9 +6,11 @@
 # dataset-fashion-mnist (30 MB) gives the demo and the tests the full
 # 10,000-image test set. It is required: without it the full-test-set
 # checks would be skipped, and a skip is not a pass (tests/README.md).
+# libonnx-testdata holds ONNX's backend test data, which the onnx_backend
+# suite imports and runs.
 # Extra package names may be given as arguments; they count as required.
 set -u
-required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist $*"
+required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata $*"
 optional=""
 
 missing_from() {

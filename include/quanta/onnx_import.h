@@ -1,4 +1,4 @@
-/* Importing ONNX models (quanta import): an ONNX file (opsets 9 to 18) is
+/* Importing ONNX models (quanta import): an ONNX file (opsets 6 to 18) is
  * decoded by quanta's own protobuf reader and converted to a quanta graph.
  *
  * ONNX activations are NCHW; quanta's are NHWC. The importer converts
@@ -17,7 +17,7 @@
 #include "quanta/status.h"
 
 /* Lowest and highest opset of the default domain accepted. */
-#define ONNX_IMPORT_MIN_OPSET 9
+#define ONNX_IMPORT_MIN_OPSET 6
 #define ONNX_IMPORT_MAX_OPSET 18
 
 /* A shape given for a graph input (--input-shape NAME=1x1x28x28), in the
@@ -42,6 +42,10 @@ struct onnx_import_info {
     long long opset;
     char *input_shapes;     /* original (NCHW) shapes: "[-1, 1, 28, 28]", several "a=[..]; b=[..]" */
     char *producer;         /* "pytorch 1.13.1" or "" */
+    int n_outputs;
+    bool *output_nhwc;      /* per graph output: true when a 4-D ONNX output
+                               [N, C, H, W] is held as [N, H, W, C]; false when
+                               it keeps the ONNX order */
 };
 void onnx_import_info_free(struct onnx_import_info *info);
 

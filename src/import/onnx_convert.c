@@ -300,6 +300,15 @@ enum quanta_status cv_check_attrs(struct cv *cv, const char *const *allowed)
     return QUANTA_OK;
 }
 
+enum quanta_status cv_check_binary_attrs(struct cv *cv)
+{
+    static const char *const legacy[] = {"broadcast", NULL};
+    if (cv->m->opset < 7 && onnx_node_attr(cv->node, "axis"))
+        return cv_fail(cv, "attribute 'axis' (broadcasting along an axis, before opset 7) is "
+                           "not supported");
+    return cv_check_attrs(cv, cv->m->opset < 7 ? legacy : NULL);
+}
+
 /* ---- layout -------------------------------------------------------------- */
 
 void cv_perm_identity(int rank, int *perm)
@@ -620,7 +629,11 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         if (!given)
             shape.dims[0] = -1; /* any batch, whatever the file says */
         for (int d = 1; d < shape.rank; d++)
-            if (shape.dims[d] < 1)
+            if (shape.dims[d] == 0)
+                return cv_fail(cv, "input '%s' has shape %s with an empty dimension %d; quanta "
+                                   "needs at least one element",
+                               in->name, quanta_shape_format(&shape, buf, sizeof buf), d);
+            else if (shape.dims[d] < 1)
                 return cv_fail(cv, "input '%s' has shape %s with an unknown dimension %d; give "
                                    "--input-shape %s=...",
                                in->name, quanta_shape_format(&shape, buf, sizeof buf), d,
@@ -716,14 +729,15 @@ static enum quanta_status add_initializers(struct cv *cv)
 
 /* ---- graph outputs ------------------------------------------------------- */
 
-static enum quanta_status add_outputs(struct cv *cv)
+static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *info)
 {
     const struct onnx_graph *og = &cv->m->graph;
     struct graph *g = cv->g;
     if (og->n_outputs < 1)
         return cv_fail(cv, "the graph has no outputs");
     g->outputs = calloc((size_t)og->n_outputs, sizeof *g->outputs);
-    if (!g->outputs)
+    info->output_nhwc = calloc((size_t)og->n_outputs, sizeof *info->output_nhwc);
+    if (!g->outputs || !info->output_nhwc)
         return cv_nomem(cv);
     for (int i = 0; i < og->n_outputs; i++) {
         const char *name = og->outputs[i].name;
@@ -736,17 +750,36 @@ static enum quanta_status add_outputs(struct cv *cv)
                            name);
         int perm[QUANTA_MAX_RANK], q;
         cv_perm_identity(v->shape.rank, perm);
-        if (v->shape.rank == 4 && !cv_layout_equiv(&v->shape, v->perm, perm))
+        if (v->shape.rank == 4 && !cv_layout_equiv(&v->shape, v->perm, perm)) {
             cv_perm_nhwc(perm); /* 4-D outputs come out NHWC */
+            info->output_nhwc[i] = true;
+        }
+        if (!cv_layout_equiv(&v->shape, v->perm, perm)) {
+            char buf[128];
+            return cv_fail(cv, "output '%s' %s has its axes permuted (by Transpose, or a "
+                               "reduction of an NHWC tensor) and would need a transpose of its "
+                               "memory layout, which quanta has no operator for",
+                           name, quanta_shape_format(&v->shape, buf, sizeof buf));
+        }
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;
-        if (g->values[q].kind != GRAPH_VALUE_NODE)
-            return cv_fail(cv, "output '%s' is a graph input", name);
+        bool taken = g->values[q].kind != GRAPH_VALUE_NODE;
         for (int k = 0; k < g->n_outputs; k++)
-            if (g->outputs[k] == q)
-                return cv_fail(cv, "outputs '%s' and '%s' are the same value", name,
-                               g->values[q].name);
+            taken = taken || g->outputs[k] == q;
+        if (taken) {
+            /* a graph input passed through (Identity, Dropout) or a value
+             * that is already an output: the output is a copy of it */
+            int in = q;
+            struct quanta_shape shape = g->values[in].shape; /* values may move */
+            if ((q = cv_new_value(cv, name, &shape)) < 0)
+                return cv_nomem(cv);
+            snprintf(cv->node_name, sizeof cv->node_name, "%s", name);
+            int n = cv_add_node(cv, GRAPH_OP_RESHAPE, "copy", &in, 1, q);
+            if (n < 0)
+                return cv_nomem(cv);
+            g->nodes[n].attrs.shape = shape;
+        }
         /* Keep the ONNX name where an alias (Identity, fused activation)
          * left the quanta value with another one. */
         if (strcmp(g->values[q].name, name) != 0 && graph_find_value(g, name) < 0) {
@@ -757,6 +790,7 @@ static enum quanta_status add_outputs(struct cv *cv)
             g->values[q].name = copy;
         }
         g->outputs[g->n_outputs++] = q;
+        info->n_outputs = g->n_outputs;
     }
     return QUANTA_OK;
 }
@@ -769,6 +803,7 @@ void onnx_import_info_free(struct onnx_import_info *info)
         return;
     free(info->input_shapes);
     free(info->producer);
+    free(info->output_nhwc);
     memset(info, 0, sizeof *info);
 }
 
@@ -823,7 +858,7 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         }
     }
     cv->node = NULL;
-    return add_outputs(cv);
+    return add_outputs(cv, info);
 }
 
 static const char *base_name(const char *path, char *buf, size_t size)

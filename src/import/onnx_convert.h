@@ -81,6 +81,11 @@ enum quanta_status cv_attr_string(struct cv *cv, const char *name, const char *d
                                   const char **out);
 /* Refuses attributes not in the NULL-terminated list. */
 enum quanta_status cv_check_attrs(struct cv *cv, const char *const *allowed);
+/* Add, Sub, Mul, Div before opset 7 carry broadcast and axis: broadcast
+ * alone means what numpy broadcasting does (the second shape a suffix of
+ * the first); axis (aligning the second operand elsewhere) is refused.
+ * From opset 7 they have no attribute. */
+enum quanta_status cv_check_binary_attrs(struct cv *cv);
 
 /* ---- layout ---- */
 

@@ -144,6 +144,8 @@ static enum quanta_status fold_binary(struct cv *cv, char op)
     enum quanta_status st;
     if (!a || !b)
         return cv_fail(cv, "needs two inputs");
+    if ((st = cv_check_binary_attrs(cv)))
+        return st;
     if (has_batch(a) || has_batch(b))
         return cv_fail(cv, "computes with the batch size, which is not known before the model "
                            "runs; give --input-shape with a batch size");

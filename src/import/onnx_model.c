@@ -1095,17 +1095,17 @@ enum quanta_status onnx_model_decode(struct onnx_model *m, const void *bytes, si
     return st;
 }
 
-enum quanta_status onnx_model_load(struct onnx_model *m, const char *path,
-                                   struct quanta_error *err)
+/* All of the regular file path (at most ONNX_MAX_FILE_SIZE bytes). */
+static enum quanta_status read_whole(const char *path, uint8_t **out, size_t *out_size,
+                                     struct quanta_error *err)
 {
-    memset(m, 0, sizeof *m);
+    *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     uint8_t *buf = NULL;
-    char *dir = NULL;
-    enum quanta_status st;
+    enum quanta_status st = QUANTA_OK;
     if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: not a regular file", path);
         goto done;
@@ -1126,18 +1126,63 @@ enum quanta_status onnx_model_load(struct onnx_model *m, const char *path,
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: read error", path);
         goto done;
     }
-    const char *slash = strrchr(path, '/');
-    dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-    if (!dir) {
-        st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    st = onnx_model_decode(m, buf, size, path, dir, err);
+    *out = buf;
+    *out_size = size;
+    buf = NULL;
 done:
     fclose(fp);
     free(buf);
+    return st;
+}
+
+enum quanta_status onnx_model_load(struct onnx_model *m, const char *path,
+                                   struct quanta_error *err)
+{
+    memset(m, 0, sizeof *m);
+    uint8_t *buf;
+    size_t size;
+    enum quanta_status st = read_whole(path, &buf, &size, err);
+    if (st)
+        return st;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    if (!dir)
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory", path);
+    else
+        st = onnx_model_decode(m, buf, size, path, dir, err);
+    free(buf);
     free(dir);
     return st;
+}
+
+enum quanta_status onnx_tensor_decode(struct onnx_tensor *t, const void *bytes, size_t size,
+                                      const char *source, struct quanta_error *err)
+{
+    struct dec d = {source ? source : "tensor", NULL, err};
+    struct pb_reader top;
+    pb_reader_init(&top, bytes, size);
+    /* decode_tensor reads the payload of a LEN field: the whole buffer */
+    struct pb_field f = {.number = 1, .wire = PB_WIRE_LEN, .data = top.pos, .size = size};
+    return decode_tensor(&d, "tensor", &top, &f, t);
+}
+
+enum quanta_status onnx_tensor_load(struct onnx_tensor *t, const char *path,
+                                    struct quanta_error *err)
+{
+    memset(t, 0, sizeof *t);
+    uint8_t *buf;
+    size_t size;
+    enum quanta_status st = read_whole(path, &buf, &size, err);
+    if (st)
+        return st;
+    st = onnx_tensor_decode(t, buf, size, path, err);
+    free(buf);
+    return st;
+}
+
+void onnx_tensor_free(struct onnx_tensor *t)
+{
+    tensor_free(t);
 }
 
 void onnx_model_free(struct onnx_model *m)

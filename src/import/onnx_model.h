@@ -153,6 +153,15 @@ enum quanta_status onnx_model_decode(struct onnx_model *m, const void *bytes, si
                                      struct quanta_error *err);
 void onnx_model_free(struct onnx_model *m);
 
+/* A lone TensorProto (the input_K.pb / output_K.pb files of ONNX's test
+ * data), decoded as the model's tensors are; external data is refused.
+ * onnx_tensor_free releases what a decode filled in (not t itself). */
+enum quanta_status onnx_tensor_decode(struct onnx_tensor *t, const void *bytes, size_t size,
+                                      const char *source, struct quanta_error *err);
+enum quanta_status onnx_tensor_load(struct onnx_tensor *t, const char *path,
+                                    struct quanta_error *err);
+void onnx_tensor_free(struct onnx_tensor *t);
+
 /* Well-formed UTF-8 without control characters (names, which end up in
  * messages and in the graph JSON). */
 bool onnx_text_valid(const char *s, size_t n);

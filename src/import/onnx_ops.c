@@ -353,14 +353,17 @@ static enum quanta_status dense_input(struct cv *cv, struct cv_value *x)
 static enum quanta_status op_gemm(struct cv *cv)
 {
     static const char *const attrs[] = {"alpha", "beta", "transA", "transB", NULL};
+    /* before opset 7: broadcast says whether C may be broadcast; either way
+     * C is added as numpy broadcasting does */
+    static const char *const attrs6[] = {"alpha", "beta", "transA", "transB", "broadcast", NULL};
     struct cv_value *xp, *cvv, x;
     const struct onnx_tensor *b, *c = NULL;
     int64_t ta, tb;
     float alpha, beta;
     enum quanta_status st;
     char buf[128];
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &xp)) ||
-        (st = cv_need_const(cv, 1, "weight B", &b)) || (st = cv_input(cv, 2, &cvv)) ||
+    if ((st = cv_check_attrs(cv, cv->m->opset < 7 ? attrs6 : attrs)) ||
+        (st = cv_need_act(cv, 0, &xp)) || (st = cv_need_const(cv, 1, "weight B", &b)) || (st = cv_input(cv, 2, &cvv)) ||
         (st = cv_attr_int(cv, "transA", 0, &ta)) || (st = cv_attr_int(cv, "transB", 0, &tb)) ||
         (st = cv_attr_float(cv, "alpha", 1.0f, &alpha)) ||
         (st = cv_attr_float(cv, "beta", 1.0f, &beta)))
@@ -814,7 +817,7 @@ static enum quanta_status op_binary(struct cv *cv)
     enum graph_op op = binary_op(cv);
     if (cv->node->n_inputs != 2)
         return cv_fail(cv, "takes %d inputs; quanta takes two", cv->node->n_inputs);
-    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need(cv, 0, &a)) || (st = cv_need(cv, 1, &b)))
+    if ((st = cv_check_binary_attrs(cv)) || (st = cv_need(cv, 0, &a)) || (st = cv_need(cv, 1, &b)))
         return st;
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
         struct cv_value out = *a;
@@ -1053,7 +1056,11 @@ static enum quanta_status op_flatten(struct cv *cv)
         return st;
     if (axis < 0)
         axis += x->shape.rank;
-    if (axis != 1 || x->shape.rank < 2)
+    if (x->shape.rank < 2)
+        return cv_fail(cv, "input '%s' has rank %d; quanta flattens tensors of a batch axis and "
+                           "at least one more",
+                       x->name, x->shape.rank);
+    if (axis != 1)
         return cv_fail(cv, "attribute 'axis' %lld is not supported; only 1 (keep the batch) is",
                        (long long)axis);
     if (x->flat)
@@ -1390,19 +1397,24 @@ static enum quanta_status op_softmax(struct cv *cv)
 static enum quanta_status op_batch_norm(struct cv *cv)
 {
     static const char *const attrs[] = {"epsilon", "momentum", "training_mode", "spatial", NULL};
+    static const char *const attrs6[] = {"epsilon", "momentum", "spatial", "is_test", NULL};
     struct cv_value *x;
     const struct onnx_tensor *p[4];
     static const char *const names[] = {"scale", "B", "mean", "var"};
     float eps;
-    int64_t training, spatial;
+    int64_t training, spatial, is_test;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = only_first_output(cv)) ||
-        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)) ||
+    if ((st = cv_check_attrs(cv, cv->m->opset < 7 ? attrs6 : attrs)) ||
+        (st = only_first_output(cv)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)) ||
         (st = cv_attr_int(cv, "training_mode", 0, &training)) ||
-        (st = cv_attr_int(cv, "spatial", 1, &spatial)))
+        (st = cv_attr_int(cv, "spatial", 1, &spatial)) ||
+        (st = cv_attr_int(cv, "is_test", cv->m->opset < 7 ? 0 : 1, &is_test)))
         return st;
     if (training || !spatial)
         return cv_fail(cv, "training_mode=1 / spatial=0 is not supported");
+    if (!is_test) /* opset 6: is_test 0 (the default) normalizes with the batch's statistics */
+        return cv_fail(cv, "is_test=0 (training: the batch's own statistics) is not supported");
     if (x->shape.rank < 2)
         return cv_fail(cv, "input '%s' needs a channel axis", x->name);
     int64_t c = x->shape.dims[1];

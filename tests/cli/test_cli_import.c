@@ -73,7 +73,7 @@ START_TEST(test_import_malformed)
         {"bad-group", "model: group fields (wire types 3 and 4) are not supported"},
         {"bad-varint", "model: varint longer than 10 bytes or beyond 64 bits"},
         {"bad-unsupported-op", "operator 'Det' is not supported"},
-        {"bad-opset", "opset 7 is not supported (quanta imports opsets 9 to 18)"},
+        {"bad-opset", "opset 5 is not supported (quanta imports opsets 6 to 18)"},
     };
     char *out = cf_tmp("bad.safetensors");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
