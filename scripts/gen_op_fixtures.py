@@ -512,6 +512,21 @@ def prelu():  # one slope per channel
 
 
 @case
+def log_softmax():
+    return _unary("log_softmax", "log_softmax", [4, 6], scale=3.0, axis=1)
+
+
+@case
+def reductions():  # sum over H, max over W (kept), min and L2 over channels
+    b = Builder("reductions", [4, 5, 3])
+    s = b.op("reduce_sum", "sum", ["x"], axes=[1], keepdims=True)
+    m = b.op("reduce_max", "max", [s], axes=[2], keepdims=True)
+    lo = b.op("reduce_min", "min", [m], axes=[3], keepdims=True)
+    b.op("reduce_l2", "l2", [b.op("add", "join", [lo, s])], axes=[2, 3])
+    return b
+
+
+@case
 def transpose_nhwc_to_nchw():
     b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
     b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])

@@ -261,6 +261,14 @@ def run_node(op, ins, attrs):
         return embedding(ins[0], ins[1])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
+    if op == "log_softmax":
+        return np.log(softmax(ins[0], a.get("axis", -1)))
+    if op in ("reduce_sum", "reduce_max", "reduce_min", "reduce_l2"):
+        x = np.asarray(ins[0], np.float64)
+        fn = {"reduce_sum": np.sum, "reduce_max": np.max, "reduce_min": np.min,
+              "reduce_l2": lambda v, axis, keepdims: np.sqrt(np.sum(v * v, axis=axis,
+                                                                    keepdims=keepdims))}[op]
+        return fn(x, axis=tuple(a["axes"]), keepdims=a.get("keepdims", False))
     if op == "transpose":
         return np.transpose(np.asarray(ins[0], np.float64), a["perm"])
     if op in BINARY:

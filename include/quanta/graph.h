@@ -59,7 +59,12 @@
     X(SILU, "silu")                                                            \
     X(GELU, "gelu")                                                            \
     X(GELU_TANH, "gelu_tanh")                                                  \
-    X(TRANSPOSE, "transpose")
+    X(TRANSPOSE, "transpose")                                                  \
+    X(LOG_SOFTMAX, "log_softmax")                                              \
+    X(REDUCE_SUM, "reduce_sum")                                                \
+    X(REDUCE_MAX, "reduce_max")                                                \
+    X(REDUCE_MIN, "reduce_min")                                                \
+    X(REDUCE_L2, "reduce_l2")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,

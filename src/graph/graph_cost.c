@@ -62,12 +62,17 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_SILU:
     case GRAPH_OP_GELU:
     case GRAPH_OP_GELU_TANH:
+    case GRAPH_OP_LOG_SOFTMAX:
         return out;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
         return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1];
     case GRAPH_OP_GLOBAL_AVG_POOL:
     case GRAPH_OP_MEAN:
+    case GRAPH_OP_REDUCE_SUM:
+    case GRAPH_OP_REDUCE_MAX:
+    case GRAPH_OP_REDUCE_MIN:
+    case GRAPH_OP_REDUCE_L2:
         return numel_of(g, n->inputs[0], batch);
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE:

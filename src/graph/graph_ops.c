@@ -58,6 +58,11 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_GELU]        = {"gelu",            1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_GELU_TANH]   = {"gelu_tanh",       1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_TRANSPOSE]   = {"transpose",       1, 1, "x",     GA(PERM),               GA(PERM),     graph_shape_transpose},
+    [GRAPH_OP_LOG_SOFTMAX] = {"log_softmax",     1, 1, "x",     GA(AXIS),               0,            graph_shape_softmax},
+    [GRAPH_OP_REDUCE_SUM]  = {"reduce_sum",      1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
+    [GRAPH_OP_REDUCE_MAX]  = {"reduce_max",      1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
+    [GRAPH_OP_REDUCE_MIN]  = {"reduce_min",      1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
+    [GRAPH_OP_REDUCE_L2]   = {"reduce_l2",       1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {

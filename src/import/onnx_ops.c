@@ -1388,7 +1388,8 @@ static enum quanta_status op_softmax(struct cv *cv)
     struct cv_value out = *x;
     struct quanta_shape s = cv->g->values[qx].shape;
     int n;
-    if ((st = emit(cv, GRAPH_OP_SOFTMAX, &qx, 1, &s, &out.q, &n)))
+    enum graph_op op = op_is(cv, "LogSoftmax") ? GRAPH_OP_LOG_SOFTMAX : GRAPH_OP_SOFTMAX;
+    if ((st = emit(cv, op, &qx, 1, &s, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.axis = x->flat ? 1 : cv_phys_axis(x->perm, r, (int)axis);
     return def_new(cv, &out);
@@ -1525,15 +1526,27 @@ static enum quanta_status op_gather(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2 (axes as an input
+ * from opset 13 for ReduceSum, 18 for the others). */
 static enum quanta_status op_reduce_mean(struct cv *cv)
 {
     static const char *const attrs[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
+    static const struct {
+        const char *name;
+        enum graph_op op;
+    } ops[] = {{"ReduceMean", GRAPH_OP_MEAN},     {"ReduceSum", GRAPH_OP_REDUCE_SUM},
+               {"ReduceMax", GRAPH_OP_REDUCE_MAX}, {"ReduceMin", GRAPH_OP_REDUCE_MIN},
+               {"ReduceL2", GRAPH_OP_REDUCE_L2}};
+    enum graph_op op = GRAPH_OP_MEAN;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (op_is(cv, ops[i].name))
+            op = ops[i].op;
     struct cv_value *x;
     int64_t axes[QUANTA_MAX_RANK], keepdims, noop;
     int n;
     enum quanta_status st;
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = get_axes(cv, 18, axes, &n)) || (st = cv_attr_int(cv, "keepdims", 1, &keepdims)) ||
+        (st = get_axes(cv, op == GRAPH_OP_REDUCE_SUM ? 13 : 18, axes, &n)) || (st = cv_attr_int(cv, "keepdims", 1, &keepdims)) ||
         (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
         return st;
     int r = x->shape.rank;
@@ -1547,7 +1560,7 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
         red[a] = true;
     }
     if (red[0])
-        return cv_fail(cv, "averages over the batch axis, which is not supported");
+        return cv_fail(cv, "reduces over the batch axis, which is not supported");
     if (x->flat && !red[1])
         return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
     int qx = x->q;
@@ -1580,7 +1593,7 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
         drop_axes(&tmp, red, &out);
     }
     int node;
-    if ((st = emit(cv, GRAPH_OP_MEAN, &qx, 1, &qs, &out.q, &node)))
+    if ((st = emit(cv, op, &qx, 1, &qs, &out.q, &node)))
         return st;
     struct graph_attrs *a = &cv->g->nodes[node].attrs;
     a->n_axes = nq;
@@ -1696,9 +1709,14 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Unsqueeze", op_unsqueeze},
         {"Concat", op_concat},
         {"Softmax", op_softmax},
+        {"LogSoftmax", op_softmax},
         {"BatchNormalization", op_batch_norm},
         {"Gather", op_gather},
         {"ReduceMean", op_reduce_mean},
+        {"ReduceSum", op_reduce_mean},
+        {"ReduceMax", op_reduce_mean},
+        {"ReduceMin", op_reduce_mean},
+        {"ReduceL2", op_reduce_mean},
         {"Identity", op_identity},
         {"Dropout", op_identity},
         {"Pad", op_pad},

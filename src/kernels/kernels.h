@@ -156,6 +156,7 @@ typedef void (*transpose_fn)(const struct transpose_params *p, const void *x, vo
  * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
 struct f32_softmax_params {
     size_t outer, axis_len, inner;
+    int log;                    /* log_softmax: y = x - max - log(sum(exp(x - max))) */
 };
 typedef void (*f32_softmax_fn)(const struct f32_softmax_params *p, const float *x, float *y);
 
@@ -175,7 +176,11 @@ typedef void (*f32_batch_norm_fn)(const struct f32_batch_norm_params *p, const f
  * y holds the kept axes in order (keepdims only changes the shape, not the
  * data). Sums are accumulated in double. rank <= F32_REDUCE_MAX_RANK. */
 #define F32_REDUCE_MAX_RANK 8
+enum f32_reduce_op { F32_REDUCE_MEAN, F32_REDUCE_SUM, F32_REDUCE_MAX, F32_REDUCE_MIN,
+                     F32_REDUCE_L2 };
 struct f32_reduce_params {
+    enum f32_reduce_op op;      /* mean (0) ... l2 = sqrt(sum of squares); sums in double,
+                                   max/min NaN if any element is */
     int rank;
     size_t dims[F32_REDUCE_MAX_RANK];
     unsigned char reduce[F32_REDUCE_MAX_RANK];

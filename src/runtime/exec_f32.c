@@ -531,7 +531,8 @@ static void exec_softmax(struct runner *r, const struct graph_node *nd, float *y
 {
     const struct quanta_shape *xs = in_shape(r, nd, 0);
     int axis = norm_axis(nd->attrs.axis, xs->rank);
-    struct f32_softmax_params p = {.outer = 1, .axis_len = (size_t)xs->dims[axis], .inner = 1};
+    struct f32_softmax_params p = {.outer = 1, .axis_len = (size_t)xs->dims[axis], .inner = 1,
+                                   .log = nd->op == GRAPH_OP_LOG_SOFTMAX};
     for (int d = 0; d < axis; d++)
         p.outer *= (size_t)xs->dims[d];
     for (int d = axis + 1; d < xs->rank; d++)
@@ -568,10 +569,11 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
     return QUANTA_OK;
 }
 
-static void exec_mean(struct runner *r, const struct graph_node *nd, float *y)
+static void exec_mean(struct runner *r, const struct graph_node *nd, float *y,
+                      enum f32_reduce_op op)
 {
     const struct quanta_shape *xs = in_shape(r, nd, 0);
-    struct f32_reduce_params p = {.rank = xs->rank};
+    struct f32_reduce_params p = {.op = op, .rank = xs->rank};
     for (int d = 0; d < xs->rank; d++)
         p.dims[d] = (size_t)xs->dims[d];
     for (int i = 0; i < nd->attrs.n_axes; i++)
@@ -629,7 +631,12 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;
     case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
-    case GRAPH_OP_MEAN: exec_mean(r, nd, y); break;
+    case GRAPH_OP_MEAN: exec_mean(r, nd, y, F32_REDUCE_MEAN); break;
+    case GRAPH_OP_REDUCE_SUM: exec_mean(r, nd, y, F32_REDUCE_SUM); break;
+    case GRAPH_OP_REDUCE_MAX: exec_mean(r, nd, y, F32_REDUCE_MAX); break;
+    case GRAPH_OP_REDUCE_MIN: exec_mean(r, nd, y, F32_REDUCE_MIN); break;
+    case GRAPH_OP_REDUCE_L2: exec_mean(r, nd, y, F32_REDUCE_L2); break;
+    case GRAPH_OP_LOG_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_QUANTIZE:
     case GRAPH_OP_DEQUANTIZE:
     case GRAPH_OP_COUNT:

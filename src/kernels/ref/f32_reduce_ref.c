@@ -1,7 +1,9 @@
-/* Reference mean over a set of axes. For each output element the reduced
+/* Reference reductions (mean, sum, max, min, L2) over a set of axes. For each output element the reduced
  * axes are walked with an odometer over their coordinates, summing in
  * double. */
 #include "kernels/kernels.h"
+
+#include <math.h>
 
 void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y)
 {
@@ -28,19 +30,28 @@ void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y)
         for (int i = 0; i < n_kept; i++)
             base += kc[i] * stride[kept[i]];
         size_t rc[F32_REDUCE_MAX_RANK] = {0};
-        double sum = 0.0;
+        double sum = 0.0, best = x[base];
         for (size_t r = 0; r < n_in_window; r++) {
             size_t off = base;
             for (int i = 0; i < n_red; i++)
                 off += rc[i] * stride[red[i]];
-            sum += x[off];
+            double v = x[off];
+            sum += p->op == F32_REDUCE_L2 ? v * v : v;
+            if (isnan(v) || (p->op == F32_REDUCE_MAX ? v > best : v < best))
+                best = isnan(best) ? best : v;
             for (int i = n_red - 1; i >= 0; i--) { /* next reduced coordinate */
                 if (++rc[i] < p->dims[red[i]])
                     break;
                 rc[i] = 0;
             }
         }
-        y[o] = (float)(sum / (double)n_in_window);
+        switch (p->op) {
+        case F32_REDUCE_MEAN: y[o] = (float)(sum / (double)n_in_window); break;
+        case F32_REDUCE_SUM: y[o] = (float)sum; break;
+        case F32_REDUCE_L2: y[o] = (float)sqrt(sum); break;
+        case F32_REDUCE_MAX:
+        case F32_REDUCE_MIN: y[o] = (float)best; break;
+        }
         for (int i = n_kept - 1; i >= 0; i--) { /* next output coordinate */
             if (++kc[i] < p->dims[kept[i]])
                 break;

@@ -19,8 +19,15 @@ void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float 
             double sum = 0.0;
             for (size_t i = 0; i < len; i++) {
                 float e = expf(xp[i * inner] - max);
-                yp[i * inner] = e;
+                if (!p->log)
+                    yp[i * inner] = e;
                 sum += e;
+            }
+            if (p->log) {
+                double shift = (double)max + log(sum);
+                for (size_t i = 0; i < len; i++)
+                    yp[i * inner] = (float)((double)xp[i * inner] - shift);
+                continue;
             }
             float inv = (float)(1.0 / sum);
             for (size_t i = 0; i < len; i++)
