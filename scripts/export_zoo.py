@@ -21,7 +21,9 @@ Batch norm (--bn-stats): "init" (default) keeps torchvision's running
 statistics (mean 0, variance 1), so every batch norm is nearly the identity
 and the activations of most of these random networks shrink layer after
 layer (outputs near 1e-9 for mobilenet_v2, 1e-14 for efficientnet_b0): the
-network damps a perturbation of its input. "data" re-estimates the running
+network damps a perturbation of its input; googlenet's features reach 1e-11
+and shufflenet_v2's vanish too, so their outputs are the classifier's bias,
+whatever the input. "data" re-estimates the running
 mean and variance of every batch-norm layer (cumulative average, one pass in
 training mode over --bn-samples samples of their own seed, weights
 unchanged), so every normalized activation has about zero mean and unit
