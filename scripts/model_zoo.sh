@@ -4,13 +4,12 @@
 # (224x224 RGB, NCHW, dynamic batch), then for each model:
 #
 #   quanta import    MODEL.onnx -> float model
-#   quanta run       --layout nchw on 16 inputs, outputs compared with
-#                    PyTorch's: max |quanta - PyTorch| / max |PyTorch| <= 1e-4
+#   quanta run       on 16 inputs (NCHW, the imported model's own layout),
+#                    outputs compared with PyTorch's:
+#                    max |quanta - PyTorch| / max |PyTorch| <= 1e-4
 #   quanta quantize  static int8, default settings, calibrated on 64 other
-#                    samples (quantize has no --layout, so they are
-#                    transposed to NHWC first)
-#   quanta eval      float against int8 on the 16 inputs (--layout nchw):
-#                    output SQNR >= 25 dB
+#                    samples (NCHW as well)
+#   quanta eval      float against int8 on the 16 inputs: output SQNR >= 25 dB
 #
 # Prints one Markdown table row per model and keeps going when a model
 # fails; exits 1 if a target is missed. The column "PyTorch, 40 dB input
@@ -64,15 +63,12 @@ for m in "$@"; do
     elif ! "$QUANTA" import "$d/model.onnx" -o "$d/float.safetensors" > /dev/null 2> "$d/import.err"; then
         echo "model_zoo: $m: import refused" >&2
     else
-        "$QUANTA" run "$d/float.safetensors" --data "$d/inputs.npy" --layout nchw \
+        "$QUANTA" run "$d/float.safetensors" --data "$d/inputs.npy" \
             --output "$d/quanta_out.npy" --threads "$THREADS" > /dev/null 2> "$d/run.err" || true
-        "$PY" -c 'import sys, numpy as np
-np.save(sys.argv[2], np.ascontiguousarray(np.load(sys.argv[1]).transpose(0, 2, 3, 1)))' \
-            "$d/calib.npy" "$d/calib_nhwc.npy"
-        if "$QUANTA" quantize "$d/float.safetensors" --data "$d/calib_nhwc.npy" \
+        if "$QUANTA" quantize "$d/float.safetensors" --data "$d/calib.npy" \
                 -o "$d/int8.safetensors" > /dev/null 2> "$d/quantize.err"; then
             "$QUANTA" eval "$d/float.safetensors" "$d/int8.safetensors" --data "$d/inputs.npy" \
-                --layout nchw --json --threads "$THREADS" > "$d/eval.json" 2> "$d/eval.err" || true
+                --json --threads "$THREADS" > "$d/eval.json" 2> "$d/eval.err" || true
         fi
     fi
     echo $(( $(secs) - t0 )) > "$d/seconds"
