@@ -6,7 +6,8 @@ transposes, broadcasts and element-wise functions:
     se        squeeze-excitation: PReLU, a [N, C, 1, 1] gate (hardsigmoid)
               scaling [N, C, H, W], hardswish, flatten of an NCHW tensor
               as the output
-    shuffle   ShuffleNet's channel shuffle: view, transpose, view
+    shuffle   ShuffleNet's channel split (Slice) and shuffle: view,
+              transpose, view
     ln        LayerNorm over channels after a permute (exported as
               ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
 
@@ -47,9 +48,11 @@ class Shuffle(nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
+        a, b = y.chunk(2, dim=1)  # Slice along the channels
+        y = torch.cat((a, torch.relu(b)), 1)
         n, c, h, w = y.shape
         y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
-        return self.mix(y).flatten(1)
+        return self.mix(y)[:, :, 1::2, :].flatten(1)  # a strided Slice
 
 
 class LN(nn.Module):

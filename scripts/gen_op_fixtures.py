@@ -527,6 +527,13 @@ def reductions():  # sum over H, max over W (kept), min and L2 over channels
 
 
 @case
+def slice_steps():  # every second row backwards, channels 1..2, the batch whole
+    b = Builder("slice_steps", [6, 5, 4])
+    b.op("slice", "s", ["x"], shape=[-1, 3, 5, 2], starts=[0, 5, 0, 1], steps=[1, -2, 1, 1])
+    return b
+
+
+@case
 def transpose_nhwc_to_nchw():
     b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
     b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])

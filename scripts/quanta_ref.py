@@ -261,6 +261,14 @@ def run_node(op, ins, attrs):
         return embedding(ins[0], ins[1])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
+    if op == "slice":
+        x = np.asarray(ins[0], np.float64)
+        steps = a.get("steps", [1] * x.ndim)
+        idx = []
+        for d in range(x.ndim):
+            n = x.shape[d] if a["shape"][d] < 0 else a["shape"][d]
+            idx.append(np.arange(n) * steps[d] + a["starts"][d])
+        return x[np.ix_(*idx)]
     if op == "log_softmax":
         return np.log(softmax(ins[0], a.get("axis", -1)))
     if op in ("reduce_sum", "reduce_max", "reduce_min", "reduce_l2"):

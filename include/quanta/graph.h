@@ -64,7 +64,8 @@
     X(REDUCE_SUM, "reduce_sum")                                                \
     X(REDUCE_MAX, "reduce_max")                                                \
     X(REDUCE_MIN, "reduce_min")                                                \
-    X(REDUCE_L2, "reduce_l2")
+    X(REDUCE_L2, "reduce_l2")                                                  \
+    X(SLICE, "slice")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -101,6 +102,8 @@ struct graph_attrs {
     bool keepdims;
     int n_perm;                     /* transpose */
     int perm[QUANTA_MAX_RANK];
+    int n_starts, n_steps;          /* slice: one entry per axis (steps default 1) */
+    int64_t starts[QUANTA_MAX_RANK], steps[QUANTA_MAX_RANK];
 };
 
 /* Quantization parameters of a value (quantized models only).

@@ -77,6 +77,7 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:
+    case GRAPH_OP_SLICE:
     case GRAPH_OP_CONCAT:
     case GRAPH_OP_EMBEDDING:
     case GRAPH_OP_QUANTIZE:

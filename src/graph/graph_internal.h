@@ -25,7 +25,9 @@
     X(GAMMA, "gamma", ATTR_KIND_FLOAT)                                         \
     X(MIN, "min", ATTR_KIND_FLOAT)                                             \
     X(MAX, "max", ATTR_KIND_FLOAT)                                             \
-    X(PERM, "perm", ATTR_KIND_INT_LIST)
+    X(PERM, "perm", ATTR_KIND_INT_LIST)                                        \
+    X(STARTS, "starts", ATTR_KIND_INT_LIST)                                    \
+    X(STEPS, "steps", ATTR_KIND_INT_LIST)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */
@@ -99,6 +101,7 @@ enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct qu
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_dequantize(const struct graph_check *c, struct quanta_shape *out);
 

@@ -97,6 +97,14 @@ static void sb_ints(struct sbuf *b, const int *v, int n)
     sb_puts(b, "]");
 }
 
+static void sb_i64s(struct sbuf *b, const int64_t *v, int n)
+{
+    sb_puts(b, "[");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "%s%lld", i ? ", " : "", (long long)v[i]);
+    sb_puts(b, "]");
+}
+
 static void sb_shape(struct sbuf *b, const struct quanta_shape *s)
 {
     sb_puts(b, "[");
@@ -132,6 +140,8 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_MIN: sb_float(b, a->min); break;
     case GRAPH_ATTR_MAX: sb_float(b, a->max); break;
     case GRAPH_ATTR_PERM: sb_ints(b, a->perm, a->n_perm); break;
+    case GRAPH_ATTR_STARTS: sb_i64s(b, a->starts, a->n_starts); break;
+    case GRAPH_ATTR_STEPS: sb_i64s(b, a->steps, a->n_steps); break;
     case GRAPH_ATTR_SHAPE: sb_shape(b, &a->shape); break;
     case GRAPH_ATTR_AXES: sb_ints(b, a->axes, a->n_axes); break;
     case GRAPH_ATTR_KEEPDIMS: sb_puts(b, a->keepdims ? "true" : "false"); break;

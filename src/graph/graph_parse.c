@@ -272,6 +272,10 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
             a->n_perm = n;
             for (int i = 0; i < n; i++)
                 a->perm[i] = (int)list[i];
+        } else if (id == GRAPH_ATTR_STARTS || id == GRAPH_ATTR_STEPS) {
+            *(id == GRAPH_ATTR_STARTS ? &a->n_starts : &a->n_steps) = n;
+            memcpy(id == GRAPH_ATTR_STARTS ? a->starts : a->steps, list,
+                   (size_t)n * sizeof list[0]);
         } else {
             a->n_axes = n;
             for (int i = 0; i < n; i++)

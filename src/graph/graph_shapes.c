@@ -370,6 +370,38 @@ enum quanta_status graph_shape_transpose(const struct graph_check *c, struct qua
     return QUANTA_OK;
 }
 
+/* slice: output extent shape[d] along axis d, element j read at
+ * starts[d] + j * steps[d] (steps default 1, any sign but 0); every index
+ * read must lie inside x. A batch extent -1 must be taken whole. */
+enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    if (a->shape.rank != r || a->n_starts != r || (a->n_steps && a->n_steps != r))
+        return graph_node_fail(c, "attrs 'shape', 'starts' (and 'steps') need %d entries, the "
+                                  "rank of '%s'",
+                               r, x->name);
+    for (int d = 0; d < r; d++) {
+        int64_t n = a->shape.dims[d], s0 = a->starts[d], st = a->n_steps ? a->steps[d] : 1;
+        int64_t in = x->shape.dims[d];
+        if (in < 0 || n < 0) {
+            if (!(in < 0 && n < 0 && s0 == 0 && st == 1))
+                return graph_node_fail(c, "axis %d of '%s' has any size; slice takes it whole",
+                                       d, x->name);
+            continue;
+        }
+        int64_t last = s0 + (n - 1) * st;
+        if (st == 0 || n < 1 || s0 < 0 || s0 >= in || last < 0 || last >= in)
+            return graph_node_fail(c, "axis %d: %lld elements from %lld by %lld leave '%s' "
+                                      "(extent %lld)",
+                                   d, (long long)n, (long long)s0, (long long)st, x->name,
+                                   (long long)in);
+    }
+    *out = a->shape;
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_value *x = c->in[0], *y = c->out;

@@ -1211,6 +1211,114 @@ static enum quanta_status get_axes(struct cv *cv, int since_opset, int64_t *axes
     return QUANTA_OK;
 }
 
+/* Entries of a Slice parameter: input k (from opset 10; an INT64 or INT32
+ * constant) or attribute name (before). *n = -1 when absent. */
+static enum quanta_status slice_param(struct cv *cv, int k, const char *name, int64_t *v,
+                                      int *n)
+{
+    enum quanta_status st;
+    *n = -1;
+    if (cv->m->opset < 10) {
+        const int64_t *a;
+        if ((st = cv_attr_ints(cv, name, &a, n)))
+            return st;
+        if (*n > QUANTA_MAX_RANK)
+            return cv_fail(cv, "attribute '%s' has %d entries", name, *n);
+        for (int i = 0; i < *n; i++)
+            v[i] = a[i];
+        return QUANTA_OK;
+    }
+    struct cv_value *in;
+    if ((st = cv_input(cv, k, &in)) || !in)
+        return st;
+    if (in->kind != CV_CONST || (in->c->dtype != QUANTA_I64 && in->c->dtype != QUANTA_I32) ||
+        in->c->numel > QUANTA_MAX_RANK)
+        return cv_fail(cv, "input '%s' must be an integer constant of at most %d entries", name,
+                       QUANTA_MAX_RANK);
+    *n = (int)in->c->numel;
+    for (int i = 0; i < *n; i++)
+        v[i] = cv_tensor_i(in->c, i);
+    return QUANTA_OK;
+}
+
+/* Slice of an activation: per ONNX axis a start, a step and a count
+ * (ONNX's clamping of starts and ends), laid out like the input. */
+static enum quanta_status op_slice(struct cv *cv)
+{
+    static const char *const attrs_old[] = {"starts", "ends", "axes", NULL};
+    struct cv_value *x;
+    int64_t starts[QUANTA_MAX_RANK], ends[QUANTA_MAX_RANK], axes[QUANTA_MAX_RANK];
+    int64_t steps[QUANTA_MAX_RANK];
+    int ns, ne, na, nt;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, cv->m->opset < 10 ? attrs_old : NULL)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = slice_param(cv, 1, "starts", starts, &ns)) ||
+        (st = slice_param(cv, 2, "ends", ends, &ne)) ||
+        (st = slice_param(cv, 3, "axes", axes, &na)) ||
+        (st = slice_param(cv, 4, "steps", steps, &nt)))
+        return st;
+    const int r = x->shape.rank;
+    if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (nt >= 0 && nt != ns))
+        return cv_fail(cv, "starts, ends, axes and steps must have one length");
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
+    struct cv_value out = *x;
+    bool seen[QUANTA_MAX_RANK] = {false};
+    for (int d = 0; d < r; d++) {
+        s0[d] = 0;
+        st1[d] = 1;
+    }
+    for (int i = 0; i < ns; i++) {
+        int64_t a = na >= 0 ? axes[i] : i, step = nt >= 0 ? steps[i] : 1;
+        if (a < 0)
+            a += r;
+        if (a < 0 || a >= r || seen[a] || step == 0)
+            return cv_fail(cv, "axis %lld or step %lld is not valid", (long long)a,
+                           (long long)step);
+        seen[a] = true;
+        int64_t dim = x->shape.dims[a], b = starts[i], e = ends[i], count;
+        if (dim < 0) {
+            if (b == 0 && step == 1 && e >= INT32_MAX)
+                continue; /* the whole batch */
+            return cv_fail(cv, "slices the batch axis, which is not supported");
+        }
+        if (b < 0)
+            b += dim;
+        if (e < 0)
+            e += dim;
+        if (step > 0) {
+            b = b < 0 ? 0 : b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            count = e > b ? (e - b + step - 1) / step : 0;
+        } else {
+            b = b < 0 ? -1 : b > dim - 1 ? dim - 1 : b;
+            e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+            count = b > e ? (b - e - step - 1) / -step : 0;
+        }
+        if (count < 1)
+            return cv_fail(cv, "the slice of axis %lld is empty", (long long)a);
+        s0[a] = b;
+        st1[a] = step;
+        out.shape.dims[a] = count;
+    }
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    int node;
+    if ((st = emit(cv, GRAPH_OP_SLICE, &qx, 1, &phys, &out.q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->n_starts = ga->n_steps = r;
+    for (int i = 0; i < r; i++) {
+        ga->starts[i] = s0[x->perm[i]];
+        ga->steps[i] = st1[x->perm[i]];
+    }
+    return def_new(cv, &out);
+}
+
 /* Layout after dropping the axes marked in drop (their size is 1, or they
  * were reduced). */
 static void drop_axes(const struct cv_value *x, const bool *drop, struct cv_value *out)
@@ -1705,6 +1813,7 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Flatten", op_flatten},
         {"Reshape", op_reshape},
         {"Transpose", op_transpose},
+        {"Slice", op_slice},
         {"Squeeze", op_squeeze},
         {"Unsqueeze", op_unsqueeze},
         {"Concat", op_concat},

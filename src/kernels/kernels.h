@@ -151,6 +151,17 @@ struct transpose_params {
 };
 typedef void (*transpose_fn)(const struct transpose_params *p, const void *x, void *y);
 
+/* ---- slice (float and int8 alike) ----
+ * y has shape out[0..rank); y[j] = x[starts + j * steps] along every axis
+ * (x of shape in[0..rank); every index read lies inside it). */
+struct slice_params {
+    int rank;
+    size_t in[TRANSPOSE_MAX_RANK], out[TRANSPOSE_MAX_RANK];
+    int64_t starts[TRANSPOSE_MAX_RANK], steps[TRANSPOSE_MAX_RANK];
+    size_t elem_size;
+};
+typedef void (*slice_fn)(const struct slice_params *p, const void *x, void *y);
+
 /* ---- softmax ----
  * x and y viewed as [outer, axis_len, inner]; softmax along the middle
  * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
@@ -253,6 +264,7 @@ struct f32_kernels {
     f32_math_fn math;
     f32_broadcast_fn broadcast;
     transpose_fn transpose;
+    slice_fn slice;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
     f32_reduce_fn mean;
@@ -340,6 +352,7 @@ void f32_add__ref(const struct f32_binary_params *p, const float *a, const float
 void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float *b, float *y);
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
 void transpose__ref(const struct transpose_params *p, const void *x, void *y);
+void slice__ref(const struct slice_params *p, const void *x, void *y);
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);
 void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, const float *b,
                         float *y);

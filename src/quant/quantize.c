@@ -480,7 +480,7 @@ done:
 static bool is_move_op(enum graph_op op)
 {
     return op == GRAPH_OP_MAX_POOL2D || op == GRAPH_OP_FLATTEN || op == GRAPH_OP_RESHAPE ||
-           op == GRAPH_OP_TRANSPOSE;
+           op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE;
 }
 
 /* Whether node runs int8 in static mode. */
@@ -501,6 +501,7 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:
+    case GRAPH_OP_SLICE:
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];

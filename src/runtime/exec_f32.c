@@ -494,6 +494,29 @@ void exec_transpose_params(const struct graph_node *nd, const struct quanta_shap
     }
 }
 
+/* Kernel params of a slice node for its input's current shape (the batch,
+ * taken whole, at its current size). */
+void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                       size_t elem_size, struct slice_params *p)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    for (int d = 0; d < xs->rank; d++) {
+        p->in[d] = (size_t)xs->dims[d];
+        p->out[d] = a->shape.dims[d] < 0 ? (size_t)xs->dims[d] : (size_t)a->shape.dims[d];
+        p->starts[d] = a->starts[d];
+        p->steps[d] = a->n_steps ? a->steps[d] : 1;
+    }
+}
+
+static void exec_slice(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct slice_params p;
+    exec_slice_params(nd, in_shape(r, nd, 0), sizeof(float), &p);
+    r->f32->slice(&p, in_data(r, nd, 0), y);
+}
+
 static void exec_transpose(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct transpose_params p;
@@ -627,6 +650,7 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_GELU: exec_math(r, nd, y, F32_MATH_GELU); break;
     case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
     case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
+    case GRAPH_OP_SLICE: exec_slice(r, nd, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;

@@ -348,6 +348,12 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         r->f32->transpose(&p, q8_in(r, nd->inputs[0]), y);
         break;
     }
+    case GRAPH_OP_SLICE: {
+        struct slice_params p;
+        exec_slice_params(nd, shape_of(r, nd->inputs[0]), 1, &p);
+        r->f32->slice(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);

@@ -412,14 +412,15 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         np->copy = is_identity(&np->unary);
         return QUANTA_OK;
-    case GRAPH_OP_TRANSPOSE: /* moves bytes: input and output share parameters */
+    case GRAPH_OP_TRANSPOSE: /* move bytes: input and output share parameters */
+    case GRAPH_OP_SLICE:
         if ((st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err)))
             return st;
         if (!is_identity(&np->unary))
             return quanta_fail(err, QUANTA_ERR_INPUT,
-                               "node '%s' (transpose): int8 input and output must have the "
-                               "same scale and zero point",
-                               nd->name);
+                               "node '%s' (%s): int8 input and output must have the same "
+                               "scale and zero point",
+                               nd->name, graph_op_name(nd->op));
         return QUANTA_OK;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:

@@ -109,6 +109,9 @@ void exec_f32_unpack(struct runner *r);
 void exec_transpose_params(const struct graph_node *nd, const struct quanta_shape *xs,
                            size_t elem_size, struct transpose_params *p);
 
+void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                       size_t elem_size, struct slice_params *p);
+
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
 
