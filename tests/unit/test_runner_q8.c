@@ -17,16 +17,9 @@
 #include "quanta/quantize.h"
 #include "quanta/runtime.h"
 #include "support/test_model.h"
+#include "support/test_ranges.h"
 
 /* ---- a float model held in memory: support/test_model.h ---- */
-
-static void run(struct runner *r, int64_t batch, const float *x)
-{
-    struct quanta_error err = {0};
-    const void *in[1] = {x};
-    enum quanta_status st = runner_run(r, batch, in, &err);
-    ck_assert_msg(st == QUANTA_OK, "runner_run: %s", err.message);
-}
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static void fill(float *x, size_t n)
@@ -80,63 +73,11 @@ static void cnn_init(struct cnn *c)
     tm_load(&c->m, CNN_JSON);
 }
 
-/* ---- calibration: min/max of every value, recorded by the float hook ---- */
-
-#define MAX_RANGES 32
-
-struct ranges {
-    int n;
-    const char *name[MAX_RANGES];
-    float lo[MAX_RANGES], hi[MAX_RANGES];
-};
-
-static void range_hook(void *ctx, const struct graph *g, int value, const float *data,
-                       const struct quanta_shape *shape)
-{
-    struct ranges *t = ctx;
-    int i = 0;
-    while (i < t->n && strcmp(t->name[i], g->values[value].name) != 0)
-        i++;
-    if (i == t->n) {
-        ck_assert_int_lt(t->n, MAX_RANGES);
-        t->name[t->n] = g->values[value].name;
-        t->lo[t->n] = INFINITY;
-        t->hi[t->n] = -INFINITY;
-        t->n++;
-    }
-    for (int64_t k = 0; k < quanta_shape_numel(shape); k++) {
-        t->lo[i] = fminf(t->lo[i], data[k]);
-        t->hi[i] = fmaxf(t->hi[i], data[k]);
-    }
-}
-
-static bool range_find(void *ctx, const char *value, float *lo, float *hi)
-{
-    const struct ranges *t = ctx;
-    for (int i = 0; i < t->n; i++)
-        if (strcmp(t->name[i], value) == 0) {
-            *lo = t->lo[i];
-            *hi = t->hi[i];
-            return true;
-        }
-    return false;
-}
-
-/* Ranges of g over n samples of x (the names point into g). */
-static void calibrate(const struct graph *g, const float *x, int64_t n, struct ranges *t)
-{
-    memset(t, 0, sizeof *t);
-    struct runner *r = tm_new_runner(g, n);
-    runner_set_hook(r, range_hook, t);
-    run(r, n, x);
-    runner_free(r);
-}
-
 static void quantize(const struct graph *src, const struct quantize_options *opt,
-                     struct ranges *t, struct graph *out)
+                     struct tr_ranges *t, struct graph *out)
 {
     struct quanta_error err = {0};
-    struct quantize_ranges qr = {range_find, t};
+    struct quantize_ranges qr = {tr_find, t};
     enum quanta_status st = quantize_model(src, opt, &qr, out, "test", &err);
     ck_assert_msg(st == QUANTA_OK, "quantize_model: %s", err.message);
 }
@@ -285,7 +226,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
     struct cnn *c = malloc(sizeof *c);
     struct qtrace *t = malloc(sizeof *t);
     struct seen *s = malloc(sizeof *s);
-    struct ranges *rg = malloc(sizeof *rg);
+    struct tr_ranges *rg = malloc(sizeof *rg);
     ck_assert(c && t && s && rg);
     cnn_init(c);
     float calib[16 * IMG], x[BATCH * IMG];
@@ -294,7 +235,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
     /* calibrated on x itself among others: no value is clipped, so the
      * differences from the float model are roundings only */
     memcpy(calib + 3 * IMG, x, sizeof x);
-    calibrate(&c->m.g, calib, 16, rg);
+    tr_calibrate(&c->m.g, calib, 16, rg);
     struct graph q;
     quantize(&c->m.g, opt, rg, &q);
     ck_assert_int_eq(count_op(&q, GRAPH_OP_QUANTIZE), 1);
@@ -306,7 +247,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
     struct runner *r = tm_new_runner(&q, BATCH);
     memset(s, 0, sizeof *s);
     runner_set_hook(r, seen_hook, s);
-    run(r, BATCH, x);
+    tr_run(r, BATCH, x);
     struct quanta_shape shape;
     const float *probs = runner_output(r, 0, &shape);
     ck_assert_int_eq(shape.dims[0], BATCH);
@@ -370,7 +311,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
 
     /* end to end against the float model: logits within a few output steps */
     struct runner *rf = tm_new_runner(&c->m.g, BATCH);
-    run(rf, BATCH, x);
+    tr_run(rf, BATCH, x);
     const float *lf = runner_output(rf, 1, &shape);
     const struct graph_quant *ql = qof(&q, "logits.q");
     for (int i = 0; i < BATCH * 3; i++)
@@ -381,7 +322,7 @@ static void check_cnn(const struct quantize_options *opt, float logits_out[BATCH
     /* batch 1, sample by sample, without the hook: the same bits */
     runner_set_hook(r, NULL, NULL);
     for (int b = 0; b < BATCH; b++) {
-        run(r, 1, x + b * IMG);
+        tr_run(r, 1, x + b * IMG);
         const float *y = runner_output(r, 0, &shape);
         ck_assert_int_eq(shape.dims[0], 1);
         ck_assert_mem_eq(y, t->probs + 3 * b, 3 * sizeof(float));
@@ -442,13 +383,13 @@ END_TEST
 START_TEST(test_q8_levels_same_bytes)
 {
     struct cnn *c = malloc(sizeof *c);
-    struct ranges *rg = malloc(sizeof *rg);
+    struct tr_ranges *rg = malloc(sizeof *rg);
     ck_assert(c && rg);
     cnn_init(c);
     float calib[16 * IMG], x[BATCH * IMG], want[2][BATCH * 3];
     fill(calib, 16 * IMG);
     fill(x, BATCH * IMG);
-    calibrate(&c->m.g, calib, 16, rg);
+    tr_calibrate(&c->m.g, calib, 16, rg);
     struct quantize_options opt;
     quantize_options_default(&opt);
     struct graph q;
@@ -463,7 +404,7 @@ START_TEST(test_q8_levels_same_bytes)
             continue; /* the suite registers the skip */
         ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
         struct runner *r = tm_new_runner(&q, BATCH);
-        run(r, BATCH, x);
+        tr_run(r, BATCH, x);
         struct quanta_shape shape;
         for (int o = 0; o < 2; o++) {
             const float *y = runner_output(r, o, &shape);
@@ -490,12 +431,12 @@ END_TEST
 START_TEST(test_q8_arena_smaller)
 {
     struct cnn *c = malloc(sizeof *c);
-    struct ranges *rg = malloc(sizeof *rg);
+    struct tr_ranges *rg = malloc(sizeof *rg);
     ck_assert(c && rg);
     cnn_init(c);
     float calib[4 * IMG];
     fill(calib, 4 * IMG);
-    calibrate(&c->m.g, calib, 4, rg);
+    tr_calibrate(&c->m.g, calib, 4, rg);
     struct quantize_options opt;
     quantize_options_default(&opt);
     struct graph q;
@@ -521,14 +462,14 @@ END_TEST
 START_TEST(test_q8_exclude_island)
 {
     struct cnn *c = malloc(sizeof *c);
-    struct ranges *rg = malloc(sizeof *rg);
+    struct tr_ranges *rg = malloc(sizeof *rg);
     struct seen *s1 = malloc(sizeof *s1), *s2 = malloc(sizeof *s2);
     ck_assert(c && rg && s1 && s2);
     cnn_init(c);
     float calib[16 * IMG], x[BATCH * IMG];
     fill(calib, 16 * IMG);
     fill(x, BATCH * IMG);
-    calibrate(&c->m.g, calib, 16, rg);
+    tr_calibrate(&c->m.g, calib, 16, rg);
     struct quantize_options opt;
     quantize_options_default(&opt);
     struct graph q, qx;
@@ -547,8 +488,8 @@ START_TEST(test_q8_exclude_island)
     memset(s2, 0, sizeof *s2);
     runner_set_hook(r1, seen_hook, s1);
     runner_set_hook(r2, seen_hook, s2);
-    run(r1, BATCH, x);
-    run(r2, BATCH, x);
+    tr_run(r1, BATCH, x);
+    tr_run(r2, BATCH, x);
     /* before the island: the same int8 values */
     ck_assert_mem_eq(seen_get(s1, "p1.out", BATCH * 36), seen_get(s2, "p1.out", BATCH * 36),
                      BATCH * 36 * sizeof(float));
@@ -607,8 +548,8 @@ START_TEST(test_q8_weight_only_is_float_path)
     ck_assert_int_eq(w.values[vindex(&w, "c1.w")].dtype, QUANTA_I8);
     ck_assert_int_eq(dequantize_model(&w, &d, "test", &err), QUANTA_OK);
     struct runner *rw = tm_new_runner(&w, BATCH), *rd = tm_new_runner(&d, BATCH);
-    run(rw, BATCH, x);
-    run(rd, BATCH, x);
+    tr_run(rw, BATCH, x);
+    tr_run(rd, BATCH, x);
     struct quanta_shape shape;
     ck_assert_mem_eq(runner_output(rw, 0, &shape), runner_output(rd, 0, &shape),
                      BATCH * 3 * sizeof(float));
@@ -649,7 +590,7 @@ END_TEST
 START_TEST(test_q8_ops_graph)
 {
     struct tmodel *m = calloc(1, sizeof *m);
-    struct ranges *rg = malloc(sizeof *rg);
+    struct tr_ranges *rg = malloc(sizeof *rg);
     ck_assert(m && rg);
     float k[3] = {0.5f, -0.25f, 0.1f}, w[5 * 12];
     fill(w, 5 * 12);
@@ -664,9 +605,9 @@ START_TEST(test_q8_ops_graph)
         calib[i] *= 2;
     for (int i = 0; i < N * XN; i++)
         x[i] *= 2;
-    calibrate(&m->g, calib, 32, rg);
+    tr_calibrate(&m->g, calib, 32, rg);
     struct runner *rf = tm_new_runner(&m->g, N);
-    run(rf, N, x);
+    tr_run(rf, N, x);
     struct quanta_shape shape;
     const float *yf = runner_output(rf, 0, &shape);
     float out[2][N * 5];
@@ -681,7 +622,7 @@ START_TEST(test_q8_ops_graph)
         ck_assert_int_eq(count_op(&q, GRAPH_OP_DEQUANTIZE), 0);
         ck_assert_int_eq(q.values[vindex(&q, "k")].dtype, opt.activation_type);
         struct runner *r = tm_new_runner(&q, N);
-        run(r, N, x);
+        tr_run(r, N, x);
         const float *y = runner_output(r, 0, &shape);
         ck_assert_int_eq(shape.dims[0], N);
         ck_assert_int_eq(shape.dims[1], 5);
@@ -691,7 +632,7 @@ START_TEST(test_q8_ops_graph)
                           (double)y[i], (double)yf[i]);
         /* batch independence */
         for (int b = 0; b < N; b++) {
-            run(r, 1, x + b * XN);
+            tr_run(r, 1, x + b * XN);
             ck_assert_mem_eq(runner_output(r, 0, &shape), out[u8] + 5 * b, 5 * sizeof(float));
         }
         runner_free(r);
@@ -737,7 +678,7 @@ START_TEST(test_q8_quantized_output)
         const float want_x[8] = {1.0f, -1.5f, 58.5f, -69.0f, 0.5f, -0.5f, 3.0f, 0.5f};
         /* relu into scale 0.25, zero point -128 (U8: 0): [0, 63.75] */
         const float want_r[8] = {1.0f, 0.0f, 58.5f, 0.0f, 0.5f, 0.0f, 3.0f, 0.5f};
-        run(r, 2, x);
+        tr_run(r, 2, x);
         struct quanta_shape s;
         const float *y = runner_output(r, 0, &s);
         ck_assert_int_eq(s.dims[0], 2);
