@@ -66,6 +66,19 @@ static inline unsigned char cf_pixel(int i, int p)
     "{\"op\": \"dense\", \"name\": \"fc2\", \"inputs\": [\"fc1.out\", \"fc2.weight\", "   \
     "\"fc2.bias\"], \"outputs\": [\"logits\"]}]}"
 
+/* A model whose input is token ids: embedding "table" [5, 4] over ids
+ * [N, 3], flattened, then dense "fc.w" [2, 12] to 2 logits. */
+#define CF_EMB_GRAPH                                                                        \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"emb\", "                    \
+    "\"inputs\": [{\"name\": \"ids\", \"shape\": [-1, 3], \"dtype\": \"I64\"}], "           \
+    "\"outputs\": [\"logits\"], \"nodes\": ["                                               \
+    "{\"op\": \"embedding\", \"name\": \"emb\", \"inputs\": [\"ids\", \"table\"], "         \
+    "\"outputs\": [\"emb.out\"]}, "                                                         \
+    "{\"op\": \"flatten\", \"name\": \"flat\", \"inputs\": [\"emb.out\"], "                 \
+    "\"outputs\": [\"flat.out\"]}, "                                                        \
+    "{\"op\": \"dense\", \"name\": \"fc\", \"inputs\": [\"flat.out\", \"fc.w\"], "          \
+    "\"outputs\": [\"logits\"]}]}"
+
 /* Writes the model; with_graph false writes the same tensors as a bag. */
 static inline void cf_write_model(const char *path, const struct cf_weights *w, bool with_graph)
 {

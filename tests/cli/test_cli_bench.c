@@ -40,16 +40,6 @@
  * [N, 12] -> dense 12 -> 2: 2*12*2 = 48 ops. An id outside [0, 5) makes
  * the run fail, so a successful bench shows the synthetic ids are in range. */
 #define EMB_OPS 48.0
-#define EMB_GRAPH                                                                           \
-    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"emb\", "                    \
-    "\"inputs\": [{\"name\": \"ids\", \"shape\": [-1, 3], \"dtype\": \"I64\"}], "           \
-    "\"outputs\": [\"logits\"], \"nodes\": ["                                               \
-    "{\"op\": \"embedding\", \"name\": \"emb\", \"inputs\": [\"ids\", \"table\"], "         \
-    "\"outputs\": [\"emb.out\"]}, "                                                         \
-    "{\"op\": \"flatten\", \"name\": \"flat\", \"inputs\": [\"emb.out\"], "                 \
-    "\"outputs\": [\"flat.out\"]}, "                                                        \
-    "{\"op\": \"dense\", \"name\": \"fc\", \"inputs\": [\"flat.out\", \"fc.w\"], "          \
-    "\"outputs\": [\"logits\"]}]}"
 
 struct bench_fx {
     char *model, *bag, *images;
@@ -118,7 +108,7 @@ static char *write_embedding_model(void)
         {"fc.w", QUANTA_F32, {2, {2, 12}}, fc_w},
     };
     char *path = cf_tmp("emb.safetensors");
-    write_with_graph(path, EMB_GRAPH, t, 2);
+    write_with_graph(path, CF_EMB_GRAPH, t, 2);
     return path;
 }
 

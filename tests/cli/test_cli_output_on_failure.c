@@ -56,16 +56,6 @@ static void of_expect_failure(const char *args, int want_rc, const char *reason)
 /* A model whose input is token ids: embedding "table" [5, 4] over ids
  * [N, 3], flattened, then a dense layer to 2 logits. An id outside [0, 5)
  * is an input error found when its batch runs. */
-#define OF_EMB_GRAPH                                                                        \
-    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"emb\", "                    \
-    "\"inputs\": [{\"name\": \"ids\", \"shape\": [-1, 3], \"dtype\": \"I64\"}], "           \
-    "\"outputs\": [\"logits\"], \"nodes\": ["                                               \
-    "{\"op\": \"embedding\", \"name\": \"emb\", \"inputs\": [\"ids\", \"table\"], "         \
-    "\"outputs\": [\"emb.out\"]}, "                                                         \
-    "{\"op\": \"flatten\", \"name\": \"flat\", \"inputs\": [\"emb.out\"], "                 \
-    "\"outputs\": [\"flat.out\"]}, "                                                        \
-    "{\"op\": \"dense\", \"name\": \"fc\", \"inputs\": [\"flat.out\", \"fc.w\"], "          \
-    "\"outputs\": [\"logits\"]}]}"
 
 static void of_write_embedding_model(const char *path)
 {
@@ -78,7 +68,7 @@ static void of_write_embedding_model(const char *path)
         {"table", QUANTA_F32, {2, {5, 4}}, table},
         {"fc.w", QUANTA_F32, {2, {2, 12}}, fc_w},
     };
-    struct st_meta meta[1] = {{"quanta.graph", OF_EMB_GRAPH}};
+    struct st_meta meta[1] = {{"quanta.graph", CF_EMB_GRAPH}};
     struct quanta_error err;
     quanta_error_clear(&err);
     ck_assert_msg(st_write_file(path, t, 2, meta, 1, &err) == QUANTA_OK, "%s", err.message);
