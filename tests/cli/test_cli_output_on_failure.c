@@ -53,10 +53,8 @@ static void of_expect_failure(const char *args, int want_rc, const char *reason)
     free(errout);
 }
 
-/* A model whose input is token ids: embedding "table" [5, 4] over ids
- * [N, 3], flattened, then a dense layer to 2 logits. An id outside [0, 5)
- * is an input error found when its batch runs. */
-
+/* The token-id model of cli_fixture.h (CF_EMB_GRAPH): an id outside
+ * [0, 5) is an input error found when its batch runs. */
 static void of_write_embedding_model(const char *path)
 {
     static float table[5 * 4], fc_w[2 * 12];
