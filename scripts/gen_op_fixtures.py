@@ -534,6 +534,15 @@ def slice_steps():  # every second row backwards, channels 1..2, the batch whole
 
 
 @case
+def matmul_attention_scores():  # x [N, 4, 5] times its own transpose, then by a constant
+    b = Builder("matmul_attention_scores", [4, 5])
+    t = b.op("transpose", "t", ["x"], perm=[0, 2, 1])
+    s = b.op("matmul", "scores", ["x", t])
+    b.op("matmul", "mix", [s, b.const("mix.v", [4, 3])])
+    return b
+
+
+@case
 def transpose_nhwc_to_nchw():
     b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
     b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])

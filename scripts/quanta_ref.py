@@ -261,6 +261,8 @@ def run_node(op, ins, attrs):
         return embedding(ins[0], ins[1])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
+    if op == "matmul":
+        return np.matmul(np.asarray(ins[0], np.float64), np.asarray(ins[1], np.float64))
     if op == "slice":
         x = np.asarray(ins[0], np.float64)
         steps = a.get("steps", [1] * x.ndim)

@@ -65,7 +65,8 @@
     X(REDUCE_MAX, "reduce_max")                                                \
     X(REDUCE_MIN, "reduce_min")                                                \
     X(REDUCE_L2, "reduce_l2")                                                  \
-    X(SLICE, "slice")
+    X(SLICE, "slice")                                                          \
+    X(MATMUL, "matmul")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,

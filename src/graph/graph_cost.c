@@ -28,6 +28,11 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
         const struct quanta_shape *w = &g->values[n->inputs[1]].shape;
         return 2.0 * out * (double)w->dims[1] * (double)w->dims[2] * (double)w->dims[3];
     }
+    case GRAPH_OP_MATMUL: {
+        /* out [..., M, N], K multiply-adds each */
+        const struct quanta_shape *a = &g->values[n->inputs[0]].shape;
+        return 2.0 * out * (double)a->dims[a->rank - 1];
+    }
     case GRAPH_OP_DENSE: {
         /* out [N, O] x weight [O, K] */
         const struct quanta_shape *w = &g->values[n->inputs[1]].shape;

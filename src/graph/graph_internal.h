@@ -102,6 +102,7 @@ enum quanta_status graph_shape_embedding(const struct graph_check *c, struct qua
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_dequantize(const struct graph_check *c, struct quanta_shape *out);
 

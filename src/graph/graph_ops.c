@@ -63,6 +63,7 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_REDUCE_MAX]  = {"reduce_max",      1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
     [GRAPH_OP_REDUCE_MIN]  = {"reduce_min",      1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
     [GRAPH_OP_REDUCE_L2]   = {"reduce_l2",       1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
+    [GRAPH_OP_MATMUL]      = {"matmul",          2, 2, "xx",    0,                      0,            graph_shape_matmul},
     [GRAPH_OP_SLICE]       = {"slice",           1, 1, "x",     GA(SHAPE) | GA(STARTS) | GA(STEPS), GA(SHAPE) | GA(STARTS), graph_shape_slice},
 };
 

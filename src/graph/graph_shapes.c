@@ -402,6 +402,37 @@ enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_
     return QUANTA_OK;
 }
 
+/* matmul: a [..., M, K] x b [..., K, N] -> [..., M, N], the leading axes
+ * broadcast as NumPy does (both operands of rank >= 2). */
+enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *a = c->in[0], *b = c->in[1];
+    char buf[SHAPE_BUF], buf2[SHAPE_BUF];
+    const struct quanta_shape *sa = &a->shape, *sb = &b->shape;
+    if (sa->rank < 2 || sb->rank < 2 || sa->dims[sa->rank - 1] != sb->dims[sb->rank - 2] ||
+        sa->dims[sa->rank - 1] < 1)
+        return graph_node_fail(c, "inputs '%s' %s and '%s' %s are not [..., M, K] and "
+                                  "[..., K, N]",
+                               a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2));
+    int rank = sa->rank > sb->rank ? sa->rank : sb->rank;
+    out->rank = rank;
+    for (int d = 0; d < rank - 2; d++) {
+        int ka = d - (rank - sa->rank), kb = d - (rank - sb->rank);
+        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
+        if (da == db || db == 1)
+            out->dims[d] = da;
+        else if (da == 1)
+            out->dims[d] = db;
+        else
+            return graph_node_fail(c, "inputs '%s' %s and '%s' %s: leading axes do not "
+                                      "broadcast",
+                                   a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2));
+    }
+    out->dims[rank - 2] = sa->dims[sa->rank - 2];
+    out->dims[rank - 1] = sb->dims[sb->rank - 1];
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_value *x = c->in[0], *y = c->out;

@@ -416,13 +416,54 @@ static enum quanta_status op_gemm(struct cv *cv)
     return st;
 }
 
+/* MatMul with an activation as B (attention's Q x K^T, scores x V): both
+ * in ONNX order, matmul with broadcast leading axes. */
+static enum quanta_status matmul_activations(struct cv *cv, struct cv_value *a, struct cv_value *b)
+{
+    char b1[128], b2[128];
+    enum quanta_status st;
+    if (a->shape.rank < 2 || b->shape.rank < 2 || a->flat || b->flat)
+        return cv_fail(cv, "inputs '%s' %s and '%s' %s: matmul of activations needs rank 2 or "
+                           "more",
+                       a->name, quanta_shape_format(&a->shape, b1, sizeof b1), b->name,
+                       quanta_shape_format(&b->shape, b2, sizeof b2));
+    int ins[2], pa[QUANTA_MAX_RANK], pb[QUANTA_MAX_RANK];
+    cv_perm_identity(a->shape.rank, pa);
+    cv_perm_identity(b->shape.rank, pb);
+    if ((st = cv_materialize(cv, a, pa, &ins[0])) || (st = cv_materialize(cv, b, pb, &ins[1])))
+        return st;
+    const struct quanta_shape *sa = &a->shape, *sb = &b->shape;
+    struct cv_value out = a->shape.rank >= b->shape.rank ? *a : *b;
+    int rank = out.shape.rank;
+    for (int d = 0; d < rank - 2; d++) {
+        int ka = d - (rank - sa->rank), kb = d - (rank - sb->rank);
+        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
+        out.shape.dims[d] = da == 1 ? db : da;
+    }
+    out.shape.dims[rank - 2] = sa->dims[sa->rank - 2];
+    out.shape.dims[rank - 1] = sb->dims[sb->rank - 1];
+    cv_perm_identity(rank, out.perm);
+    out.flat = false;
+    if ((st = emit(cv, GRAPH_OP_MATMUL, ins, 2, &out.shape, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
 static enum quanta_status op_matmul(struct cv *cv)
 {
     struct cv_value *xp, x;
     const struct onnx_tensor *b;
     enum quanta_status st;
     char buf[128];
-    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need_act(cv, 0, &xp)) ||
+    struct cv_value *in1;
+    if ((st = cv_check_attrs(cv, NULL)) || (st = cv_need(cv, 1, &in1)))
+        return st;
+    if (in1->kind == CV_ACT) {
+        if ((st = cv_need_act(cv, 0, &xp)))
+            return st;
+        return matmul_activations(cv, xp, in1);
+    }
+    if ((st = cv_need_act(cv, 0, &xp)) ||
         (st = cv_need_const(cv, 1, "weight B", &b)))
         return st;
     x = *xp;

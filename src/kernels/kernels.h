@@ -162,6 +162,20 @@ struct slice_params {
 };
 typedef void (*slice_fn)(const struct slice_params *p, const void *x, void *y);
 
+/* ---- matmul of two activations ----
+ * y [batch..., M, N] = a [.., M, K] x b [.., K, N] for every index of the
+ * leading axes (rank - 2 of them, dims[]), a and b read at a_stride /
+ * b_stride elements per leading index (0 where they broadcast); sums in
+ * double, rounded once. */
+struct f32_matmul_params {
+    int lead;                           /* leading axes, <= 6 */
+    size_t dims[6];
+    size_t a_stride[6], b_stride[6];
+    size_t m, k, n;
+};
+typedef void (*f32_matmul_fn)(const struct f32_matmul_params *p, const float *a,
+                              const float *b, float *y);
+
 /* ---- softmax ----
  * x and y viewed as [outer, axis_len, inner]; softmax along the middle
  * axis: y = exp(x - max) / sum(exp(x - max)) (stable for any magnitude). */
@@ -265,6 +279,7 @@ struct f32_kernels {
     f32_broadcast_fn broadcast;
     transpose_fn transpose;
     slice_fn slice;
+    f32_matmul_fn matmul;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
     f32_reduce_fn mean;
@@ -353,6 +368,8 @@ void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
 void transpose__ref(const struct transpose_params *p, const void *x, void *y);
 void slice__ref(const struct slice_params *p, const void *x, void *y);
+void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const float *b,
+                     float *y);
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);
 void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, const float *b,
                         float *y);

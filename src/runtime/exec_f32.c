@@ -517,6 +517,27 @@ static void exec_slice(struct runner *r, const struct graph_node *nd, float *y)
     r->f32->slice(&p, in_data(r, nd, 0), y);
 }
 
+static void exec_matmul(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *sa = in_shape(r, nd, 0), *sb = in_shape(r, nd, 1);
+    const struct quanta_shape *out = &r->values[nd->outputs[0]].shape;
+    struct f32_matmul_params p = {.lead = out->rank - 2,
+                                  .m = (size_t)sa->dims[sa->rank - 2],
+                                  .k = (size_t)sa->dims[sa->rank - 1],
+                                  .n = (size_t)sb->dims[sb->rank - 1]};
+    size_t step_a = p.m * p.k, step_b = p.k * p.n;
+    for (int d = p.lead - 1; d >= 0; d--) {
+        int ka = d - (out->rank - sa->rank), kb = d - (out->rank - sb->rank);
+        size_t da = ka >= 0 ? (size_t)sa->dims[ka] : 1, db = kb >= 0 ? (size_t)sb->dims[kb] : 1;
+        p.dims[d] = (size_t)out->dims[d];
+        p.a_stride[d] = da == 1 ? 0 : step_a;
+        p.b_stride[d] = db == 1 ? 0 : step_b;
+        step_a *= da;
+        step_b *= db;
+    }
+    r->f32->matmul(&p, in_data(r, nd, 0), in_data(r, nd, 1), y);
+}
+
 static void exec_transpose(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct transpose_params p;
@@ -651,6 +672,7 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
     case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
     case GRAPH_OP_SLICE: exec_slice(r, nd, y); break;
+    case GRAPH_OP_MATMUL: exec_matmul(r, nd, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;
