@@ -210,28 +210,39 @@ enum quanta_status graph_shape_reshape(const struct graph_check *c, struct quant
     return QUANTA_OK;
 }
 
+/* NumPy broadcasting of the first ra axes of a and rb axes of b (aligned
+ * at their last): along each axis the extents are equal or one of them is
+ * 1; the batch extent -1 meets -1 or 1 only. Fills out->dims[0..rank) and
+ * returns -1, or the first axis that does not broadcast. */
+static int broadcast_axes(const struct quanta_shape *a, int ra, const struct quanta_shape *b,
+                          int rb, struct quanta_shape *out)
+{
+    int rank = ra > rb ? ra : rb;
+    for (int d = 0; d < rank; d++) {
+        int ka = d - (rank - ra), kb = d - (rank - rb);
+        int64_t da = ka >= 0 ? a->dims[ka] : 1, db = kb >= 0 ? b->dims[kb] : 1;
+        if (da != db && da != 1 && db != 1)
+            return d;
+        out->dims[d] = da == 1 ? db : da;
+    }
+    out->rank = rank;
+    return -1;
+}
+
 enum quanta_status graph_shape_binary(const struct graph_check *c, struct quanta_shape *out)
 {
-    /* NumPy broadcasting: shapes aligned at their last axes; along each
-     * axis the extents are equal or one of them is 1. The batch extent -1
-     * meets -1 or 1 only. */
     const struct graph_value *a = c->in[0], *b = c->in[1];
     char buf[SHAPE_BUF], buf2[SHAPE_BUF];
     const struct quanta_shape *sa = &a->shape, *sb = &b->shape;
-    int rank = sa->rank > sb->rank ? sa->rank : sb->rank;
-    out->rank = rank;
-    for (int d = 0; d < rank; d++) {
-        int ka = d - (rank - sa->rank), kb = d - (rank - sb->rank);
-        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
-        if (da == db || db == 1)
-            out->dims[d] = da;
-        else if (da == 1)
-            out->dims[d] = db;
-        else
-            return graph_node_fail(c, "inputs '%s' %s and '%s' %s do not broadcast (axis %d of "
-                                      "the result: %lld against %lld)",
-                                   a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2), d,
-                                   (long long)da, (long long)db);
+    int bad = broadcast_axes(sa, sa->rank, sb, sb->rank, out);
+    if (bad >= 0) {
+        int rank = sa->rank > sb->rank ? sa->rank : sb->rank;
+        int ka = bad - (rank - sa->rank), kb = bad - (rank - sb->rank);
+        return graph_node_fail(c, "inputs '%s' %s and '%s' %s do not broadcast (axis %d of the "
+                                  "result: %lld against %lld)",
+                               a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2), bad,
+                               (long long)(ka >= 0 ? sa->dims[ka] : 1),
+                               (long long)(kb >= 0 ? sb->dims[kb] : 1));
     }
     return QUANTA_OK;
 }
@@ -414,20 +425,11 @@ enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta
         return graph_node_fail(c, "inputs '%s' %s and '%s' %s are not [..., M, K] and "
                                   "[..., K, N]",
                                a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2));
-    int rank = sa->rank > sb->rank ? sa->rank : sb->rank;
+    if (broadcast_axes(sa, sa->rank - 2, sb, sb->rank - 2, out) >= 0)
+        return graph_node_fail(c, "inputs '%s' %s and '%s' %s: leading axes do not broadcast",
+                               a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2));
+    int rank = out->rank + 2;
     out->rank = rank;
-    for (int d = 0; d < rank - 2; d++) {
-        int ka = d - (rank - sa->rank), kb = d - (rank - sb->rank);
-        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
-        if (da == db || db == 1)
-            out->dims[d] = da;
-        else if (da == 1)
-            out->dims[d] = db;
-        else
-            return graph_node_fail(c, "inputs '%s' %s and '%s' %s: leading axes do not "
-                                      "broadcast",
-                                   a->name, shape_str(sa, buf), b->name, shape_str(sb, buf2));
-    }
     out->dims[rank - 2] = sa->dims[sa->rank - 2];
     out->dims[rank - 1] = sb->dims[sb->rank - 1];
     return QUANTA_OK;
