@@ -13,6 +13,11 @@
 #include "quant/q8_params.h"
 #include "kernels/requant.h"
 
+static double math_value(double x, void *params)
+{
+    return f32_math_one(params, x);
+}
+
 static bool is_quantized(const struct graph_value *v)
 {
     return v->quant.dtype != QUANTA_DTYPE_INVALID;
@@ -443,6 +448,29 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL:
         return plan_binary(r, nd, np, err);
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH: {
+        /* one table of 256 entries from the float kernel's own function */
+        struct f32_math_params mp;
+        exec_math_params(nd, &mp);
+        if ((st = need_int8(g, nd, x, "input", err)) ||
+            (st = need_int8(g, nd, y, "output", err)))
+            return st;
+        return q8_lut_prepare_fn(math_value, &mp, &g->values[x].quant, &g->values[y].quant,
+                                 INT8_MIN, INT8_MAX, np->lut, nd->name, err);
+    }
     case GRAPH_OP_CONCAT:
         return plan_concat(r, nd, np, err);
     case GRAPH_OP_EMBEDDING:

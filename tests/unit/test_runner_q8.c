@@ -646,6 +646,99 @@ START_TEST(test_q8_ops_graph)
 }
 END_TEST
 
+/* ---- element-wise math in int8: one table of 256 entries per node ---- */
+
+#define MATH_NODE(op, out, attrs)                                                          \
+    "{\"op\":\"" op "\",\"name\":\"" out "\",\"inputs\":[\"x\"],\"outputs\":[\"" out "\"]" \
+    attrs "},"
+
+#define MATH_JSON                                                                          \
+    "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"math\","                       \
+    "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,16],\"dtype\":\"F32\"}],"                   \
+    "\"outputs\":[\"silu\",\"gelu\",\"hard_swish\",\"clip\",\"exp\",\"elu\",\"erf\","      \
+    "\"abs\"],\"nodes\":["                                                                \
+    MATH_NODE("silu", "silu", "") MATH_NODE("gelu", "gelu", "")                            \
+    MATH_NODE("hard_swish", "hard_swish", "")                                              \
+    MATH_NODE("clip", "clip", ",\"attrs\":{\"min\":-0.5,\"max\":1.5}")                     \
+    MATH_NODE("exp", "exp", "") MATH_NODE("elu", "elu", ",\"attrs\":{\"alpha\":0.7}")      \
+    MATH_NODE("erf", "erf", "")                                                            \
+    "{\"op\":\"abs\",\"name\":\"abs\",\"inputs\":[\"x\"],\"outputs\":[\"abs\"]}]}"
+
+static double math_ref(const char *op, double x)
+{
+    if (!strcmp(op, "silu"))
+        return x / (1.0 + exp(-x));
+    if (!strcmp(op, "gelu"))
+        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    if (!strcmp(op, "hard_swish"))
+        return x * fmin(1.0, fmax(0.0, x / 6.0 + 0.5));
+    if (!strcmp(op, "clip"))
+        return fmin(1.5, fmax(-0.5, x));
+    if (!strcmp(op, "exp"))
+        return exp(x);
+    if (!strcmp(op, "elu"))
+        return x > 0 ? x : 0.7 * expm1(x);
+    if (!strcmp(op, "erf"))
+        return erf(x);
+    return fabs(x);
+}
+
+/* Every math node runs on int8 values (no dequantize/quantize around it),
+ * and its output is what quanta-format(5) defines: the input's int8 value
+ * dequantized, f in double, quantized with the output's parameters. */
+START_TEST(test_q8_math_tables)
+{
+    static const char *const ops[] = {"silu", "gelu", "hard_swish", "clip",
+                                      "exp",  "elu",  "erf",        "abs"};
+    struct tmodel *m = calloc(1, sizeof *m);
+    struct tr_ranges *rg = malloc(sizeof *rg);
+    ck_assert(m && rg);
+    tm_load(m, MATH_JSON);
+    enum { N = 8, XN = 16 };
+    float calib[32 * XN], x[N * XN];
+    fill(calib, 32 * XN);
+    fill(x, N * XN);
+    for (int i = 0; i < 32 * XN; i++)
+        calib[i] *= 3;
+    for (int i = 0; i < N * XN; i++)
+        x[i] *= 3.5f; /* some beyond the calibrated range: saturate */
+    tr_calibrate(&m->g, calib, 32, rg);
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    struct graph q;
+    quantize(&m->g, &opt, rg, &q);
+    ck_assert_int_eq(count_op(&q, GRAPH_OP_QUANTIZE), 1);
+    struct runner *r = tm_new_runner(&q, N);
+    tr_run(r, N, x);
+    const struct graph_quant *qx = &q.values[q.nodes[0].outputs[0]].quant;
+    ck_assert_int_eq(qx->dtype, QUANTA_I8);
+    for (int o = 0; o < 8; o++) {
+        int node = -1;
+        for (int i = 0; i < q.n_nodes; i++)
+            if (!strcmp(q.nodes[i].name, ops[o]))
+                node = i;
+        ck_assert_msg(node >= 0, "no node %s", ops[o]);
+        const struct graph_quant *qy = &q.values[q.nodes[node].outputs[0]].quant;
+        ck_assert_msg(qy->dtype == QUANTA_I8, "%s: output not int8", ops[o]);
+        struct quanta_shape shape;
+        const float *y = runner_output(r, o, &shape);
+        for (int i = 0; i < N * XN; i++) {
+            double xq = fmin(127, fmax(-128, nearbyint(x[i] / qx->scale) + qx->zero_point));
+            double v = math_ref(ops[o], (double)qx->scale * (xq - qx->zero_point));
+            double yq = fmin(127, fmax(-128, round(v / (double)qy->scale) + qy->zero_point));
+            float want = qy->scale * (float)(yq - qy->zero_point);
+            ck_assert_msg(y[i] == want, "%s(%g): %g, want %g", ops[o], (double)x[i],
+                          (double)y[i], (double)want);
+        }
+    }
+    runner_free(r);
+    graph_free(&q);
+    graph_free(&m->g);
+    free(m);
+    free(rg);
+}
+END_TEST
+
 /* ---- hand-written quantized graphs: outputs, errors ---- */
 
 static enum quanta_status parse_q(struct graph *g, const char *json, struct st_file *file,
@@ -776,6 +869,7 @@ Suite *suite_runner_q8(void)
     tcase_add_test(tc, test_q8_exclude_island);
     tcase_add_test(tc, test_q8_weight_only_is_float_path);
     tcase_add_test(tc, test_q8_ops_graph);
+    tcase_add_test(tc, test_q8_math_tables);
     tcase_add_test(tc, test_q8_quantized_output);
     tcase_add_test(tc, test_q8_errors);
     suite_add_tcase(s, tc);
