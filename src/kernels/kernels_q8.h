@@ -56,6 +56,7 @@
 #ifndef QUANTA_KERNELS_KERNELS_Q8_H
 #define QUANTA_KERNELS_KERNELS_Q8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"    /* enum kernels_level, the level choice */
@@ -262,14 +263,17 @@ void q8_mean__ref(int rank, const int64_t *dims, unsigned axes_mask, const struc
 /* ---- embedding (q8_embedding_ref.c) ---- */
 
 /* ids [n_ids] (int64), table [vocab, dim] int8, y [n_ids, dim]:
- * y[i, :] = requant of table[ids[i], :] into the output's parameters (a
- * byte copy when they are equal). Returns -1, or the position of the
- * first id outside [0, vocab) (rows before it are written, it and the
- * rest are not). */
+ * y[i, :] = requant of table[ids[i], :] into the output's parameters with
+ * rq[0], or with rq[ids[i]] when per_row (a row-wise table: [vocab]
+ * entries); a byte copy where the parameters are equal. Returns -1, or
+ * the position of the first id outside [0, vocab) (rows before it are
+ * written, it and the rest are not). */
 typedef int64_t (*q8_embedding_fn)(int64_t n_ids, const int64_t *ids, int64_t vocab, int dim,
-                                   const struct q8_unary *rq, const int8_t *table, int8_t *y);
+                                   const struct q8_unary *rq, bool per_row, const int8_t *table,
+                                   int8_t *y);
 int64_t q8_embedding__ref(int64_t n_ids, const int64_t *ids, int64_t vocab, int dim,
-                          const struct q8_unary *rq, const int8_t *table, int8_t *y);
+                          const struct q8_unary *rq, bool per_row, const int8_t *table,
+                          int8_t *y);
 
 /* ---- softmax (q8_softmax_ref.c): int8 in, float out ----
  * x viewed as [outer, len, inner], softmax along len. With

@@ -20,7 +20,8 @@
  *   table's parameters; batch_norm left unfolded runs float.
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
- * weight-only: conv2d/dense weights I8 (with their scales), rest float.
+ * weight-only: conv2d/dense weights I8 (with their scales), embedding
+ *   tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
 
@@ -335,11 +336,11 @@ struct widening {
  * (n_channels or 1 floats, caller frees) when not NULL. min_scales (NULL:
  * none) are lower bounds of the scales, as quantize_weights_i8 takes them;
  * wide (when min_scales) receives what they changed. */
-static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w,
-                                          const float *min_scales, struct widening *wide)
+static enum quanta_status quantize_weight(struct rewrite *r, int v, bool per_channel, int *index,
+                                          float **s_w, const float *min_scales,
+                                          struct widening *wide)
 {
     const struct graph_value *av = &r->a->values[v];
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
     int64_t channels = av->shape.rank > 0 ? av->shape.dims[0] : 1;
     int64_t numel = quanta_shape_numel(&av->shape);
     int64_t per = channels > 0 ? numel / channels : 0;
@@ -599,6 +600,19 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     }
 }
 
+/* An embedding table as I8, symmetric per row; shared by its readers. */
+static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
+{
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    enum quanta_status st = quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    if (!st)
+        r->qv[v] = *index;
+    return st;
+}
+
 static enum quanta_status static_node_int8(struct rewrite *r, const struct graph_node *n,
                                            int *ins)
 {
@@ -606,13 +620,14 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
     int y = n->outputs[0], o;
     if (n->op == GRAPH_OP_EMBEDDING) {
-        /* ids as they are; the table quantized per tensor like an
-         * activation; the output keeps the table's parameters (exact) */
+        /* ids as they are; the table symmetric per row (FBGEMM's row-wise
+         * tables: rows differ in range and are read one at a time); each
+         * gathered row requantized into the output's calibrated range */
+        struct graph_quant q;
         if ((st = get_float(r, n->inputs[0], &ins[0])) ||
-            (st = get_int8(r, n->inputs[1], n->name, &ins[1])))
-            return st;
-        struct graph_quant q = r->out->values[ins[1]].quant;
-        if ((st = add_output_value(r, y, q.dtype, &q, &o)))
+            (st = table_int8(r, n->inputs[1], &ins[1])) ||
+            (st = lookup_params(r, y, n->name, GRAPH_ACT_NONE, 0.0, &q)) ||
+            (st = add_output_value(r, y, q.dtype, &q, &o)))
             return st;
         r->qv[y] = o;
         r->prim_int8[y] = true;
@@ -649,7 +664,8 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
             free(bf);
         }
         struct widening wide;
-        st = quantize_weight(r, n->inputs[1], &ins[1], &s_w, min_s, &wide);
+        st = quantize_weight(r, n->inputs[1], r->opt->weights == QUANTIZE_PER_CHANNEL, &ins[1], &s_w,
+                             min_s, &wide);
         free(min_s);
         if (st)
             return st;
@@ -746,15 +762,19 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
                                               int k, int *index, bool *done)
 {
     int v = n->inputs[k];
-    if (k != 1 || (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE) || excluded(r, n) ||
-        !is_float_const(r->a, v))
+    if (k != 1 ||
+        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING) ||
+        excluded(r, n) || !is_float_const(r->a, v))
         return QUANTA_OK;
     *done = true;
     if (r->qv[v] >= 0) {
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, index, NULL, NULL, NULL);
+    /* embedding tables per row, whatever --weights says: rows are read
+     * one at a time and differ in range (FBGEMM's row-wise tables) */
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING;
+    enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;
     return st;

@@ -289,8 +289,10 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
 {
     const struct runner_value *ids = &r->values[nd->inputs[0]];
     const struct quanta_shape *ts = &r->g->values[nd->inputs[1]].shape;
+    const struct q8_unary *rq = np->embedding.rows ? np->embedding.rows : &np->embedding.one;
     int64_t bad = r->q8->k->embedding(numel(&ids->shape), ids->ids, ts->dims[0],
-                                      (int)ts->dims[1], &np->unary, q8_in(r, nd->inputs[1]), y);
+                                      (int)ts->dims[1], rq, np->embedding.rows != NULL,
+                                      q8_in(r, nd->inputs[1]), y);
     if (bad >= 0)
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "node '%s' (embedding): id %lld outside [0, %lld)", nd->name,

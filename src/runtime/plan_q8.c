@@ -355,8 +355,28 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         (st = need_int8(g, nd, table, "table", err)) ||
         (st = need_int8(g, nd, y, "output", err)))
         return st;
-    return q8_unary_prepare(&g->values[table].quant, &g->values[y].quant, GRAPH_ACT_NONE,
-                            &np->unary, nd->name, err);
+    const struct graph_quant *tq = &g->values[table].quant;
+    if (tq->axis < 0)
+        return q8_unary_prepare(tq, &g->values[y].quant, GRAPH_ACT_NONE, &np->embedding.one,
+                                nd->name, err);
+    /* row-wise: each row brought from its own parameters to the output's */
+    if (tq->axis != 0 || tq->n != g->values[table].shape.dims[0])
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding): table '%s' is "
+                                                  "quantized along axis %d; per row (axis 0) "
+                                                  "or per tensor is needed",
+                           nd->name, g->values[table].name, tq->axis);
+    if (!(np->embedding.rows = malloc((size_t)tq->n * sizeof *np->embedding.rows)))
+        return nomem(err);
+    for (int i = 0; i < tq->n; i++) {
+        struct graph_quant row = {.dtype = tq->dtype, .axis = -1, .n = 1,
+                                  .scale = tq->scales[i], .zero_point = tq->zero_points[i]};
+        row.scales = &row.scale;
+        row.zero_points = &row.zero_point;
+        if ((st = q8_unary_prepare(&row, &g->values[y].quant, GRAPH_ACT_NONE,
+                                   &np->embedding.rows[i], nd->name, err)))
+            return st;
+    }
+    return QUANTA_OK;
 }
 
 static enum quanta_status plan_softmax(struct runner *r, const struct graph_node *nd,
@@ -578,6 +598,9 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.multiplier);
                 free(np->reduce.shift);
                 free(np->reduce.packed);
+                break;
+            case GRAPH_OP_EMBEDDING:
+                free(np->embedding.rows);
                 break;
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);

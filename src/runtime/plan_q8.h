@@ -39,7 +39,11 @@ struct q8_node_plan {
                                             the kernel on the weights as stored */
         } reduce;
         struct q8_unary unary;           /* relu, relu6, pools, global avg pool, mean,
-                                            flatten, reshape, embedding */
+                                            flatten, reshape */
+        struct {
+            struct q8_unary one;         /* a per-tensor table */
+            struct q8_unary *rows;       /* a row-wise table: [vocab], owned; else NULL */
+        } embedding;
         struct q8_leaky_relu_params leaky;
         struct q8_add_params add;
         struct q8_mul_params mul;
