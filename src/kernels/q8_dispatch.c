@@ -42,6 +42,8 @@
         .softmax = q8_softmax__ref,                                                            \
         .quantize = q8_quantize__##pool,                                                       \
         .dequantize = q8_dequantize__##pool,                                                   \
+        .conv2d_f32 = q8_conv2d_f32__ref,                                                      \
+        .dense_f32 = q8_dense_f32__ref,                                                        \
         .conv2d_pack_size = q8_conv2d_pack_size__##gemm,                                       \
         .conv2d_pack = q8_conv2d_pack__##gemm,                                                 \
         .conv2d_scratch_size = q8_conv2d_scratch_size__##gemm,                                 \
