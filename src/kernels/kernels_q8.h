@@ -159,6 +159,10 @@ typedef void (*q8_dense_f32_fn)(const struct q8_dense_shape *shape, const struct
                                 const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
 void q8_dense_f32__ref(const struct q8_dense_shape *shape, const struct q8_acc_f32 *p,
                        const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_dense_f32_avx2.c), for every
+ * level from avx2 up; conv2d_f32 is the reference at every level. */
+void q8_dense_f32__avx2(const struct q8_dense_shape *shape, const struct q8_acc_f32 *p,
+                        const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
 
 /* ---- pools (q8_pool_ref.c) ---- */
 
