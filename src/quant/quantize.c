@@ -8,7 +8,10 @@
  *   (and the --exclude nodes) stay float. Values keep their float-model
  *   names: an int8 node's output is quantized in place under its own name,
  *   except a graph output, whose int8 value is "<name>.q" and which a final
- *   dequantize turns back into "<name>". Where a float value feeds an int8
+ *   dequantize turns back into "<name>". A graph output of an int8
+ *   conv2d/dense that no node reads is float, computed from the int32
+ *   accumulator (no output parameters; opt->int8_outputs: the int8 form
+ *   above). Where a float value feeds an int8
  *   node a quantize node makes "<name>.q"; where an int8 value feeds a
  *   float node a dequantize node makes "<name>.dq".
  *   Weights: symmetric I8 per channel (axis 0) or per tensor; biases I32
@@ -693,6 +696,15 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         free(s_w);
         if (st)
             return st;
+    }
+    if (has_weights && !r->opt->int8_outputs && r->is_output[y] && r->readers[y] == 1) {
+        /* a graph output nothing else reads: float straight from the int32
+         * accumulator, no output range needed (quanta-format(5)) */
+        if ((st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
+            return st;
+        r->fv[y] = o;
+        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
+                                                                             : QUANTA_OK;
     }
     /* output parameters */
     struct graph_quant q;

@@ -256,7 +256,10 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     int w = nd->n_inputs > 1 ? nd->inputs[1] : -1;
     int b = nd->n_inputs > 2 ? nd->inputs[2] : -1;
     enum quanta_status st;
-    if ((st = need_int8(g, nd, x, "input", err)) || (st = need_int8(g, nd, y, "output", err)) ||
+    /* an output without quant: float straight from the accumulator */
+    bool float_out = !is_quantized(&g->values[y]);
+    if ((st = need_int8(g, nd, x, "input", err)) ||
+        (st = (float_out ? need_float : need_int8)(g, nd, y, "output", err)) ||
         (st = need_const(g, nd, w, "weight", err)) ||
         (st = need_int8(g, nd, w, "weight", err)) ||
         (b >= 0 && (st = need_const(g, nd, b, "bias", err))))
@@ -268,6 +271,22 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     if (!np->reduce.multiplier || !np->reduce.shift)
         return nomem(err);
     const struct graph_quant *qb = b >= 0 ? &g->values[b].quant : NULL;
+    if (float_out) {
+        np->reduce.float_out = true;
+        np->reduce.scale = malloc((size_t)(out_channels > 0 ? out_channels : 1) * sizeof(float));
+        if (!np->reduce.scale)
+            return nomem(err);
+        st = q8_reduction_f32_prepare(&g->values[x].quant, &gw->quant, qb, nd->attrs.activation,
+                                      out_channels, np->reduce.scale, &np->reduce.f32, nd->name,
+                                      err);
+        if (st)
+            return st;
+        if (b >= 0 && is_quantized(&g->values[b]))
+            np->reduce.bias = r->q8->data[b];
+        else if (b >= 0)
+            st = float_bias(r, np, x, w, b, out_channels, err);
+        return st; /* the reference kernels on the weights as stored */
+    }
     st = (nd->op == GRAPH_OP_CONV2D ? q8_conv2d_prepare : q8_dense_prepare)(
         &g->values[x].quant, &gw->quant, qb, &g->values[y].quant, nd->attrs.activation,
         out_channels, np->reduce.multiplier, np->reduce.shift, &np->reduce.rq, nd->name, err);
@@ -598,6 +617,7 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.multiplier);
                 free(np->reduce.shift);
                 free(np->reduce.packed);
+                free(np->reduce.scale);
                 break;
             case GRAPH_OP_EMBEDDING:
                 free(np->embedding.rows);
