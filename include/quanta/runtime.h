@@ -38,6 +38,11 @@ enum quanta_status runner_run(struct runner *r, int64_t batch, const void *const
 /* Graph output i of the last run, as float, with its shape. */
 const float *runner_output(const struct runner *r, int index, struct quanta_shape *shape);
 
+/* The element-wise function node nd computes (sigmoid, tanh, and neg ...
+ * gelu_tanh: the float kernels' own definitions, in double): true and *y
+ * = f(x); false for other ops. */
+bool runner_node_function(const struct graph_node *nd, double x, double *y);
+
 /* Bytes of activation memory the runner planned (for inspect). */
 size_t runner_arena_size(const struct runner *r);
 

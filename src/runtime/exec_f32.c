@@ -417,6 +417,20 @@ bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p)
     return false;
 }
 
+bool runner_node_function(const struct graph_node *nd, double x, double *y)
+{
+    struct f32_math_params p;
+    if (nd->op == GRAPH_OP_SIGMOID)
+        *y = 1.0 / (1.0 + exp(-x));
+    else if (nd->op == GRAPH_OP_TANH)
+        *y = tanh(x);
+    else if (exec_math_params(nd, &p))
+        *y = f32_math_one(&p, x);
+    else
+        return false;
+    return true;
+}
+
 static void exec_math(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct math_job j = {.k = r->f32, .n = numel(in_shape(r, nd, 0)),
