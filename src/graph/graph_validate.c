@@ -106,6 +106,13 @@ static enum quanta_status check_inputs(const struct graph *g, const char *source
                                                           "dimensions must be >= 1 (or -1 first)",
                                    source, v->name, quanta_shape_format(&v->shape, buf, sizeof buf));
         }
+        enum quanta_dtype dd = in->data_dtype;
+        if (dd != QUANTA_DTYPE_INVALID && dd != v->dtype &&
+            !(v->dtype == QUANTA_F32 && dd != QUANTA_I32 && dd != QUANTA_I64))
+            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' declares %s data but its "
+                                                      "value has dtype %s",
+                               source, v->name, quanta_dtype_name(dd),
+                               quanta_dtype_name(v->dtype));
         if (v->quant.dtype != QUANTA_DTYPE_INVALID)
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' cannot have a quant entry "
                                                       "(inputs are fed as they are; add a "

@@ -603,13 +603,23 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         char buf[128];
         if (is_initializer(og, in->name))
             continue;
-        enum quanta_dtype dtype;
+        /* dtype: the graph value's (float, or int64/int32 ids); data:
+         * the element type the model declares, which the feed converts */
+        enum quanta_dtype dtype = QUANTA_F32, data = QUANTA_DTYPE_INVALID;
         switch (in->elem_type) {
-        case ONNX_FLOAT: dtype = QUANTA_F32; break;
+        case ONNX_FLOAT: break;
         case ONNX_INT64: dtype = QUANTA_I64; break;
         case ONNX_INT32: dtype = QUANTA_I32; break;
+        case ONNX_DOUBLE: data = QUANTA_F64; break;
+        case ONNX_FLOAT16: data = QUANTA_F16; break;
+        case ONNX_BFLOAT16: data = QUANTA_BF16; break;
+        case ONNX_UINT8: data = QUANTA_U8; break;
+        case ONNX_INT8: data = QUANTA_I8; break;
+        case ONNX_INT16: data = QUANTA_I16; break;
+        case ONNX_BOOL: data = QUANTA_BOOL; break;
         default:
-            return cv_fail(cv, "input '%s' has element type %s; FLOAT, INT64 or INT32 is needed",
+            return cv_fail(cv, "input '%s' has element type %s; FLOAT, DOUBLE, FLOAT16, BFLOAT16, "
+                               "UINT8, INT8, INT16, BOOL, INT32 or INT64 is needed",
                            in->name, onnx_data_type_name(in->elem_type));
         }
         if (!in->has_shape || in->rank < 1)
@@ -643,6 +653,7 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
             return st;
         v->kind = CV_ACT;
         v->shape = shape;
+        v->elem = dtype == QUANTA_F32 && in->elem_type != ONNX_FLOAT ? in->elem_type : 0;
         if (shape.rank == 4)
             cv_perm_nhwc(v->perm);
         else
@@ -653,6 +664,7 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
             return cv_nomem(cv);
         struct graph_input *gi = &g->inputs[g->n_inputs++];
         gi->value = v->q;
+        gi->data_dtype = data;
         if (cv->opt && cv->opt->has_normalize && dtype == QUANTA_F32) {
             const struct quanta_normalize *nz = &cv->opt->normalize;
             float *mean = malloc((size_t)(nz->n_mean > 0 ? nz->n_mean : 1) * sizeof *mean);
@@ -816,6 +828,32 @@ static void cv_free(struct cv *cv)
     free(cv->vals);
 }
 
+static bool integer_elem(int elem)
+{
+    return elem != 0 && elem != ONNX_FLOAT && elem != ONNX_DOUBLE && elem != ONNX_FLOAT16 &&
+           elem != ONNX_BFLOAT16;
+}
+
+/* Activations of integer or BOOL type are held as float: only operators
+ * whose float result is exactly the integer one may read them (no
+ * wrap-around, no integer division or rounding). */
+static enum quanta_status check_elem(struct cv *cv, int elem)
+{
+    static const char *const exact[] = {
+        "Identity", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice",
+        "Concat", "Split", "Max", "Min", "Relu", "MaxPool", "ReduceMax", "ReduceMin", "Clip",
+        "Cast", "CastLike", NULL};
+    if (!integer_elem(elem))
+        return QUANTA_OK;
+    for (int i = 0; exact[i]; i++)
+        if (strcmp(cv->node->op_type, exact[i]) == 0)
+            return QUANTA_OK;
+    return cv_fail(cv, "reads %s activations; quanta computes in float, where %s would not "
+                       "give the integer result (only moves, Max, Min, Clip, Relu, MaxPool, "
+                       "ReduceMax/Min and Cast take integers)",
+                   onnx_data_type_name(elem), cv->node->op_type);
+}
+
 static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
 {
     const struct onnx_model *m = cv->m;
@@ -848,8 +886,25 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         bool done = false;
         if ((st = cv_fold_node(cv, &done)))
             return st;
-        if (!done && (st = cv_convert_node(cv)))
-            return st;
+        int elem = 0;
+        if (!done) {
+            for (int k = 0; k < node->n_inputs && !elem; k++) {
+                struct cv_value *v = node->inputs[k][0] ? find(cv, node->inputs[k]) : NULL;
+                if (v && v->kind == CV_ACT)
+                    elem = v->elem;
+            }
+            if ((st = check_elem(cv, elem)) || (st = cv_convert_node(cv)))
+                return st;
+            /* results keep the type of what they were computed from; Cast
+             * sets its own */
+            bool cast = strcmp(node->op_type, "Cast") == 0 ||
+                        strcmp(node->op_type, "CastLike") == 0;
+            for (int k = 0; k < node->n_outputs && !cast; k++) {
+                struct cv_value *v = node->outputs[k][0] ? find(cv, node->outputs[k]) : NULL;
+                if (v && v->kind == CV_ACT)
+                    v->elem = elem;
+            }
+        }
         /* the node has read its inputs */
         for (int k = 0; k < node->n_inputs; k++) {
             struct cv_value *v = node->inputs[k][0] ? find(cv, node->inputs[k]) : NULL;

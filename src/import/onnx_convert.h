@@ -36,6 +36,10 @@ struct cv_value {
     bool flat;
     struct quanta_shape flat_shape;
     int flat_perm[QUANTA_MAX_RANK];
+    /* ONNX element type of an activation (enum onnx_data_type; 0 for
+     * FLOAT). quanta holds every one but int64 ids as float: integer types
+     * restrict the operators that may read it to those exact on integers. */
+    int elem;
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };

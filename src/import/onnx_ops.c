@@ -1799,19 +1799,228 @@ static enum quanta_status op_pad(struct cv *cv)
     return def_new(cv, x);
 }
 
+/* Cast and CastLike. Activations are held as float whatever their ONNX
+ * type: a cast whose result holds the same values folds away (to FLOAT or
+ * DOUBLE, which keeps float32 precision; to an integer type that holds
+ * every value of the source type); the others become a cast node that
+ * rounds to the target's values (FLOAT16 to nearest, ties to even;
+ * integers toward zero, a value out of range being a run-time error). */
 static enum quanta_status op_cast(struct cv *cv)
 {
     static const char *const attrs[] = {"to", "saturate", NULL};
-    struct cv_value *x;
-    int64_t to;
+    static const char *const attrs_like[] = {"saturate", NULL};
+    bool like = strcmp(cv->node->op_type, "CastLike") == 0;
+    struct cv_value *x, *t;
+    int64_t to = 0;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_attr_int(cv, "to", 0, &to)))
+    if ((st = cv_check_attrs(cv, like ? attrs_like : attrs)) || (st = cv_need_act(cv, 0, &x)))
         return st;
-    if (to != ONNX_FLOAT || cv->g->values[x->q].dtype != QUANTA_F32)
+    if (like) {
+        if ((st = cv_need(cv, 1, &t)))
+            return st;
+        to = t->kind == CV_CONST ? t->c->data_type : t->elem ? t->elem : ONNX_FLOAT;
+    } else if ((st = cv_attr_int(cv, "to", 0, &to))) {
+        return st;
+    }
+    if (cv->g->values[x->q].dtype != QUANTA_F32)
+        return cv_fail(cv, "cast of integer ids ('%s', %s) is not supported", x->name,
+                       quanta_dtype_name(cv->g->values[x->q].dtype));
+    int from = x->elem ? x->elem : ONNX_FLOAT;
+    bool small = from == ONNX_UINT8 || from == ONNX_INT8 || from == ONNX_BOOL;
+    bool integer = small || from == ONNX_INT16;
+    enum quanta_dtype qto;
+    bool same; /* every value of from is a value of to */
+    switch (to) {
+    case ONNX_FLOAT:
+    case ONNX_DOUBLE: qto = QUANTA_F32; same = true; break;
+    case ONNX_FLOAT16: qto = QUANTA_F16; same = small; break;
+    case ONNX_UINT8: qto = QUANTA_U8; same = from == ONNX_UINT8 || from == ONNX_BOOL; break;
+    case ONNX_INT8: qto = QUANTA_I8; same = from == ONNX_INT8 || from == ONNX_BOOL; break;
+    case ONNX_INT16: qto = QUANTA_I16; same = integer; break;
+    case ONNX_INT32: qto = QUANTA_I32; same = integer; break;
+    case ONNX_INT64: qto = QUANTA_I64; same = integer; break;
+    case ONNX_BOOL: qto = QUANTA_BOOL; same = from == ONNX_BOOL; break;
+    default:
         return cv_fail(cv, "cast of activations to %s is not supported",
                        onnx_data_type_name((int)to));
-    return def_new(cv, x);
+    }
+    struct cv_value out = *x;
+    out.elem = to == ONNX_FLOAT ? 0 : (int)to;
+    if (same)
+        return def_new(cv, &out);
+    int n;
+    if ((st = emit(cv, GRAPH_OP_CAST, &x->q, 1, &cv->g->values[x->q].shape, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.to = qto;
+    return def_new(cv, &out);
+}
+
+/* The layout of x for an operator over its ONNX axes [a, r): its own when
+ * the physical axes [a, r) hold exactly those (in any order), else ONNX
+ * order. *perm gets the layout, *q the quanta value. */
+static enum quanta_status tail_layout(struct cv *cv, const struct cv_value *x, int a, int *perm,
+                                      int *q)
+{
+    const int r = x->shape.rank;
+    bool own = !x->flat;
+    for (int i = a; i < r && own; i++)
+        own = x->perm[i] >= a;
+    if (own)
+        memcpy(perm, x->perm, sizeof x->perm);
+    else
+        cv_perm_identity(r, perm);
+    return cv_materialize(cv, x, perm, q);
+}
+
+/* LayerNormalization (opset 17): over ONNX axes [axis, r), Scale and B
+ * constants broadcast to those axes, Mean and InvStdDev outputs unused. */
+static enum quanta_status op_layer_norm(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", "epsilon", "stash_type", NULL};
+    struct cv_value *x;
+    const struct onnx_tensor *p[2] = {NULL, NULL};
+    int64_t axis;
+    float eps;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = only_first_output(cv)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "axis", -1, &axis)) ||
+        (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)) ||
+        (st = cv_need_const(cv, 1, "Scale", &p[0])) || (st = need_f32(cv, p[0], "Scale")))
+        return st;
+    struct cv_value *b = NULL;
+    if ((st = cv_input(cv, 2, &b)))
+        return st;
+    if (b && ((st = cv_need_const(cv, 2, "B", &p[1])) || (st = need_f32(cv, p[1], "B"))))
+        return st;
+    const int r = x->shape.rank;
+    int a = (int)(axis < 0 ? axis + r : axis);
+    if (a < 0 || a >= r)
+        return cv_fail(cv, "attribute 'axis' %lld is outside the rank %d of '%s'",
+                       (long long)axis, r, x->name);
+    if (a == 0)
+        return cv_fail(cv, "normalizes over the batch axis, which is not supported");
+    /* the normalized axes in ONNX order and their extent */
+    struct quanta_shape ns = {.rank = r - a};
+    int64_t cols = 1;
+    for (int d = a; d < r; d++)
+        cols *= ns.dims[d - a] = x->shape.dims[d];
+    char b1[128], b2[128];
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = p[k];
+        if (!t)
+            continue;
+        bool ok = t->shape.rank <= ns.rank;
+        for (int d = 0; d < t->shape.rank && ok; d++) {
+            int64_t e = t->shape.dims[t->shape.rank - 1 - d], n = ns.dims[ns.rank - 1 - d];
+            ok = e == 1 || e == n;
+        }
+        if (!ok)
+            return cv_fail(cv, "%s '%s' has shape %s, which does not broadcast to %s",
+                           k ? "B" : "Scale", t->name, quanta_shape_format(&t->shape, b1, sizeof b1),
+                           quanta_shape_format(&ns, b2, sizeof b2));
+    }
+    int perm[QUANTA_MAX_RANK], qx;
+    if ((st = tail_layout(cv, x, a, perm, &qx)))
+        return st;
+    /* Scale and B broadcast, in the physical order of the tail */
+    struct quanta_shape phys = cv_phys_shape(&x->shape, perm);
+    struct quanta_shape ps = {.rank = r - a};
+    for (int d = a; d < r; d++)
+        ps.dims[d - a] = phys.dims[d];
+    int ins[3], n_ins = 1;
+    ins[0] = qx;
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = p[k];
+        if (!t)
+            continue;
+        float *v = malloc((size_t)cols * sizeof *v + 1);
+        if (!v)
+            return cv_nomem(cv);
+        const float *src = t->data;
+        for (int64_t j = 0; j < cols; j++) {
+            /* physical index j -> ONNX index of each normalized axis -> t's index */
+            int64_t rest = j, idx[QUANTA_MAX_RANK];
+            for (int i = r - 1; i >= a; i--) {
+                idx[perm[i]] = rest % phys.dims[i];
+                rest /= phys.dims[i];
+            }
+            int64_t ti = 0;
+            for (int d = 0; d < t->shape.rank; d++) {
+                int onnx_axis = r - t->shape.rank + d;
+                int64_t e = t->shape.dims[d];
+                ti = ti * e + (e == 1 ? 0 : idx[onnx_axis]);
+            }
+            v[j] = src[ti];
+        }
+        ins[n_ins] = cv_const_value(cv, cv->node->inputs[k + 1], v, &ps);
+        free(v);
+        if (ins[n_ins++] < 0)
+            return cv_nomem(cv);
+    }
+    struct cv_value out = *x;
+    memcpy(out.perm, perm, sizeof perm);
+    out.flat = false;
+    int n;
+    if ((st = emit(cv, GRAPH_OP_LAYER_NORM, ins, n_ins, &cv->g->values[qx].shape, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.axis = a;
+    cv->g->nodes[n].attrs.epsilon = eps;
+    return def_new(cv, &out);
+}
+
+/* InstanceNormalization: x [N, C, ...] normalized over the spatial axes
+ * per sample and channel; quanta keeps the channels on the last axis. */
+static enum quanta_status op_instance_norm(struct cv *cv)
+{
+    static const char *const attrs[] = {"epsilon", NULL};
+    static const char *const names[] = {"scale", "B"};
+    struct cv_value *x;
+    const struct onnx_tensor *p[2];
+    float eps;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)))
+        return st;
+    const int r = x->shape.rank;
+    if (r < 3 || x->flat)
+        return cv_fail(cv, "input '%s' has shape %s; [N, C, D1, ...] is needed", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    int64_t c = x->shape.dims[1];
+    int ins[3];
+    for (int i = 0; i < 2; i++) {
+        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
+            (st = need_f32(cv, p[i], names[i])))
+            return st;
+        if (p[i]->numel != c)
+            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
+                           p[i]->name, (long long)p[i]->numel, (long long)c);
+        ins[i + 1] = cv_const_value(cv, cv->node->inputs[i + 1], p[i]->data,
+                                    &(struct quanta_shape){.rank = 1, .dims = {c}});
+        if (ins[i + 1] < 0)
+            return cv_nomem(cv);
+    }
+    /* the channels last: x's own layout when it has them there, else
+     * [N, D1, ..., C] */
+    int perm[QUANTA_MAX_RANK];
+    if (x->perm[r - 1] == 1) {
+        memcpy(perm, x->perm, sizeof perm);
+    } else {
+        perm[0] = 0;
+        for (int i = 1; i < r - 1; i++)
+            perm[i] = i + 1;
+        perm[r - 1] = 1;
+    }
+    if ((st = cv_materialize(cv, x, perm, &ins[0])))
+        return st;
+    struct cv_value out = *x;
+    memcpy(out.perm, perm, sizeof perm);
+    int n;
+    if ((st = emit(cv, GRAPH_OP_INSTANCE_NORM, ins, 3, &cv->g->values[ins[0]].shape, &out.q,
+                   &n)))
+        return st;
+    cv->g->nodes[n].attrs.epsilon = eps;
+    return def_new(cv, &out);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -1871,6 +2080,9 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Dropout", op_identity},
         {"Pad", op_pad},
         {"Cast", op_cast},
+        {"CastLike", op_cast},
+        {"LayerNormalization", op_layer_norm},
+        {"InstanceNormalization", op_instance_norm},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (op_is(cv, table[i].name))
