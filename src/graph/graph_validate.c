@@ -118,6 +118,11 @@ static enum quanta_status check_inputs(const struct graph *g, const char *source
                                                       "(inputs are fed as they are; add a "
                                                       "quantize node)",
                                source, v->name);
+        if (in->has_normalize && dd != QUANTA_DTYPE_INVALID && dd != QUANTA_F32)
+            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' declares %s data, which "
+                                                      "is fed as it is; normalize applies only "
+                                                      "to F32 inputs",
+                               source, v->name, quanta_dtype_name(dd));
         if (in->has_normalize) {
             const struct quanta_normalize *nz = &in->normalize;
             enum quanta_status st;

@@ -94,6 +94,12 @@ static struct cv_value *find(struct cv *cv, const char *name)
     return NULL;
 }
 
+enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out)
+{
+    *out = find(cv, name);
+    return QUANTA_OK;
+}
+
 /* ONNX readers of name: node inputs and graph outputs. */
 static int count_uses(const struct cv *cv, const char *name, bool *is_output)
 {
@@ -665,7 +671,7 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         struct graph_input *gi = &g->inputs[g->n_inputs++];
         gi->value = v->q;
         gi->data_dtype = data;
-        if (cv->opt && cv->opt->has_normalize && dtype == QUANTA_F32) {
+        if (cv->opt && cv->opt->has_normalize && in->elem_type == ONNX_FLOAT) {
             const struct quanta_normalize *nz = &cv->opt->normalize;
             float *mean = malloc((size_t)(nz->n_mean > 0 ? nz->n_mean : 1) * sizeof *mean);
             float *std = malloc((size_t)(nz->n_std > 0 ? nz->n_std : 1) * sizeof *std);
@@ -826,6 +832,7 @@ static void cv_free(struct cv *cv)
         cv_tensor_free(cv->vals[i].owned);
     }
     free(cv->vals);
+    free(cv->skip);
 }
 
 static bool integer_elem(int elem)
@@ -869,6 +876,8 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
     info->opset = m->opset;
     if ((st = add_inputs(cv, info)) || (st = add_initializers(cv)))
         return st;
+    if (og->n_nodes > 0 && !(cv->skip = calloc((size_t)og->n_nodes, sizeof *cv->skip)))
+        return cv_nomem(cv);
     for (int i = 0; i < og->n_nodes; i++) {
         const struct onnx_node *node = &og->nodes[i];
         cv->node = node;
@@ -883,8 +892,8 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
             return cv_fail(cv, "operator domain '%s' is not supported (only the default ONNX "
                                "domain)",
                            node->domain);
-        bool done = false;
-        if ((st = cv_fold_node(cv, &done)))
+        bool done = cv->skip[i]; /* a fused node: its inputs are read all the same */
+        if (!done && (st = cv_fold_node(cv, &done)))
             return st;
         int elem = 0;
         if (!done) {

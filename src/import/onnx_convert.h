@@ -56,7 +56,11 @@ struct cv {
     const struct onnx_node *node;
     int node_index;
     char node_name[256];            /* its quanta name (unique) */
+    bool *skip;                     /* per ONNX node: converted as part of a fusion */
 };
+
+/* The value named name (NULL, QUANTA_OK when no such value yet). */
+enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out);
 
 /* Fails with "<source>: node '<name>' (<op_type>): <message>". */
 enum quanta_status cv_fail(struct cv *cv, const char *fmt, ...)

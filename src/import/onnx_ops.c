@@ -1872,6 +1872,10 @@ static enum quanta_status tail_layout(struct cv *cv, const struct cv_value *x, i
     return cv_materialize(cv, x, perm, q);
 }
 
+static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *x, int a,
+                                          float eps, const struct onnx_tensor *t0,
+                                          const struct onnx_tensor *t1);
+
 /* LayerNormalization (opset 17): over ONNX axes [axis, r), Scale and B
  * constants broadcast to those axes, Mean and InvStdDev outputs unused. */
 static enum quanta_status op_layer_norm(struct cv *cv)
@@ -1899,6 +1903,18 @@ static enum quanta_status op_layer_norm(struct cv *cv)
                        (long long)axis, r, x->name);
     if (a == 0)
         return cv_fail(cv, "normalizes over the batch axis, which is not supported");
+    return emit_layer_norm(cv, x, a, eps, p[0], p[1]);
+}
+
+/* A layer_norm node of x over ONNX axes [a, r) with Scale t0 and B t1
+ * (NULL: none) broadcast to those axes; defines the ONNX node's output 0. */
+static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *x, int a,
+                                          float eps, const struct onnx_tensor *t0,
+                                          const struct onnx_tensor *t1)
+{
+    const struct onnx_tensor *p[2] = {t0, t1};
+    enum quanta_status st;
+    const int r = x->shape.rank;
     /* the normalized axes in ONNX order and their extent */
     struct quanta_shape ns = {.rank = r - a};
     int64_t cols = 1;
@@ -1952,7 +1968,12 @@ static enum quanta_status op_layer_norm(struct cv *cv)
             }
             v[j] = src[ti];
         }
-        ins[n_ins] = cv_const_value(cv, cv->node->inputs[k + 1], v, &ps);
+        char base[300];
+        if (t->name && t->name[0])
+            snprintf(base, sizeof base, "%s", t->name);
+        else
+            snprintf(base, sizeof base, "%s.%s", cv->node_name, k ? "bias" : "scale");
+        ins[n_ins] = cv_const_value(cv, base, v, &ps);
         free(v);
         if (ins[n_ins++] < 0)
             return cv_nomem(cv);
@@ -1966,6 +1987,228 @@ static enum quanta_status op_layer_norm(struct cv *cv)
     cv->g->nodes[n].attrs.axis = a;
     cv->g->nodes[n].attrs.epsilon = eps;
     return def_new(cv, &out);
+}
+
+/* ---- LayerNorm as exported before opset 17 -------------------------------
+ *
+ *   m = ReduceMean(X, axes)      d = Sub(X, m)        p = Pow(d, 2)
+ *   v = ReduceMean(p, axes)      e = Add(v, eps)      s = Sqrt(e)
+ *   n = Div(d, s)                y = Mul(n, W)        z = Add(y, B)
+ *
+ * with axes the trailing axes of X (keepdims), eps, W and B constants, and
+ * every intermediate read by nothing else: one layer_norm node. */
+
+/* The constant named name: a converted one, an initializer, or the value
+ * of a Constant node still to come. NULL if none. */
+static const struct onnx_tensor *fuse_const(struct cv *cv, const char *name)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    struct cv_value *v = NULL;
+    if (cv_lookup(cv, name, &v) == QUANTA_OK && v && v->kind == CV_CONST)
+        return v->c;
+    for (int i = 0; i < og->n_nodes; i++) {
+        const struct onnx_node *n = &og->nodes[i];
+        if (strcmp(n->op_type, "Constant") == 0 && n->n_outputs == 1 &&
+            strcmp(n->outputs[0], name) == 0) {
+            const struct onnx_attr *a = onnx_node_attr(n, "value");
+            return a && a->t && n->n_attrs == 1 ? a->t : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The one node after node `from` that reads name (and how many read it);
+ * -1 when it is a graph output or read by more or fewer than want nodes.
+ * readers[] gets their indices. */
+static int fuse_readers(struct cv *cv, const char *name, int want, int *readers)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    for (int i = 0; i < og->n_outputs; i++)
+        if (strcmp(og->outputs[i].name, name) == 0)
+            return -1;
+    int n = 0;
+    for (int i = 0; i < og->n_nodes; i++)
+        for (int k = 0; k < og->nodes[i].n_inputs; k++)
+            if (strcmp(og->nodes[i].inputs[k], name) == 0) {
+                if (i <= cv->node_index || n == want)
+                    return -1;
+                readers[n++] = i;
+                break;
+            }
+    return n == want ? 0 : -1;
+}
+
+/* The sole reader of node i's output 0, if it has op type op and reads it
+ * as input `slot` (-1: either of two); its index or -1. */
+static int fuse_next(struct cv *cv, int i, const char *op, int slot, int *other)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const struct onnx_node *n = &og->nodes[i];
+    int r;
+    if (n->n_outputs != 1 || fuse_readers(cv, n->outputs[0], 1, &r))
+        return -1;
+    const struct onnx_node *m = &og->nodes[r];
+    if (strcmp(m->op_type, op) != 0 || m->n_inputs != 2 || m->n_attrs != 0 ||
+        m->n_outputs != 1)
+        return -1;
+    int k = strcmp(m->inputs[0], n->outputs[0]) == 0 ? 0 : 1;
+    if ((slot >= 0 && k != slot) || strcmp(m->inputs[k], n->outputs[0]) != 0)
+        return -1;
+    if (other)
+        *other = 1 - k;
+    return r;
+}
+
+/* The reduced axes of a ReduceMean node (attribute, or input 1 from opset
+ * 18) if they are exactly the trailing axes [a, r) of a rank-r input with
+ * keepdims; a, or -1. */
+static int fuse_axes(struct cv *cv, const struct onnx_node *n, int r)
+{
+    int64_t axes[QUANTA_MAX_RANK];
+    int na = 0;
+    for (int k = 0; k < n->n_attrs; k++) {
+        const struct onnx_attr *at = &n->attrs[k];
+        if (strcmp(at->name, "axes") == 0 && at->n_ints <= QUANTA_MAX_RANK) {
+            na = at->n_ints;
+            memcpy(axes, at->ints, (size_t)na * sizeof *axes);
+        } else if (strcmp(at->name, "keepdims") != 0 || at->i != 1) {
+            return -1;
+        }
+    }
+    if (n->n_inputs > 1 && n->inputs[1][0]) {
+        const struct onnx_tensor *t = fuse_const(cv, n->inputs[1]);
+        if (!t || na || t->dtype != QUANTA_I64 || t->numel > QUANTA_MAX_RANK)
+            return -1;
+        na = (int)t->numel;
+        for (int i = 0; i < na; i++)
+            axes[i] = cv_tensor_i(t, i);
+    }
+    if (na < 1)
+        return -1;
+    bool red[QUANTA_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 1 || a >= r || red[a])
+            return -1;
+        red[a] = true;
+    }
+    int a = r - na;
+    for (int i = a; i < r; i++)
+        if (!red[i])
+            return -1;
+    return a;
+}
+
+/* A float constant holding one value (any shape of one element). */
+static bool fuse_scalar(struct cv *cv, const char *name, double *out)
+{
+    const struct onnx_tensor *t = fuse_const(cv, name);
+    if (!t || t->numel != 1 || t->dtype != QUANTA_F32)
+        return false;
+    *out = cv_tensor_f(t, 0);
+    return true;
+}
+
+/* Fuses the pattern starting at the current ReduceMean node; *done false
+ * (and nothing changed) when it does not match exactly. */
+static enum quanta_status fuse_layer_norm(struct cv *cv, bool *done)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const struct onnx_node *m1 = cv->node;
+    struct cv_value *x = NULL;
+    *done = false;
+    if (!cv->skip || m1->n_inputs < 1 || m1->n_outputs != 1 ||
+        cv_lookup(cv, m1->inputs[0], &x) != QUANTA_OK || !x || x->kind != CV_ACT ||
+        x->flat || cv->g->values[x->q].dtype != QUANTA_F32)
+        return QUANTA_OK;
+    const int r = x->shape.rank;
+    int a = fuse_axes(cv, m1, r);
+    if (a < 1)
+        return QUANTA_OK;
+    /* d = Sub(X, m): the Sub reads m as its second input and X as its first */
+    int sub = fuse_next(cv, cv->node_index, "Sub", 1, NULL);
+    if (sub < 0 || strcmp(og->nodes[sub].inputs[0], m1->inputs[0]) != 0)
+        return QUANTA_OK;
+    /* d is read by Pow (input 0) and Div (input 0), nothing else */
+    int dr[2];
+    if (fuse_readers(cv, og->nodes[sub].outputs[0], 2, dr))
+        return QUANTA_OK;
+    int pw = strcmp(og->nodes[dr[0]].op_type, "Pow") == 0 ? dr[0] : dr[1];
+    int dv = pw == dr[0] ? dr[1] : dr[0];
+    const struct onnx_node *npw = &og->nodes[pw], *ndv = &og->nodes[dv];
+    double two, eps;
+    if (strcmp(npw->op_type, "Pow") != 0 || strcmp(ndv->op_type, "Div") != 0 ||
+        npw->n_inputs != 2 || ndv->n_inputs != 2 || npw->n_attrs || ndv->n_attrs ||
+        strcmp(npw->inputs[0], og->nodes[sub].outputs[0]) != 0 ||
+        strcmp(ndv->inputs[0], og->nodes[sub].outputs[0]) != 0 ||
+        !fuse_scalar(cv, npw->inputs[1], &two) || two != 2.0)
+        return QUANTA_OK;
+    int m2 = -1, e, other, sq, mul, add;
+    {
+        int rr;
+        if (npw->n_outputs != 1 || fuse_readers(cv, npw->outputs[0], 1, &rr) ||
+            strcmp(og->nodes[rr].op_type, "ReduceMean") != 0 ||
+            strcmp(og->nodes[rr].inputs[0], npw->outputs[0]) != 0 ||
+            fuse_axes(cv, &og->nodes[rr], r) != a || og->nodes[rr].n_outputs != 1)
+            return QUANTA_OK;
+        m2 = rr;
+    }
+    if ((e = fuse_next(cv, m2, "Add", -1, &other)) < 0 ||
+        !fuse_scalar(cv, og->nodes[e].inputs[other], &eps) || !(eps >= 0))
+        return QUANTA_OK;
+    {
+        int rr;
+        if (fuse_readers(cv, og->nodes[e].outputs[0], 1, &rr) ||
+            strcmp(og->nodes[rr].op_type, "Sqrt") != 0 || og->nodes[rr].n_outputs != 1)
+            return QUANTA_OK;
+        sq = rr;
+    }
+    if (fuse_next(cv, sq, "Div", 1, NULL) != dv)
+        return QUANTA_OK;
+    if ((mul = fuse_next(cv, dv, "Mul", -1, &other)) < 0)
+        return QUANTA_OK;
+    const struct onnx_tensor *w = fuse_const(cv, og->nodes[mul].inputs[other]);
+    if ((add = fuse_next(cv, mul, "Add", -1, &other)) < 0)
+        return QUANTA_OK;
+    const struct onnx_tensor *b = fuse_const(cv, og->nodes[add].inputs[other]);
+    if (!w || !b || w->dtype != QUANTA_F32 || b->dtype != QUANTA_F32)
+        return QUANTA_OK;
+    /* W and B must broadcast to the normalized axes without growing X */
+    const struct onnx_tensor *wb[2] = {w, b};
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = wb[k];
+        if (t->shape.rank > r - a)
+            return QUANTA_OK;
+        for (int d = 0; d < t->shape.rank; d++) {
+            int64_t te = t->shape.dims[t->shape.rank - 1 - d], xe = x->shape.dims[r - 1 - d];
+            if (te != 1 && te != xe)
+                return QUANTA_OK;
+        }
+    }
+    /* the fused node defines the last Add's output */
+    const struct onnx_node *self = cv->node;
+    cv->node = &og->nodes[add];
+    enum quanta_status st = emit_layer_norm(cv, x, a, (float)eps, w, b);
+    cv->node = self;
+    if (st)
+        return st;
+    const int parts[] = {sub, pw, m2, e, sq, dv, mul, add};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        cv->skip[parts[i]] = true;
+    *done = true;
+    return QUANTA_OK;
+}
+
+static enum quanta_status op_reduce_mean(struct cv *cv);
+
+/* ReduceMean: a LayerNorm decomposed before opset 17 when it starts one. */
+static enum quanta_status op_reduce_mean_or_ln(struct cv *cv)
+{
+    bool done;
+    enum quanta_status st = fuse_layer_norm(cv, &done);
+    if (st || done)
+        return st;
+    return op_reduce_mean(cv);
 }
 
 /* InstanceNormalization: x [N, C, ...] normalized over the spatial axes
@@ -2071,7 +2314,7 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"LogSoftmax", op_softmax},
         {"BatchNormalization", op_batch_norm},
         {"Gather", op_gather},
-        {"ReduceMean", op_reduce_mean},
+        {"ReduceMean", op_reduce_mean_or_ln},
         {"ReduceSum", op_reduce_mean},
         {"ReduceMax", op_reduce_mean},
         {"ReduceMin", op_reduce_mean},
