@@ -4,7 +4,10 @@
  * LayerNormalization and a Cast to FLOAT16 (the Cast back folds). uint8
  * data runs bit for bit like NumPy's float64 result rounded to float16;
  * float32 data, which does not convert exactly to U8, is refused; the
- * model quantizes (the normalizations and the cast stay float). */
+ * model quantizes (the normalizations and the cast stay float).
+ * A LayerNorm written out as opset-13 exporters do becomes one layer_norm
+ * node; the same with an intermediate read elsewhere keeps its operators;
+ * both match NumPy within 1e-5 of the largest output. */
 #include "cli/cli_fixture.h"
 
 #define FX "tests/fixtures/onnx/types/"
@@ -48,6 +51,73 @@ START_TEST(test_u8_input_model)
 }
 END_TEST
 
+static double max_rel_diff(const char *got_path, const char *want_path)
+{
+    struct dataset *a, *b;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
+    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    ck_assert(x && y);
+    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
+    double diff = 0.0, peak = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        peak = fmax(peak, fabs((double)y[i]));
+    }
+    free(x);
+    free(y);
+    dataset_close(a);
+    dataset_close(b);
+    return diff / peak;
+}
+
+static void check_ln(const char *name, bool fused)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, FX "%s.onnx", name);
+    char *onnx = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.input.npy", name);
+    char *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.output.npy", name);
+    char *want = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "types-%s.safetensors", name);
+    char *model = cf_tmp(rel);
+    snprintf(rel, sizeof rel, "types-%s.out.npy", name);
+    char *got = cf_tmp(rel);
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
+    free(errout);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg((strstr(out, "layer_norm") != NULL) == fused &&
+                      (strstr(out, " sqrt ") == NULL) == fused,
+                  "%s:\n%s", name, out);
+    free(out);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
+    free(errout);
+    double d = max_rel_diff(got, want);
+    ck_assert_msg(d <= 1e-5, "%s: max |quanta - numpy| / max |numpy| = %g", name, d);
+    free(onnx), free(in), free(want), free(model), free(got);
+}
+
+START_TEST(test_decomposed_layer_norm_fused)
+{
+    check_ln("ln13_fused", true);
+}
+END_TEST
+
+START_TEST(test_decomposed_layer_norm_shared_kept)
+{
+    check_ln("ln13_shared", false);
+}
+END_TEST
+
 Suite *suite_cli_import_types(void);
 Suite *suite_cli_import_types(void)
 {
@@ -55,6 +125,8 @@ Suite *suite_cli_import_types(void)
     TCase *tc = tcase_create("types");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_u8_input_model);
+    tcase_add_test(tc, test_decomposed_layer_norm_fused);
+    tcase_add_test(tc, test_decomposed_layer_norm_shared_kept);
     suite_add_tcase(s, tc);
     return s;
 }
