@@ -850,8 +850,11 @@ static enum quanta_status check_elem(struct cv *cv, int elem)
         "Identity", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice",
         "Concat", "Split", "Max", "Min", "Relu", "MaxPool", "ReduceMax", "ReduceMin", "Clip",
         "Cast", "CastLike", NULL};
-    if (!integer_elem(elem))
-        return QUANTA_OK;
+    cv->probe = true;
+    bool known = cv_convert_node(cv) == QUANTA_OK;
+    cv->probe = false;
+    if (!integer_elem(elem) || !known)
+        return QUANTA_OK; /* an operator not converted at all says so itself */
     for (int i = 0; exact[i]; i++)
         if (strcmp(cv->node->op_type, exact[i]) == 0)
             return QUANTA_OK;

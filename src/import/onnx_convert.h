@@ -57,6 +57,7 @@ struct cv {
     int node_index;
     char node_name[256];            /* its quanta name (unique) */
     bool *skip;                     /* per ONNX node: converted as part of a fusion */
+    bool probe;                     /* see cv_convert_node */
 };
 
 /* The value named name (NULL, QUANTA_OK when no such value yet). */
@@ -129,6 +130,8 @@ bool cv_sole_reader(struct cv *cv, int q);
 /* ---- operators (onnx_ops.c) and folding (onnx_fold.c) ---- */
 
 enum quanta_status cv_convert_node(struct cv *cv);
+/* With cv->probe set, cv_convert_node only says whether it converts the
+ * node's op type (QUANTA_OK) or not (QUANTA_ERR_INPUT, no message). */
 /* Folds the node when every input is constant (or it only needs shapes):
  * *done true when it did. */
 enum quanta_status cv_fold_node(struct cv *cv, bool *done);

@@ -2329,7 +2329,9 @@ enum quanta_status cv_convert_node(struct cv *cv)
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (op_is(cv, table[i].name))
-            return table[i].fn(cv);
+            return cv->probe ? QUANTA_OK : table[i].fn(cv);
+    if (cv->probe)
+        return QUANTA_ERR_INPUT;
     return cv_fail(cv, "operator '%s' is not supported (see man quanta-import for the list)",
                    cv->node->op_type);
 }
