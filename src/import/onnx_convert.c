@@ -900,10 +900,14 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
             return st;
         int elem = 0;
         if (!done) {
-            for (int k = 0; k < node->n_inputs && !elem; k++) {
+            /* the type of the first activation read (Pow's exponent may differ) */
+            bool found = false;
+            for (int k = 0; k < node->n_inputs && !found; k++) {
                 struct cv_value *v = node->inputs[k][0] ? find(cv, node->inputs[k]) : NULL;
-                if (v && v->kind == CV_ACT)
+                if (v && v->kind == CV_ACT) {
                     elem = v->elem;
+                    found = true;
+                }
             }
             if ((st = check_elem(cv, elem)) || (st = cv_convert_node(cv)))
                 return st;
