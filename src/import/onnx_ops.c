@@ -2070,7 +2070,8 @@ static int fuse_axes(struct cv *cv, const struct onnx_node *n, int r)
         const struct onnx_attr *at = &n->attrs[k];
         if (strcmp(at->name, "axes") == 0 && at->n_ints <= QUANTA_MAX_RANK) {
             na = at->n_ints;
-            memcpy(axes, at->ints, (size_t)na * sizeof *axes);
+            for (int i = 0; i < na; i++)
+                axes[i] = at->ints[i];
         } else if (strcmp(at->name, "keepdims") != 0 || at->i != 1) {
             return -1;
         }
