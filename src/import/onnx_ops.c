@@ -1848,8 +1848,9 @@ static enum quanta_status op_cast(struct cv *cv)
     out.elem = to == ONNX_FLOAT ? 0 : (int)to;
     if (same)
         return def_new(cv, &out);
-    int n;
-    if ((st = emit(cv, GRAPH_OP_CAST, &x->q, 1, &cv->g->values[x->q].shape, &out.q, &n)))
+    int n, qx = x->q;
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_CAST, &qx, 1, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.to = qto;
     return def_new(cv, &out);
@@ -1982,7 +1983,8 @@ static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *
     memcpy(out.perm, perm, sizeof perm);
     out.flat = false;
     int n;
-    if ((st = emit(cv, GRAPH_OP_LAYER_NORM, ins, n_ins, &cv->g->values[qx].shape, &out.q, &n)))
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_LAYER_NORM, ins, n_ins, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.axis = a;
     cv->g->nodes[n].attrs.epsilon = eps;
@@ -2260,8 +2262,8 @@ static enum quanta_status op_instance_norm(struct cv *cv)
     struct cv_value out = *x;
     memcpy(out.perm, perm, sizeof perm);
     int n;
-    if ((st = emit(cv, GRAPH_OP_INSTANCE_NORM, ins, 3, &cv->g->values[ins[0]].shape, &out.q,
-                   &n)))
+    struct quanta_shape shape = cv->g->values[ins[0]].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_INSTANCE_NORM, ins, 3, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.epsilon = eps;
     return def_new(cv, &out);
