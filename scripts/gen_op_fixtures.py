@@ -615,6 +615,16 @@ def cast_bool():
 
 
 @case
+def cast_ids_f32():  # I64 ids read as numbers: float32, rounded to nearest above 2^24
+    ids = rng_for("cast_ids_f32").integers(-1000, 1000, [BATCH, 4]).astype(np.int64)
+    ids[0, :3] = [2**24 + 1, 2**40 + 3, -(2**30) - 1]
+    b = Builder("cast_ids_f32", [4], dtype="I64", data=ids)
+    c = b.op("cast", "c", ["x"], to="F32")
+    b.op("mul", "scale", [c, b.const("scale.b", [4], 0.5, 1.0)])
+    return b
+
+
+@case
 def input_u8():  # a declared U8 input: uint8 data fed as float, exactly
     data = rng_for("input_u8").integers(0, 256, [BATCH, 4, 4, 1]).astype(np.uint8)
     b = Builder("input_u8", [4, 4, 1], dtype="U8", data=data)

@@ -244,7 +244,12 @@ INT_RANGE = {"U8": (0, 255), "I8": (-128, 127), "I16": (-32768, 32767),
 def cast(x, to):
     """The values of dtype to, as float: F16/BF16 round to nearest even,
     integers truncate toward zero (out of range is an error), BOOL x != 0."""
-    x = np.asarray(x, np.float64).astype(np.float32)
+    x = np.asarray(x)
+    # ids (int64) to float32 in one rounding, floats as they are
+    x = x.astype(np.float32) if np.issubdtype(x.dtype, np.integer) \
+        else x.astype(np.float64).astype(np.float32)
+    if to == "F32":
+        return x.astype(np.float64)
     if to == "F16":
         return x.astype(np.float16).astype(np.float64)
     if to == "BF16":

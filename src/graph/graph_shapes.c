@@ -314,14 +314,17 @@ enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct qu
     return QUANTA_OK;
 }
 
-/* cast: every element to the values of dtype to (still held as float). */
+/* cast: every element to the values of dtype to (still held as float);
+ * ids (I32, I64) may also be cast to F32. */
 enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out)
 {
     enum quanta_dtype to = c->node->attrs.to;
+    bool ids = c->in[0]->dtype == QUANTA_I32 || c->in[0]->dtype == QUANTA_I64;
     if (to != QUANTA_F16 && to != QUANTA_BF16 && to != QUANTA_I8 && to != QUANTA_U8 &&
-        to != QUANTA_I16 && to != QUANTA_I32 && to != QUANTA_I64 && to != QUANTA_BOOL)
+        to != QUANTA_I16 && to != QUANTA_I32 && to != QUANTA_I64 && to != QUANTA_BOOL &&
+        !(to == QUANTA_F32 && ids))
         return graph_node_fail(c, "attr 'to' is %s but F16, BF16, I8, U8, I16, I32, I64 or BOOL "
-                                  "is needed",
+                                  "(or F32 for ids) is needed",
                                quanta_dtype_name(to));
     *out = c->in[0]->shape;
     return QUANTA_OK;

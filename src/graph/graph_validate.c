@@ -296,6 +296,8 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
     bool quantized = q != QUANTA_DTYPE_INVALID;
     bool fl = !quantized && is_float_dtype(v->dtype);
 
+    if (role == 'n') /* cast: an activation, or ids read as numbers */
+        role = !quantized && (v->dtype == QUANTA_I32 || v->dtype == QUANTA_I64) ? 'i' : 'x';
     if (role != 'x' && role != 'i' && v->kind != GRAPH_VALUE_CONST)
         return graph_node_fail(c, "%s '%s' must be a tensor of the file", what, v->name);
     switch (role) {

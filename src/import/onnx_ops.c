@@ -1822,23 +1822,31 @@ static enum quanta_status op_cast(struct cv *cv)
     } else if ((st = cv_attr_int(cv, "to", 0, &to))) {
         return st;
     }
-    if (cv->g->values[x->q].dtype != QUANTA_F32)
-        return cv_fail(cv, "cast of integer ids ('%s', %s) is not supported", x->name,
-                       quanta_dtype_name(cv->g->values[x->q].dtype));
-    int from = x->elem ? x->elem : ONNX_FLOAT;
+    enum quanta_dtype xdt = cv->g->values[x->q].dtype;
+    if (xdt == QUANTA_I64 || xdt == QUANTA_I32) {
+        /* ids stay ids through a cast to an integer type that holds them */
+        if (to == ONNX_INT64 || (to == ONNX_INT32 && xdt == QUANTA_I32))
+            return def_new(cv, x);
+        /* else read as numbers (float32, as ONNX rounds INT64 to FLOAT) */
+    } else if (xdt != QUANTA_F32) {
+        return cv_fail(cv, "cast of '%s' (%s) is not supported", x->name,
+                       quanta_dtype_name(xdt));
+    }
+    bool ids = xdt != QUANTA_F32;
+    int from = ids ? ONNX_INT64 : x->elem ? x->elem : ONNX_FLOAT;
     bool small = from == ONNX_UINT8 || from == ONNX_INT8 || from == ONNX_BOOL;
     bool integer = small || from == ONNX_INT16;
     enum quanta_dtype qto;
     bool same; /* every value of from is a value of to */
     switch (to) {
     case ONNX_FLOAT:
-    case ONNX_DOUBLE: qto = QUANTA_F32; same = true; break;
+    case ONNX_DOUBLE: qto = QUANTA_F32; same = !ids; break;
     case ONNX_FLOAT16: qto = QUANTA_F16; same = small; break;
     case ONNX_UINT8: qto = QUANTA_U8; same = from == ONNX_UINT8 || from == ONNX_BOOL; break;
     case ONNX_INT8: qto = QUANTA_I8; same = from == ONNX_INT8 || from == ONNX_BOOL; break;
-    case ONNX_INT16: qto = QUANTA_I16; same = integer; break;
-    case ONNX_INT32: qto = QUANTA_I32; same = integer; break;
-    case ONNX_INT64: qto = QUANTA_I64; same = integer; break;
+    case ONNX_INT16: qto = QUANTA_I16; same = integer && !ids; break;
+    case ONNX_INT32: qto = QUANTA_I32; same = integer && !ids; break;
+    case ONNX_INT64: qto = QUANTA_I64; same = integer && !ids; break;
     case ONNX_BOOL: qto = QUANTA_BOOL; same = from == ONNX_BOOL; break;
     default:
         return cv_fail(cv, "cast of activations to %s is not supported",

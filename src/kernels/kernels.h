@@ -222,7 +222,8 @@ typedef void (*f32_instance_norm_fn)(const struct f32_instance_norm_params *p, c
 /* ---- cast ----
  * y[i] = x[i] rounded to the values of dtype to, still as float: F16 and
  * BF16 round to nearest, ties to even (overflow to infinity); integer
- * types truncate toward zero; BOOL gives x != 0 (NaN is true). Returns n,
+ * types truncate toward zero; BOOL gives x != 0 (NaN is true); F32 copies.
+ * Returns n,
  * or the index of the first element that is NaN or outside the integer
  * type's range after truncation (y is then partly written). */
 struct f32_cast_params {
