@@ -204,8 +204,8 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
  * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
  * 2 ops; bias and fused activations are not counted); relu, relu6,
- * sigmoid, tanh, leaky_relu, add, mul, softmax and batch_norm 1 per
- * output element; max/avg pools 1 per output element and window cell;
+ * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
+ * output element; layer_norm and instance_norm 5 per output element; max/avg pools 1 per output element and window cell;
  * global_avg_pool and mean 1 per input element; flatten, reshape, concat,
  * embedding, quantize and dequantize 0 (data movement). graph_node_ops
  * counts node index node alone. */
