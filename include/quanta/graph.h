@@ -66,7 +66,9 @@
     X(REDUCE_MIN, "reduce_min")                                                \
     X(REDUCE_L2, "reduce_l2")                                                  \
     X(SLICE, "slice")                                                          \
-    X(MATMUL, "matmul")
+    X(MATMUL, "matmul")                                                        \
+    X(PAD, "pad")                                                              \
+    X(RESIZE, "resize")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -81,6 +83,50 @@ enum graph_op graph_op_parse(const char *name);
 
 enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
 const char *graph_activation_name(enum graph_activation act);
+
+/* String-valued attrs (X(enum suffix, name in files)). mode: pad takes
+ * constant, reflect, edge; resize takes nearest, linear. */
+#define GRAPH_MODE_LIST(X)                                                     \
+    X(CONSTANT, "constant")                                                    \
+    X(REFLECT, "reflect")                                                      \
+    X(EDGE, "edge")                                                            \
+    X(NEAREST, "nearest")                                                      \
+    X(LINEAR, "linear")
+/* resize: coordinate_transformation_mode of ONNX Resize */
+#define GRAPH_COORD_LIST(X)                                                    \
+    X(HALF_PIXEL, "half_pixel")                                                \
+    X(ASYMMETRIC, "asymmetric")                                                \
+    X(ALIGN_CORNERS, "align_corners")                                          \
+    X(PYTORCH_HALF_PIXEL, "pytorch_half_pixel")                                \
+    X(TF_HALF_PIXEL_FOR_NN, "tf_half_pixel_for_nn")
+/* resize: nearest_mode of ONNX Resize */
+#define GRAPH_ROUND_LIST(X)                                                    \
+    X(ROUND_PREFER_FLOOR, "round_prefer_floor")                                \
+    X(ROUND_PREFER_CEIL, "round_prefer_ceil")                                  \
+    X(FLOOR, "floor")                                                          \
+    X(CEIL, "ceil")
+
+enum graph_mode {
+#define GRAPH_MODE_ENUM(id, name) GRAPH_MODE_##id,
+    GRAPH_MODE_LIST(GRAPH_MODE_ENUM)
+#undef GRAPH_MODE_ENUM
+    GRAPH_MODE_COUNT
+};
+enum graph_coord {
+#define GRAPH_COORD_ENUM(id, name) GRAPH_COORD_##id,
+    GRAPH_COORD_LIST(GRAPH_COORD_ENUM)
+#undef GRAPH_COORD_ENUM
+    GRAPH_COORD_COUNT
+};
+enum graph_round {
+#define GRAPH_ROUND_ENUM(id, name) GRAPH_ROUND_##id,
+    GRAPH_ROUND_LIST(GRAPH_ROUND_ENUM)
+#undef GRAPH_ROUND_ENUM
+    GRAPH_ROUND_COUNT
+};
+const char *graph_mode_name(enum graph_mode mode);
+const char *graph_coord_name(enum graph_coord coord);
+const char *graph_round_name(enum graph_round round);
 
 /* Every attr of every op, with the defaults of model-format.md section 3
  * filled in for those a node leaves out. */
@@ -105,6 +151,19 @@ struct graph_attrs {
     int perm[QUANTA_MAX_RANK];
     int n_starts, n_steps;          /* slice: one entry per axis (steps default 1) */
     int64_t starts[QUANTA_MAX_RANK], steps[QUANTA_MAX_RANK];
+    /* pad: elements added before and after x along each axis (negative:
+     * removed), mode constant (with value), reflect or edge */
+    int n_pads_begin, n_pads_end;
+    int64_t pads_begin[QUANTA_MAX_RANK], pads_end[QUANTA_MAX_RANK];
+    int mode;                       /* enum graph_mode; pad: constant, resize: nearest */
+    float value;                    /* pad constant */
+    /* resize: output shape (shape), one scale per axis (0: output / input
+     * extent), how output coordinates map to input ones, and the rounding
+     * of nearest */
+    int n_scales;
+    float scales[QUANTA_MAX_RANK];
+    int coord;                      /* enum graph_coord */
+    int nearest;                    /* enum graph_round */
 };
 
 /* Quantization parameters of a value (quantized models only).

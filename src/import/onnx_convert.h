@@ -36,6 +36,11 @@ struct cv_value {
     bool flat;
     struct quanta_shape flat_shape;
     int flat_perm[QUANTA_MAX_RANK];
+    /* Zero padding [top, left, bottom, right] of a Pad whose one reader is
+     * a Conv: q holds the unpadded tensor (shape, perm alike) and the Conv
+     * adds these to its own pads. */
+    bool conv_pad;
+    int conv_pads[4];
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };

@@ -354,6 +354,18 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         r->f32->slice(&p, q8_in(r, nd->inputs[0]), y);
         break;
     }
+    case GRAPH_OP_PAD: {
+        struct pad_params p;
+        exec_pad_params(nd, shape_of(r, nd->inputs[0]), 1, &np->pad_value, &p);
+        r->f32->pad(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
+    case GRAPH_OP_RESIZE: { /* nearest: plan_q8 refused linear */
+        struct resize_params p;
+        exec_resize_params(nd, shape_of(r, nd->inputs[0]), 1, &p);
+        r->f32->resize_nearest(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);

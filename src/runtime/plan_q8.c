@@ -412,8 +412,13 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         np->copy = is_identity(&np->unary);
         return QUANTA_OK;
+    case GRAPH_OP_RESIZE:
+        if (nd->attrs.mode != GRAPH_MODE_NEAREST)
+            break; /* linear: float only */
+        /* fall through */
     case GRAPH_OP_TRANSPOSE: /* move bytes: input and output share parameters */
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
         if ((st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err)))
             return st;
         if (!is_identity(&np->unary))
@@ -421,6 +426,12 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                                "node '%s' (%s): int8 input and output must have the same "
                                "scale and zero point",
                                nd->name, graph_op_name(nd->op));
+        if (nd->op == GRAPH_OP_PAD) { /* the constant in x's parameters, as quantize does */
+            struct q8_quantize_params qp;
+            if ((st = q8_quantize_prepare(&g->values[x].quant, &qp, nd->name, err)))
+                return st;
+            q8_quantize__ref(1, &qp, &nd->attrs.value, &np->pad_value);
+        }
         return QUANTA_OK;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:

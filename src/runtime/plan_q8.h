@@ -29,6 +29,7 @@ struct q8_node_plan {
     bool int8;                           /* runs on exec_q8 */
     bool copy;                           /* flatten/reshape with equal params: memcpy */
     int32_t *bias_owned;                 /* conv2d/dense with a float bias: rounded to I32 */
+    int8_t pad_value;                    /* pad: the constant, quantized as by quantize */
     union {
         struct {                         /* conv2d, dense */
             struct q8_requant rq;        /* points at multiplier/shift */

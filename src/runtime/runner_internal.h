@@ -111,6 +111,11 @@ void exec_transpose_params(const struct graph_node *nd, const struct quanta_shap
 
 void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *xs,
                        size_t elem_size, struct slice_params *p);
+/* value: one element of elem_size bytes (constant mode). */
+void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                     size_t elem_size, const void *value, struct pad_params *p);
+void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                        size_t elem_size, struct resize_params *p);
 
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
