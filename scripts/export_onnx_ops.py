@@ -10,6 +10,9 @@ transposes, broadcasts and element-wise functions:
               transpose, view
     ln        LayerNorm over channels after a permute (exported as
               ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
+    resample  zero Pad before a Conv, Split of the channels, reflect and
+              replicate Pad, nearest upsampling by 2 and bilinear resizing
+              to a size (Resize)
 
 For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
 <name>.output.npy (PyTorch's output). Random weights, seed 0.
@@ -67,6 +70,23 @@ class LN(nn.Module):
         return self.fc(F.gelu(self.norm(y))).mean((1, 2))
 
 
+class Resample(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+        self.mix = nn.Conv2d(8, 6, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(F.pad(x, (1, 1, 1, 1))))  # the Conv's padding
+        a, b = torch.split(y, [4, 4], dim=1)
+        a = self.conv2(F.pad(a, (1, 2, 0, 1), mode="reflect"))  # [N, 4, 5, 7]
+        b = F.interpolate(b, scale_factor=2, mode="nearest")  # [N, 4, 12, 12]
+        b = F.interpolate(b, size=(5, 7), mode="bilinear", align_corners=False)
+        y = F.pad(torch.cat((a, b), 1), (1, 1, 1, 1), mode="replicate")
+        return self.mix(y).flatten(1)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,7 +94,7 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN)):
+    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("resample", Resample)):
         torch.manual_seed(0)
         model = cls().eval()
         x = torch.randn(4, 3, 6, 6)

@@ -2052,6 +2052,28 @@ static enum quanta_status op_split(struct cv *cv)
     return QUANTA_OK;
 }
 
+/* The batch size the file declares for its inputs (one value, > 0), else
+ * 0: a size entry of the batch axis equal to it keeps the batch. */
+static int64_t exported_batch(struct cv *cv)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    int64_t b = 0;
+    for (int i = 0; i < og->n_inputs; i++) {
+        const struct onnx_value_info *in = &og->inputs[i];
+        if (!in->has_shape || in->rank < 1 || in->dims[0] < 1)
+            continue;
+        bool init = false;
+        for (int k = 0; k < og->n_initializers && !init; k++)
+            init = strcmp(og->initializers[k].name, in->name) == 0;
+        if (init)
+            continue;
+        if (b && b != in->dims[0])
+            return 0;
+        b = in->dims[0];
+    }
+    return b;
+}
+
 /* Resize (opsets 10 to 18) and Upsample (7, 9): nearest and linear of any
  * axes but the batch, scales or sizes constant. Upsample and Resize-10
  * map output index o to o / scale (asymmetric) and take the floor. */
@@ -2177,7 +2199,7 @@ static enum quanta_status op_resize(struct cv *cv)
         int64_t o;
         if (by_sizes) {
             o = sizes[i];
-            if (in < 0 && (o == CV_BATCH || o == in))
+            if (in < 0 && (o == CV_BATCH || o == exported_batch(cv)))
                 continue;
             gscale[a] = 0.0f; /* output / input */
         } else {
