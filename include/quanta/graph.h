@@ -252,8 +252,10 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
  * 2 ops; bias and fused activations are not counted); relu, relu6,
  * sigmoid, tanh, leaky_relu, add, mul, softmax and batch_norm 1 per
  * output element; max/avg pools 1 per output element and window cell;
- * global_avg_pool and mean 1 per input element; flatten, reshape, concat,
- * embedding, quantize and dequantize 0 (data movement). graph_node_ops
+ * global_avg_pool and mean 1 per input element; resize linear 2 * 2^k
+ * per output element (a multiply-add per corner, k the axes whose extent
+ * changes); flatten, reshape, concat, embedding, slice, pad, resize
+ * nearest, quantize and dequantize 0 (data movement). graph_node_ops
  * counts node index node alone. */
 double graph_ops_count(const struct graph *g, int64_t batch);
 double graph_node_ops(const struct graph *g, int node, int64_t batch);
