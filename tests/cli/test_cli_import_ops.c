@@ -98,6 +98,32 @@ START_TEST(test_pad_split_resize)
 }
 END_TEST
 
+/* What quanta cannot do right is refused in one line naming it. */
+START_TEST(test_pad_split_resize_refusals)
+{
+    static const struct {
+        const char *file, *reason;
+    } cases[] = {
+        {"split_batch", "node 0 (Split): splits the batch axis of 'x'"},
+        {"pad_batch", "node 0 (Pad): pads the batch axis"},
+        {"pad_wrap", "node 0 (Pad): attribute 'mode' 'wrap' is not supported"},
+        {"resize_cubic", "node 0 (Resize): attribute 'mode' 'cubic' is not supported"},
+        {"resize_batch", "node 0 (Resize): resizes the batch axis of 'x'"},
+        {"resize_antialias", "node 0 (Resize): attribute 'antialias' 1 is not supported"},
+        {"resize_policy",
+         "node 0 (Resize): attribute 'keep_aspect_ratio_policy' 'not_larger' is not supported"},
+    };
+    char *model = cf_tmp("refused.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/refuse_%s.onnx", cases[i].file);
+        cf_expect_input_error(cf_args("import %s -o %s", ts_src_path(rel), model),
+                              cases[i].reason);
+    }
+    free(model);
+}
+END_TEST
+
 Suite *suite_cli_import_ops(void);
 Suite *suite_cli_import_ops(void)
 {
@@ -108,6 +134,7 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
     tcase_add_test(tc, test_pad_split_resize);
+    tcase_add_test(tc, test_pad_split_resize_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
