@@ -273,6 +273,11 @@ enum quanta_status graph_save(const struct graph *g, const char *path,
                               const struct st_meta *extra_meta, size_t n_extra,
                               struct quanta_error *err);
 
+/* The axes a resize node changes (resized[d]): those whose output extent
+ * differs from the input's or whose given scale is not 1; the others read
+ * index o for output index o. Returns how many. */
+int graph_resize_axes(const struct graph *g, const struct graph_node *n, bool *resized);
+
 /* ---- building and editing (for quantize, import) ---- */
 
 /* Appends a value; name is copied. Returns its index or -1 on allocation failure. */

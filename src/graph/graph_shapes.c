@@ -467,6 +467,20 @@ enum quanta_status graph_shape_resize(const struct graph_check *c, struct quanta
     return QUANTA_OK;
 }
 
+int graph_resize_axes(const struct graph *g, const struct graph_node *n, bool *resized)
+{
+    const struct graph_attrs *a = &n->attrs;
+    const struct quanta_shape *xs = &g->values[n->inputs[0]].shape;
+    int k = 0;
+    for (int d = 0; d < xs->rank; d++) {
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        resized[d] = xs->dims[d] >= 0 &&
+                     (a->shape.dims[d] != xs->dims[d] || (s != 0.0f && s != 1.0f));
+        k += resized[d];
+    }
+    return k;
+}
+
 /* matmul: a [..., M, K] x b [..., K, N] -> [..., M, N], the leading axes
  * broadcast as NumPy does (both operands of rank >= 2). */
 enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out)

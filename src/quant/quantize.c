@@ -478,12 +478,20 @@ done:
     return st;
 }
 
-static bool is_move_op(const struct graph_node *n)
+/* A linear resize over at most Q8_RESIZE_MAX_AXES axes has an int8 kernel. */
+static bool resize_int8(const struct graph *g, const struct graph_node *n)
 {
-    enum graph_op op = n->op;
+    bool resized[QUANTA_MAX_RANK];
+    return n->attrs.mode == GRAPH_MODE_NEAREST ||
+           graph_resize_axes(g, n, resized) <= Q8_RESIZE_MAX_AXES;
+}
+
+/* Ops whose int8 output keeps the input's parameters. */
+static bool is_move_op(enum graph_op op)
+{
     return op == GRAPH_OP_MAX_POOL2D || op == GRAPH_OP_FLATTEN || op == GRAPH_OP_RESHAPE ||
            op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE || op == GRAPH_OP_PAD ||
-           (op == GRAPH_OP_RESIZE && n->attrs.mode == GRAPH_MODE_NEAREST);
+           op == GRAPH_OP_RESIZE;
 }
 
 /* Whether node runs int8 in static mode. */
@@ -507,8 +515,8 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_SLICE:
     case GRAPH_OP_PAD:
         return r->prim_int8[n->inputs[0]];
-    case GRAPH_OP_RESIZE: /* nearest moves bytes; linear is a float island */
-        return n->attrs.mode == GRAPH_MODE_NEAREST && r->prim_int8[n->inputs[0]];
+    case GRAPH_OP_RESIZE: /* nearest moves bytes; linear weighs them in integers */
+        return resize_int8(a, n) && r->prim_int8[n->inputs[0]];
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
@@ -693,7 +701,7 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     }
     /* output parameters */
     struct graph_quant q;
-    if (is_move_op(n)) {
+    if (is_move_op(n->op)) {
         q = r->out->values[ins[0]].quant;
     } else {
         bool shared = n->op == GRAPH_OP_CONCAT;

@@ -52,6 +52,10 @@ struct q8_node_plan {
             struct q8_quantize_params out;
             float *scratch;              /* owned, output elements at max_batch */
         } softmax;
+        struct {                         /* linear resize: per resized axis d, [out[d]] */
+            int32_t *i0[8], *i1[8], *w1[8]; /* NULL: not resized; i0[d] owns all three */
+            int32_t zero_point;          /* of input and output, int8 domain */
+        } resize;
         struct q8_quantize_params qparams; /* quantize (output's), dequantize (input's) */
         struct {
             struct q8_unary *rq;         /* [n_inputs], owned */

@@ -1,7 +1,8 @@
 /* pad and resize in an int8 graph: after an int8 conv, pad and nearest
  * resize move the int8 bytes (the same parameters in and out; the pad
  * constant quantized as by quantize, with a note when that changes it),
- * and linear resize is a float island. */
+ * and linear resize weighs them with 11-bit integer weights, bit for bit
+ * as quanta-format(5) writes the rule (recomputed here). */
 #include <check.h>
 #include <math.h>
 #include <string.h>
@@ -64,7 +65,8 @@ START_TEST(test_int8_pad_and_nearest_move_bytes)
     ck_assert_int_eq(q.values[pn->outputs[0]].dtype, QUANTA_I8);
     ck_assert_int_eq(q.values[rn->inputs[0]].dtype, QUANTA_I8);
     ck_assert_int_eq(q.values[rn->outputs[0]].dtype, QUANTA_I8);
-    ck_assert_int_eq(q.values[ln->inputs[0]].dtype, QUANTA_F32); /* a float island */
+    ck_assert_int_eq(q.values[ln->inputs[0]].dtype, QUANTA_I8);
+    ck_assert_int_eq(q.values[ln->outputs[0]].dtype, QUANTA_I8);
 
     /* 0.3 is no step of conv.out: one note, with the value the pad writes */
     const struct graph_quant *cq = &q.values[pn->inputs[0]].quant;
@@ -100,6 +102,46 @@ START_TEST(test_int8_pad_and_nearest_move_bytes)
                 for (int o = 0; o < 4; o++)
                     ck_assert_float_eq(rz[((n * 6 + h) * 10 + x0) * 4 + o],
                                        c[((n * 3 + h / 2) * 5 + x0 / 2) * 4 + o]);
+    /* linear, half_pixel, scale 2 both ways: c = o / 2 - 0.25; taps floor(c)
+     * and floor(c) + 1 clamped; w1 = round((c - floor(c)) * 2048), 0 when the
+     * taps clamp to one row; y = zx + round(sum w * (x - zx) / 2^22) */
+    const float *l = runner_output(r, 2, &cs);
+    const float s = cq->scale;
+    const int32_t z = cq->zero_point;
+    int32_t t0[10], t1[10], w1[10];
+    for (int o = 0; o < 10; o++) {
+        double cc = o / 2.0 - 0.25, f = floor(cc);
+        t0[o] = (int32_t)f;
+        t1[o] = (int32_t)f + 1;
+        w1[o] = (int32_t)floor((cc - f) * 2048.0 + 0.5);
+    }
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < 6; h++)
+            for (int x0 = 0; x0 < 10; x0++)
+                for (int o = 0; o < 4; o++) {
+                    int hs[2] = {t0[h], t1[h]}, ws[2] = {t0[x0], t1[x0]};
+                    int64_t wh[2] = {2048 - w1[h], w1[h]}, ww[2] = {2048 - w1[x0], w1[x0]};
+                    for (int k = 0; k < 2; k++) {
+                        hs[k] = hs[k] < 0 ? 0 : hs[k] > 2 ? 2 : hs[k];
+                        ws[k] = ws[k] < 0 ? 0 : ws[k] > 4 ? 4 : ws[k];
+                    }
+                    if (hs[0] == hs[1])
+                        wh[0] = 2048, wh[1] = 0;
+                    if (ws[0] == ws[1])
+                        ww[0] = 2048, ww[1] = 0;
+                    int64_t acc = 0;
+                    for (int a = 0; a < 2; a++)
+                        for (int bb = 0; bb < 2; bb++) {
+                            float cv = c[((n * 3 + hs[a]) * 5 + ws[bb]) * 4 + o];
+                            int64_t qv = lroundf(cv / s); /* x - zx, exact */
+                            acc += wh[a] * ww[bb] * qv;
+                        }
+                    int64_t half = INT64_C(1) << 21;
+                    int64_t d = acc >= 0 ? (acc + half) >> 22 : -((-acc + half) >> 22);
+                    int64_t yq = z + d;
+                    yq = yq < -128 ? -128 : yq > 127 ? 127 : yq;
+                    ck_assert_float_eq(l[((n * 6 + h) * 10 + x0) * 4 + o], s * (float)(yq - z));
+                }
     runner_free(r);
     quantize_notes_free(&notes);
     graph_free(&q);
