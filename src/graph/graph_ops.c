@@ -252,6 +252,10 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                    pad ? "\"constant\", \"reflect\" or \"edge\""
                                        : "\"nearest\" or \"linear\"");
     }
+    if ((allowed & GA(COORD)) && (a->coord < 0 || a->coord >= GRAPH_COORD_COUNT))
+        return graph_node_fail(c, "attr 'coord' has no valid value");
+    if ((allowed & GA(NEAREST)) && (a->nearest < 0 || a->nearest >= GRAPH_ROUND_COUNT))
+        return graph_node_fail(c, "attr 'nearest' has no valid value");
     for (int i = 0; (allowed & GA(SCALES)) && i < a->n_scales; i++)
         if (!(isfinite(a->scales[i]) && a->scales[i] >= 0))
             return graph_node_fail(c, "attr 'scales' has %g; scales must be finite and >= 0 "
