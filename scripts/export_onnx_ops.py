@@ -10,7 +10,7 @@ transposes, broadcasts and element-wise functions:
               transpose, view
     ln        LayerNorm over channels after a permute (exported as
               ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
-    resample  zero Pad before a Conv, Split of the channels, reflect and
+    resample  zero Pad before a Conv and a MaxPool, Split of the channels, reflect and
               replicate Pad, nearest upsampling by 2 and bilinear resizing
               to a size (Resize)
 
@@ -84,6 +84,7 @@ class Resample(nn.Module):
 
     def forward(self, x):
         y = torch.relu(self.conv(F.pad(x, (1, 1, 1, 1))))  # the Conv's padding
+        y = F.max_pool2d(F.pad(y, (1, 0, 1, 0)), 2, stride=1)  # the MaxPool's padding
         a, b = torch.split(y, [4, 4], dim=1)
         a = self.conv2(F.pad(a, (1, 2, 0, 1), mode="reflect"))  # [N, 4, 5, 7]
         b = F.interpolate(b, scale_factor=2, mode="nearest")  # [N, 4, 12, 12]

@@ -37,10 +37,11 @@ struct cv_value {
     struct quanta_shape flat_shape;
     int flat_perm[QUANTA_MAX_RANK];
     /* Zero padding [top, left, bottom, right] of a Pad whose one reader is
-     * a Conv: q holds the unpadded tensor (shape, perm alike) and the Conv
-     * adds these to its own pads. */
-    bool conv_pad;
-    int conv_pads[4];
+     * a Conv (or a MaxPool of a value never negative): q holds the
+     * unpadded tensor (shape, perm alike) and the reader adds these to its
+     * own pads. */
+    bool fold_pad;
+    int fold_pads[4];
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };

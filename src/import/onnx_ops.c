@@ -245,14 +245,14 @@ static enum quanta_status op_conv(struct cv *cv)
                        ks[0], ks[1], (long long)kh, (long long)kw);
     /* a zero Pad folded here: the window sees the padded extents */
     int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
-    if (x->conv_pad)
+    if (x->fold_pad)
         for (int i = 0; i < 2; i++)
-            in_hw[i] += x->conv_pads[i] + x->conv_pads[i + 2];
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, MAX_WINDOW, win.dilations)) ||
         (st = window_setup(cv, in_hw, &win)))
         return st;
-    for (int i = 0; x->conv_pad && i < 4; i++)
-        win.pads[i] += x->conv_pads[i];
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
 
     int perm[4], qx;
     cv_perm_nhwc(perm);
@@ -989,9 +989,17 @@ static enum quanta_status op_pool(struct cv *cv)
         return st;
     if (win.kernel[0] == 0)
         return cv_fail(cv, "attribute 'kernel_shape' is required");
+    /* a zero Pad folded here (a MaxPool without ceil_mode): the window sees
+     * the padded extents */
+    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    if (x->fold_pad)
+        for (int i = 0; i < 2; i++)
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, 1, win.dilations)) ||
-        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        (st = window_setup(cv, in_hw, &win)))
         return st;
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
     bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
     if (ceil_mode) {
         /* ceil mode: one more window where the last one still starts
@@ -1776,9 +1784,10 @@ static enum quanta_status op_identity(struct cv *cv)
     return def_new(cv, x);
 }
 
-/* The one ONNX node reading the node's output 0 when it is a Conv that
- * reads it as its input and pads by attribute (no auto_pad), else NULL. */
-static const struct onnx_node *sole_conv_reader(struct cv *cv)
+/* The one ONNX node reading the node's output 0 when it is a Conv or a
+ * MaxPool that reads it as its input and pads by attribute (no auto_pad),
+ * else NULL. */
+static const struct onnx_node *sole_window_reader(struct cv *cv)
 {
     const struct onnx_graph *og = &cv->m->graph;
     const char *name = cv->node->outputs[0];
@@ -1793,7 +1802,8 @@ static const struct onnx_node *sole_conv_reader(struct cv *cv)
                 reads++;
                 reader = k == 0 ? &og->nodes[i] : NULL;
             }
-    if (reads != 1 || !reader || strcmp(reader->op_type, "Conv") != 0 || reader->domain[0])
+    if (reads != 1 || !reader || reader->domain[0] ||
+        (strcmp(reader->op_type, "Conv") != 0 && strcmp(reader->op_type, "MaxPool") != 0))
         return NULL;
     const struct onnx_attr *a = onnx_node_attr(reader, "auto_pad");
     if (a && a->s && strcmp(a->s, "NOTSET") != 0)
@@ -1801,10 +1811,35 @@ static const struct onnx_node *sole_conv_reader(struct cv *cv)
     return reader;
 }
 
+/* Whether the one ONNX node reading the node's output 0 pads it itself
+ * when the padding (top, left, bottom, right) is zeros: a Conv reading it
+ * as its input with pads by attribute (no auto_pad); or, when the value is
+ * never negative (relu before), a MaxPool likewise without ceil_mode whose
+ * pads then stay smaller than its kernel (zeros never beat its maximum,
+ * and every window keeps an input cell). */
+static bool pads_itself(struct cv *cv, const int64_t *pads)
+{
+    const struct onnx_node *n = sole_window_reader(cv);
+    if (!n || strcmp(n->op_type, "Conv") == 0)
+        return n != NULL;
+    if (strcmp(n->op_type, "MaxPool") != 0 || !input_nonnegative(cv))
+        return false;
+    const struct onnx_attr *k = onnx_node_attr(n, "kernel_shape");
+    const struct onnx_attr *p = onnx_node_attr(n, "pads");
+    const struct onnx_attr *c = onnx_node_attr(n, "ceil_mode");
+    if (!k || k->n_ints != 2 || (p && p->n_ints != 4) || (c && c->i))
+        return false;
+    for (int i = 0; i < 4; i++)
+        if ((p ? p->ints[i] : 0) + pads[i] >= k->ints[i % 2])
+            return false;
+    return true;
+}
+
 /* Pad: modes constant, reflect and edge of any rank; pads (and before
  * opset 11 value) as attributes, from 11 constant inputs pads,
  * constant_value and (18) axes. A negative pad removes elements. Zero
- * constant padding of H and W before a Conv becomes the Conv's padding. */
+ * constant padding of H and W before a Conv (or a MaxPool of a value
+ * never negative) becomes its padding. */
 static enum quanta_status op_pad(struct cv *cv)
 {
     static const char *const attrs_old[] = {"mode", "pads", "value", NULL};
@@ -1901,20 +1936,21 @@ static enum quanta_status op_pad(struct cv *cv)
         return def_new(cv, x);
     if (x->flat)
         return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
-    /* zero padding of H and W of a Conv's input: the Conv pads */
-    bool spatial = r == 4 && gmode == GRAPH_MODE_CONSTANT && value == 0.0f && !x->conv_pad;
+    /* zero padding of H and W of a Conv's (MaxPool's) input: it pads */
+    bool spatial = r == 4 && gmode == GRAPH_MODE_CONSTANT && value == 0.0f && !x->fold_pad;
     for (int d = 0; spatial && d < r; d++)
         spatial = (d >= 2 ? begin[d] >= 0 && end[d] >= 0 && begin[d] <= MAX_WINDOW &&
                                 end[d] <= MAX_WINDOW
                           : !begin[d] && !end[d]);
-    if (spatial && sole_conv_reader(cv)) {
+    const int64_t hw_pads[4] = {begin[2], begin[3], end[2], end[3]};
+    if (spatial && pads_itself(cv, hw_pads)) {
         if ((st = def_new(cv, x)))
             return st;
         struct cv_value *v = &cv->vals[cv->n_vals - 1];
-        v->conv_pad = true;
+        v->fold_pad = true;
         for (int i = 0; i < 2; i++) {
-            v->conv_pads[i] = (int)begin[2 + i];
-            v->conv_pads[i + 2] = (int)end[2 + i];
+            v->fold_pads[i] = (int)begin[2 + i];
+            v->fold_pads[i + 2] = (int)end[2 + i];
         }
         return QUANTA_OK;
     }

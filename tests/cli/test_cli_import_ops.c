@@ -95,6 +95,12 @@ END_TEST
 START_TEST(test_pad_split_resize)
 {
     check_model("resample", "resize:linear");
+    /* the zero Pads before the Conv and the MaxPool became their padding */
+    char *model = cf_tmp("ops-resample.safetensors"), *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg(!strstr(out, "pad:constant") && strstr(out, "max_pool2d"), "%s", out);
+    free(out);
+    free(model);
 }
 END_TEST
 
