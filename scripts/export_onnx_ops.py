@@ -10,9 +10,12 @@ transposes, broadcasts and element-wise functions:
               transpose, view
     ln        LayerNorm over channels after a permute (exported as
               ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
-    resample  zero Pad before a Conv and a MaxPool, Split of the channels, reflect and
-              replicate Pad, nearest upsampling by 2 and bilinear resizing
-              to a size (Resize)
+    mbconv    EfficientNet's block: SiLU (exported as x * Sigmoid(x)) after
+              a conv with batch norm and after a depthwise conv, a
+              squeeze-excitation gate (a Sigmoid that is not a SiLU)
+    resample  zero Pad before a Conv and a MaxPool, Split of the channels,
+              reflect and replicate Pad, nearest upsampling by 2 and
+              bilinear resizing to a size (Resize)
 
 For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
 <name>.output.npy (PyTorch's output). Random weights, seed 0.
@@ -75,6 +78,23 @@ class LN(nn.Module):
         return self.fc(F.gelu(self.norm(y))).mean((1, 2))
 
 
+class MBConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2d(3, 8, 1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.squeeze = nn.Conv2d(8, 2, 1)
+        self.excite = nn.Conv2d(2, 8, 1)
+        self.project = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = F.silu(self.bn(self.expand(x)))
+        y = F.silu(self.dw(y))
+        w = torch.sigmoid(self.excite(F.silu(self.squeeze(y.mean((2, 3), keepdim=True)))))
+        return self.project(y * w).flatten(1)
+
+
 class Resample(nn.Module):
     def __init__(self):
         super().__init__()
@@ -130,7 +150,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("resample", Resample)):
+    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
+                      ("resample", Resample)):
         torch.manual_seed(0)
         model = cls().eval()
         x = torch.randn(4, 3, 6, 6)

@@ -293,6 +293,12 @@ void graph_attrs_default(struct graph_attrs *attrs);
  * (hard_sigmoid 0.2, elu 1, selu 1.6732632). */
 void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op);
 
+/* Fuses the element-wise patterns exporters spell out into quanta's one
+ * operator for them (x/2 * (1 + erf(x/sqrt 2)) into gelu) and drops the
+ * nodes and values left unused. Before graph_validate. Returns the number
+ * of fusions, -1 on allocation failure. */
+int graph_fuse_elementwise(struct graph *g);
+
 /* ---- a model file: the container and its graph ---- */
 
 struct model {

@@ -42,6 +42,11 @@ struct quantize_options {
     const char *const *exclude;              /* node names kept in float */
     int n_exclude;
     bool allow_nonfinite;                    /* NaN/Inf constants accepted (default false) */
+    bool int8_outputs;                       /* static: a graph output of an int8
+                                                conv2d/dense is requantized to int8
+                                                and dequantized (the old form), not
+                                                float from the accumulator (default
+                                                false) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
                                                 adjusted (default NULL) */
 };

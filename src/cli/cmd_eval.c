@@ -15,19 +15,24 @@
 static const char eval_usage[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n";
+    "                   [--min-agreement PCT] [--significance ALPHA] [--threads N]\n"
+    "                   [--layout nchw|nhwc]\n";
 
 static const char eval_help[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n"
+    "                   [--min-agreement PCT] [--significance ALPHA] [--threads N]\n"
+    "                   [--layout nchw|nhwc]\n"
     "\n"
     "Runs MODEL on the samples of FILE and reports top-1 and top-5 accuracy,\n"
     "milliseconds per sample (time spent running the model only) and the file\n"
     "size. With MODEL2, both models run on the same batches and one table\n"
     "compares them: accuracy drop (MODEL - MODEL2, in points), top-1\n"
     "agreement, mean KL divergence KL(P_MODEL || P_MODEL2) of the output\n"
-    "distributions, and the SQNR of MODEL2's outputs against MODEL's.\n"
+    "distributions, and the SQNR of MODEL2's outputs against MODEL's. With\n"
+    "labels, the drop has a 95% confidence interval for paired proportions\n"
+    "(Newcombe) and the exact McNemar test of the samples only one model gets\n"
+    "right; agreement has a 95% Wilson interval.\n"
     "\n"
     "options:\n"
     "  --data FILE          samples (IDX, NPY or safetensors; required)\n"
@@ -42,6 +47,10 @@ static const char eval_help[] =
     "                       drops by more than PTS points, 0..100\n"
     "  --min-agreement PCT  with MODEL2: fail (exit 1) if the models agree on\n"
     "                       fewer than PCT percent of the samples, 0..100\n"
+    "  --significance ALPHA with MODEL2 and labels: the drop gate fails only\n"
+    "                       when the drop is also significant (exact McNemar\n"
+    "                       p < ALPHA, 0 < ALPHA < 1); alone, fail on any\n"
+    "                       significant drop (as --max-drop 0)\n"
     "  --threads N          worker threads (default 0: all cores)\n"
     "  --layout L           layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
     "                       transposed for an input [N, H, W, C]); default: each\n"
@@ -58,8 +67,8 @@ struct eval_options {
     const char *labels;
     int64_t samples, batch, threads;
     bool json, per_layer;
-    bool has_max_drop, has_min_agreement;
-    double max_drop, min_agreement;
+    bool has_max_drop, has_min_agreement, has_significance;
+    double max_drop, min_agreement, significance;
     int layout;                 /* --layout, -1: each model's own */
 };
 
@@ -67,7 +76,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
 {
     enum {
         OPT_DATA = 256, OPT_LABELS, OPT_SAMPLES, OPT_BATCH, OPT_JSON, OPT_PER_LAYER,
-        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_THREADS, OPT_LAYOUT
+        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_SIGNIFICANCE, OPT_THREADS, OPT_LAYOUT
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -78,6 +87,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         {"per-layer", no_argument, NULL, OPT_PER_LAYER},
         {"max-drop", required_argument, NULL, OPT_MAX_DROP},
         {"min-agreement", required_argument, NULL, OPT_MIN_AGREEMENT},
+        {"significance", required_argument, NULL, OPT_SIGNIFICANCE},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
@@ -132,6 +142,13 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
                                        optarg);
             o->has_min_agreement = true;
             break;
+        case OPT_SIGNIFICANCE:
+            if (!cli_parse_double(optarg, &o->significance) || !(o->significance > 0.0) ||
+                !(o->significance < 1.0))
+                return cli_usage_error("eval", eval_usage,
+                                       "--significance '%s' is not a level in (0, 1)", optarg);
+            o->has_significance = true;
+            break;
         default:
             return cli_option_error("eval", eval_usage, c, argv);
         }
@@ -147,11 +164,13 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         o->model[i] = argv[optind + i];
     if (!o->data)
         return cli_usage_error("eval", eval_usage, "--data FILE is needed");
-    if (o->n_models < 2 && (o->per_layer || o->has_max_drop || o->has_min_agreement))
+    if (o->n_models < 2 &&
+        (o->per_layer || o->has_max_drop || o->has_min_agreement || o->has_significance))
         return cli_usage_error("eval", eval_usage, "%s needs a second model to compare with",
-                               o->per_layer      ? "--per-layer"
-                               : o->has_max_drop ? "--max-drop"
-                                                 : "--min-agreement");
+                               o->per_layer           ? "--per-layer"
+                               : o->has_max_drop      ? "--max-drop"
+                               : o->has_min_agreement ? "--min-agreement"
+                                                      : "--significance");
     return 0;
 }
 
@@ -177,6 +196,7 @@ struct eval {
     struct labels labels;
     int64_t samples;
     struct report_compare cmp;
+    struct report_paired paired;    /* with labels: right by both, one, neither */
     struct report_layers layers;
     bool usage_error;           /* err holds a usage error of ours */
     /* gates */
@@ -282,8 +302,11 @@ static enum quanta_status run_batches(struct eval *e, struct quanta_error *err)
                 report_accuracy_add(&e->side[0].acc, x1, n_classes, label);
             if (e->n == 2) {
                 const float *x2 = out[1] + k * n_classes;
-                if (have_labels(e))
+                if (have_labels(e)) {
                     report_accuracy_add(&e->side[1].acc, x2, n_classes, label);
+                    report_paired_add(&e->paired, report_rank(x1, n_classes, label) == 0,
+                                      report_rank(x2, n_classes, label) == 0);
+                }
                 report_compare_add(&e->cmp, x1, x2, n_classes, scratch);
             }
         }
@@ -319,16 +342,71 @@ static double agreement(const struct eval *e)
     return report_percent(e->cmp.agree, e->cmp.samples);
 }
 
+/* Exact McNemar p of the discordant samples; NaN without labels. */
+static double mcnemar_p(const struct eval *e)
+{
+    return have_labels(e) ? report_mcnemar_exact_p(e->paired.only1, e->paired.only2) : NAN;
+}
+
+/* 95% interval of the accuracy drop in points (Newcombe); NaN without labels. */
+static void drop_interval(const struct eval *e, double *lo, double *hi)
+{
+    *lo = *hi = NAN;
+    if (have_labels(e)) {
+        report_paired_diff_interval(&e->paired, REPORT_Z95, lo, hi);
+        *lo *= 100.0;
+        *hi *= 100.0;
+    }
+}
+
+static void agreement_interval(const struct eval *e, double *lo, double *hi)
+{
+    report_wilson_interval(e->cmp.agree, e->cmp.samples, REPORT_Z95, lo, hi);
+    *lo *= 100.0;
+    *hi *= 100.0;
+}
+
+/* The drop gate: --max-drop PTS (0 with --significance alone), and with
+ * --significance the drop must also be significant. */
+static bool drop_gate(const struct eval *e)
+{
+    return e->opt.has_max_drop || e->opt.has_significance;
+}
+
+static double drop_threshold(const struct eval *e)
+{
+    return e->opt.has_max_drop ? e->opt.max_drop : 0.0;
+}
+
+static bool drop_gate_fails(const struct eval *e)
+{
+    if (!(accuracy_drop(e) > drop_threshold(e)))
+        return false;
+    return !e->opt.has_significance || mcnemar_p(e) < e->opt.significance;
+}
+
 static void check_gates(struct eval *e)
 {
     size_t len = 0;
     e->pass = true;
     e->reason[0] = '\0';
-    if (e->opt.has_max_drop && accuracy_drop(e) > e->opt.max_drop) {
+    if (drop_gate(e) && drop_gate_fails(e)) {
         e->pass = false;
-        len += (size_t)snprintf(e->reason + len, sizeof e->reason - len,
-                                "accuracy drop %.2f points exceeds --max-drop %g",
-                                accuracy_drop(e), e->opt.max_drop);
+        if (!e->opt.has_significance)
+            len += (size_t)snprintf(e->reason + len, sizeof e->reason - len,
+                                    "accuracy drop %.2f points exceeds --max-drop %g",
+                                    accuracy_drop(e), e->opt.max_drop);
+        else if (e->opt.has_max_drop)
+            len += (size_t)snprintf(e->reason + len, sizeof e->reason - len,
+                                    "accuracy drop %.2f points exceeds --max-drop %g and is "
+                                    "significant (McNemar p %.3g < --significance %g)",
+                                    accuracy_drop(e), e->opt.max_drop, mcnemar_p(e),
+                                    e->opt.significance);
+        else
+            len += (size_t)snprintf(e->reason + len, sizeof e->reason - len,
+                                    "accuracy drop %.2f points is significant (McNemar p %.3g "
+                                    "< --significance %g)",
+                                    accuracy_drop(e), mcnemar_p(e), e->opt.significance);
     }
     if (e->opt.has_min_agreement && agreement(e) < e->opt.min_agreement && len < sizeof e->reason) {
         e->pass = false;
@@ -392,8 +470,27 @@ static enum quanta_status print_text(const struct eval *e)
         else
             report_table_add(t, "-");
         report_table_add(t, "%s", "");
+        double lo, hi;
+        drop_interval(e, &lo, &hi);
+        report_table_add(t, "drop 95%% CI");
+        if (have_labels(e))
+            report_table_add(t, "%.2f to %.2f points", lo, hi);
+        else
+            report_table_add(t, "-");
+        report_table_add(t, "%s", "");
+        report_table_add(t, "McNemar exact p");
+        if (have_labels(e))
+            report_table_add(t, "%.4g (%lld vs %lld)", mcnemar_p(e), (long long)e->paired.only1,
+                             (long long)e->paired.only2);
+        else
+            report_table_add(t, "-");
+        report_table_add(t, "%s", "");
         report_table_add(t, "agreement");
         report_table_add(t, "%s", fmt_percent(agreement(e), a, sizeof a));
+        report_table_add(t, "%s", "");
+        agreement_interval(e, &lo, &hi);
+        report_table_add(t, "agreement 95%% CI");
+        report_table_add(t, "%.2f%% to %.2f%%", lo, hi);
         report_table_add(t, "%s", "");
         report_table_add(t, "KL divergence");
         report_table_add(t, "%.6f", report_compare_kl(&e->cmp));
@@ -401,9 +498,15 @@ static enum quanta_status print_text(const struct eval *e)
         report_table_add(t, "output SQNR");
         report_table_add(t, "%s", fmt_db(report_sqnr_db(&e->cmp.sqnr), b, sizeof b));
         report_table_add(t, "%s", "");
-        if (e->opt.has_max_drop) {
-            report_table_add(t, "--max-drop %g", e->opt.max_drop);
-            report_table_add(t, "%s", accuracy_drop(e) > e->opt.max_drop ? "FAIL" : "pass");
+        if (drop_gate(e)) {
+            if (!e->opt.has_significance)
+                report_table_add(t, "--max-drop %g", e->opt.max_drop);
+            else if (e->opt.has_max_drop)
+                report_table_add(t, "--max-drop %g --significance %g", e->opt.max_drop,
+                                 e->opt.significance);
+            else
+                report_table_add(t, "--significance %g", e->opt.significance);
+            report_table_add(t, "%s", drop_gate_fails(e) ? "FAIL" : "pass");
             report_table_add(t, "%s", "");
         }
         if (e->opt.has_min_agreement) {
@@ -440,6 +543,19 @@ static enum quanta_status print_text(const struct eval *e)
     return st;
 }
 
+/* key: [lo, hi], or null when unknown. */
+static void add_interval(cJSON *object, const char *key, double lo, double hi)
+{
+    if (isnan(lo) || isnan(hi)) {
+        cJSON_AddNullToObject(object, key);
+        return;
+    }
+    const double v[2] = {lo, hi};
+    cJSON *a = cJSON_CreateDoubleArray(v, 2);
+    if (a)
+        cJSON_AddItemToObject(object, key, a);
+}
+
 static cJSON *eval_json(const struct eval *e)
 {
     cJSON *root = cJSON_CreateObject();
@@ -462,6 +578,19 @@ static cJSON *eval_json(const struct eval *e)
         cli_json_add_number(root, "accuracy_drop", accuracy_drop(e));
         cli_json_add_number(root, "top5_drop", top5(e, 0) - top5(e, 1));
         cli_json_add_number(root, "agreement", agreement(e));
+        double lo, hi;
+        drop_interval(e, &lo, &hi);
+        add_interval(root, "accuracy_drop_ci95", lo, hi);
+        if (have_labels(e)) {
+            cJSON_AddNumberToObject(root, "model1_only_correct", (double)e->paired.only1);
+            cJSON_AddNumberToObject(root, "model2_only_correct", (double)e->paired.only2);
+        } else {
+            cJSON_AddNullToObject(root, "model1_only_correct");
+            cJSON_AddNullToObject(root, "model2_only_correct");
+        }
+        cli_json_add_number(root, "mcnemar_p", mcnemar_p(e));
+        agreement_interval(e, &lo, &hi);
+        add_interval(root, "agreement_ci95", lo, hi);
         cli_json_add_number(root, "kl_divergence", report_compare_kl(&e->cmp));
         double db = report_sqnr_db(&e->cmp.sqnr);
         cli_json_add_number(root, "sqnr_db", db);
@@ -480,13 +609,17 @@ static cJSON *eval_json(const struct eval *e)
         }
     }
     cJSON *checks = cJSON_AddArrayToObject(root, "checks");
-    if (checks && e->opt.has_max_drop) {
+    if (checks && drop_gate(e)) {
         cJSON *c = cJSON_CreateObject();
         cJSON_AddItemToArray(checks, c);
         cJSON_AddStringToObject(c, "name", "max_drop");
-        cJSON_AddNumberToObject(c, "threshold", e->opt.max_drop);
+        cJSON_AddNumberToObject(c, "threshold", drop_threshold(e));
         cli_json_add_number(c, "value", accuracy_drop(e));
-        cJSON_AddBoolToObject(c, "pass", !(accuracy_drop(e) > e->opt.max_drop));
+        if (e->opt.has_significance) {
+            cJSON_AddNumberToObject(c, "significance", e->opt.significance);
+            cli_json_add_number(c, "p_value", mcnemar_p(e));
+        }
+        cJSON_AddBoolToObject(c, "pass", !drop_gate_fails(e));
     }
     if (checks && e->opt.has_min_agreement) {
         cJSON *c = cJSON_CreateObject();
@@ -518,11 +651,11 @@ static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
     }
     if ((st = load_labels(e, err)) != QUANTA_OK)
         return st;
-    if (e->opt.has_max_drop && !have_labels(e)) {
+    if ((e->opt.has_max_drop || e->opt.has_significance) && !have_labels(e)) {
         e->usage_error = true;
         return quanta_fail(err, QUANTA_ERR_USAGE,
-                           "--max-drop needs labels but none were found for %s; give --labels",
-                           e->opt.data);
+                           "%s needs labels but none were found for %s; give --labels",
+                           e->opt.has_max_drop ? "--max-drop" : "--significance", e->opt.data);
     }
     if (e->n == 2 && e->opt.per_layer) {
         st = report_layers_init(&e->layers, &e->side[0].model.graph, &e->side[1].model.graph,

@@ -509,6 +509,29 @@ int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *
     return graph_add_node(cv->g, op, buf, inputs, n_inputs, &output, 1);
 }
 
+enum quanta_status cv_retag_node(struct cv *cv, int node, enum graph_op op)
+{
+    struct graph_node *n = &cv->g->nodes[node];
+    struct graph_value *v = &cv->g->values[n->outputs[0]];
+    char buf[512];
+    char *node_name, *value_name;
+    unique_name(cv->g, true, cv->node_name, buf, sizeof buf);
+    node_name = strdup(buf);
+    unique_name(cv->g, false, cv->node->outputs[0], buf, sizeof buf);
+    value_name = strdup(buf);
+    if (!node_name || !value_name) {
+        free(node_name);
+        free(value_name);
+        return cv_nomem(cv);
+    }
+    free(n->name);
+    n->name = node_name;
+    free(v->name);
+    v->name = value_name;
+    n->op = op;
+    return QUANTA_OK;
+}
+
 int cv_producer(struct cv *cv, int q)
 {
     for (int i = cv->g->n_nodes - 1; i >= 0; i--)
@@ -859,7 +882,9 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         }
     }
     cv->node = NULL;
-    return add_outputs(cv, info);
+    if ((st = add_outputs(cv, info)))
+        return st;
+    return graph_fuse_elementwise(cv->g) < 0 ? cv_nomem(cv) : QUANTA_OK;
 }
 
 static const char *base_name(const char *path, char *buf, size_t size)

@@ -119,6 +119,9 @@ int cv_const_value(struct cv *cv, const char *base, const float *data,
 int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *inputs,
                 int n_inputs, int output);
 /* The quanta node that produces value q, -1 for inputs and constants. */
+/* Turns node into op (same inputs and output), named after the node being
+ * converted and its output, for fusions that absorb it (x * sigmoid(x)). */
+enum quanta_status cv_retag_node(struct cv *cv, int node, enum graph_op op);
 int cv_producer(struct cv *cv, int q);
 /* True when the only reader of quanta value q still to come is the node
  * being converted (no quanta node reads it, it is no graph output). */

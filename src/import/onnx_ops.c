@@ -857,6 +857,27 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
  * constant of Add/Sub/Mul/Div keeps the forms the int8 kernels run (and
  * Add's folding into a bias); anything else is laid out like the
  * activation and broadcast by the quanta op. */
+/* Mul(x, Sigmoid(x)), either order, with the sigmoid read by this Mul
+ * alone: the sigmoid node becomes one silu node. */
+static enum quanta_status try_fuse_silu(struct cv *cv, const struct cv_value *a,
+                                        const struct cv_value *b, bool *fused)
+{
+    *fused = false;
+    for (int k = 0; k < 2; k++) {
+        const struct cv_value *s = k ? a : b, *x = k ? b : a;
+        int p = cv_producer(cv, s->q);
+        if (p < 0 || cv->g->nodes[p].op != GRAPH_OP_SIGMOID || cv->g->nodes[p].inputs[0] != x->q ||
+            !cv_sole_reader(cv, s->q))
+            continue;
+        enum quanta_status st = cv_retag_node(cv, p, GRAPH_OP_SILU);
+        if (st)
+            return st;
+        *fused = true;
+        return def_new(cv, s);
+    }
+    return QUANTA_OK;
+}
+
 static enum quanta_status op_binary(struct cv *cv)
 {
     struct cv_value *a, *b;
@@ -870,6 +891,9 @@ static enum quanta_status op_binary(struct cv *cv)
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
         struct cv_value out = *a;
         int ins[2];
+        bool fused;
+        if (op == GRAPH_OP_MUL && ((st = try_fuse_silu(cv, a, b, &fused)) || fused))
+            return st;
         if (quanta_shape_equal(&a->shape, &b->shape) && (a->flat || b->flat)) {
             bool same = a->flat && b->flat && quanta_shape_equal(&a->flat_shape, &b->flat_shape) &&
                         memcmp(a->flat_perm, b->flat_perm, sizeof a->flat_perm) == 0;

@@ -117,6 +117,8 @@ struct f32_math_params {
     float a, b;
 };
 typedef void (*f32_math_fn)(const struct f32_math_params *p, size_t n, const float *x, float *y);
+/* One value of the function above, in double (int8 tables are built from it). */
+double f32_math_one(const struct f32_math_params *p, double x);
 
 /* ---- binary element-wise with NumPy broadcasting ----
  * y has shape dims[0..rank) (rank >= 1); element (i0, ..., ik) of y is

@@ -8,7 +8,10 @@
  *   (and the --exclude nodes) stay float. Values keep their float-model
  *   names: an int8 node's output is quantized in place under its own name,
  *   except a graph output, whose int8 value is "<name>.q" and which a final
- *   dequantize turns back into "<name>". Where a float value feeds an int8
+ *   dequantize turns back into "<name>". A graph output of an int8
+ *   conv2d/dense that no node reads is float, computed from the int32
+ *   accumulator (no output parameters; opt->int8_outputs: the int8 form
+ *   above). Where a float value feeds an int8
  *   node a quantize node makes "<name>.q"; where an int8 value feeds a
  *   float node a dequantize node makes "<name>.dq".
  *   Weights: symmetric I8 per channel (axis 0) or per tensor; biases I32
@@ -20,7 +23,8 @@
  *   table's parameters; batch_norm left unfolded runs float.
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
- * weight-only: conv2d/dense weights I8 (with their scales), rest float.
+ * weight-only: conv2d/dense weights I8 (with their scales), embedding
+ *   tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
 #include "quant/q8_params.h"
@@ -336,11 +340,11 @@ struct widening {
  * (n_channels or 1 floats, caller frees) when not NULL. min_scales (NULL:
  * none) are lower bounds of the scales, as quantize_weights_i8 takes them;
  * wide (when min_scales) receives what they changed. */
-static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w,
-                                          const float *min_scales, struct widening *wide)
+static enum quanta_status quantize_weight(struct rewrite *r, int v, bool per_channel, int *index,
+                                          float **s_w, const float *min_scales,
+                                          struct widening *wide)
 {
     const struct graph_value *av = &r->a->values[v];
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
     int64_t channels = av->shape.rank > 0 ? av->shape.dims[0] : 1;
     int64_t numel = quanta_shape_numel(&av->shape);
     int64_t per = channels > 0 ? numel / channels : 0;
@@ -536,6 +540,20 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_RELU6:
     case GRAPH_OP_SIGMOID:
     case GRAPH_OP_TANH:
+    case GRAPH_OP_NEG: /* these and the rest to gelu_tanh: a table of 256 entries */
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH:
     case GRAPH_OP_LEAKY_RELU:
     case GRAPH_OP_MEAN:
     case GRAPH_OP_AVG_POOL2D:
@@ -599,6 +617,19 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     }
 }
 
+/* An embedding table as I8, symmetric per row; shared by its readers. */
+static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
+{
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    enum quanta_status st = quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    if (!st)
+        r->qv[v] = *index;
+    return st;
+}
+
 /* An int8 pad writes its constant quantized as by quantize (round to
  * nearest, ties away, clamped) in its input's parameters: a note when
  * that changes the value. */
@@ -627,13 +658,14 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
     int y = n->outputs[0], o;
     if (n->op == GRAPH_OP_EMBEDDING) {
-        /* ids as they are; the table quantized per tensor like an
-         * activation; the output keeps the table's parameters (exact) */
+        /* ids as they are; the table symmetric per row (FBGEMM's row-wise
+         * tables: rows differ in range and are read one at a time); each
+         * gathered row requantized into the output's calibrated range */
+        struct graph_quant q;
         if ((st = get_float(r, n->inputs[0], &ins[0])) ||
-            (st = get_int8(r, n->inputs[1], n->name, &ins[1])))
-            return st;
-        struct graph_quant q = r->out->values[ins[1]].quant;
-        if ((st = add_output_value(r, y, q.dtype, &q, &o)))
+            (st = table_int8(r, n->inputs[1], &ins[1])) ||
+            (st = lookup_params(r, y, n->name, GRAPH_ACT_NONE, 0.0, &q)) ||
+            (st = add_output_value(r, y, q.dtype, &q, &o)))
             return st;
         r->qv[y] = o;
         r->prim_int8[y] = true;
@@ -670,7 +702,8 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
             free(bf);
         }
         struct widening wide;
-        st = quantize_weight(r, n->inputs[1], &ins[1], &s_w, min_s, &wide);
+        st = quantize_weight(r, n->inputs[1], r->opt->weights == QUANTIZE_PER_CHANNEL, &ins[1], &s_w,
+                             min_s, &wide);
         free(min_s);
         if (st)
             return st;
@@ -698,6 +731,15 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         free(s_w);
         if (st)
             return st;
+    }
+    if (has_weights && !r->opt->int8_outputs && r->is_output[y] && r->readers[y] == 1) {
+        /* a graph output nothing else reads: float straight from the int32
+         * accumulator, no output range needed (quanta-format(5)) */
+        if ((st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
+            return st;
+        r->fv[y] = o;
+        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
+                                                                             : QUANTA_OK;
     }
     /* output parameters */
     struct graph_quant q;
@@ -770,15 +812,19 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
                                               int k, int *index, bool *done)
 {
     int v = n->inputs[k];
-    if (k != 1 || (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE) || excluded(r, n) ||
-        !is_float_const(r->a, v))
+    if (k != 1 ||
+        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING) ||
+        excluded(r, n) || !is_float_const(r->a, v))
         return QUANTA_OK;
     *done = true;
     if (r->qv[v] >= 0) {
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, index, NULL, NULL, NULL);
+    /* embedding tables per row, whatever --weights says: rows are read
+     * one at a time and differ in range (FBGEMM's row-wise tables) */
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING;
+    enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;
     return st;

@@ -92,6 +92,42 @@ void report_compare_add(struct report_compare *acc, const float *x1, const float
 /* Mean KL divergence per sample; NaN when no sample was added. */
 double report_compare_kl(const struct report_compare *acc);
 
+/* ---- significance of a comparison (stats.c) ---- */
+
+/* Two-sided 95% normal quantile, z = Phi^-1(0.975). */
+#define REPORT_Z95 1.959963984540054
+
+/* Both models' correctness on the same labelled samples: a 2x2 table. */
+struct report_paired {
+    int64_t both;           /* right by both models */
+    int64_t only1;          /* right by model 1 only (b) */
+    int64_t only2;          /* right by model 2 only (c) */
+    int64_t neither;
+};
+
+void report_paired_add(struct report_paired *p, bool correct1, bool correct2);
+int64_t report_paired_samples(const struct report_paired *p);
+
+/* Wilson score interval for a proportion of x successes in n trials at the
+ * normal quantile z (lo = 0 exactly when x == 0, hi = 1 when x == n).
+ * NaN for both when n == 0. */
+void report_wilson_interval(int64_t x, int64_t n, double z, double *lo, double *hi);
+
+/* Interval for p1 - p2 (accuracy of model 1 minus model 2, as a fraction)
+ * by Newcombe's hybrid score method for paired data (1998, method 10):
+ * Wilson intervals of both marginal proportions, squared and added with
+ * the correlation phi of the 2x2 table. Always within [-1, 1]; NaN for an
+ * empty table. */
+void report_paired_diff_interval(const struct report_paired *p, double z, double *lo,
+                                 double *hi);
+
+/* Exact two-sided McNemar test of b against c discordant pairs: under equal
+ * accuracy b ~ Binomial(b + c, 1/2), p = min(1, 2 P(X <= min(b, c))); 1 when
+ * b == c (and b = c = 0). Summed in double from the largest term down with
+ * the log-gamma function, so b + c in the millions neither overflows nor
+ * loses the tail before it drops below the smallest double (~1e-308). */
+double report_mcnemar_exact_p(int64_t b, int64_t c);
+
 /* ---- per-layer comparison (layers.c) ---- */
 
 /* A node output of model 1 that model 2 also produces under the same name

@@ -383,22 +383,45 @@ static void math_part(void *ctx, int part, int parts, int thread)
         j->k->math(&j->p, (size_t)(i1 - i0), j->x + i0, j->y + i0);
 }
 
-static void exec_math(struct runner *r, const struct graph_node *nd, float *y,
-                      enum f32_math_op op)
+bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p)
 {
+    static const struct { enum graph_op op; enum f32_math_op math; } map[] = {
+        {GRAPH_OP_NEG, F32_MATH_NEG},   {GRAPH_OP_ABS, F32_MATH_ABS},
+        {GRAPH_OP_EXP, F32_MATH_EXP},   {GRAPH_OP_LOG, F32_MATH_LOG},
+        {GRAPH_OP_SQRT, F32_MATH_SQRT}, {GRAPH_OP_ERF, F32_MATH_ERF},
+        {GRAPH_OP_HARD_SIGMOID, F32_MATH_HARD_SIGMOID},
+        {GRAPH_OP_HARD_SWISH, F32_MATH_HARD_SWISH},
+        {GRAPH_OP_ELU, F32_MATH_ELU},   {GRAPH_OP_SELU, F32_MATH_SELU},
+        {GRAPH_OP_CLIP, F32_MATH_CLIP}, {GRAPH_OP_SILU, F32_MATH_SILU},
+        {GRAPH_OP_GELU, F32_MATH_GELU}, {GRAPH_OP_GELU_TANH, F32_MATH_GELU_TANH},
+    };
     const struct graph_attrs *a = &nd->attrs;
-    struct math_job j = {.k = r->f32, .p = {.op = op}, .n = numel(in_shape(r, nd, 0)),
-                         .x = in_data(r, nd, 0), .y = y};
-    if (op == F32_MATH_HARD_SIGMOID || op == F32_MATH_ELU) {
-        j.p.a = a->alpha;
-        j.p.b = a->beta;
-    } else if (op == F32_MATH_SELU) {
-        j.p.a = a->alpha;
-        j.p.b = a->gamma;
-    } else if (op == F32_MATH_CLIP) {
-        j.p.a = a->min;
-        j.p.b = a->max;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (map[i].op != nd->op)
+            continue;
+        if (!p)
+            return true;
+        *p = (struct f32_math_params){.op = map[i].math};
+        if (p->op == F32_MATH_HARD_SIGMOID || p->op == F32_MATH_ELU) {
+            p->a = a->alpha;
+            p->b = a->beta;
+        } else if (p->op == F32_MATH_SELU) {
+            p->a = a->alpha;
+            p->b = a->gamma;
+        } else if (p->op == F32_MATH_CLIP) {
+            p->a = a->min;
+            p->b = a->max;
+        }
+        return true;
     }
+    return false;
+}
+
+static void exec_math(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct math_job j = {.k = r->f32, .n = numel(in_shape(r, nd, 0)),
+                         .x = in_data(r, nd, 0), .y = y};
+    exec_math_params(nd, &j.p);
     threadpool_run(r->pool, math_part, &j, runner_parts(r, (int64_t)j.n));
 }
 
@@ -734,20 +757,20 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_MIN: exec_broadcast(r, nd, y, F32_BIN_MIN); break;
     case GRAPH_OP_MAX: exec_broadcast(r, nd, y, F32_BIN_MAX); break;
     case GRAPH_OP_PRELU: exec_broadcast(r, nd, y, F32_BIN_PRELU); break;
-    case GRAPH_OP_NEG: exec_math(r, nd, y, F32_MATH_NEG); break;
-    case GRAPH_OP_ABS: exec_math(r, nd, y, F32_MATH_ABS); break;
-    case GRAPH_OP_EXP: exec_math(r, nd, y, F32_MATH_EXP); break;
-    case GRAPH_OP_LOG: exec_math(r, nd, y, F32_MATH_LOG); break;
-    case GRAPH_OP_SQRT: exec_math(r, nd, y, F32_MATH_SQRT); break;
-    case GRAPH_OP_ERF: exec_math(r, nd, y, F32_MATH_ERF); break;
-    case GRAPH_OP_HARD_SIGMOID: exec_math(r, nd, y, F32_MATH_HARD_SIGMOID); break;
-    case GRAPH_OP_HARD_SWISH: exec_math(r, nd, y, F32_MATH_HARD_SWISH); break;
-    case GRAPH_OP_ELU: exec_math(r, nd, y, F32_MATH_ELU); break;
-    case GRAPH_OP_SELU: exec_math(r, nd, y, F32_MATH_SELU); break;
-    case GRAPH_OP_CLIP: exec_math(r, nd, y, F32_MATH_CLIP); break;
-    case GRAPH_OP_SILU: exec_math(r, nd, y, F32_MATH_SILU); break;
-    case GRAPH_OP_GELU: exec_math(r, nd, y, F32_MATH_GELU); break;
-    case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH: exec_math(r, nd, y); break;
     case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
     case GRAPH_OP_SLICE: exec_slice(r, nd, y); break;
     case GRAPH_OP_PAD: exec_pad(r, nd, y); break;

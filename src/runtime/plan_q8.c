@@ -13,6 +13,11 @@
 #include "quant/q8_params.h"
 #include "kernels/requant.h"
 
+static double math_value(double x, void *params)
+{
+    return f32_math_one(params, x);
+}
+
 static bool is_quantized(const struct graph_value *v)
 {
     return v->quant.dtype != QUANTA_DTYPE_INVALID;
@@ -251,7 +256,10 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     int w = nd->n_inputs > 1 ? nd->inputs[1] : -1;
     int b = nd->n_inputs > 2 ? nd->inputs[2] : -1;
     enum quanta_status st;
-    if ((st = need_int8(g, nd, x, "input", err)) || (st = need_int8(g, nd, y, "output", err)) ||
+    /* an output without quant: float straight from the accumulator */
+    bool float_out = !is_quantized(&g->values[y]);
+    if ((st = need_int8(g, nd, x, "input", err)) ||
+        (st = (float_out ? need_float : need_int8)(g, nd, y, "output", err)) ||
         (st = need_const(g, nd, w, "weight", err)) ||
         (st = need_int8(g, nd, w, "weight", err)) ||
         (b >= 0 && (st = need_const(g, nd, b, "bias", err))))
@@ -263,6 +271,22 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     if (!np->reduce.multiplier || !np->reduce.shift)
         return nomem(err);
     const struct graph_quant *qb = b >= 0 ? &g->values[b].quant : NULL;
+    if (float_out) {
+        np->reduce.float_out = true;
+        np->reduce.scale = malloc((size_t)(out_channels > 0 ? out_channels : 1) * sizeof(float));
+        if (!np->reduce.scale)
+            return nomem(err);
+        st = q8_reduction_f32_prepare(&g->values[x].quant, &gw->quant, qb, nd->attrs.activation,
+                                      out_channels, np->reduce.scale, &np->reduce.f32, nd->name,
+                                      err);
+        if (st)
+            return st;
+        if (b >= 0 && is_quantized(&g->values[b]))
+            np->reduce.bias = r->q8->data[b];
+        else if (b >= 0)
+            st = float_bias(r, np, x, w, b, out_channels, err);
+        return st; /* the reference kernels on the weights as stored */
+    }
     st = (nd->op == GRAPH_OP_CONV2D ? q8_conv2d_prepare : q8_dense_prepare)(
         &g->values[x].quant, &gw->quant, qb, &g->values[y].quant, nd->attrs.activation,
         out_channels, np->reduce.multiplier, np->reduce.shift, &np->reduce.rq, nd->name, err);
@@ -350,8 +374,28 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         (st = need_int8(g, nd, table, "table", err)) ||
         (st = need_int8(g, nd, y, "output", err)))
         return st;
-    return q8_unary_prepare(&g->values[table].quant, &g->values[y].quant, GRAPH_ACT_NONE,
-                            &np->unary, nd->name, err);
+    const struct graph_quant *tq = &g->values[table].quant;
+    if (tq->axis < 0)
+        return q8_unary_prepare(tq, &g->values[y].quant, GRAPH_ACT_NONE, &np->embedding.one,
+                                nd->name, err);
+    /* row-wise: each row brought from its own parameters to the output's */
+    if (tq->axis != 0 || tq->n != g->values[table].shape.dims[0])
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding): table '%s' is "
+                                                  "quantized along axis %d; per row (axis 0) "
+                                                  "or per tensor is needed",
+                           nd->name, g->values[table].name, tq->axis);
+    if (!(np->embedding.rows = malloc((size_t)tq->n * sizeof *np->embedding.rows)))
+        return nomem(err);
+    for (int i = 0; i < tq->n; i++) {
+        struct graph_quant row = {.dtype = tq->dtype, .axis = -1, .n = 1,
+                                  .scale = tq->scales[i], .zero_point = tq->zero_points[i]};
+        row.scales = &row.scale;
+        row.zero_points = &row.zero_point;
+        if ((st = q8_unary_prepare(&row, &g->values[y].quant, GRAPH_ACT_NONE,
+                                   &np->embedding.rows[i], nd->name, err)))
+            return st;
+    }
+    return QUANTA_OK;
 }
 
 static enum quanta_status plan_softmax(struct runner *r, const struct graph_node *nd,
@@ -507,6 +551,29 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL:
         return plan_binary(r, nd, np, err);
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH: {
+        /* one table of 256 entries from the float kernel's own function */
+        struct f32_math_params mp;
+        exec_math_params(nd, &mp);
+        if ((st = need_int8(g, nd, x, "input", err)) ||
+            (st = need_int8(g, nd, y, "output", err)))
+            return st;
+        return q8_lut_prepare_fn(math_value, &mp, &g->values[x].quant, &g->values[y].quant,
+                                 INT8_MIN, INT8_MAX, np->lut, nd->name, err);
+    }
     case GRAPH_OP_CONCAT:
         return plan_concat(r, nd, np, err);
     case GRAPH_OP_EMBEDDING:
@@ -614,6 +681,10 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.multiplier);
                 free(np->reduce.shift);
                 free(np->reduce.packed);
+                free(np->reduce.scale);
+                break;
+            case GRAPH_OP_EMBEDDING:
+                free(np->embedding.rows);
                 break;
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);

@@ -38,9 +38,17 @@ struct q8_node_plan {
             void *packed;                /* weights and bias packed for the table's
                                             conv2d_packed/dense_packed, owned; NULL:
                                             the kernel on the weights as stored */
+            bool float_out;              /* output float, from the accumulator
+                                            (conv2d_f32/dense_f32 with f32) */
+            struct q8_acc_f32 f32;       /* points at scale */
+            float *scale;                /* [out channels], owned */
         } reduce;
         struct q8_unary unary;           /* relu, relu6, pools, global avg pool, mean,
-                                            flatten, reshape, embedding */
+                                            flatten, reshape */
+        struct {
+            struct q8_unary one;         /* a per-tensor table */
+            struct q8_unary *rows;       /* a row-wise table: [vocab], owned; else NULL */
+        } embedding;
         struct q8_leaky_relu_params leaky;
         struct q8_add_params add;
         struct q8_mul_params mul;

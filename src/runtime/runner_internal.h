@@ -117,6 +117,10 @@ void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
 void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
                         size_t elem_size, struct resize_params *p);
 
+/* The element-wise math function of node nd (neg ... gelu_tanh) with its
+ * attrs; false for other ops. p may be NULL to ask only. */
+bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p);
+
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
 

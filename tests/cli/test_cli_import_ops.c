@@ -1,9 +1,9 @@
 /* ONNX exports that need transposes, broadcasts and element-wise functions
  * (tests/fixtures/onnx/ops, written by scripts/export_onnx_ops.py):
  * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
- * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C];
- * zero Pad folded into a Conv, Split, reflect and replicate Pad, nearest
- * and bilinear Resize.
+ * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C],
+ * EfficientNet's block with SiLU; zero Pad folded into a Conv and a
+ * MaxPool, Split, reflect and replicate Pad, nearest and bilinear Resize.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -86,9 +86,17 @@ START_TEST(test_channel_shuffle)
 }
 END_TEST
 
+/* x * sigmoid(x) fused into silu; the gate's sigmoid (not a SiLU) stays */
+START_TEST(test_mbconv_silu)
+{
+    check_model("mbconv", "silu");
+    check_model("mbconv", "sigmoid");
+}
+END_TEST
+
 START_TEST(test_layer_norm_gelu)
 {
-    check_model("ln", "erf");
+    check_model("ln", "gelu");
 }
 END_TEST
 
@@ -139,6 +147,7 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_squeeze_excitation);
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
+    tcase_add_test(tc, test_mbconv_silu);
     tcase_add_test(tc, test_pad_split_resize);
     tcase_add_test(tc, test_pad_split_resize_refusals);
     suite_add_tcase(s, tc);
