@@ -543,6 +543,78 @@ def matmul_attention_scores():  # x [N, 4, 5] times its own transpose, then by a
 
 
 @case
+def pad_modes():  # reflect past the edge, edge, then a constant with crops (any rank)
+    b = Builder("pad_modes", [4, 3, 2])
+    b.op("pad", "reflect", ["x"], pads_begin=[0, 5, 1, 0], pads_end=[0, 2, -1, 1],
+         mode="reflect")
+    b.op("pad", "edge", [b.last], pads_begin=[0, 0, 2, 1], pads_end=[0, 1, 0, 2], mode="edge")
+    b.op("pad", "constant", [b.last], pads_begin=[0, -2, 1, 0], pads_end=[0, 1, -1, 0],
+         value=-0.75)
+    return b
+
+
+@case
+def pad_rank2_reflect_one():  # reflect of a one-element axis repeats it
+    b = Builder("pad_rank2_reflect_one", [1])
+    b.op("pad", "p", ["x"], pads_begin=[0, 3], pads_end=[0, 2], mode="reflect")
+    return b
+
+
+@case
+def resize_nearest_half_pixel_ceil():  # NHWC, H up by 2, W down by 0.5 (ties 2o + 0.5)
+    b = Builder("resize_nearest_half_pixel_ceil", [5, 8, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 10, 4, 3], scales=[1, 2, 0.5, 1],
+         nearest="round_prefer_ceil")
+    return b
+
+
+@case
+def resize_nearest_asymmetric_floor():  # ties o / 2 rounded down (the default rounding)
+    b = Builder("resize_nearest_asymmetric_floor", [3, 4, 2])
+    b.op("resize", "r", ["x"], shape=[-1, 6, 8, 5], coord="asymmetric")
+    return b
+
+
+@case
+def resize_nearest_modes():  # align_corners with ceil, floor, tf_half_pixel_for_nn
+    b = Builder("resize_nearest_modes", [5, 4, 3])
+    b.op("resize", "r1", ["x"], shape=[-1, 7, 5, 3], coord="align_corners", nearest="ceil")
+    b.op("resize", "r2", [b.last], shape=[-1, 4, 9, 3], coord="half_pixel", nearest="floor")
+    b.op("resize", "r3", [b.last], shape=[-1, 3, 8, 2], coord="tf_half_pixel_for_nn")
+    return b
+
+
+@case
+def resize_linear_half_pixel():  # N-D linear: H, W and C all resized (sizes)
+    b = Builder("resize_linear_half_pixel", [4, 5, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 7, 3, 5], mode="linear")
+    return b
+
+
+@case
+def resize_linear_align_corners():  # the real output height 0.6 * 4 = 2.4 (2 rows) divides
+    b = Builder("resize_linear_align_corners", [4, 4, 2])
+    b.op("resize", "r", ["x"], shape=[-1, 2, 9, 2], scales=[1, 0.6, 2.25, 1], mode="linear",
+         coord="align_corners")
+    return b
+
+
+@case
+def resize_linear_pytorch_half_pixel():  # an output extent of 1 reads coordinate -0.5
+    b = Builder("resize_linear_pytorch_half_pixel", [4, 5, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 1, 8, 3], mode="linear", coord="pytorch_half_pixel")
+    return b
+
+
+@case
+def resize_linear_asymmetric_rank3():  # [N, L, C] with L and C resized
+    b = Builder("resize_linear_asymmetric_rank3", [5, 4])
+    b.op("resize", "r", ["x"], shape=[-1, 8, 7], scales=[1, 1.7, 1.75], mode="linear",
+         coord="asymmetric")
+    return b
+
+
+@case
 def transpose_nhwc_to_nchw():
     b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
     b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])

@@ -277,6 +277,73 @@ def mean(x, axes, keepdims=False):
     return np.asarray(x, np.float64).mean(axis=tuple(axes), keepdims=keepdims)
 
 
+def pad(x, begin, end, mode="constant", value=0.0):
+    """ONNX Pad: negative counts first remove elements (as onnxruntime
+    does), then numpy.pad (the ONNX reference) adds the rest."""
+    x = np.asarray(x, np.float64)
+    crop = tuple(slice(max(-b, 0), x.shape[d] - max(-e, 0))
+                 for d, (b, e) in enumerate(zip(begin, end)))
+    width = [(max(b, 0), max(e, 0)) for b, e in zip(begin, end)]
+    if mode == "constant":
+        return np.pad(x[crop], width, mode="constant", constant_values=value)
+    return np.pad(x[crop], width, mode=mode)
+
+
+def _resize_coord(o, scale, in_size, width, coord):
+    """ONNX Resize's input coordinate of output index o (the reference's
+    formulas, width = in_size * scale as the reference has it)."""
+    if coord == "align_corners":
+        return 0.0 if width == 1 else o * (in_size - 1) / (width - 1)
+    if coord == "asymmetric":
+        return o / scale
+    if coord == "pytorch_half_pixel":
+        return -0.5 if width == 1 else (o + 0.5) / scale - 0.5
+    if coord == "tf_half_pixel_for_nn":
+        return (o + 0.5) / scale
+    return (o + 0.5) / scale - 0.5  # half_pixel
+
+
+def resize(x, shape, scales=None, mode="nearest", coord="half_pixel",
+           nearest="round_prefer_floor"):
+    """ONNX Resize (nearest, linear), one axis after the other (both are
+    separable): a given float32 scale s has width float32(s * in), else
+    s = out / in and width s * in in float64; the two neighbours of the
+    coordinate are clamped to the input (the reference's edge padding)."""
+    y = np.asarray(x, np.float64)
+    for d in range(y.ndim):
+        n_in = y.shape[d]
+        n_out = n_in if shape[d] < 0 else shape[d]
+        s = scales[d] if scales else 0.0
+        if shape[d] < 0:
+            scale, width = 1.0, float(n_in)
+        elif s > 0:
+            scale = float(np.float32(s))
+            width = float(np.float32(s) * np.float32(n_in))
+        else:
+            scale = n_out / n_in
+            width = scale * n_in
+        taps = []
+        for o in range(n_out):
+            c = _resize_coord(o, scale, n_in, width, coord)
+            f = math.floor(c)
+            r = c - f
+            lo, hi = min(max(f, 0), n_in - 1), min(max(f + 1, 0), n_in - 1)
+            if mode == "linear":
+                taps.append(((lo, 1.0 - r), (hi, r)))
+            else:
+                up = r != 0 and {"round_prefer_floor": r > 0.5, "round_prefer_ceil": r >= 0.5,
+                                 "floor": False, "ceil": True}[nearest]
+                taps.append(((hi if up else lo, 1.0),))
+        parts = []
+        for t in taps:
+            acc = 0.0
+            for i, w in t:
+                acc = acc + w * np.take(y, [i], axis=d)
+            parts.append(acc)
+        y = np.concatenate(parts, axis=d)
+    return y
+
+
 def run_node(op, ins, attrs):
     """Runs one node: op name, list of input arrays (None for an omitted
     optional input), attrs dict (defaults of the spec for missing ones)."""
@@ -326,6 +393,12 @@ def run_node(op, ins, attrs):
             n = x.shape[d] if a["shape"][d] < 0 else a["shape"][d]
             idx.append(np.arange(n) * steps[d] + a["starts"][d])
         return x[np.ix_(*idx)]
+    if op == "pad":
+        return pad(ins[0], a["pads_begin"], a["pads_end"], a.get("mode", "constant"),
+                   a.get("value", 0.0))
+    if op == "resize":
+        return resize(ins[0], a["shape"], a.get("scales"), a.get("mode", "nearest"),
+                      a.get("coord", "half_pixel"), a.get("nearest", "round_prefer_floor"))
     if op == "log_softmax":
         return np.log(softmax(ins[0], a.get("axis", -1)))
     if op in ("reduce_sum", "reduce_max", "reduce_min", "reduce_l2"):

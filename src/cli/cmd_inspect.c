@@ -295,6 +295,9 @@ static void print_text(const struct inspect *in)
                     if (has_activation(n))
                         report_table_add(t, "%s+%s", graph_op_name(n->op),
                                          graph_activation_name(n->attrs.activation));
+                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+                        report_table_add(t, "%s:%s", graph_op_name(n->op),
+                                         graph_mode_name(n->attrs.mode));
                     else
                         report_table_add(t, "%s", graph_op_name(n->op));
                 } else {
@@ -427,6 +430,8 @@ static cJSON *graph_json(const struct inspect *in)
         cJSON_AddStringToObject(e, "activation",
                                 has_activation(n) ? graph_activation_name(n->attrs.activation)
                                                   : "none");
+        if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+            cJSON_AddStringToObject(e, "mode", graph_mode_name(n->attrs.mode));
         cJSON *ins = cJSON_AddArrayToObject(e, "inputs");
         for (int k = 0; ins && k < n->n_inputs; k++) {
             int v = n->inputs[k];

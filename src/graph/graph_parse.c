@@ -281,6 +281,10 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
             *(id == GRAPH_ATTR_STARTS ? &a->n_starts : &a->n_steps) = n;
             memcpy(id == GRAPH_ATTR_STARTS ? a->starts : a->steps, list,
                    (size_t)n * sizeof list[0]);
+        } else if (id == GRAPH_ATTR_PADS_BEGIN || id == GRAPH_ATTR_PADS_END) {
+            bool begin = id == GRAPH_ATTR_PADS_BEGIN;
+            *(begin ? &a->n_pads_begin : &a->n_pads_end) = n;
+            memcpy(begin ? a->pads_begin : a->pads_end, list, (size_t)n * sizeof list[0]);
         } else {
             a->n_axes = n;
             for (int i = 0; i < n; i++)
@@ -295,8 +299,34 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
           : id == GRAPH_ATTR_GAMMA ? &a->gamma
           : id == GRAPH_ATTR_MIN  ? &a->min
           : id == GRAPH_ATTR_MAX  ? &a->max
+          : id == GRAPH_ATTR_VALUE ? &a->value
                                   : &a->epsilon) = (float)item->valuedouble;
         return QUANTA_OK;
+    case ATTR_KIND_FLOAT_LIST: {
+        n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : 0;
+        if (n < 1 || n > QUANTA_MAX_RANK)
+            return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
+                         QUANTA_MAX_RANK);
+        int i = 0;
+        for (const cJSON *it = item->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it))
+                return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
+                             QUANTA_MAX_RANK);
+            a->scales[i++] = (float)it->valuedouble;
+        }
+        a->n_scales = n;
+        return QUANTA_OK;
+    }
+    case ATTR_KIND_ENUM: {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        for (int v = 0; graph_attr_enum_name(id, v); v++)
+            if (strcmp(s, graph_attr_enum_name(id, v)) == 0) {
+                *graph_attr_enum_slot(id, a) = v;
+                return QUANTA_OK;
+            }
+        return pfail(p, "attr '%s' has an unknown value (man quanta-format lists them)",
+                     info->name);
+    }
     case ATTR_KIND_BOOL:
         if (!cJSON_IsBool(item))
             return pfail(p, "attr '%s' must be true or false", info->name);

@@ -474,6 +474,74 @@ enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_
     return QUANTA_OK;
 }
 
+/* pad: along axis d, pads_begin[d] elements before x and pads_end[d] after
+ * (a negative count removes that many of x's first or last elements
+ * first); at least one element of x must stay. A batch of any size is
+ * not padded. */
+enum quanta_status graph_shape_pad(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    if (a->n_pads_begin != r || a->n_pads_end != r)
+        return graph_node_fail(c, "attrs 'pads_begin' and 'pads_end' need %d entries, the rank "
+                                  "of '%s'",
+                               r, x->name);
+    *out = x->shape;
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->shape.dims[d], b = a->pads_begin[d], e = a->pads_end[d];
+        if (in < 0) {
+            if (b || e)
+                return graph_node_fail(c, "axis %d of '%s' has any size; pad leaves it alone",
+                                       d, x->name);
+            continue;
+        }
+        if (b < -in || e < -in || b > INT32_MAX || e > INT32_MAX ||
+            in + (b < 0 ? b : 0) + (e < 0 ? e : 0) < 1)
+            return graph_node_fail(c, "axis %d: pads %lld and %lld leave no element of '%s' "
+                                      "(extent %lld)",
+                                   d, (long long)b, (long long)e, x->name, (long long)in);
+        out->dims[d] = in + b + e;
+    }
+    return QUANTA_OK;
+}
+
+/* resize: output shape as given (the batch, of any size, kept); scales
+ * one per axis or none, 0 meaning output / input extent. */
+enum quanta_status graph_shape_resize(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    if (a->shape.rank != r || (a->n_scales && a->n_scales != r))
+        return graph_node_fail(c, "attrs 'shape' (and 'scales') need %d entries, the rank of "
+                                  "'%s'",
+                               r, x->name);
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->shape.dims[d], o = a->shape.dims[d];
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        if ((in < 0 || o < 0) && !(in < 0 && o < 0 && (s == 0.0f || s == 1.0f)))
+            return graph_node_fail(c, "axis %d of '%s' has any size; resize keeps it", d,
+                                   x->name);
+    }
+    *out = a->shape;
+    return QUANTA_OK;
+}
+
+int graph_resize_axes(const struct graph *g, const struct graph_node *n, bool *resized)
+{
+    const struct graph_attrs *a = &n->attrs;
+    const struct quanta_shape *xs = &g->values[n->inputs[0]].shape;
+    int k = 0;
+    for (int d = 0; d < xs->rank; d++) {
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        resized[d] = xs->dims[d] >= 0 &&
+                     (a->shape.dims[d] != xs->dims[d] || (s != 0.0f && s != 1.0f));
+        k += resized[d];
+    }
+    return k;
+}
+
 /* matmul: a [..., M, K] x b [..., K, N] -> [..., M, N], the leading axes
  * broadcast as NumPy does (both operands of rank >= 2). */
 enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out)

@@ -224,6 +224,7 @@ enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto
     v->kind = CV_ACT;
     v->c = NULL;
     v->owned = NULL;
+    v->fold_pad = false; /* set by Pad on its own output only */
     return QUANTA_OK;
 }
 

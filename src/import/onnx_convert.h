@@ -40,6 +40,12 @@ struct cv_value {
      * FLOAT). quanta holds every one but int64 ids as float: integer types
      * restrict the operators that may read it to those exact on integers. */
     int elem;
+    /* Zero padding [top, left, bottom, right] of a Pad whose one reader is
+     * a Conv (or a MaxPool of a value never negative): q holds the
+     * unpadded tensor (shape, perm alike) and the reader adds these to its
+     * own pads. */
+    bool fold_pad;
+    int fold_pads[4];
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };

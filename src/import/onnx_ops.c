@@ -243,9 +243,16 @@ static enum quanta_status op_conv(struct cv *cv)
         return cv_fail(cv, "attribute 'kernel_shape' [%d, %d] differs from the weight's "
                            "[%lld, %lld]",
                        ks[0], ks[1], (long long)kh, (long long)kw);
+    /* a zero Pad folded here: the window sees the padded extents */
+    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    if (x->fold_pad)
+        for (int i = 0; i < 2; i++)
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, MAX_WINDOW, win.dilations)) ||
-        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        (st = window_setup(cv, in_hw, &win)))
         return st;
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
 
     int perm[4], qx;
     cv_perm_nhwc(perm);
@@ -1006,9 +1013,17 @@ static enum quanta_status op_pool(struct cv *cv)
         return st;
     if (win.kernel[0] == 0)
         return cv_fail(cv, "attribute 'kernel_shape' is required");
+    /* a zero Pad folded here (a MaxPool without ceil_mode): the window sees
+     * the padded extents */
+    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    if (x->fold_pad)
+        for (int i = 0; i < 2; i++)
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, 1, win.dilations)) ||
-        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        (st = window_setup(cv, in_hw, &win)))
         return st;
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
     bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
     if (ceil_mode) {
         /* ceil mode: one more window where the last one still starts
@@ -1793,34 +1808,502 @@ static enum quanta_status op_identity(struct cv *cv)
     return def_new(cv, x);
 }
 
+/* The one ONNX node reading the node's output 0 when it is a Conv or a
+ * MaxPool that reads it as its input and pads by attribute (no auto_pad),
+ * else NULL. */
+static const struct onnx_node *sole_window_reader(struct cv *cv)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const char *name = cv->node->outputs[0];
+    const struct onnx_node *reader = NULL;
+    int reads = 0;
+    for (int i = 0; i < og->n_outputs; i++)
+        if (strcmp(og->outputs[i].name, name) == 0)
+            return NULL;
+    for (int i = 0; i < og->n_nodes; i++)
+        for (int k = 0; k < og->nodes[i].n_inputs; k++)
+            if (strcmp(og->nodes[i].inputs[k], name) == 0) {
+                reads++;
+                reader = k == 0 ? &og->nodes[i] : NULL;
+            }
+    if (reads != 1 || !reader || reader->domain[0] ||
+        (strcmp(reader->op_type, "Conv") != 0 && strcmp(reader->op_type, "MaxPool") != 0))
+        return NULL;
+    const struct onnx_attr *a = onnx_node_attr(reader, "auto_pad");
+    if (a && a->s && strcmp(a->s, "NOTSET") != 0)
+        return NULL;
+    return reader;
+}
+
+/* Whether the one ONNX node reading the node's output 0 pads it itself
+ * when the padding (top, left, bottom, right) is zeros: a Conv reading it
+ * as its input with pads by attribute (no auto_pad); or, when the value is
+ * never negative (relu before), a MaxPool likewise without ceil_mode whose
+ * pads then stay smaller than its kernel (zeros never beat its maximum,
+ * and every window keeps an input cell). */
+static bool pads_itself(struct cv *cv, const int64_t *pads)
+{
+    const struct onnx_node *n = sole_window_reader(cv);
+    if (!n || strcmp(n->op_type, "Conv") == 0)
+        return n != NULL;
+    if (strcmp(n->op_type, "MaxPool") != 0 || !input_nonnegative(cv))
+        return false;
+    const struct onnx_attr *k = onnx_node_attr(n, "kernel_shape");
+    const struct onnx_attr *p = onnx_node_attr(n, "pads");
+    const struct onnx_attr *c = onnx_node_attr(n, "ceil_mode");
+    if (!k || k->n_ints != 2 || (p && p->n_ints != 4) || (c && c->i))
+        return false;
+    for (int i = 0; i < 4; i++)
+        if ((p ? p->ints[i] : 0) + pads[i] >= k->ints[i % 2])
+            return false;
+    return true;
+}
+
+/* Pad: modes constant, reflect and edge of any rank; pads (and before
+ * opset 11 value) as attributes, from 11 constant inputs pads,
+ * constant_value and (18) axes. A negative pad removes elements. Zero
+ * constant padding of H and W before a Conv (or a MaxPool of a value
+ * never negative) becomes its padding. */
 static enum quanta_status op_pad(struct cv *cv)
 {
-    static const char *const attrs[] = {"mode", "pads", "value", NULL};
+    static const char *const attrs_old[] = {"mode", "pads", "value", NULL};
+    static const char *const attrs[] = {"mode", NULL};
     struct cv_value *x;
     const char *mode;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_attr_string(cv, "mode", "constant", &mode)))
+    char buf[128];
+    if ((st = cv_check_attrs(cv, cv->m->opset < 11 ? attrs_old : attrs)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_string(cv, "mode", "constant", &mode)))
         return st;
-    bool zero = true;
+    int gmode = strcmp(mode, "constant") == 0  ? GRAPH_MODE_CONSTANT
+                : strcmp(mode, "reflect") == 0 ? GRAPH_MODE_REFLECT
+                : strcmp(mode, "edge") == 0    ? GRAPH_MODE_EDGE
+                                               : -1;
+    if (gmode < 0)
+        return cv_fail(cv, "attribute 'mode' '%s' is not supported (constant, reflect, edge)",
+                       mode);
+    const int r = x->shape.rank;
+    int64_t pads[2 * QUANTA_MAX_RANK], axes[QUANTA_MAX_RANK];
+    int np, na = -1;
+    float value = 0.0f;
     if (cv->m->opset < 11) {
         const int64_t *p;
-        int n;
-        if ((st = cv_attr_ints(cv, "pads", &p, &n)))
+        if ((st = cv_attr_ints(cv, "pads", &p, &np)) || (st = cv_attr_float(cv, "value", 0.0f, &value)))
             return st;
-        for (int i = 0; i < n; i++)
-            zero = zero && p[i] == 0;
+        if (np < 0)
+            return cv_fail(cv, "attribute 'pads' is required");
+        for (int i = 0; i < np && i < 2 * QUANTA_MAX_RANK; i++)
+            pads[i] = p[i];
     } else {
         const struct onnx_tensor *t;
+        struct cv_value *cvv, *av;
         if ((st = cv_need_const(cv, 1, "pads", &t)))
             return st;
-        for (int64_t i = 0; i < t->numel; i++)
-            zero = zero && cv_tensor_i(t, i) == 0;
+        np = t->numel > 2 * QUANTA_MAX_RANK ? 2 * QUANTA_MAX_RANK + 1 : (int)t->numel;
+        for (int i = 0; i < np && i < 2 * QUANTA_MAX_RANK; i++)
+            pads[i] = cv_tensor_i(t, i);
+        if ((st = cv_input(cv, 2, &cvv)))
+            return st;
+        if (cvv) {
+            const struct onnx_tensor *c;
+            if ((st = cv_need_const(cv, 2, "constant_value", &c)))
+                return st;
+            if (c->numel != 1)
+                return cv_fail(cv, "constant_value '%s' must hold one value", c->name);
+            value = (float)cv_tensor_f(c, 0);
+        }
+        if ((st = cv_input(cv, 3, &av)))
+            return st;
+        if (av) {
+            const struct onnx_tensor *c;
+            if ((st = cv_need_const(cv, 3, "axes", &c)))
+                return st;
+            if (c->numel > r)
+                return cv_fail(cv, "input 'axes' has %lld entries for rank %d",
+                               (long long)c->numel, r);
+            na = (int)c->numel;
+            for (int i = 0; i < na; i++)
+                axes[i] = cv_tensor_i(c, i);
+        }
     }
-    if (!zero)
-        return cv_fail(cv, "nonzero padding as its own operator is not supported (pad inside "
-                           "Conv or the pooling instead)");
-    return def_new(cv, x);
+    if (na < 0) {
+        na = r;
+        for (int i = 0; i < r; i++)
+            axes[i] = i;
+    }
+    if (np != 2 * na)
+        return cv_fail(cv, "pads has %d entries but input '%s' %s needs %d", np, x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf), 2 * na);
+    if (!isfinite(value))
+        return cv_fail(cv, "constant value %g is not a finite number", (double)value);
+    int64_t begin[QUANTA_MAX_RANK] = {0}, end[QUANTA_MAX_RANK] = {0};
+    bool seen[QUANTA_MAX_RANK] = {false}, zero = true;
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r || seen[a])
+            return cv_fail(cv, "axis %lld is not valid for rank %d", (long long)axes[i], r);
+        seen[a] = true;
+        begin[a] = pads[i];
+        end[a] = pads[i + na];
+        zero = zero && !begin[a] && !end[a];
+        int64_t in = x->shape.dims[a];
+        if (in < 0 && (begin[a] || end[a]))
+            return cv_fail(cv, "pads the batch axis, whose size is any");
+        if (in >= 0 && (begin[a] < -in || end[a] < -in || begin[a] > INT32_MAX ||
+                        end[a] > INT32_MAX || in + (begin[a] < 0 ? begin[a] : 0) +
+                                                      (end[a] < 0 ? end[a] : 0) < 1))
+            return cv_fail(cv, "pads %lld and %lld of axis %lld leave no element of '%s' %s",
+                           (long long)begin[a], (long long)end[a], (long long)a, x->name,
+                           quanta_shape_format(&x->shape, buf, sizeof buf));
+    }
+    if (zero)
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    /* zero padding of H and W of a Conv's (MaxPool's) input: it pads */
+    bool spatial = r == 4 && gmode == GRAPH_MODE_CONSTANT && value == 0.0f && !x->fold_pad;
+    for (int d = 0; spatial && d < r; d++)
+        spatial = (d >= 2 ? begin[d] >= 0 && end[d] >= 0 && begin[d] <= MAX_WINDOW &&
+                                end[d] <= MAX_WINDOW
+                          : !begin[d] && !end[d]);
+    const int64_t hw_pads[4] = {begin[2], begin[3], end[2], end[3]};
+    if (spatial && pads_itself(cv, hw_pads)) {
+        if ((st = def_new(cv, x)))
+            return st;
+        struct cv_value *v = &cv->vals[cv->n_vals - 1];
+        v->fold_pad = true;
+        for (int i = 0; i < 2; i++) {
+            v->fold_pads[i] = (int)begin[2 + i];
+            v->fold_pads[i + 2] = (int)end[2 + i];
+        }
+        return QUANTA_OK;
+    }
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    for (int d = 0; d < r; d++)
+        if (out.shape.dims[d] >= 0)
+            out.shape.dims[d] += begin[d] + end[d];
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    int node;
+    if ((st = emit(cv, GRAPH_OP_PAD, &qx, 1, &phys, &out.q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->mode = gmode;
+    ga->value = value;
+    ga->n_pads_begin = ga->n_pads_end = r;
+    for (int i = 0; i < r; i++) {
+        ga->pads_begin[i] = begin[x->perm[i]];
+        ga->pads_end[i] = end[x->perm[i]];
+    }
+    return def_new(cv, &out);
+}
+
+/* Split along one axis (not the batch) into slices: the sizes from the
+ * split attribute (before opset 13) or constant input, else equal parts
+ * (num_outputs from opset 18: the last part may be smaller). */
+static enum quanta_status op_split(struct cv *cv)
+{
+    static const char *const attrs_old[] = {"axis", "split", NULL};
+    static const char *const attrs[] = {"axis", NULL};
+    static const char *const attrs18[] = {"axis", "num_outputs", NULL};
+    struct cv_value *x;
+    int64_t axis, sizes[64];
+    enum quanta_status st;
+    const int64_t opset = cv->m->opset;
+    const int n_out = cv->node->n_outputs;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, opset < 13 ? attrs_old : opset < 18 ? attrs : attrs18)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "axis", 0, &axis)))
+        return st;
+    const int r = x->shape.rank;
+    if (axis < 0)
+        axis += r;
+    if (axis < 0 || axis >= r)
+        return cv_fail(cv, "attribute 'axis' is not an axis of '%s' %s", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    const int64_t dim = x->shape.dims[axis];
+    if (dim < 0)
+        return cv_fail(cv, "splits the batch axis of '%s' %s, whose size is any", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    if (n_out < 1 || n_out > 64)
+        return cv_fail(cv, "has %d outputs; 1 to 64 are supported", n_out);
+    int n = -1;
+    if (opset < 13) {
+        const int64_t *v;
+        if ((st = cv_attr_ints(cv, "split", &v, &n)))
+            return st;
+        for (int i = 0; i < n && i < 64; i++)
+            sizes[i] = v[i];
+    } else {
+        struct cv_value *sv;
+        if ((st = cv_input(cv, 1, &sv)))
+            return st;
+        if (sv) {
+            const struct onnx_tensor *t;
+            if ((st = cv_need_const(cv, 1, "split", &t)))
+                return st;
+            n = t->numel > 64 ? 65 : (int)t->numel;
+            for (int i = 0; i < n && i < 64; i++)
+                sizes[i] = cv_tensor_i(t, i);
+        }
+    }
+    if (n < 0) {
+        int64_t parts = n_out;
+        if (opset >= 18 && (st = cv_attr_int(cv, "num_outputs", n_out, &parts)))
+            return st;
+        if (parts != n_out)
+            return cv_fail(cv, "attribute 'num_outputs' %lld differs from the %d outputs",
+                           (long long)parts, n_out);
+        int64_t each = opset >= 18 ? (dim + n_out - 1) / n_out : dim / n_out;
+        if (opset < 18 && dim % n_out != 0)
+            return cv_fail(cv, "axis %lld of '%s' (%lld) does not split into %d equal parts",
+                           (long long)axis, x->name, (long long)dim, n_out);
+        n = n_out;
+        for (int i = 0; i < n; i++)
+            sizes[i] = i < n - 1 ? each : dim - each * (n - 1);
+    }
+    int64_t total = 0;
+    if (n != n_out)
+        return cv_fail(cv, "split has %d entries for %d outputs", n, n_out);
+    for (int i = 0; i < n; i++) {
+        if (sizes[i] < 1)
+            return cv_fail(cv, "output %d would have %lld elements along axis %lld; quanta "
+                               "needs at least one",
+                           i, (long long)sizes[i], (long long)axis);
+        total += sizes[i];
+    }
+    if (total != dim)
+        return cv_fail(cv, "split sizes add up to %lld but axis %lld of '%s' has %lld",
+                       (long long)total, (long long)axis, x->name, (long long)dim);
+    if (n == 1)
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    int64_t start = 0;
+    for (int k = 0; k < n; k++) {
+        const char *name = cv->node->outputs[k];
+        int64_t s0 = start;
+        start += sizes[k];
+        if (!name[0])
+            continue;
+        struct cv_value out = *x;
+        out.shape.dims[axis] = sizes[k];
+        struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+        int q = cv_new_value(cv, name, &phys);
+        int node = q < 0 ? -1 : cv_add_node(cv, GRAPH_OP_SLICE, NULL, &qx, 1, q);
+        if (node < 0)
+            return cv_nomem(cv);
+        struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+        ga->shape = phys;
+        ga->n_starts = ga->n_steps = r;
+        for (int i = 0; i < r; i++) {
+            ga->starts[i] = x->perm[i] == axis ? s0 : 0;
+            ga->steps[i] = 1;
+        }
+        out.q = q;
+        if ((st = cv_def_act(cv, k, &out)))
+            return st;
+    }
+    return QUANTA_OK;
+}
+
+/* The batch size the file declares for its inputs (one value, > 0), else
+ * 0: a size entry of the batch axis equal to it keeps the batch. */
+static int64_t exported_batch(struct cv *cv)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    int64_t b = 0;
+    for (int i = 0; i < og->n_inputs; i++) {
+        const struct onnx_value_info *in = &og->inputs[i];
+        if (!in->has_shape || in->rank < 1 || in->dims[0] < 1)
+            continue;
+        bool init = false;
+        for (int k = 0; k < og->n_initializers && !init; k++)
+            init = strcmp(og->initializers[k].name, in->name) == 0;
+        if (init)
+            continue;
+        if (b && b != in->dims[0])
+            return 0;
+        b = in->dims[0];
+    }
+    return b;
+}
+
+/* Resize (opsets 10 to 18) and Upsample (7, 9): nearest and linear of any
+ * axes but the batch, scales or sizes constant. Upsample and Resize-10
+ * map output index o to o / scale (asymmetric) and take the floor. */
+static enum quanta_status op_resize(struct cv *cv)
+{
+    static const char *const attrs_up7[] = {"mode", "scales", NULL};
+    static const char *const attrs_up9[] = {"mode", NULL};
+    static const char *const attrs11[] = {"mode", "coordinate_transformation_mode",
+                                          "cubic_coeff_a", "exclude_outside",
+                                          "extrapolation_value", "nearest_mode", NULL};
+    static const char *const attrs18[] = {"mode", "coordinate_transformation_mode",
+                                          "cubic_coeff_a", "exclude_outside",
+                                          "extrapolation_value", "nearest_mode", "antialias",
+                                          "axes", "keep_aspect_ratio_policy", NULL};
+    const int64_t opset = cv->m->opset;
+    const bool upsample = op_is(cv, "Upsample");
+    const bool simple = upsample || opset < 11; /* Upsample and Resize-10 */
+    struct cv_value *x;
+    enum quanta_status st;
+    const char *mode, *coord = "asymmetric", *round = "floor", *policy = "stretch";
+    int64_t antialias = 0;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, upsample ? (opset < 9 ? attrs_up7 : attrs_up9)
+                                 : simple     ? attrs_up9
+                                 : opset < 18 ? attrs11
+                                              : attrs18)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_string(cv, "mode", "nearest", &mode)))
+        return st;
+    if (!simple &&
+        ((st = cv_attr_string(cv, "coordinate_transformation_mode", "half_pixel", &coord)) ||
+         (st = cv_attr_string(cv, "nearest_mode", "round_prefer_floor", &round)) ||
+         (st = cv_attr_string(cv, "keep_aspect_ratio_policy", "stretch", &policy)) ||
+         (st = cv_attr_int(cv, "antialias", 0, &antialias))))
+        return st;
+    int gmode = strcmp(mode, "nearest") == 0 ? GRAPH_MODE_NEAREST
+                : strcmp(mode, "linear") == 0 || (upsample && strcmp(mode, "bilinear") == 0)
+                    ? GRAPH_MODE_LINEAR
+                    : -1;
+    if (gmode < 0)
+        return cv_fail(cv, "attribute 'mode' '%s' is not supported (nearest, linear)", mode);
+    int gcoord = -1, ground = -1;
+    for (int i = 0; i < GRAPH_COORD_COUNT; i++)
+        if (strcmp(coord, graph_coord_name(i)) == 0)
+            gcoord = i;
+    for (int i = 0; i < GRAPH_ROUND_COUNT; i++)
+        if (strcmp(round, graph_round_name(i)) == 0)
+            ground = i;
+    if (gcoord < 0)
+        return cv_fail(cv, "attribute 'coordinate_transformation_mode' '%s' is not supported",
+                       coord);
+    if (ground < 0)
+        return cv_fail(cv, "attribute 'nearest_mode' '%s' is not supported", round);
+    if (strcmp(policy, "stretch") != 0)
+        return cv_fail(cv, "attribute 'keep_aspect_ratio_policy' '%s' is not supported "
+                           "(stretch only)",
+                       policy);
+    if (antialias)
+        return cv_fail(cv, "attribute 'antialias' %lld is not supported", (long long)antialias);
+
+    const int r = x->shape.rank;
+    int64_t axes[QUANTA_MAX_RANK];
+    int na = r;
+    for (int i = 0; i < r; i++)
+        axes[i] = i;
+    if (!simple && opset >= 18) {
+        const int64_t *v;
+        int n;
+        if ((st = cv_attr_ints(cv, "axes", &v, &n)))
+            return st;
+        if (n > r)
+            return cv_fail(cv, "attribute 'axes' has %d entries for rank %d", n, r);
+        if (n >= 0) {
+            na = n;
+            for (int i = 0; i < n; i++)
+                axes[i] = v[i] < 0 ? v[i] + r : v[i];
+        }
+    }
+    /* scales or sizes, na entries */
+    double scales[QUANTA_MAX_RANK];
+    int64_t sizes[QUANTA_MAX_RANK];
+    bool by_sizes = false;
+    const struct onnx_tensor *t = NULL;
+    if (upsample && opset < 9) {
+        const struct onnx_attr *a = onnx_node_attr(cv->node, "scales");
+        if (!a || a->n_floats != na)
+            return cv_fail(cv, "attribute 'scales' must have %d entries", na);
+        for (int i = 0; i < na; i++)
+            scales[i] = (double)a->floats[i];
+    } else {
+        int ks = simple ? 1 : 2;
+        struct cv_value *sv = NULL, *zv = NULL;
+        if ((st = cv_input(cv, ks, &sv)) || (!simple && (st = cv_input(cv, 3, &zv))))
+            return st;
+        if (sv && (st = cv_need_const(cv, ks, "scales", &t)))
+            return st;
+        if ((!sv || t->numel == 0) && zv) {
+            if ((st = cv_need_const(cv, 3, "sizes", &t)))
+                return st;
+            by_sizes = true;
+        } else if (!sv) {
+            return cv_fail(cv, "needs scales or sizes");
+        }
+        if (t->numel != na)
+            return cv_fail(cv, "%s has %lld entries for %d axes", by_sizes ? "sizes" : "scales",
+                           (long long)t->numel, na);
+        for (int i = 0; i < na; i++) {
+            if (by_sizes)
+                sizes[i] = cv_tensor_i(t, i);
+            else
+                scales[i] = (double)(float)cv_tensor_f(t, i);
+        }
+    }
+    struct cv_value out = *x;
+    float gscale[QUANTA_MAX_RANK];
+    bool seen[QUANTA_MAX_RANK] = {false}, same = true, down = false;
+    for (int d = 0; d < r; d++)
+        gscale[d] = 1.0f;
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i], in = a >= 0 && a < r ? x->shape.dims[a] : 0;
+        if (a < 0 || a >= r || seen[a])
+            return cv_fail(cv, "axis %lld is not valid for rank %d", (long long)axes[i], r);
+        seen[a] = true;
+        int64_t o;
+        if (by_sizes) {
+            o = sizes[i];
+            if (in < 0 && (o == CV_BATCH || o == exported_batch(cv)))
+                continue;
+            gscale[a] = 0.0f; /* output / input */
+        } else {
+            double s = scales[i];
+            if (!(s > 0.0) || !isfinite(s))
+                return cv_fail(cv, "scale %g of axis %lld is not a positive number", s,
+                               (long long)a);
+            if (in < 0 && s == 1.0)
+                continue;
+            o = in < 0 ? -1 : (int64_t)floor(s * (double)in);
+            gscale[a] = (float)s;
+            down = down || s < 1.0;
+        }
+        if (in < 0)
+            return cv_fail(cv, "resizes the batch axis of '%s' %s, whose size is any", x->name,
+                           quanta_shape_format(&x->shape, buf, sizeof buf));
+        if (o < 1 || o > INT32_MAX)
+            return cv_fail(cv, "axis %lld would have %lld elements", (long long)a, (long long)o);
+        out.shape.dims[a] = o;
+        same = same && o == in && (gscale[a] == 0.0f || gscale[a] == 1.0f);
+    }
+    if (simple && gmode == GRAPH_MODE_NEAREST && down)
+        return cv_fail(cv, "nearest with a scale below 1 is not supported for %s",
+                       upsample ? "Upsample" : "Resize before opset 11");
+    if (same && !(gcoord == GRAPH_COORD_TF_HALF_PIXEL_FOR_NN && gmode == GRAPH_MODE_NEAREST))
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    int node;
+    if ((st = emit(cv, GRAPH_OP_RESIZE, &qx, 1, &phys, &out.q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->mode = gmode;
+    ga->coord = gcoord;
+    ga->nearest = ground;
+    ga->n_scales = by_sizes ? 0 : r;
+    for (int i = 0; i < r && !by_sizes; i++)
+        ga->scales[i] = gscale[x->perm[i]];
+    return def_new(cv, &out);
 }
 
 /* Cast and CastLike. Activations are held as float whatever their ONNX
@@ -2357,6 +2840,9 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"Identity", op_identity},
         {"Dropout", op_identity},
         {"Pad", op_pad},
+        {"Split", op_split},
+        {"Resize", op_resize},
+        {"Upsample", op_resize},
         {"Cast", op_cast},
         {"CastLike", op_cast},
         {"LayerNormalization", op_layer_norm},

@@ -164,6 +164,60 @@ struct slice_params {
 };
 typedef void (*slice_fn)(const struct slice_params *p, const void *x, void *y);
 
+/* ---- pad (float and int8 alike) ----
+ * Along axis d, x keeps its elements lo = max(-begin, 0) .. in - max(-end,
+ * 0) - 1 (n of them, n >= 1) and output index o reads kept element
+ * t = o - max(begin, 0). Outside 0 <= t < n: PAD_CONSTANT writes *value
+ * (elem_size bytes), PAD_EDGE reads t clamped to [0, n), PAD_REFLECT reads
+ * t mirrored about both ends without repeating them (period 2(n - 1); the
+ * one element when n == 1). out[d] = in[d] + begin[d] + end[d]. */
+enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE };
+struct pad_params {
+    int rank;
+    size_t in[TRANSPOSE_MAX_RANK], out[TRANSPOSE_MAX_RANK];
+    int64_t begin[TRANSPOSE_MAX_RANK], end[TRANSPOSE_MAX_RANK];
+    enum pad_mode mode;
+    size_t elem_size;
+    const void *value;
+};
+typedef void (*pad_fn)(const struct pad_params *p, const void *x, void *y);
+
+/* ---- resize ----
+ * Output index o of axis d maps to the input coordinate c (in double):
+ *   RESIZE_HALF_PIXEL          (o + 0.5) / scale - 0.5
+ *   RESIZE_ASYMMETRIC          o / scale
+ *   RESIZE_ALIGN_CORNERS       o * (in - 1) / (width - 1), 0 when width == 1
+ *   RESIZE_PYTORCH_HALF_PIXEL  (o + 0.5) / scale - 0.5, -0.5 when width == 1
+ *   RESIZE_TF_HALF_PIXEL_FOR_NN (o + 0.5) / scale
+ * with scale[d] and width[d] (the real output extent in * scale, as ONNX's
+ * reference computes it) given per axis. nearest reads index f = floor(c)
+ * when c is whole, else f or f + 1 by the rounding (ROUND_PREFER_FLOOR:
+ * f + 1 when c - f > 0.5; PREFER_CEIL: when >= 0.5; FLOOR: never; CEIL:
+ * always), clamped to [0, in - 1]. linear weighs f and f + 1 (clamped) by
+ * 1 - (c - f) and c - f along every axis, the product over the axes
+ * summed in double over the corners, then rounded to float once. */
+enum resize_coord {
+    RESIZE_HALF_PIXEL,
+    RESIZE_ASYMMETRIC,
+    RESIZE_ALIGN_CORNERS,
+    RESIZE_PYTORCH_HALF_PIXEL,
+    RESIZE_TF_HALF_PIXEL_FOR_NN
+};
+enum resize_round { RESIZE_PREFER_FLOOR, RESIZE_PREFER_CEIL, RESIZE_FLOOR, RESIZE_CEIL };
+struct resize_params {
+    int rank;
+    size_t in[TRANSPOSE_MAX_RANK], out[TRANSPOSE_MAX_RANK];
+    double scale[TRANSPOSE_MAX_RANK], width[TRANSPOSE_MAX_RANK];
+    enum resize_coord coord;
+    enum resize_round round;    /* nearest */
+    size_t elem_size;           /* nearest: float and int8 alike */
+};
+typedef void (*resize_nearest_fn)(const struct resize_params *p, const void *x, void *y);
+typedef void (*f32_resize_linear_fn)(const struct resize_params *p, const float *x, float *y);
+/* The input coordinate of output index o along axis d (shared by the
+ * kernels and their tests). */
+double resize_coord(const struct resize_params *p, int d, size_t o);
+
 /* ---- matmul of two activations ----
  * y [batch..., M, N] = a [.., M, K] x b [.., K, N] for every index of the
  * leading axes (rank - 2 of them, dims[]), a and b read at a_stride /
@@ -317,6 +371,9 @@ struct f32_kernels {
     f32_broadcast_fn broadcast;
     transpose_fn transpose;
     slice_fn slice;
+    pad_fn pad;
+    resize_nearest_fn resize_nearest;
+    f32_resize_linear_fn resize_linear;
     f32_matmul_fn matmul;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
@@ -409,6 +466,9 @@ void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
 void transpose__ref(const struct transpose_params *p, const void *x, void *y);
 void slice__ref(const struct slice_params *p, const void *x, void *y);
+void pad__ref(const struct pad_params *p, const void *x, void *y);
+void resize_nearest__ref(const struct resize_params *p, const void *x, void *y);
+void f32_resize_linear__ref(const struct resize_params *p, const float *x, float *y);
 void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const float *b,
                      float *y);
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);

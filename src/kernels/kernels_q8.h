@@ -292,6 +292,28 @@ typedef void (*q8_mean_fn)(int rank, const int64_t *dims, unsigned axes_mask,
 void q8_mean__ref(int rank, const int64_t *dims, unsigned axes_mask, const struct q8_unary *rq,
                   const int8_t *x, int8_t *y);
 
+/* ---- linear resize (q8_resize_ref.c) ----
+ * x and y share their parameters (a convex combination stays inside x's
+ * range). Along a resized axis d, output index o reads indices i0[d][o]
+ * and i1[d][o] with the integer weights 2048 - w1[d][o] and w1[d][o]
+ * (w1 in [0, 2048], 11 fractional bits, made when the model is planned);
+ * other axes (i0 NULL) read index o. With k resized axes (k <= 4):
+ *   acc = sum over the 2^k corners of (product of the k weights) * (x - zx)
+ *   y   = clamp(zx + round(acc / 2^(11 k)), -128, 127)
+ * acc exact in int64 (|acc| <= 2^44 * 255), round to nearest, ties away
+ * from zero. */
+#define Q8_RESIZE_WEIGHT_BITS 11
+#define Q8_RESIZE_MAX_AXES 4
+struct q8_resize_params {
+    int rank;
+    int64_t in[8], out[8];
+    const int32_t *i0[8], *i1[8], *w1[8]; /* [out[d]] each, NULL: not resized */
+    int32_t zero_point;
+};
+typedef void (*q8_resize_linear_fn)(const struct q8_resize_params *p, const int8_t *x,
+                                    int8_t *y);
+void q8_resize_linear__ref(const struct q8_resize_params *p, const int8_t *x, int8_t *y);
+
 /* ---- embedding (q8_embedding_ref.c) ---- */
 
 /* ids [n_ids] (int64), table [vocab, dim] int8, y [n_ids, dim]:
@@ -462,6 +484,7 @@ struct q8_kernels {
     q8_concat_fn concat;
     q8_mean_fn mean;
     q8_embedding_fn embedding;
+    q8_resize_linear_fn resize_linear;
     q8_softmax_fn softmax;
     q8_quantize_fn quantize;
     q8_dequantize_fn dequantize;

@@ -27,6 +27,7 @@
  *   tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
+#include "quant/q8_params.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -481,10 +482,20 @@ done:
     return st;
 }
 
+/* A linear resize over at most Q8_RESIZE_MAX_AXES axes has an int8 kernel. */
+static bool resize_int8(const struct graph *g, const struct graph_node *n)
+{
+    bool resized[QUANTA_MAX_RANK];
+    return n->attrs.mode == GRAPH_MODE_NEAREST ||
+           graph_resize_axes(g, n, resized) <= Q8_RESIZE_MAX_AXES;
+}
+
+/* Ops whose int8 output keeps the input's parameters. */
 static bool is_move_op(enum graph_op op)
 {
     return op == GRAPH_OP_MAX_POOL2D || op == GRAPH_OP_FLATTEN || op == GRAPH_OP_RESHAPE ||
-           op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE;
+           op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE || op == GRAPH_OP_PAD ||
+           op == GRAPH_OP_RESIZE;
 }
 
 /* Whether node runs int8 in static mode. */
@@ -506,7 +517,10 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
         return r->prim_int8[n->inputs[0]];
+    case GRAPH_OP_RESIZE: /* nearest moves bytes; linear weighs them in integers */
+        return resize_int8(a, n) && r->prim_int8[n->inputs[0]];
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
@@ -614,6 +628,27 @@ static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
     if (!st)
         r->qv[v] = *index;
     return st;
+}
+
+/* An int8 pad writes its constant quantized as by quantize (round to
+ * nearest, ties away, clamped) in its input's parameters: a note when
+ * that changes the value. */
+static enum quanta_status check_pad_value(struct rewrite *r, const struct graph_node *n,
+                                          const struct graph_quant *q)
+{
+    struct q8_quantize_params qp;
+    struct quanta_error err;
+    int8_t b;
+    enum quanta_status st = q8_quantize_prepare(q, &qp, n->name, &err);
+    if (st)
+        return quanta_fail(r->err, st, "%s", err.message);
+    q8_quantize__ref(1, &qp, &n->attrs.value, &b);
+    int32_t z = q->dtype == QUANTA_U8 ? q->zero_point - 128 : q->zero_point;
+    double back = (double)q->scale * (double)((int32_t)b - z);
+    if (back == (double)n->attrs.value)
+        return QUANTA_OK;
+    return add_note(r, QUANTIZE_NOTE_PAD_VALUE, n->name, r->a->values[n->inputs[0]].name, 0, 0,
+                    n->attrs.value, back);
 }
 
 static enum quanta_status static_node_int8(struct rewrite *r, const struct graph_node *n,
@@ -731,6 +766,9 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
                 return st;
         }
     }
+    if (n->op == GRAPH_OP_PAD && n->attrs.mode == GRAPH_MODE_CONSTANT &&
+        (st = check_pad_value(r, n, &q)))
+        return st;
     if ((st = add_output_value(r, y, q.dtype, &q, &o)))
         return st;
     r->qv[y] = o;

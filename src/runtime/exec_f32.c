@@ -547,6 +547,84 @@ void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *x
     }
 }
 
+void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                     size_t elem_size, const void *value, struct pad_params *p)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    p->value = value;
+    p->mode = a->mode == GRAPH_MODE_REFLECT ? PAD_REFLECT
+              : a->mode == GRAPH_MODE_EDGE  ? PAD_EDGE
+                                            : PAD_CONSTANT;
+    for (int d = 0; d < xs->rank; d++) {
+        p->in[d] = (size_t)xs->dims[d];
+        p->begin[d] = a->pads_begin[d];
+        p->end[d] = a->pads_end[d];
+        p->out[d] = (size_t)(xs->dims[d] + a->pads_begin[d] + a->pads_end[d]);
+    }
+}
+
+static void exec_pad(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct pad_params p;
+    const float value = nd->attrs.value;
+    exec_pad_params(nd, in_shape(r, nd, 0), sizeof(float), &value, &p);
+    r->f32->pad(&p, in_data(r, nd, 0), y);
+}
+
+/* Scale and real output extent of each axis as ONNX's reference has them:
+ * a given float scale s gives the extent (float)(s * in); without one,
+ * s = out / in and the extent s * in, in double. */
+void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                        size_t elem_size, struct resize_params *p)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    static const enum resize_coord coords[] = {
+        [GRAPH_COORD_HALF_PIXEL] = RESIZE_HALF_PIXEL,
+        [GRAPH_COORD_ASYMMETRIC] = RESIZE_ASYMMETRIC,
+        [GRAPH_COORD_ALIGN_CORNERS] = RESIZE_ALIGN_CORNERS,
+        [GRAPH_COORD_PYTORCH_HALF_PIXEL] = RESIZE_PYTORCH_HALF_PIXEL,
+        [GRAPH_COORD_TF_HALF_PIXEL_FOR_NN] = RESIZE_TF_HALF_PIXEL_FOR_NN,
+    };
+    static const enum resize_round rounds[] = {
+        [GRAPH_ROUND_ROUND_PREFER_FLOOR] = RESIZE_PREFER_FLOOR,
+        [GRAPH_ROUND_ROUND_PREFER_CEIL] = RESIZE_PREFER_CEIL,
+        [GRAPH_ROUND_FLOOR] = RESIZE_FLOOR,
+        [GRAPH_ROUND_CEIL] = RESIZE_CEIL,
+    };
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    p->coord = coords[a->coord];
+    p->round = rounds[a->nearest];
+    for (int d = 0; d < xs->rank; d++) {
+        size_t in = (size_t)xs->dims[d];
+        p->in[d] = in;
+        p->out[d] = a->shape.dims[d] < 0 ? in : (size_t)a->shape.dims[d];
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        if (a->shape.dims[d] < 0) {
+            p->scale[d] = 1.0;
+            p->width[d] = (double)in;
+        } else if (s > 0.0f) {
+            p->scale[d] = (double)s;
+            p->width[d] = (double)(s * (float)in);
+        } else {
+            p->scale[d] = (double)p->out[d] / (double)in;
+            p->width[d] = p->scale[d] * (double)in;
+        }
+    }
+}
+
+static void exec_resize(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct resize_params p;
+    exec_resize_params(nd, in_shape(r, nd, 0), sizeof(float), &p);
+    if (nd->attrs.mode == GRAPH_MODE_LINEAR)
+        r->f32->resize_linear(&p, in_data(r, nd, 0), y);
+    else
+        r->f32->resize_nearest(&p, in_data(r, nd, 0), y);
+}
+
 static void exec_slice(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct slice_params p;
@@ -747,6 +825,8 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_GELU_TANH: exec_math(r, nd, y); break;
     case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
     case GRAPH_OP_SLICE: exec_slice(r, nd, y); break;
+    case GRAPH_OP_PAD: exec_pad(r, nd, y); break;
+    case GRAPH_OP_RESIZE: exec_resize(r, nd, y); break;
     case GRAPH_OP_MATMUL: exec_matmul(r, nd, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;

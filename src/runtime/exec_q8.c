@@ -367,6 +367,32 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         r->f32->slice(&p, q8_in(r, nd->inputs[0]), y);
         break;
     }
+    case GRAPH_OP_PAD: {
+        struct pad_params p;
+        exec_pad_params(nd, shape_of(r, nd->inputs[0]), 1, &np->pad_value, &p);
+        r->f32->pad(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
+    case GRAPH_OP_RESIZE: {
+        const struct quanta_shape *xs = shape_of(r, nd->inputs[0]), *ys = shape_of(r, yv);
+        if (nd->attrs.mode == GRAPH_MODE_LINEAR) {
+            struct q8_resize_params p = {.rank = xs->rank,
+                                         .zero_point = np->resize.zero_point};
+            for (int d = 0; d < xs->rank; d++) {
+                p.in[d] = xs->dims[d];
+                p.out[d] = ys->dims[d];
+                p.i0[d] = np->resize.i0[d];
+                p.i1[d] = np->resize.i1[d];
+                p.w1[d] = np->resize.w1[d];
+            }
+            k->resize_linear(&p, q8_in(r, nd->inputs[0]), y);
+            break;
+        }
+        struct resize_params p;
+        exec_resize_params(nd, xs, 1, &p);
+        r->f32->resize_nearest(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);

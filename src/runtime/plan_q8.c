@@ -419,6 +419,59 @@ static enum quanta_status plan_softmax(struct runner *r, const struct graph_node
     return QUANTA_OK;
 }
 
+/* Linear resize in int8 (kernels_q8.h): input and output share their
+ * parameters; per resized axis the taps and the weight of the upper tap,
+ * w1 = round(r * 2^11) from the float kernel's coordinate (r = c - floor(c),
+ * 0 where both taps clamp to one index). At most Q8_RESIZE_MAX_AXES axes. */
+static enum quanta_status plan_resize_linear(struct runner *r, const struct graph_node *nd,
+                                             struct q8_node_plan *np, struct quanta_error *err)
+{
+    bool resized[QUANTA_MAX_RANK];
+    enum quanta_status st;
+    if (graph_resize_axes(r->g, nd, resized) > Q8_RESIZE_MAX_AXES)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (resize): linear over more than %d axes has no int8 "
+                           "kernel; its quantized values must be dequantized first",
+                           nd->name, Q8_RESIZE_MAX_AXES);
+    st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err);
+    const bool same = !st && is_identity(&np->unary);
+    const int32_t zx = np->unary.in_zero_point;
+    memset(&np->resize, 0, sizeof np->resize); /* replaces unary in the union: the
+                                                  pointers runner_q8_free frees */
+    if (st)
+        return st;
+    if (!same)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (resize): int8 input and output must have the same "
+                           "scale and zero point",
+                           nd->name);
+    np->resize.zero_point = zx;
+    const struct quanta_shape *xs = &r->g->values[nd->inputs[0]].shape;
+    struct resize_params p;
+    exec_resize_params(nd, xs, 1, &p);
+    for (int d = 0; d < xs->rank; d++) {
+        if (!resized[d])
+            continue;
+        size_t n = p.out[d];
+        int32_t *t = malloc(3 * n * sizeof *t);
+        if (!t)
+            return quanta_fail(err, QUANTA_ERR_NOMEM, "node '%s': out of memory", nd->name);
+        np->resize.i0[d] = t;
+        np->resize.i1[d] = t + n;
+        np->resize.w1[d] = t + 2 * n;
+        const double last = (double)(p.in[d] - 1);
+        for (size_t o = 0; o < n; o++) {
+            double c = resize_coord(&p, d, o), f = floor(c);
+            double lo = f < 0 ? 0 : f > last ? last : f;
+            double hi = f + 1 < 0 ? 0 : f + 1 > last ? last : f + 1;
+            t[o] = (int32_t)lo;
+            t[n + o] = (int32_t)hi;
+            t[2 * n + o] = lo == hi ? 0 : (int32_t)floor((c - f) * 2048.0 + 0.5);
+        }
+    }
+    return QUANTA_OK;
+}
+
 static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                                     struct quanta_error *err)
 {
@@ -456,8 +509,13 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         np->copy = is_identity(&np->unary);
         return QUANTA_OK;
+    case GRAPH_OP_RESIZE:
+        if (nd->attrs.mode == GRAPH_MODE_LINEAR)
+            return plan_resize_linear(r, nd, np, err);
+        /* fall through */
     case GRAPH_OP_TRANSPOSE: /* move bytes: input and output share parameters */
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
         if ((st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err)))
             return st;
         if (!is_identity(&np->unary))
@@ -465,6 +523,12 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                                "node '%s' (%s): int8 input and output must have the same "
                                "scale and zero point",
                                nd->name, graph_op_name(nd->op));
+        if (nd->op == GRAPH_OP_PAD) { /* the constant in x's parameters, as quantize does */
+            struct q8_quantize_params qp;
+            if ((st = q8_quantize_prepare(&g->values[x].quant, &qp, nd->name, err)))
+                return st;
+            q8_quantize__ref(1, &qp, &nd->attrs.value, &np->pad_value);
+        }
         return QUANTA_OK;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
@@ -629,6 +693,11 @@ void runner_q8_free(struct runner *r)
                 break;
             case GRAPH_OP_SOFTMAX:
                 free(np->softmax.scratch);
+                break;
+            case GRAPH_OP_RESIZE:
+                if (r->g->nodes[n].attrs.mode == GRAPH_MODE_LINEAR)
+                    for (int d = 0; d < 8; d++)
+                        free(np->resize.i0[d]);
                 break;
             default:
                 break;

@@ -29,6 +29,7 @@ struct q8_node_plan {
     bool int8;                           /* runs on exec_q8 */
     bool copy;                           /* flatten/reshape with equal params: memcpy */
     int32_t *bias_owned;                 /* conv2d/dense with a float bias: rounded to I32 */
+    int8_t pad_value;                    /* pad: the constant, quantized as by quantize */
     union {
         struct {                         /* conv2d, dense */
             struct q8_requant rq;        /* points at multiplier/shift */
@@ -59,6 +60,10 @@ struct q8_node_plan {
             struct q8_quantize_params out;
             float *scratch;              /* owned, output elements at max_batch */
         } softmax;
+        struct {                         /* linear resize: per resized axis d, [out[d]] */
+            int32_t *i0[8], *i1[8], *w1[8]; /* NULL: not resized; i0[d] owns all three */
+            int32_t zero_point;          /* of input and output, int8 domain */
+        } resize;
         struct q8_quantize_params qparams; /* quantize (output's), dequantize (input's) */
         struct {
             struct q8_unary *rq;         /* [n_inputs], owned */

@@ -112,6 +112,11 @@ void exec_transpose_params(const struct graph_node *nd, const struct quanta_shap
 
 void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *xs,
                        size_t elem_size, struct slice_params *p);
+/* value: one element of elem_size bytes (constant mode). */
+void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                     size_t elem_size, const void *value, struct pad_params *p);
+void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                        size_t elem_size, struct resize_params *p);
 
 /* The element-wise math function of node nd (neg ... gelu_tanh) with its
  * attrs; false for other ops. p may be NULL to ask only. */

@@ -2,7 +2,9 @@
  * (tests/fixtures/onnx/ops, written by scripts/export_onnx_ops.py):
  * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
  * shuffle, LayerNorm decomposed with GELU (fused into layer_norm and gelu
- * at import) and a MatMul on [N, H, W, C], EfficientNet's block with SiLU.
+ * at import) and a MatMul on [N, H, W, C], EfficientNet's block with SiLU;
+ * zero Pad folded into a Conv and a MaxPool, Split, reflect and replicate
+ * Pad, nearest and bilinear Resize.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -104,6 +106,44 @@ START_TEST(test_layer_norm_gelu)
 }
 END_TEST
 
+START_TEST(test_pad_split_resize)
+{
+    check_model("resample", "resize:linear", 1e-4);
+    /* the zero Pads before the Conv and the MaxPool became their padding */
+    char *model = cf_tmp("ops-resample.safetensors"), *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg(!strstr(out, "pad:constant") && strstr(out, "max_pool2d"), "%s", out);
+    free(out);
+    free(model);
+}
+END_TEST
+
+/* What quanta cannot do right is refused in one line naming it. */
+START_TEST(test_pad_split_resize_refusals)
+{
+    static const struct {
+        const char *file, *reason;
+    } cases[] = {
+        {"split_batch", "node 0 (Split): splits the batch axis of 'x'"},
+        {"pad_batch", "node 0 (Pad): pads the batch axis"},
+        {"pad_wrap", "node 0 (Pad): attribute 'mode' 'wrap' is not supported"},
+        {"resize_cubic", "node 0 (Resize): attribute 'mode' 'cubic' is not supported"},
+        {"resize_batch", "node 0 (Resize): resizes the batch axis of 'x'"},
+        {"resize_antialias", "node 0 (Resize): attribute 'antialias' 1 is not supported"},
+        {"resize_policy",
+         "node 0 (Resize): attribute 'keep_aspect_ratio_policy' 'not_larger' is not supported"},
+    };
+    char *model = cf_tmp("refused.safetensors");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/refuse_%s.onnx", cases[i].file);
+        cf_expect_input_error(cf_args("import %s -o %s", ts_src_path(rel), model),
+                              cases[i].reason);
+    }
+    free(model);
+}
+END_TEST
+
 Suite *suite_cli_import_ops(void);
 Suite *suite_cli_import_ops(void)
 {
@@ -114,6 +154,8 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
     tcase_add_test(tc, test_mbconv_silu);
+    tcase_add_test(tc, test_pad_split_resize);
+    tcase_add_test(tc, test_pad_split_resize_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
