@@ -527,6 +527,16 @@ def reductions():  # sum over H, max over W (kept), min and L2 over channels
 
 
 @case
+def argmax_argmin():  # over W of clipped values, so that extremes tie: last max, first min
+    b = Builder("argmax_argmin", [5, 6, 3])
+    c = b.op("clip", "clip", ["x"], min=-0.5, max=0.5)
+    hi = b.op("argmax", "argmax", [c], axes=[2], keepdims=True, select_last=True)
+    lo = b.op("argmin", "argmin", [c], axes=[2], keepdims=True)
+    b.op("sub", "diff", [hi, lo])
+    return b
+
+
+@case
 def slice_steps():  # every second row backwards, channels 1..2, the batch whole
     b = Builder("slice_steps", [6, 5, 4])
     b.op("slice", "s", ["x"], shape=[-1, 3, 5, 2], starts=[0, 5, 0, 1], steps=[1, -2, 1, 1])

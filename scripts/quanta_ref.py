@@ -401,6 +401,14 @@ def run_node(op, ins, attrs):
                       a.get("coord", "half_pixel"), a.get("nearest", "round_prefer_floor"))
     if op == "log_softmax":
         return np.log(softmax(ins[0], a.get("axis", -1)))
+    if op in ("argmax", "argmin"):  # the first extreme (NaN counts as one), or the last
+        x = np.asarray(ins[0], np.float64)
+        axis, pick = a["axes"][0], np.argmax if op == "argmax" else np.argmin
+        if a.get("select_last", False):
+            r = x.shape[axis] - 1 - pick(np.flip(x, axis), axis=axis)
+        else:
+            r = pick(x, axis=axis)
+        return np.expand_dims(r, axis) if a.get("keepdims", False) else r
     if op in ("reduce_sum", "reduce_max", "reduce_min", "reduce_l2"):
         x = np.asarray(ins[0], np.float64)
         fn = {"reduce_sum": np.sum, "reduce_max": np.max, "reduce_min": np.min,

@@ -71,7 +71,9 @@
     X(LAYER_NORM, "layer_norm")                                                \
     X(INSTANCE_NORM, "instance_norm")                                          \
     X(PAD, "pad")                                                              \
-    X(RESIZE, "resize")
+    X(RESIZE, "resize")                                                        \
+    X(ARGMAX, "argmax")                                                        \
+    X(ARGMIN, "argmin")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -150,6 +152,7 @@ struct graph_attrs {
     int n_axes;                     /* mean */
     int axes[QUANTA_MAX_RANK];
     bool keepdims;
+    bool select_last;               /* argmax, argmin: the last of equal extremes */
     int n_perm;                     /* transpose */
     int perm[QUANTA_MAX_RANK];
     int n_starts, n_steps;          /* slice: one entry per axis (steps default 1) */

@@ -82,6 +82,8 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_REDUCE_MAX:
     case GRAPH_OP_REDUCE_MIN:
     case GRAPH_OP_REDUCE_L2:
+    case GRAPH_OP_ARGMAX:
+    case GRAPH_OP_ARGMIN:
         return numel_of(g, n->inputs[0], batch);
     case GRAPH_OP_RESIZE: {
         /* linear: a multiply-add per corner, 2^k corners for the k axes

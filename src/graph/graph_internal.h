@@ -35,7 +35,8 @@
     X(VALUE, "value", ATTR_KIND_FLOAT)                                         \
     X(SCALES, "scales", ATTR_KIND_FLOAT_LIST)                                  \
     X(COORD, "coord", ATTR_KIND_ENUM)                                          \
-    X(NEAREST, "nearest", ATTR_KIND_ENUM)
+    X(NEAREST, "nearest", ATTR_KIND_ENUM)                                      \
+    X(SELECT_LAST, "select_last", ATTR_KIND_BOOL)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */
@@ -116,6 +117,7 @@ enum quanta_status graph_shape_softmax(const struct graph_check *c, struct quant
 enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_argmax(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_layer_norm(const struct graph_check *c, struct quanta_shape *out);

@@ -153,6 +153,7 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_SHAPE: sb_shape(b, &a->shape); break;
     case GRAPH_ATTR_AXES: sb_ints(b, a->axes, a->n_axes); break;
     case GRAPH_ATTR_KEEPDIMS: sb_puts(b, a->keepdims ? "true" : "false"); break;
+    case GRAPH_ATTR_SELECT_LAST: sb_puts(b, a->select_last ? "true" : "false"); break;
     case GRAPH_ATTR_COUNT: break;
     }
 }

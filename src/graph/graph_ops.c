@@ -70,6 +70,8 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_INSTANCE_NORM] = {"instance_norm", 3, 3, "xpp",   GA(EPSILON),            0,            graph_shape_instance_norm},
     [GRAPH_OP_PAD]         = {"pad",             1, 1, "x",     GA(PADS_BEGIN) | GA(PADS_END) | GA(MODE) | GA(VALUE), GA(PADS_BEGIN) | GA(PADS_END), graph_shape_pad},
     [GRAPH_OP_RESIZE]      = {"resize",          1, 1, "x",     GA(SHAPE) | GA(SCALES) | GA(MODE) | GA(COORD) | GA(NEAREST), GA(SHAPE), graph_shape_resize},
+    [GRAPH_OP_ARGMAX]      = {"argmax",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
+    [GRAPH_OP_ARGMIN]      = {"argmin",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {

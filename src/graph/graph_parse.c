@@ -330,7 +330,7 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
     case ATTR_KIND_BOOL:
         if (!cJSON_IsBool(item))
             return pfail(p, "attr '%s' must be true or false", info->name);
-        a->keepdims = cJSON_IsTrue(item);
+        *(id == GRAPH_ATTR_SELECT_LAST ? &a->select_last : &a->keepdims) = cJSON_IsTrue(item);
         return QUANTA_OK;
     case ATTR_KIND_ACTIVATION: {
         const char *s = cJSON_IsString(item) ? item->valuestring : "";

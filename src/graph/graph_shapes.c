@@ -417,6 +417,14 @@ enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_s
     return QUANTA_OK;
 }
 
+/* argmax, argmin: one axis, as mean's shape. */
+enum quanta_status graph_shape_argmax(const struct graph_check *c, struct quanta_shape *out)
+{
+    if (c->node->attrs.n_axes != 1)
+        return graph_node_fail(c, "attr 'axes' must name exactly one axis");
+    return graph_shape_mean(c, out);
+}
+
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_attrs *a = &c->node->attrs;

@@ -1715,27 +1715,35 @@ static enum quanta_status op_gather(struct cv *cv)
 }
 
 /* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2 (axes as an input
- * from opset 13 for ReduceSum, 18 for the others). */
+ * from opset 13 for ReduceSum, 18 for the others); ArgMax, ArgMin (one
+ * axis, select_last_index). */
 static enum quanta_status op_reduce_mean(struct cv *cv)
 {
     static const char *const attrs[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
+    static const char *const arg_attrs[] = {"axis", "keepdims", "select_last_index", NULL};
     static const struct {
         const char *name;
         enum graph_op op;
     } ops[] = {{"ReduceMean", GRAPH_OP_MEAN},     {"ReduceSum", GRAPH_OP_REDUCE_SUM},
                {"ReduceMax", GRAPH_OP_REDUCE_MAX}, {"ReduceMin", GRAPH_OP_REDUCE_MIN},
-               {"ReduceL2", GRAPH_OP_REDUCE_L2}};
+               {"ReduceL2", GRAPH_OP_REDUCE_L2}, {"ArgMax", GRAPH_OP_ARGMAX},
+               {"ArgMin", GRAPH_OP_ARGMIN}};
     enum graph_op op = GRAPH_OP_MEAN;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (op_is(cv, ops[i].name))
             op = ops[i].op;
     struct cv_value *x;
-    int64_t axes[QUANTA_MAX_RANK], keepdims, noop;
-    int n;
+    int64_t axes[QUANTA_MAX_RANK], keepdims, noop = 0, last = 0;
+    int n = 1;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = get_axes(cv, op == GRAPH_OP_REDUCE_SUM ? 13 : 18, axes, &n)) || (st = cv_attr_int(cv, "keepdims", 1, &keepdims)) ||
-        (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
+    bool arg = op == GRAPH_OP_ARGMAX || op == GRAPH_OP_ARGMIN;
+    if ((st = cv_check_attrs(cv, arg ? arg_attrs : attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_int(cv, "keepdims", 1, &keepdims)))
+        return st;
+    if (arg ? (st = cv_attr_int(cv, "axis", 0, &axes[0])) ||
+                  (st = cv_attr_int(cv, "select_last_index", 0, &last))
+            : (st = get_axes(cv, op == GRAPH_OP_REDUCE_SUM ? 13 : 18, axes, &n)) ||
+                  (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
         return st;
     int r = x->shape.rank;
     if (n <= 0 && noop)
@@ -1787,6 +1795,7 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
     a->n_axes = nq;
     memcpy(a->axes, qaxes, sizeof qaxes);
     a->keepdims = keepdims != 0;
+    a->select_last = last != 0;
     return def_new(cv, &out);
 }
 
@@ -2837,6 +2846,8 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"ReduceMax", op_reduce_mean},
         {"ReduceMin", op_reduce_mean},
         {"ReduceL2", op_reduce_mean},
+        {"ArgMax", op_reduce_mean},
+        {"ArgMin", op_reduce_mean},
         {"Identity", op_identity},
         {"Dropout", op_identity},
         {"Pad", op_pad},

@@ -294,10 +294,13 @@ typedef size_t (*f32_cast_fn)(const struct f32_cast_params *p, size_t n, const f
  * data). Sums are accumulated in double. rank <= F32_REDUCE_MAX_RANK. */
 #define F32_REDUCE_MAX_RANK 8
 enum f32_reduce_op { F32_REDUCE_MEAN, F32_REDUCE_SUM, F32_REDUCE_MAX, F32_REDUCE_MIN,
-                     F32_REDUCE_L2 };
+                     F32_REDUCE_L2, F32_REDUCE_ARGMAX, F32_REDUCE_ARGMIN };
 struct f32_reduce_params {
     enum f32_reduce_op op;      /* mean (0) ... l2 = sqrt(sum of squares); sums in double,
-                                   max/min NaN if any element is */
+                                   max/min NaN if any element is; argmax/argmin the
+                                   position in the window (one reduced axis) of the
+                                   first extreme, a NaN counting as one (NumPy) */
+    int select_last;            /* argmax/argmin: the last of equal extremes instead */
     int rank;
     size_t dims[F32_REDUCE_MAX_RANK];
     unsigned char reduce[F32_REDUCE_MAX_RANK];

@@ -770,7 +770,8 @@ static void exec_mean(struct runner *r, const struct graph_node *nd, float *y,
                       enum f32_reduce_op op)
 {
     const struct quanta_shape *xs = in_shape(r, nd, 0);
-    struct f32_reduce_params p = {.op = op, .rank = xs->rank};
+    struct f32_reduce_params p = {.op = op, .rank = xs->rank,
+                                  .select_last = nd->attrs.select_last};
     for (int d = 0; d < xs->rank; d++)
         p.dims[d] = (size_t)xs->dims[d];
     for (int i = 0; i < nd->attrs.n_axes; i++)
@@ -837,6 +838,8 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
     case GRAPH_OP_MEAN: exec_mean(r, nd, y, F32_REDUCE_MEAN); break;
     case GRAPH_OP_REDUCE_SUM: exec_mean(r, nd, y, F32_REDUCE_SUM); break;
+    case GRAPH_OP_ARGMAX: exec_mean(r, nd, y, F32_REDUCE_ARGMAX); break;
+    case GRAPH_OP_ARGMIN: exec_mean(r, nd, y, F32_REDUCE_ARGMIN); break;
     case GRAPH_OP_REDUCE_MAX: exec_mean(r, nd, y, F32_REDUCE_MAX); break;
     case GRAPH_OP_REDUCE_MIN: exec_mean(r, nd, y, F32_REDUCE_MIN); break;
     case GRAPH_OP_REDUCE_L2: exec_mean(r, nd, y, F32_REDUCE_L2); break;
