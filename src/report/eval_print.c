@@ -147,7 +147,7 @@ static void comparison_rows(struct report_table *t, const struct report_eval *e)
     ROW(t, "output MSE", "%.6g", report_errors_mse(&e->out));
     ROW(t, "output MAE", "%.6g", report_errors_mae(&e->out));
     ROW(t, "output cosine", "%.6f", report_errors_cosine(&e->out));
-    snprintf(name, sizeof name, "%s drop", report_metric_name(e->metric));
+    snprintf(name, sizeof name, "metric drop (%s)", report_metric_name(e->metric));
     ROW(t, name, "%s", fmt_number(report_eval_metric_drop(e), a, sizeof a));
     const struct report_eval_options *o = &e->opt;
     if (o->has_max_drop || o->has_significance) {
