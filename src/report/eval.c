@@ -158,6 +158,10 @@ static enum quanta_status check_options(struct report_eval *e, const char *data_
                            report_metric_name(o->metric), task,
                            e->task == REPORT_TASK_REGRESSION
                                ? " (float labels): use mse, mae or cosine" : "");
+    if (o->output_kind != REPORT_OUTPUT_AUTO && e->task != REPORT_TASK_BINARY)
+        return quanta_fail(err, QUANTA_ERR_USAGE,
+                           "--output-kind needs one output per sample (a binary output), not "
+                           "%s outputs", task);
     bool decided = e->task != REPORT_TASK_REGRESSION;
     if ((o->has_max_drop || o->has_significance) && !decided)
         return quanta_fail(err, QUANTA_ERR_USAGE,

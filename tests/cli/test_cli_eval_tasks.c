@@ -274,6 +274,8 @@ START_TEST(test_eval_regression)
     cf_expect_input_error(cf_args("eval %s --data %s --labels %s", m1, images, narrow), reason);
     cf_expect_usage(cf_args("eval %s %s --data %s --labels %s --max-drop 1", m1, m2, images,
                             targets), "--max-drop needs class, binary or token outputs");
+    cf_expect_usage(cf_args("eval %s --data %s --output-kind logit", m1, images),
+                    "--output-kind needs one output per sample (a binary output), not class");
     cf_expect_usage(cf_args("eval %s %s --data %s --labels %s --min-agreement 90", m1, m2,
                             images, targets), "--min-agreement needs class, binary or token");
     /* --metric mse on class outputs: model 2 against model 1 */
