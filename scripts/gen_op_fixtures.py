@@ -558,6 +558,83 @@ def transpose_channel_shuffle():  # ShuffleNet: [N, HW, 2, 3] -> [N, HW, 3, 2], 
 
 
 @case
+def layer_norm():  # over the last axis, scale and bias, default epsilon
+    b = Builder("layer_norm", [4, 6], scale=3.0)
+    b.op("layer_norm", "ln", ["x", b.const("ln.scale", [6], 0.5, 1.0), b.const("ln.bias", [6], 0.3)])
+    return b
+
+
+@case
+def layer_norm_axis1_nobias():  # over [H, W, C] of an NHWC tensor, no bias
+    b = Builder("layer_norm_axis1_nobias", [3, 4, 2], scale=2.0)
+    b.op("layer_norm", "ln", ["x", b.const("ln.scale", [3, 4, 2], 0.5, 1.0)], axis=1,
+         epsilon=1e-3)
+    return b
+
+
+@case
+def instance_norm():  # [N, H, W, C]: per sample and channel over H, W
+    b = Builder("instance_norm", [4, 5, 3], scale=2.0)
+    b.op("instance_norm", "in", ["x", b.const("in.scale", [3], 0.5, 1.0),
+                                 b.const("in.bias", [3], 0.3)], epsilon=1e-3)
+    return b
+
+
+@case
+def instance_norm_1d():  # [N, L, C]
+    b = Builder("instance_norm_1d", [7, 2])
+    b.op("instance_norm", "in", ["x", b.const("in.scale", [2], 0.5, 1.0),
+                                 b.const("in.bias", [2], 0.3)])
+    return b
+
+
+@case
+def cast_f16():  # rounds to float16 (to nearest, ties to even), overflow to infinity
+    data = (rng_for("cast_f16").standard_normal([BATCH, 8]) * 1000).astype(np.float32)
+    data[0, :4] = [70000.0, -1e5, 2049.0, 2051.0]  # overflow, ties between f16 neighbours
+    b = Builder("cast_f16", [8], data=data)
+    b.op("cast", "c", ["x"], to="F16")
+    return b
+
+
+@case
+def cast_i8():  # truncates toward zero; every value inside [-128, 127]
+    data = rng_for("cast_i8").uniform(-128.9, 127.9, [BATCH, 10]).astype(np.float32)
+    data[0, :4] = [-0.5, 0.5, -128.9, 127.9]
+    b = Builder("cast_i8", [10], data=data)
+    b.op("cast", "c", ["x"], to="I8")
+    return b
+
+
+@case
+def cast_bool():
+    data = rng_for("cast_bool").integers(-1, 2, [BATCH, 6]).astype(np.float32)
+    b = Builder("cast_bool", [6], data=data)
+    b.op("cast", "c", ["x"], to="BOOL")
+    return b
+
+
+@case
+def cast_ids_f32():  # I64 ids read as numbers: float32, rounded to nearest above 2^24
+    ids = rng_for("cast_ids_f32").integers(-1000, 1000, [BATCH, 4]).astype(np.int64)
+    ids[0, :3] = [2**24 + 1, 2**40 + 3, -(2**30) - 1]
+    b = Builder("cast_ids_f32", [4], dtype="I64", data=ids)
+    c = b.op("cast", "c", ["x"], to="F32")
+    b.op("mul", "scale", [c, b.const("scale.b", [4], 0.5, 1.0)])
+    return b
+
+
+@case
+def input_u8():  # a declared U8 input: uint8 data fed as float, exactly
+    data = rng_for("input_u8").integers(0, 256, [BATCH, 4, 4, 1]).astype(np.uint8)
+    b = Builder("input_u8", [4, 4, 1], dtype="U8", data=data)
+    b.op("max_pool2d", "pool", ["x"], kernel=[2, 2])
+    b.op("flatten", "flat", [b.last])
+    b.op("dense", "fc", [b.last, b.const("fc.weight", [3, 4], 0.01)])
+    return b
+
+
+@case
 def mul_two_relu():  # x * sigmoid(x) (two activations), relu clears the negatives
     b = Builder("mul_two_relu", [4, 4, 3], scale=2.0)
     s = b.op("sigmoid", "sig", ["x"])

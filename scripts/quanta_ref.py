@@ -217,6 +217,54 @@ def batch_norm(x, gamma, beta, mean, var, epsilon=1e-5):
     return (x - f(mean)) / np.sqrt(f(var) + epsilon) * f(gamma) + f(beta)
 
 
+def layer_norm(x, scale, bias=None, axis=-1, epsilon=1e-5):
+    """Over the axes from axis to the last; scale and bias of their shape."""
+    x = np.asarray(x, np.float64)
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    m = x.mean(axis=axes, keepdims=True)
+    v = ((x - m) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - m) / np.sqrt(v + epsilon) * np.asarray(scale, np.float64)
+    return y if bias is None else y + np.asarray(bias, np.float64)
+
+
+def instance_norm(x, scale, bias, epsilon=1e-5):
+    """x [N, ..., C]: per sample and channel, over the axes between."""
+    x = np.asarray(x, np.float64)
+    axes = tuple(range(1, x.ndim - 1))
+    m = x.mean(axis=axes, keepdims=True)
+    v = ((x - m) ** 2).mean(axis=axes, keepdims=True)
+    return ((x - m) / np.sqrt(v + epsilon) * np.asarray(scale, np.float64)
+            + np.asarray(bias, np.float64))
+
+
+INT_RANGE = {"U8": (0, 255), "I8": (-128, 127), "I16": (-32768, 32767),
+             "I32": (-2**31, 2**31 - 1), "I64": (-2**63, 2**63 - 1)}
+
+
+def cast(x, to):
+    """The values of dtype to, as float: F16/BF16 round to nearest even,
+    integers truncate toward zero (out of range is an error), BOOL x != 0."""
+    x = np.asarray(x)
+    # ids (int64) to float32 in one rounding, floats as they are
+    x = x.astype(np.float32) if np.issubdtype(x.dtype, np.integer) \
+        else x.astype(np.float64).astype(np.float32)
+    if to == "F32":
+        return x.astype(np.float64)
+    if to == "F16":
+        return x.astype(np.float16).astype(np.float64)
+    if to == "BF16":
+        bits = x.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    if to == "BOOL":
+        return (x != 0).astype(np.float64)
+    t = np.trunc(x.astype(np.float64))
+    lo, hi = INT_RANGE[to]
+    if np.isnan(t).any() or t.min() < lo or t.max() > hi:
+        raise ValueError("cast: a value outside %s" % to)
+    return t + 0.0
+
+
 def embedding(ids, table):
     ids = np.asarray(ids)
     table = np.asarray(table, np.float64)
@@ -259,6 +307,13 @@ def run_node(op, ins, attrs):
         return batch_norm(*ins, epsilon=a.get("epsilon", 1e-5))
     if op == "embedding":
         return embedding(ins[0], ins[1])
+    if op == "layer_norm":
+        return layer_norm(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
+                          a.get("axis", -1), a.get("epsilon", 1e-5))
+    if op == "instance_norm":
+        return instance_norm(ins[0], ins[1], ins[2], a.get("epsilon", 1e-5))
+    if op == "cast":
+        return cast(ins[0], a["to"])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
     if op == "matmul":
@@ -300,7 +355,7 @@ def run_graph(graph, tensors, feeds):
     for inp in graph["inputs"]:
         data = np.asarray(feeds[inp["name"]])
         norm = inp.get("normalize")
-        if inp.get("dtype", "F32") in ("F32", "F16", "BF16", "F64"):
+        if inp.get("dtype", "F32") not in ("I32", "I64"):  # declared types fed as float
             if norm is not None and np.issubdtype(data.dtype, np.integer):
                 if data.ndim == len(inp["shape"]) - 1:
                     data = data[..., None]  # IDX [N,H,W] fed as [N,H,W,1]

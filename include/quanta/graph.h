@@ -66,7 +66,10 @@
     X(REDUCE_MIN, "reduce_min")                                                \
     X(REDUCE_L2, "reduce_l2")                                                  \
     X(SLICE, "slice")                                                          \
-    X(MATMUL, "matmul")
+    X(MATMUL, "matmul")                                                        \
+    X(CAST, "cast")                                                            \
+    X(LAYER_NORM, "layer_norm")                                                \
+    X(INSTANCE_NORM, "instance_norm")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -95,8 +98,8 @@ struct graph_attrs {
     float beta;                     /* hard_sigmoid */
     float gamma;                    /* selu */
     float min, max;                 /* clip */
-    int axis;                       /* concat, softmax; as written (may be negative) */
-    float epsilon;                  /* batch_norm */
+    int axis;                       /* concat, softmax, layer_norm; as written (may be negative) */
+    float epsilon;                  /* batch_norm, layer_norm, instance_norm */
     struct quanta_shape shape;      /* reshape target, dims[0] may be -1 */
     int n_axes;                     /* mean */
     int axes[QUANTA_MAX_RANK];
@@ -105,6 +108,7 @@ struct graph_attrs {
     int perm[QUANTA_MAX_RANK];
     int n_starts, n_steps;          /* slice: one entry per axis (steps default 1) */
     int64_t starts[QUANTA_MAX_RANK], steps[QUANTA_MAX_RANK];
+    enum quanta_dtype to;           /* cast (required) */
 };
 
 /* Quantization parameters of a value (quantized models only).
@@ -150,6 +154,11 @@ struct graph_node {
 
 struct graph_input {
     int value;
+    /* The element type the model declares for this input's data
+     * (model-format.md section 2): F32, F16, BF16, F64, U8, I8, I16 or BOOL
+     * for a value of dtype F32 (the feed converts the data to float), I32
+     * or I64 for ids. QUANTA_DTYPE_INVALID: the value's own dtype. */
+    enum quanta_dtype data_dtype;
     bool has_normalize;
     struct quanta_normalize normalize; /* mean/std owned by the graph */
 };
@@ -184,6 +193,10 @@ enum quanta_status graph_validate(struct graph *g, const char *source, struct qu
 
 int graph_find_value(const struct graph *g, const char *name); /* -1 if absent */
 
+/* The declared element type of graph input i (graph_input.data_dtype, else
+ * its value's dtype). */
+enum quanta_dtype graph_input_dtype(const struct graph *g, int i);
+
 /* Shape of value v for a given batch size (dims[0] == -1 replaced). */
 struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
 
@@ -191,8 +204,8 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
  * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
  * 2 ops; bias and fused activations are not counted); relu, relu6,
- * sigmoid, tanh, leaky_relu, add, mul, softmax and batch_norm 1 per
- * output element; max/avg pools 1 per output element and window cell;
+ * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
+ * output element; layer_norm and instance_norm 5 per output element; max/avg pools 1 per output element and window cell;
  * global_avg_pool and mean 1 per input element; flatten, reshape, concat,
  * embedding, quantize and dequantize 0 (data movement). graph_node_ops
  * counts node index node alone. */

@@ -68,7 +68,11 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_GELU:
     case GRAPH_OP_GELU_TANH:
     case GRAPH_OP_LOG_SOFTMAX:
+    case GRAPH_OP_CAST:
         return out;
+    case GRAPH_OP_LAYER_NORM: /* mean, variance, normalize, scale, shift */
+    case GRAPH_OP_INSTANCE_NORM:
+        return 5.0 * out;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
         return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1];

@@ -27,7 +27,8 @@
     X(MAX, "max", ATTR_KIND_FLOAT)                                             \
     X(PERM, "perm", ATTR_KIND_INT_LIST)                                        \
     X(STARTS, "starts", ATTR_KIND_INT_LIST)                                    \
-    X(STEPS, "steps", ATTR_KIND_INT_LIST)
+    X(STEPS, "steps", ATTR_KIND_INT_LIST)                                      \
+    X(TO, "to", ATTR_KIND_DTYPE)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */
@@ -37,6 +38,7 @@ enum graph_attr_kind {
     ATTR_KIND_FLOAT,      /* JSON number */
     ATTR_KIND_BOOL,       /* true / false */
     ATTR_KIND_ACTIVATION, /* "none", "relu", "relu6" */
+    ATTR_KIND_DTYPE,      /* a dtype name: "F16", "I8", ... */
 };
 
 enum graph_attr_id {
@@ -101,6 +103,9 @@ enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct qu
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_layer_norm(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_instance_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out);

@@ -132,6 +132,7 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_GROUPS: sb_printf(b, "%d", a->groups); break;
     case GRAPH_ATTR_KERNEL: sb_ints(b, a->kernel, 2); break;
     case GRAPH_ATTR_ACTIVATION: sb_string(b, graph_activation_name(a->activation)); break;
+    case GRAPH_ATTR_TO: sb_string(b, quanta_dtype_name(a->to)); break;
     case GRAPH_ATTR_ALPHA: sb_float(b, a->alpha); break;
     case GRAPH_ATTR_AXIS: sb_printf(b, "%d", a->axis); break;
     case GRAPH_ATTR_EPSILON: sb_float(b, a->epsilon); break;
@@ -192,7 +193,8 @@ static void write_input(struct sbuf *b, const struct graph *g, const struct grap
     sb_puts(b, ", \"shape\": ");
     sb_shape(b, &v->shape);
     sb_puts(b, ", \"dtype\": ");
-    sb_string(b, quanta_dtype_name(v->dtype));
+    sb_string(b, quanta_dtype_name(in->data_dtype != QUANTA_DTYPE_INVALID ? in->data_dtype
+                                                                           : v->dtype));
     if (in->has_normalize) {
         sb_printf(b, ", \"normalize\": {\"scale\": %.17g, \"mean\": ", in->normalize.scale);
         sb_floats(b, in->normalize.mean, in->normalize.n_mean);

@@ -12,8 +12,8 @@
 #define CONV_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
 #define POOL_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
 
-/* Roles: x activation, w weight, b bias, p float parameter, i integer ids
- * (see graph_internal.h). */
+/* Roles: x activation, w weight, b bias, p float parameter, i integer ids,
+ * n an activation or ids (see graph_internal.h). */
 const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     /*                       name               in    roles    attrs                   required      shape rule */
     [GRAPH_OP_CONV2D]      = {"conv2d",          2, 3, "xwb",   CONV_ATTRS,             0,            graph_shape_conv2d},
@@ -65,6 +65,9 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_REDUCE_L2]   = {"reduce_l2",       1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
     [GRAPH_OP_MATMUL]      = {"matmul",          2, 2, "xx",    0,                      0,            graph_shape_matmul},
     [GRAPH_OP_SLICE]       = {"slice",           1, 1, "x",     GA(SHAPE) | GA(STARTS) | GA(STEPS), GA(SHAPE) | GA(STARTS), graph_shape_slice},
+    [GRAPH_OP_CAST]        = {"cast",            1, 1, "n",     GA(TO),                 GA(TO),       graph_shape_cast},
+    [GRAPH_OP_LAYER_NORM]  = {"layer_norm",      2, 3, "xpp",   GA(AXIS) | GA(EPSILON), 0,            graph_shape_layer_norm},
+    [GRAPH_OP_INSTANCE_NORM] = {"instance_norm", 3, 3, "xpp",   GA(EPSILON),            0,            graph_shape_instance_norm},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {

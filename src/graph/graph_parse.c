@@ -191,15 +191,20 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
     if (dt) {
         dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
-        if (dtype != QUANTA_F32 && dtype != QUANTA_I32 && dtype != QUANTA_I64)
-            return pfail(p, "\"dtype\" must be \"F32\", \"I32\" or \"I64\"");
+        if (dtype == QUANTA_DTYPE_INVALID)
+            return pfail(p, "\"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
+                            "\"U8\", \"I8\", \"I16\", \"BOOL\", \"I32\" or \"I64\"");
     }
+    /* every declared type but the ids' is computed as float */
+    enum quanta_dtype value_dtype =
+        dtype == QUANTA_I32 || dtype == QUANTA_I64 ? dtype : QUANTA_F32;
     int v;
-    if ((st = add_value(p, name, GRAPH_VALUE_INPUT, dtype, &shape, &v)))
+    if ((st = add_value(p, name, GRAPH_VALUE_INPUT, value_dtype, &shape, &v)))
         return st;
     struct graph_input *in = &g->inputs[g->n_inputs++];
     memset(in, 0, sizeof *in);
     in->value = v;
+    in->data_dtype = dtype == value_dtype ? QUANTA_DTYPE_INVALID : dtype;
     const cJSON *nz = cJSON_GetObjectItemCaseSensitive(obj, "normalize");
     return nz ? parse_normalize(p, nz, in) : QUANTA_OK;
 }
@@ -306,6 +311,12 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
             }
         return pfail(p, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
     }
+    case ATTR_KIND_DTYPE:
+        a->to = cJSON_IsString(item) ? quanta_dtype_parse(item->valuestring)
+                                     : QUANTA_DTYPE_INVALID;
+        if (a->to == QUANTA_DTYPE_INVALID)
+            return pfail(p, "attr '%s' must be a dtype name (\"F16\", \"I8\", ...)", info->name);
+        return QUANTA_OK;
     }
     return QUANTA_OK;
 }

@@ -314,6 +314,67 @@ enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct qu
     return QUANTA_OK;
 }
 
+/* cast: every element to the values of dtype to (still held as float);
+ * ids (I32, I64) may also be cast to F32. */
+enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out)
+{
+    enum quanta_dtype to = c->node->attrs.to;
+    bool ids = c->in[0]->dtype == QUANTA_I32 || c->in[0]->dtype == QUANTA_I64;
+    if (to != QUANTA_F16 && to != QUANTA_BF16 && to != QUANTA_I8 && to != QUANTA_U8 &&
+        to != QUANTA_I16 && to != QUANTA_I32 && to != QUANTA_I64 && to != QUANTA_BOOL &&
+        !(to == QUANTA_F32 && ids))
+        return graph_node_fail(c, "attr 'to' is %s but F16, BF16, I8, U8, I16, I32, I64 or BOOL "
+                                  "(or F32 for ids) is needed",
+                               quanta_dtype_name(to));
+    *out = c->in[0]->shape;
+    return QUANTA_OK;
+}
+
+/* layer_norm: over the axes from 'axis' to the last (not the batch);
+ * scale and bias have exactly the shape of those axes. */
+enum quanta_status graph_shape_layer_norm(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    int axis = c->node->attrs.axis < 0 ? c->node->attrs.axis + r : c->node->attrs.axis;
+    char buf[SHAPE_BUF], want_s[SHAPE_BUF];
+    if (axis < 1 || axis >= r)
+        return graph_node_fail(c, "attr 'axis' %d must name an axis of '%s' after the batch "
+                                  "(1 to %d, or negative)",
+                               c->node->attrs.axis, x->name, r - 1);
+    struct quanta_shape want = {.rank = r - axis};
+    for (int d = axis; d < r; d++)
+        want.dims[d - axis] = x->shape.dims[d];
+    for (int k = 1; k < c->n_in; k++) {
+        const struct graph_value *p = c->in[k];
+        if (p && !quanta_shape_equal(&p->shape, &want))
+            return graph_node_fail(c, "%s '%s' has shape %s but %s is needed",
+                                   k == 1 ? "scale" : "bias", p->name, shape_str(&p->shape, buf),
+                                   shape_str(&want, want_s));
+    }
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
+/* instance_norm: x [N, ..., C] normalized over the axes between the batch
+ * and the channels, per sample and channel; scale and bias [C]. */
+enum quanta_status graph_shape_instance_norm(const struct graph_check *c,
+                                             struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+    if (x->shape.rank < 3)
+        return graph_node_fail(c, "input '%s' has shape %s but [N, ..., C] (rank 3 or more) is "
+                                  "needed",
+                               x->name, shape_str(&x->shape, buf));
+    if ((st = need_vector(c, 1, "scale", x->shape.dims[x->shape.rank - 1])) ||
+        (st = need_vector(c, 2, "bias", x->shape.dims[x->shape.rank - 1])))
+        return st;
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out)
 {
     enum quanta_status st;

@@ -36,6 +36,10 @@ struct cv_value {
     bool flat;
     struct quanta_shape flat_shape;
     int flat_perm[QUANTA_MAX_RANK];
+    /* ONNX element type of an activation (enum onnx_data_type; 0 for
+     * FLOAT). quanta holds every one but int64 ids as float: integer types
+     * restrict the operators that may read it to those exact on integers. */
+    int elem;
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };
@@ -52,7 +56,12 @@ struct cv {
     const struct onnx_node *node;
     int node_index;
     char node_name[256];            /* its quanta name (unique) */
+    bool *skip;                     /* per ONNX node: converted as part of a fusion */
+    bool probe;                     /* see cv_convert_node */
 };
+
+/* The value named name (NULL, QUANTA_OK when no such value yet). */
+enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out);
 
 /* Fails with "<source>: node '<name>' (<op_type>): <message>". */
 enum quanta_status cv_fail(struct cv *cv, const char *fmt, ...)
@@ -124,6 +133,8 @@ bool cv_sole_reader(struct cv *cv, int q);
 /* ---- operators (onnx_ops.c) and folding (onnx_fold.c) ---- */
 
 enum quanta_status cv_convert_node(struct cv *cv);
+/* With cv->probe set, cv_convert_node only says whether it converts the
+ * node's op type (QUANTA_OK) or not (QUANTA_ERR_INPUT, no message). */
 /* Folds the node when every input is constant (or it only needs shapes):
  * *done true when it did. */
 enum quanta_status cv_fold_node(struct cv *cv, bool *done);

@@ -198,6 +198,42 @@ typedef void (*f32_batch_norm_fn)(const struct f32_batch_norm_params *p, const f
                                   const float *gamma, const float *beta, const float *mean,
                                   const float *var, float *y);
 
+/* ---- layer_norm ----
+ * x, y [rows, cols]; per row: mean and variance (the mean of squared
+ * deviations) accumulated in double over the row in order, then
+ * y[j] = (x[j] - mean) / sqrt(var + epsilon) * scale[j] + bias[j]
+ * in double, rounded to float once. bias may be NULL (0). */
+struct f32_layer_norm_params {
+    size_t rows, cols;
+    float epsilon;
+};
+typedef void (*f32_layer_norm_fn)(const struct f32_layer_norm_params *p, const float *x,
+                                  const float *scale, const float *bias, float *y);
+
+/* ---- instance_norm ----
+ * x, y [n, spatial, channels]; per sample and channel c: mean and
+ * variance over the spatial positions in order, in double, then
+ * y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c]. */
+struct f32_instance_norm_params {
+    size_t n, spatial, channels;
+    float epsilon;
+};
+typedef void (*f32_instance_norm_fn)(const struct f32_instance_norm_params *p, const float *x,
+                                     const float *scale, const float *bias, float *y);
+
+/* ---- cast ----
+ * y[i] = x[i] rounded to the values of dtype to, still as float: F16 and
+ * BF16 round to nearest, ties to even (overflow to infinity); integer
+ * types truncate toward zero; BOOL gives x != 0 (NaN is true); F32 copies.
+ * Returns n,
+ * or the index of the first element that is NaN or outside the integer
+ * type's range after truncation (y is then partly written). */
+struct f32_cast_params {
+    int to;                     /* enum quanta_dtype */
+};
+typedef size_t (*f32_cast_fn)(const struct f32_cast_params *p, size_t n, const float *x,
+                              float *y);
+
 /* ---- mean over axes ----
  * x has shape dims[0..rank); reduce[a] != 0 marks the axes averaged away.
  * y holds the kept axes in order (keepdims only changes the shape, not the
@@ -284,6 +320,9 @@ struct f32_kernels {
     f32_matmul_fn matmul;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
+    f32_layer_norm_fn layer_norm;
+    f32_instance_norm_fn instance_norm;
+    f32_cast_fn cast;
     f32_reduce_fn mean;
     f32_concat_fn concat;
     f32_embedding_fn embedding;
@@ -378,6 +417,11 @@ void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, co
 void f32_batch_norm__ref(const struct f32_batch_norm_params *p, const float *x,
                          const float *gamma, const float *beta, const float *mean,
                          const float *var, float *y);
+void f32_layer_norm__ref(const struct f32_layer_norm_params *p, const float *x,
+                         const float *scale, const float *bias, float *y);
+void f32_instance_norm__ref(const struct f32_instance_norm_params *p, const float *x,
+                            const float *scale, const float *bias, float *y);
+size_t f32_cast__ref(const struct f32_cast_params *p, size_t n, const float *x, float *y);
 void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y);
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y);
 int64_t f32_embedding__ref(const struct f32_embedding_params *p, const int64_t *ids,

@@ -218,4 +218,33 @@ void report_table_add(struct report_table *t, const char *fmt, ...)
 enum quanta_status report_table_print(const struct report_table *t, FILE *out);
 void report_table_free(struct report_table *t);
 
+/* ---- per-node time (quanta profile) ---- */
+
+/* Whether node runs on int8 values (a quantized input or output). */
+bool report_node_int8(const struct graph *g, int node);
+
+struct report_profile_row {
+    enum graph_op op;
+    bool int8;
+    int first_node;             /* the node (per node), or its first (per op) */
+    int count;                  /* nodes in the row */
+    double median_ms;           /* per node: the median over runs; per op: their sum */
+    double share;               /* of total_ms */
+};
+
+struct report_profile {
+    int n_nodes;
+    struct report_profile_row *nodes;   /* [n_nodes], graph order */
+    int n_ops;
+    struct report_profile_row *ops;     /* per (op, kind), slowest first */
+    double total_ms;                    /* sum of the node medians */
+};
+
+/* From seconds[r * n_nodes + i], node i's time in timed run r (runs >= 1). */
+enum quanta_status report_profile_make(const struct graph *g, const double *seconds, int runs,
+                                       struct report_profile *p, struct quanta_error *err);
+/* The node rows slowest first (ties in graph order) into rows[n_nodes]. */
+void report_profile_sorted(const struct report_profile *p, struct report_profile_row *rows);
+void report_profile_free(struct report_profile *p);
+
 #endif

@@ -417,6 +417,20 @@ bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p)
     return false;
 }
 
+bool runner_node_function(const struct graph_node *nd, double x, double *y)
+{
+    struct f32_math_params p;
+    if (nd->op == GRAPH_OP_SIGMOID)
+        *y = 1.0 / (1.0 + exp(-x));
+    else if (nd->op == GRAPH_OP_TANH)
+        *y = tanh(x);
+    else if (exec_math_params(nd, &p))
+        *y = f32_math_one(&p, x);
+    else
+        return false;
+    return true;
+}
+
 static void exec_math(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct math_job j = {.k = r->f32, .n = numel(in_shape(r, nd, 0)),
@@ -619,6 +633,44 @@ static void exec_batch_norm(struct runner *r, const struct graph_node *nd, float
                        in_data(r, nd, 3), in_data(r, nd, 4), y);
 }
 
+static void exec_layer_norm(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    int axis = nd->attrs.axis < 0 ? nd->attrs.axis + xs->rank : nd->attrs.axis;
+    struct f32_layer_norm_params p = {.cols = 1, .epsilon = nd->attrs.epsilon};
+    for (int d = axis; d < xs->rank; d++)
+        p.cols *= (size_t)xs->dims[d];
+    p.rows = numel(xs) / p.cols;
+    const float *bias = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? in_data(r, nd, 2) : NULL;
+    r->f32->layer_norm(&p, in_data(r, nd, 0), in_data(r, nd, 1), bias, y);
+}
+
+static void exec_instance_norm(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    struct f32_instance_norm_params p = {
+        .n = (size_t)xs->dims[0],
+        .channels = (size_t)xs->dims[xs->rank - 1],
+        .epsilon = nd->attrs.epsilon,
+    };
+    p.spatial = numel(xs) / p.n / p.channels;
+    r->f32->instance_norm(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+static enum quanta_status exec_cast(struct runner *r, const struct graph_node *nd, float *y,
+                                    struct quanta_error *err)
+{
+    struct f32_cast_params p = {.to = (int)nd->attrs.to};
+    const float *x = in_data(r, nd, 0);
+    size_t n = numel(in_shape(r, nd, 0));
+    size_t bad = r->f32->cast(&p, n, x, y);
+    if (bad < n)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (cast): value %g at %zu is outside "
+                                                  "the range of %s",
+                           nd->name, (double)x[bad], bad, quanta_dtype_name(nd->attrs.to));
+    return QUANTA_OK;
+}
+
 static enum quanta_status exec_embedding(struct runner *r, const struct graph_node *nd, float *y,
                                          struct quanta_error *err)
 {
@@ -699,6 +751,9 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;
+    case GRAPH_OP_LAYER_NORM: exec_layer_norm(r, nd, y); break;
+    case GRAPH_OP_INSTANCE_NORM: exec_instance_norm(r, nd, y); break;
+    case GRAPH_OP_CAST: return exec_cast(r, nd, y, err);
     case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
     case GRAPH_OP_MEAN: exec_mean(r, nd, y, F32_REDUCE_MEAN); break;
     case GRAPH_OP_REDUCE_SUM: exec_mean(r, nd, y, F32_REDUCE_SUM); break;

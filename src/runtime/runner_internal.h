@@ -42,6 +42,7 @@ struct runner {
     const float **ptrs;
     runner_value_hook hook;
     void *hook_ctx;
+    double *node_seconds;       /* runner_set_profile, or NULL */
     struct q8_plan *q8;         /* int8 nodes' plan (plan_q8.h); NULL when there are none */
     /* float conv2d/dense weights packed once for r->f32 (exec_f32_pack);
      * packed[n] NULL: node n runs with its weights as stored */

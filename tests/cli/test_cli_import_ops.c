@@ -1,8 +1,8 @@
 /* ONNX exports that need transposes, broadcasts and element-wise functions
  * (tests/fixtures/onnx/ops, written by scripts/export_onnx_ops.py):
  * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
- * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C],
- * EfficientNet's block with SiLU.
+ * shuffle, LayerNorm decomposed with GELU (fused into layer_norm and gelu
+ * at import) and a MatMul on [N, H, W, C], EfficientNet's block with SiLU.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -34,7 +34,7 @@ static double max_rel_diff(const char *got_path, const char *want_path)
     return diff / peak;
 }
 
-static void check_model(const char *name, const char *must_have_op)
+static void check_model(const char *name, const char *must_have_op, double tolerance)
 {
     char rel[128];
     snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.onnx", name);
@@ -61,7 +61,7 @@ static void check_model(const char *name, const char *must_have_op)
     ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
     free(errout);
     double rel_diff = max_rel_diff(got, want);
-    ck_assert_msg(rel_diff <= 1e-4, "%s: max |quanta - PyTorch| / max |PyTorch| = %g", name,
+    ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - PyTorch| / max |PyTorch| = %g", name,
                   rel_diff);
     rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: quantize exited %d: %s", name, rc, errout);
@@ -75,27 +75,32 @@ static void check_model(const char *name, const char *must_have_op)
 
 START_TEST(test_squeeze_excitation)
 {
-    check_model("se", "hard_sigmoid");
+    check_model("se", "hard_sigmoid", 1e-4);
 }
 END_TEST
 
 START_TEST(test_channel_shuffle)
 {
-    check_model("shuffle", "transpose");
+    check_model("shuffle", "transpose", 1e-4);
 }
 END_TEST
 
 /* x * sigmoid(x) fused into silu; the gate's sigmoid (not a SiLU) stays */
 START_TEST(test_mbconv_silu)
 {
-    check_model("mbconv", "silu");
-    check_model("mbconv", "sigmoid");
+    check_model("mbconv", "silu", 1e-4);
+    check_model("mbconv", "sigmoid", 1e-4);
 }
 END_TEST
 
+/* The LayerNorm, exported at opset 13 as ReduceMean/Sub/Pow/ReduceMean/
+ * Add/Sqrt/Div/Mul/Add, becomes one layer_norm node, as close to PyTorch
+ * as the separate operators were (within 1e-7 of the largest output); the
+ * GELU after it one gelu node. */
 START_TEST(test_layer_norm_gelu)
 {
-    check_model("ln", "gelu");
+    check_model("ln", "layer_norm", 1e-5);
+    check_model("ln", "gelu", 1e-5);
 }
 END_TEST
 
