@@ -145,6 +145,29 @@ START_TEST(test_eval_binary)
     ck_assert_double_eq_tol(cf_num(doc, "output_mse"), noise / CF_N, 1e-6);
     cJSON_Delete(doc);
 
+    /* --significance on binary outputs: the exact McNemar test of the
+     * decisions, b and c counted here */
+    int b = 0, c = 0;
+    for (int i = 0; i < CF_N; i++) {
+        bool r1 = (z1[i] > 0) == (y[i] == 1), r2 = (z2[i] > 0) == (y[i] == 1);
+        b += r1 && !r2;
+        c += r2 && !r1;
+    }
+    ck_assert_msg(b + c > 0, "fixture: the models should differ on some labelled samples");
+    double tail = 0.0, comb = 1.0;
+    for (int j = 0; j <= (b < c ? b : c); j++) {
+        tail += comb / pow(2.0, b + c);
+        comb = comb * (b + c - j) / (j + 1);
+    }
+    double p = b == c ? 1.0 : fmin(1.0, 2.0 * tail);
+    doc = cf_run_json(cf_args("eval %s %s --data %s --labels %s --json --significance 0.5", m1,
+                              m2, images, labels), right1 > right2 && p < 0.5 ? 1 : 0);
+    ck_assert_double_eq(cf_num(doc, "model1_only_correct"), b);
+    ck_assert_double_eq(cf_num(doc, "model2_only_correct"), c);
+    ck_assert_double_eq_tol(cf_num(doc, "mcnemar_p"), p, 1e-12);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "agreement_ci95")), 2);
+    cJSON_Delete(doc);
+
     /* the sigmoid model: probabilities, same AUC and log loss */
     doc = cf_run_json(cf_args("eval %s --data %s --labels %s --json", s1, images, labels), 0);
     ck_assert_str_eq(cJSON_GetObjectItem(doc, "output_kind")->valuestring, "prob");
