@@ -97,8 +97,10 @@ struct report_eval {
  * labels (NULL or none: without labels), checks the labels against it
  * (each label a class of the output, 0 or 1 for binary outputs, the shape
  * of the output for float targets) and the options against the task.
- * QUANTA_ERR_USAGE for an option the task or the labels cannot serve,
- * QUANTA_ERR_INPUT for labels that do not fit. */
+ * QUANTA_ERR_USAGE for an option the task or the labels cannot serve
+ * (data_path names the data in its message), QUANTA_ERR_INPUT for labels
+ * that do not fit. capacity: the samples that will be added (binary
+ * outputs keep every score). The labels must outlive e. */
 enum quanta_status report_eval_init(struct report_eval *e, const struct report_eval_options *opt,
                                     int n_models, const struct quanta_shape *output,
                                     const struct labels *labels, int64_t capacity,
