@@ -124,8 +124,9 @@ static bool metric_fits(enum report_metric m, enum report_task t)
     case REPORT_METRIC_TOP5:
         return t == REPORT_TASK_CLASS || t == REPORT_TASK_TOKEN;
     case REPORT_METRIC_AUC:
-    case REPORT_METRIC_LOGLOSS:
         return t == REPORT_TASK_BINARY;
+    case REPORT_METRIC_LOGLOSS:
+        return t != REPORT_TASK_REGRESSION;
     case REPORT_METRIC_TOKEN_AGREEMENT:
         return t == REPORT_TASK_TOKEN;
     default:
@@ -241,6 +242,16 @@ static int32_t label_at(const struct report_eval *e, int64_t index)
     return e->labels ? e->labels->values[index] : -1;
 }
 
+/* -ln p(label), p the distribution report_log_probabilities gives (the
+ * softmax of the scores, or the scores when they already are one), at most
+ * -ln 1e-15 as for binary outputs. */
+static double class_loss(const float *x, int n, int32_t label, double *logp)
+{
+    report_log_probabilities(x, n, logp);
+    double floor = log(REPORT_LOG_LOSS_EPS);
+    return -(logp[label] > floor ? logp[label] : floor);
+}
+
 /* One sample (class) or position (token) of class scores. */
 static void add_scores(struct report_eval *e, const float *x1, const float *x2, int32_t label,
                        bool paired)
@@ -248,8 +259,10 @@ static void add_scores(struct report_eval *e, const float *x1, const float *x2, 
     int n = (int)e->classes;
     if (e->labels && label != TOKEN_IGNORE) {
         report_accuracy_add(&e->model[0].acc, x1, n, label);
+        e->model[0].loss_sum += class_loss(x1, n, label, e->scratch);
         if (x2) {
             report_accuracy_add(&e->model[1].acc, x2, n, label);
+            e->model[1].loss_sum += class_loss(x2, n, label, e->scratch);
             if (paired)
                 report_paired_add(&e->paired, report_rank(x1, n, label) == 0,
                                   report_rank(x2, n, label) == 0);
@@ -365,6 +378,16 @@ double report_eval_observed_rate(const struct report_eval *e)
     return (double)pos / (double)e->samples;
 }
 
+double report_eval_log_loss(const struct report_eval *e, int i)
+{
+    if (!e->labels || e->task == REPORT_TASK_REGRESSION)
+        return NAN;
+    if (e->task == REPORT_TASK_BINARY)
+        return e->model[i].log_loss;
+    const struct report_eval_model *m = &e->model[i];
+    return m->acc.samples ? m->loss_sum / (double)m->acc.samples : NAN;
+}
+
 double report_eval_accuracy(const struct report_eval *e, int i)
 {
     if (!e->labels || e->task == REPORT_TASK_REGRESSION)
@@ -452,7 +475,7 @@ double report_eval_metric(const struct report_eval *e, int i)
     case REPORT_METRIC_AUC:
         return e->task == REPORT_TASK_BINARY ? e->model[i].auc : NAN;
     case REPORT_METRIC_LOGLOSS:
-        return e->task == REPORT_TASK_BINARY ? e->model[i].log_loss : NAN;
+        return report_eval_log_loss(e, i);
     case REPORT_METRIC_MSE:
     case REPORT_METRIC_MAE:
     case REPORT_METRIC_COSINE:

@@ -64,6 +64,7 @@ struct report_eval_model {
     int64_t bytes;
     double seconds;             /* inside the runner */
     struct report_accuracy acc; /* class: samples; token: positions */
+    double loss_sum;            /* class and token: sum of -ln p(label) */
     struct report_errors vs_labels;     /* regression */
     float *scores;              /* binary: every sample's output */
     /* binary, by report_eval_finish */
@@ -117,6 +118,8 @@ void report_eval_free(struct report_eval *e);
 bool report_eval_has_labels(const struct report_eval *e);
 double report_eval_accuracy(const struct report_eval *e, int i);    /* percent */
 double report_eval_top5(const struct report_eval *e, int i);        /* percent */
+/* Mean -ln p(label) in nats: binary, or class and token (softmax). */
+double report_eval_log_loss(const struct report_eval *e, int i);
 double report_eval_agreement(const struct report_eval *e);          /* percent */
 double report_eval_accuracy_drop(const struct report_eval *e);      /* points */
 double report_eval_mcnemar_p(const struct report_eval *e);

@@ -62,7 +62,6 @@ static void row_models(struct report_table *t, const struct report_eval *e, cons
 }
 
 static double auc_of(const struct report_eval *e, int i) { return e->model[i].auc; }
-static double log_loss_of(const struct report_eval *e, int i) { return e->model[i].log_loss; }
 static double mean_p_of(const struct report_eval *e, int i) { return e->model[i].mean_predicted; }
 static double observed_of(const struct report_eval *e, int i)
 {
@@ -188,14 +187,16 @@ enum quanta_status report_eval_print(const struct report_eval *e,
     case REPORT_TASK_CLASS:
         row_models(t, e, "accuracy", report_eval_accuracy, fmt_percent);
         row_models(t, e, "top-5", report_eval_top5, fmt_percent);
+        row_models(t, e, "log loss", report_eval_log_loss, fmt_number);
         break;
     case REPORT_TASK_TOKEN:
         row_models(t, e, "accuracy (per token)", report_eval_accuracy, fmt_percent);
         row_models(t, e, "top-5 (per token)", report_eval_top5, fmt_percent);
+        row_models(t, e, "log loss (per token)", report_eval_log_loss, fmt_number);
         break;
     case REPORT_TASK_BINARY:
         row_models(t, e, "AUC", auc_of, fmt_number);
-        row_models(t, e, "log loss", log_loss_of, fmt_number);
+        row_models(t, e, "log loss", report_eval_log_loss, fmt_number);
         row_models(t, e, "accuracy at 0.5", report_eval_accuracy, fmt_percent);
         row_models(t, e, "mean predicted", mean_p_of, fmt_number);
         row_models(t, e, "observed rate", observed_of, fmt_number);
@@ -300,9 +301,10 @@ static void model_json(cJSON *m, const struct report_eval *e, int i)
     add_number(m, "ms_per_sample", ms_of(e, i));
     cJSON_AddNumberToObject(m, "bytes", (double)e->model[i].bytes);
     add_number(m, "metric_value", report_eval_metric(e, i));
+    if (e->task != REPORT_TASK_REGRESSION)
+        add_number(m, "logloss", report_eval_log_loss(e, i));
     if (e->task == REPORT_TASK_BINARY) {
         add_number(m, "auc", e->model[i].auc);
-        add_number(m, "logloss", e->model[i].log_loss);
         add_number(m, "mean_predicted", e->model[i].mean_predicted);
         add_number(m, "observed_rate", report_eval_observed_rate(e));
     }

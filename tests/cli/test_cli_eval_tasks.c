@@ -483,6 +483,55 @@ START_TEST(test_eval_bad_class_input)
 }
 END_TEST
 
+/* Class outputs: log loss is the mean -ln softmax(label), and --metric
+ * logloss gates on it. */
+START_TEST(test_eval_class_logloss)
+{
+    char *m1 = cf_tmp("ll1.safetensors"), *m2 = cf_tmp("ll2.safetensors");
+    char *images = cf_tmp("ll-images.idx"), *labels = cf_tmp("ll-labels.idx");
+    struct cf_weights w1, w2;
+    cf_default_weights(&w1);
+    w2 = w1;
+    w2.b2[0] -= 0.75f;
+    cf_write_model(m1, &w1, true);
+    cf_write_model(m2, &w2, true);
+    cf_write_images(images);
+    int lab[CF_N];
+    double loss[2] = {0.0, 0.0};
+    for (int i = 0; i < CF_N; i++) {
+        double l[2][CF_CLASSES];
+        cf_forward(&w1, i, l[0]);
+        cf_forward(&w2, i, l[1]);
+        lab[i] = i % CF_CLASSES;
+        for (int k = 0; k < 2; k++) {
+            double z = 0.0;
+            for (int c = 0; c < CF_CLASSES; c++)
+                z += exp(l[k][c]);
+            loss[k] -= log(exp(l[k][lab[i]]) / z);
+        }
+    }
+    cf_write_labels(labels, lab);
+    double drop = (loss[1] - loss[0]) / CF_N;
+    ck_assert_msg(drop > 0.01, "fixture: model 2 should lose");
+    cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --labels %s --metric logloss "
+                                     "--max-metric-drop %.6f --json", m1, m2, images, labels,
+                                     drop * 2), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(doc, "task")->valuestring, "class");
+    ck_assert_double_eq_tol(cf_num(model_at(doc, 0), "logloss"), loss[0] / CF_N, 1e-6);
+    ck_assert_double_eq_tol(cf_num(model_at(doc, 1), "logloss"), loss[1] / CF_N, 1e-6);
+    ck_assert_double_eq_tol(cf_num(doc, "metric_drop"), drop, 1e-6);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(doc, "metric_higher_is_better")));
+    cJSON_Delete(doc);
+    ck_assert_int_eq(ts_run_quanta(cf_args("eval %s %s --data %s --labels %s --metric logloss "
+                                           "--max-metric-drop %.6f", m1, m2, images, labels,
+                                           drop / 2), NULL, NULL), 1);
+    free(m1);
+    free(m2);
+    free(images);
+    free(labels);
+}
+END_TEST
+
 Suite *suite_cli_eval_tasks(void);
 Suite *suite_cli_eval_tasks(void)
 {
@@ -493,6 +542,7 @@ Suite *suite_cli_eval_tasks(void)
     tcase_add_test(tc, test_eval_regression);
     tcase_add_test(tc, test_eval_tokens);
     tcase_add_test(tc, test_eval_bad_class_input);
+    tcase_add_test(tc, test_eval_class_logloss);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -280,6 +280,10 @@ START_TEST(test_token_eval)
      * right (the last is class 0, label 1); b gets 0 0 . 1 1 1 -> 4 of 5 */
     ck_assert_double_eq_tol(report_eval_accuracy(&e, 0), 80.0, 1e-12);
     ck_assert_double_eq_tol(report_eval_accuracy(&e, 1), 80.0, 1e-12);
+    /* log loss over the labelled positions: a's rows are one-hot, so they
+     * are taken as the distribution itself (as for the KL divergence):
+     * four right at p = 1 cost 0, one wrong at p = 0 costs -ln 1e-12 */
+    ck_assert_double_eq_tol(report_eval_log_loss(&e, 0), -log(1e-12) / 5, 1e-9);
     ck_assert_int_eq(e.metric, REPORT_METRIC_ACCURACY);
     ck_assert_double_eq(report_eval_metric_drop(&e), 0.0);
     ck_assert(isnan(report_eval_mcnemar_p(&e)));
