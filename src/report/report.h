@@ -92,6 +92,41 @@ void report_compare_add(struct report_compare *acc, const float *x1, const float
 /* Mean KL divergence per sample; NaN when no sample was added. */
 double report_compare_kl(const struct report_compare *acc);
 
+/* ---- binary outputs and errors against a reference (task_metrics.c) ---- */
+
+/* Probabilities are clipped to [eps, 1 - eps] in the log loss, as
+ * scikit-learn's log_loss does. */
+#define REPORT_LOG_LOSS_EPS 1e-15
+
+/* The probability of class 1: x itself, or the logistic function of x in
+ * double when x is a logit. */
+double report_binary_probability(float x, bool logit);
+/* The decision at 0.5: x > 0.5 for a probability, x > 0 for a logit. */
+bool report_binary_decision(float x, bool logit);
+/* -ln p for y = 1, -ln(1 - p) for y = 0, p clipped by REPORT_LOG_LOSS_EPS. */
+double report_log_loss_term(double p, int y);
+/* Area under the ROC curve of scores against labels y (0 or 1), exact:
+ * the Mann-Whitney U of the positives' ranks (ties take the mean rank) over
+ * pos * neg. NaN when a class is absent or a score is NaN. order is
+ * scratch for n indices. */
+double report_auc(const float *score, const uint8_t *y, int64_t n, int64_t *order);
+
+/* Errors of test against ref, accumulated sample by sample. */
+struct report_errors {
+    double squared;         /* sum (test - ref)^2 */
+    double absolute;        /* sum |test - ref| */
+    double cosine;          /* sum over samples of cos(ref, test) */
+    int64_t samples;
+    struct report_sqnr sqnr;/* ref as the signal; its count is the elements */
+};
+
+/* Adds one sample of n elements. A sample whose ref or test is all zeros
+ * has cosine 0, or 1 when both are. */
+void report_errors_add(struct report_errors *acc, const float *ref, const float *test, size_t n);
+double report_errors_mse(const struct report_errors *acc);     /* per element */
+double report_errors_mae(const struct report_errors *acc);     /* per element */
+double report_errors_cosine(const struct report_errors *acc);  /* mean per sample */
+
 /* ---- significance of a comparison (stats.c) ---- */
 
 /* Two-sided 95% normal quantile, z = Phi^-1(0.975). */
