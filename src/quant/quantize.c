@@ -504,6 +504,8 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     if (excluded(r, n))
         return false;
     const struct graph *a = r->a;
+    if (graph_op_is_function(n->op)) /* a table of 256 entries */
+        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
     switch (n->op) {
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_DENSE:
@@ -538,22 +540,6 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
         /* fall through */
     case GRAPH_OP_RELU:
     case GRAPH_OP_RELU6:
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-    case GRAPH_OP_NEG: /* these and the rest to gelu_tanh: a table of 256 entries */
-    case GRAPH_OP_ABS:
-    case GRAPH_OP_EXP:
-    case GRAPH_OP_LOG:
-    case GRAPH_OP_SQRT:
-    case GRAPH_OP_ERF:
-    case GRAPH_OP_HARD_SIGMOID:
-    case GRAPH_OP_HARD_SWISH:
-    case GRAPH_OP_ELU:
-    case GRAPH_OP_SELU:
-    case GRAPH_OP_CLIP:
-    case GRAPH_OP_SILU:
-    case GRAPH_OP_GELU:
-    case GRAPH_OP_GELU_TANH:
     case GRAPH_OP_LEAKY_RELU:
     case GRAPH_OP_MEAN:
     case GRAPH_OP_AVG_POOL2D:
