@@ -23,7 +23,8 @@ static const char quantize_usage[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n";
+    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--[no-]equalize] [--[no-]bias-correction]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -34,6 +35,7 @@ static const char quantize_help[] =
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--[no-]equalize] [--[no-]bias-correction]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -64,6 +66,14 @@ static const char quantize_help[] =
     "  --int8-outputs          a graph output of an int8 conv2d/dense is int8,\n"
     "                          then dequantized (default: float computed from\n"
     "                          the int32 accumulator, no output range needed)\n"
+    "  --equalize              cross-layer equalization of conv2d/dense pairs\n"
+    "                          before quantizing, then calibration on the\n"
+    "                          equalized model (default with --data; needs it)\n"
+    "  --no-equalize           leave the weights as they are\n"
+    "  --bias-correction       subtract from each int8 conv2d/dense bias the\n"
+    "                          output shift its weight rounding causes on the\n"
+    "                          --data samples' mean (default with --data)\n"
+    "  --no-bias-correction    keep the biases as they are\n"
     "  --check-data FILE       samples for the check below (default: the --data\n"
     "                          file; without either the check does not run)\n"
     "  --check-samples N       run the float and the quantized model on the first\n"
@@ -100,6 +110,7 @@ struct quantize_cli {
     int layout;                 /* --layout, -1: the model's */
     double check_db;
     bool strict;
+    int equalize, bias_correction;  /* -1: default (on with --data), 0 off, 1 on */
     const char *mode_name, *weights_name, *activations_name, *type_name;
     struct quantize_options opt;
     char **exclude;        /* each --exclude split at commas */
@@ -156,7 +167,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
-        OPT_INT8_OUTPUTS
+        OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
+        OPT_NO_BIAS_CORRECTION
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -177,6 +189,10 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"layout", required_argument, NULL, OPT_LAYOUT},
+        {"equalize", no_argument, NULL, OPT_EQUALIZE},
+        {"no-equalize", no_argument, NULL, OPT_NO_EQUALIZE},
+        {"bias-correction", no_argument, NULL, OPT_BIAS_CORRECTION},
+        {"no-bias-correction", no_argument, NULL, OPT_NO_BIAS_CORRECTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,6 +204,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     o->check_samples = 16;
     o->layout = -1;
     o->check_db = 10.0;
+    o->equalize = o->bias_correction = -1;
     int c, rc;
     optind = 0;
     opterr = 0;
@@ -280,6 +297,14 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_STRICT:
             o->strict = true;
             break;
+        case OPT_EQUALIZE:
+        case OPT_NO_EQUALIZE:
+            o->equalize = c == OPT_EQUALIZE;
+            break;
+        case OPT_BIAS_CORRECTION:
+        case OPT_NO_BIAS_CORRECTION:
+            o->bias_correction = c == OPT_BIAS_CORRECTION;
+            break;
         case OPT_LAYOUT:
             if ((rc = cli_opt_layout("quantize", quantize_usage, optarg, &o->layout)) != 0)
                 return rc;
@@ -304,6 +329,19 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     }
     if (!o->data && (o->method || o->samples))
         return usage("%s", "--method and --samples go with --data");
+    /* both need samples: equalization changes the layer outputs per
+     * channel, so a table calibrated on the model as given cannot serve */
+    if (o->equalize == 1 && !o->data)
+        return usage("%s", "--equalize needs --data (the equalized model is calibrated "
+                           "there; a --calib table is of the model as given)");
+    if (o->bias_correction == 1 && !o->data)
+        return usage("%s", "--bias-correction needs --data (the input means come from its "
+                           "samples)");
+    if (o->equalize < 0)
+        o->equalize = o->data != NULL;
+    if (o->bias_correction < 0)
+        o->bias_correction = o->data != NULL;
+    o->opt.equalize = o->equalize;
     if (!o->check_data && o->opt.mode == QUANTIZE_STATIC)
         o->check_data = o->data;
     if (o->strict && (!o->check_data || o->check_samples == 0))
@@ -353,6 +391,8 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
+    cJSON_AddBoolToObject(root, "equalize", o->equalize);
+    cJSON_AddBoolToObject(root, "bias_correction", o->bias_correction);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
     else
@@ -382,12 +422,17 @@ static bool is_provenance_key(const char *key)
     return strcmp(key, "quanta.graph") == 0 || strcmp(key, "quanta.version") == 0 ||
            strcmp(key, "quanta.quantize.options") == 0 ||
            strcmp(key, "quanta.quantize.adjustments") == 0 ||
+           strcmp(key, "quanta.quantize.applied") == 0 ||
            strncmp(key, "quanta.calibration.", 19) == 0 ||
            strcmp(key, "quanta.source_sha256") == 0;
 }
 
+/* Calibrates graph g (the model, or its equalized form) on --data, and
+ * with means (not NULL) averages the conv2d/dense inputs of graph p. */
 static enum quanta_status calibrate(const struct quantize_cli *o, const struct model *m,
-                                    struct calib_table *table, struct quanta_error *err)
+                                    const struct graph *g, const struct graph *p,
+                                    struct calib_table *table, struct calib_means *means,
+                                    struct quanta_error *err)
 {
     struct data_feed feed = {0};
     struct calib_options copt;
@@ -397,10 +442,12 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
     copt.samples = o->samples;
     enum quanta_status st = calib_options_check(&copt, err);
     if (st == QUANTA_OK)
-        st = data_feed_open(&feed, &m->graph, o->data, copt.samples, copt.batch,
+        st = data_feed_open(&feed, g, o->data, copt.samples, copt.batch,
                             cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = calib_run(&m->graph, &feed, &copt, table, err);
+        st = calib_run(g, &feed, &copt, table, err);
+    if (st == QUANTA_OK && means && (st = calib_input_means(p, &feed, copt.threads, means, err)))
+        calib_table_free(table);
     data_feed_close(&feed);
     return st;
 }
@@ -408,7 +455,7 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
 /* Runs float and quantized on the first --check-samples samples and warns
  * for each layer below --check-db; *failed when one is. */
 static enum quanta_status check_layers(const struct quantize_cli *o, const struct model *m,
-                                       const struct graph *q, bool *failed,
+                                       const struct graph *f, const struct graph *q, bool *failed,
                                        struct quanta_error *err)
 {
     *failed = false;
@@ -419,7 +466,7 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     enum quanta_status st = data_feed_open(&feed, &m->graph, o->check_data, o->check_samples,
                                            8, cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = report_check_quantized(&m->graph, q, &feed, &ls, err);
+        st = report_check_quantized(f, q, &feed, &ls, err);
     int64_t samples = feed.samples;
     data_feed_close(&feed);
     if (st != QUANTA_OK) {
@@ -432,14 +479,14 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     }
     for (int i = 0; i < ls.n; i++) {
         const struct report_layer *l = &ls.list[i];
-        const struct graph_value *v = &m->graph.values[l->value1];
+        const struct graph_value *v = &f->values[l->value1];
         double db = report_sqnr_db(&l->sqnr);
         if (!l->mismatch && !(db < o->check_db))
             continue;
         *failed = true;
         fprintf(stderr, "quanta quantize: warning: layer '%s' (%s): SQNR %.2f dB against float "
                         "on %lld samples is below --check-db %g\n",
-                v->name, graph_op_name(m->graph.nodes[v->producer].op), db,
+                v->name, graph_op_name(f->nodes[v->producer].op), db,
                 (long long)samples, o->check_db);
     }
     report_layers_free(&ls);
@@ -473,14 +520,17 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
 {
     struct model m;
     struct calib_table table;
-    struct graph q;
-    bool have_table = false;
+    struct graph q, prep;
+    struct calib_means means = {0};
+    struct quantize_applied applied = {0};
+    bool have_table = false, have_prep = false;
     char source_sha[QUANTA_SHA256_HEX_SIZE];
     char samples[32];
-    char *options = NULL, *adjustments = NULL;
+    char *options = NULL, *adjustments = NULL, *applied_text = NULL;
     struct st_meta *meta = NULL;
     struct quantize_notes notes = {0};
     memset(&q, 0, sizeof q);
+    memset(&prep, 0, sizeof prep);
     memset(&table, 0, sizeof table);
     if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
         return quantize_bag(o, err);
@@ -515,13 +565,23 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
             goto done;
         }
     } else if (o->data) {
-        if ((st = calibrate(o, &m, &table, err)) != QUANTA_OK)
+        /* the graph quantize_model will quantize (folded, equalized): the
+         * ranges of an equalized model and the input means are its own */
+        if ((st = quantize_prepare(&m.graph, &o->opt, &prep, o->model, err)) != QUANTA_OK)
+            goto done;
+        have_prep = true;
+        if ((st = calibrate(o, &m, o->equalize ? &prep : &m.graph, &prep, &table,
+                            o->bias_correction ? &means : NULL, err)) != QUANTA_OK)
             goto done;
         have_table = true;
     }
     struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
+    struct quantize_means mean_find = {.find = calib_means_find, .ctx = &means};
     struct quantize_options opt = o->opt;
     opt.notes = &notes;
+    opt.applied = &applied;
+    if (o->bias_correction)
+        opt.means = &mean_find;
     if ((st = quantize_model(&m.graph, &opt, have_table ? &ranges : NULL, &q, o->model,
                              err)) != QUANTA_OK)
         goto done;
@@ -533,7 +593,8 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     if (have_table)
         cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &table);
     bool check_failed;
-    if ((st = check_layers(o, &m, &q, &check_failed, err)) != QUANTA_OK)
+    if ((st = check_layers(o, &m, o->equalize ? &prep : &m.graph, &q, &check_failed, err)) !=
+        QUANTA_OK)
         goto done;
     if (check_failed && o->strict) {
         st = quanta_fail(err, QUANTA_ERR_CHECK, "%s: a layer of the quantized model is below "
@@ -546,8 +607,12 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         goto done;
     }
 
+    if ((o->equalize || o->bias_correction) && !(applied_text = quantize_applied_json(&applied))) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+        goto done;
+    }
     options = options_json(o);
-    meta = calloc(m.file.n_meta + 8, sizeof *meta);
+    meta = calloc(m.file.n_meta + 9, sizeof *meta);
     if (!options || !meta) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
@@ -560,6 +625,8 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     meta[n++] = (struct st_meta){"quanta.quantize.options", options};
     if (adjustments)
         meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
+    if (applied_text)
+        meta[n++] = (struct st_meta){"quanta.quantize.applied", applied_text};
     if (have_table) {
         snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
         meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
@@ -572,8 +639,13 @@ done:
     free(meta);
     free(options);
     free(adjustments);
+    free(applied_text);
     quantize_notes_free(&notes);
+    quantize_applied_free(&applied);
+    calib_means_free(&means);
     graph_free(&q);
+    if (have_prep)
+        graph_free(&prep);
     if (have_table)
         calib_table_free(&table);
     model_close(&m);
