@@ -202,8 +202,10 @@ char *quantize_applied_json(const struct quantize_applied *a);
 
 /* Cross-layer equalization of a float graph in place: for every conv2d or
  * dense A whose output (read by nothing else, no graph output) feeds
- * conv2d or dense B directly or through a relu (fused activation none or
- * relu on A, or a relu node read only by B), each output channel i of A
+ * conv2d or dense B directly or through nodes that commute with a positive
+ * per-channel scale (A's fused activation none or relu; relu, max_pool2d,
+ * avg_pool2d, global_avg_pool nodes, each read only by the next), each
+ * output channel i of A
  * is scaled by 1/s_i and B's input channel i by s_i,
  *   s_i = sqrt(r1_i * r2_i) / r2_i,
  * r1_i = max |W_A[i,...]|, r2_i = max |W_B[.., i]| (left alone when either

@@ -110,7 +110,8 @@ struct quantize_cli {
     int layout;                 /* --layout, -1: the model's */
     double check_db;
     bool strict;
-    int equalize, bias_correction;  /* -1: default (on with --data), 0 off, 1 on */
+    int equalize;               /* -1: auto (the default with --data), 0 off, 1 on */
+    int bias_correction;        /* 0 off, 1 on (the default with --data) */
     const char *mode_name, *weights_name, *activations_name, *type_name;
     struct quantize_options opt;
     char **exclude;        /* each --exclude split at commas */
@@ -337,11 +338,10 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     if (o->bias_correction == 1 && !o->data)
         return usage("%s", "--bias-correction needs --data (the input means come from its "
                            "samples)");
-    if (o->equalize < 0)
-        o->equalize = o->data != NULL;
+    if (o->equalize < 0 && !o->data)
+        o->equalize = 0;
     if (o->bias_correction < 0)
         o->bias_correction = o->data != NULL;
-    o->opt.equalize = o->equalize;
     if (!o->check_data && o->opt.mode == QUANTIZE_STATIC)
         o->check_data = o->data;
     if (o->strict && (!o->check_data || o->check_samples == 0))
@@ -391,7 +391,10 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
-    cJSON_AddBoolToObject(root, "equalize", o->equalize);
+    if (o->equalize < 0)
+        cJSON_AddStringToObject(root, "equalize", "auto");
+    else
+        cJSON_AddBoolToObject(root, "equalize", o->equalize);
     cJSON_AddBoolToObject(root, "bias_correction", o->bias_correction);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
@@ -516,22 +519,145 @@ static enum quanta_status quantize_bag(const struct quantize_cli *o, struct quan
     return st;
 }
 
+/* One quantization of the model: its calibration (table, and the float
+ * graph calibrated when that is the equalized one), the quantized graph
+ * and what was adjusted or applied. */
+struct candidate {
+    bool equalize;
+    struct graph prep, q;       /* prep: the folded (equalized) float graph, with --data */
+    bool have_prep, have_table;
+    struct calib_table table;
+    struct calib_means means;
+    struct quantize_notes notes;
+    struct quantize_applied applied;
+    double sqnr_db;             /* auto: output SQNR on the --data samples */
+};
+
+static void candidate_free(struct candidate *c)
+{
+    graph_free(&c->q);
+    if (c->have_prep)
+        graph_free(&c->prep);
+    if (c->have_table)
+        calib_table_free(&c->table);
+    calib_means_free(&c->means);
+    quantize_notes_free(&c->notes);
+    quantize_applied_free(&c->applied);
+    memset(c, 0, sizeof *c);
+}
+
+/* The float graph the quantized one is compared with, value by value. */
+static const struct graph *reference_of(const struct candidate *c, const struct model *m)
+{
+    return c->equalize ? &c->prep : &m->graph;
+}
+
+static enum quanta_status candidate_build(const struct quantize_cli *o, const struct model *m,
+                                          const char *source_sha, bool equalize,
+                                          struct candidate *c, struct quanta_error *err)
+{
+    enum quanta_status st;
+    memset(c, 0, sizeof *c);
+    c->equalize = equalize;
+    struct quantize_options opt = o->opt;
+    opt.equalize = equalize;
+    if (o->calib) {
+        if ((st = calib_table_load(&c->table, o->calib, err)) != QUANTA_OK)
+            return st;
+        c->have_table = true;
+        if (c->table.model_sha256[0] && strcmp(c->table.model_sha256, source_sha) != 0)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: calibration was made for the model with sha256 %s, but %s "
+                               "has sha256 %s", o->calib, c->table.model_sha256, o->model,
+                               source_sha);
+    } else if (o->data) {
+        /* the graph quantize_model will quantize (folded, equalized): the
+         * ranges of an equalized model and the input means are its own */
+        struct quantize_applied pairs = {0};
+        opt.applied = &pairs;
+        st = quantize_prepare(&m->graph, &opt, &c->prep, o->model, err);
+        /* nothing to equalize: exactly the model as given */
+        c->equalize = equalize = equalize && pairs.n_pairs > 0;
+        quantize_applied_free(&pairs);
+        if (st != QUANTA_OK)
+            return st;
+        c->have_prep = true;
+        if ((st = calibrate(o, m, equalize ? &c->prep : &m->graph, &c->prep, &c->table,
+                            o->bias_correction ? &c->means : NULL, err)) != QUANTA_OK)
+            return st;
+        c->have_table = true;
+    }
+    struct quantize_ranges ranges = {.find = table_find, .ctx = &c->table};
+    struct quantize_means mean_find = {.find = calib_means_find, .ctx = &c->means};
+    opt.notes = &c->notes;
+    opt.applied = &c->applied;
+    if (o->bias_correction)
+        opt.means = &mean_find;
+    return quantize_model(&m->graph, &opt, c->have_table ? &ranges : NULL, &c->q, o->model, err);
+}
+
+/* SQNR of q's graph outputs against the float model's (the worst output)
+ * on the first QUANTIZE_AUTO_SAMPLES samples of --data. */
+#define QUANTIZE_AUTO_SAMPLES 256
+static enum quanta_status output_sqnr(const struct quantize_cli *o, const struct model *m,
+                                      struct candidate *c, struct quanta_error *err)
+{
+    struct data_feed feed = {0};
+    struct report_layers ls;
+    const struct graph *f = reference_of(c, m);
+    enum quanta_status st = data_feed_open(&feed, f, o->data, QUANTIZE_AUTO_SAMPLES, 32,
+                                           cli_layout(o->layout, m), err);
+    if (st == QUANTA_OK)
+        st = report_check_quantized(f, &c->q, &feed, &ls, err);
+    data_feed_close(&feed);
+    if (st != QUANTA_OK)
+        return st;
+    c->sqnr_db = INFINITY;
+    for (int i = 0; i < ls.n; i++)
+        for (int k = 0; k < f->n_outputs; k++)
+            if (ls.list[i].value1 == f->outputs[k]) {
+                double db = ls.list[i].mismatch ? -INFINITY : report_sqnr_db(&ls.list[i].sqnr);
+                c->sqnr_db = db < c->sqnr_db ? db : c->sqnr_db;
+            }
+    report_layers_free(&ls);
+    return QUANTA_OK;
+}
+
+/* quanta.quantize.applied: the library's record, plus (auto) the choice
+ * and the figures it rests on. */
+static char *applied_json(const struct candidate *c, const struct candidate *other)
+{
+    char *text = quantize_applied_json(&c->applied);
+    if (!text || !other)
+        return text;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    text = NULL;
+    cJSON *eq = root ? cJSON_GetObjectItem(root, "equalize") : NULL;
+    cJSON *choice = eq ? cJSON_AddObjectToObject(eq, "auto") : NULL;
+    if (choice) {
+        const struct candidate *on = c->equalize ? c : other, *off = c->equalize ? other : c;
+        cJSON_AddBoolToObject(choice, "chosen", c->equalize);
+        cJSON_AddNumberToObject(choice, "samples", QUANTIZE_AUTO_SAMPLES);
+        cJSON_AddNumberToObject(choice, "sqnr_db_on", on->sqnr_db);
+        cJSON_AddNumberToObject(choice, "sqnr_db_off", off->sqnr_db);
+        cJSON_AddNumberToObject(choice, "pairs_on", on->applied.n_pairs);
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    return text;
+}
+
 static enum quanta_status quantize_file(const struct quantize_cli *o, struct quanta_error *err)
 {
     struct model m;
-    struct calib_table table;
-    struct graph q, prep;
-    struct calib_means means = {0};
-    struct quantize_applied applied = {0};
-    bool have_table = false, have_prep = false;
+    struct candidate cand[2], *c = &cand[0];
+    bool tried = false;
     char source_sha[QUANTA_SHA256_HEX_SIZE];
     char samples[32];
     char *options = NULL, *adjustments = NULL, *applied_text = NULL;
     struct st_meta *meta = NULL;
-    struct quantize_notes notes = {0};
-    memset(&q, 0, sizeof q);
-    memset(&prep, 0, sizeof prep);
-    memset(&table, 0, sizeof table);
+    memset(cand, 0, sizeof cand);
     if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
         return quantize_bag(o, err);
     enum quanta_status st = model_open(&m, o->model, err);
@@ -554,47 +680,27 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     }
     if ((st = quanta_sha256_file(o->model, source_sha, err)) != QUANTA_OK)
         goto done;
-    if (o->calib) {
-        if ((st = calib_table_load(&table, o->calib, err)) != QUANTA_OK)
-            goto done;
-        have_table = true;
-        if (table.model_sha256[0] && strcmp(table.model_sha256, source_sha) != 0) {
-            st = quanta_fail(err, QUANTA_ERR_INPUT,
-                             "%s: calibration was made for the model with sha256 %s, but %s "
-                             "has sha256 %s", o->calib, table.model_sha256, o->model, source_sha);
-            goto done;
-        }
-    } else if (o->data) {
-        /* the graph quantize_model will quantize (folded, equalized): the
-         * ranges of an equalized model and the input means are its own */
-        if ((st = quantize_prepare(&m.graph, &o->opt, &prep, o->model, err)) != QUANTA_OK)
-            goto done;
-        have_prep = true;
-        if ((st = calibrate(o, &m, o->equalize ? &prep : &m.graph, &prep, &table,
-                            o->bias_correction ? &means : NULL, err)) != QUANTA_OK)
-            goto done;
-        have_table = true;
-    }
-    struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
-    struct quantize_means mean_find = {.find = calib_means_find, .ctx = &means};
-    struct quantize_options opt = o->opt;
-    opt.notes = &notes;
-    opt.applied = &applied;
-    if (o->bias_correction)
-        opt.means = &mean_find;
-    if ((st = quantize_model(&m.graph, &opt, have_table ? &ranges : NULL, &q, o->model,
-                             err)) != QUANTA_OK)
+    /* auto (the default with --data): equalized, and if that found pairs,
+     * also as given; the higher output SQNR on the samples wins */
+    if ((st = candidate_build(o, &m, source_sha, o->equalize != 0 && o->data, &cand[0], err)))
         goto done;
-    for (int i = 0; i < notes.n; i++) {
+    if (o->equalize < 0 && o->data && cand[0].equalize) {
+        tried = true;
+        if ((st = candidate_build(o, &m, source_sha, false, &cand[1], err)) ||
+            (st = output_sqnr(o, &m, &cand[0], err)) || (st = output_sqnr(o, &m, &cand[1], err)))
+            goto done;
+        if (!(cand[0].sqnr_db > cand[1].sqnr_db))
+            c = &cand[1];
+    }
+    for (int i = 0; i < c->notes.n; i++) {
         char line[1024];
-        quantize_note_format(&notes.list[i], line, sizeof line);
+        quantize_note_format(&c->notes.list[i], line, sizeof line);
         fprintf(stderr, "quanta quantize: warning: %s\n", line);
     }
-    if (have_table)
-        cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &table);
+    if (c->have_table)
+        cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &c->table);
     bool check_failed;
-    if ((st = check_layers(o, &m, o->equalize ? &prep : &m.graph, &q, &check_failed, err)) !=
-        QUANTA_OK)
+    if ((st = check_layers(o, &m, reference_of(c, &m), &c->q, &check_failed, err)) != QUANTA_OK)
         goto done;
     if (check_failed && o->strict) {
         st = quanta_fail(err, QUANTA_ERR_CHECK, "%s: a layer of the quantized model is below "
@@ -602,12 +708,12 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
                          o->model, o->check_db);
         goto done;
     }
-    if (notes.n > 0 && !(adjustments = quantize_notes_json(&notes))) {
+    if (c->notes.n > 0 && !(adjustments = quantize_notes_json(&c->notes))) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
     }
-
-    if ((o->equalize || o->bias_correction) && !(applied_text = quantize_applied_json(&applied))) {
+    if ((o->equalize != 0 || o->bias_correction) && o->data &&
+        !(applied_text = applied_json(c, tried ? &cand[c == &cand[0]] : NULL))) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
     }
@@ -627,27 +733,22 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
     if (applied_text)
         meta[n++] = (struct st_meta){"quanta.quantize.applied", applied_text};
-    if (have_table) {
-        snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
-        meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
+    if (c->have_table) {
+        snprintf(samples, sizeof samples, "%lld", (long long)c->table.samples);
+        meta[n++] = (struct st_meta){"quanta.calibration.method",
+                                     calib_method_name(c->table.method)};
         meta[n++] = (struct st_meta){"quanta.calibration.samples", samples};
-        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", table.data_sha256};
+        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", c->table.data_sha256};
     }
     meta[n++] = (struct st_meta){"quanta.source_sha256", source_sha};
-    st = graph_save(&q, o->output, meta, n, err);
+    st = graph_save(&c->q, o->output, meta, n, err);
 done:
     free(meta);
     free(options);
     free(adjustments);
     free(applied_text);
-    quantize_notes_free(&notes);
-    quantize_applied_free(&applied);
-    calib_means_free(&means);
-    graph_free(&q);
-    if (have_prep)
-        graph_free(&prep);
-    if (have_table)
-        calib_table_free(&table);
+    candidate_free(&cand[0]);
+    candidate_free(&cand[1]);
     model_close(&m);
     return st;
 }

@@ -3,7 +3,7 @@
  * EQUALIZATION.
  *
  * For a pair A -> B (A's output channel i is B's input channel i, through
- * nothing or a relu), scaling A's channel i by 1/s_i and B's input channel
+ * nothing, relu or pools), scaling A's channel i by 1/s_i and B's input channel
  * i by s_i keeps the function: relu(x / s) = relu(x) / s for s > 0. With
  * s_i = sqrt(r1_i * r2_i) / r2_i both ranges become sqrt(r1_i * r2_i), so
  * a per-tensor weight scale no longer spends its levels on one wide
@@ -106,8 +106,10 @@ static bool find_pair(const struct graph *g, int ib, const int *readers, const i
     if (readers[x] != 1 || producer[x] < 0)
         return false;
     const struct graph_node *p = &g->nodes[producer[x]];
-    if (p->op == GRAPH_OP_RELU) { /* an unfused relu read only by B */
-        if (qz_is_excluded(p->name, exclude, n_exclude) || p->inputs[0] < 0)
+    /* nodes between that commute with a positive per-channel scale */
+    while (p->op == GRAPH_OP_RELU || p->op == GRAPH_OP_MAX_POOL2D ||
+           p->op == GRAPH_OP_AVG_POOL2D || p->op == GRAPH_OP_GLOBAL_AVG_POOL) {
+        if (qz_is_excluded(p->name, exclude, n_exclude) || p->n_inputs < 1 || p->inputs[0] < 0)
             return false;
         x = p->inputs[0];
         if (readers[x] != 1 || producer[x] < 0)
