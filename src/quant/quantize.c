@@ -527,6 +527,8 @@ static double correct_bias(const struct rewrite *r, const struct graph_node *n, 
         for (int64_t t = 0; t < taps; t++)
             for (int64_t j = 0; j < cpg; j++) {
                 int64_t i = o * per + t * cpg + j;
+                if (!isfinite(w[i])) /* --allow-nonfinite: no expectation to correct */
+                    continue;
                 double m = fmin(fmax(mean[c0 + j], lo), hi);
                 shift += ((double)q[i] * sw - (double)w[i]) * m;
             }
