@@ -170,6 +170,7 @@ START_TEST(test_equalize_keeps_float_function)
                       y1[i]);
     graph_free(&prep);
     quantize_applied_free(&applied);
+    graph_free(&t.m.g);
 }
 END_TEST
 
@@ -192,6 +193,7 @@ START_TEST(test_equalize_raises_sqnr_per_tensor)
     graph_free(&q);
     graph_free(&qe);
     quantize_applied_free(&applied);
+    graph_free(&t.m.g);
 }
 END_TEST
 
@@ -214,6 +216,7 @@ START_TEST(test_equalize_deterministic)
     }
     graph_free(&q1);
     graph_free(&q2);
+    graph_free(&t.m.g);
 }
 END_TEST
 
@@ -242,6 +245,7 @@ START_TEST(test_equalize_skips_relu6)
     ck_assert_str_eq(applied.pairs[1].first, "pw");
     graph_free(&prep);
     quantize_applied_free(&applied);
+    graph_free(&t.m.g);
 }
 END_TEST
 
@@ -379,6 +383,7 @@ START_TEST(test_bias_correction_reduces_mean_error)
     graph_free(&q);
     graph_free(&qc);
     quantize_applied_free(&applied);
+    graph_free(&t.m.g);
 }
 END_TEST
 
