@@ -165,6 +165,9 @@ enum quanta_status cv_need_const(struct cv *cv, int k, const char *what,
         return cv_fail(cv, "%s '%s' must be a constant (an initializer or computable without "
                            "input data)",
                        what, v->name);
+    if (v->batch_bcast)
+        return cv_fail(cv, "%s '%s' is expanded to the batch size, which is not supported here",
+                       what, v->name);
     *out = v->c;
     return QUANTA_OK;
 }
@@ -200,6 +203,14 @@ enum quanta_status cv_def_const(struct cv *cv, int k, struct onnx_tensor *t)
     v->c = t;
     v->owned = t;
     return QUANTA_OK;
+}
+
+enum quanta_status cv_def_batch_bcast(struct cv *cv, int k, struct onnx_tensor *t)
+{
+    enum quanta_status st = cv_def_const(cv, k, t);
+    if (!st)
+        find(cv, cv->node->outputs[k])->batch_bcast = true;
+    return st;
 }
 
 enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto)

@@ -26,6 +26,12 @@ struct cv_value {
     /* CONST */
     const struct onnx_tensor *c;
     struct onnx_tensor *owned;      /* c when the conversion made it */
+    /* c (dim 0 of size 1) stands for itself repeated over the batch: an
+     * Expand of a constant to a shape from Shape, such as a class token
+     * expanded to [N, 1, D]. Concat and the binary operators take it as a
+     * constant operand (NumPy broadcasting gives the same result); Shape
+     * gives the batch size for dim 0; nothing else folds it. */
+    bool batch_bcast;
     /* ACT */
     int q;                          /* quanta value */
     struct quanta_shape shape;      /* ONNX shape; dims[0] -1: any batch */
@@ -71,6 +77,8 @@ enum quanta_status cv_need_act(struct cv *cv, int k, struct cv_value **out);
  * (a copy of proto with name and uses set). */
 enum quanta_status cv_def_const(struct cv *cv, int k, struct onnx_tensor *t);
 enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto);
+/* A constant marked batch_bcast (t's dim 0 is 1). */
+enum quanta_status cv_def_batch_bcast(struct cv *cv, int k, struct onnx_tensor *t);
 
 /* Attributes. The getters return def when absent; a wrong type fails. */
 enum quanta_status cv_attr_int(struct cv *cv, const char *name, int64_t def, int64_t *out);

@@ -799,9 +799,10 @@ static struct quanta_shape broadcast_shape(const struct quanta_shape *a,
 
 /* Constant c as a quanta constant laid out like activation x: c's shape
  * aligned at the last axis against x's rank (leading 1s), its axes in x's
- * physical order. -1 with the node failed when c does not broadcast to x. */
-static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
-                      struct quanta_shape *onnx_shape)
+ * physical order. -1 with the node failed when c does not broadcast to x
+ * (axis free: any size there, for concat; -1 for none). */
+static int const_like_axis(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
+                           int free_axis, struct quanta_shape *onnx_shape)
 {
     char b1[128], b2[128];
     const int r = x->shape.rank, off = r - c->shape.rank;
@@ -809,7 +810,7 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
     bool ok = off >= 0 && !x->flat;
     for (int d = 0; ok && d < r; d++) {
         pd.dims[d] = d < off ? 1 : c->shape.dims[d - off];
-        ok = pd.dims[d] == 1 || pd.dims[d] == x->shape.dims[d];
+        ok = d == free_axis || pd.dims[d] == 1 || pd.dims[d] == x->shape.dims[d];
     }
     if (!ok) {
         cv_fail(cv, "constant '%s' %s does not broadcast to '%s' %s%s", c->name,
@@ -843,6 +844,12 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
         cv_nomem(cv);
     *onnx_shape = pd;
     return q;
+}
+
+static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
+                      struct quanta_shape *onnx_shape)
+{
+    return const_like_axis(cv, x, c, -1, onnx_shape);
 }
 
 /* Add, Sub, Mul, Div, Pow, Max, Min, PRelu: NumPy broadcasting between two
@@ -1282,6 +1289,28 @@ static enum quanta_status slice_param(struct cv *cv, int k, const char *name, in
     return QUANTA_OK;
 }
 
+/* A slice node taking, per ONNX axis of x, start s0 and step st1 with the
+ * count in out->shape; sets out->q. */
+static enum quanta_status emit_slice(struct cv *cv, const struct cv_value *x, const int64_t *s0,
+                                     const int64_t *st1, struct cv_value *out)
+{
+    int qx, node, r = x->shape.rank;
+    enum quanta_status st;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct quanta_shape phys = cv_phys_shape(&out->shape, x->perm);
+    if ((st = emit(cv, GRAPH_OP_SLICE, &qx, 1, &phys, &out->q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->n_starts = ga->n_steps = r;
+    for (int i = 0; i < r; i++) {
+        ga->starts[i] = s0[x->perm[i]];
+        ga->steps[i] = st1[x->perm[i]];
+    }
+    return QUANTA_OK;
+}
+
 /* Slice of an activation: per ONNX axis a start, a step and a count
  * (ONNX's clamping of starts and ends), laid out like the input. */
 static enum quanta_status op_slice(struct cv *cv)
@@ -1343,20 +1372,8 @@ static enum quanta_status op_slice(struct cv *cv)
         st1[a] = step;
         out.shape.dims[a] = count;
     }
-    int qx;
-    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+    if ((st = emit_slice(cv, x, s0, st1, &out)))
         return st;
-    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
-    int node;
-    if ((st = emit(cv, GRAPH_OP_SLICE, &qx, 1, &phys, &out.q, &node)))
-        return st;
-    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
-    ga->shape = phys;
-    ga->n_starts = ga->n_steps = r;
-    for (int i = 0; i < r; i++) {
-        ga->starts[i] = s0[x->perm[i]];
-        ga->steps[i] = st1[x->perm[i]];
-    }
     return def_new(cv, &out);
 }
 
@@ -1452,15 +1469,26 @@ static enum quanta_status op_unsqueeze(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* Concat of activations, and of constants repeated over the batch (an
+ * Expand of a class token to [N, 1, D]): those become quanta constants of
+ * dim 0 1, which the concat operator repeats. */
 static enum quanta_status op_concat(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
-    struct cv_value *x0;
+    struct cv_value *x0 = NULL;
     int64_t axis_attr;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x0)) ||
-        (st = cv_attr_int(cv, "axis", INT64_MIN, &axis_attr)))
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_attr_int(cv, "axis", INT64_MIN, &axis_attr)))
         return st;
+    for (int k = 0; k < cv->node->n_inputs && !x0; k++) {
+        struct cv_value *x;
+        if ((st = cv_need(cv, k, &x)))
+            return st;
+        if (x->kind == CV_ACT)
+            x0 = x;
+    }
+    if (!x0)
+        return cv_need_act(cv, 0, &x0);
     int r = x0->shape.rank;
     int64_t axis = axis_attr < 0 ? axis_attr + r : axis_attr;
     if (axis_attr == INT64_MIN || axis < 0 || axis >= r)
@@ -1475,8 +1503,29 @@ static enum quanta_status op_concat(struct cv *cv)
     out.shape.dims[axis] = 0;
     for (int k = 0; k < n; k++) {
         struct cv_value *x;
-        if ((st = cv_need_act(cv, k, &x)))
+        if ((st = cv_need(cv, k, &x)))
             break;
+        if (x->kind == CV_CONST) {
+            struct quanta_shape cs;
+            if (!x->batch_bcast) {
+                st = cv_fail(cv, "input '%s' is a constant with no batch axis; only constants "
+                                 "expanded to the batch size (Expand) can be concatenated",
+                             x->name);
+                break;
+            }
+            if ((st = need_f32(cv, x->c, "constant")))
+                break;
+            if (x->c->shape.rank != r) {
+                st = cv_fail(cv, "input '%s' has rank %d, not %d", x->name, x->c->shape.rank, r);
+                break;
+            }
+            if ((ins[k] = const_like_axis(cv, x0, x->c, (int)axis, &cs)) < 0) {
+                st = cv->err->status;
+                break;
+            }
+            out.shape.dims[axis] += cs.dims[axis];
+            continue;
+        }
         bool ok = x->shape.rank == r;
         for (int d = 0; ok && d < r; d++)
             ok = d == axis || x->shape.dims[d] == x0->shape.dims[d];
@@ -1640,6 +1689,63 @@ static enum quanta_status op_batch_norm(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* Gather from an activation along a non-batch axis with constant indices:
+ * a scalar index is a slice of one and the axis dropped (x[:, 0]); a 1-D
+ * list of evenly spaced indices is a slice with that step. */
+static enum quanta_status gather_activation(struct cv *cv, struct cv_value *x, int64_t axis)
+{
+    const struct onnx_tensor *t;
+    enum quanta_status st;
+    if ((st = cv_need_const(cv, 1, "indices", &t)))
+        return st;
+    const int r = x->shape.rank;
+    if (axis < -r || axis >= r)
+        return cv_fail(cv, "attribute 'axis' %lld is out of range for rank %d", (long long)axis,
+                       r);
+    if (axis < 0)
+        axis += r;
+    if (axis == 0)
+        return cv_fail(cv, "gathers along the batch axis, which is not supported");
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    if (t->dtype != QUANTA_I64 || t->shape.rank > 1 || t->numel < 1)
+        return cv_fail(cv, "indices '%s' must be an integer scalar or a non-empty list", t->name);
+    const int64_t dim = x->shape.dims[axis];
+    int64_t id[2], step = 1;
+    for (int64_t k = 0; k < t->numel; k++) {
+        int64_t i = cv_tensor_i(t, k);
+        if (i < -dim || i >= dim)
+            return cv_fail(cv, "index %lld is out of range for axis size %lld", (long long)i,
+                           (long long)dim);
+        i = i < 0 ? i + dim : i;
+        if (k < 2)
+            id[k] = i;
+        if (k == 1)
+            step = id[1] - id[0];
+        if (k >= 1 && (step == 0 || i != id[0] + k * step))
+            return cv_fail(cv, "indices '%s' are not evenly spaced; only a slice is supported",
+                           t->name);
+    }
+    int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        s0[d] = 0;
+        st1[d] = 1;
+    }
+    s0[axis] = id[0];
+    st1[axis] = step;
+    struct cv_value out = *x;
+    out.shape.dims[axis] = t->numel;
+    if ((st = emit_slice(cv, x, s0, st1, &out)))
+        return st;
+    if (t->shape.rank == 0) {
+        bool drop[QUANTA_MAX_RANK] = {false};
+        drop[axis] = true;
+        struct cv_value sliced = out;
+        drop_axes(&sliced, drop, &out);
+    }
+    return def_new(cv, &out);
+}
+
 static enum quanta_status op_gather(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
@@ -1648,11 +1754,12 @@ static enum quanta_status op_gather(struct cv *cv)
     enum quanta_status st;
     char buf[128];
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need(cv, 0, &data)) ||
-        (st = cv_need_act(cv, 1, &ids)) || (st = cv_attr_int(cv, "axis", 0, &axis)))
+        (st = cv_attr_int(cv, "axis", 0, &axis)))
         return st;
-    if (data->kind != CV_CONST)
-        return cv_fail(cv, "gathers from an activation; only embedding tables (constant data, "
-                           "axis 0) are supported");
+    if (data->kind == CV_ACT)
+        return gather_activation(cv, data, axis);
+    if ((st = cv_need_act(cv, 1, &ids)))
+        return st;
     const struct onnx_tensor *t = data->c;
     if ((st = need_f32(cv, t, "table")))
         return st;

@@ -1,7 +1,9 @@
 /* ONNX exports that need transposes, broadcasts and element-wise functions
  * (tests/fixtures/onnx/ops, written by scripts/export_onnx_ops.py):
  * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
- * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C].
+ * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C], a
+ * tiny vision transformer (class token expanded to the batch and
+ * concatenated, position embedding, attention, head on x[:, 0]).
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -90,6 +92,14 @@ START_TEST(test_layer_norm_gelu)
 }
 END_TEST
 
+/* The class token's Expand to [N, 1, D] becomes a constant operand of the
+ * concat, repeated over the batch; x[:, 0] a slice. */
+START_TEST(test_tiny_vit)
+{
+    check_model("vit", "concat");
+}
+END_TEST
+
 Suite *suite_cli_import_ops(void);
 Suite *suite_cli_import_ops(void)
 {
@@ -99,6 +109,7 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_squeeze_excitation);
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
+    tcase_add_test(tc, test_tiny_vit);
     suite_add_tcase(s, tc);
     return s;
 }
