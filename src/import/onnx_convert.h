@@ -15,8 +15,23 @@
 #include "quanta/graph.h"
 #include "quanta/onnx_import.h"
 
-/* In I64 constants made by Shape: "the batch size", unknown until run. */
+/* In I64 constants made by Shape: "the batch size", unknown until run.
+ * k times the batch size (a Reshape target that merges the batch with
+ * other axes, k < 2^40) is CV_BATCH + k - 1. */
 #define CV_BATCH INT64_MIN
+#define CV_BATCH_MAX_K ((int64_t)1 << 40)
+static inline int64_t cv_batch_times(int64_t k)
+{
+    return CV_BATCH + (k - 1);
+}
+/* True (and *k) when v stands for k times the batch size. */
+static inline bool cv_batch_k(int64_t v, int64_t *k)
+{
+    if (v < CV_BATCH || v >= CV_BATCH + CV_BATCH_MAX_K)
+        return false;
+    *k = v - CV_BATCH + 1;
+    return true;
+}
 
 enum cv_kind { CV_CONST, CV_ACT };
 
@@ -35,7 +50,14 @@ struct cv_value {
     /* ACT */
     int q;                          /* quanta value */
     struct quanta_shape shape;      /* ONNX shape; dims[0] -1: any batch */
-    int perm[QUANTA_MAX_RANK];      /* physical axis i holds ONNX axis perm[i]; perm[0] == 0 */
+    int perm[QUANTA_MAX_RANK];      /* physical axis i holds ONNX axis perm[i]; perm[0] is
+                                       the batch's axis (0 unless a Transpose moved it) */
+    /* Grouped (n_onnx > 0): an ONNX tensor of rank n_onnx whose axis a is
+     * group[a] consecutive axes of shape (a Reshape that merged the batch
+     * with other axes, as attention's [L, N * H, D / H] from [L, N, D]);
+     * shape and perm then describe those finer axes. */
+    int n_onnx;
+    int group[QUANTA_MAX_RANK];
     /* A rank-2 activation made by flattening a tensor whose layout is not
      * ONNX order: its columns are in the physical order of flat_shape
      * permuted by flat_perm, not in ONNX (row-major) order. */
@@ -109,6 +131,20 @@ int cv_phys_axis(const int *perm, int rank, int a);
  * transpose node (which cannot move a batch axis of any size). */
 enum quanta_status cv_materialize(struct cv *cv, const struct cv_value *v, const int *perm,
                                   int *q);
+
+/* The batch's axis of v's shape (-1 if none); whether v is plain: not
+ * grouped, batch (if any) on axis 0. */
+int cv_batch_axis(const struct cv_value *v);
+bool cv_plain(const struct cv_value *v);
+/* v's ONNX rank, and the first axis of shape holding ONNX axis a. */
+int cv_onnx_rank(const struct cv_value *v);
+int cv_first_axis(const struct cv_value *v, int a);
+/* The layout with the batch's axis first, the others in order. */
+void cv_perm_canonical(const struct cv_value *v, int *perm);
+/* Merges the axes of every group that does not hold the batch (a reshape,
+ * after a transpose when they are not stored together in order); on a
+ * local copy. */
+enum quanta_status cv_merge_groups(struct cv *cv, struct cv_value *v);
 
 /* ---- building the quanta graph ---- */
 

@@ -36,8 +36,9 @@ static bool has_batch(const struct onnx_tensor *t)
 {
     if (t->dtype != QUANTA_I64)
         return false;
+    int64_t m;
     for (int64_t k = 0; k < t->numel; k++)
-        if (((const int64_t *)t->data)[k] == CV_BATCH)
+        if (cv_batch_k(((const int64_t *)t->data)[k], &m))
             return true;
     return false;
 }
@@ -137,6 +138,46 @@ static void unravel(int64_t k, const struct quanta_shape *s, int64_t *idx)
     }
 }
 
+/* Arithmetic on k times the batch size: multiplied by a positive integer
+ * or divided by a divisor of k it stays such a product (attention's
+ * N * heads and L * N); anything else is refused. */
+static enum quanta_status fold_batch_arith(struct cv *cv, char op, const struct onnx_tensor *a,
+                                           const struct onnx_tensor *b,
+                                           const struct quanta_shape *s)
+{
+    if (a->dtype != QUANTA_I64 || b->dtype != QUANTA_I64)
+        return cv_fail(cv, "computes with the batch size in floating point");
+    struct onnx_tensor *o = cv_tensor_new(QUANTA_I64, s);
+    if (!o)
+        return cv_nomem(cv);
+    int64_t idx[QUANTA_MAX_RANK];
+    for (int64_t k = 0; k < o->numel; k++) {
+        unravel(k, s, idx);
+        int64_t x = cv_tensor_i(a, bcast_index(a, s, idx)), y = cv_tensor_i(b, bcast_index(b, s, idx));
+        int64_t kx, ky, r;
+        bool bx = cv_batch_k(x, &kx), by = cv_batch_k(y, &ky);
+        if (bx && by) {
+            r = INT64_MAX; /* refused below */
+        } else if (op == '*' && (bx || by)) {
+            int64_t f = bx ? y : x, kk = bx ? kx : ky;
+            r = f > 0 && kk <= (CV_BATCH_MAX_K - 1) / f ? cv_batch_times(kk * f) : INT64_MAX;
+        } else if (op == '/' && bx && y > 0 && kx % y == 0) {
+            r = cv_batch_times(kx / y);
+        } else if (!bx && !by) {
+            r = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : (y ? x / y : 0);
+        } else {
+            r = INT64_MAX;
+        }
+        if (r == INT64_MAX) {
+            cv_tensor_free(o);
+            return cv_fail(cv, "computes with the batch size, which is not known before the "
+                               "model runs; give --input-shape with a batch size");
+        }
+        ((int64_t *)o->data)[k] = r;
+    }
+    return cv_def_const(cv, 0, o);
+}
+
 static enum quanta_status fold_binary(struct cv *cv, char op)
 {
     const struct onnx_tensor *a = in_const(cv, 0), *b = in_const(cv, 1);
@@ -146,11 +187,10 @@ static enum quanta_status fold_binary(struct cv *cv, char op)
         return cv_fail(cv, "needs two inputs");
     if ((st = cv_check_binary_attrs(cv)))
         return st;
-    if (has_batch(a) || has_batch(b))
-        return cv_fail(cv, "computes with the batch size, which is not known before the model "
-                           "runs; give --input-shape with a batch size");
     if ((st = broadcast_shape(cv, &a->shape, &b->shape, &s)))
         return st;
+    if (has_batch(a) || has_batch(b))
+        return fold_batch_arith(cv, op, a, b, &s);
     bool fl = a->dtype == QUANTA_F32 || b->dtype == QUANTA_F32;
     struct onnx_tensor *o = cv_tensor_new(fl ? QUANTA_F32 : QUANTA_I64, &s);
     if (!o)
@@ -210,6 +250,9 @@ static enum quanta_status fold_shape(struct cv *cv)
         (st = cv_attr_int(cv, "end", INT64_MAX, &end)))
         return st;
     const struct quanta_shape *s = v->kind == CV_CONST ? &v->c->shape : &v->shape;
+    struct quanta_shape os0 = {.rank = v->kind == CV_ACT ? cv_onnx_rank(v) : s->rank};
+    if (v->kind == CV_ACT && v->n_onnx > 0)
+        s = &os0; /* rank only; the dims come below */
     bool bcast = v->kind == CV_CONST && v->batch_bcast;
     int r = s->rank;
     if (start < 0)
@@ -227,6 +270,16 @@ static enum quanta_status fold_shape(struct cv *cv)
     for (int64_t i = start; i < end; i++)
         ((int64_t *)o->data)[i - start] = s->dims[i] < 0 || (bcast && i == 0) ? CV_BATCH
                                                                               : s->dims[i];
+    if (v->kind == CV_ACT && v->n_onnx > 0) /* ONNX axes of several: their product */
+        for (int64_t i = start; i < end; i++) {
+            int64_t n = 1;
+            bool batch = false;
+            for (int j = 0, e = cv_first_axis(v, (int)i); j < v->group[i]; j++) {
+                batch = batch || v->shape.dims[e + j] < 0;
+                n *= v->shape.dims[e + j] < 0 ? 1 : v->shape.dims[e + j];
+            }
+            ((int64_t *)o->data)[i - start] = batch ? cv_batch_times(n) : n;
+        }
     return cv_def_const(cv, 0, o);
 }
 
@@ -671,9 +724,10 @@ static enum quanta_status fold_equal(struct cv *cv)
             *r = cv_tensor_f(a, ia) == cv_tensor_f(b, ib);
             continue;
         }
-        int64_t x = cv_tensor_i(a, ia), y = cv_tensor_i(b, ib);
-        if ((x == CV_BATCH) != (y == CV_BATCH)) {
-            int64_t other = x == CV_BATCH ? y : x;
+        int64_t x = cv_tensor_i(a, ia), y = cv_tensor_i(b, ib), kx, ky;
+        bool bx = cv_batch_k(x, &kx), by = cv_batch_k(y, &ky);
+        if (bx != by) {
+            int64_t other = bx ? y : x;
             if (other >= 0) {
                 cv_tensor_free(o);
                 return cv_fail(cv, "compares the batch size with %lld, which is not known "
