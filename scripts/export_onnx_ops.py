@@ -16,6 +16,10 @@ transposes, broadcasts and element-wise functions:
               pre-norm block with two-head attention written batch first
               (MatMul of activations, Softmax), GELU MLP, the head on x[:, 0]
               (Gather of an activation)
+    vit_mha   the same with torch's nn.MultiheadAttention (batch_first), as
+              torchvision's vit_b_16 has it: its export moves the batch axis
+              (Transpose to [L, N, D]) and merges it with the heads
+              (Reshape to [L, N * H, D / H]) and with the tokens ([L * N, D])
 
 For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
 <name>.output.npy (PyTorch's output). Random weights, seed 0.
@@ -93,6 +97,12 @@ class ViT(nn.Module):
     def forward(self, x):
         n = x.shape[0]
         x = self.patch(x).flatten(2).transpose(1, 2)  # [N, L, D]
+        if hasattr(self, "mha"):
+            x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos
+            h = self.ln1(x)
+            x = x + self.mha(h, h, h, need_weights=False)[0]
+            x = x + self.mlp(self.ln2(x))
+            return self.head(x[:, 0])
         x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos
         L, D = x.shape[1], x.shape[2]
         h = self.ln1(x)
@@ -104,6 +114,12 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class ViTMHA(ViT):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -111,10 +127,12 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("vit", ViT)):
+    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("vit", ViT),
+                      ("vit_mha", ViTMHA)):
         torch.manual_seed(0)
         model = cls().eval()
-        x = torch.randn(4, 3, 8 if name == "vit" else 6, 8 if name == "vit" else 6)
+        size = 8 if name.startswith("vit") else 6
+        x = torch.randn(4, 3, size, size)
         with torch.no_grad():
             y = model(x)
         torch.onnx.export(model, x[:1], os.path.join(args.out, name + ".onnx"),

@@ -3,7 +3,9 @@
  * squeeze-excitation with PReLU/hardsigmoid/hardswish, ShuffleNet's channel
  * shuffle, LayerNorm decomposed with GELU and a MatMul on [N, H, W, C], a
  * tiny vision transformer (class token expanded to the batch and
- * concatenated, position embedding, attention, head on x[:, 0]).
+ * concatenated, position embedding, attention, head on x[:, 0]), and the
+ * same with torch's nn.MultiheadAttention, whose export moves the batch
+ * axis and merges it with the heads.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -100,6 +102,14 @@ START_TEST(test_tiny_vit)
 }
 END_TEST
 
+/* Transpose to [L, N, D], Reshape to [L, N * H, D / H] and [L * N, D]:
+ * the batch moved and merged, matmul of the heads stored batch first. */
+START_TEST(test_tiny_vit_multihead_attention)
+{
+    check_model("vit_mha", "matmul");
+}
+END_TEST
+
 Suite *suite_cli_import_ops(void);
 Suite *suite_cli_import_ops(void)
 {
@@ -110,6 +120,7 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
     tcase_add_test(tc, test_tiny_vit);
+    tcase_add_test(tc, test_tiny_vit_multihead_attention);
     suite_add_tcase(s, tc);
     return s;
 }
