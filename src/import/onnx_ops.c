@@ -1450,7 +1450,7 @@ static enum quanta_status op_transpose(struct cv *cv)
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = cv_attr_ints(cv, "perm", &p, &n)))
         return st;
-    int r = cv_onnx_rank(x), tp[QUANTA_MAX_RANK], inv[QUANTA_MAX_RANK];
+    int r = cv_onnx_rank(x), tp[QUANTA_MAX_RANK];
     bool seen[QUANTA_MAX_RANK] = {false};
     if (n >= 0 && n != r)
         return cv_fail(cv, "attribute 'perm' has %d entries for rank %d", n, r);
@@ -1459,13 +1459,11 @@ static enum quanta_status op_transpose(struct cv *cv)
             return cv_fail(cv, "attribute 'perm' is not a permutation");
         tp[i] = n < 0 ? r - 1 - i : (int)p[i];
         seen[tp[i]] = true;
-        inv[tp[i]] = i;
     }
     if (x->flat)
         return cv_fail(cv, "transposes a flattened NCHW tensor, which is not supported");
     /* the memory stays; each ONNX axis takes its group of axes along (the
      * batch may move: its axis stays stored first) */
-    (void)inv;
     struct cv_value out = *x;
     int to[QUANTA_MAX_RANK], e = 0; /* old axis -> new axis */
     for (int j = 0; j < r; j++) {
