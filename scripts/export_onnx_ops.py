@@ -10,6 +10,12 @@ transposes, broadcasts and element-wise functions:
               transpose, view
     ln        LayerNorm over channels after a permute (exported as
               ReduceMean/Sub/Pow/Sqrt/Div), GELU (Erf), a MatMul on [N, H, W, C]
+    mbconv    EfficientNet's block: SiLU (exported as x * Sigmoid(x)) after
+              a conv with batch norm and after a depthwise conv, a
+              squeeze-excitation gate (a Sigmoid that is not a SiLU)
+    resample  zero Pad before a Conv and a MaxPool, Split of the channels,
+              reflect and replicate Pad, nearest upsampling by 2 and
+              bilinear resizing to a size (Resize)
     vit       a tiny vision transformer: 4x4 patches, a class token
               expanded to the batch (Shape/ConstantOfShape/Equal/Where/
               Expand) and concatenated, a position embedding, one
@@ -24,13 +30,18 @@ transposes, broadcasts and element-wise functions:
 For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
 <name>.output.npy (PyTorch's output). Random weights, seed 0.
 
+Also refuse_<what>.onnx: one-node models (onnx.helper) that quanta import
+must refuse with a one-line error naming what is missing.
+
 Usage: /usr/bin/python3 scripts/export_onnx_ops.py [--out tests/fixtures/onnx/ops]
 """
 import argparse
 import os
 
 import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper, numpy_helper
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -75,6 +86,71 @@ class LN(nn.Module):
     def forward(self, x):
         y = self.conv(x).permute(0, 2, 3, 1)
         return self.fc(F.gelu(self.norm(y))).mean((1, 2))
+
+
+class MBConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.expand = nn.Conv2d(3, 8, 1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.squeeze = nn.Conv2d(8, 2, 1)
+        self.excite = nn.Conv2d(2, 8, 1)
+        self.project = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = F.silu(self.bn(self.expand(x)))
+        y = F.silu(self.dw(y))
+        w = torch.sigmoid(self.excite(F.silu(self.squeeze(y.mean((2, 3), keepdim=True)))))
+        return self.project(y * w).flatten(1)
+
+
+class Resample(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+        self.mix = nn.Conv2d(8, 6, 1)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(F.pad(x, (1, 1, 1, 1))))  # the Conv's padding
+        y = F.max_pool2d(F.pad(y, (1, 0, 1, 0)), 2, stride=1)  # the MaxPool's padding
+        a, b = torch.split(y, [4, 4], dim=1)
+        a = self.conv2(F.pad(a, (1, 2, 0, 1), mode="reflect"))  # [N, 4, 5, 7]
+        b = F.interpolate(b, scale_factor=2, mode="nearest")  # [N, 4, 12, 12]
+        b = F.interpolate(b, size=(5, 7), mode="bilinear", align_corners=False)
+        y = F.pad(torch.cat((a, b), 1), (1, 1, 1, 1), mode="replicate")
+        return self.mix(y).flatten(1)
+
+
+def refusals(out):
+    """One-node models with a batch of any size the importer must refuse."""
+    def model(name, node, inits, opset=13, shape=("N", 3, 4, 4)):
+        g = helper.make_graph([node], name,
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="export_onnx_ops.py")
+        onnx.save(m, os.path.join(out, "refuse_%s.onnx" % name))
+
+    f32, i64 = np.float32, np.int64
+    model("split_batch", helper.make_node("Split", ["x"], ["y", "z"], axis=0), {})
+    model("pad_batch", helper.make_node("Pad", ["x", "p"], ["y"]),
+          {"p": np.array([1, 0, 0, 0, 0, 0, 0, 0], i64)})
+    model("pad_wrap", helper.make_node("Pad", ["x", "p"], ["y"], mode="wrap"),
+          {"p": np.array([0, 0, 1, 1, 0, 0, 1, 1], i64)})
+    model("resize_cubic", helper.make_node("Resize", ["x", "", "s"], ["y"], mode="cubic"),
+          {"s": np.array([1, 1, 2, 2], f32)})
+    model("resize_batch", helper.make_node("Resize", ["x", "", "s"], ["y"]),
+          {"s": np.array([2, 1, 2, 2], f32)})
+    model("resize_antialias",
+          helper.make_node("Resize", ["x", "", "s"], ["y"], mode="linear", antialias=1),
+          {"s": np.array([1, 1, 0.5, 0.5], f32)}, opset=18)
+    model("resize_policy",
+          helper.make_node("Resize", ["x", "", "", "z"], ["y"], axes=[2, 3],
+                           keep_aspect_ratio_policy="not_larger"),
+          {"z": np.array([2, 3], i64)}, opset=18)
 
 
 class ViT(nn.Module):
@@ -127,8 +203,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
-    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("vit", ViT),
-                      ("vit_mha", ViTMHA)):
+    for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
+                      ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA)):
         torch.manual_seed(0)
         model = cls().eval()
         size = 8 if name.startswith("vit") else 6
@@ -141,6 +217,8 @@ def main():
         np.save(os.path.join(args.out, name + ".input.npy"), x.numpy().astype(np.float32))
         np.save(os.path.join(args.out, name + ".output.npy"), y.numpy().astype(np.float32))
         print("wrote", name)
+    refusals(args.out)
+    print("wrote the refusals")
 
 
 if __name__ == "__main__":

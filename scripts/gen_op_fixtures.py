@@ -527,6 +527,16 @@ def reductions():  # sum over H, max over W (kept), min and L2 over channels
 
 
 @case
+def argmax_argmin():  # over W of clipped values, so that extremes tie: last max, first min
+    b = Builder("argmax_argmin", [5, 6, 3])
+    c = b.op("clip", "clip", ["x"], min=-0.5, max=0.5)
+    hi = b.op("argmax", "argmax", [c], axes=[2], keepdims=True, select_last=True)
+    lo = b.op("argmin", "argmin", [c], axes=[2], keepdims=True)
+    b.op("sub", "diff", [hi, lo])
+    return b
+
+
+@case
 def slice_steps():  # every second row backwards, channels 1..2, the batch whole
     b = Builder("slice_steps", [6, 5, 4])
     b.op("slice", "s", ["x"], shape=[-1, 3, 5, 2], starts=[0, 5, 0, 1], steps=[1, -2, 1, 1])
@@ -543,6 +553,78 @@ def matmul_attention_scores():  # x [N, 4, 5] times its own transpose, then by a
 
 
 @case
+def pad_modes():  # reflect past the edge, edge, then a constant with crops (any rank)
+    b = Builder("pad_modes", [4, 3, 2])
+    b.op("pad", "reflect", ["x"], pads_begin=[0, 5, 1, 0], pads_end=[0, 2, -1, 1],
+         mode="reflect")
+    b.op("pad", "edge", [b.last], pads_begin=[0, 0, 2, 1], pads_end=[0, 1, 0, 2], mode="edge")
+    b.op("pad", "constant", [b.last], pads_begin=[0, -2, 1, 0], pads_end=[0, 1, -1, 0],
+         value=-0.75)
+    return b
+
+
+@case
+def pad_rank2_reflect_one():  # reflect of a one-element axis repeats it
+    b = Builder("pad_rank2_reflect_one", [1])
+    b.op("pad", "p", ["x"], pads_begin=[0, 3], pads_end=[0, 2], mode="reflect")
+    return b
+
+
+@case
+def resize_nearest_half_pixel_ceil():  # NHWC, H up by 2, W down by 0.5 (ties 2o + 0.5)
+    b = Builder("resize_nearest_half_pixel_ceil", [5, 8, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 10, 4, 3], scales=[1, 2, 0.5, 1],
+         nearest="round_prefer_ceil")
+    return b
+
+
+@case
+def resize_nearest_asymmetric_floor():  # ties o / 2 rounded down (the default rounding)
+    b = Builder("resize_nearest_asymmetric_floor", [3, 4, 2])
+    b.op("resize", "r", ["x"], shape=[-1, 6, 8, 5], coord="asymmetric")
+    return b
+
+
+@case
+def resize_nearest_modes():  # align_corners with ceil, floor, tf_half_pixel_for_nn
+    b = Builder("resize_nearest_modes", [5, 4, 3])
+    b.op("resize", "r1", ["x"], shape=[-1, 7, 5, 3], coord="align_corners", nearest="ceil")
+    b.op("resize", "r2", [b.last], shape=[-1, 4, 9, 3], coord="half_pixel", nearest="floor")
+    b.op("resize", "r3", [b.last], shape=[-1, 3, 8, 2], coord="tf_half_pixel_for_nn")
+    return b
+
+
+@case
+def resize_linear_half_pixel():  # N-D linear: H, W and C all resized (sizes)
+    b = Builder("resize_linear_half_pixel", [4, 5, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 7, 3, 5], mode="linear")
+    return b
+
+
+@case
+def resize_linear_align_corners():  # the real output height 0.6 * 4 = 2.4 (2 rows) divides
+    b = Builder("resize_linear_align_corners", [4, 4, 2])
+    b.op("resize", "r", ["x"], shape=[-1, 2, 9, 2], scales=[1, 0.6, 2.25, 1], mode="linear",
+         coord="align_corners")
+    return b
+
+
+@case
+def resize_linear_pytorch_half_pixel():  # an output extent of 1 reads coordinate -0.5
+    b = Builder("resize_linear_pytorch_half_pixel", [4, 5, 3])
+    b.op("resize", "r", ["x"], shape=[-1, 1, 8, 3], mode="linear", coord="pytorch_half_pixel")
+    return b
+
+
+@case
+def resize_linear_asymmetric_rank3():  # [N, L, C] with L and C resized
+    b = Builder("resize_linear_asymmetric_rank3", [5, 4])
+    b.op("resize", "r", ["x"], shape=[-1, 8, 7], scales=[1, 1.7, 1.75], mode="linear",
+         coord="asymmetric")
+    return b
+
+
+@case
 def transpose_nhwc_to_nchw():
     b = Builder("transpose_nhwc_to_nchw", [4, 5, 3])
     b.op("transpose", "t", ["x"], perm=[0, 3, 1, 2])
@@ -554,6 +636,83 @@ def transpose_channel_shuffle():  # ShuffleNet: [N, HW, 2, 3] -> [N, HW, 3, 2], 
     b = Builder("transpose_channel_shuffle", [6, 2, 3])
     t = b.op("transpose", "t", ["x"], perm=[0, 1, 3, 2])
     b.op("relu", "r", [t])
+    return b
+
+
+@case
+def layer_norm():  # over the last axis, scale and bias, default epsilon
+    b = Builder("layer_norm", [4, 6], scale=3.0)
+    b.op("layer_norm", "ln", ["x", b.const("ln.scale", [6], 0.5, 1.0), b.const("ln.bias", [6], 0.3)])
+    return b
+
+
+@case
+def layer_norm_axis1_nobias():  # over [H, W, C] of an NHWC tensor, no bias
+    b = Builder("layer_norm_axis1_nobias", [3, 4, 2], scale=2.0)
+    b.op("layer_norm", "ln", ["x", b.const("ln.scale", [3, 4, 2], 0.5, 1.0)], axis=1,
+         epsilon=1e-3)
+    return b
+
+
+@case
+def instance_norm():  # [N, H, W, C]: per sample and channel over H, W
+    b = Builder("instance_norm", [4, 5, 3], scale=2.0)
+    b.op("instance_norm", "in", ["x", b.const("in.scale", [3], 0.5, 1.0),
+                                 b.const("in.bias", [3], 0.3)], epsilon=1e-3)
+    return b
+
+
+@case
+def instance_norm_1d():  # [N, L, C]
+    b = Builder("instance_norm_1d", [7, 2])
+    b.op("instance_norm", "in", ["x", b.const("in.scale", [2], 0.5, 1.0),
+                                 b.const("in.bias", [2], 0.3)])
+    return b
+
+
+@case
+def cast_f16():  # rounds to float16 (to nearest, ties to even), overflow to infinity
+    data = (rng_for("cast_f16").standard_normal([BATCH, 8]) * 1000).astype(np.float32)
+    data[0, :4] = [70000.0, -1e5, 2049.0, 2051.0]  # overflow, ties between f16 neighbours
+    b = Builder("cast_f16", [8], data=data)
+    b.op("cast", "c", ["x"], to="F16")
+    return b
+
+
+@case
+def cast_i8():  # truncates toward zero; every value inside [-128, 127]
+    data = rng_for("cast_i8").uniform(-128.9, 127.9, [BATCH, 10]).astype(np.float32)
+    data[0, :4] = [-0.5, 0.5, -128.9, 127.9]
+    b = Builder("cast_i8", [10], data=data)
+    b.op("cast", "c", ["x"], to="I8")
+    return b
+
+
+@case
+def cast_bool():
+    data = rng_for("cast_bool").integers(-1, 2, [BATCH, 6]).astype(np.float32)
+    b = Builder("cast_bool", [6], data=data)
+    b.op("cast", "c", ["x"], to="BOOL")
+    return b
+
+
+@case
+def cast_ids_f32():  # I64 ids read as numbers: float32, rounded to nearest above 2^24
+    ids = rng_for("cast_ids_f32").integers(-1000, 1000, [BATCH, 4]).astype(np.int64)
+    ids[0, :3] = [2**24 + 1, 2**40 + 3, -(2**30) - 1]
+    b = Builder("cast_ids_f32", [4], dtype="I64", data=ids)
+    c = b.op("cast", "c", ["x"], to="F32")
+    b.op("mul", "scale", [c, b.const("scale.b", [4], 0.5, 1.0)])
+    return b
+
+
+@case
+def input_u8():  # a declared U8 input: uint8 data fed as float, exactly
+    data = rng_for("input_u8").integers(0, 256, [BATCH, 4, 4, 1]).astype(np.uint8)
+    b = Builder("input_u8", [4, 4, 1], dtype="U8", data=data)
+    b.op("max_pool2d", "pool", ["x"], kernel=[2, 2])
+    b.op("flatten", "flat", [b.last])
+    b.op("dense", "fc", [b.last, b.const("fc.weight", [3, 4], 0.01)])
     return b
 
 

@@ -217,6 +217,54 @@ def batch_norm(x, gamma, beta, mean, var, epsilon=1e-5):
     return (x - f(mean)) / np.sqrt(f(var) + epsilon) * f(gamma) + f(beta)
 
 
+def layer_norm(x, scale, bias=None, axis=-1, epsilon=1e-5):
+    """Over the axes from axis to the last; scale and bias of their shape."""
+    x = np.asarray(x, np.float64)
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    m = x.mean(axis=axes, keepdims=True)
+    v = ((x - m) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - m) / np.sqrt(v + epsilon) * np.asarray(scale, np.float64)
+    return y if bias is None else y + np.asarray(bias, np.float64)
+
+
+def instance_norm(x, scale, bias, epsilon=1e-5):
+    """x [N, ..., C]: per sample and channel, over the axes between."""
+    x = np.asarray(x, np.float64)
+    axes = tuple(range(1, x.ndim - 1))
+    m = x.mean(axis=axes, keepdims=True)
+    v = ((x - m) ** 2).mean(axis=axes, keepdims=True)
+    return ((x - m) / np.sqrt(v + epsilon) * np.asarray(scale, np.float64)
+            + np.asarray(bias, np.float64))
+
+
+INT_RANGE = {"U8": (0, 255), "I8": (-128, 127), "I16": (-32768, 32767),
+             "I32": (-2**31, 2**31 - 1), "I64": (-2**63, 2**63 - 1)}
+
+
+def cast(x, to):
+    """The values of dtype to, as float: F16/BF16 round to nearest even,
+    integers truncate toward zero (out of range is an error), BOOL x != 0."""
+    x = np.asarray(x)
+    # ids (int64) to float32 in one rounding, floats as they are
+    x = x.astype(np.float32) if np.issubdtype(x.dtype, np.integer) \
+        else x.astype(np.float64).astype(np.float32)
+    if to == "F32":
+        return x.astype(np.float64)
+    if to == "F16":
+        return x.astype(np.float16).astype(np.float64)
+    if to == "BF16":
+        bits = x.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16
+        return bits.astype(np.uint32).view(np.float32).astype(np.float64)
+    if to == "BOOL":
+        return (x != 0).astype(np.float64)
+    t = np.trunc(x.astype(np.float64))
+    lo, hi = INT_RANGE[to]
+    if np.isnan(t).any() or t.min() < lo or t.max() > hi:
+        raise ValueError("cast: a value outside %s" % to)
+    return t + 0.0
+
+
 def embedding(ids, table):
     ids = np.asarray(ids)
     table = np.asarray(table, np.float64)
@@ -227,6 +275,73 @@ def embedding(ids, table):
 
 def mean(x, axes, keepdims=False):
     return np.asarray(x, np.float64).mean(axis=tuple(axes), keepdims=keepdims)
+
+
+def pad(x, begin, end, mode="constant", value=0.0):
+    """ONNX Pad: negative counts first remove elements (as onnxruntime
+    does), then numpy.pad (the ONNX reference) adds the rest."""
+    x = np.asarray(x, np.float64)
+    crop = tuple(slice(max(-b, 0), x.shape[d] - max(-e, 0))
+                 for d, (b, e) in enumerate(zip(begin, end)))
+    width = [(max(b, 0), max(e, 0)) for b, e in zip(begin, end)]
+    if mode == "constant":
+        return np.pad(x[crop], width, mode="constant", constant_values=value)
+    return np.pad(x[crop], width, mode=mode)
+
+
+def _resize_coord(o, scale, in_size, width, coord):
+    """ONNX Resize's input coordinate of output index o (the reference's
+    formulas, width = in_size * scale as the reference has it)."""
+    if coord == "align_corners":
+        return 0.0 if width == 1 else o * (in_size - 1) / (width - 1)
+    if coord == "asymmetric":
+        return o / scale
+    if coord == "pytorch_half_pixel":
+        return -0.5 if width == 1 else (o + 0.5) / scale - 0.5
+    if coord == "tf_half_pixel_for_nn":
+        return (o + 0.5) / scale
+    return (o + 0.5) / scale - 0.5  # half_pixel
+
+
+def resize(x, shape, scales=None, mode="nearest", coord="half_pixel",
+           nearest="round_prefer_floor"):
+    """ONNX Resize (nearest, linear), one axis after the other (both are
+    separable): a given float32 scale s has width float32(s * in), else
+    s = out / in and width s * in in float64; the two neighbours of the
+    coordinate are clamped to the input (the reference's edge padding)."""
+    y = np.asarray(x, np.float64)
+    for d in range(y.ndim):
+        n_in = y.shape[d]
+        n_out = n_in if shape[d] < 0 else shape[d]
+        s = scales[d] if scales else 0.0
+        if shape[d] < 0:
+            scale, width = 1.0, float(n_in)
+        elif s > 0:
+            scale = float(np.float32(s))
+            width = float(np.float32(s) * np.float32(n_in))
+        else:
+            scale = n_out / n_in
+            width = scale * n_in
+        taps = []
+        for o in range(n_out):
+            c = _resize_coord(o, scale, n_in, width, coord)
+            f = math.floor(c)
+            r = c - f
+            lo, hi = min(max(f, 0), n_in - 1), min(max(f + 1, 0), n_in - 1)
+            if mode == "linear":
+                taps.append(((lo, 1.0 - r), (hi, r)))
+            else:
+                up = r != 0 and {"round_prefer_floor": r > 0.5, "round_prefer_ceil": r >= 0.5,
+                                 "floor": False, "ceil": True}[nearest]
+                taps.append(((hi if up else lo, 1.0),))
+        parts = []
+        for t in taps:
+            acc = 0.0
+            for i, w in t:
+                acc = acc + w * np.take(y, [i], axis=d)
+            parts.append(acc)
+        y = np.concatenate(parts, axis=d)
+    return y
 
 
 def run_node(op, ins, attrs):
@@ -259,6 +374,13 @@ def run_node(op, ins, attrs):
         return batch_norm(*ins, epsilon=a.get("epsilon", 1e-5))
     if op == "embedding":
         return embedding(ins[0], ins[1])
+    if op == "layer_norm":
+        return layer_norm(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
+                          a.get("axis", -1), a.get("epsilon", 1e-5))
+    if op == "instance_norm":
+        return instance_norm(ins[0], ins[1], ins[2], a.get("epsilon", 1e-5))
+    if op == "cast":
+        return cast(ins[0], a["to"])
     if op == "mean":
         return mean(ins[0], a["axes"], a.get("keepdims", False))
     if op == "matmul":
@@ -271,8 +393,22 @@ def run_node(op, ins, attrs):
             n = x.shape[d] if a["shape"][d] < 0 else a["shape"][d]
             idx.append(np.arange(n) * steps[d] + a["starts"][d])
         return x[np.ix_(*idx)]
+    if op == "pad":
+        return pad(ins[0], a["pads_begin"], a["pads_end"], a.get("mode", "constant"),
+                   a.get("value", 0.0))
+    if op == "resize":
+        return resize(ins[0], a["shape"], a.get("scales"), a.get("mode", "nearest"),
+                      a.get("coord", "half_pixel"), a.get("nearest", "round_prefer_floor"))
     if op == "log_softmax":
         return np.log(softmax(ins[0], a.get("axis", -1)))
+    if op in ("argmax", "argmin"):  # the first extreme (NaN counts as one), or the last
+        x = np.asarray(ins[0], np.float64)
+        axis, pick = a["axes"][0], np.argmax if op == "argmax" else np.argmin
+        if a.get("select_last", False):
+            r = x.shape[axis] - 1 - pick(np.flip(x, axis), axis=axis)
+        else:
+            r = pick(x, axis=axis)
+        return np.expand_dims(r, axis) if a.get("keepdims", False) else r
     if op in ("reduce_sum", "reduce_max", "reduce_min", "reduce_l2"):
         x = np.asarray(ins[0], np.float64)
         fn = {"reduce_sum": np.sum, "reduce_max": np.max, "reduce_min": np.min,
@@ -300,7 +436,7 @@ def run_graph(graph, tensors, feeds):
     for inp in graph["inputs"]:
         data = np.asarray(feeds[inp["name"]])
         norm = inp.get("normalize")
-        if inp.get("dtype", "F32") in ("F32", "F16", "BF16", "F64"):
+        if inp.get("dtype", "F32") not in ("I32", "I64"):  # declared types fed as float
             if norm is not None and np.issubdtype(data.dtype, np.integer):
                 if data.ndim == len(inp["shape"]) - 1:
                     data = data[..., None]  # IDX [N,H,W] fed as [N,H,W,1]

@@ -154,6 +154,15 @@ enum quanta_status calib_observer_range(const struct calib_observer *obs,
                                         const struct calib_options *opt, double *lo, double *hi,
                                         struct quanta_error *err);
 
+/* The same, for a value whose one reader applies the element-wise function
+ * f (f NULL: calib_observer_range): with method mse the squared error is
+ * measured after f, so a range may clip where f is flat. Other methods
+ * ignore f. */
+enum quanta_status calib_observer_range_after(const struct calib_observer *obs,
+                                              const struct calib_options *opt,
+                                              double (*f)(double x, void *ctx), void *ctx,
+                                              double *lo, double *hi, struct quanta_error *err);
+
 /* ---- the calibration table ---- */
 
 struct calib_value {

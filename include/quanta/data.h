@@ -52,16 +52,28 @@ enum quanta_status dataset_read_i64(struct dataset *ds, int64_t start, int64_t c
 /* Labels: an IDX label file, an NPY of integers, or the "labels" tensor of a
  * safetensors data file. Loads all labels (one int32 per sample). */
 struct labels {
-    int64_t n;
-    int32_t *values;
+    int64_t n;                  /* samples */
+    int32_t *values;            /* integer labels, n * per_sample; NULL for floats */
+    float *targets;             /* float labels (labels_load_any only), n * per_sample */
+    int64_t per_sample;         /* elements per sample: 1 from labels_load */
+    struct quanta_shape sample_shape;   /* without the sample axis */
+    enum quanta_dtype dtype;    /* as stored in the file */
+    char *path;                 /* the file they came from */
 };
 enum quanta_status labels_load(struct labels *labels, const char *path, struct quanta_error *err);
+/* As labels_load, but any sample shape (token labels [N, T]) and float
+ * labels too (regression targets, in targets instead of values). */
+enum quanta_status labels_load_any(struct labels *labels, const char *path,
+                                   struct quanta_error *err);
 /* Finds labels for a data file when none are named: the "labels" tensor of
  * a safetensors file, or the IDX sibling ("...images-idx3..." ->
  * "...labels-idx1..."). Returns QUANTA_OK with labels->n == 0 when there
  * are none. */
 enum quanta_status labels_load_for_data(struct labels *labels, const char *data_path,
                                         struct quanta_error *err);
+/* The same with labels_load_any's rules. */
+enum quanta_status labels_load_for_data_any(struct labels *labels, const char *data_path,
+                                            struct quanta_error *err);
 void labels_free(struct labels *labels);
 
 /* NPY writer (C order, little-endian, version 1.0 header), through a

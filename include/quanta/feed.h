@@ -17,7 +17,13 @@ enum quanta_layout { QUANTA_LAYOUT_NHWC, QUANTA_LAYOUT_NCHW };
 
 /* One dataset per graph input (a safetensors data file gives a tensor per
  * input, named after it). Integer inputs (embedding ids, I32/I64) are read
- * as int64, the others as float normalized with the input's "normalize". */
+ * as int64, the others as float normalized with the input's "normalize".
+ * A float input declares the element type of its data (graph_input_dtype):
+ * data of another dtype is accepted only when it converts exactly (U8 or
+ * I8 data for F16, BF16, I16 or F64; any but I64 for F64; BOOL for any),
+ * except that F32 inputs take any numeric data as before but I32/I64 (ids,
+ * the wrong file); F64 data is rounded to the nearest float. An id input
+ * takes integer data only. */
 struct data_feed {
     const struct graph *graph;
     const char *path;

@@ -66,7 +66,14 @@
     X(REDUCE_MIN, "reduce_min")                                                \
     X(REDUCE_L2, "reduce_l2")                                                  \
     X(SLICE, "slice")                                                          \
-    X(MATMUL, "matmul")
+    X(MATMUL, "matmul")                                                        \
+    X(CAST, "cast")                                                            \
+    X(LAYER_NORM, "layer_norm")                                                \
+    X(INSTANCE_NORM, "instance_norm")                                          \
+    X(PAD, "pad")                                                              \
+    X(RESIZE, "resize")                                                        \
+    X(ARGMAX, "argmax")                                                        \
+    X(ARGMIN, "argmin")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -79,8 +86,57 @@ const char *graph_op_name(enum graph_op op);
 /* Returns GRAPH_OP_COUNT for an unknown name. */
 enum graph_op graph_op_parse(const char *name);
 
+/* Whether op is an element-wise function of its one input, y[i] = f(x[i])
+ * (sigmoid, tanh, neg, abs, exp, log, sqrt, erf, hard_sigmoid, hard_swish,
+ * elu, selu, clip, silu, gelu, gelu_tanh): int8 runs it as a table. */
+bool graph_op_is_function(enum graph_op op);
+
 enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
 const char *graph_activation_name(enum graph_activation act);
+
+/* String-valued attrs (X(enum suffix, name in files)). mode: pad takes
+ * constant, reflect, edge; resize takes nearest, linear. */
+#define GRAPH_MODE_LIST(X)                                                     \
+    X(CONSTANT, "constant")                                                    \
+    X(REFLECT, "reflect")                                                      \
+    X(EDGE, "edge")                                                            \
+    X(NEAREST, "nearest")                                                      \
+    X(LINEAR, "linear")
+/* resize: coordinate_transformation_mode of ONNX Resize */
+#define GRAPH_COORD_LIST(X)                                                    \
+    X(HALF_PIXEL, "half_pixel")                                                \
+    X(ASYMMETRIC, "asymmetric")                                                \
+    X(ALIGN_CORNERS, "align_corners")                                          \
+    X(PYTORCH_HALF_PIXEL, "pytorch_half_pixel")                                \
+    X(TF_HALF_PIXEL_FOR_NN, "tf_half_pixel_for_nn")
+/* resize: nearest_mode of ONNX Resize */
+#define GRAPH_ROUND_LIST(X)                                                    \
+    X(ROUND_PREFER_FLOOR, "round_prefer_floor")                                \
+    X(ROUND_PREFER_CEIL, "round_prefer_ceil")                                  \
+    X(FLOOR, "floor")                                                          \
+    X(CEIL, "ceil")
+
+enum graph_mode {
+#define GRAPH_MODE_ENUM(id, name) GRAPH_MODE_##id,
+    GRAPH_MODE_LIST(GRAPH_MODE_ENUM)
+#undef GRAPH_MODE_ENUM
+    GRAPH_MODE_COUNT
+};
+enum graph_coord {
+#define GRAPH_COORD_ENUM(id, name) GRAPH_COORD_##id,
+    GRAPH_COORD_LIST(GRAPH_COORD_ENUM)
+#undef GRAPH_COORD_ENUM
+    GRAPH_COORD_COUNT
+};
+enum graph_round {
+#define GRAPH_ROUND_ENUM(id, name) GRAPH_ROUND_##id,
+    GRAPH_ROUND_LIST(GRAPH_ROUND_ENUM)
+#undef GRAPH_ROUND_ENUM
+    GRAPH_ROUND_COUNT
+};
+const char *graph_mode_name(enum graph_mode mode);
+const char *graph_coord_name(enum graph_coord coord);
+const char *graph_round_name(enum graph_round round);
 
 /* Every attr of every op, with the defaults of model-format.md section 3
  * filled in for those a node leaves out. */
@@ -95,16 +151,31 @@ struct graph_attrs {
     float beta;                     /* hard_sigmoid */
     float gamma;                    /* selu */
     float min, max;                 /* clip */
-    int axis;                       /* concat, softmax; as written (may be negative) */
-    float epsilon;                  /* batch_norm */
+    int axis;                       /* concat, softmax, layer_norm; as written (may be negative) */
+    float epsilon;                  /* batch_norm, layer_norm, instance_norm */
     struct quanta_shape shape;      /* reshape target, dims[0] may be -1 */
     int n_axes;                     /* mean */
     int axes[QUANTA_MAX_RANK];
     bool keepdims;
+    bool select_last;               /* argmax, argmin: the last of equal extremes */
     int n_perm;                     /* transpose */
     int perm[QUANTA_MAX_RANK];
     int n_starts, n_steps;          /* slice: one entry per axis (steps default 1) */
     int64_t starts[QUANTA_MAX_RANK], steps[QUANTA_MAX_RANK];
+    enum quanta_dtype to;           /* cast (required) */                      \
+    /* pad: elements added before and after x along each axis (negative:
+     * removed), mode constant (with value), reflect or edge */
+    int n_pads_begin, n_pads_end;
+    int64_t pads_begin[QUANTA_MAX_RANK], pads_end[QUANTA_MAX_RANK];
+    int mode;                       /* enum graph_mode; pad: constant, resize: nearest */
+    float value;                    /* pad constant */
+    /* resize: output shape (shape), one scale per axis (0: output / input
+     * extent), how output coordinates map to input ones, and the rounding
+     * of nearest */
+    int n_scales;
+    float scales[QUANTA_MAX_RANK];
+    int coord;                      /* enum graph_coord */
+    int nearest;                    /* enum graph_round */
 };
 
 /* Quantization parameters of a value (quantized models only).
@@ -150,6 +221,11 @@ struct graph_node {
 
 struct graph_input {
     int value;
+    /* The element type the model declares for this input's data
+     * (model-format.md section 2): F32, F16, BF16, F64, U8, I8, I16 or BOOL
+     * for a value of dtype F32 (the feed converts the data to float), I32
+     * or I64 for ids. QUANTA_DTYPE_INVALID: the value's own dtype. */
+    enum quanta_dtype data_dtype;
     bool has_normalize;
     struct quanta_normalize normalize; /* mean/std owned by the graph */
 };
@@ -184,6 +260,10 @@ enum quanta_status graph_validate(struct graph *g, const char *source, struct qu
 
 int graph_find_value(const struct graph *g, const char *name); /* -1 if absent */
 
+/* The declared element type of graph input i (graph_input.data_dtype, else
+ * its value's dtype). */
+enum quanta_dtype graph_input_dtype(const struct graph *g, int i);
+
 /* Shape of value v for a given batch size (dims[0] == -1 replaced). */
 struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
 
@@ -191,10 +271,13 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
  * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
  * 2 ops; bias and fused activations are not counted); relu, relu6,
- * sigmoid, tanh, leaky_relu, add, mul, softmax and batch_norm 1 per
- * output element; max/avg pools 1 per output element and window cell;
- * global_avg_pool and mean 1 per input element; flatten, reshape, concat,
- * embedding, quantize and dequantize 0 (data movement). graph_node_ops
+ * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
+ * output element; layer_norm and instance_norm 5 per output element;
+ * max/avg pools 1 per output element and window cell; global_avg_pool and
+ * mean 1 per input element; resize linear 2 * 2^k per output element (a
+ * multiply-add per corner, k the axes whose extent changes); flatten,
+ * reshape, concat, embedding, slice, pad, resize nearest, quantize and
+ * dequantize 0 (data movement). graph_node_ops
  * counts node index node alone. */
 double graph_ops_count(const struct graph *g, int64_t batch);
 double graph_node_ops(const struct graph *g, int node, int64_t batch);
@@ -212,6 +295,11 @@ enum quanta_status graph_save(const struct graph *g, const char *path,
                               const struct st_meta *extra_meta, size_t n_extra,
                               struct quanta_error *err);
 
+/* The axes a resize node changes (resized[d]): those whose output extent
+ * differs from the input's or whose given scale is not 1; the others read
+ * index o for output index o. Returns how many. */
+int graph_resize_axes(const struct graph *g, const struct graph_node *n, bool *resized);
+
 /* ---- building and editing (for quantize, import) ---- */
 
 /* Appends a value; name is copied. Returns its index or -1 on allocation failure. */
@@ -226,6 +314,12 @@ void graph_attrs_default(struct graph_attrs *attrs);
 /* The defaults of op: graph_attrs_default with the op's own alpha
  * (hard_sigmoid 0.2, elu 1, selu 1.6732632). */
 void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op);
+
+/* Fuses the element-wise patterns exporters spell out into quanta's one
+ * operator for them (x/2 * (1 + erf(x/sqrt 2)) into gelu) and drops the
+ * nodes and values left unused. Before graph_validate. Returns the number
+ * of fusions, -1 on allocation failure. */
+int graph_fuse_elementwise(struct graph *g);
 
 /* ---- a model file: the container and its graph ---- */
 

@@ -42,6 +42,11 @@ struct quantize_options {
     const char *const *exclude;              /* node names kept in float */
     int n_exclude;
     bool allow_nonfinite;                    /* NaN/Inf constants accepted (default false) */
+    bool int8_outputs;                       /* static: a graph output of an int8
+                                                conv2d/dense is requantized to int8
+                                                and dequantized (the old form), not
+                                                float from the accumulator (default
+                                                false) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
                                                 adjusted (default NULL) */
 };
@@ -78,6 +83,8 @@ enum quantize_note_kind {
     QUANTIZE_NOTE_ZERO_RANGE,   /* calibrated range [0, 0]: scale 1 */
     QUANTIZE_NOTE_NARROW_RANGE, /* output scale widened to QUANTIZE_MAX_STEP_RATIO */
     QUANTIZE_NOTE_MIN_SCALE,    /* activation scale raised to QUANTIZE_MIN_SCALE */
+    QUANTIZE_NOTE_PAD_VALUE,    /* an int8 pad's constant is no step of its input:
+                                   from the constant, to the value it becomes */
 };
 
 struct quantize_note {
@@ -105,7 +112,8 @@ char *quantize_notes_json(const struct quantize_notes *notes);
 /* Reads what quantize_notes_json wrote; false (notes empty) if json is not
  * such an array or memory ran out. */
 bool quantize_notes_parse(const char *json, struct quantize_notes *notes);
-/* Short name of the rule: "bias_fit", "zero_range", "narrow_range", "min_scale". */
+/* Short name of the rule: "bias_fit", "zero_range", "narrow_range", "min_scale",
+ * "pad_value". */
 const char *quantize_note_kind_name(enum quantize_note_kind kind);
 
 /* The rewrite. src is a validated float graph (a graph with quant entries

@@ -29,6 +29,12 @@ void runner_free(struct runner *r);
 
 void runner_set_hook(struct runner *r, runner_value_hook hook, void *ctx);
 
+/* Per-node timing: while node_seconds is set (an array of the graph's
+ * n_nodes, NULL to stop), each runner_run adds every node's wall time in
+ * seconds (CLOCK_MONOTONIC around the node, threads included) to its
+ * entry. For quanta profile. */
+void runner_set_profile(struct runner *r, double *node_seconds);
+
 /* inputs[i] feeds graph input i, batch samples, already normalized:
  * float for F32 inputs, int64_t for integer inputs (embedding ids).
  * An embedding id outside [0, V) is QUANTA_ERR_INPUT naming the node. */
@@ -37,6 +43,11 @@ enum quanta_status runner_run(struct runner *r, int64_t batch, const void *const
 
 /* Graph output i of the last run, as float, with its shape. */
 const float *runner_output(const struct runner *r, int index, struct quanta_shape *shape);
+
+/* The element-wise function node nd computes (sigmoid, tanh, and neg ...
+ * gelu_tanh: the float kernels' own definitions, in double): true and *y
+ * = f(x); false for other ops. */
+bool runner_node_function(const struct graph_node *nd, double x, double *y);
 
 /* Bytes of activation memory the runner planned (for inspect). */
 size_t runner_arena_size(const struct runner *r);

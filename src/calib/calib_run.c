@@ -4,6 +4,7 @@
  * arena, and one fixed-size observer per value. */
 #include "quanta/calib.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,31 @@ static void calib_hook(void *ctx, const struct graph *g, int value, const float 
     int64_t n = quanta_shape_numel(shape);
     if (n > 0)
         calib_observer_update(&cs->obs[k], data, (size_t)n);
+}
+
+/* The one node reading value v, or NULL (several readers, or a graph
+ * output: its own values matter too). */
+static const struct graph_node *sole_reader(const struct graph *g, int v)
+{
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == v)
+            return NULL;
+    const struct graph_node *reader = NULL;
+    for (int n = 0; n < g->n_nodes; n++)
+        for (int k = 0; k < g->nodes[n].n_inputs; k++)
+            if (g->nodes[n].inputs[k] == v) {
+                if (reader)
+                    return NULL;
+                reader = &g->nodes[n];
+            }
+    return reader;
+}
+
+static double reader_function(double x, void *node)
+{
+    double y = NAN;
+    runner_node_function(node, x, &y);
+    return y;
 }
 
 static bool is_integer_dtype(enum quanta_dtype dtype)
@@ -121,7 +147,13 @@ enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
         cv->nonfinite = o->nonfinite;
         cv->min = o->count ? o->min : 0;
         cv->max = o->count ? o->max : 0;
-        st = calib_observer_range(o, opt, &cv->lo, &cv->hi, err);
+        /* a value only a function reads (conv -> silu): its error counts
+         * after that function */
+        const struct graph_node *reader = sole_reader(g, v);
+        double probe;
+        bool fn = reader && runner_node_function(reader, 0.0, &probe);
+        st = calib_observer_range_after(o, opt, fn ? reader_function : NULL, (void *)reader,
+                                        &cv->lo, &cv->hi, err);
         if (st != QUANTA_OK)
             goto fail;
     }

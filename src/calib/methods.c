@@ -189,6 +189,77 @@ static void mse_search(const double *h, int nb, double x0, double tw, int levels
     *hi = best_b == nb ? x0 + nb * tw : x0 + best_b * tw;
 }
 
+/* mse_search with the error measured after f, the function the value's
+ * one reader applies: bins below lo cost (f(x) - f(lo))^2, above hi
+ * (f(x) - f(hi))^2, inside step^2/12 * f'(x)^2 (f' from the bin's edges).
+ * A flat stretch of f (silu's negative side, sigmoid's tails) then spends
+ * few levels. work holds 5 * (nb + 1) doubles. */
+static void mse_search_after(const double *h, int nb, double x0, double tw, int levels,
+                             double (*f)(double, void *), void *ctx, double *work, double *lo,
+                             double *hi)
+{
+    double *C = work, *F1 = work + nb + 1, *F2 = work + 2 * (nb + 1), *D2 = work + 3 * (nb + 1);
+    double *fe = work + 4 * (nb + 1); /* f at the bin edges */
+    for (int k = 0; k <= nb; k++)
+        fe[k] = f(x0 + k * tw, ctx);
+    C[0] = F1[0] = F2[0] = D2[0] = 0;
+    for (int k = 0; k < nb; k++) {
+        double fm = f(x0 + (k + 0.5) * tw, ctx), d = (fe[k + 1] - fe[k]) / tw;
+        if (!isfinite(fm) || !isfinite(d))
+            fm = d = 0; /* outside f's domain: no weight */
+        C[k + 1] = C[k] + h[k];
+        F1[k + 1] = F1[k] + h[k] * fm;
+        F2[k + 1] = F2[k] + h[k] * fm * fm;
+        D2[k + 1] = D2[k] + h[k] * d * d;
+    }
+    double best = INFINITY;
+    int best_a = 0, best_b = nb;
+    for (int ia = 0; ia < nb; ia++) {
+        double fl = fe[ia];
+        double err_lo = isfinite(fl) ? F2[ia] - 2 * fl * F1[ia] + fl * fl * C[ia] : 0;
+        for (int ib = ia + 1; ib <= nb; ib++) {
+            double fu = fe[ib];
+            double ca = C[nb] - C[ib], f1a = F1[nb] - F1[ib], f2a = F2[nb] - F2[ib];
+            double err_hi = isfinite(fu) ? f2a - 2 * fu * f1a + fu * fu * ca : 0;
+            double step = (ib - ia) * tw / (levels - 1);
+            double e = (D2[ib] - D2[ia]) * step * step / 12 + (err_lo > 0 ? err_lo : 0) +
+                       (err_hi > 0 ? err_hi : 0);
+            if (e < best) {
+                best = e;
+                best_a = ia;
+                best_b = ib;
+            }
+        }
+    }
+    *lo = x0 + best_a * tw;
+    *hi = x0 + best_b * tw;
+}
+
+enum quanta_status calib_observer_range_after(const struct calib_observer *obs,
+                                              const struct calib_options *opt,
+                                              double (*f)(double x, void *ctx), void *ctx,
+                                              double *lo, double *hi, struct quanta_error *err)
+{
+    if (!f || opt->method != CALIB_MSE || obs->count == 0 || obs->min == obs->max)
+        return calib_observer_range(obs, opt, lo, hi, err);
+    /* coarser than the plain search: O(bins^2) calls of f */
+    int nb = obs->bins < 512 ? obs->bins : 512;
+    double *work = malloc((size_t)(6 * nb + 8) * sizeof *work);
+    if (!work)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for calibration work buffers");
+    double tw = (obs->max - obs->min) / nb;
+    rebin(obs, work, nb, obs->min, tw, 0);
+    mse_search_after(work, nb, obs->min, tw, 1 << opt->mse_bits, f, ctx, work + nb, lo, hi);
+    free(work);
+    if (*lo < obs->min)
+        *lo = obs->min;
+    if (*hi > obs->max)
+        *hi = obs->max;
+    if (*lo > *hi)
+        *lo = *hi;
+    return QUANTA_OK;
+}
+
 enum quanta_status calib_observer_range(const struct calib_observer *obs,
                                         const struct calib_options *opt, double *lo, double *hi,
                                         struct quanta_error *err)

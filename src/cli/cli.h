@@ -32,7 +32,8 @@ bool cli_parse_double(const char *text, double *out);
     X(dequantize, "turn a quantized model back into a float model")          \
     X(calibrate, "record activation ranges of a float model over data")      \
     X(import, "convert an ONNX model to a quanta model")                      \
-    X(bench, "measure latency, throughput and GOP/s of models")
+    X(bench, "measure latency, throughput and GOP/s of models")                \
+    X(profile, "show where a model's time goes, node by node")
 
 #define CLI_DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 CLI_COMMAND_LIST(CLI_DECLARE)

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "cli/cli_input.h"
 #include "kernels/kernels.h"
 #include "report/report.h"
 
@@ -274,93 +275,6 @@ static bool graph_is_int8(const struct graph *g)
     return false;
 }
 
-static bool is_integer_input(enum quanta_dtype dtype)
-{
-    return dtype == QUANTA_I32 || dtype == QUANTA_I64;
-}
-
-/* Smallest vocabulary of the embeddings reading value v; 1 if none. */
-static int64_t vocab_of(const struct graph *g, int v)
-{
-    int64_t vocab = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const struct graph_node *n = &g->nodes[i];
-        if (n->op != GRAPH_OP_EMBEDDING || n->inputs[0] != v)
-            continue;
-        int64_t rows = g->values[n->inputs[1]].shape.dims[0];
-        if (vocab < 0 || rows < vocab)
-            vocab = rows;
-    }
-    return vocab < 1 ? 1 : vocab;
-}
-
-/* xorshift64*: the same stream on every machine. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-struct bench_input {
-    int n;
-    void **buffers;
-};
-
-static void input_free(struct bench_input *in)
-{
-    for (int i = 0; i < in->n; i++)
-        free(in->buffers[i]);
-    free(in->buffers);
-    memset(in, 0, sizeof *in);
-}
-
-/* Synthetic samples for every graph input, max_batch of them: floats
- * uniform in [-1, 1) (already normalized), ids uniform in [0, vocab). */
-static enum quanta_status input_make(struct bench_input *in, const struct graph *g,
-                                     const char *path, int64_t max_batch,
-                                     struct quanta_error *err)
-{
-    memset(in, 0, sizeof *in);
-    in->buffers = calloc((size_t)g->n_inputs + 1, sizeof *in->buffers);
-    if (!in->buffers)
-        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
-    in->n = g->n_inputs;
-    for (int i = 0; i < g->n_inputs; i++) {
-        int v = g->inputs[i].value;
-        struct quanta_shape s = graph_value_shape(g, v, max_batch);
-        int64_t numel = quanta_shape_numel(&s);
-        bool integer = is_integer_input(g->values[v].dtype);
-        size_t elem = integer ? sizeof(int64_t) : sizeof(float);
-        if (numel < 1 || (uint64_t)numel > SIZE_MAX / elem) {
-            input_free(in);
-            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' is too large for batch %lld",
-                               path, g->values[v].name, (long long)max_batch);
-        }
-        in->buffers[i] = malloc((size_t)numel * elem);
-        if (!in->buffers[i]) {
-            input_free(in);
-            return quanta_fail(err, QUANTA_ERR_NOMEM,
-                               "out of memory for input '%s' at batch %lld", g->values[v].name,
-                               (long long)max_batch);
-        }
-        uint64_t state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(i + 1);
-        if (integer) {
-            int64_t vocab = vocab_of(g, v), *ids = in->buffers[i];
-            for (int64_t k = 0; k < numel; k++)
-                ids[k] = (int64_t)(next_random(&state) % (uint64_t)vocab);
-        } else {
-            float *x = in->buffers[i];
-            for (int64_t k = 0; k < numel; k++)
-                x[k] = (float)((double)(next_random(&state) >> 11) * 0x1.0p-52 - 1.0);
-        }
-    }
-    return QUANTA_OK;
-}
-
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -415,7 +329,7 @@ struct bench_run {
     struct model m;
     bool opened;
     struct runner *r;
-    struct bench_input in;
+    struct cli_input in;
     double *times, *cpu;    /* [iters] of the current batch size */
 };
 
@@ -423,7 +337,7 @@ static void bench_close(struct bench_run *run)
 {
     free(run->times);
     free(run->cpu);
-    input_free(&run->in);
+    cli_input_free(&run->in);
     runner_free(run->r);
     if (run->opened)
         model_close(&run->m);
@@ -463,7 +377,7 @@ static enum quanta_status bench_open(struct bench *b, int index, struct bench_ru
             quanta_error_prefix(err, "%s", bm->path);
         return st;
     }
-    if ((st = input_make(&run->in, g, bm->path, max_batch, err)) != QUANTA_OK)
+    if ((st = cli_input_make(&run->in, g, bm->path, max_batch, err)) != QUANTA_OK)
         return st;
     run->times = malloc((size_t)b->opt.iters * sizeof *run->times);
     run->cpu = malloc((size_t)b->opt.iters * sizeof *run->cpu);

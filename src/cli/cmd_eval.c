@@ -1,6 +1,7 @@
-/* quanta eval: accuracy and latency of one model, or of two models side by
- * side on the same batches (agreement, KL divergence, output SQNR, and
- * per-layer SQNR), with optional pass/fail gates for scripts and CI. */
+/* quanta eval: the figures and latency of one model, or of two models side
+ * by side on the same batches, with optional pass/fail gates for scripts
+ * and CI. The figures, the task they fit and the gates are src/report/
+ * (eval.c); this file reads options, runs the models and prints. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,24 +11,37 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
-#include "report/report.h"
+#include "report/eval.h"
 
 static const char eval_usage[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n";
+    "                   [--min-agreement PCT] [--significance ALPHA] [--metric NAME]\n"
+    "                   [--max-metric-drop X] [--output-kind prob|logit] [--threads N]\n"
+    "                   [--layout nchw|nhwc]\n";
 
 static const char eval_help[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
-    "                   [--min-agreement PCT] [--threads N] [--layout nchw|nhwc]\n"
+    "                   [--min-agreement PCT] [--significance ALPHA] [--metric NAME]\n"
+    "                   [--max-metric-drop X] [--output-kind prob|logit] [--threads N]\n"
+    "                   [--layout nchw|nhwc]\n"
     "\n"
     "Runs MODEL on the samples of FILE and reports top-1 and top-5 accuracy,\n"
     "milliseconds per sample (time spent running the model only) and the file\n"
     "size. With MODEL2, both models run on the same batches and one table\n"
     "compares them: accuracy drop (MODEL - MODEL2, in points), top-1\n"
     "agreement, mean KL divergence KL(P_MODEL || P_MODEL2) of the output\n"
-    "distributions, and the SQNR of MODEL2's outputs against MODEL's.\n"
+    "distributions, and the SQNR of MODEL2's outputs against MODEL's. With\n"
+    "labels, the drop has a 95% confidence interval for paired proportions\n"
+    "(Newcombe) and the exact McNemar test of the samples only one model gets\n"
+    "right; agreement has a 95% Wilson interval.\n"
+    "\n"
+    "The figures fit the output: class scores [N, C] (above), one probability\n"
+    "or logit per sample (binary: AUC, log loss, accuracy at 0.5, calibration),\n"
+    "class scores per position [N, T, C] (per-token accuracy and agreement), or\n"
+    "float labels of the output's shape (regression: MSE, MAE, cosine, SQNR).\n"
+    "Two models are also compared by the MSE, MAE and cosine of their outputs.\n"
     "\n"
     "options:\n"
     "  --data FILE          samples (IDX, NPY or safetensors; required)\n"
@@ -42,6 +56,18 @@ static const char eval_help[] =
     "                       drops by more than PTS points, 0..100\n"
     "  --min-agreement PCT  with MODEL2: fail (exit 1) if the models agree on\n"
     "                       fewer than PCT percent of the samples, 0..100\n"
+    "  --significance ALPHA with MODEL2 and labels: the drop gate fails only\n"
+    "                       when the drop is also significant (exact McNemar\n"
+    "                       p < ALPHA, 0 < ALPHA < 1); alone, fail on any\n"
+    "                       significant drop (as --max-drop 0)\n"
+    "  --metric NAME        the figure --max-metric-drop reads: accuracy, top5,\n"
+    "                       auc, logloss, mse, mae, cosine, agreement,\n"
+    "                       token-agreement (default: by the output and labels)\n"
+    "  --max-metric-drop X  with MODEL2: fail if the metric drops by more than X\n"
+    "                       (MODEL - MODEL2 when higher is better, else\n"
+    "                       MODEL2 - MODEL), in the metric's units\n"
+    "  --output-kind K      one output per sample: prob or logit (default: prob\n"
+    "                       when every output of MODEL is in [0, 1])\n"
     "  --threads N          worker threads (default 0: all cores)\n"
     "  --layout L           layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
     "                       transposed for an input [N, H, W, C]); default: each\n"
@@ -58,16 +84,26 @@ struct eval_options {
     const char *labels;
     int64_t samples, batch, threads;
     bool json, per_layer;
-    bool has_max_drop, has_min_agreement;
-    double max_drop, min_agreement;
     int layout;                 /* --layout, -1: each model's own */
+    struct report_eval_options report;
 };
+
+/* A number in [0, hi] (hi: INFINITY for none) for a gate. */
+static int gate_value(const char *opt, const char *arg, double hi, const char *what, double *v,
+                      bool *has)
+{
+    if (!cli_parse_double(arg, v) || !(*v >= 0.0) || *v > hi || isinf(*v))
+        return cli_usage_error("eval", eval_usage, "%s '%s' is not %s", opt, arg, what);
+    *has = true;
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, struct eval_options *o)
 {
     enum {
         OPT_DATA = 256, OPT_LABELS, OPT_SAMPLES, OPT_BATCH, OPT_JSON, OPT_PER_LAYER,
-        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_THREADS, OPT_LAYOUT
+        OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_SIGNIFICANCE, OPT_THREADS, OPT_LAYOUT, OPT_METRIC,
+        OPT_MAX_METRIC_DROP, OPT_OUTPUT_KIND
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -78,14 +114,19 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         {"per-layer", no_argument, NULL, OPT_PER_LAYER},
         {"max-drop", required_argument, NULL, OPT_MAX_DROP},
         {"min-agreement", required_argument, NULL, OPT_MIN_AGREEMENT},
+        {"significance", required_argument, NULL, OPT_SIGNIFICANCE},
+        {"metric", required_argument, NULL, OPT_METRIC},
+        {"max-metric-drop", required_argument, NULL, OPT_MAX_METRIC_DROP},
+        {"output-kind", required_argument, NULL, OPT_OUTPUT_KIND},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct eval_options){.batch = 64};
+    *o = (struct eval_options){.batch = 64, .layout = -1};
+    struct report_eval_options *r = &o->report;
+    r->metric = REPORT_METRIC_DEFAULT;
     int c, rc = 0;
-    o->layout = -1;
     optind = 0;
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
@@ -117,20 +158,39 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
             rc = cli_opt_layout("eval", eval_usage, optarg, &o->layout);
             break;
         case OPT_MAX_DROP:
-            if (!cli_parse_double(optarg, &o->max_drop) || o->max_drop < 0.0 ||
-                o->max_drop > 100.0)
-                return cli_usage_error("eval", eval_usage,
-                                       "--max-drop '%s' is not a number of points in [0, 100]",
-                                       optarg);
-            o->has_max_drop = true;
+            rc = gate_value("--max-drop", optarg, 100.0, "a number of points in [0, 100]",
+                            &r->max_drop, &r->has_max_drop);
             break;
         case OPT_MIN_AGREEMENT:
-            if (!cli_parse_double(optarg, &o->min_agreement) || o->min_agreement < 0.0 ||
-                o->min_agreement > 100.0)
+            rc = gate_value("--min-agreement", optarg, 100.0, "a percentage in [0, 100]",
+                            &r->min_agreement, &r->has_min_agreement);
+            break;
+        case OPT_MAX_METRIC_DROP:
+            rc = gate_value("--max-metric-drop", optarg, INFINITY, "a finite number >= 0",
+                            &r->max_metric_drop, &r->has_max_metric_drop);
+            break;
+        case OPT_SIGNIFICANCE:
+            if (!cli_parse_double(optarg, &r->significance) || !(r->significance > 0.0) ||
+                !(r->significance < 1.0))
                 return cli_usage_error("eval", eval_usage,
-                                       "--min-agreement '%s' is not a percentage in [0, 100]",
-                                       optarg);
-            o->has_min_agreement = true;
+                                       "--significance '%s' is not a level in (0, 1)", optarg);
+            r->has_significance = true;
+            break;
+        case OPT_METRIC:
+            r->metric = report_metric_from_name(optarg);
+            if (r->metric == REPORT_METRIC_COUNT)
+                return cli_usage_error("eval", eval_usage,
+                                       "--metric '%s' is none of accuracy, top5, auc, logloss, "
+                                       "mse, mae, cosine, agreement, token-agreement", optarg);
+            break;
+        case OPT_OUTPUT_KIND:
+            if (strcmp(optarg, "prob") == 0)
+                r->output_kind = REPORT_OUTPUT_PROB;
+            else if (strcmp(optarg, "logit") == 0)
+                r->output_kind = REPORT_OUTPUT_LOGIT;
+            else
+                return cli_usage_error("eval", eval_usage,
+                                       "--output-kind '%s' is neither prob nor logit", optarg);
             break;
         default:
             return cli_option_error("eval", eval_usage, c, argv);
@@ -147,15 +207,18 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         o->model[i] = argv[optind + i];
     if (!o->data)
         return cli_usage_error("eval", eval_usage, "--data FILE is needed");
-    if (o->n_models < 2 && (o->per_layer || o->has_max_drop || o->has_min_agreement))
+    if (o->n_models < 2 && (o->per_layer || r->has_max_drop || r->has_min_agreement ||
+                            r->has_significance || r->has_max_metric_drop))
         return cli_usage_error("eval", eval_usage, "%s needs a second model to compare with",
-                               o->per_layer      ? "--per-layer"
-                               : o->has_max_drop ? "--max-drop"
-                                                 : "--min-agreement");
+                               o->per_layer             ? "--per-layer"
+                               : r->has_max_drop        ? "--max-drop"
+                               : r->has_min_agreement   ? "--min-agreement"
+                               : r->has_significance    ? "--significance"
+                                                        : "--max-metric-drop");
     return 0;
 }
 
-/* ---- the evaluation ---- */
+/* ---- running the models ---- */
 
 struct side {
     const char *path;
@@ -164,10 +227,7 @@ struct side {
     struct runner *runner;
     struct data_feed feed;       /* own feed (model 2 borrows model 1's when it can) */
     struct data_feed *input;     /* the feed this model reads */
-    int64_t bytes;
-    double seconds;             /* inside runner_run */
     int64_t per_sample;         /* output 0 elements per sample */
-    struct report_accuracy acc;
 };
 
 struct eval {
@@ -176,12 +236,9 @@ struct eval {
     int n;
     struct labels labels;
     int64_t samples;
-    struct report_compare cmp;
+    struct report_eval report;
     struct report_layers layers;
     bool usage_error;           /* err holds a usage error of ours */
-    /* gates */
-    bool pass;
-    char reason[2 * QUANTA_ERROR_MESSAGE_MAX];
 };
 
 static double now_seconds(void)
@@ -190,12 +247,6 @@ static double now_seconds(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
-
-static bool have_labels(const struct eval *e)
-{
-    return e->labels.n > 0;
-}
-
 static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *err)
 {
     struct side *s = &e->side[i];
@@ -204,7 +255,6 @@ static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *
         return st;
     s->opened = true;
     const struct graph *g = &s->model.graph;
-    s->bytes = cli_file_size(s->path);
     struct quanta_shape shape = graph_value_shape(g, g->outputs[0], 1);
     s->per_sample = quanta_shape_numel(&shape);
     if (s->per_sample < 1 || s->per_sample > INT32_MAX)
@@ -236,16 +286,16 @@ static enum quanta_status load_labels(struct eval *e, struct quanta_error *err)
 {
     enum quanta_status st;
     if (e->opt.labels)
-        st = labels_load(&e->labels, e->opt.labels, err);
+        st = labels_load_any(&e->labels, e->opt.labels, err);
     else
-        st = labels_load_for_data(&e->labels, e->opt.data, err);
+        st = labels_load_for_data_any(&e->labels, e->opt.data, err);
     if (st != QUANTA_OK)
         return st;
-    const char *where = e->opt.labels ? e->opt.labels : e->opt.data;
     int64_t in_file = e->side[0].input->datasets[0]->n_samples;
-    if (have_labels(e) && e->labels.n != in_file)
+    if (e->labels.n > 0 && e->labels.n != in_file)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds %lld labels but %s has %lld samples",
-                           where, (long long)e->labels.n, e->opt.data, (long long)in_file);
+                           e->labels.path, (long long)e->labels.n, e->opt.data,
+                           (long long)in_file);
     return QUANTA_OK;
 }
 
@@ -253,251 +303,28 @@ static enum quanta_status run_batches(struct eval *e, struct quanta_error *err)
 {
     enum quanta_status st;
     int64_t batch = e->side[0].input->batch;
-    int n_classes = (int)e->side[0].per_sample;
-    double *scratch = malloc(2 * (size_t)n_classes * sizeof *scratch);
-    if (!scratch)
-        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
     for (int64_t start = 0; start < e->samples; start += batch) {
         int64_t count = e->samples - start < batch ? e->samples - start : batch;
         const float *out[2] = {NULL, NULL};
         for (int i = 0; i < e->n; i++) {
             struct side *s = &e->side[i];
             if (s->input == &s->feed && (st = data_feed_read(&s->feed, start, count, err)))
-                goto done;
+                return st;
             double t0 = now_seconds();
             st = runner_run(s->runner, count, data_feed_inputs(s->input), err);
-            s->seconds += now_seconds() - t0;
+            e->report.model[i].seconds += now_seconds() - t0;
             if (st != QUANTA_OK) {
                 if (strncmp(err->message, s->path, strlen(s->path)) != 0)
                     quanta_error_prefix(err, "%s", s->path);
-                goto done;
+                return st;
             }
             struct quanta_shape shape;
             out[i] = runner_output(s->runner, 0, &shape);
         }
-        for (int64_t k = 0; k < count; k++) {
-            const float *x1 = out[0] + k * n_classes;
-            int label = have_labels(e) ? e->labels.values[start + k] : -1;
-            if (have_labels(e))
-                report_accuracy_add(&e->side[0].acc, x1, n_classes, label);
-            if (e->n == 2) {
-                const float *x2 = out[1] + k * n_classes;
-                if (have_labels(e))
-                    report_accuracy_add(&e->side[1].acc, x2, n_classes, label);
-                report_compare_add(&e->cmp, x1, x2, n_classes, scratch);
-            }
-        }
+        if ((st = report_eval_add(&e->report, start, count, out, err)) != QUANTA_OK)
+            return st;
     }
-    st = QUANTA_OK;
-done:
-    free(scratch);
-    return st;
-}
-
-static double accuracy(const struct eval *e, int i)
-{
-    return have_labels(e) ? report_percent(e->side[i].acc.top1, e->side[i].acc.samples) : NAN;
-}
-
-static double top5(const struct eval *e, int i)
-{
-    return have_labels(e) ? report_percent(e->side[i].acc.top5, e->side[i].acc.samples) : NAN;
-}
-
-static double ms_per_sample(const struct eval *e, int i)
-{
-    return 1000.0 * e->side[i].seconds / (double)e->samples;
-}
-
-static double accuracy_drop(const struct eval *e)
-{
-    return accuracy(e, 0) - accuracy(e, 1);
-}
-
-static double agreement(const struct eval *e)
-{
-    return report_percent(e->cmp.agree, e->cmp.samples);
-}
-
-static void check_gates(struct eval *e)
-{
-    size_t len = 0;
-    e->pass = true;
-    e->reason[0] = '\0';
-    if (e->opt.has_max_drop && accuracy_drop(e) > e->opt.max_drop) {
-        e->pass = false;
-        len += (size_t)snprintf(e->reason + len, sizeof e->reason - len,
-                                "accuracy drop %.2f points exceeds --max-drop %g",
-                                accuracy_drop(e), e->opt.max_drop);
-    }
-    if (e->opt.has_min_agreement && agreement(e) < e->opt.min_agreement && len < sizeof e->reason) {
-        e->pass = false;
-        snprintf(e->reason + len, sizeof e->reason - len,
-                 "%sagreement %.2f%% is below --min-agreement %g", len ? "; " : "", agreement(e),
-                 e->opt.min_agreement);
-    }
-}
-
-/* "91.20%", or "-" when v is unknown. */
-static const char *fmt_percent(double v, char *buf, size_t size)
-{
-    if (isnan(v))
-        snprintf(buf, size, "-");
-    else
-        snprintf(buf, size, "%.2f%%", v);
-    return buf;
-}
-
-static const char *fmt_db(double v, char *buf, size_t size)
-{
-    if (isnan(v))
-        snprintf(buf, size, "-");
-    else if (isinf(v))
-        snprintf(buf, size, "%s", v > 0 ? "inf (identical)" : "-inf");
-    else
-        snprintf(buf, size, "%.2f dB", v);
-    return buf;
-}
-
-static enum quanta_status print_text(const struct eval *e)
-{
-    char a[64], b[64];
-    static const enum report_align align[] = {REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT,
-                                              REPORT_ALIGN_RIGHT};
-    static const char *const head2[] = {"", "model 1", "model 2"};
-    static const char *const head1[] = {"", "model"};
-    struct report_table *t = report_table_create(e->n + 1, e->n == 2 ? head2 : head1, align);
-    report_table_add(t, "file");
-    for (int i = 0; i < e->n; i++)
-        report_table_add(t, "%s", e->side[i].path);
-    report_table_add(t, "accuracy");
-    for (int i = 0; i < e->n; i++)
-        report_table_add(t, "%s", fmt_percent(accuracy(e, i), a, sizeof a));
-    report_table_add(t, "top-5");
-    for (int i = 0; i < e->n; i++)
-        report_table_add(t, "%s", fmt_percent(top5(e, i), a, sizeof a));
-    report_table_add(t, "ms/sample");
-    for (int i = 0; i < e->n; i++)
-        report_table_add(t, "%.4f", ms_per_sample(e, i));
-    report_table_add(t, "bytes");
-    for (int i = 0; i < e->n; i++)
-        report_table_add(t, "%lld", (long long)e->side[i].bytes);
-    report_table_add(t, "samples");
-    report_table_add(t, "%lld", (long long)e->samples);
-    if (e->n == 2) {
-        report_table_add(t, "%s", "");
-        report_table_add(t, "accuracy drop");
-        if (have_labels(e))
-            report_table_add(t, "%.2f points", accuracy_drop(e));
-        else
-            report_table_add(t, "-");
-        report_table_add(t, "%s", "");
-        report_table_add(t, "agreement");
-        report_table_add(t, "%s", fmt_percent(agreement(e), a, sizeof a));
-        report_table_add(t, "%s", "");
-        report_table_add(t, "KL divergence");
-        report_table_add(t, "%.6f", report_compare_kl(&e->cmp));
-        report_table_add(t, "%s", "");
-        report_table_add(t, "output SQNR");
-        report_table_add(t, "%s", fmt_db(report_sqnr_db(&e->cmp.sqnr), b, sizeof b));
-        report_table_add(t, "%s", "");
-        if (e->opt.has_max_drop) {
-            report_table_add(t, "--max-drop %g", e->opt.max_drop);
-            report_table_add(t, "%s", accuracy_drop(e) > e->opt.max_drop ? "FAIL" : "pass");
-            report_table_add(t, "%s", "");
-        }
-        if (e->opt.has_min_agreement) {
-            report_table_add(t, "--min-agreement %g", e->opt.min_agreement);
-            report_table_add(t, "%s", agreement(e) < e->opt.min_agreement ? "FAIL" : "pass");
-            report_table_add(t, "%s", "");
-        }
-    }
-    enum quanta_status st = report_table_print(t, stdout);
-    report_table_free(t);
-    if (st != QUANTA_OK || !e->opt.per_layer)
-        return st;
-
-    static const char *const lhead[] = {"value", "op", "shape", "sqnr"};
-    static const enum report_align lalign[] = {REPORT_ALIGN_LEFT, REPORT_ALIGN_LEFT,
-                                               REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT};
-    const struct graph *g1 = &e->side[0].model.graph;
-    t = report_table_create(4, lhead, lalign);
-    for (int i = 0; i < e->layers.n; i++) {
-        const struct report_layer *l = &e->layers.list[i];
-        const struct graph_value *v = &g1->values[l->value1];
-        report_table_add(t, "%s", v->name);
-        report_table_add(t, "%s", graph_op_name(g1->nodes[v->producer].op));
-        report_table_add(t, "%s", cli_shape_format(&v->shape, a, sizeof a));
-        if (l->mismatch)
-            report_table_add(t, "shape mismatch");
-        else
-            report_table_add(t, "%s", fmt_db(report_sqnr_db(&l->sqnr), b, sizeof b));
-    }
-    printf("\nper-layer SQNR of model 2 against model 1 (%d values in both graphs)\n",
-           e->layers.n);
-    st = report_table_print(t, stdout);
-    report_table_free(t);
-    return st;
-}
-
-static cJSON *eval_json(const struct eval *e)
-{
-    cJSON *root = cJSON_CreateObject();
-    if (!root)
-        return NULL;
-    cJSON_AddNumberToObject(root, "samples", (double)e->samples);
-    cJSON_AddStringToObject(root, "data", e->opt.data);
-    cJSON_AddBoolToObject(root, "labels", have_labels(e));
-    cJSON *models = cJSON_AddArrayToObject(root, "models");
-    for (int i = 0; models && i < e->n; i++) {
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddItemToArray(models, m);
-        cJSON_AddStringToObject(m, "path", e->side[i].path);
-        cli_json_add_number(m, "accuracy", accuracy(e, i));
-        cli_json_add_number(m, "top5", top5(e, i));
-        cli_json_add_number(m, "ms_per_sample", ms_per_sample(e, i));
-        cJSON_AddNumberToObject(m, "bytes", (double)e->side[i].bytes);
-    }
-    if (e->n == 2) {
-        cli_json_add_number(root, "accuracy_drop", accuracy_drop(e));
-        cli_json_add_number(root, "top5_drop", top5(e, 0) - top5(e, 1));
-        cli_json_add_number(root, "agreement", agreement(e));
-        cli_json_add_number(root, "kl_divergence", report_compare_kl(&e->cmp));
-        double db = report_sqnr_db(&e->cmp.sqnr);
-        cli_json_add_number(root, "sqnr_db", db);
-        cJSON_AddBoolToObject(root, "identical_outputs", e->cmp.sqnr.noise == 0.0);
-        if (e->opt.per_layer) {
-            const struct graph *g1 = &e->side[0].model.graph;
-            cJSON *pl = cJSON_AddArrayToObject(root, "per_layer");
-            for (int i = 0; pl && i < e->layers.n; i++) {
-                const struct report_layer *l = &e->layers.list[i];
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToArray(pl, o);
-                cJSON_AddStringToObject(o, "value", g1->values[l->value1].name);
-                cli_json_add_number(o, "sqnr_db", l->mismatch ? NAN : report_sqnr_db(&l->sqnr));
-                cJSON_AddBoolToObject(o, "identical", !l->mismatch && l->sqnr.noise == 0.0);
-            }
-        }
-    }
-    cJSON *checks = cJSON_AddArrayToObject(root, "checks");
-    if (checks && e->opt.has_max_drop) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddItemToArray(checks, c);
-        cJSON_AddStringToObject(c, "name", "max_drop");
-        cJSON_AddNumberToObject(c, "threshold", e->opt.max_drop);
-        cli_json_add_number(c, "value", accuracy_drop(e));
-        cJSON_AddBoolToObject(c, "pass", !(accuracy_drop(e) > e->opt.max_drop));
-    }
-    if (checks && e->opt.has_min_agreement) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddItemToArray(checks, c);
-        cJSON_AddStringToObject(c, "name", "min_agreement");
-        cJSON_AddNumberToObject(c, "threshold", e->opt.min_agreement);
-        cli_json_add_number(c, "value", agreement(e));
-        cJSON_AddBoolToObject(c, "pass", !(agreement(e) < e->opt.min_agreement));
-    }
-    cJSON_AddBoolToObject(root, "pass", e->pass);
-    return root;
+    return QUANTA_OK;
 }
 
 static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
@@ -518,14 +345,23 @@ static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
     }
     if ((st = load_labels(e, err)) != QUANTA_OK)
         return st;
-    if (e->opt.has_max_drop && !have_labels(e)) {
-        e->usage_error = true;
-        return quanta_fail(err, QUANTA_ERR_USAGE,
-                           "--max-drop needs labels but none were found for %s; give --labels",
-                           e->opt.data);
+    const struct graph *g1 = &e->side[0].model.graph;
+    struct quanta_shape out = graph_value_shape(g1, g1->outputs[0], 1);
+    if (out.rank > 0)
+        out.rank--; /* per sample: without the batch axis */
+    memmove(out.dims, out.dims + 1, (size_t)out.rank * sizeof out.dims[0]);
+    st = report_eval_init(&e->report, &e->opt.report, e->n, &out, &e->labels, e->samples,
+                          e->opt.data, err);
+    if (st != QUANTA_OK) {
+        e->usage_error = st == QUANTA_ERR_USAGE;
+        return st;
+    }
+    for (int i = 0; i < e->n; i++) {
+        e->report.model[i].path = e->side[i].path;
+        e->report.model[i].bytes = cli_file_size(e->side[i].path);
     }
     if (e->n == 2 && e->opt.per_layer) {
-        st = report_layers_init(&e->layers, &e->side[0].model.graph, &e->side[1].model.graph,
+        st = report_layers_init(&e->layers, g1, &e->side[1].model.graph,
                                 e->side[0].input->batch, err);
         if (st != QUANTA_OK)
             return st;
@@ -533,8 +369,7 @@ static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
     }
     if ((st = run_batches(e, err)) != QUANTA_OK)
         return st;
-    check_gates(e);
-    return QUANTA_OK;
+    return report_eval_finish(&e->report, err);
 }
 
 static void eval_free(struct eval *e)
@@ -546,6 +381,7 @@ static void eval_free(struct eval *e)
         if (s->opened)
             model_close(&s->model);
     }
+    report_eval_free(&e->report);
     report_layers_free(&e->layers);
     labels_free(&e->labels);
 }
@@ -565,16 +401,18 @@ int cmd_eval(int argc, char **argv)
     quanta_error_clear(&err);
     enum quanta_status st = evaluate(&e, &err);
     if (st == QUANTA_OK) {
+        const struct report_layers *layers = e.opt.per_layer ? &e.layers : NULL;
+        const struct graph *g1 = &e.side[0].model.graph;
         if (e.opt.json)
-            st = cli_json_print(eval_json(&e), &err);
+            st = cli_json_print(report_eval_json(&e.report, e.opt.data, layers, g1), &err);
         else
-            st = print_text(&e);
+            st = report_eval_print(&e.report, layers, g1, stdout);
         if (st == QUANTA_ERR_NOMEM && !err.message[0])
             quanta_fail(&err, st, "out of memory printing the report");
     }
-    bool pass = e.pass, usage_error = e.usage_error;
-    char reason[sizeof e.reason];
-    memcpy(reason, e.reason, sizeof reason);
+    bool pass = e.report.pass, usage_error = e.usage_error;
+    char reason[sizeof e.report.reason];
+    memcpy(reason, e.report.reason, sizeof reason);
     eval_free(&e);
     if (usage_error) {
         fprintf(stderr, "quanta eval: %s\n%s", err.message, eval_usage);

@@ -255,7 +255,7 @@ static void print_text(const struct inspect *in)
             normalize_text(&g->inputs[i], buf2, sizeof buf2);
             report_table_add(t, "%s", v->name);
             report_table_add(t, "%s", cli_shape_format(&v->shape, buf, sizeof buf));
-            report_table_add(t, "%s", value_dtype(v));
+            report_table_add(t, "%s", quanta_dtype_name(graph_input_dtype(g, i)));
             report_table_add(t, "%s", buf2);
         }
         putchar('\n');
@@ -295,6 +295,9 @@ static void print_text(const struct inspect *in)
                     if (has_activation(n))
                         report_table_add(t, "%s+%s", graph_op_name(n->op),
                                          graph_activation_name(n->attrs.activation));
+                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+                        report_table_add(t, "%s:%s", graph_op_name(n->op),
+                                         graph_mode_name(n->attrs.mode));
                     else
                         report_table_add(t, "%s", graph_op_name(n->op));
                 } else {
@@ -405,7 +408,7 @@ static cJSON *graph_json(const struct inspect *in)
         cJSON_AddItemToArray(inputs, e);
         cJSON_AddStringToObject(e, "name", v->name);
         cJSON_AddItemToObject(e, "shape", cli_json_shape(&v->shape));
-        cJSON_AddStringToObject(e, "dtype", value_dtype(v));
+        cJSON_AddStringToObject(e, "dtype", quanta_dtype_name(graph_input_dtype(g, i)));
         cJSON_AddItemToObject(e, "normalize", normalize_json(&g->inputs[i]));
     }
     cJSON *outputs = cJSON_AddArrayToObject(o, "outputs");
@@ -427,6 +430,8 @@ static cJSON *graph_json(const struct inspect *in)
         cJSON_AddStringToObject(e, "activation",
                                 has_activation(n) ? graph_activation_name(n->attrs.activation)
                                                   : "none");
+        if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+            cJSON_AddStringToObject(e, "mode", graph_mode_name(n->attrs.mode));
         cJSON *ins = cJSON_AddArrayToObject(e, "inputs");
         for (int k = 0; ins && k < n->n_inputs; k++) {
             int v = n->inputs[k];

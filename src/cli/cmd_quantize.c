@@ -23,7 +23,7 @@ static const char quantize_usage[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict] [--layout nchw|nhwc]\n";
+    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -33,7 +33,7 @@ static const char quantize_help[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict] [--layout nchw|nhwc]\n"
+    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -61,6 +61,9 @@ static const char quantize_help[] =
     "  --include GLOB[,GLOB]   without a graph: convert only tensors whose names\n"
     "                          match one of these glob patterns (repeatable)\n"
     "  --allow-nonfinite       quantize weights holding NaN or Inf (else exit 3)\n"
+    "  --int8-outputs          a graph output of an int8 conv2d/dense is int8,\n"
+    "                          then dequantized (default: float computed from\n"
+    "                          the int32 accumulator, no output range needed)\n"
     "  --check-data FILE       samples for the check below (default: the --data\n"
     "                          file; without either the check does not run)\n"
     "  --check-samples N       run the float and the quantized model on the first\n"
@@ -152,7 +155,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     enum {
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
-        OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT
+        OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
+        OPT_INT8_OUTPUTS
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -167,6 +171,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"exclude", required_argument, NULL, OPT_EXCLUDE},
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
+        {"int8-outputs", no_argument, NULL, OPT_INT8_OUTPUTS},
         {"check-data", required_argument, NULL, OPT_CHECK_DATA},
         {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
@@ -258,6 +263,9 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_ALLOW_NONFINITE:
             o->opt.allow_nonfinite = true;
             break;
+        case OPT_INT8_OUTPUTS:
+            o->opt.int8_outputs = true;
+            break;
         case OPT_CHECK_DATA:
             o->check_data = optarg;
             break;
@@ -344,6 +352,7 @@ static char *options_json(const struct quantize_cli *o)
     for (int i = 0; in && i < o->n_include; i++)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
+    cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
     else

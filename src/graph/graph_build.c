@@ -89,6 +89,12 @@ int graph_find_value(const struct graph *g, const char *name)
     return -1;
 }
 
+enum quanta_dtype graph_input_dtype(const struct graph *g, int i)
+{
+    const struct graph_input *in = &g->inputs[i];
+    return in->data_dtype != QUANTA_DTYPE_INVALID ? in->data_dtype : g->values[in->value].dtype;
+}
+
 int graph_find_const_data(const struct graph *g, const void *ptr)
 {
     if (!ptr)

@@ -68,7 +68,11 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_GELU:
     case GRAPH_OP_GELU_TANH:
     case GRAPH_OP_LOG_SOFTMAX:
+    case GRAPH_OP_CAST:
         return out;
+    case GRAPH_OP_LAYER_NORM: /* mean, variance, normalize, scale, shift */
+    case GRAPH_OP_INSTANCE_NORM:
+        return 5.0 * out;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
         return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1];
@@ -78,11 +82,26 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_REDUCE_MAX:
     case GRAPH_OP_REDUCE_MIN:
     case GRAPH_OP_REDUCE_L2:
+    case GRAPH_OP_ARGMAX:
+    case GRAPH_OP_ARGMIN:
         return numel_of(g, n->inputs[0], batch);
+    case GRAPH_OP_RESIZE: {
+        /* linear: a multiply-add per corner, 2^k corners for the k axes
+         * whose extent changes; nearest moves data */
+        if (n->attrs.mode != GRAPH_MODE_LINEAR)
+            return 0.0;
+        const struct quanta_shape *x = &g->values[n->inputs[0]].shape;
+        double corners = 1.0;
+        for (int d = 0; d < x->rank; d++)
+            if (x->dims[d] != n->attrs.shape.dims[d])
+                corners *= 2.0;
+        return 2.0 * out * corners;
+    }
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
     case GRAPH_OP_CONCAT:
     case GRAPH_OP_EMBEDDING:
     case GRAPH_OP_QUANTIZE:

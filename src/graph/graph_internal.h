@@ -27,7 +27,16 @@
     X(MAX, "max", ATTR_KIND_FLOAT)                                             \
     X(PERM, "perm", ATTR_KIND_INT_LIST)                                        \
     X(STARTS, "starts", ATTR_KIND_INT_LIST)                                    \
-    X(STEPS, "steps", ATTR_KIND_INT_LIST)
+    X(STEPS, "steps", ATTR_KIND_INT_LIST)                                      \
+    X(TO, "to", ATTR_KIND_DTYPE)                                               \
+    X(PADS_BEGIN, "pads_begin", ATTR_KIND_INT_LIST)                            \
+    X(PADS_END, "pads_end", ATTR_KIND_INT_LIST)                                \
+    X(MODE, "mode", ATTR_KIND_ENUM)                                            \
+    X(VALUE, "value", ATTR_KIND_FLOAT)                                         \
+    X(SCALES, "scales", ATTR_KIND_FLOAT_LIST)                                  \
+    X(COORD, "coord", ATTR_KIND_ENUM)                                          \
+    X(NEAREST, "nearest", ATTR_KIND_ENUM)                                      \
+    X(SELECT_LAST, "select_last", ATTR_KIND_BOOL)
 
 enum graph_attr_kind {
     ATTR_KIND_INT,        /* JSON integer */
@@ -37,6 +46,9 @@ enum graph_attr_kind {
     ATTR_KIND_FLOAT,      /* JSON number */
     ATTR_KIND_BOOL,       /* true / false */
     ATTR_KIND_ACTIVATION, /* "none", "relu", "relu6" */
+    ATTR_KIND_DTYPE,      /* a dtype name: "F16", "I8", ... */                 \
+    ATTR_KIND_FLOAT_LIST, /* list of 1 .. QUANTA_MAX_RANK numbers */
+    ATTR_KIND_ENUM,       /* one of the strings of graph_attr_enum_name */
 };
 
 enum graph_attr_id {
@@ -53,6 +65,11 @@ struct graph_attr_info {
     enum graph_attr_kind kind;
 };
 extern const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT];
+
+/* Name of value v of an ATTR_KIND_ENUM attr (mode, coord, nearest), NULL
+ * past the last; and the slot of a that holds it. */
+const char *graph_attr_enum_name(enum graph_attr_id id, int v);
+int *graph_attr_enum_slot(enum graph_attr_id id, struct graph_attrs *a);
 
 /* What a shape rule sees: the node and its input values (in[i] NULL for an
  * omitted optional input). It returns the output shape in *out or fails
@@ -100,8 +117,14 @@ enum quanta_status graph_shape_softmax(const struct graph_check *c, struct quant
 enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_argmax(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_layer_norm(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_instance_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_pad(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_resize(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_matmul(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_quantize(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_dequantize(const struct graph_check *c, struct quanta_shape *out);

@@ -132,6 +132,7 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_GROUPS: sb_printf(b, "%d", a->groups); break;
     case GRAPH_ATTR_KERNEL: sb_ints(b, a->kernel, 2); break;
     case GRAPH_ATTR_ACTIVATION: sb_string(b, graph_activation_name(a->activation)); break;
+    case GRAPH_ATTR_TO: sb_string(b, quanta_dtype_name(a->to)); break;
     case GRAPH_ATTR_ALPHA: sb_float(b, a->alpha); break;
     case GRAPH_ATTR_AXIS: sb_printf(b, "%d", a->axis); break;
     case GRAPH_ATTR_EPSILON: sb_float(b, a->epsilon); break;
@@ -142,9 +143,17 @@ static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_a
     case GRAPH_ATTR_PERM: sb_ints(b, a->perm, a->n_perm); break;
     case GRAPH_ATTR_STARTS: sb_i64s(b, a->starts, a->n_starts); break;
     case GRAPH_ATTR_STEPS: sb_i64s(b, a->steps, a->n_steps); break;
+    case GRAPH_ATTR_PADS_BEGIN: sb_i64s(b, a->pads_begin, a->n_pads_begin); break;
+    case GRAPH_ATTR_PADS_END: sb_i64s(b, a->pads_end, a->n_pads_end); break;
+    case GRAPH_ATTR_MODE: sb_string(b, graph_mode_name(a->mode)); break;
+    case GRAPH_ATTR_VALUE: sb_float(b, a->value); break;
+    case GRAPH_ATTR_SCALES: sb_floats(b, a->scales, a->n_scales); break;
+    case GRAPH_ATTR_COORD: sb_string(b, graph_coord_name(a->coord)); break;
+    case GRAPH_ATTR_NEAREST: sb_string(b, graph_round_name(a->nearest)); break;
     case GRAPH_ATTR_SHAPE: sb_shape(b, &a->shape); break;
     case GRAPH_ATTR_AXES: sb_ints(b, a->axes, a->n_axes); break;
     case GRAPH_ATTR_KEEPDIMS: sb_puts(b, a->keepdims ? "true" : "false"); break;
+    case GRAPH_ATTR_SELECT_LAST: sb_puts(b, a->select_last ? "true" : "false"); break;
     case GRAPH_ATTR_COUNT: break;
     }
 }
@@ -173,8 +182,8 @@ static void write_node(struct sbuf *b, const struct graph *g, const struct graph
     sb_puts(b, "], \"attrs\": {");
     first = true;
     for (int id = 0; id < GRAPH_ATTR_COUNT; id++) {
-        if (!(attrs & (1u << id)))
-            continue;
+        if (!(attrs & (1u << id)) || (id == GRAPH_ATTR_SCALES && n->attrs.n_scales == 0))
+            continue; /* no scales: output / input extents */
         sb_puts(b, first ? "" : ", ");
         sb_string(b, graph_attr_table[id].name);
         sb_puts(b, ": ");
@@ -192,7 +201,8 @@ static void write_input(struct sbuf *b, const struct graph *g, const struct grap
     sb_puts(b, ", \"shape\": ");
     sb_shape(b, &v->shape);
     sb_puts(b, ", \"dtype\": ");
-    sb_string(b, quanta_dtype_name(v->dtype));
+    sb_string(b, quanta_dtype_name(in->data_dtype != QUANTA_DTYPE_INVALID ? in->data_dtype
+                                                                           : v->dtype));
     if (in->has_normalize) {
         sb_printf(b, ", \"normalize\": {\"scale\": %.17g, \"mean\": ", in->normalize.scale);
         sb_floats(b, in->normalize.mean, in->normalize.n_mean);

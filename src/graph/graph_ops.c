@@ -12,8 +12,8 @@
 #define CONV_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
 #define POOL_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
 
-/* Roles: x activation, w weight, b bias, p float parameter, i integer ids
- * (see graph_internal.h). */
+/* Roles: x activation, w weight, b bias, p float parameter, i integer ids,
+ * n an activation or ids (see graph_internal.h). */
 const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     /*                       name               in    roles    attrs                   required      shape rule */
     [GRAPH_OP_CONV2D]      = {"conv2d",          2, 3, "xwb",   CONV_ATTRS,             0,            graph_shape_conv2d},
@@ -65,6 +65,13 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_REDUCE_L2]   = {"reduce_l2",       1, 1, "x",     GA(AXES) | GA(KEEPDIMS), GA(AXES),    graph_shape_mean},
     [GRAPH_OP_MATMUL]      = {"matmul",          2, 2, "xx",    0,                      0,            graph_shape_matmul},
     [GRAPH_OP_SLICE]       = {"slice",           1, 1, "x",     GA(SHAPE) | GA(STARTS) | GA(STEPS), GA(SHAPE) | GA(STARTS), graph_shape_slice},
+    [GRAPH_OP_CAST]        = {"cast",            1, 1, "n",     GA(TO),                 GA(TO),       graph_shape_cast},
+    [GRAPH_OP_LAYER_NORM]  = {"layer_norm",      2, 3, "xpp",   GA(AXIS) | GA(EPSILON), 0,            graph_shape_layer_norm},
+    [GRAPH_OP_INSTANCE_NORM] = {"instance_norm", 3, 3, "xpp",   GA(EPSILON),            0,            graph_shape_instance_norm},
+    [GRAPH_OP_PAD]         = {"pad",             1, 1, "x",     GA(PADS_BEGIN) | GA(PADS_END) | GA(MODE) | GA(VALUE), GA(PADS_BEGIN) | GA(PADS_END), graph_shape_pad},
+    [GRAPH_OP_RESIZE]      = {"resize",          1, 1, "x",     GA(SHAPE) | GA(SCALES) | GA(MODE) | GA(COORD) | GA(NEAREST), GA(SHAPE), graph_shape_resize},
+    [GRAPH_OP_ARGMAX]      = {"argmax",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
+    [GRAPH_OP_ARGMIN]      = {"argmin",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
@@ -96,6 +103,51 @@ const char *graph_activation_name(enum graph_activation act)
     return "invalid";
 }
 
+const char *graph_mode_name(enum graph_mode mode)
+{
+    static const char *const names[] = {
+#define GRAPH_MODE_NAME(id, name) name,
+        GRAPH_MODE_LIST(GRAPH_MODE_NAME)
+#undef GRAPH_MODE_NAME
+    };
+    return (unsigned)mode < GRAPH_MODE_COUNT ? names[mode] : "invalid";
+}
+
+const char *graph_coord_name(enum graph_coord coord)
+{
+    static const char *const names[] = {
+#define GRAPH_COORD_NAME(id, name) name,
+        GRAPH_COORD_LIST(GRAPH_COORD_NAME)
+#undef GRAPH_COORD_NAME
+    };
+    return (unsigned)coord < GRAPH_COORD_COUNT ? names[coord] : "invalid";
+}
+
+const char *graph_round_name(enum graph_round round)
+{
+    static const char *const names[] = {
+#define GRAPH_ROUND_NAME(id, name) name,
+        GRAPH_ROUND_LIST(GRAPH_ROUND_NAME)
+#undef GRAPH_ROUND_NAME
+    };
+    return (unsigned)round < GRAPH_ROUND_COUNT ? names[round] : "invalid";
+}
+
+const char *graph_attr_enum_name(enum graph_attr_id id, int v)
+{
+    switch (id) {
+    case GRAPH_ATTR_MODE: return v >= 0 && v < GRAPH_MODE_COUNT ? graph_mode_name(v) : NULL;
+    case GRAPH_ATTR_COORD: return v >= 0 && v < GRAPH_COORD_COUNT ? graph_coord_name(v) : NULL;
+    case GRAPH_ATTR_NEAREST: return v >= 0 && v < GRAPH_ROUND_COUNT ? graph_round_name(v) : NULL;
+    default: return NULL;
+    }
+}
+
+int *graph_attr_enum_slot(enum graph_attr_id id, struct graph_attrs *a)
+{
+    return id == GRAPH_ATTR_MODE ? &a->mode : id == GRAPH_ATTR_COORD ? &a->coord : &a->nearest;
+}
+
 void graph_attrs_default(struct graph_attrs *attrs)
 {
     memset(attrs, 0, sizeof *attrs);
@@ -124,6 +176,8 @@ void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op)
         attrs->alpha = 1.0f;
     else if (op == GRAPH_OP_SELU)
         attrs->alpha = 1.67326319217681884765625f;
+    else if (op == GRAPH_OP_RESIZE)
+        attrs->mode = GRAPH_MODE_NEAREST; /* ONNX's defaults: half_pixel, round_prefer_floor */
 }
 
 enum quanta_status graph_node_fail(const struct graph_check *c, const char *fmt, ...)
@@ -192,8 +246,53 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                        (long long)d, i);
         }
     }
+    if ((allowed & GA(VALUE)) && !isfinite(a->value))
+        return graph_node_fail(c, "attr 'value' must be a finite number");
+    if (allowed & GA(MODE)) {
+        bool pad = c->node->op == GRAPH_OP_PAD;
+        bool ok = pad ? a->mode <= GRAPH_MODE_EDGE && a->mode >= 0
+                      : a->mode == GRAPH_MODE_NEAREST || a->mode == GRAPH_MODE_LINEAR;
+        if (!ok)
+            return graph_node_fail(c, "attr 'mode' must be %s",
+                                   pad ? "\"constant\", \"reflect\" or \"edge\""
+                                       : "\"nearest\" or \"linear\"");
+    }
+    if ((allowed & GA(COORD)) && (a->coord < 0 || a->coord >= GRAPH_COORD_COUNT))
+        return graph_node_fail(c, "attr 'coord' has no valid value");
+    if ((allowed & GA(NEAREST)) && (a->nearest < 0 || a->nearest >= GRAPH_ROUND_COUNT))
+        return graph_node_fail(c, "attr 'nearest' has no valid value");
+    for (int i = 0; (allowed & GA(SCALES)) && i < a->n_scales; i++)
+        if (!(isfinite(a->scales[i]) && a->scales[i] >= 0))
+            return graph_node_fail(c, "attr 'scales' has %g; scales must be finite and >= 0 "
+                                      "(0: output / input extent)",
+                                   (double)a->scales[i]);
     if ((allowed & GA(AXES)) && (a->n_axes < 1 || a->n_axes > QUANTA_MAX_RANK))
         return graph_node_fail(c, "attr 'axes' is required and must have 1 to %d entries",
                                QUANTA_MAX_RANK);
     return QUANTA_OK;
+}
+
+bool graph_op_is_function(enum graph_op op)
+{
+    switch (op) {
+    case GRAPH_OP_SIGMOID:
+    case GRAPH_OP_TANH:
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH:
+        return true;
+    default:
+        return false;
+    }
 }

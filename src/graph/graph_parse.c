@@ -191,15 +191,20 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
     if (dt) {
         dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
-        if (dtype != QUANTA_F32 && dtype != QUANTA_I32 && dtype != QUANTA_I64)
-            return pfail(p, "\"dtype\" must be \"F32\", \"I32\" or \"I64\"");
+        if (dtype == QUANTA_DTYPE_INVALID)
+            return pfail(p, "\"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
+                            "\"U8\", \"I8\", \"I16\", \"BOOL\", \"I32\" or \"I64\"");
     }
+    /* every declared type but the ids' is computed as float */
+    enum quanta_dtype value_dtype =
+        dtype == QUANTA_I32 || dtype == QUANTA_I64 ? dtype : QUANTA_F32;
     int v;
-    if ((st = add_value(p, name, GRAPH_VALUE_INPUT, dtype, &shape, &v)))
+    if ((st = add_value(p, name, GRAPH_VALUE_INPUT, value_dtype, &shape, &v)))
         return st;
     struct graph_input *in = &g->inputs[g->n_inputs++];
     memset(in, 0, sizeof *in);
     in->value = v;
+    in->data_dtype = dtype == value_dtype ? QUANTA_DTYPE_INVALID : dtype;
     const cJSON *nz = cJSON_GetObjectItemCaseSensitive(obj, "normalize");
     return nz ? parse_normalize(p, nz, in) : QUANTA_OK;
 }
@@ -276,6 +281,10 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
             *(id == GRAPH_ATTR_STARTS ? &a->n_starts : &a->n_steps) = n;
             memcpy(id == GRAPH_ATTR_STARTS ? a->starts : a->steps, list,
                    (size_t)n * sizeof list[0]);
+        } else if (id == GRAPH_ATTR_PADS_BEGIN || id == GRAPH_ATTR_PADS_END) {
+            bool begin = id == GRAPH_ATTR_PADS_BEGIN;
+            *(begin ? &a->n_pads_begin : &a->n_pads_end) = n;
+            memcpy(begin ? a->pads_begin : a->pads_end, list, (size_t)n * sizeof list[0]);
         } else {
             a->n_axes = n;
             for (int i = 0; i < n; i++)
@@ -290,12 +299,38 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
           : id == GRAPH_ATTR_GAMMA ? &a->gamma
           : id == GRAPH_ATTR_MIN  ? &a->min
           : id == GRAPH_ATTR_MAX  ? &a->max
+          : id == GRAPH_ATTR_VALUE ? &a->value
                                   : &a->epsilon) = (float)item->valuedouble;
         return QUANTA_OK;
+    case ATTR_KIND_FLOAT_LIST: {
+        n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : 0;
+        if (n < 1 || n > QUANTA_MAX_RANK)
+            return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
+                         QUANTA_MAX_RANK);
+        int i = 0;
+        for (const cJSON *it = item->child; it; it = it->next) {
+            if (!cJSON_IsNumber(it))
+                return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
+                             QUANTA_MAX_RANK);
+            a->scales[i++] = (float)it->valuedouble;
+        }
+        a->n_scales = n;
+        return QUANTA_OK;
+    }
+    case ATTR_KIND_ENUM: {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        for (int v = 0; graph_attr_enum_name(id, v); v++)
+            if (strcmp(s, graph_attr_enum_name(id, v)) == 0) {
+                *graph_attr_enum_slot(id, a) = v;
+                return QUANTA_OK;
+            }
+        return pfail(p, "attr '%s' has an unknown value (man quanta-format lists them)",
+                     info->name);
+    }
     case ATTR_KIND_BOOL:
         if (!cJSON_IsBool(item))
             return pfail(p, "attr '%s' must be true or false", info->name);
-        a->keepdims = cJSON_IsTrue(item);
+        *(id == GRAPH_ATTR_SELECT_LAST ? &a->select_last : &a->keepdims) = cJSON_IsTrue(item);
         return QUANTA_OK;
     case ATTR_KIND_ACTIVATION: {
         const char *s = cJSON_IsString(item) ? item->valuestring : "";
@@ -306,6 +341,12 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
             }
         return pfail(p, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
     }
+    case ATTR_KIND_DTYPE:
+        a->to = cJSON_IsString(item) ? quanta_dtype_parse(item->valuestring)
+                                     : QUANTA_DTYPE_INVALID;
+        if (a->to == QUANTA_DTYPE_INVALID)
+            return pfail(p, "attr '%s' must be a dtype name (\"F16\", \"I8\", ...)", info->name);
+        return QUANTA_OK;
     }
     return QUANTA_OK;
 }

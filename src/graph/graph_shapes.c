@@ -323,6 +323,67 @@ enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct qu
     return QUANTA_OK;
 }
 
+/* cast: every element to the values of dtype to (still held as float);
+ * ids (I32, I64) may also be cast to F32. */
+enum quanta_status graph_shape_cast(const struct graph_check *c, struct quanta_shape *out)
+{
+    enum quanta_dtype to = c->node->attrs.to;
+    bool ids = c->in[0]->dtype == QUANTA_I32 || c->in[0]->dtype == QUANTA_I64;
+    if (to != QUANTA_F16 && to != QUANTA_BF16 && to != QUANTA_I8 && to != QUANTA_U8 &&
+        to != QUANTA_I16 && to != QUANTA_I32 && to != QUANTA_I64 && to != QUANTA_BOOL &&
+        !(to == QUANTA_F32 && ids))
+        return graph_node_fail(c, "attr 'to' is %s but F16, BF16, I8, U8, I16, I32, I64 or BOOL "
+                                  "(or F32 for ids) is needed",
+                               quanta_dtype_name(to));
+    *out = c->in[0]->shape;
+    return QUANTA_OK;
+}
+
+/* layer_norm: over the axes from 'axis' to the last (not the batch);
+ * scale and bias have exactly the shape of those axes. */
+enum quanta_status graph_shape_layer_norm(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    int axis = c->node->attrs.axis < 0 ? c->node->attrs.axis + r : c->node->attrs.axis;
+    char buf[SHAPE_BUF], want_s[SHAPE_BUF];
+    if (axis < 1 || axis >= r)
+        return graph_node_fail(c, "attr 'axis' %d must name an axis of '%s' after the batch "
+                                  "(1 to %d, or negative)",
+                               c->node->attrs.axis, x->name, r - 1);
+    struct quanta_shape want = {.rank = r - axis};
+    for (int d = axis; d < r; d++)
+        want.dims[d - axis] = x->shape.dims[d];
+    for (int k = 1; k < c->n_in; k++) {
+        const struct graph_value *p = c->in[k];
+        if (p && !quanta_shape_equal(&p->shape, &want))
+            return graph_node_fail(c, "%s '%s' has shape %s but %s is needed",
+                                   k == 1 ? "scale" : "bias", p->name, shape_str(&p->shape, buf),
+                                   shape_str(&want, want_s));
+    }
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
+/* instance_norm: x [N, ..., C] normalized over the axes between the batch
+ * and the channels, per sample and channel; scale and bias [C]. */
+enum quanta_status graph_shape_instance_norm(const struct graph_check *c,
+                                             struct quanta_shape *out)
+{
+    const struct graph_value *x = c->in[0];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+    if (x->shape.rank < 3)
+        return graph_node_fail(c, "input '%s' has shape %s but [N, ..., C] (rank 3 or more) is "
+                                  "needed",
+                               x->name, shape_str(&x->shape, buf));
+    if ((st = need_vector(c, 1, "scale", x->shape.dims[x->shape.rank - 1])) ||
+        (st = need_vector(c, 2, "bias", x->shape.dims[x->shape.rank - 1])))
+        return st;
+    *out = x->shape;
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out)
 {
     enum quanta_status st;
@@ -363,6 +424,14 @@ enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_s
             out->dims[out->rank++] = 1;
     }
     return QUANTA_OK;
+}
+
+/* argmax, argmin: one axis, as mean's shape. */
+enum quanta_status graph_shape_argmax(const struct graph_check *c, struct quanta_shape *out)
+{
+    if (c->node->attrs.n_axes != 1)
+        return graph_node_fail(c, "attr 'axes' must name exactly one axis");
+    return graph_shape_mean(c, out);
 }
 
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out)
@@ -420,6 +489,74 @@ enum quanta_status graph_shape_slice(const struct graph_check *c, struct quanta_
     }
     *out = a->shape;
     return QUANTA_OK;
+}
+
+/* pad: along axis d, pads_begin[d] elements before x and pads_end[d] after
+ * (a negative count removes that many of x's first or last elements
+ * first); at least one element of x must stay. A batch of any size is
+ * not padded. */
+enum quanta_status graph_shape_pad(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    if (a->n_pads_begin != r || a->n_pads_end != r)
+        return graph_node_fail(c, "attrs 'pads_begin' and 'pads_end' need %d entries, the rank "
+                                  "of '%s'",
+                               r, x->name);
+    *out = x->shape;
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->shape.dims[d], b = a->pads_begin[d], e = a->pads_end[d];
+        if (in < 0) {
+            if (b || e)
+                return graph_node_fail(c, "axis %d of '%s' has any size; pad leaves it alone",
+                                       d, x->name);
+            continue;
+        }
+        if (b < -in || e < -in || b > INT32_MAX || e > INT32_MAX ||
+            in + (b < 0 ? b : 0) + (e < 0 ? e : 0) < 1)
+            return graph_node_fail(c, "axis %d: pads %lld and %lld leave no element of '%s' "
+                                      "(extent %lld)",
+                                   d, (long long)b, (long long)e, x->name, (long long)in);
+        out->dims[d] = in + b + e;
+    }
+    return QUANTA_OK;
+}
+
+/* resize: output shape as given (the batch, of any size, kept); scales
+ * one per axis or none, 0 meaning output / input extent. */
+enum quanta_status graph_shape_resize(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    const int r = x->shape.rank;
+    if (a->shape.rank != r || (a->n_scales && a->n_scales != r))
+        return graph_node_fail(c, "attrs 'shape' (and 'scales') need %d entries, the rank of "
+                                  "'%s'",
+                               r, x->name);
+    for (int d = 0; d < r; d++) {
+        int64_t in = x->shape.dims[d], o = a->shape.dims[d];
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        if ((in < 0 || o < 0) && !(in < 0 && o < 0 && (s == 0.0f || s == 1.0f)))
+            return graph_node_fail(c, "axis %d of '%s' has any size; resize keeps it", d,
+                                   x->name);
+    }
+    *out = a->shape;
+    return QUANTA_OK;
+}
+
+int graph_resize_axes(const struct graph *g, const struct graph_node *n, bool *resized)
+{
+    const struct graph_attrs *a = &n->attrs;
+    const struct quanta_shape *xs = &g->values[n->inputs[0]].shape;
+    int k = 0;
+    for (int d = 0; d < xs->rank; d++) {
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        resized[d] = xs->dims[d] >= 0 &&
+                     (a->shape.dims[d] != xs->dims[d] || (s != 0.0f && s != 1.0f));
+        k += resized[d];
+    }
+    return k;
 }
 
 /* matmul: a [..., M, K] x b [..., K, N] -> [..., M, N], the leading axes

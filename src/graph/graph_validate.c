@@ -106,11 +106,23 @@ static enum quanta_status check_inputs(const struct graph *g, const char *source
                                                           "dimensions must be >= 1 (or -1 first)",
                                    source, v->name, quanta_shape_format(&v->shape, buf, sizeof buf));
         }
+        enum quanta_dtype dd = in->data_dtype;
+        if (dd != QUANTA_DTYPE_INVALID && dd != v->dtype &&
+            !(v->dtype == QUANTA_F32 && dd != QUANTA_I32 && dd != QUANTA_I64))
+            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' declares %s data but its "
+                                                      "value has dtype %s",
+                               source, v->name, quanta_dtype_name(dd),
+                               quanta_dtype_name(v->dtype));
         if (v->quant.dtype != QUANTA_DTYPE_INVALID)
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' cannot have a quant entry "
                                                       "(inputs are fed as they are; add a "
                                                       "quantize node)",
                                source, v->name);
+        if (in->has_normalize && dd != QUANTA_DTYPE_INVALID && dd != QUANTA_F32)
+            return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' declares %s data, which "
+                                                      "is fed as it is; normalize applies only "
+                                                      "to F32 inputs",
+                               source, v->name, quanta_dtype_name(dd));
         if (in->has_normalize) {
             const struct quanta_normalize *nz = &in->normalize;
             enum quanta_status st;
@@ -284,6 +296,8 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
     bool quantized = q != QUANTA_DTYPE_INVALID;
     bool fl = !quantized && is_float_dtype(v->dtype);
 
+    if (role == 'n') /* cast: an activation, or ids read as numbers */
+        role = !quantized && (v->dtype == QUANTA_I32 || v->dtype == QUANTA_I64) ? 'i' : 'x';
     if (role != 'x' && role != 'i' && v->kind != GRAPH_VALUE_CONST)
         return graph_node_fail(c, "%s '%s' must be a tensor of the file", what, v->name);
     switch (role) {

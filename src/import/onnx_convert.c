@@ -94,6 +94,12 @@ static struct cv_value *find(struct cv *cv, const char *name)
     return NULL;
 }
 
+enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out)
+{
+    *out = find(cv, name);
+    return QUANTA_OK;
+}
+
 /* ONNX readers of name: node inputs and graph outputs. */
 static int count_uses(const struct cv *cv, const char *name, bool *is_output)
 {
@@ -229,6 +235,7 @@ enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto
     v->kind = CV_ACT;
     v->c = NULL;
     v->owned = NULL;
+    v->fold_pad = false; /* set by Pad on its own output only */
     return QUANTA_OK;
 }
 
@@ -619,6 +626,29 @@ int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *
     return graph_add_node(cv->g, op, buf, inputs, n_inputs, &output, 1);
 }
 
+enum quanta_status cv_retag_node(struct cv *cv, int node, enum graph_op op)
+{
+    struct graph_node *n = &cv->g->nodes[node];
+    struct graph_value *v = &cv->g->values[n->outputs[0]];
+    char buf[512];
+    char *node_name, *value_name;
+    unique_name(cv->g, true, cv->node_name, buf, sizeof buf);
+    node_name = strdup(buf);
+    unique_name(cv->g, false, cv->node->outputs[0], buf, sizeof buf);
+    value_name = strdup(buf);
+    if (!node_name || !value_name) {
+        free(node_name);
+        free(value_name);
+        return cv_nomem(cv);
+    }
+    free(n->name);
+    n->name = node_name;
+    free(v->name);
+    v->name = value_name;
+    n->op = op;
+    return QUANTA_OK;
+}
+
 int cv_producer(struct cv *cv, int q)
 {
     for (int i = cv->g->n_nodes - 1; i >= 0; i--)
@@ -714,13 +744,23 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         char buf[128];
         if (is_initializer(og, in->name))
             continue;
-        enum quanta_dtype dtype;
+        /* dtype: the graph value's (float, or int64/int32 ids); data:
+         * the element type the model declares, which the feed converts */
+        enum quanta_dtype dtype = QUANTA_F32, data = QUANTA_DTYPE_INVALID;
         switch (in->elem_type) {
-        case ONNX_FLOAT: dtype = QUANTA_F32; break;
+        case ONNX_FLOAT: break;
         case ONNX_INT64: dtype = QUANTA_I64; break;
         case ONNX_INT32: dtype = QUANTA_I32; break;
+        case ONNX_DOUBLE: data = QUANTA_F64; break;
+        case ONNX_FLOAT16: data = QUANTA_F16; break;
+        case ONNX_BFLOAT16: data = QUANTA_BF16; break;
+        case ONNX_UINT8: data = QUANTA_U8; break;
+        case ONNX_INT8: data = QUANTA_I8; break;
+        case ONNX_INT16: data = QUANTA_I16; break;
+        case ONNX_BOOL: data = QUANTA_BOOL; break;
         default:
-            return cv_fail(cv, "input '%s' has element type %s; FLOAT, INT64 or INT32 is needed",
+            return cv_fail(cv, "input '%s' has element type %s; FLOAT, DOUBLE, FLOAT16, BFLOAT16, "
+                               "UINT8, INT8, INT16, BOOL, INT32 or INT64 is needed",
                            in->name, onnx_data_type_name(in->elem_type));
         }
         if (!in->has_shape || in->rank < 1)
@@ -754,6 +794,7 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
             return st;
         v->kind = CV_ACT;
         v->shape = shape;
+        v->elem = dtype == QUANTA_F32 && in->elem_type != ONNX_FLOAT ? in->elem_type : 0;
         if (shape.rank == 4)
             cv_perm_nhwc(v->perm);
         else
@@ -764,7 +805,8 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
             return cv_nomem(cv);
         struct graph_input *gi = &g->inputs[g->n_inputs++];
         gi->value = v->q;
-        if (cv->opt && cv->opt->has_normalize && dtype == QUANTA_F32) {
+        gi->data_dtype = data;
+        if (cv->opt && cv->opt->has_normalize && in->elem_type == ONNX_FLOAT) {
             const struct quanta_normalize *nz = &cv->opt->normalize;
             float *mean = malloc((size_t)(nz->n_mean > 0 ? nz->n_mean : 1) * sizeof *mean);
             float *std = malloc((size_t)(nz->n_std > 0 ? nz->n_std : 1) * sizeof *std);
@@ -925,6 +967,36 @@ static void cv_free(struct cv *cv)
         cv_tensor_free(cv->vals[i].owned);
     }
     free(cv->vals);
+    free(cv->skip);
+}
+
+static bool integer_elem(int elem)
+{
+    return elem != 0 && elem != ONNX_FLOAT && elem != ONNX_DOUBLE && elem != ONNX_FLOAT16 &&
+           elem != ONNX_BFLOAT16;
+}
+
+/* Activations of integer or BOOL type are held as float: only operators
+ * whose float result is exactly the integer one may read them (no
+ * wrap-around, no integer division or rounding). */
+static enum quanta_status check_elem(struct cv *cv, int elem)
+{
+    static const char *const exact[] = {
+        "Identity", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice",
+        "Concat", "Split", "Max", "Min", "Relu", "MaxPool", "ReduceMax", "ReduceMin", "Clip",
+        "Cast", "CastLike", NULL};
+    cv->probe = true;
+    bool known = cv_convert_node(cv) == QUANTA_OK;
+    cv->probe = false;
+    if (!integer_elem(elem) || !known)
+        return QUANTA_OK; /* an operator not converted at all says so itself */
+    for (int i = 0; exact[i]; i++)
+        if (strcmp(cv->node->op_type, exact[i]) == 0)
+            return QUANTA_OK;
+    return cv_fail(cv, "reads %s activations; quanta computes in float, where %s would not "
+                       "give the integer result (only moves, Max, Min, Clip, Relu, MaxPool, "
+                       "ReduceMax/Min and Cast take integers)",
+                   onnx_data_type_name(elem), cv->node->op_type);
 }
 
 static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
@@ -942,6 +1014,8 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
     info->opset = m->opset;
     if ((st = add_inputs(cv, info)) || (st = add_initializers(cv)))
         return st;
+    if (og->n_nodes > 0 && !(cv->skip = calloc((size_t)og->n_nodes, sizeof *cv->skip)))
+        return cv_nomem(cv);
     for (int i = 0; i < og->n_nodes; i++) {
         const struct onnx_node *node = &og->nodes[i];
         cv->node = node;
@@ -956,11 +1030,32 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
             return cv_fail(cv, "operator domain '%s' is not supported (only the default ONNX "
                                "domain)",
                            node->domain);
-        bool done = false;
-        if ((st = cv_fold_node(cv, &done)))
+        bool done = cv->skip[i]; /* a fused node: its inputs are read all the same */
+        if (!done && (st = cv_fold_node(cv, &done)))
             return st;
-        if (!done && (st = cv_convert_node(cv)))
-            return st;
+        int elem = 0;
+        if (!done) {
+            /* the type of the first activation read (Pow's exponent may differ) */
+            bool found = false;
+            for (int k = 0; k < node->n_inputs && !found; k++) {
+                struct cv_value *v = node->inputs[k][0] ? find(cv, node->inputs[k]) : NULL;
+                if (v && v->kind == CV_ACT) {
+                    elem = v->elem;
+                    found = true;
+                }
+            }
+            if ((st = check_elem(cv, elem)) || (st = cv_convert_node(cv)))
+                return st;
+            /* results keep the type of what they were computed from; Cast
+             * sets its own */
+            bool cast = strcmp(node->op_type, "Cast") == 0 ||
+                        strcmp(node->op_type, "CastLike") == 0;
+            for (int k = 0; k < node->n_outputs && !cast; k++) {
+                struct cv_value *v = node->outputs[k][0] ? find(cv, node->outputs[k]) : NULL;
+                if (v && v->kind == CV_ACT)
+                    v->elem = elem;
+            }
+        }
         /* the node has read its inputs */
         for (int k = 0; k < node->n_inputs; k++) {
             struct cv_value *v = node->inputs[k][0] ? find(cv, node->inputs[k]) : NULL;
@@ -969,7 +1064,9 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         }
     }
     cv->node = NULL;
-    return add_outputs(cv, info);
+    if ((st = add_outputs(cv, info)))
+        return st;
+    return graph_fuse_elementwise(cv->g) < 0 ? cv_nomem(cv) : QUANTA_OK;
 }
 
 static const char *base_name(const char *path, char *buf, size_t size)

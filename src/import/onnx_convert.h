@@ -64,6 +64,16 @@ struct cv_value {
     bool flat;
     struct quanta_shape flat_shape;
     int flat_perm[QUANTA_MAX_RANK];
+    /* ONNX element type of an activation (enum onnx_data_type; 0 for
+     * FLOAT). quanta holds every one but int64 ids as float: integer types
+     * restrict the operators that may read it to those exact on integers. */
+    int elem;
+    /* Zero padding [top, left, bottom, right] of a Pad whose one reader is
+     * a Conv (or a MaxPool of a value never negative): q holds the
+     * unpadded tensor (shape, perm alike) and the reader adds these to its
+     * own pads. */
+    bool fold_pad;
+    int fold_pads[4];
     int uses;                       /* ONNX readers still to be converted */
     bool is_output;                 /* a graph output */
 };
@@ -80,7 +90,12 @@ struct cv {
     const struct onnx_node *node;
     int node_index;
     char node_name[256];            /* its quanta name (unique) */
+    bool *skip;                     /* per ONNX node: converted as part of a fusion */
+    bool probe;                     /* see cv_convert_node */
 };
+
+/* The value named name (NULL, QUANTA_OK when no such value yet). */
+enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out);
 
 /* Fails with "<source>: node '<name>' (<op_type>): <message>". */
 enum quanta_status cv_fail(struct cv *cv, const char *fmt, ...)
@@ -157,6 +172,9 @@ int cv_const_value(struct cv *cv, const char *base, const float *data,
 int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *inputs,
                 int n_inputs, int output);
 /* The quanta node that produces value q, -1 for inputs and constants. */
+/* Turns node into op (same inputs and output), named after the node being
+ * converted and its output, for fusions that absorb it (x * sigmoid(x)). */
+enum quanta_status cv_retag_node(struct cv *cv, int node, enum graph_op op);
 int cv_producer(struct cv *cv, int q);
 /* True when the only reader of quanta value q still to come is the node
  * being converted (no quanta node reads it, it is no graph output). */
@@ -165,6 +183,8 @@ bool cv_sole_reader(struct cv *cv, int q);
 /* ---- operators (onnx_ops.c) and folding (onnx_fold.c) ---- */
 
 enum quanta_status cv_convert_node(struct cv *cv);
+/* With cv->probe set, cv_convert_node only says whether it converts the
+ * node's op type (QUANTA_OK) or not (QUANTA_ERR_INPUT, no message). */
 /* Folds the node when every input is constant (or it only needs shapes):
  * *done true when it did. */
 enum quanta_status cv_fold_node(struct cv *cv, bool *done);

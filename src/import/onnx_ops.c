@@ -243,9 +243,16 @@ static enum quanta_status op_conv(struct cv *cv)
         return cv_fail(cv, "attribute 'kernel_shape' [%d, %d] differs from the weight's "
                            "[%lld, %lld]",
                        ks[0], ks[1], (long long)kh, (long long)kw);
+    /* a zero Pad folded here: the window sees the padded extents */
+    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    if (x->fold_pad)
+        for (int i = 0; i < 2; i++)
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, MAX_WINDOW, win.dilations)) ||
-        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        (st = window_setup(cv, in_hw, &win)))
         return st;
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
 
     int perm[4], qx;
     cv_perm_nhwc(perm);
@@ -900,6 +907,27 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
  * constant of Add/Sub/Mul/Div keeps the forms the int8 kernels run (and
  * Add's folding into a bias); anything else is laid out like the
  * activation and broadcast by the quanta op. */
+/* Mul(x, Sigmoid(x)), either order, with the sigmoid read by this Mul
+ * alone: the sigmoid node becomes one silu node. */
+static enum quanta_status try_fuse_silu(struct cv *cv, const struct cv_value *a,
+                                        const struct cv_value *b, bool *fused)
+{
+    *fused = false;
+    for (int k = 0; k < 2; k++) {
+        const struct cv_value *s = k ? a : b, *x = k ? b : a;
+        int p = cv_producer(cv, s->q);
+        if (p < 0 || cv->g->nodes[p].op != GRAPH_OP_SIGMOID || cv->g->nodes[p].inputs[0] != x->q ||
+            !cv_sole_reader(cv, s->q))
+            continue;
+        enum quanta_status st = cv_retag_node(cv, p, GRAPH_OP_SILU);
+        if (st)
+            return st;
+        *fused = true;
+        return def_new(cv, s);
+    }
+    return QUANTA_OK;
+}
+
 static enum quanta_status op_binary(struct cv *cv)
 {
     struct cv_value *a, *b;
@@ -962,6 +990,9 @@ static enum quanta_status op_binary(struct cv *cv)
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
         struct cv_value out = *a;
         int ins[2];
+        bool fused;
+        if (op == GRAPH_OP_MUL && ((st = try_fuse_silu(cv, a, b, &fused)) || fused))
+            return st;
         if (quanta_shape_equal(&a->shape, &b->shape) && (a->flat || b->flat)) {
             bool same = a->flat && b->flat && quanta_shape_equal(&a->flat_shape, &b->flat_shape) &&
                         memcmp(a->flat_perm, b->flat_perm, sizeof a->flat_perm) == 0;
@@ -1081,9 +1112,17 @@ static enum quanta_status op_pool(struct cv *cv)
         return st;
     if (win.kernel[0] == 0)
         return cv_fail(cv, "attribute 'kernel_shape' is required");
+    /* a zero Pad folded here (a MaxPool without ceil_mode): the window sees
+     * the padded extents */
+    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    if (x->fold_pad)
+        for (int i = 0; i < 2; i++)
+            in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
     if ((st = ints_attr(cv, "dilations", 2, 1, 1, 1, win.dilations)) ||
-        (st = window_setup(cv, &x->shape.dims[2], &win)))
+        (st = window_setup(cv, in_hw, &win)))
         return st;
+    for (int i = 0; x->fold_pad && i < 4; i++)
+        win.pads[i] += x->fold_pads[i];
     bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
     if (ceil_mode) {
         /* ceil mode: one more window where the last one still starts
@@ -2051,27 +2090,35 @@ static enum quanta_status op_gather(struct cv *cv)
 }
 
 /* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2 (axes as an input
- * from opset 13 for ReduceSum, 18 for the others). */
+ * from opset 13 for ReduceSum, 18 for the others); ArgMax, ArgMin (one
+ * axis, select_last_index). */
 static enum quanta_status op_reduce_mean(struct cv *cv)
 {
     static const char *const attrs[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
+    static const char *const arg_attrs[] = {"axis", "keepdims", "select_last_index", NULL};
     static const struct {
         const char *name;
         enum graph_op op;
     } ops[] = {{"ReduceMean", GRAPH_OP_MEAN},     {"ReduceSum", GRAPH_OP_REDUCE_SUM},
                {"ReduceMax", GRAPH_OP_REDUCE_MAX}, {"ReduceMin", GRAPH_OP_REDUCE_MIN},
-               {"ReduceL2", GRAPH_OP_REDUCE_L2}};
+               {"ReduceL2", GRAPH_OP_REDUCE_L2}, {"ArgMax", GRAPH_OP_ARGMAX},
+               {"ArgMin", GRAPH_OP_ARGMIN}};
     enum graph_op op = GRAPH_OP_MEAN;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (op_is(cv, ops[i].name))
             op = ops[i].op;
     struct cv_value *x;
-    int64_t axes[QUANTA_MAX_RANK], keepdims, noop;
-    int n;
+    int64_t axes[QUANTA_MAX_RANK], keepdims, noop = 0, last = 0;
+    int n = 1;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = get_axes(cv, op == GRAPH_OP_REDUCE_SUM ? 13 : 18, axes, &n)) || (st = cv_attr_int(cv, "keepdims", 1, &keepdims)) ||
-        (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
+    bool arg = op == GRAPH_OP_ARGMAX || op == GRAPH_OP_ARGMIN;
+    if ((st = cv_check_attrs(cv, arg ? arg_attrs : attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_int(cv, "keepdims", 1, &keepdims)))
+        return st;
+    if (arg ? (st = cv_attr_int(cv, "axis", 0, &axes[0])) ||
+                  (st = cv_attr_int(cv, "select_last_index", 0, &last))
+            : (st = get_axes(cv, op == GRAPH_OP_REDUCE_SUM ? 13 : 18, axes, &n)) ||
+                  (st = cv_attr_int(cv, "noop_with_empty_axes", 0, &noop)))
         return st;
     int r = x->shape.rank;
     if (n <= 0 && noop)
@@ -2123,6 +2170,7 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
     a->n_axes = nq;
     memcpy(a->axes, qaxes, sizeof qaxes);
     a->keepdims = keepdims != 0;
+    a->select_last = last != 0;
     return def_new(cv, &out);
 }
 
@@ -2144,49 +2192,980 @@ static enum quanta_status op_identity(struct cv *cv)
     return def_new(cv, x);
 }
 
+/* The one ONNX node reading the node's output 0 when it is a Conv or a
+ * MaxPool that reads it as its input and pads by attribute (no auto_pad),
+ * else NULL. */
+static const struct onnx_node *sole_window_reader(struct cv *cv)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const char *name = cv->node->outputs[0];
+    const struct onnx_node *reader = NULL;
+    int reads = 0;
+    for (int i = 0; i < og->n_outputs; i++)
+        if (strcmp(og->outputs[i].name, name) == 0)
+            return NULL;
+    for (int i = 0; i < og->n_nodes; i++)
+        for (int k = 0; k < og->nodes[i].n_inputs; k++)
+            if (strcmp(og->nodes[i].inputs[k], name) == 0) {
+                reads++;
+                reader = k == 0 ? &og->nodes[i] : NULL;
+            }
+    if (reads != 1 || !reader || reader->domain[0] ||
+        (strcmp(reader->op_type, "Conv") != 0 && strcmp(reader->op_type, "MaxPool") != 0))
+        return NULL;
+    const struct onnx_attr *a = onnx_node_attr(reader, "auto_pad");
+    if (a && a->s && strcmp(a->s, "NOTSET") != 0)
+        return NULL;
+    return reader;
+}
+
+/* Whether the one ONNX node reading the node's output 0 pads it itself
+ * when the padding (top, left, bottom, right) is zeros: a Conv reading it
+ * as its input with pads by attribute (no auto_pad); or, when the value is
+ * never negative (relu before), a MaxPool likewise without ceil_mode whose
+ * pads then stay smaller than its kernel (zeros never beat its maximum,
+ * and every window keeps an input cell). */
+static bool pads_itself(struct cv *cv, const int64_t *pads)
+{
+    const struct onnx_node *n = sole_window_reader(cv);
+    if (!n || strcmp(n->op_type, "Conv") == 0)
+        return n != NULL;
+    if (strcmp(n->op_type, "MaxPool") != 0 || !input_nonnegative(cv))
+        return false;
+    const struct onnx_attr *k = onnx_node_attr(n, "kernel_shape");
+    const struct onnx_attr *p = onnx_node_attr(n, "pads");
+    const struct onnx_attr *c = onnx_node_attr(n, "ceil_mode");
+    if (!k || k->n_ints != 2 || (p && p->n_ints != 4) || (c && c->i))
+        return false;
+    for (int i = 0; i < 4; i++)
+        if ((p ? p->ints[i] : 0) + pads[i] >= k->ints[i % 2])
+            return false;
+    return true;
+}
+
+/* Pad: modes constant, reflect and edge of any rank; pads (and before
+ * opset 11 value) as attributes, from 11 constant inputs pads,
+ * constant_value and (18) axes. A negative pad removes elements. Zero
+ * constant padding of H and W before a Conv (or a MaxPool of a value
+ * never negative) becomes its padding. */
 static enum quanta_status op_pad(struct cv *cv)
 {
-    static const char *const attrs[] = {"mode", "pads", "value", NULL};
+    static const char *const attrs_old[] = {"mode", "pads", "value", NULL};
+    static const char *const attrs[] = {"mode", NULL};
     struct cv_value *x;
     const char *mode;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_attr_string(cv, "mode", "constant", &mode)))
+    char buf[128];
+    if ((st = cv_check_attrs(cv, cv->m->opset < 11 ? attrs_old : attrs)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_string(cv, "mode", "constant", &mode)))
         return st;
-    bool zero = true;
+    int gmode = strcmp(mode, "constant") == 0  ? GRAPH_MODE_CONSTANT
+                : strcmp(mode, "reflect") == 0 ? GRAPH_MODE_REFLECT
+                : strcmp(mode, "edge") == 0    ? GRAPH_MODE_EDGE
+                                               : -1;
+    if (gmode < 0)
+        return cv_fail(cv, "attribute 'mode' '%s' is not supported (constant, reflect, edge)",
+                       mode);
+    const int r = x->shape.rank;
+    int64_t pads[2 * QUANTA_MAX_RANK], axes[QUANTA_MAX_RANK];
+    int np, na = -1;
+    float value = 0.0f;
     if (cv->m->opset < 11) {
         const int64_t *p;
-        int n;
-        if ((st = cv_attr_ints(cv, "pads", &p, &n)))
+        if ((st = cv_attr_ints(cv, "pads", &p, &np)) || (st = cv_attr_float(cv, "value", 0.0f, &value)))
             return st;
-        for (int i = 0; i < n; i++)
-            zero = zero && p[i] == 0;
+        if (np < 0)
+            return cv_fail(cv, "attribute 'pads' is required");
+        for (int i = 0; i < np && i < 2 * QUANTA_MAX_RANK; i++)
+            pads[i] = p[i];
     } else {
         const struct onnx_tensor *t;
+        struct cv_value *cvv, *av;
         if ((st = cv_need_const(cv, 1, "pads", &t)))
             return st;
-        for (int64_t i = 0; i < t->numel; i++)
-            zero = zero && cv_tensor_i(t, i) == 0;
+        np = t->numel > 2 * QUANTA_MAX_RANK ? 2 * QUANTA_MAX_RANK + 1 : (int)t->numel;
+        for (int i = 0; i < np && i < 2 * QUANTA_MAX_RANK; i++)
+            pads[i] = cv_tensor_i(t, i);
+        if ((st = cv_input(cv, 2, &cvv)))
+            return st;
+        if (cvv) {
+            const struct onnx_tensor *c;
+            if ((st = cv_need_const(cv, 2, "constant_value", &c)))
+                return st;
+            if (c->numel != 1)
+                return cv_fail(cv, "constant_value '%s' must hold one value", c->name);
+            value = (float)cv_tensor_f(c, 0);
+        }
+        if ((st = cv_input(cv, 3, &av)))
+            return st;
+        if (av) {
+            const struct onnx_tensor *c;
+            if ((st = cv_need_const(cv, 3, "axes", &c)))
+                return st;
+            if (c->numel > r)
+                return cv_fail(cv, "input 'axes' has %lld entries for rank %d",
+                               (long long)c->numel, r);
+            na = (int)c->numel;
+            for (int i = 0; i < na; i++)
+                axes[i] = cv_tensor_i(c, i);
+        }
     }
-    if (!zero)
-        return cv_fail(cv, "nonzero padding as its own operator is not supported (pad inside "
-                           "Conv or the pooling instead)");
-    return def_new(cv, x);
+    if (na < 0) {
+        na = r;
+        for (int i = 0; i < r; i++)
+            axes[i] = i;
+    }
+    if (np != 2 * na)
+        return cv_fail(cv, "pads has %d entries but input '%s' %s needs %d", np, x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf), 2 * na);
+    if (!isfinite(value))
+        return cv_fail(cv, "constant value %g is not a finite number", (double)value);
+    int64_t begin[QUANTA_MAX_RANK] = {0}, end[QUANTA_MAX_RANK] = {0};
+    bool seen[QUANTA_MAX_RANK] = {false}, zero = true;
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r || seen[a])
+            return cv_fail(cv, "axis %lld is not valid for rank %d", (long long)axes[i], r);
+        seen[a] = true;
+        begin[a] = pads[i];
+        end[a] = pads[i + na];
+        zero = zero && !begin[a] && !end[a];
+        int64_t in = x->shape.dims[a];
+        if (in < 0 && (begin[a] || end[a]))
+            return cv_fail(cv, "pads the batch axis, whose size is any");
+        if (in >= 0 && (begin[a] < -in || end[a] < -in || begin[a] > INT32_MAX ||
+                        end[a] > INT32_MAX || in + (begin[a] < 0 ? begin[a] : 0) +
+                                                      (end[a] < 0 ? end[a] : 0) < 1))
+            return cv_fail(cv, "pads %lld and %lld of axis %lld leave no element of '%s' %s",
+                           (long long)begin[a], (long long)end[a], (long long)a, x->name,
+                           quanta_shape_format(&x->shape, buf, sizeof buf));
+    }
+    if (zero)
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    /* zero padding of H and W of a Conv's (MaxPool's) input: it pads */
+    bool spatial = r == 4 && gmode == GRAPH_MODE_CONSTANT && value == 0.0f && !x->fold_pad;
+    for (int d = 0; spatial && d < r; d++)
+        spatial = (d >= 2 ? begin[d] >= 0 && end[d] >= 0 && begin[d] <= MAX_WINDOW &&
+                                end[d] <= MAX_WINDOW
+                          : !begin[d] && !end[d]);
+    const int64_t hw_pads[4] = {begin[2], begin[3], end[2], end[3]};
+    if (spatial && pads_itself(cv, hw_pads)) {
+        if ((st = def_new(cv, x)))
+            return st;
+        struct cv_value *v = &cv->vals[cv->n_vals - 1];
+        v->fold_pad = true;
+        for (int i = 0; i < 2; i++) {
+            v->fold_pads[i] = (int)begin[2 + i];
+            v->fold_pads[i + 2] = (int)end[2 + i];
+        }
+        return QUANTA_OK;
+    }
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct cv_value out = *x;
+    for (int d = 0; d < r; d++)
+        if (out.shape.dims[d] >= 0)
+            out.shape.dims[d] += begin[d] + end[d];
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    int node;
+    if ((st = emit(cv, GRAPH_OP_PAD, &qx, 1, &phys, &out.q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->mode = gmode;
+    ga->value = value;
+    ga->n_pads_begin = ga->n_pads_end = r;
+    for (int i = 0; i < r; i++) {
+        ga->pads_begin[i] = begin[x->perm[i]];
+        ga->pads_end[i] = end[x->perm[i]];
+    }
+    return def_new(cv, &out);
 }
 
+/* Split along one axis (not the batch) into slices: the sizes from the
+ * split attribute (before opset 13) or constant input, else equal parts
+ * (num_outputs from opset 18: the last part may be smaller). */
+static enum quanta_status op_split(struct cv *cv)
+{
+    static const char *const attrs_old[] = {"axis", "split", NULL};
+    static const char *const attrs[] = {"axis", NULL};
+    static const char *const attrs18[] = {"axis", "num_outputs", NULL};
+    struct cv_value *x;
+    int64_t axis, sizes[64];
+    enum quanta_status st;
+    const int64_t opset = cv->m->opset;
+    const int n_out = cv->node->n_outputs;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, opset < 13 ? attrs_old : opset < 18 ? attrs : attrs18)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "axis", 0, &axis)))
+        return st;
+    const int r = x->shape.rank;
+    if (axis < 0)
+        axis += r;
+    if (axis < 0 || axis >= r)
+        return cv_fail(cv, "attribute 'axis' is not an axis of '%s' %s", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    const int64_t dim = x->shape.dims[axis];
+    if (dim < 0)
+        return cv_fail(cv, "splits the batch axis of '%s' %s, whose size is any", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    if (n_out < 1 || n_out > 64)
+        return cv_fail(cv, "has %d outputs; 1 to 64 are supported", n_out);
+    int n = -1;
+    if (opset < 13) {
+        const int64_t *v;
+        if ((st = cv_attr_ints(cv, "split", &v, &n)))
+            return st;
+        for (int i = 0; i < n && i < 64; i++)
+            sizes[i] = v[i];
+    } else {
+        struct cv_value *sv;
+        if ((st = cv_input(cv, 1, &sv)))
+            return st;
+        if (sv) {
+            const struct onnx_tensor *t;
+            if ((st = cv_need_const(cv, 1, "split", &t)))
+                return st;
+            n = t->numel > 64 ? 65 : (int)t->numel;
+            for (int i = 0; i < n && i < 64; i++)
+                sizes[i] = cv_tensor_i(t, i);
+        }
+    }
+    if (n < 0) {
+        int64_t parts = n_out;
+        if (opset >= 18 && (st = cv_attr_int(cv, "num_outputs", n_out, &parts)))
+            return st;
+        if (parts != n_out)
+            return cv_fail(cv, "attribute 'num_outputs' %lld differs from the %d outputs",
+                           (long long)parts, n_out);
+        int64_t each = opset >= 18 ? (dim + n_out - 1) / n_out : dim / n_out;
+        if (opset < 18 && dim % n_out != 0)
+            return cv_fail(cv, "axis %lld of '%s' (%lld) does not split into %d equal parts",
+                           (long long)axis, x->name, (long long)dim, n_out);
+        n = n_out;
+        for (int i = 0; i < n; i++)
+            sizes[i] = i < n - 1 ? each : dim - each * (n - 1);
+    }
+    int64_t total = 0;
+    if (n != n_out)
+        return cv_fail(cv, "split has %d entries for %d outputs", n, n_out);
+    for (int i = 0; i < n; i++) {
+        if (sizes[i] < 1)
+            return cv_fail(cv, "output %d would have %lld elements along axis %lld; quanta "
+                               "needs at least one",
+                           i, (long long)sizes[i], (long long)axis);
+        total += sizes[i];
+    }
+    if (total != dim)
+        return cv_fail(cv, "split sizes add up to %lld but axis %lld of '%s' has %lld",
+                       (long long)total, (long long)axis, x->name, (long long)dim);
+    if (n == 1)
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    int64_t start = 0;
+    for (int k = 0; k < n; k++) {
+        const char *name = cv->node->outputs[k];
+        int64_t s0 = start;
+        start += sizes[k];
+        if (!name[0])
+            continue;
+        struct cv_value out = *x;
+        out.shape.dims[axis] = sizes[k];
+        struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+        int q = cv_new_value(cv, name, &phys);
+        int node = q < 0 ? -1 : cv_add_node(cv, GRAPH_OP_SLICE, NULL, &qx, 1, q);
+        if (node < 0)
+            return cv_nomem(cv);
+        struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+        ga->shape = phys;
+        ga->n_starts = ga->n_steps = r;
+        for (int i = 0; i < r; i++) {
+            ga->starts[i] = x->perm[i] == axis ? s0 : 0;
+            ga->steps[i] = 1;
+        }
+        out.q = q;
+        if ((st = cv_def_act(cv, k, &out)))
+            return st;
+    }
+    return QUANTA_OK;
+}
+
+/* The batch size the file declares for its inputs (one value, > 0), else
+ * 0: a size entry of the batch axis equal to it keeps the batch. */
+static int64_t exported_batch(struct cv *cv)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    int64_t b = 0;
+    for (int i = 0; i < og->n_inputs; i++) {
+        const struct onnx_value_info *in = &og->inputs[i];
+        if (!in->has_shape || in->rank < 1 || in->dims[0] < 1)
+            continue;
+        bool init = false;
+        for (int k = 0; k < og->n_initializers && !init; k++)
+            init = strcmp(og->initializers[k].name, in->name) == 0;
+        if (init)
+            continue;
+        if (b && b != in->dims[0])
+            return 0;
+        b = in->dims[0];
+    }
+    return b;
+}
+
+/* Resize (opsets 10 to 18) and Upsample (7, 9): nearest and linear of any
+ * axes but the batch, scales or sizes constant. Upsample and Resize-10
+ * map output index o to o / scale (asymmetric) and take the floor. */
+static enum quanta_status op_resize(struct cv *cv)
+{
+    static const char *const attrs_up7[] = {"mode", "scales", NULL};
+    static const char *const attrs_up9[] = {"mode", NULL};
+    static const char *const attrs11[] = {"mode", "coordinate_transformation_mode",
+                                          "cubic_coeff_a", "exclude_outside",
+                                          "extrapolation_value", "nearest_mode", NULL};
+    static const char *const attrs18[] = {"mode", "coordinate_transformation_mode",
+                                          "cubic_coeff_a", "exclude_outside",
+                                          "extrapolation_value", "nearest_mode", "antialias",
+                                          "axes", "keep_aspect_ratio_policy", NULL};
+    const int64_t opset = cv->m->opset;
+    const bool upsample = op_is(cv, "Upsample");
+    const bool simple = upsample || opset < 11; /* Upsample and Resize-10 */
+    struct cv_value *x;
+    enum quanta_status st;
+    const char *mode, *coord = "asymmetric", *round = "floor", *policy = "stretch";
+    int64_t antialias = 0;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, upsample ? (opset < 9 ? attrs_up7 : attrs_up9)
+                                 : simple     ? attrs_up9
+                                 : opset < 18 ? attrs11
+                                              : attrs18)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_string(cv, "mode", "nearest", &mode)))
+        return st;
+    if (!simple &&
+        ((st = cv_attr_string(cv, "coordinate_transformation_mode", "half_pixel", &coord)) ||
+         (st = cv_attr_string(cv, "nearest_mode", "round_prefer_floor", &round)) ||
+         (st = cv_attr_string(cv, "keep_aspect_ratio_policy", "stretch", &policy)) ||
+         (st = cv_attr_int(cv, "antialias", 0, &antialias))))
+        return st;
+    int gmode = strcmp(mode, "nearest") == 0 ? GRAPH_MODE_NEAREST
+                : strcmp(mode, "linear") == 0 || (upsample && strcmp(mode, "bilinear") == 0)
+                    ? GRAPH_MODE_LINEAR
+                    : -1;
+    if (gmode < 0)
+        return cv_fail(cv, "attribute 'mode' '%s' is not supported (nearest, linear)", mode);
+    int gcoord = -1, ground = -1;
+    for (int i = 0; i < GRAPH_COORD_COUNT; i++)
+        if (strcmp(coord, graph_coord_name(i)) == 0)
+            gcoord = i;
+    for (int i = 0; i < GRAPH_ROUND_COUNT; i++)
+        if (strcmp(round, graph_round_name(i)) == 0)
+            ground = i;
+    if (gcoord < 0)
+        return cv_fail(cv, "attribute 'coordinate_transformation_mode' '%s' is not supported",
+                       coord);
+    if (ground < 0)
+        return cv_fail(cv, "attribute 'nearest_mode' '%s' is not supported", round);
+    if (strcmp(policy, "stretch") != 0)
+        return cv_fail(cv, "attribute 'keep_aspect_ratio_policy' '%s' is not supported "
+                           "(stretch only)",
+                       policy);
+    if (antialias)
+        return cv_fail(cv, "attribute 'antialias' %lld is not supported", (long long)antialias);
+
+    const int r = x->shape.rank;
+    int64_t axes[QUANTA_MAX_RANK];
+    int na = r;
+    for (int i = 0; i < r; i++)
+        axes[i] = i;
+    if (!simple && opset >= 18) {
+        const int64_t *v;
+        int n;
+        if ((st = cv_attr_ints(cv, "axes", &v, &n)))
+            return st;
+        if (n > r)
+            return cv_fail(cv, "attribute 'axes' has %d entries for rank %d", n, r);
+        if (n >= 0) {
+            na = n;
+            for (int i = 0; i < n; i++)
+                axes[i] = v[i] < 0 ? v[i] + r : v[i];
+        }
+    }
+    /* scales or sizes, na entries */
+    double scales[QUANTA_MAX_RANK];
+    int64_t sizes[QUANTA_MAX_RANK];
+    bool by_sizes = false;
+    const struct onnx_tensor *t = NULL;
+    if (upsample && opset < 9) {
+        const struct onnx_attr *a = onnx_node_attr(cv->node, "scales");
+        if (!a || a->n_floats != na)
+            return cv_fail(cv, "attribute 'scales' must have %d entries", na);
+        for (int i = 0; i < na; i++)
+            scales[i] = (double)a->floats[i];
+    } else {
+        int ks = simple ? 1 : 2;
+        struct cv_value *sv = NULL, *zv = NULL;
+        if ((st = cv_input(cv, ks, &sv)) || (!simple && (st = cv_input(cv, 3, &zv))))
+            return st;
+        if (sv && (st = cv_need_const(cv, ks, "scales", &t)))
+            return st;
+        if ((!sv || t->numel == 0) && zv) {
+            if ((st = cv_need_const(cv, 3, "sizes", &t)))
+                return st;
+            by_sizes = true;
+        } else if (!sv) {
+            return cv_fail(cv, "needs scales or sizes");
+        }
+        if (t->numel != na)
+            return cv_fail(cv, "%s has %lld entries for %d axes", by_sizes ? "sizes" : "scales",
+                           (long long)t->numel, na);
+        for (int i = 0; i < na; i++) {
+            if (by_sizes)
+                sizes[i] = cv_tensor_i(t, i);
+            else
+                scales[i] = (double)(float)cv_tensor_f(t, i);
+        }
+    }
+    struct cv_value out = *x;
+    float gscale[QUANTA_MAX_RANK];
+    bool seen[QUANTA_MAX_RANK] = {false}, same = true, down = false;
+    for (int d = 0; d < r; d++)
+        gscale[d] = 1.0f;
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i], in = a >= 0 && a < r ? x->shape.dims[a] : 0;
+        if (a < 0 || a >= r || seen[a])
+            return cv_fail(cv, "axis %lld is not valid for rank %d", (long long)axes[i], r);
+        seen[a] = true;
+        int64_t o;
+        if (by_sizes) {
+            o = sizes[i];
+            if (in < 0 && (o == CV_BATCH || o == exported_batch(cv)))
+                continue;
+            gscale[a] = 0.0f; /* output / input */
+        } else {
+            double s = scales[i];
+            if (!(s > 0.0) || !isfinite(s))
+                return cv_fail(cv, "scale %g of axis %lld is not a positive number", s,
+                               (long long)a);
+            if (in < 0 && s == 1.0)
+                continue;
+            o = in < 0 ? -1 : (int64_t)floor(s * (double)in);
+            gscale[a] = (float)s;
+            down = down || s < 1.0;
+        }
+        if (in < 0)
+            return cv_fail(cv, "resizes the batch axis of '%s' %s, whose size is any", x->name,
+                           quanta_shape_format(&x->shape, buf, sizeof buf));
+        if (o < 1 || o > INT32_MAX)
+            return cv_fail(cv, "axis %lld would have %lld elements", (long long)a, (long long)o);
+        out.shape.dims[a] = o;
+        same = same && o == in && (gscale[a] == 0.0f || gscale[a] == 1.0f);
+    }
+    if (simple && gmode == GRAPH_MODE_NEAREST && down)
+        return cv_fail(cv, "nearest with a scale below 1 is not supported for %s",
+                       upsample ? "Upsample" : "Resize before opset 11");
+    if (same && !(gcoord == GRAPH_COORD_TF_HALF_PIXEL_FOR_NN && gmode == GRAPH_MODE_NEAREST))
+        return def_new(cv, x);
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    int qx;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    int node;
+    if ((st = emit(cv, GRAPH_OP_RESIZE, &qx, 1, &phys, &out.q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->mode = gmode;
+    ga->coord = gcoord;
+    ga->nearest = ground;
+    ga->n_scales = by_sizes ? 0 : r;
+    for (int i = 0; i < r && !by_sizes; i++)
+        ga->scales[i] = gscale[x->perm[i]];
+    return def_new(cv, &out);
+}
+
+/* Cast and CastLike. Activations are held as float whatever their ONNX
+ * type: a cast whose result holds the same values folds away (to FLOAT or
+ * DOUBLE, which keeps float32 precision; to an integer type that holds
+ * every value of the source type); the others become a cast node that
+ * rounds to the target's values (FLOAT16 to nearest, ties to even;
+ * integers toward zero, a value out of range being a run-time error). */
 static enum quanta_status op_cast(struct cv *cv)
 {
     static const char *const attrs[] = {"to", "saturate", NULL};
-    struct cv_value *x;
-    int64_t to;
+    static const char *const attrs_like[] = {"saturate", NULL};
+    bool like = strcmp(cv->node->op_type, "CastLike") == 0;
+    struct cv_value *x, *t;
+    int64_t to = 0;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_attr_int(cv, "to", 0, &to)))
+    if ((st = cv_check_attrs(cv, like ? attrs_like : attrs)) || (st = cv_need_act(cv, 0, &x)))
         return st;
-    if (to != ONNX_FLOAT || cv->g->values[x->q].dtype != QUANTA_F32)
+    if (like) {
+        if ((st = cv_need(cv, 1, &t)))
+            return st;
+        to = t->kind == CV_CONST ? t->c->data_type : t->elem ? t->elem : ONNX_FLOAT;
+    } else if ((st = cv_attr_int(cv, "to", 0, &to))) {
+        return st;
+    }
+    enum quanta_dtype xdt = cv->g->values[x->q].dtype;
+    if (xdt == QUANTA_I64 || xdt == QUANTA_I32) {
+        /* ids stay ids through a cast to an integer type that holds them */
+        if (to == ONNX_INT64 || (to == ONNX_INT32 && xdt == QUANTA_I32))
+            return def_new(cv, x);
+        /* else read as numbers (float32, as ONNX rounds INT64 to FLOAT) */
+    } else if (xdt != QUANTA_F32) {
+        return cv_fail(cv, "cast of '%s' (%s) is not supported", x->name,
+                       quanta_dtype_name(xdt));
+    }
+    bool ids = xdt != QUANTA_F32;
+    int from = ids ? ONNX_INT64 : x->elem ? x->elem : ONNX_FLOAT;
+    bool small = from == ONNX_UINT8 || from == ONNX_INT8 || from == ONNX_BOOL;
+    bool integer = small || from == ONNX_INT16;
+    enum quanta_dtype qto;
+    bool same; /* every value of from is a value of to */
+    switch (to) {
+    case ONNX_FLOAT:
+    case ONNX_DOUBLE: qto = QUANTA_F32; same = !ids; break;
+    case ONNX_FLOAT16: qto = QUANTA_F16; same = small; break;
+    case ONNX_UINT8: qto = QUANTA_U8; same = from == ONNX_UINT8 || from == ONNX_BOOL; break;
+    case ONNX_INT8: qto = QUANTA_I8; same = from == ONNX_INT8 || from == ONNX_BOOL; break;
+    case ONNX_INT16: qto = QUANTA_I16; same = integer && !ids; break;
+    case ONNX_INT32: qto = QUANTA_I32; same = integer && !ids; break;
+    case ONNX_INT64: qto = QUANTA_I64; same = integer && !ids; break;
+    case ONNX_BOOL: qto = QUANTA_BOOL; same = from == ONNX_BOOL; break;
+    default:
         return cv_fail(cv, "cast of activations to %s is not supported",
                        onnx_data_type_name((int)to));
-    return def_new(cv, x);
+    }
+    struct cv_value out = *x;
+    out.elem = to == ONNX_FLOAT ? 0 : (int)to;
+    if (same)
+        return def_new(cv, &out);
+    int n, qx = x->q;
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_CAST, &qx, 1, &shape, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.to = qto;
+    return def_new(cv, &out);
+}
+
+/* The layout of x for an operator over its ONNX axes [a, r): its own when
+ * the physical axes [a, r) hold exactly those (in any order), else ONNX
+ * order. *perm gets the layout, *q the quanta value. */
+static enum quanta_status tail_layout(struct cv *cv, const struct cv_value *x, int a, int *perm,
+                                      int *q)
+{
+    const int r = x->shape.rank;
+    bool own = !x->flat;
+    for (int i = a; i < r && own; i++)
+        own = x->perm[i] >= a;
+    if (own)
+        memcpy(perm, x->perm, sizeof x->perm);
+    else
+        cv_perm_identity(r, perm);
+    return cv_materialize(cv, x, perm, q);
+}
+
+static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *x, int a,
+                                          float eps, const struct onnx_tensor *t0,
+                                          const struct onnx_tensor *t1);
+
+/* LayerNormalization (opset 17): over ONNX axes [axis, r), Scale and B
+ * constants broadcast to those axes, Mean and InvStdDev outputs unused. */
+static enum quanta_status op_layer_norm(struct cv *cv)
+{
+    static const char *const attrs[] = {"axis", "epsilon", "stash_type", NULL};
+    struct cv_value *x;
+    const struct onnx_tensor *p[2] = {NULL, NULL};
+    int64_t axis;
+    float eps;
+    enum quanta_status st;
+    if ((st = cv_check_attrs(cv, attrs)) || (st = only_first_output(cv)) ||
+        (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "axis", -1, &axis)) ||
+        (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)) ||
+        (st = cv_need_const(cv, 1, "Scale", &p[0])) || (st = need_f32(cv, p[0], "Scale")))
+        return st;
+    struct cv_value *b = NULL;
+    if ((st = cv_input(cv, 2, &b)))
+        return st;
+    if (b && ((st = cv_need_const(cv, 2, "B", &p[1])) || (st = need_f32(cv, p[1], "B"))))
+        return st;
+    const int r = x->shape.rank;
+    int a = (int)(axis < 0 ? axis + r : axis);
+    if (a < 0 || a >= r)
+        return cv_fail(cv, "attribute 'axis' %lld is outside the rank %d of '%s'",
+                       (long long)axis, r, x->name);
+    if (a == 0)
+        return cv_fail(cv, "normalizes over the batch axis, which is not supported");
+    return emit_layer_norm(cv, x, a, eps, p[0], p[1]);
+}
+
+/* A layer_norm node of x over ONNX axes [a, r) with Scale t0 and B t1
+ * (NULL: none) broadcast to those axes; defines the ONNX node's output 0. */
+static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *x, int a,
+                                          float eps, const struct onnx_tensor *t0,
+                                          const struct onnx_tensor *t1)
+{
+    const struct onnx_tensor *p[2] = {t0, t1};
+    enum quanta_status st;
+    const int r = x->shape.rank;
+    /* the normalized axes in ONNX order and their extent */
+    struct quanta_shape ns = {.rank = r - a};
+    int64_t cols = 1;
+    for (int d = a; d < r; d++)
+        cols *= ns.dims[d - a] = x->shape.dims[d];
+    char b1[128], b2[128];
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = p[k];
+        if (!t)
+            continue;
+        bool ok = t->shape.rank <= ns.rank;
+        for (int d = 0; d < t->shape.rank && ok; d++) {
+            int64_t e = t->shape.dims[t->shape.rank - 1 - d], n = ns.dims[ns.rank - 1 - d];
+            ok = e == 1 || e == n;
+        }
+        if (!ok)
+            return cv_fail(cv, "%s '%s' has shape %s, which does not broadcast to %s",
+                           k ? "B" : "Scale", t->name, quanta_shape_format(&t->shape, b1, sizeof b1),
+                           quanta_shape_format(&ns, b2, sizeof b2));
+    }
+    int perm[QUANTA_MAX_RANK], qx;
+    if ((st = tail_layout(cv, x, a, perm, &qx)))
+        return st;
+    /* Scale and B broadcast, in the physical order of the tail */
+    struct quanta_shape phys = cv_phys_shape(&x->shape, perm);
+    struct quanta_shape ps = {.rank = r - a};
+    for (int d = a; d < r; d++)
+        ps.dims[d - a] = phys.dims[d];
+    int ins[3], n_ins = 1;
+    ins[0] = qx;
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = p[k];
+        if (!t)
+            continue;
+        float *v = malloc((size_t)cols * sizeof *v + 1);
+        if (!v)
+            return cv_nomem(cv);
+        const float *src = t->data;
+        for (int64_t j = 0; j < cols; j++) {
+            /* physical index j -> ONNX index of each normalized axis -> t's index */
+            int64_t rest = j, idx[QUANTA_MAX_RANK];
+            for (int i = r - 1; i >= a; i--) {
+                idx[perm[i]] = rest % phys.dims[i];
+                rest /= phys.dims[i];
+            }
+            int64_t ti = 0;
+            for (int d = 0; d < t->shape.rank; d++) {
+                int onnx_axis = r - t->shape.rank + d;
+                int64_t e = t->shape.dims[d];
+                ti = ti * e + (e == 1 ? 0 : idx[onnx_axis]);
+            }
+            v[j] = src[ti];
+        }
+        char base[300];
+        if (t->name && t->name[0])
+            snprintf(base, sizeof base, "%s", t->name);
+        else
+            snprintf(base, sizeof base, "%s.%s", cv->node_name, k ? "bias" : "scale");
+        ins[n_ins] = cv_const_value(cv, base, v, &ps);
+        free(v);
+        if (ins[n_ins++] < 0)
+            return cv_nomem(cv);
+    }
+    struct cv_value out = *x;
+    memcpy(out.perm, perm, sizeof perm);
+    out.flat = false;
+    int n;
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_LAYER_NORM, ins, n_ins, &shape, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.axis = a;
+    cv->g->nodes[n].attrs.epsilon = eps;
+    return def_new(cv, &out);
+}
+
+/* ---- LayerNorm as exported before opset 17 -------------------------------
+ *
+ *   m = ReduceMean(X, axes)      d = Sub(X, m)        p = Pow(d, 2)
+ *   v = ReduceMean(p, axes)      e = Add(v, eps)      s = Sqrt(e)
+ *   n = Div(d, s)                y = Mul(n, W)        z = Add(y, B)
+ *
+ * with axes the trailing axes of X (keepdims), eps, W and B constants, and
+ * every intermediate read by nothing else: one layer_norm node. */
+
+/* The constant named name: a converted one, an initializer, or the value
+ * of a Constant node still to come. NULL if none. */
+static const struct onnx_tensor *fuse_const(struct cv *cv, const char *name)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    struct cv_value *v = NULL;
+    if (cv_lookup(cv, name, &v) == QUANTA_OK && v && v->kind == CV_CONST)
+        return v->c;
+    for (int i = 0; i < og->n_nodes; i++) {
+        const struct onnx_node *n = &og->nodes[i];
+        if (strcmp(n->op_type, "Constant") == 0 && n->n_outputs == 1 &&
+            strcmp(n->outputs[0], name) == 0) {
+            const struct onnx_attr *a = onnx_node_attr(n, "value");
+            return a && a->t && n->n_attrs == 1 ? a->t : NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The one node after node `from` that reads name (and how many read it);
+ * -1 when it is a graph output or read by more or fewer than want nodes.
+ * readers[] gets their indices. */
+static int fuse_readers(struct cv *cv, const char *name, int want, int *readers)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    for (int i = 0; i < og->n_outputs; i++)
+        if (strcmp(og->outputs[i].name, name) == 0)
+            return -1;
+    int n = 0;
+    for (int i = 0; i < og->n_nodes; i++)
+        for (int k = 0; k < og->nodes[i].n_inputs; k++)
+            if (strcmp(og->nodes[i].inputs[k], name) == 0) {
+                if (i <= cv->node_index || n == want)
+                    return -1;
+                readers[n++] = i;
+                break;
+            }
+    return n == want ? 0 : -1;
+}
+
+/* The sole reader of node i's output 0, if it has op type op and reads it
+ * as input `slot` (-1: either of two); its index or -1. */
+static int fuse_next(struct cv *cv, int i, const char *op, int slot, int *other)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const struct onnx_node *n = &og->nodes[i];
+    int r;
+    if (n->n_outputs != 1 || fuse_readers(cv, n->outputs[0], 1, &r))
+        return -1;
+    const struct onnx_node *m = &og->nodes[r];
+    if (strcmp(m->op_type, op) != 0 || m->n_inputs != 2 || m->n_attrs != 0 ||
+        m->n_outputs != 1)
+        return -1;
+    int k = strcmp(m->inputs[0], n->outputs[0]) == 0 ? 0 : 1;
+    if ((slot >= 0 && k != slot) || strcmp(m->inputs[k], n->outputs[0]) != 0)
+        return -1;
+    if (other)
+        *other = 1 - k;
+    return r;
+}
+
+/* The reduced axes of a ReduceMean node (attribute, or input 1 from opset
+ * 18) if they are exactly the trailing axes [a, r) of a rank-r input with
+ * keepdims; a, or -1. */
+static int fuse_axes(struct cv *cv, const struct onnx_node *n, int r)
+{
+    int64_t axes[QUANTA_MAX_RANK];
+    int na = 0;
+    for (int k = 0; k < n->n_attrs; k++) {
+        const struct onnx_attr *at = &n->attrs[k];
+        if (strcmp(at->name, "axes") == 0 && at->n_ints <= QUANTA_MAX_RANK) {
+            na = at->n_ints;
+            for (int i = 0; i < na; i++)
+                axes[i] = at->ints[i];
+        } else if (strcmp(at->name, "keepdims") != 0 || at->i != 1) {
+            return -1;
+        }
+    }
+    if (n->n_inputs > 1 && n->inputs[1][0]) {
+        const struct onnx_tensor *t = fuse_const(cv, n->inputs[1]);
+        if (!t || na || t->dtype != QUANTA_I64 || t->numel > QUANTA_MAX_RANK)
+            return -1;
+        na = (int)t->numel;
+        for (int i = 0; i < na; i++)
+            axes[i] = cv_tensor_i(t, i);
+    }
+    if (na < 1)
+        return -1;
+    bool red[QUANTA_MAX_RANK] = {false};
+    for (int i = 0; i < na; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 1 || a >= r || red[a])
+            return -1;
+        red[a] = true;
+    }
+    int a = r - na;
+    for (int i = a; i < r; i++)
+        if (!red[i])
+            return -1;
+    return a;
+}
+
+/* A float constant holding one value (any shape of one element). */
+static bool fuse_scalar(struct cv *cv, const char *name, double *out)
+{
+    const struct onnx_tensor *t = fuse_const(cv, name);
+    if (!t || t->numel != 1 || t->dtype != QUANTA_F32)
+        return false;
+    *out = cv_tensor_f(t, 0);
+    return true;
+}
+
+/* Fuses the pattern starting at the current ReduceMean node; *done false
+ * (and nothing changed) when it does not match exactly. */
+static enum quanta_status fuse_layer_norm(struct cv *cv, bool *done)
+{
+    const struct onnx_graph *og = &cv->m->graph;
+    const struct onnx_node *m1 = cv->node;
+    struct cv_value *x = NULL;
+    *done = false;
+    if (!cv->skip || m1->n_inputs < 1 || m1->n_outputs != 1 ||
+        cv_lookup(cv, m1->inputs[0], &x) != QUANTA_OK || !x || x->kind != CV_ACT ||
+        x->flat || cv->g->values[x->q].dtype != QUANTA_F32)
+        return QUANTA_OK;
+    const int r = x->shape.rank;
+    int a = fuse_axes(cv, m1, r);
+    if (a < 1)
+        return QUANTA_OK;
+    /* d = Sub(X, m): the Sub reads m as its second input and X as its first */
+    int sub = fuse_next(cv, cv->node_index, "Sub", 1, NULL);
+    if (sub < 0 || strcmp(og->nodes[sub].inputs[0], m1->inputs[0]) != 0)
+        return QUANTA_OK;
+    /* d is read by Pow (input 0) and Div (input 0), nothing else */
+    int dr[2];
+    if (fuse_readers(cv, og->nodes[sub].outputs[0], 2, dr))
+        return QUANTA_OK;
+    int pw = strcmp(og->nodes[dr[0]].op_type, "Pow") == 0 ? dr[0] : dr[1];
+    int dv = pw == dr[0] ? dr[1] : dr[0];
+    const struct onnx_node *npw = &og->nodes[pw], *ndv = &og->nodes[dv];
+    double two, eps;
+    if (strcmp(npw->op_type, "Pow") != 0 || strcmp(ndv->op_type, "Div") != 0 ||
+        npw->n_inputs != 2 || ndv->n_inputs != 2 || npw->n_attrs || ndv->n_attrs ||
+        strcmp(npw->inputs[0], og->nodes[sub].outputs[0]) != 0 ||
+        strcmp(ndv->inputs[0], og->nodes[sub].outputs[0]) != 0 ||
+        !fuse_scalar(cv, npw->inputs[1], &two) || two != 2.0)
+        return QUANTA_OK;
+    int m2 = -1, e, other, sq, mul, add;
+    {
+        int rr;
+        if (npw->n_outputs != 1 || fuse_readers(cv, npw->outputs[0], 1, &rr) ||
+            strcmp(og->nodes[rr].op_type, "ReduceMean") != 0 ||
+            strcmp(og->nodes[rr].inputs[0], npw->outputs[0]) != 0 ||
+            fuse_axes(cv, &og->nodes[rr], r) != a || og->nodes[rr].n_outputs != 1)
+            return QUANTA_OK;
+        m2 = rr;
+    }
+    if ((e = fuse_next(cv, m2, "Add", -1, &other)) < 0 ||
+        !fuse_scalar(cv, og->nodes[e].inputs[other], &eps) || !(eps >= 0))
+        return QUANTA_OK;
+    {
+        int rr;
+        if (fuse_readers(cv, og->nodes[e].outputs[0], 1, &rr) ||
+            strcmp(og->nodes[rr].op_type, "Sqrt") != 0 || og->nodes[rr].n_outputs != 1)
+            return QUANTA_OK;
+        sq = rr;
+    }
+    if (fuse_next(cv, sq, "Div", 1, NULL) != dv)
+        return QUANTA_OK;
+    if ((mul = fuse_next(cv, dv, "Mul", -1, &other)) < 0)
+        return QUANTA_OK;
+    const struct onnx_tensor *w = fuse_const(cv, og->nodes[mul].inputs[other]);
+    if ((add = fuse_next(cv, mul, "Add", -1, &other)) < 0)
+        return QUANTA_OK;
+    const struct onnx_tensor *b = fuse_const(cv, og->nodes[add].inputs[other]);
+    if (!w || !b || w->dtype != QUANTA_F32 || b->dtype != QUANTA_F32)
+        return QUANTA_OK;
+    /* W and B must broadcast to the normalized axes without growing X */
+    const struct onnx_tensor *wb[2] = {w, b};
+    for (int k = 0; k < 2; k++) {
+        const struct onnx_tensor *t = wb[k];
+        if (t->shape.rank > r - a)
+            return QUANTA_OK;
+        for (int d = 0; d < t->shape.rank; d++) {
+            int64_t te = t->shape.dims[t->shape.rank - 1 - d], xe = x->shape.dims[r - 1 - d];
+            if (te != 1 && te != xe)
+                return QUANTA_OK;
+        }
+    }
+    /* the fused node defines the last Add's output */
+    const struct onnx_node *self = cv->node;
+    cv->node = &og->nodes[add];
+    enum quanta_status st = emit_layer_norm(cv, x, a, (float)eps, w, b);
+    cv->node = self;
+    if (st)
+        return st;
+    const int parts[] = {sub, pw, m2, e, sq, dv, mul, add};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        cv->skip[parts[i]] = true;
+    *done = true;
+    return QUANTA_OK;
+}
+
+static enum quanta_status op_reduce_mean(struct cv *cv);
+
+/* ReduceMean: a LayerNorm decomposed before opset 17 when it starts one. */
+static enum quanta_status op_reduce_mean_or_ln(struct cv *cv)
+{
+    bool done;
+    enum quanta_status st = fuse_layer_norm(cv, &done);
+    if (st || done)
+        return st;
+    return op_reduce_mean(cv);
+}
+
+/* InstanceNormalization: x [N, C, ...] normalized over the spatial axes
+ * per sample and channel; quanta keeps the channels on the last axis. */
+static enum quanta_status op_instance_norm(struct cv *cv)
+{
+    static const char *const attrs[] = {"epsilon", NULL};
+    static const char *const names[] = {"scale", "B"};
+    struct cv_value *x;
+    const struct onnx_tensor *p[2];
+    float eps;
+    enum quanta_status st;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_attr_float(cv, "epsilon", 1e-5f, &eps)))
+        return st;
+    const int r = x->shape.rank;
+    if (r < 3 || x->flat)
+        return cv_fail(cv, "input '%s' has shape %s; [N, C, D1, ...] is needed", x->name,
+                       quanta_shape_format(&x->shape, buf, sizeof buf));
+    int64_t c = x->shape.dims[1];
+    int ins[3];
+    for (int i = 0; i < 2; i++) {
+        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
+            (st = need_f32(cv, p[i], names[i])))
+            return st;
+        if (p[i]->numel != c)
+            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
+                           p[i]->name, (long long)p[i]->numel, (long long)c);
+        ins[i + 1] = cv_const_value(cv, cv->node->inputs[i + 1], p[i]->data,
+                                    &(struct quanta_shape){.rank = 1, .dims = {c}});
+        if (ins[i + 1] < 0)
+            return cv_nomem(cv);
+    }
+    /* the channels last: x's own layout when it has them there, else
+     * [N, D1, ..., C] */
+    int perm[QUANTA_MAX_RANK];
+    if (x->perm[r - 1] == 1) {
+        memcpy(perm, x->perm, sizeof perm);
+    } else {
+        perm[0] = 0;
+        for (int i = 1; i < r - 1; i++)
+            perm[i] = i + 1;
+        perm[r - 1] = 1;
+    }
+    if ((st = cv_materialize(cv, x, perm, &ins[0])))
+        return st;
+    struct cv_value out = *x;
+    memcpy(out.perm, perm, sizeof perm);
+    int n;
+    struct quanta_shape shape = cv->g->values[ins[0]].shape; /* values may move as emit adds */
+    if ((st = emit(cv, GRAPH_OP_INSTANCE_NORM, ins, 3, &shape, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.epsilon = eps;
+    return def_new(cv, &out);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -2237,15 +3216,23 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"LogSoftmax", op_softmax},
         {"BatchNormalization", op_batch_norm},
         {"Gather", op_gather},
-        {"ReduceMean", op_reduce_mean},
+        {"ReduceMean", op_reduce_mean_or_ln},
         {"ReduceSum", op_reduce_mean},
         {"ReduceMax", op_reduce_mean},
         {"ReduceMin", op_reduce_mean},
         {"ReduceL2", op_reduce_mean},
+        {"ArgMax", op_reduce_mean},
+        {"ArgMin", op_reduce_mean},
         {"Identity", op_identity},
         {"Dropout", op_identity},
         {"Pad", op_pad},
+        {"Split", op_split},
+        {"Resize", op_resize},
+        {"Upsample", op_resize},
         {"Cast", op_cast},
+        {"CastLike", op_cast},
+        {"LayerNormalization", op_layer_norm},
+        {"InstanceNormalization", op_instance_norm},
     };
     /* operators that follow a batch axis moved by Transpose or merged with
      * other axes by Reshape (attention as torch's nn.MultiheadAttention
@@ -2268,7 +3255,9 @@ enum quanta_status cv_convert_node(struct cv *cv)
     }
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (op_is(cv, table[i].name))
-            return table[i].fn(cv);
+            return cv->probe ? QUANTA_OK : table[i].fn(cv);
+    if (cv->probe)
+        return QUANTA_ERR_INPUT;
     return cv_fail(cv, "operator '%s' is not supported (see man quanta-import for the list)",
                    cv->node->op_type);
 }

@@ -30,7 +30,9 @@ static const struct {
     {"<f4", QUANTA_F32}, {"=f4", QUANTA_F32}, {"<f8", QUANTA_F64}, {"=f8", QUANTA_F64},
     {"|u1", QUANTA_U8},  {"<u1", QUANTA_U8},  {"=u1", QUANTA_U8},  {"|i1", QUANTA_I8},
     {"<i1", QUANTA_I8},  {"=i1", QUANTA_I8},  {"<i4", QUANTA_I32}, {"=i4", QUANTA_I32},
-    {"<i8", QUANTA_I64}, {"=i8", QUANTA_I64},
+    {"<i8", QUANTA_I64}, {"=i8", QUANTA_I64}, {"<f2", QUANTA_F16}, {"=f2", QUANTA_F16},
+    {"<i2", QUANTA_I16}, {"=i2", QUANTA_I16}, {"|b1", QUANTA_BOOL}, {"<b1", QUANTA_BOOL},
+    {"=b1", QUANTA_BOOL},
 };
 
 const char *io_npy_descr(enum quanta_dtype dtype)
@@ -42,6 +44,9 @@ const char *io_npy_descr(enum quanta_dtype dtype)
     case QUANTA_I8: return "|i1";
     case QUANTA_I32: return "<i4";
     case QUANTA_I64: return "<i8";
+    case QUANTA_F16: return "<f2";
+    case QUANTA_I16: return "<i2";
+    case QUANTA_BOOL: return "|b1";
     default: return NULL;
     }
 }
@@ -215,7 +220,7 @@ static enum quanta_status parse_header(const char *path, const char *h, size_t n
             *dtype = npy_types[i].dtype;
     if (*dtype == QUANTA_DTYPE_INVALID)
         return quanta_fail(err, QUANTA_ERR_INPUT,
-                           "%s: NPY dtype '%s' is not supported (<f4 <f8 |u1 |i1 <i4 <i8 are)",
+                           "%s: NPY dtype '%s' is not supported (<f4 <f8 <f2 |u1 |i1 <i2 <i4 <i8 |b1 are)",
                            path, descr);
     if (fortran)
         return quanta_fail(err, QUANTA_ERR_INPUT,

@@ -1,6 +1,8 @@
 /* Labels: one int32 per sample, from an IDX label file, an NPY of integers
- * ([N] or [N,1]), or the "labels" tensor of a safetensors file. They are
- * read through the data set readers, so every size check applies. */
+ * ([N] or [N,1]), or the "labels" tensor of a safetensors file; or, for
+ * labels_load_any, integers or floats of any sample shape (token labels
+ * [N, T], regression targets). They are read through the data set readers,
+ * so every size check applies. */
 #include "quanta/data.h"
 
 #include <inttypes.h>
@@ -18,60 +20,126 @@ void labels_free(struct labels *labels)
     if (!labels)
         return;
     free(labels->values);
-    labels->values = NULL;
-    labels->n = 0;
+    free(labels->targets);
+    free(labels->path);
+    memset(labels, 0, sizeof *labels);
 }
 
-enum quanta_status labels_load(struct labels *labels, const char *path, struct quanta_error *err)
+/* Float labels: every element as float, no normalization. */
+static enum quanta_status load_targets(struct labels *labels, struct dataset *ds,
+                                       struct quanta_error *err)
 {
-    labels->n = 0;
-    labels->values = NULL;
+    uint64_t total = (uint64_t)ds->n_samples * (uint64_t)labels->per_sample;
+    if (total > SIZE_MAX / sizeof(float) ||
+        !(labels->targets = malloc(total ? (size_t)total * sizeof(float) : 1)))
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " labels",
+                           ds->path, total);
+    int64_t step = LABEL_CHUNK / labels->per_sample + 1;
+    for (int64_t i = 0; i < ds->n_samples; i += step) {
+        int64_t n = ds->n_samples - i < step ? ds->n_samples - i : step;
+        enum quanta_status st = dataset_read_f32(ds, i, n, NULL,
+                                                 labels->targets + i * labels->per_sample, err);
+        if (st != QUANTA_OK)
+            return st;
+    }
+    return QUANTA_OK;
+}
+
+/* Integer labels, each within int32. */
+static enum quanta_status load_integers(struct labels *labels, struct dataset *ds,
+                                        struct quanta_error *err)
+{
+    int64_t per = labels->per_sample;
+    uint64_t total = (uint64_t)ds->n_samples * (uint64_t)per;
+    int64_t step = LABEL_CHUNK / per + 1;
+    int64_t *chunk = NULL;
+    if (total <= SIZE_MAX / sizeof(int64_t)) {
+        labels->values = malloc(total ? (size_t)total * sizeof *labels->values : 1);
+        chunk = malloc((size_t)(step * per) * sizeof *chunk);
+    }
+    enum quanta_status st = QUANTA_OK;
+    if (!labels->values || !chunk) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory for %" PRIu64 " labels",
+                         ds->path, total);
+        goto done;
+    }
+    for (int64_t i = 0; i < ds->n_samples; i += step) {
+        int64_t n = ds->n_samples - i < step ? ds->n_samples - i : step;
+        st = dataset_read_i64(ds, i, n, chunk, err);
+        if (st != QUANTA_OK)
+            goto done;
+        for (int64_t k = 0; k < n * per; k++) {
+            if (chunk[k] < INT32_MIN || chunk[k] > INT32_MAX) {
+                if (per == 1)
+                    st = quanta_fail(err, QUANTA_ERR_INPUT,
+                                     "%s: label %" PRId64 " is %" PRId64 ", outside int32",
+                                     ds->path, i + k, chunk[k]);
+                else
+                    st = quanta_fail(err, QUANTA_ERR_INPUT,
+                                     "%s: sample %" PRId64 " element %" PRId64 " is %" PRId64
+                                     ", outside int32", ds->path, i + k / per, k % per, chunk[k]);
+                goto done;
+            }
+            labels->values[i * per + k] = (int32_t)chunk[k];
+        }
+    }
+done:
+    free(chunk);
+    return st;
+}
+
+/* any: integers or floats of any sample shape; else integers [N]. */
+static enum quanta_status load(struct labels *labels, const char *path, bool any,
+                               struct quanta_error *err)
+{
+    memset(labels, 0, sizeof *labels);
     struct dataset *ds;
     enum quanta_status st = dataset_open(&ds, path, "labels", err);
     if (st != QUANTA_OK)
         return st;
-    int64_t *chunk = NULL;
-    if (quanta_shape_numel(&ds->sample_shape) != 1 || ds->sample_shape.rank > 1) {
+    bool is_float = quanta_dtype_is_float(ds->dtype);
+    labels->per_sample = quanta_shape_numel(&ds->sample_shape);
+    labels->sample_shape = ds->sample_shape;
+    labels->dtype = ds->dtype;
+    if (!any && (labels->per_sample != 1 || ds->sample_shape.rank > 1)) {
         char text[128];
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: labels must have shape [N], not [N, ...] "
                          "with samples %s", path,
                          quanta_shape_format(&ds->sample_shape, text, sizeof text));
         goto done;
     }
-    if (quanta_dtype_is_float(ds->dtype) || ds->dtype == QUANTA_BOOL) {
+    if ((!any && is_float) || ds->dtype == QUANTA_BOOL) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: labels must be integers, not %s", path,
                          quanta_dtype_name(ds->dtype));
         goto done;
     }
-    labels->values = malloc((ds->n_samples ? (size_t)ds->n_samples : 1) * sizeof *labels->values);
-    chunk = malloc(LABEL_CHUNK * sizeof *chunk);
-    if (!labels->values || !chunk) {
-        st = quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory for %" PRId64 " labels", path,
-                         ds->n_samples);
+    if (labels->per_sample < 1) {
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: labels have no element per sample", path);
         goto done;
     }
-    for (int64_t i = 0; i < ds->n_samples; i += LABEL_CHUNK) {
-        int64_t n = ds->n_samples - i < LABEL_CHUNK ? ds->n_samples - i : LABEL_CHUNK;
-        st = dataset_read_i64(ds, i, n, chunk, err);
-        if (st != QUANTA_OK)
-            goto done;
-        for (int64_t k = 0; k < n; k++) {
-            if (chunk[k] < INT32_MIN || chunk[k] > INT32_MAX) {
-                st = quanta_fail(err, QUANTA_ERR_INPUT,
-                                 "%s: label %" PRId64 " is %" PRId64 ", outside int32", path,
-                                 i + k, chunk[k]);
-                goto done;
-            }
-            labels->values[i + k] = (int32_t)chunk[k];
-        }
+    if (!(labels->path = strdup(path))) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+        goto done;
     }
-    labels->n = ds->n_samples;
+    st = is_float ? load_targets(labels, ds, err) : load_integers(labels, ds, err);
+    if (st == QUANTA_OK)
+        labels->n = ds->n_samples;
 done:
     if (st != QUANTA_OK)
         labels_free(labels);
-    free(chunk);
     dataset_close(ds);
     return st;
+}
+
+enum quanta_status labels_load(struct labels *labels, const char *path, struct quanta_error *err)
+{
+    return load(labels, path, false, err);
+}
+
+enum quanta_status labels_load_any(struct labels *labels, const char *path,
+                                   struct quanta_error *err)
+{
+    return load(labels, path, true, err);
 }
 
 /* "<dir>/<name with images-idx3 replaced by labels-idx1>", or NULL. */
@@ -89,11 +157,10 @@ static char *idx_label_sibling(const char *path)
     return sibling;
 }
 
-enum quanta_status labels_load_for_data(struct labels *labels, const char *data_path,
-                                        struct quanta_error *err)
+static enum quanta_status load_for_data(struct labels *labels, const char *data_path, bool any,
+                                       struct quanta_error *err)
 {
-    labels->n = 0;
-    labels->values = NULL;
+    memset(labels, 0, sizeof *labels);
     enum io_kind kind;
     enum quanta_status st = io_sniff(data_path, &kind, err);
     if (st != QUANTA_OK)
@@ -105,16 +172,28 @@ enum quanta_status labels_load_for_data(struct labels *labels, const char *data_
             return st;
         bool has = st_find(&f, "labels") != NULL;
         st_close(&f);
-        return has ? labels_load(labels, data_path, err) : QUANTA_OK;
+        return has ? load(labels, data_path, any, err) : QUANTA_OK;
     }
     if (kind == IO_KIND_IDX || kind == IO_KIND_GZIP) {
         char *sibling = idx_label_sibling(data_path);
         if (!sibling)
             return QUANTA_OK;
         if (access(sibling, F_OK) == 0)
-            st = labels_load(labels, sibling, err);
+            st = load(labels, sibling, any, err);
         free(sibling);
         return st;
     }
     return QUANTA_OK;
+}
+
+enum quanta_status labels_load_for_data(struct labels *labels, const char *data_path,
+                                        struct quanta_error *err)
+{
+    return load_for_data(labels, data_path, false, err);
+}
+
+enum quanta_status labels_load_for_data_any(struct labels *labels, const char *data_path,
+                                            struct quanta_error *err)
+{
+    return load_for_data(labels, data_path, true, err);
 }

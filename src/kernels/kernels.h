@@ -117,6 +117,8 @@ struct f32_math_params {
     float a, b;
 };
 typedef void (*f32_math_fn)(const struct f32_math_params *p, size_t n, const float *x, float *y);
+/* One value of the function above, in double (int8 tables are built from it). */
+double f32_math_one(const struct f32_math_params *p, double x);
 
 /* ---- binary element-wise with NumPy broadcasting ----
  * y has shape dims[0..rank) (rank >= 1); element (i0, ..., ik) of y is
@@ -162,6 +164,60 @@ struct slice_params {
 };
 typedef void (*slice_fn)(const struct slice_params *p, const void *x, void *y);
 
+/* ---- pad (float and int8 alike) ----
+ * Along axis d, x keeps its elements lo = max(-begin, 0) .. in - max(-end,
+ * 0) - 1 (n of them, n >= 1) and output index o reads kept element
+ * t = o - max(begin, 0). Outside 0 <= t < n: PAD_CONSTANT writes *value
+ * (elem_size bytes), PAD_EDGE reads t clamped to [0, n), PAD_REFLECT reads
+ * t mirrored about both ends without repeating them (period 2(n - 1); the
+ * one element when n == 1). out[d] = in[d] + begin[d] + end[d]. */
+enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE };
+struct pad_params {
+    int rank;
+    size_t in[TRANSPOSE_MAX_RANK], out[TRANSPOSE_MAX_RANK];
+    int64_t begin[TRANSPOSE_MAX_RANK], end[TRANSPOSE_MAX_RANK];
+    enum pad_mode mode;
+    size_t elem_size;
+    const void *value;
+};
+typedef void (*pad_fn)(const struct pad_params *p, const void *x, void *y);
+
+/* ---- resize ----
+ * Output index o of axis d maps to the input coordinate c (in double):
+ *   RESIZE_HALF_PIXEL          (o + 0.5) / scale - 0.5
+ *   RESIZE_ASYMMETRIC          o / scale
+ *   RESIZE_ALIGN_CORNERS       o * (in - 1) / (width - 1), 0 when width == 1
+ *   RESIZE_PYTORCH_HALF_PIXEL  (o + 0.5) / scale - 0.5, -0.5 when width == 1
+ *   RESIZE_TF_HALF_PIXEL_FOR_NN (o + 0.5) / scale
+ * with scale[d] and width[d] (the real output extent in * scale, as ONNX's
+ * reference computes it) given per axis. nearest reads index f = floor(c)
+ * when c is whole, else f or f + 1 by the rounding (ROUND_PREFER_FLOOR:
+ * f + 1 when c - f > 0.5; PREFER_CEIL: when >= 0.5; FLOOR: never; CEIL:
+ * always), clamped to [0, in - 1]. linear weighs f and f + 1 (clamped) by
+ * 1 - (c - f) and c - f along every axis, the product over the axes
+ * summed in double over the corners, then rounded to float once. */
+enum resize_coord {
+    RESIZE_HALF_PIXEL,
+    RESIZE_ASYMMETRIC,
+    RESIZE_ALIGN_CORNERS,
+    RESIZE_PYTORCH_HALF_PIXEL,
+    RESIZE_TF_HALF_PIXEL_FOR_NN
+};
+enum resize_round { RESIZE_PREFER_FLOOR, RESIZE_PREFER_CEIL, RESIZE_FLOOR, RESIZE_CEIL };
+struct resize_params {
+    int rank;
+    size_t in[TRANSPOSE_MAX_RANK], out[TRANSPOSE_MAX_RANK];
+    double scale[TRANSPOSE_MAX_RANK], width[TRANSPOSE_MAX_RANK];
+    enum resize_coord coord;
+    enum resize_round round;    /* nearest */
+    size_t elem_size;           /* nearest: float and int8 alike */
+};
+typedef void (*resize_nearest_fn)(const struct resize_params *p, const void *x, void *y);
+typedef void (*f32_resize_linear_fn)(const struct resize_params *p, const float *x, float *y);
+/* The input coordinate of output index o along axis d (shared by the
+ * kernels and their tests). */
+double resize_coord(const struct resize_params *p, int d, size_t o);
+
 /* ---- matmul of two activations ----
  * y [batch..., M, N] = a [.., M, K] x b [.., K, N] for every index of the
  * leading axes (rank - 2 of them, dims[]), a and b read at a_stride /
@@ -196,16 +252,55 @@ typedef void (*f32_batch_norm_fn)(const struct f32_batch_norm_params *p, const f
                                   const float *gamma, const float *beta, const float *mean,
                                   const float *var, float *y);
 
+/* ---- layer_norm ----
+ * x, y [rows, cols]; per row: mean and variance (the mean of squared
+ * deviations) accumulated in double over the row in order, then
+ * y[j] = (x[j] - mean) / sqrt(var + epsilon) * scale[j] + bias[j]
+ * in double, rounded to float once. bias may be NULL (0). */
+struct f32_layer_norm_params {
+    size_t rows, cols;
+    float epsilon;
+};
+typedef void (*f32_layer_norm_fn)(const struct f32_layer_norm_params *p, const float *x,
+                                  const float *scale, const float *bias, float *y);
+
+/* ---- instance_norm ----
+ * x, y [n, spatial, channels]; per sample and channel c: mean and
+ * variance over the spatial positions in order, in double, then
+ * y = (x - mean) / sqrt(var + epsilon) * scale[c] + bias[c]. */
+struct f32_instance_norm_params {
+    size_t n, spatial, channels;
+    float epsilon;
+};
+typedef void (*f32_instance_norm_fn)(const struct f32_instance_norm_params *p, const float *x,
+                                     const float *scale, const float *bias, float *y);
+
+/* ---- cast ----
+ * y[i] = x[i] rounded to the values of dtype to, still as float: F16 and
+ * BF16 round to nearest, ties to even (overflow to infinity); integer
+ * types truncate toward zero; BOOL gives x != 0 (NaN is true); F32 copies.
+ * Returns n,
+ * or the index of the first element that is NaN or outside the integer
+ * type's range after truncation (y is then partly written). */
+struct f32_cast_params {
+    int to;                     /* enum quanta_dtype */
+};
+typedef size_t (*f32_cast_fn)(const struct f32_cast_params *p, size_t n, const float *x,
+                              float *y);
+
 /* ---- mean over axes ----
  * x has shape dims[0..rank); reduce[a] != 0 marks the axes averaged away.
  * y holds the kept axes in order (keepdims only changes the shape, not the
  * data). Sums are accumulated in double. rank <= F32_REDUCE_MAX_RANK. */
 #define F32_REDUCE_MAX_RANK 8
 enum f32_reduce_op { F32_REDUCE_MEAN, F32_REDUCE_SUM, F32_REDUCE_MAX, F32_REDUCE_MIN,
-                     F32_REDUCE_L2 };
+                     F32_REDUCE_L2, F32_REDUCE_ARGMAX, F32_REDUCE_ARGMIN };
 struct f32_reduce_params {
     enum f32_reduce_op op;      /* mean (0) ... l2 = sqrt(sum of squares); sums in double,
-                                   max/min NaN if any element is */
+                                   max/min NaN if any element is; argmax/argmin the
+                                   position in the window (one reduced axis) of the
+                                   first extreme, a NaN counting as one (NumPy) */
+    int select_last;            /* argmax/argmin: the last of equal extremes instead */
     int rank;
     size_t dims[F32_REDUCE_MAX_RANK];
     unsigned char reduce[F32_REDUCE_MAX_RANK];
@@ -282,9 +377,15 @@ struct f32_kernels {
     f32_broadcast_fn broadcast;
     transpose_fn transpose;
     slice_fn slice;
+    pad_fn pad;
+    resize_nearest_fn resize_nearest;
+    f32_resize_linear_fn resize_linear;
     f32_matmul_fn matmul;
     f32_softmax_fn softmax;
     f32_batch_norm_fn batch_norm;
+    f32_layer_norm_fn layer_norm;
+    f32_instance_norm_fn instance_norm;
+    f32_cast_fn cast;
     f32_reduce_fn mean;
     f32_concat_fn concat;
     f32_embedding_fn embedding;
@@ -371,6 +472,9 @@ void f32_mul__ref(const struct f32_binary_params *p, const float *a, const float
 void f32_softmax__ref(const struct f32_softmax_params *p, const float *x, float *y);
 void transpose__ref(const struct transpose_params *p, const void *x, void *y);
 void slice__ref(const struct slice_params *p, const void *x, void *y);
+void pad__ref(const struct pad_params *p, const void *x, void *y);
+void resize_nearest__ref(const struct resize_params *p, const void *x, void *y);
+void f32_resize_linear__ref(const struct resize_params *p, const float *x, float *y);
 void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const float *b,
                      float *y);
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y);
@@ -379,6 +483,11 @@ void f32_broadcast__ref(const struct f32_broadcast_params *p, const float *a, co
 void f32_batch_norm__ref(const struct f32_batch_norm_params *p, const float *x,
                          const float *gamma, const float *beta, const float *mean,
                          const float *var, float *y);
+void f32_layer_norm__ref(const struct f32_layer_norm_params *p, const float *x,
+                         const float *scale, const float *bias, float *y);
+void f32_instance_norm__ref(const struct f32_instance_norm_params *p, const float *x,
+                            const float *scale, const float *bias, float *y);
+size_t f32_cast__ref(const struct f32_cast_params *p, size_t n, const float *x, float *y);
 void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y);
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y);
 int64_t f32_embedding__ref(const struct f32_embedding_params *p, const int64_t *ids,

@@ -56,6 +56,7 @@
 #ifndef QUANTA_KERNELS_KERNELS_Q8_H
 #define QUANTA_KERNELS_KERNELS_Q8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"    /* enum kernels_level, the level choice */
@@ -131,6 +132,38 @@ typedef void (*q8_dense_fn)(const struct q8_dense_shape *shape, const struct q8_
                             const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
 void q8_dense__ref(const struct q8_dense_shape *shape, const struct q8_requant *rq,
                    const int8_t *x, const int8_t *w, const int32_t *bias, int8_t *y);
+
+/* ---- conv2d and dense with a float output (q8_conv2d_ref.c, q8_dense_ref.c) ----
+ * For a graph output computed by an int8 conv2d/dense: no output scale, no
+ * requantization; the int32 accumulator is scaled to float, as ONNX
+ * Runtime's QGemm with float output does:
+ *   acc = sat32(bias[o] + sum (x - zx) * w)       (exactly as above)
+ *   v   = (float)acc * scale[o]                   (int32 -> float rounds to
+ *                                                  nearest even, then one
+ *                                                  float32 multiply)
+ *   y   = v < lo ? lo : v > hi ? hi : v
+ * scale[o] = (float)((double)sx * (double)sw[o]) (one rounding); [lo, hi]:
+ * none [-inf, +inf], relu [0, +inf], relu6 [0, 6]. */
+struct q8_acc_f32 {
+    int32_t in_zero_point;      /* zx, [-128, 127]; also the padding value */
+    int n;                      /* 1 or output channels */
+    const float *scale;         /* [n] */
+    float lo, hi;
+};
+
+typedef void (*q8_conv2d_f32_fn)(const struct q8_conv2d_shape *shape, const struct q8_acc_f32 *p,
+                                 const int8_t *x, const int8_t *w, const int32_t *bias,
+                                 float *y);
+void q8_conv2d_f32__ref(const struct q8_conv2d_shape *shape, const struct q8_acc_f32 *p,
+                        const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
+typedef void (*q8_dense_f32_fn)(const struct q8_dense_shape *shape, const struct q8_acc_f32 *p,
+                                const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
+void q8_dense_f32__ref(const struct q8_dense_shape *shape, const struct q8_acc_f32 *p,
+                       const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_dense_f32_avx2.c), for every
+ * level from avx2 up; conv2d_f32 is the reference at every level. */
+void q8_dense_f32__avx2(const struct q8_dense_shape *shape, const struct q8_acc_f32 *p,
+                        const int8_t *x, const int8_t *w, const int32_t *bias, float *y);
 
 /* ---- pools (q8_pool_ref.c) ---- */
 
@@ -262,17 +295,42 @@ typedef void (*q8_mean_fn)(int rank, const int64_t *dims, unsigned axes_mask,
 void q8_mean__ref(int rank, const int64_t *dims, unsigned axes_mask, const struct q8_unary *rq,
                   const int8_t *x, int8_t *y);
 
+/* ---- linear resize (q8_resize_ref.c) ----
+ * x and y share their parameters (a convex combination stays inside x's
+ * range). Along a resized axis d, output index o reads indices i0[d][o]
+ * and i1[d][o] with the integer weights 2048 - w1[d][o] and w1[d][o]
+ * (w1 in [0, 2048], 11 fractional bits, made when the model is planned);
+ * other axes (i0 NULL) read index o. With k resized axes (k <= 4):
+ *   acc = sum over the 2^k corners of (product of the k weights) * (x - zx)
+ *   y   = clamp(zx + round(acc / 2^(11 k)), -128, 127)
+ * acc exact in int64 (|acc| <= 2^44 * 255), round to nearest, ties away
+ * from zero. */
+#define Q8_RESIZE_WEIGHT_BITS 11
+#define Q8_RESIZE_MAX_AXES 4
+struct q8_resize_params {
+    int rank;
+    int64_t in[8], out[8];
+    const int32_t *i0[8], *i1[8], *w1[8]; /* [out[d]] each, NULL: not resized */
+    int32_t zero_point;
+};
+typedef void (*q8_resize_linear_fn)(const struct q8_resize_params *p, const int8_t *x,
+                                    int8_t *y);
+void q8_resize_linear__ref(const struct q8_resize_params *p, const int8_t *x, int8_t *y);
+
 /* ---- embedding (q8_embedding_ref.c) ---- */
 
 /* ids [n_ids] (int64), table [vocab, dim] int8, y [n_ids, dim]:
- * y[i, :] = requant of table[ids[i], :] into the output's parameters (a
- * byte copy when they are equal). Returns -1, or the position of the
- * first id outside [0, vocab) (rows before it are written, it and the
- * rest are not). */
+ * y[i, :] = requant of table[ids[i], :] into the output's parameters with
+ * rq[0], or with rq[ids[i]] when per_row (a row-wise table: [vocab]
+ * entries); a byte copy where the parameters are equal. Returns -1, or
+ * the position of the first id outside [0, vocab) (rows before it are
+ * written, it and the rest are not). */
 typedef int64_t (*q8_embedding_fn)(int64_t n_ids, const int64_t *ids, int64_t vocab, int dim,
-                                   const struct q8_unary *rq, const int8_t *table, int8_t *y);
+                                   const struct q8_unary *rq, bool per_row, const int8_t *table,
+                                   int8_t *y);
 int64_t q8_embedding__ref(int64_t n_ids, const int64_t *ids, int64_t vocab, int dim,
-                          const struct q8_unary *rq, const int8_t *table, int8_t *y);
+                          const struct q8_unary *rq, bool per_row, const int8_t *table,
+                          int8_t *y);
 
 /* ---- softmax (q8_softmax_ref.c): int8 in, float out ----
  * x viewed as [outer, len, inner], softmax along len. With
@@ -429,9 +487,12 @@ struct q8_kernels {
     q8_concat_fn concat;
     q8_mean_fn mean;
     q8_embedding_fn embedding;
+    q8_resize_linear_fn resize_linear;
     q8_softmax_fn softmax;
     q8_quantize_fn quantize;
     q8_dequantize_fn dequantize;
+    q8_conv2d_f32_fn conv2d_f32;    /* float output from the accumulator */
+    q8_dense_f32_fn dense_f32;
 
     /* Packed conv2d/dense (added for the fast levels; see "packed conv2d
      * and dense" above). conv2d and dense above take the weights as stored

@@ -23,7 +23,7 @@
 #define XFEATURE_XTILEDATA 18
 #endif
 
-#define Q8_TABLE(var, name, isa, pool, gemm)                                                   \
+#define Q8_TABLE(var, name, isa, pool, gemm, f32out)                                           \
     static const struct q8_kernels var = {                                                     \
         .level = name,                                                                         \
         .conv2d = q8_conv2d__ref,                                                              \
@@ -39,9 +39,12 @@
         .concat = q8_concat__ref,                                                              \
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
+        .resize_linear = q8_resize_linear__ref,                                                \
         .softmax = q8_softmax__ref,                                                            \
         .quantize = q8_quantize__##pool,                                                       \
         .dequantize = q8_dequantize__##pool,                                                   \
+        .conv2d_f32 = q8_conv2d_f32__ref,                                                      \
+        .dense_f32 = q8_dense_f32__##f32out,                                                   \
         .conv2d_pack_size = q8_conv2d_pack_size__##gemm,                                       \
         .conv2d_pack = q8_conv2d_pack__##gemm,                                                 \
         .conv2d_scratch_size = q8_conv2d_scratch_size__##gemm,                                 \
@@ -52,11 +55,11 @@
         .dense_packed = q8_dense_packed__##gemm,                                               \
     };
 
-Q8_TABLE(q8_ref, "ref", ref, ref, ref)
-Q8_TABLE(q8_avx2, "avx2", avx2, avx2, avx2)
-Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx512)
-Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni)
-Q8_TABLE(q8_amx, "amx", amx, avx512, amx)
+Q8_TABLE(q8_ref, "ref", ref, ref, ref, ref)
+Q8_TABLE(q8_avx2, "avx2", avx2, avx2, avx2, avx2)
+Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx512, avx2)
+Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni, avx2)
+Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
 #undef Q8_TABLE
 
 static pthread_once_t amx_once = PTHREAD_ONCE_INIT;

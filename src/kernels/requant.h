@@ -114,6 +114,15 @@ static inline int8_t q8_requant_clamp(int32_t acc, int32_t multiplier, int32_t s
     return (int8_t)q8_clamp_i64(v, qmin, qmax);
 }
 
+/* The output step of conv2d/dense with a float output: (float)acc (round
+ * to nearest even beyond 2^24), one float32 multiply by the accumulator's
+ * scale, then the activation's clamp [lo, hi] (infinite bounds: none). */
+static inline float q8_acc_to_f32(int32_t acc, float scale, float lo, float hi)
+{
+    const float v = (float)acc * scale;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 /* ---- float <-> quantized, used only at quantize time and plan time ---- */
 
 /* q = clamp(round_half_away(x / scale) + zero_point, qmin, qmax) where

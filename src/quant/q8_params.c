@@ -67,20 +67,11 @@ static enum quanta_status multiplier(double m, int32_t *mult, int32_t *shift, co
     return QUANTA_OK;
 }
 
-static enum quanta_status reduction_prepare(const struct graph_quant *in,
-                                            const struct graph_quant *w,
-                                            const struct graph_quant *bias,
-                                            const struct graph_quant *out,
-                                            enum graph_activation act, int out_channels,
-                                            int32_t *mult, int32_t *shift, struct q8_requant *rq,
-                                            const char *node, struct quanta_error *err)
+/* The weight and bias rules of conv2d/dense (q8_params.h), for input x. */
+static enum quanta_status reduction_checks(const struct q8_tensor *x, const struct graph_quant *w,
+                                           const struct graph_quant *bias, int out_channels,
+                                           const char *node, struct quanta_error *err)
 {
-    struct q8_tensor x, y;
-    enum quanta_status st = q8_tensor_params(in, node, "input", &x, err);
-    if (st == QUANTA_OK)
-        st = q8_tensor_params(out, node, "output", &y, err);
-    if (st != QUANTA_OK)
-        return st;
     if (!w || w->dtype != QUANTA_I8)
         return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s': weight is %s but must be I8",
                            NODE(node), w ? quanta_dtype_name(w->dtype) : "missing");
@@ -111,7 +102,7 @@ static enum quanta_status reduction_prepare(const struct graph_quant *in,
                                "node '%s': weight zero point of channel %d is %d but weights "
                                "are symmetric (0)",
                                NODE(node), o, (int)w->zero_points[o]);
-        const double sacc = (double)x.scale * (double)sw;
+        const double sacc = (double)x->scale * (double)sw;
         if (bias && bias->dtype == QUANTA_I32) {
             const int ob = bias->n == 1 ? 0 : o;
             if (bias->zero_points[ob] != 0 ||
@@ -122,6 +113,29 @@ static enum quanta_status reduction_prepare(const struct graph_quant *in,
                                    NODE(node), o, (double)bias->scales[ob],
                                    (int)bias->zero_points[ob], sacc);
         }
+    }
+    return QUANTA_OK;
+}
+
+static enum quanta_status reduction_prepare(const struct graph_quant *in,
+                                            const struct graph_quant *w,
+                                            const struct graph_quant *bias,
+                                            const struct graph_quant *out,
+                                            enum graph_activation act, int out_channels,
+                                            int32_t *mult, int32_t *shift, struct q8_requant *rq,
+                                            const char *node, struct quanta_error *err)
+{
+    struct q8_tensor x, y;
+    enum quanta_status st = q8_tensor_params(in, node, "input", &x, err);
+    if (st == QUANTA_OK)
+        st = q8_tensor_params(out, node, "output", &y, err);
+    if (st == QUANTA_OK)
+        st = reduction_checks(&x, w, bias, out_channels, node, err);
+    if (st != QUANTA_OK)
+        return st;
+    const int n = w->n == 1 ? 1 : out_channels;
+    for (int o = 0; o < n; o++) {
+        const double sacc = (double)x.scale * (double)w->scales[o];
         st = multiplier(sacc / (double)y.scale, &mult[o], &shift[o], node, "requantization", err);
         if (st != QUANTA_OK)
             return st;
@@ -132,6 +146,30 @@ static enum quanta_status reduction_prepare(const struct graph_quant *in,
     rq->n = n;
     rq->multiplier = mult;
     rq->shift = shift;
+    return QUANTA_OK;
+}
+
+enum quanta_status q8_reduction_f32_prepare(const struct graph_quant *in,
+                                            const struct graph_quant *w,
+                                            const struct graph_quant *bias,
+                                            enum graph_activation act, int out_channels,
+                                            float *scale, struct q8_acc_f32 *p, const char *node,
+                                            struct quanta_error *err)
+{
+    struct q8_tensor x;
+    enum quanta_status st = q8_tensor_params(in, node, "input", &x, err);
+    if (st == QUANTA_OK)
+        st = reduction_checks(&x, w, bias, out_channels, node, err);
+    if (st != QUANTA_OK)
+        return st;
+    const int n = w->n == 1 ? 1 : out_channels;
+    for (int o = 0; o < n; o++)
+        scale[o] = (float)((double)x.scale * (double)w->scales[o]);
+    p->in_zero_point = x.zero_point;
+    p->n = n;
+    p->scale = scale;
+    p->lo = act == GRAPH_ACT_NONE ? -INFINITY : 0.0f;
+    p->hi = act == GRAPH_ACT_RELU6 ? 6.0f : INFINITY;
     return QUANTA_OK;
 }
 

@@ -54,6 +54,17 @@ enum quanta_status q8_conv2d_prepare(const struct graph_quant *in, const struct 
                                      enum graph_activation act, int out_channels,
                                      int32_t *multiplier, int32_t *shift, struct q8_requant *rq,
                                      const char *node, struct quanta_error *err);
+/* conv2d and dense whose output is float (kernels_q8.h, struct
+ * q8_acc_f32): the same input, weight and bias rules, no output
+ * parameters; scale[o] = (float)((double)s_in * (double)s_w[o]) into the
+ * caller's array of out_channels entries, [lo, hi] from act (none: the
+ * infinities, relu: [0, inf], relu6: [0, 6]). */
+enum quanta_status q8_reduction_f32_prepare(const struct graph_quant *in,
+                                            const struct graph_quant *w,
+                                            const struct graph_quant *bias,
+                                            enum graph_activation act, int out_channels,
+                                            float *scale, struct q8_acc_f32 *p, const char *node,
+                                            struct quanta_error *err);
 enum quanta_status q8_dense_prepare(const struct graph_quant *in, const struct graph_quant *w,
                                     const struct graph_quant *bias, const struct graph_quant *out,
                                     enum graph_activation act, int out_features,

@@ -8,7 +8,10 @@
  *   (and the --exclude nodes) stay float. Values keep their float-model
  *   names: an int8 node's output is quantized in place under its own name,
  *   except a graph output, whose int8 value is "<name>.q" and which a final
- *   dequantize turns back into "<name>". Where a float value feeds an int8
+ *   dequantize turns back into "<name>". A graph output of an int8
+ *   conv2d/dense that no node reads is float, computed from the int32
+ *   accumulator (no output parameters; opt->int8_outputs: the int8 form
+ *   above). Where a float value feeds an int8
  *   node a quantize node makes "<name>.q"; where an int8 value feeds a
  *   float node a dequantize node makes "<name>.dq".
  *   Weights: symmetric I8 per channel (axis 0) or per tensor; biases I32
@@ -22,9 +25,11 @@
  *   statistics and the node that makes its input float (in_layer_norm).
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
- * weight-only: conv2d/dense weights I8 (with their scales), rest float.
+ * weight-only: conv2d/dense weights I8 (with their scales), embedding
+ *   tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
+#include "quant/q8_params.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -337,11 +342,11 @@ struct widening {
  * (n_channels or 1 floats, caller frees) when not NULL. min_scales (NULL:
  * none) are lower bounds of the scales, as quantize_weights_i8 takes them;
  * wide (when min_scales) receives what they changed. */
-static enum quanta_status quantize_weight(struct rewrite *r, int v, int *index, float **s_w,
-                                          const float *min_scales, struct widening *wide)
+static enum quanta_status quantize_weight(struct rewrite *r, int v, bool per_channel, int *index,
+                                          float **s_w, const float *min_scales,
+                                          struct widening *wide)
 {
     const struct graph_value *av = &r->a->values[v];
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
     int64_t channels = av->shape.rank > 0 ? av->shape.dims[0] : 1;
     int64_t numel = quanta_shape_numel(&av->shape);
     int64_t per = channels > 0 ? numel / channels : 0;
@@ -479,16 +484,26 @@ done:
     return st;
 }
 
+/* A linear resize over at most Q8_RESIZE_MAX_AXES axes has an int8 kernel. */
+static bool resize_int8(const struct graph *g, const struct graph_node *n)
+{
+    bool resized[QUANTA_MAX_RANK];
+    return n->attrs.mode == GRAPH_MODE_NEAREST ||
+           graph_resize_axes(g, n, resized) <= Q8_RESIZE_MAX_AXES;
+}
+
+/* Ops whose int8 output keeps the input's parameters. */
 static bool is_move_op(enum graph_op op)
 {
     return op == GRAPH_OP_MAX_POOL2D || op == GRAPH_OP_FLATTEN || op == GRAPH_OP_RESHAPE ||
-           op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE;
+           op == GRAPH_OP_TRANSPOSE || op == GRAPH_OP_SLICE || op == GRAPH_OP_PAD ||
+           op == GRAPH_OP_RESIZE;
 }
 
 /* ---- layer normalization stays float ----
- * A decomposed layer norm: m = mean(x), d = x - m, v = mean(d ^ 2), then
- * d / sqrt(v + eps). Its statistics run float (sub, pow, sqrt and div do
- * anyway; the two means and the eps add here), and so does the node that
+ * layer_norm runs float; so does a decomposed one: m = mean(x), d = x - m,
+ * v = mean(d ^ 2), then d / sqrt(v + eps) (sub, pow, sqrt and div do
+ * anyway; the two means and the eps add here). And so does the node that
  * makes x: one per-tensor int8 scale for all the tokens of x would round
  * to zero a row much smaller than the others (a ViT's class token before
  * the first block), which the norm then scales up. */
@@ -532,7 +547,8 @@ static bool in_layer_norm(const struct graph *a, const struct graph_node *n)
         is_variance_mean(a, &a->nodes[a->values[n->inputs[0]].producer]))
         return true; /* v + eps */
     for (int i = 0; i < a->n_nodes; i++) /* makes the x of a layer norm */
-        if (a->nodes[i].inputs[0] == n->outputs[0] && is_centering_mean(a, &a->nodes[i]))
+        if (a->nodes[i].inputs[0] == n->outputs[0] &&
+            (a->nodes[i].op == GRAPH_OP_LAYER_NORM || is_centering_mean(a, &a->nodes[i])))
             return true;
     return false;
 }
@@ -543,6 +559,8 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     if (excluded(r, n))
         return false;
     const struct graph *a = r->a;
+    if (graph_op_is_function(n->op)) /* a table of 256 entries */
+        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
     if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && in_layer_norm(a, n))
         return false;
     switch (n->op) {
@@ -558,7 +576,10 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
         return r->prim_int8[n->inputs[0]];
+    case GRAPH_OP_RESIZE: /* nearest moves bytes; linear weighs them in integers */
+        return resize_int8(a, n) && r->prim_int8[n->inputs[0]];
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
@@ -576,8 +597,6 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
         /* fall through */
     case GRAPH_OP_RELU:
     case GRAPH_OP_RELU6:
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
     case GRAPH_OP_LEAKY_RELU:
     case GRAPH_OP_MEAN:
     case GRAPH_OP_AVG_POOL2D:
@@ -641,6 +660,40 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     }
 }
 
+/* An embedding table as I8, symmetric per row; shared by its readers. */
+static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
+{
+    if (r->qv[v] >= 0) {
+        *index = r->qv[v];
+        return QUANTA_OK;
+    }
+    enum quanta_status st = quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    if (!st)
+        r->qv[v] = *index;
+    return st;
+}
+
+/* An int8 pad writes its constant quantized as by quantize (round to
+ * nearest, ties away, clamped) in its input's parameters: a note when
+ * that changes the value. */
+static enum quanta_status check_pad_value(struct rewrite *r, const struct graph_node *n,
+                                          const struct graph_quant *q)
+{
+    struct q8_quantize_params qp;
+    struct quanta_error err;
+    int8_t b;
+    enum quanta_status st = q8_quantize_prepare(q, &qp, n->name, &err);
+    if (st)
+        return quanta_fail(r->err, st, "%s", err.message);
+    q8_quantize__ref(1, &qp, &n->attrs.value, &b);
+    int32_t z = q->dtype == QUANTA_U8 ? q->zero_point - 128 : q->zero_point;
+    double back = (double)q->scale * (double)((int32_t)b - z);
+    if (back == (double)n->attrs.value)
+        return QUANTA_OK;
+    return add_note(r, QUANTIZE_NOTE_PAD_VALUE, n->name, r->a->values[n->inputs[0]].name, 0, 0,
+                    n->attrs.value, back);
+}
+
 static enum quanta_status static_node_int8(struct rewrite *r, const struct graph_node *n,
                                            int *ins)
 {
@@ -648,13 +701,14 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
     int y = n->outputs[0], o;
     if (n->op == GRAPH_OP_EMBEDDING) {
-        /* ids as they are; the table quantized per tensor like an
-         * activation; the output keeps the table's parameters (exact) */
+        /* ids as they are; the table symmetric per row (FBGEMM's row-wise
+         * tables: rows differ in range and are read one at a time); each
+         * gathered row requantized into the output's calibrated range */
+        struct graph_quant q;
         if ((st = get_float(r, n->inputs[0], &ins[0])) ||
-            (st = get_int8(r, n->inputs[1], n->name, &ins[1])))
-            return st;
-        struct graph_quant q = r->out->values[ins[1]].quant;
-        if ((st = add_output_value(r, y, q.dtype, &q, &o)))
+            (st = table_int8(r, n->inputs[1], &ins[1])) ||
+            (st = lookup_params(r, y, n->name, GRAPH_ACT_NONE, 0.0, &q)) ||
+            (st = add_output_value(r, y, q.dtype, &q, &o)))
             return st;
         r->qv[y] = o;
         r->prim_int8[y] = true;
@@ -691,7 +745,8 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
             free(bf);
         }
         struct widening wide;
-        st = quantize_weight(r, n->inputs[1], &ins[1], &s_w, min_s, &wide);
+        st = quantize_weight(r, n->inputs[1], r->opt->weights == QUANTIZE_PER_CHANNEL, &ins[1], &s_w,
+                             min_s, &wide);
         free(min_s);
         if (st)
             return st;
@@ -720,6 +775,15 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         if (st)
             return st;
     }
+    if (has_weights && !r->opt->int8_outputs && r->is_output[y] && r->readers[y] == 1) {
+        /* a graph output nothing else reads: float straight from the int32
+         * accumulator, no output range needed (quanta-format(5)) */
+        if ((st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
+            return st;
+        r->fv[y] = o;
+        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
+                                                                             : QUANTA_OK;
+    }
     /* output parameters */
     struct graph_quant q;
     if (is_move_op(n->op)) {
@@ -745,6 +809,9 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
                 return st;
         }
     }
+    if (n->op == GRAPH_OP_PAD && n->attrs.mode == GRAPH_MODE_CONSTANT &&
+        (st = check_pad_value(r, n, &q)))
+        return st;
     if ((st = add_output_value(r, y, q.dtype, &q, &o)))
         return st;
     r->qv[y] = o;
@@ -788,15 +855,19 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
                                               int k, int *index, bool *done)
 {
     int v = n->inputs[k];
-    if (k != 1 || (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE) || excluded(r, n) ||
-        !is_float_const(r->a, v))
+    if (k != 1 ||
+        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING) ||
+        excluded(r, n) || !is_float_const(r->a, v))
         return QUANTA_OK;
     *done = true;
     if (r->qv[v] >= 0) {
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, index, NULL, NULL, NULL);
+    /* embedding tables per row, whatever --weights says: rows are read
+     * one at a time and differ in range (FBGEMM's row-wise tables) */
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING;
+    enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;
     return st;

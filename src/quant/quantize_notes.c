@@ -31,6 +31,8 @@ const char *quantize_note_kind_name(enum quantize_note_kind kind)
         return "narrow_range";
     case QUANTIZE_NOTE_MIN_SCALE:
         return "min_scale";
+    case QUANTIZE_NOTE_PAD_VALUE:
+        return "pad_value";
     }
     return "unknown";
 }
@@ -68,6 +70,12 @@ void quantize_note_format(const struct quantize_note *n, char *buf, size_t size)
                  "(2^-100)",
                  where, n->value, n->from, n->to);
         break;
+    case QUANTIZE_NOTE_PAD_VALUE:
+        snprintf(buf, size,
+                 "%spad constant %.9g is no int8 step of '%s'; pads with %.9g, the nearest "
+                 "step within its range",
+                 where, n->from, n->value, n->to);
+        break;
     }
 }
 
@@ -102,7 +110,7 @@ done:
 /* The kind named name, or -1. */
 static int kind_of(const char *name)
 {
-    for (int k = QUANTIZE_NOTE_BIAS_FIT; k <= QUANTIZE_NOTE_MIN_SCALE; k++)
+    for (int k = QUANTIZE_NOTE_BIAS_FIT; k <= QUANTIZE_NOTE_PAD_VALUE; k++)
         if (strcmp(name, quantize_note_kind_name((enum quantize_note_kind)k)) == 0)
             return k;
     return -1;

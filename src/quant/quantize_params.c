@@ -18,6 +18,7 @@ void quantize_options_default(struct quantize_options *opt)
     opt->exclude = NULL;
     opt->n_exclude = 0;
     opt->allow_nonfinite = false;
+    opt->int8_outputs = false;
 }
 
 enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype dtype,

@@ -99,6 +99,7 @@ enum quanta_status qz_copy_graph_header(struct graph *out, const struct graph *s
         const struct graph_input *s = &src->inputs[i];
         struct graph_input *d = &out->inputs[i];
         d->value = input_map[i];
+        d->data_dtype = s->data_dtype;
         d->has_normalize = s->has_normalize;
         d->normalize.scale = s->normalize.scale;
         if (s->normalize.n_mean > 0) {

@@ -92,6 +92,77 @@ void report_compare_add(struct report_compare *acc, const float *x1, const float
 /* Mean KL divergence per sample; NaN when no sample was added. */
 double report_compare_kl(const struct report_compare *acc);
 
+/* ---- binary outputs and errors against a reference (task_metrics.c) ---- */
+
+/* Probabilities are clipped to [eps, 1 - eps] in the log loss, as
+ * scikit-learn's log_loss does. */
+#define REPORT_LOG_LOSS_EPS 1e-15
+
+/* The probability of class 1: x itself, or the logistic function of x in
+ * double when x is a logit. */
+double report_binary_probability(float x, bool logit);
+/* The decision at 0.5: x > 0.5 for a probability, x > 0 for a logit. */
+bool report_binary_decision(float x, bool logit);
+/* -ln p for y = 1, -ln(1 - p) for y = 0, p clipped by REPORT_LOG_LOSS_EPS. */
+double report_log_loss_term(double p, int y);
+/* Area under the ROC curve of scores against labels y (0 or 1), exact:
+ * the Mann-Whitney U of the positives' ranks (ties take the mean rank) over
+ * pos * neg. NaN when a class is absent or a score is NaN. order is
+ * scratch for n indices. */
+double report_auc(const float *score, const uint8_t *y, int64_t n, int64_t *order);
+
+/* Errors of test against ref, accumulated sample by sample. */
+struct report_errors {
+    double squared;         /* sum (test - ref)^2 */
+    double absolute;        /* sum |test - ref| */
+    double cosine;          /* sum over samples of cos(ref, test) */
+    int64_t samples;
+    struct report_sqnr sqnr;/* ref as the signal; its count is the elements */
+};
+
+/* Adds one sample of n elements. A sample whose ref or test is all zeros
+ * has cosine 0, or 1 when both are. */
+void report_errors_add(struct report_errors *acc, const float *ref, const float *test, size_t n);
+double report_errors_mse(const struct report_errors *acc);     /* per element */
+double report_errors_mae(const struct report_errors *acc);     /* per element */
+double report_errors_cosine(const struct report_errors *acc);  /* mean per sample */
+
+/* ---- significance of a comparison (stats.c) ---- */
+
+/* Two-sided 95% normal quantile, z = Phi^-1(0.975). */
+#define REPORT_Z95 1.959963984540054
+
+/* Both models' correctness on the same labelled samples: a 2x2 table. */
+struct report_paired {
+    int64_t both;           /* right by both models */
+    int64_t only1;          /* right by model 1 only (b) */
+    int64_t only2;          /* right by model 2 only (c) */
+    int64_t neither;
+};
+
+void report_paired_add(struct report_paired *p, bool correct1, bool correct2);
+int64_t report_paired_samples(const struct report_paired *p);
+
+/* Wilson score interval for a proportion of x successes in n trials at the
+ * normal quantile z (lo = 0 exactly when x == 0, hi = 1 when x == n).
+ * NaN for both when n == 0. */
+void report_wilson_interval(int64_t x, int64_t n, double z, double *lo, double *hi);
+
+/* Interval for p1 - p2 (accuracy of model 1 minus model 2, as a fraction)
+ * by Newcombe's hybrid score method for paired data (1998, method 10):
+ * Wilson intervals of both marginal proportions, squared and added with
+ * the correlation phi of the 2x2 table. Always within [-1, 1]; NaN for an
+ * empty table. */
+void report_paired_diff_interval(const struct report_paired *p, double z, double *lo,
+                                 double *hi);
+
+/* Exact two-sided McNemar test of b against c discordant pairs: under equal
+ * accuracy b ~ Binomial(b + c, 1/2), p = min(1, 2 P(X <= min(b, c))); 1 when
+ * b == c (and b = c = 0). Summed in double from the largest term down with
+ * the log-gamma function, so b + c in the millions neither overflows nor
+ * loses the tail before it drops below the smallest double (~1e-308). */
+double report_mcnemar_exact_p(int64_t b, int64_t c);
+
 /* ---- per-layer comparison (layers.c) ---- */
 
 /* A node output of model 1 that model 2 also produces under the same name
@@ -146,5 +217,34 @@ void report_table_add(struct report_table *t, const char *fmt, ...)
  * is printed then); QUANTA_ERR_INTERNAL for a NULL table. */
 enum quanta_status report_table_print(const struct report_table *t, FILE *out);
 void report_table_free(struct report_table *t);
+
+/* ---- per-node time (quanta profile) ---- */
+
+/* Whether node runs on int8 values (a quantized input or output). */
+bool report_node_int8(const struct graph *g, int node);
+
+struct report_profile_row {
+    enum graph_op op;
+    bool int8;
+    int first_node;             /* the node (per node), or its first (per op) */
+    int count;                  /* nodes in the row */
+    double median_ms;           /* per node: the median over runs; per op: their sum */
+    double share;               /* of total_ms */
+};
+
+struct report_profile {
+    int n_nodes;
+    struct report_profile_row *nodes;   /* [n_nodes], graph order */
+    int n_ops;
+    struct report_profile_row *ops;     /* per (op, kind), slowest first */
+    double total_ms;                    /* sum of the node medians */
+};
+
+/* From seconds[r * n_nodes + i], node i's time in timed run r (runs >= 1). */
+enum quanta_status report_profile_make(const struct graph *g, const double *seconds, int runs,
+                                       struct report_profile *p, struct quanta_error *err);
+/* The node rows slowest first (ties in graph order) into rows[n_nodes]. */
+void report_profile_sorted(const struct report_profile *p, struct report_profile_row *rows);
+void report_profile_free(struct report_profile *p);
 
 #endif

@@ -383,22 +383,59 @@ static void math_part(void *ctx, int part, int parts, int thread)
         j->k->math(&j->p, (size_t)(i1 - i0), j->x + i0, j->y + i0);
 }
 
-static void exec_math(struct runner *r, const struct graph_node *nd, float *y,
-                      enum f32_math_op op)
+bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p)
 {
+    static const struct { enum graph_op op; enum f32_math_op math; } map[] = {
+        {GRAPH_OP_NEG, F32_MATH_NEG},   {GRAPH_OP_ABS, F32_MATH_ABS},
+        {GRAPH_OP_EXP, F32_MATH_EXP},   {GRAPH_OP_LOG, F32_MATH_LOG},
+        {GRAPH_OP_SQRT, F32_MATH_SQRT}, {GRAPH_OP_ERF, F32_MATH_ERF},
+        {GRAPH_OP_HARD_SIGMOID, F32_MATH_HARD_SIGMOID},
+        {GRAPH_OP_HARD_SWISH, F32_MATH_HARD_SWISH},
+        {GRAPH_OP_ELU, F32_MATH_ELU},   {GRAPH_OP_SELU, F32_MATH_SELU},
+        {GRAPH_OP_CLIP, F32_MATH_CLIP}, {GRAPH_OP_SILU, F32_MATH_SILU},
+        {GRAPH_OP_GELU, F32_MATH_GELU}, {GRAPH_OP_GELU_TANH, F32_MATH_GELU_TANH},
+    };
     const struct graph_attrs *a = &nd->attrs;
-    struct math_job j = {.k = r->f32, .p = {.op = op}, .n = numel(in_shape(r, nd, 0)),
-                         .x = in_data(r, nd, 0), .y = y};
-    if (op == F32_MATH_HARD_SIGMOID || op == F32_MATH_ELU) {
-        j.p.a = a->alpha;
-        j.p.b = a->beta;
-    } else if (op == F32_MATH_SELU) {
-        j.p.a = a->alpha;
-        j.p.b = a->gamma;
-    } else if (op == F32_MATH_CLIP) {
-        j.p.a = a->min;
-        j.p.b = a->max;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (map[i].op != nd->op)
+            continue;
+        if (!p)
+            return true;
+        *p = (struct f32_math_params){.op = map[i].math};
+        if (p->op == F32_MATH_HARD_SIGMOID || p->op == F32_MATH_ELU) {
+            p->a = a->alpha;
+            p->b = a->beta;
+        } else if (p->op == F32_MATH_SELU) {
+            p->a = a->alpha;
+            p->b = a->gamma;
+        } else if (p->op == F32_MATH_CLIP) {
+            p->a = a->min;
+            p->b = a->max;
+        }
+        return true;
     }
+    return false;
+}
+
+bool runner_node_function(const struct graph_node *nd, double x, double *y)
+{
+    struct f32_math_params p;
+    if (nd->op == GRAPH_OP_SIGMOID)
+        *y = 1.0 / (1.0 + exp(-x));
+    else if (nd->op == GRAPH_OP_TANH)
+        *y = tanh(x);
+    else if (exec_math_params(nd, &p))
+        *y = f32_math_one(&p, x);
+    else
+        return false;
+    return true;
+}
+
+static void exec_math(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct math_job j = {.k = r->f32, .n = numel(in_shape(r, nd, 0)),
+                         .x = in_data(r, nd, 0), .y = y};
+    exec_math_params(nd, &j.p);
     threadpool_run(r->pool, math_part, &j, runner_parts(r, (int64_t)j.n));
 }
 
@@ -510,6 +547,84 @@ void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *x
     }
 }
 
+void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                     size_t elem_size, const void *value, struct pad_params *p)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    p->value = value;
+    p->mode = a->mode == GRAPH_MODE_REFLECT ? PAD_REFLECT
+              : a->mode == GRAPH_MODE_EDGE  ? PAD_EDGE
+                                            : PAD_CONSTANT;
+    for (int d = 0; d < xs->rank; d++) {
+        p->in[d] = (size_t)xs->dims[d];
+        p->begin[d] = a->pads_begin[d];
+        p->end[d] = a->pads_end[d];
+        p->out[d] = (size_t)(xs->dims[d] + a->pads_begin[d] + a->pads_end[d]);
+    }
+}
+
+static void exec_pad(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct pad_params p;
+    const float value = nd->attrs.value;
+    exec_pad_params(nd, in_shape(r, nd, 0), sizeof(float), &value, &p);
+    r->f32->pad(&p, in_data(r, nd, 0), y);
+}
+
+/* Scale and real output extent of each axis as ONNX's reference has them:
+ * a given float scale s gives the extent (float)(s * in); without one,
+ * s = out / in and the extent s * in, in double. */
+void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                        size_t elem_size, struct resize_params *p)
+{
+    const struct graph_attrs *a = &nd->attrs;
+    static const enum resize_coord coords[] = {
+        [GRAPH_COORD_HALF_PIXEL] = RESIZE_HALF_PIXEL,
+        [GRAPH_COORD_ASYMMETRIC] = RESIZE_ASYMMETRIC,
+        [GRAPH_COORD_ALIGN_CORNERS] = RESIZE_ALIGN_CORNERS,
+        [GRAPH_COORD_PYTORCH_HALF_PIXEL] = RESIZE_PYTORCH_HALF_PIXEL,
+        [GRAPH_COORD_TF_HALF_PIXEL_FOR_NN] = RESIZE_TF_HALF_PIXEL_FOR_NN,
+    };
+    static const enum resize_round rounds[] = {
+        [GRAPH_ROUND_ROUND_PREFER_FLOOR] = RESIZE_PREFER_FLOOR,
+        [GRAPH_ROUND_ROUND_PREFER_CEIL] = RESIZE_PREFER_CEIL,
+        [GRAPH_ROUND_FLOOR] = RESIZE_FLOOR,
+        [GRAPH_ROUND_CEIL] = RESIZE_CEIL,
+    };
+    p->rank = xs->rank;
+    p->elem_size = elem_size;
+    p->coord = coords[a->coord];
+    p->round = rounds[a->nearest];
+    for (int d = 0; d < xs->rank; d++) {
+        size_t in = (size_t)xs->dims[d];
+        p->in[d] = in;
+        p->out[d] = a->shape.dims[d] < 0 ? in : (size_t)a->shape.dims[d];
+        float s = a->n_scales ? a->scales[d] : 0.0f;
+        if (a->shape.dims[d] < 0) {
+            p->scale[d] = 1.0;
+            p->width[d] = (double)in;
+        } else if (s > 0.0f) {
+            p->scale[d] = (double)s;
+            p->width[d] = (double)(s * (float)in);
+        } else {
+            p->scale[d] = (double)p->out[d] / (double)in;
+            p->width[d] = p->scale[d] * (double)in;
+        }
+    }
+}
+
+static void exec_resize(struct runner *r, const struct graph_node *nd, float *y)
+{
+    struct resize_params p;
+    exec_resize_params(nd, in_shape(r, nd, 0), sizeof(float), &p);
+    if (nd->attrs.mode == GRAPH_MODE_LINEAR)
+        r->f32->resize_linear(&p, in_data(r, nd, 0), y);
+    else
+        r->f32->resize_nearest(&p, in_data(r, nd, 0), y);
+}
+
 static void exec_slice(struct runner *r, const struct graph_node *nd, float *y)
 {
     struct slice_params p;
@@ -598,6 +713,44 @@ static void exec_batch_norm(struct runner *r, const struct graph_node *nd, float
                        in_data(r, nd, 3), in_data(r, nd, 4), y);
 }
 
+static void exec_layer_norm(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    int axis = nd->attrs.axis < 0 ? nd->attrs.axis + xs->rank : nd->attrs.axis;
+    struct f32_layer_norm_params p = {.cols = 1, .epsilon = nd->attrs.epsilon};
+    for (int d = axis; d < xs->rank; d++)
+        p.cols *= (size_t)xs->dims[d];
+    p.rows = numel(xs) / p.cols;
+    const float *bias = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? in_data(r, nd, 2) : NULL;
+    r->f32->layer_norm(&p, in_data(r, nd, 0), in_data(r, nd, 1), bias, y);
+}
+
+static void exec_instance_norm(struct runner *r, const struct graph_node *nd, float *y)
+{
+    const struct quanta_shape *xs = in_shape(r, nd, 0);
+    struct f32_instance_norm_params p = {
+        .n = (size_t)xs->dims[0],
+        .channels = (size_t)xs->dims[xs->rank - 1],
+        .epsilon = nd->attrs.epsilon,
+    };
+    p.spatial = numel(xs) / p.n / p.channels;
+    r->f32->instance_norm(&p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y);
+}
+
+static enum quanta_status exec_cast(struct runner *r, const struct graph_node *nd, float *y,
+                                    struct quanta_error *err)
+{
+    struct f32_cast_params p = {.to = (int)nd->attrs.to};
+    const float *x = in_data(r, nd, 0);
+    size_t n = numel(in_shape(r, nd, 0));
+    size_t bad = r->f32->cast(&p, n, x, y);
+    if (bad < n)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (cast): value %g at %zu is outside "
+                                                  "the range of %s",
+                           nd->name, (double)x[bad], bad, quanta_dtype_name(nd->attrs.to));
+    return QUANTA_OK;
+}
+
 static enum quanta_status exec_embedding(struct runner *r, const struct graph_node *nd, float *y,
                                          struct quanta_error *err)
 {
@@ -619,7 +772,8 @@ static void exec_mean(struct runner *r, const struct graph_node *nd, float *y,
                       enum f32_reduce_op op)
 {
     const struct quanta_shape *xs = in_shape(r, nd, 0);
-    struct f32_reduce_params p = {.op = op, .rank = xs->rank};
+    struct f32_reduce_params p = {.op = op, .rank = xs->rank,
+                                  .select_last = nd->attrs.select_last};
     for (int d = 0; d < xs->rank; d++)
         p.dims[d] = (size_t)xs->dims[d];
     for (int i = 0; i < nd->attrs.n_axes; i++)
@@ -658,29 +812,36 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_MIN: exec_broadcast(r, nd, y, F32_BIN_MIN); break;
     case GRAPH_OP_MAX: exec_broadcast(r, nd, y, F32_BIN_MAX); break;
     case GRAPH_OP_PRELU: exec_broadcast(r, nd, y, F32_BIN_PRELU); break;
-    case GRAPH_OP_NEG: exec_math(r, nd, y, F32_MATH_NEG); break;
-    case GRAPH_OP_ABS: exec_math(r, nd, y, F32_MATH_ABS); break;
-    case GRAPH_OP_EXP: exec_math(r, nd, y, F32_MATH_EXP); break;
-    case GRAPH_OP_LOG: exec_math(r, nd, y, F32_MATH_LOG); break;
-    case GRAPH_OP_SQRT: exec_math(r, nd, y, F32_MATH_SQRT); break;
-    case GRAPH_OP_ERF: exec_math(r, nd, y, F32_MATH_ERF); break;
-    case GRAPH_OP_HARD_SIGMOID: exec_math(r, nd, y, F32_MATH_HARD_SIGMOID); break;
-    case GRAPH_OP_HARD_SWISH: exec_math(r, nd, y, F32_MATH_HARD_SWISH); break;
-    case GRAPH_OP_ELU: exec_math(r, nd, y, F32_MATH_ELU); break;
-    case GRAPH_OP_SELU: exec_math(r, nd, y, F32_MATH_SELU); break;
-    case GRAPH_OP_CLIP: exec_math(r, nd, y, F32_MATH_CLIP); break;
-    case GRAPH_OP_SILU: exec_math(r, nd, y, F32_MATH_SILU); break;
-    case GRAPH_OP_GELU: exec_math(r, nd, y, F32_MATH_GELU); break;
-    case GRAPH_OP_GELU_TANH: exec_math(r, nd, y, F32_MATH_GELU_TANH); break;
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH: exec_math(r, nd, y); break;
     case GRAPH_OP_TRANSPOSE: exec_transpose(r, nd, y); break;
     case GRAPH_OP_SLICE: exec_slice(r, nd, y); break;
+    case GRAPH_OP_PAD: exec_pad(r, nd, y); break;
+    case GRAPH_OP_RESIZE: exec_resize(r, nd, y); break;
     case GRAPH_OP_MATMUL: exec_matmul(r, nd, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, y); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, y); break;
     case GRAPH_OP_BATCH_NORM: exec_batch_norm(r, nd, y); break;
+    case GRAPH_OP_LAYER_NORM: exec_layer_norm(r, nd, y); break;
+    case GRAPH_OP_INSTANCE_NORM: exec_instance_norm(r, nd, y); break;
+    case GRAPH_OP_CAST: return exec_cast(r, nd, y, err);
     case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
     case GRAPH_OP_MEAN: exec_mean(r, nd, y, F32_REDUCE_MEAN); break;
     case GRAPH_OP_REDUCE_SUM: exec_mean(r, nd, y, F32_REDUCE_SUM); break;
+    case GRAPH_OP_ARGMAX: exec_mean(r, nd, y, F32_REDUCE_ARGMAX); break;
+    case GRAPH_OP_ARGMIN: exec_mean(r, nd, y, F32_REDUCE_ARGMIN); break;
     case GRAPH_OP_REDUCE_MAX: exec_mean(r, nd, y, F32_REDUCE_MAX); break;
     case GRAPH_OP_REDUCE_MIN: exec_mean(r, nd, y, F32_REDUCE_MIN); break;
     case GRAPH_OP_REDUCE_L2: exec_mean(r, nd, y, F32_REDUCE_L2); break;

@@ -2,7 +2,7 @@
  * per op that turns the current shapes into kernel shapes and calls the q8
  * table with the integer parameters planned at runner_create (plan_q8.c).
  * No float arithmetic here except in the quantize, dequantize and softmax
- * kernels themselves (quanta-format(5), INT8 OPERATORS). */
+ * kernels and the float outputs of conv2d/dense themselves (quanta-format(5), INT8 OPERATORS). */
 #include "runtime/plan_q8.h"
 
 #include <string.h>
@@ -41,7 +41,7 @@ struct conv_job {
     const struct q8_node_plan *np;
     const struct q8_conv2d_shape *s;
     const int8_t *x, *w;
-    int8_t *y;
+    void *y;                     /* int8, or float when np->reduce.float_out */
 };
 
 static void conv_part(void *ctx, int part, int parts, int thread)
@@ -60,8 +60,12 @@ static void conv_part(void *ctx, int part, int parts, int thread)
         q.out_h = (int)pc[i].out_h;
         q.pad_top = (int)pc[i].pad_top;
         const int8_t *x = j->x + (pc[i].n0 * s->in_h + pc[i].iy0) * s->in_w * s->in_c;
-        int8_t *y = j->y + (pc[i].n0 * s->out_h + pc[i].oy0) * s->out_w * s->out_c;
-        if (j->np->reduce.packed)
+        int64_t y0 = (pc[i].n0 * s->out_h + pc[i].oy0) * s->out_w * s->out_c;
+        int8_t *y = (int8_t *)j->y + y0;
+        if (j->np->reduce.float_out)
+            p->k->conv2d_f32(&q, &j->np->reduce.f32, x, j->w, j->np->reduce.bias,
+                             (float *)j->y + y0);
+        else if (j->np->reduce.packed)
             p->k->conv2d_packed(&q, &j->np->reduce.rq, x, j->np->reduce.packed, scratch, y);
         else
             p->k->conv2d(&q, &j->np->reduce.rq, x, j->w, j->np->reduce.bias, y);
@@ -69,7 +73,7 @@ static void conv_part(void *ctx, int part, int parts, int thread)
 }
 
 static void exec_conv2d(struct runner *r, const struct graph_node *nd,
-                        const struct q8_node_plan *np, int8_t *y)
+                        const struct q8_node_plan *np, void *y)
 {
     struct q8_conv2d_shape s;
     plan_q8_conv2d_shape(nd, shape_of(r, nd->inputs[0]), &r->g->values[nd->inputs[1]].shape,
@@ -86,7 +90,7 @@ struct dense_job {
     const struct q8_node_plan *np;
     const struct q8_dense_shape *s;
     const int8_t *x, *w;
-    int8_t *y;
+    void *y;                     /* int8, or float when np->reduce.float_out */
 };
 
 static void dense_part(void *ctx, int part, int parts, int thread)
@@ -100,16 +104,19 @@ static void dense_part(void *ctx, int part, int parts, int thread)
     struct q8_dense_shape q = *j->s;
     q.batch = b1 - b0;
     const int8_t *x = j->x + b0 * q.in_features;
-    int8_t *y = j->y + b0 * q.out_features;
+    int8_t *y = (int8_t *)j->y + b0 * q.out_features;
     void *scratch = p->scratch ? (char *)p->scratch + (size_t)thread * p->scratch_stride : NULL;
-    if (j->np->reduce.packed)
+    if (j->np->reduce.float_out)
+        p->k->dense_f32(&q, &j->np->reduce.f32, x, j->w, j->np->reduce.bias,
+                        (float *)j->y + b0 * q.out_features);
+    else if (j->np->reduce.packed)
         p->k->dense_packed(&q, &j->np->reduce.rq, x, j->np->reduce.packed, scratch, y);
     else
         p->k->dense(&q, &j->np->reduce.rq, x, j->w, j->np->reduce.bias, y);
 }
 
 static void exec_dense(struct runner *r, const struct graph_node *nd,
-                       const struct q8_node_plan *np, int8_t *y)
+                       const struct q8_node_plan *np, void *y)
 {
     struct q8_dense_shape s;
     plan_q8_dense_shape(shape_of(r, nd->inputs[0]), &r->g->values[nd->inputs[1]].shape, &s);
@@ -292,8 +299,10 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
 {
     const struct runner_value *ids = &r->values[nd->inputs[0]];
     const struct quanta_shape *ts = &r->g->values[nd->inputs[1]].shape;
+    const struct q8_unary *rq = np->embedding.rows ? np->embedding.rows : &np->embedding.one;
     int64_t bad = r->q8->k->embedding(numel(&ids->shape), ids->ids, ts->dims[0],
-                                      (int)ts->dims[1], &np->unary, q8_in(r, nd->inputs[1]), y);
+                                      (int)ts->dims[1], rq, np->embedding.rows != NULL,
+                                      q8_in(r, nd->inputs[1]), y);
     if (bad >= 0)
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "node '%s' (embedding): id %lld outside [0, %lld)", nd->name,
@@ -327,6 +336,11 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     int yv = nd->outputs[0];
     int8_t *y = q8_out(r, yv);
     enum quanta_status st = QUANTA_OK;
+    if (graph_op_is_function(nd->op)) { /* a table of 256 entries */
+        exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         q8_in(r, nd->inputs[0]), NULL, y);
+        return QUANTA_OK;
+    }
     switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
         exec_elementwise(r, EW_QUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
@@ -336,8 +350,12 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         exec_elementwise(r, EW_DEQUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, runner_slot(r, yv));
         break;
-    case GRAPH_OP_CONV2D: exec_conv2d(r, nd, np, y); break;
-    case GRAPH_OP_DENSE: exec_dense(r, nd, np, y); break;
+    case GRAPH_OP_CONV2D:
+        exec_conv2d(r, nd, np, np->reduce.float_out ? runner_slot(r, yv) : (void *)y);
+        break;
+    case GRAPH_OP_DENSE:
+        exec_dense(r, nd, np, np->reduce.float_out ? runner_slot(r, yv) : (void *)y);
+        break;
     case GRAPH_OP_MAX_POOL2D: exec_pool(r, nd, np, y, k->max_pool2d); break;
     case GRAPH_OP_AVG_POOL2D: exec_pool(r, nd, np, y, k->avg_pool2d); break;
     case GRAPH_OP_GLOBAL_AVG_POOL: exec_global_avg_pool(r, nd, np, y); break;
@@ -357,13 +375,34 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         r->f32->slice(&p, q8_in(r, nd->inputs[0]), y);
         break;
     }
+    case GRAPH_OP_PAD: {
+        struct pad_params p;
+        exec_pad_params(nd, shape_of(r, nd->inputs[0]), 1, &np->pad_value, &p);
+        r->f32->pad(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
+    case GRAPH_OP_RESIZE: {
+        const struct quanta_shape *xs = shape_of(r, nd->inputs[0]), *ys = shape_of(r, yv);
+        if (nd->attrs.mode == GRAPH_MODE_LINEAR) {
+            struct q8_resize_params p = {.rank = xs->rank,
+                                         .zero_point = np->resize.zero_point};
+            for (int d = 0; d < xs->rank; d++) {
+                p.in[d] = xs->dims[d];
+                p.out[d] = ys->dims[d];
+                p.i0[d] = np->resize.i0[d];
+                p.i1[d] = np->resize.i1[d];
+                p.w1[d] = np->resize.w1[d];
+            }
+            k->resize_linear(&p, q8_in(r, nd->inputs[0]), y);
+            break;
+        }
+        struct resize_params p;
+        exec_resize_params(nd, xs, 1, &p);
+        r->f32->resize_nearest(&p, q8_in(r, nd->inputs[0]), y);
+        break;
+    }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
-                         q8_in(r, nd->inputs[0]), NULL, y);
-        break;
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-        exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);
         break;
     case GRAPH_OP_ADD:

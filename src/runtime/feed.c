@@ -12,6 +12,55 @@ static bool is_integer_input(enum quanta_dtype dtype)
     return dtype == QUANTA_I32 || dtype == QUANTA_I64;
 }
 
+/* Whether every value of data dtype from is a value of the declared type
+ * to. F32 inputs take any numeric data, as they always have (F64 rounded
+ * to nearest, integers above 2^24 rounded). */
+static bool converts_exactly(enum quanta_dtype from, enum quanta_dtype to)
+{
+    if (from == to || to == QUANTA_F32 || from == QUANTA_BOOL)
+        return true;
+    switch (to) {
+    case QUANTA_F64:
+        return from != QUANTA_I64;
+    case QUANTA_F16:
+    case QUANTA_BF16:
+    case QUANTA_I16:
+        return from == QUANTA_U8 || from == QUANTA_I8;
+    default:
+        return false;
+    }
+}
+
+/* Ids and values must not be mixed up: an id input takes integer data only
+ * (float data, whole or not, is the wrong file), and an F32 input does not
+ * take I32/I64 data (ids; 8- and 16-bit integers are pixels and samples,
+ * normalized as they are read; other declared types are converts_exactly's
+ * business). The message names the first value. */
+static enum quanta_status check_kind(struct data_feed *feed, int i, struct quanta_error *err)
+{
+    const struct graph_value *v = &feed->graph->values[feed->graph->inputs[i].value];
+    struct dataset *ds = feed->datasets[i];
+    bool ids = is_integer_input(v->dtype), float_data = quanta_dtype_is_float(ds->dtype);
+    if (ids ? !float_data
+            : !is_integer_input(ds->dtype) || graph_input_dtype(feed->graph, i) != QUANTA_F32)
+        return QUANTA_OK;
+    if (ds->n_samples < 1 || quanta_shape_numel(&ds->sample_shape) < 1)
+        return QUANTA_OK; /* nothing to misread */
+    float *first = feed->buffers[i]; /* a batch of int64 or float: room for a sample */
+    enum quanta_status st = dataset_read_f32(ds, 0, 1, NULL, first, err);
+    if (st != QUANTA_OK)
+        return st;
+    if (ids)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "%s: sample 0 element 0 is %g, %s data, but input '%s' takes integer "
+                           "ids (%s): store the ids as integers", feed->path, (double)first[0],
+                           quanta_dtype_name(ds->dtype), v->name, quanta_dtype_name(v->dtype));
+    return quanta_fail(err, QUANTA_ERR_INPUT,
+                       "%s: sample 0 element 0 is %.0f, %s data (ids?), but input '%s' takes %s "
+                       "values: store them as floats", feed->path, (double)first[0],
+                       quanta_dtype_name(ds->dtype), v->name, quanta_dtype_name(v->dtype));
+}
+
 /* Opens the dataset for graph input i: by the input's name first (a
  * safetensors data file with a tensor per input), else, for a graph with a
  * single input, the file's only samples tensor. */
@@ -76,6 +125,16 @@ enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
         if (st != QUANTA_OK)
             goto fail;
         struct dataset *ds = feed->datasets[i];
+        enum quanta_dtype declared = graph_input_dtype(g, i);
+        if (!is_integer_input(v->dtype) && !converts_exactly(ds->dtype, declared)) {
+            st = quanta_fail(err, QUANTA_ERR_INPUT,
+                             "%s: samples of '%s' are %s but the model declares %s; %s does not "
+                             "convert exactly to %s",
+                             path, v->name, quanta_dtype_name(ds->dtype),
+                             quanta_dtype_name(declared), quanta_dtype_name(ds->dtype),
+                             quanta_dtype_name(declared));
+            goto fail;
+        }
         struct quanta_shape want = {.rank = v->shape.rank > 0 ? v->shape.rank - 1 : 0};
         for (int d = 1; d < v->shape.rank; d++)
             want.dims[d - 1] = v->shape.dims[d];
@@ -121,6 +180,8 @@ enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
             st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for a batch of %s", path);
             goto fail;
         }
+        if ((st = check_kind(feed, i, err)) != QUANTA_OK)
+            goto fail;
     }
     if (limit > 0 && limit < feed->samples)
         feed->samples = limit;
@@ -220,6 +281,7 @@ bool data_feed_shared(const struct graph *a, const struct graph *b)
         const struct graph_input *ia = &a->inputs[i], *ib = &b->inputs[i];
         const struct graph_value *va = &a->values[ia->value], *vb = &b->values[ib->value];
         if (strcmp(va->name, vb->name) != 0 || va->dtype != vb->dtype ||
+            graph_input_dtype(a, i) != graph_input_dtype(b, i) ||
             !quanta_shape_equal(&va->shape, &vb->shape) ||
             ia->has_normalize != ib->has_normalize)
             return false;

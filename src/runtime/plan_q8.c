@@ -13,6 +13,11 @@
 #include "quant/q8_params.h"
 #include "kernels/requant.h"
 
+static double math_value(double x, void *params)
+{
+    return f32_math_one(params, x);
+}
+
 static bool is_quantized(const struct graph_value *v)
 {
     return v->quant.dtype != QUANTA_DTYPE_INVALID;
@@ -251,7 +256,10 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     int w = nd->n_inputs > 1 ? nd->inputs[1] : -1;
     int b = nd->n_inputs > 2 ? nd->inputs[2] : -1;
     enum quanta_status st;
-    if ((st = need_int8(g, nd, x, "input", err)) || (st = need_int8(g, nd, y, "output", err)) ||
+    /* an output without quant: float straight from the accumulator */
+    bool float_out = !is_quantized(&g->values[y]);
+    if ((st = need_int8(g, nd, x, "input", err)) ||
+        (st = (float_out ? need_float : need_int8)(g, nd, y, "output", err)) ||
         (st = need_const(g, nd, w, "weight", err)) ||
         (st = need_int8(g, nd, w, "weight", err)) ||
         (b >= 0 && (st = need_const(g, nd, b, "bias", err))))
@@ -263,6 +271,22 @@ static enum quanta_status plan_reduce(struct runner *r, const struct graph_node 
     if (!np->reduce.multiplier || !np->reduce.shift)
         return nomem(err);
     const struct graph_quant *qb = b >= 0 ? &g->values[b].quant : NULL;
+    if (float_out) {
+        np->reduce.float_out = true;
+        np->reduce.scale = malloc((size_t)(out_channels > 0 ? out_channels : 1) * sizeof(float));
+        if (!np->reduce.scale)
+            return nomem(err);
+        st = q8_reduction_f32_prepare(&g->values[x].quant, &gw->quant, qb, nd->attrs.activation,
+                                      out_channels, np->reduce.scale, &np->reduce.f32, nd->name,
+                                      err);
+        if (st)
+            return st;
+        if (b >= 0 && is_quantized(&g->values[b]))
+            np->reduce.bias = r->q8->data[b];
+        else if (b >= 0)
+            st = float_bias(r, np, x, w, b, out_channels, err);
+        return st; /* the reference kernels on the weights as stored */
+    }
     st = (nd->op == GRAPH_OP_CONV2D ? q8_conv2d_prepare : q8_dense_prepare)(
         &g->values[x].quant, &gw->quant, qb, &g->values[y].quant, nd->attrs.activation,
         out_channels, np->reduce.multiplier, np->reduce.shift, &np->reduce.rq, nd->name, err);
@@ -351,8 +375,28 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         (st = need_int8(g, nd, table, "table", err)) ||
         (st = need_int8(g, nd, y, "output", err)))
         return st;
-    return q8_unary_prepare(&g->values[table].quant, &g->values[y].quant, GRAPH_ACT_NONE,
-                            &np->unary, nd->name, err);
+    const struct graph_quant *tq = &g->values[table].quant;
+    if (tq->axis < 0)
+        return q8_unary_prepare(tq, &g->values[y].quant, GRAPH_ACT_NONE, &np->embedding.one,
+                                nd->name, err);
+    /* row-wise: each row brought from its own parameters to the output's */
+    if (tq->axis != 0 || tq->n != g->values[table].shape.dims[0])
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding): table '%s' is "
+                                                  "quantized along axis %d; per row (axis 0) "
+                                                  "or per tensor is needed",
+                           nd->name, g->values[table].name, tq->axis);
+    if (!(np->embedding.rows = malloc((size_t)tq->n * sizeof *np->embedding.rows)))
+        return nomem(err);
+    for (int i = 0; i < tq->n; i++) {
+        struct graph_quant row = {.dtype = tq->dtype, .axis = -1, .n = 1,
+                                  .scale = tq->scales[i], .zero_point = tq->zero_points[i]};
+        row.scales = &row.scale;
+        row.zero_points = &row.zero_point;
+        if ((st = q8_unary_prepare(&row, &g->values[y].quant, GRAPH_ACT_NONE,
+                                   &np->embedding.rows[i], nd->name, err)))
+            return st;
+    }
+    return QUANTA_OK;
 }
 
 static enum quanta_status plan_softmax(struct runner *r, const struct graph_node *nd,
@@ -376,6 +420,59 @@ static enum quanta_status plan_softmax(struct runner *r, const struct graph_node
     return QUANTA_OK;
 }
 
+/* Linear resize in int8 (kernels_q8.h): input and output share their
+ * parameters; per resized axis the taps and the weight of the upper tap,
+ * w1 = round(r * 2^11) from the float kernel's coordinate (r = c - floor(c),
+ * 0 where both taps clamp to one index). At most Q8_RESIZE_MAX_AXES axes. */
+static enum quanta_status plan_resize_linear(struct runner *r, const struct graph_node *nd,
+                                             struct q8_node_plan *np, struct quanta_error *err)
+{
+    bool resized[QUANTA_MAX_RANK];
+    enum quanta_status st;
+    if (graph_resize_axes(r->g, nd, resized) > Q8_RESIZE_MAX_AXES)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (resize): linear over more than %d axes has no int8 "
+                           "kernel; its quantized values must be dequantized first",
+                           nd->name, Q8_RESIZE_MAX_AXES);
+    st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err);
+    const bool same = !st && is_identity(&np->unary);
+    const int32_t zx = np->unary.in_zero_point;
+    memset(&np->resize, 0, sizeof np->resize); /* replaces unary in the union: the
+                                                  pointers runner_q8_free frees */
+    if (st)
+        return st;
+    if (!same)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (resize): int8 input and output must have the same "
+                           "scale and zero point",
+                           nd->name);
+    np->resize.zero_point = zx;
+    const struct quanta_shape *xs = &r->g->values[nd->inputs[0]].shape;
+    struct resize_params p;
+    exec_resize_params(nd, xs, 1, &p);
+    for (int d = 0; d < xs->rank; d++) {
+        if (!resized[d])
+            continue;
+        size_t n = p.out[d];
+        int32_t *t = malloc(3 * n * sizeof *t);
+        if (!t)
+            return quanta_fail(err, QUANTA_ERR_NOMEM, "node '%s': out of memory", nd->name);
+        np->resize.i0[d] = t;
+        np->resize.i1[d] = t + n;
+        np->resize.w1[d] = t + 2 * n;
+        const double last = (double)(p.in[d] - 1);
+        for (size_t o = 0; o < n; o++) {
+            double c = resize_coord(&p, d, o), f = floor(c);
+            double lo = f < 0 ? 0 : f > last ? last : f;
+            double hi = f + 1 < 0 ? 0 : f + 1 > last ? last : f + 1;
+            t[o] = (int32_t)lo;
+            t[n + o] = (int32_t)hi;
+            t[2 * n + o] = lo == hi ? 0 : (int32_t)floor((c - f) * 2048.0 + 0.5);
+        }
+    }
+    return QUANTA_OK;
+}
+
 static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                                     struct quanta_error *err)
 {
@@ -389,6 +486,18 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                            nd->name, graph_op_name(nd->op), nd->n_inputs, nd->n_outputs);
     int x = nd->inputs[0], y = nd->outputs[0];
     enum quanta_status st;
+    if (graph_op_is_function(nd->op)) {
+        /* one table of 256 entries from the float kernel's own function */
+        struct f32_math_params mp;
+        if ((st = need_int8(g, nd, x, "input", err)) ||
+            (st = need_int8(g, nd, y, "output", err)))
+            return st;
+        if (!exec_math_params(nd, &mp)) /* sigmoid, tanh */
+            return q8_lut_prepare(nd->op, &g->values[x].quant, &g->values[y].quant, np->lut,
+                                  nd->name, err);
+        return q8_lut_prepare_fn(math_value, &mp, &g->values[x].quant, &g->values[y].quant,
+                                 INT8_MIN, INT8_MAX, np->lut, nd->name, err);
+    }
     switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
         if ((st = need_float(g, nd, x, "input", err)) ||
@@ -413,8 +522,13 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         np->copy = is_identity(&np->unary);
         return QUANTA_OK;
+    case GRAPH_OP_RESIZE:
+        if (nd->attrs.mode == GRAPH_MODE_LINEAR)
+            return plan_resize_linear(r, nd, np, err);
+        /* fall through */
     case GRAPH_OP_TRANSPOSE: /* move bytes: input and output share parameters */
     case GRAPH_OP_SLICE:
+    case GRAPH_OP_PAD:
         if ((st = plan_unary(r, nd, np, GRAPH_ACT_NONE, err)))
             return st;
         if (!is_identity(&np->unary))
@@ -422,6 +536,12 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                                "node '%s' (%s): int8 input and output must have the same "
                                "scale and zero point",
                                nd->name, graph_op_name(nd->op));
+        if (nd->op == GRAPH_OP_PAD) { /* the constant in x's parameters, as quantize does */
+            struct q8_quantize_params qp;
+            if ((st = q8_quantize_prepare(&g->values[x].quant, &qp, nd->name, err)))
+                return st;
+            q8_quantize__ref(1, &qp, &nd->attrs.value, &np->pad_value);
+        }
         return QUANTA_OK;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
@@ -434,13 +554,6 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         return q8_leaky_relu_prepare(&g->values[x].quant, &g->values[y].quant, nd->attrs.alpha,
                                      &np->leaky, nd->name, err);
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-        if ((st = need_int8(g, nd, x, "input", err)) ||
-            (st = need_int8(g, nd, y, "output", err)))
-            return st;
-        return q8_lut_prepare(nd->op, &g->values[x].quant, &g->values[y].quant, np->lut,
-                              nd->name, err);
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL:
         return plan_binary(r, nd, np, err);
@@ -551,6 +664,10 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.multiplier);
                 free(np->reduce.shift);
                 free(np->reduce.packed);
+                free(np->reduce.scale);
+                break;
+            case GRAPH_OP_EMBEDDING:
+                free(np->embedding.rows);
                 break;
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);
@@ -560,6 +677,11 @@ void runner_q8_free(struct runner *r)
                 break;
             case GRAPH_OP_SOFTMAX:
                 free(np->softmax.scratch);
+                break;
+            case GRAPH_OP_RESIZE:
+                if (r->g->nodes[n].attrs.mode == GRAPH_MODE_LINEAR)
+                    for (int d = 0; d < 8; d++)
+                        free(np->resize.i0[d]);
                 break;
             default:
                 break;

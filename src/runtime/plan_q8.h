@@ -29,6 +29,7 @@ struct q8_node_plan {
     bool int8;                           /* runs on exec_q8 */
     bool copy;                           /* flatten/reshape with equal params: memcpy */
     int32_t *bias_owned;                 /* conv2d/dense with a float bias: rounded to I32 */
+    int8_t pad_value;                    /* pad: the constant, quantized as by quantize */
     union {
         struct {                         /* conv2d, dense */
             struct q8_requant rq;        /* points at multiplier/shift */
@@ -37,9 +38,17 @@ struct q8_node_plan {
             void *packed;                /* weights and bias packed for the table's
                                             conv2d_packed/dense_packed, owned; NULL:
                                             the kernel on the weights as stored */
+            bool float_out;              /* output float, from the accumulator
+                                            (conv2d_f32/dense_f32 with f32) */
+            struct q8_acc_f32 f32;       /* points at scale */
+            float *scale;                /* [out channels], owned */
         } reduce;
         struct q8_unary unary;           /* relu, relu6, pools, global avg pool, mean,
-                                            flatten, reshape, embedding */
+                                            flatten, reshape */
+        struct {
+            struct q8_unary one;         /* a per-tensor table */
+            struct q8_unary *rows;       /* a row-wise table: [vocab], owned; else NULL */
+        } embedding;
         struct q8_leaky_relu_params leaky;
         struct q8_add_params add;
         struct q8_mul_params mul;
@@ -51,6 +60,10 @@ struct q8_node_plan {
             struct q8_quantize_params out;
             float *scratch;              /* owned, output elements at max_batch */
         } softmax;
+        struct {                         /* linear resize: per resized axis d, [out[d]] */
+            int32_t *i0[8], *i1[8], *w1[8]; /* NULL: not resized; i0[d] owns all three */
+            int32_t zero_point;          /* of input and output, int8 domain */
+        } resize;
         struct q8_quantize_params qparams; /* quantize (output's), dequantize (input's) */
         struct {
             struct q8_unary *rq;         /* [n_inputs], owned */

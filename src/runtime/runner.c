@@ -30,6 +30,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SLOT_ALIGN_FLOATS 16 /* 64 bytes */
 
@@ -362,6 +363,18 @@ static enum quanta_status exec_node(struct runner *r, int n, struct quanta_error
     return exec_f32_node(r, n, err);
 }
 
+void runner_set_profile(struct runner *r, double *node_seconds)
+{
+    r->node_seconds = node_seconds;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void call_hook(struct runner *r, int v)
 {
     if (!r->hook)
@@ -400,7 +413,10 @@ enum quanta_status runner_run(struct runner *r, int64_t batch, const void *const
         call_hook(r, v);
     }
     for (int n = 0; n < g->n_nodes; n++) {
+        double t0 = r->node_seconds ? monotonic_seconds() : 0.0;
         enum quanta_status st = exec_node(r, n, err);
+        if (r->node_seconds)
+            r->node_seconds[n] += monotonic_seconds() - t0;
         if (st != QUANTA_OK)
             return st;
         for (int o = 0; o < g->nodes[n].n_outputs; o++)

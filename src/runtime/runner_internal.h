@@ -43,6 +43,7 @@ struct runner {
     const float **ptrs;
     runner_value_hook hook;
     void *hook_ctx;
+    double *node_seconds;       /* runner_set_profile, or NULL */
     struct q8_plan *q8;         /* int8 nodes' plan (plan_q8.h); NULL when there are none */
     /* float conv2d/dense weights packed once for r->f32 (exec_f32_pack);
      * packed[n] NULL: node n runs with its weights as stored */
@@ -112,6 +113,15 @@ void exec_transpose_params(const struct graph_node *nd, const struct quanta_shap
 
 void exec_slice_params(const struct graph_node *nd, const struct quanta_shape *xs,
                        size_t elem_size, struct slice_params *p);
+/* value: one element of elem_size bytes (constant mode). */
+void exec_pad_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                     size_t elem_size, const void *value, struct pad_params *p);
+void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *xs,
+                        size_t elem_size, struct resize_params *p);
+
+/* The element-wise math function of node nd (neg ... gelu_tanh) with its
+ * attrs; false for other ops. p may be NULL to ask only. */
+bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p);
 
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);

@@ -114,6 +114,15 @@ START_TEST(test_eval_usage_errors)
                     "--max-drop needs a second model to compare with");
     cf_expect_usage(cf_args("eval %s --data %s --per-layer", f.model, f.images),
                     "--per-layer needs a second model to compare with");
+    cf_expect_usage(cf_args("eval %s %s --data %s --significance 1", f.model, f.model2, f.images),
+                    "--significance '1' is not a level in (0, 1)");
+    cf_expect_usage(cf_args("eval %s %s --data %s --significance 0", f.model, f.model2, f.images),
+                    "--significance '0' is not a level in (0, 1)");
+    cf_expect_usage(cf_args("eval %s --data %s --significance 0.05", f.model, f.images),
+                    "--significance needs a second model to compare with");
+    cf_expect_usage(
+        cf_args("eval %s %s --data %s --significance 0.05", f.model, f.model2, f.lonely_images),
+        "--significance needs labels but none were found for");
     /* --max-drop without labels cannot be checked */
     cf_expect_usage(
         cf_args("eval %s %s --data %s --max-drop 1", f.model, f.model2, f.lonely_images),
@@ -226,6 +235,10 @@ START_TEST(test_eval_no_labels)
     const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "models"), 0);
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(m, "accuracy")));
     ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "accuracy_drop")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "accuracy_drop_ci95")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "mcnemar_p")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "model1_only_correct")));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "agreement_ci95")), 2);
     ck_assert_double_eq_tol(cf_num(doc, "agreement"), 100.0 * agreeing(&f, CF_N) / CF_N, 1e-9);
     cJSON_Delete(doc);
 
@@ -368,6 +381,108 @@ START_TEST(test_eval_gates)
 }
 END_TEST
 
+/* Exact two-sided binomial test by its definition (all outcomes at most as
+ * likely as the observed one), summed over the few pairs of the fixture. */
+static double binomial_two_sided(int b, int c)
+{
+    int n = b + c;
+    double pmf[CF_N + 1], observed, p = 0.0;
+    for (int j = 0; j <= n; j++) {
+        double comb = 1.0;
+        for (int i = 1; i <= j; i++)
+            comb = comb * (n - j + i) / i;
+        pmf[j] = comb / pow(2.0, n);
+    }
+    observed = pmf[b];
+    for (int j = 0; j <= n; j++)
+        if (pmf[j] <= observed * (1.0 + 1e-12))
+            p += pmf[j];
+    return p < 1.0 ? p : 1.0;
+}
+
+START_TEST(test_eval_significance)
+{
+    struct eval_fx f;
+    eval_fx_init(&f);
+    int b = 0, c = 0;
+    for (int i = 0; i < CF_N; i++) {
+        bool r1 = cf_argmax(f.l1[i], CF_CLASSES) == f.label[i];
+        bool r2 = cf_argmax(f.l2[i], CF_CLASSES) == f.label[i];
+        b += r1 && !r2;
+        c += r2 && !r1;
+    }
+    ck_assert_msg(b > c, "fixture: model 2 should lose samples model 1 gets right");
+    double p = binomial_two_sided(b, c);
+    cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --json", f.model, f.model2, f.images),
+                             0);
+    ck_assert_double_eq(cf_num(doc, "model1_only_correct"), b);
+    ck_assert_double_eq(cf_num(doc, "model2_only_correct"), c);
+    ck_assert_double_eq_tol(cf_num(doc, "mcnemar_p"), p, 1e-12);
+    /* the intervals hold their estimates and stay within the possible range */
+    const cJSON *ci = cJSON_GetObjectItem(doc, "accuracy_drop_ci95");
+    ck_assert_int_eq(cJSON_GetArraySize(ci), 2);
+    double lo = cJSON_GetArrayItem(ci, 0)->valuedouble, hi = cJSON_GetArrayItem(ci, 1)->valuedouble;
+    double drop = cf_num(doc, "accuracy_drop");
+    ck_assert(lo < drop && drop < hi && lo >= -100.0 && hi <= 100.0);
+    ci = cJSON_GetObjectItem(doc, "agreement_ci95");
+    lo = cJSON_GetArrayItem(ci, 0)->valuedouble;
+    hi = cJSON_GetArrayItem(ci, 1)->valuedouble;
+    double agree = cf_num(doc, "agreement");
+    ck_assert(lo < agree && agree < hi && lo >= 0.0 && hi <= 100.0);
+    cJSON_Delete(doc);
+
+    /* the gate: a drop of more than 1 point passes while it is not
+     * significant at the level, fails once it is */
+    char *errout = NULL, expect[256];
+    doc = cf_run_json(cf_args("eval %s %s --data %s --json --max-drop 0.5 --significance %.17g",
+                              f.model, f.model2, f.images, p * 0.999), 0);
+    const cJSON *chk = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "checks"), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(chk, "name")->valuestring, "max_drop");
+    ck_assert_double_eq_tol(cf_num(chk, "p_value"), p, 1e-12);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(chk, "pass")));
+    cJSON_Delete(doc);
+    ck_assert_int_eq(ts_run_quanta(cf_args("eval %s %s --data %s --max-drop 0.5 --significance "
+                                           "%.17g", f.model, f.model2, f.images, p * 1.001),
+                                   NULL, &errout), 1);
+    snprintf(expect, sizeof expect,
+             "quanta: check failed: accuracy drop %.2f points exceeds --max-drop 0.5 and is "
+             "significant (McNemar p %.3g < --significance %g)\n", drop, p, p * 1.001);
+    ck_assert_str_eq(errout, expect);
+    free(errout);
+    /* alone: any significant drop fails, as --max-drop 0 */
+    doc = cf_run_json(cf_args("eval %s %s --data %s --json --significance %.17g", f.model,
+                              f.model2, f.images, p * 1.001), 1);
+    chk = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "checks"), 0);
+    ck_assert_double_eq(cf_num(chk, "threshold"), 0.0);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(chk, "pass")));
+    cJSON_Delete(doc);
+    /* but not a drop above the budget */
+    ck_assert_int_eq(ts_run_quanta(cf_args("eval %s %s --data %s --max-drop %.3f --significance "
+                                           "0.999", f.model, f.model2, f.images, drop + 0.01),
+                                   NULL, NULL), 0);
+    /* a model against itself: b = c = 0, p = 1, an interval around 0 */
+    doc = cf_run_json(cf_args("eval %s %s --data %s --json --significance 0.5", f.model, f.model,
+                              f.images), 0);
+    ck_assert_double_eq(cf_num(doc, "mcnemar_p"), 1.0);
+    ci = cJSON_GetObjectItem(doc, "accuracy_drop_ci95");
+    ck_assert(cJSON_GetArrayItem(ci, 0)->valuedouble < 0.0);
+    ck_assert(cJSON_GetArrayItem(ci, 1)->valuedouble > 0.0);
+    cJSON_Delete(doc);
+
+    /* the text report shows the interval, the test and the gate */
+    char *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("eval %s %s --data %s --significance 0.999", f.model,
+                                           f.model2, f.images), &out, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(out, "drop 95% CI"));
+    snprintf(expect, sizeof expect, "(%d vs %d)", b, c);
+    ck_assert_ptr_nonnull(strstr(out, expect));
+    ck_assert_ptr_nonnull(strstr(out, "agreement 95% CI"));
+    ck_assert_ptr_nonnull(strstr(out, "--significance 0.999"));
+    free(out);
+    eval_fx_free(&f);
+}
+END_TEST
+
 /* ---- the bundled model, when it is in the tree ---- */
 
 static const char *bundled_model(void)
@@ -492,6 +607,7 @@ Suite *suite_cli_eval(void)
     tcase_add_test(tc, test_eval_against_itself);
     tcase_add_test(tc, test_eval_compare);
     tcase_add_test(tc, test_eval_gates);
+    tcase_add_test(tc, test_eval_significance);
     tcase_add_test(tc, test_eval_bundled);
     tcase_add_test(tc, test_eval_bundled_accuracy);
     suite_add_tcase(s, tc);

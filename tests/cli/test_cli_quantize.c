@@ -238,19 +238,34 @@ START_TEST(test_static_file)
     ck_assert_str_eq(cJSON_GetObjectItem(o, "activation_type")->valuestring, "int8");
     ck_assert_str_eq(cJSON_GetObjectItem(o, "calib")->valuestring, "tiny.calib.json");
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "exclude")), 0);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "int8_outputs")));
     cJSON_Delete(o);
     st_close(&f);
 
-    /* the graph: int8 dense layers, output "logits" from a dequantize */
+    /* the graph: int8 dense layers; the output "logits" is float, written
+     * by the int8 fc2 from its accumulator (no dequantize, no logits.q) */
     struct model m;
     cq_open(&m, c.out);
     const struct graph *g = &m.graph;
     ck_assert_int_eq(cq_count_op(g, GRAPH_OP_QUANTIZE), 1);
-    ck_assert_int_eq(cq_count_op(g, GRAPH_OP_DEQUANTIZE), 1);
+    ck_assert_int_eq(cq_count_op(g, GRAPH_OP_DEQUANTIZE), 0);
     const struct graph_node *fc1 = cq_node(g, "fc1");
     ck_assert_int_eq(g->values[fc1->inputs[0]].quant.dtype, QUANTA_I8);
     ck_assert_str_eq(g->values[fc1->inputs[0]].name, "flat.out.q");
     ck_assert_int_eq(g->values[fc1->inputs[1]].quant.axis, 0);
+    ck_assert_str_eq(g->values[g->outputs[0]].name, "logits");
+    ck_assert_int_eq(g->values[g->outputs[0]].dtype, QUANTA_F32);
+    ck_assert_int_eq(g->values[g->outputs[0]].quant.dtype, QUANTA_DTYPE_INVALID);
+    ck_assert_str_eq(g->nodes[g->values[g->outputs[0]].producer].name, "fc2");
+    ck_assert_int_eq(graph_find_value(g, "logits.q"), -1);
+    model_close(&m);
+
+    /* --int8-outputs: the int8 "logits.q" and a final dequantize */
+    cq_ok(cf_args("quantize %s --calib %s -o %s --int8-outputs", c.model, c.table, c.out2));
+    cq_open(&m, c.out2);
+    g = &m.graph;
+    ck_assert_int_eq(cq_count_op(g, GRAPH_OP_DEQUANTIZE), 1);
+    ck_assert_int_eq(g->values[graph_find_value(g, "logits.q")].quant.dtype, QUANTA_I8);
     ck_assert_str_eq(g->values[g->outputs[0]].name, "logits");
     ck_assert_int_eq(g->values[g->outputs[0]].dtype, QUANTA_F32);
     model_close(&m);

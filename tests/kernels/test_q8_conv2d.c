@@ -175,6 +175,27 @@ static void run_case(struct tq_rng *r, const struct conv_case *c, int is_dense, 
         q8_conv2d__ref(s, &rq, x8, w8, bias, y8);
     }
     ck_assert_int_eq(rq.n, c->per_channel ? s->out_c : 1);
+    /* the float output from the same accumulator: within three float
+     * roundings of the exact real result (quanta-format(5)) */
+    float *yf = malloc(sizeof(float) * ny), *fscale = malloc(sizeof(float) * s->out_c);
+    struct q8_acc_f32 fp;
+    st = q8_reduction_f32_prepare(&qx, &qw, &qb, c->act, s->out_c, fscale, &fp, "f32", &err);
+    ck_assert_msg(st == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(fp.n, c->per_channel ? s->out_c : 1);
+    if (is_dense) {
+        const struct q8_dense_shape ds = {s->batch, s->in_c, s->out_c};
+        q8_dense_f32__ref(&ds, &fp, x8, w8, bias, yf);
+    } else {
+        q8_conv2d_f32__ref(s, &fp, x8, w8, bias, yf);
+    }
+    for (int64_t i = 0; i < ny; i++) {
+        const double want = apply_act(c->act, yr[i]);
+        ck_assert_msg(fabs(yf[i] - want) <= 0x1p-22 * fabs(want) + 1e-30,
+                      "%s case %d float output %lld: %.9g, want %.9g",
+                      is_dense ? "dense" : "conv2d", id, (long long)i, (double)yf[i], want);
+    }
+    free(yf);
+    free(fscale);
     const int u8out = c->out_dtype == QUANTA_U8;
     const int32_t qlo = u8out ? 0 : -128, qhi = qlo + 255;
     char what[64];
@@ -354,6 +375,62 @@ START_TEST(dense_exact)
 }
 END_TEST
 
+START_TEST(dense_and_conv2d_float_output_exact)
+{
+    /* acc as in dense_exact: [-2, 0] and [2, -24]; s = 0.5 * [0.25, 3] =
+     * [0.125, 1.5] per channel: y = [-0.25, 0, 0.25, -36] */
+    const int8_t x[6] = {1, 2, 3, -1, -2, -3};
+    const int8_t w[6] = {1, 0, -1, 2, 2, 2};
+    const int32_t bias[2] = {0, -12};
+    const float scale[2] = {0.125f, 1.5f};
+    struct q8_acc_f32 p = {0, 2, scale, -INFINITY, INFINITY};
+    float y[4];
+    const struct q8_dense_shape ds = {2, 3, 2};
+    q8_dense_f32__ref(&ds, &p, x, w, bias, y);
+    ck_assert_float_eq(y[0], -0.25f);
+    ck_assert_float_eq(y[1], 0.0f);
+    ck_assert(!signbit(y[1])); /* acc 0 gives +0 */
+    ck_assert_float_eq(y[2], 0.25f);
+    ck_assert_float_eq(y[3], -36.0f);
+    p.lo = 0.0f; /* relu */
+    q8_dense_f32__ref(&ds, &p, x, w, bias, y);
+    ck_assert_float_eq(y[0], 0.0f);
+    ck_assert_float_eq(y[3], 0.0f);
+    /* relu6, and the saturated accumulator converted to float:
+     * (float)INT32_MAX = 2^31 (round to nearest even), times 2^-20 = 2048 -> 6 */
+    const int32_t big[1] = {INT32_MAX};
+    const float s1[1] = {0x1p-20f};
+    struct q8_acc_f32 p6 = {0, 1, s1, 0.0f, 6.0f};
+    const struct q8_dense_shape d1 = {1, 3, 1};
+    q8_dense_f32__ref(&d1, &p6, x, w, big, y);
+    ck_assert_float_eq(y[0], 6.0f);
+    struct q8_acc_f32 pn = {0, 1, s1, -INFINITY, INFINITY};
+    q8_dense_f32__ref(&d1, &pn, x, w, big, y);
+    ck_assert_float_eq(y[0], 2048.0f);
+    /* (float)acc rounds to nearest even past 2^24: 2^24 + 1 -> 2^24 */
+    const int32_t odd[1] = {(1 << 24) + 3}; /* + sum x*w (1 - 3) = 2^24 + 1 */
+    const float one[1] = {1.0f};
+    struct q8_acc_f32 p1 = {0, 1, one, -INFINITY, INFINITY};
+    q8_dense_f32__ref(&d1, &p1, x, w, odd, y);
+    ck_assert_float_eq(y[0], 16777216.0f);
+    /* conv2d 1x1 over a 1x2 image with input zero point 1 and padding 1
+     * (taps outside add nothing): x - zx = [2, 4], w = 3 -> acc per pixel
+     * of the 3x4 output, scale 0.5 */
+    const int8_t xc[2] = {3, 5};
+    const int8_t wc[1] = {3};
+    const float sc[1] = {0.5f};
+    struct q8_acc_f32 pc = {1, 1, sc, -INFINITY, INFINITY};
+    struct q8_conv2d_shape cs = {.batch = 1, .in_h = 1, .in_w = 2, .in_c = 1, .out_h = 3,
+                                 .out_w = 4, .out_c = 1, .kernel_h = 1, .kernel_w = 1,
+                                 .stride_h = 1, .stride_w = 1, .pad_top = 1, .pad_left = 1,
+                                 .dilation_h = 1, .dilation_w = 1, .groups = 1};
+    float yc[12];
+    q8_conv2d_f32__ref(&cs, &pc, xc, wc, NULL, yc);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(yc[i], i == 5 ? 3.0f : i == 6 ? 6.0f : 0.0f);
+}
+END_TEST
+
 Suite *suite_q8_conv2d(void); /* called by tests/main.c */
 Suite *suite_q8_conv2d(void)
 {
@@ -367,6 +444,7 @@ Suite *suite_q8_conv2d(void)
     tcase_add_test(tc, conv2d_depthwise_and_dilation_exact);
     tcase_add_test(tc, conv2d_and_dense_saturate);
     tcase_add_test(tc, dense_exact);
+    tcase_add_test(tc, dense_and_conv2d_float_output_exact);
     suite_add_tcase(s, tc);
     return s;
 }

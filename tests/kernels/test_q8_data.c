@@ -98,7 +98,7 @@ START_TEST(embedding_gathers_rows)
     const int64_t ids[4] = {2, 0, 2, 1};
     int8_t y[8];
     const struct q8_unary copy = {5, 5, INT32_C(1) << 30, -1, -128, 127};
-    ck_assert_int_eq(q8_embedding__ref(4, ids, 3, 2, &copy, table, y), -1);
+    ck_assert_int_eq(q8_embedding__ref(4, ids, 3, 2, &copy, false, table, y), -1);
     const int8_t want[8] = {100, -100, 1, 2, 100, -100, -3, 4};
     ck_assert_mem_eq(y, want, 8);
     /* rescaled into other parameters: (q - 5) * 2 + 1, saturating */
@@ -107,16 +107,16 @@ START_TEST(embedding_gathers_rows)
     tq_set(&qy, QUANTA_I8, 0.25f, 1);
     struct q8_unary rq;
     ck_assert(q8_unary_prepare(&qt, &qy, GRAPH_ACT_NONE, &rq, "emb", NULL) == QUANTA_OK);
-    ck_assert_int_eq(q8_embedding__ref(2, ids + 2, 3, 2, &rq, table, y), -1);
+    ck_assert_int_eq(q8_embedding__ref(2, ids + 2, 3, 2, &rq, false, table, y), -1);
     ck_assert_int_eq(y[0], 127);
     ck_assert_int_eq(y[1], -128);
     ck_assert_int_eq(y[2], (-3 - 5) * 2 + 1);
     ck_assert_int_eq(y[3], (4 - 5) * 2 + 1);
     /* out of range ids: the position of the first */
     const int64_t bad[3] = {1, 3, -1};
-    ck_assert_int_eq(q8_embedding__ref(3, bad, 3, 2, &copy, table, y), 1);
+    ck_assert_int_eq(q8_embedding__ref(3, bad, 3, 2, &copy, false, table, y), 1);
     const int64_t neg[1] = {-1};
-    ck_assert_int_eq(q8_embedding__ref(1, neg, 3, 2, &copy, table, y), 0);
+    ck_assert_int_eq(q8_embedding__ref(1, neg, 3, 2, &copy, false, table, y), 0);
 }
 END_TEST
 

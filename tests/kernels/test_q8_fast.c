@@ -866,6 +866,59 @@ START_TEST(dequantize_equals_reference)
 }
 END_TEST
 
+/* ---- dense with a float output ---- */
+
+/* dense_f32 of every level against q8_dense_f32__ref, byte for byte: odd
+ * sizes (tails of 16 columns of K and of 4 output channels), extreme
+ * bytes and zero points, biases at the int32 limits (the saturation), the
+ * activation clamps, per-tensor and per-channel scales; a reduction over
+ * 65535 (the reference's path). */
+START_TEST(dense_f32_equals_reference)
+{
+    struct tq_rng r = {0xF320};
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
+    const int nl = fast_levels(levels);
+    for (int it = 0; it < 300; it++) {
+        const int big = it == 0;
+        struct q8_dense_shape s = {tq_int(&r, 1, 5), big ? 65536 + 7 : pick_odd(&r),
+                                   big ? 3 : pick_odd(&r)};
+        const int extreme = tq_int(&r, 0, 3) == 0;
+        int8_t *x = act_alloc(s.batch * s.in_features);
+        int8_t *w = malloc((size_t)s.out_features * s.in_features);
+        int32_t *bias = malloc(sizeof(int32_t) * s.out_features);
+        float *scale = malloc(sizeof(float) * s.out_features);
+        float *want = malloc(sizeof(float) * s.batch * s.out_features);
+        fill_i8(&r, x, s.batch * s.in_features, extreme);
+        fill_i8(&r, w, (int64_t)s.out_features * s.in_features, extreme);
+        for (int o = 0; o < s.out_features; o++) {
+            switch (tq_int(&r, 0, 3)) {
+            case 0: bias[o] = INT32_MAX - (int32_t)tq_int(&r, 0, 1000); break;
+            case 1: bias[o] = INT32_MIN + (int32_t)tq_int(&r, 0, 1000); break;
+            default: bias[o] = (int32_t)tq_int(&r, -100000, 100000); break;
+            }
+            scale[o] = (float)tq_uniform(&r, 1e-6, 1e-2);
+        }
+        const int act = (int)tq_int(&r, 0, 2);
+        struct q8_acc_f32 p = {pick_zp(&r), tq_int(&r, 0, 1) ? s.out_features : 1, scale,
+                               act ? 0.0f : -INFINITY, act == 2 ? 6.0f : INFINITY};
+        const int32_t *b = tq_int(&r, 0, 4) ? bias : NULL;
+        q8_dense_f32__ref(&s, &p, x, w, b, want);
+        const size_t bytes = sizeof(float) * (size_t)(s.batch * s.out_features);
+        for (int l = 0; l < nl; l++) {
+            float *got = ts_guarded_alloc(bytes, sizeof(float));
+            levels[l]->dense_f32(&s, &p, x, w, b, got);
+            ts_guarded_check(got, levels[l]->level);
+            ck_assert_msg(memcmp(got, want, bytes) == 0, "level %s, case %d (%lld x %d -> %d)",
+                          levels[l]->level, it, (long long)s.batch, s.in_features,
+                          s.out_features);
+            ts_guarded_free(got);
+        }
+        ts_guarded_free(x);
+        free(w), free(bias), free(scale), free(want);
+    }
+}
+END_TEST
+
 /* ---- pools ---- */
 
 static void random_unary(struct tq_rng *r, struct q8_unary *u, double target)
@@ -1149,6 +1202,7 @@ Suite *suite_q8_fast(void)
     tcase_add_test(tc, dequantize_equals_reference);
     tcase_add_test(tc, reduce_near_int32_limits);
     tcase_add_test(tc, extreme_sum_magnitude);
+    tcase_add_test(tc, dense_f32_equals_reference);
     tcase_add_test(tc, pools_equal_reference);
     tcase_add_test(tc, global_avg_pool_equals_reference);
     tcase_add_test(tc, add_equals_reference);

@@ -610,6 +610,71 @@ START_TEST(test_calib_mse_clips_outliers)
 }
 END_TEST
 
+/* A value only a function reads: with mse the range minimises the error
+ * after the function. For silu on N(0.5, 2^2) (flat near -1.3, nearly
+ * linear above) and sigmoid (flat in both tails) the chosen range gives a
+ * smaller error after f than the plain mse range and than min/max, and
+ * clips more of the side where f is flat. */
+static double silu_fn(double x, void *ctx)
+{
+    (void)ctx;
+    return x / (1 + exp(-x));
+}
+
+static double sigmoid_fn(double x, void *ctx)
+{
+    (void)ctx;
+    return 1 / (1 + exp(-x));
+}
+
+static double error_after(double (*f)(double, void *), const float *x, size_t n, double lo,
+                          double hi)
+{
+    double step = (hi - lo) / 255, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        double q = lo + round((v - lo) / step) * step;
+        double d = f(x[i], NULL) - f(q, NULL);
+        e += d * d;
+    }
+    return e / (double)n;
+}
+
+START_TEST(test_calib_mse_after_function)
+{
+    double (*const fns[2])(double, void *) = {silu_fn, sigmoid_fn};
+    float *x = make_data(DIST_GAUSS, N_SAMPLES);
+    struct calib_observer obs;
+    observe(&obs, x, N_SAMPLES, 1024, 2048);
+    struct calib_options opt;
+    struct quanta_error err = {0};
+    calib_options_default(&opt);
+    opt.method = CALIB_MSE;
+    double plo, phi;
+    ck_assert_int_eq(calib_observer_range(&obs, &opt, &plo, &phi, &err), QUANTA_OK);
+    for (int k = 0; k < 2; k++) {
+        double lo, hi;
+        ck_assert_int_eq(calib_observer_range_after(&obs, &opt, fns[k], NULL, &lo, &hi, &err),
+                         QUANTA_OK);
+        double e = error_after(fns[k], x, N_SAMPLES, lo, hi);
+        double e_plain = error_after(fns[k], x, N_SAMPLES, plo, phi);
+        double e_minmax = error_after(fns[k], x, N_SAMPLES, obs.min, obs.max);
+        ck_assert_msg(e < 0.8 * e_plain && e < 0.8 * e_minmax,
+                      "f %d: [%g, %g] err %g; plain mse [%g, %g] err %g; minmax err %g", k, lo,
+                      hi, e, plo, phi, e_plain, e_minmax);
+        ck_assert_msg(lo > plo, "f %d: lo %g, plain mse lo %g", k, lo, plo);
+    }
+    /* other methods ignore the function */
+    opt.method = CALIB_MINMAX;
+    double lo, hi;
+    ck_assert_int_eq(calib_observer_range_after(&obs, &opt, silu_fn, NULL, &lo, &hi, &err),
+                     QUANTA_OK);
+    ck_assert(lo == obs.min && hi == obs.max);
+    calib_observer_free(&obs);
+    free(x);
+}
+END_TEST
+
 /* ---- special data ---- */
 
 START_TEST(test_calib_constant_data)
@@ -1001,6 +1066,7 @@ Suite *suite_calib(void)
     tcase_add_test(tc, test_calib_entropy_spike_at_min);
     tcase_add_test(tc, test_calib_mse_vs_bruteforce);
     tcase_add_test(tc, test_calib_mse_clips_outliers);
+    tcase_add_test(tc, test_calib_mse_after_function);
     tcase_add_test(tc, test_calib_constant_data);
     tcase_add_test(tc, test_calib_nonfinite_and_empty);
     tcase_add_test(tc, test_calib_histogram_growth_exact);

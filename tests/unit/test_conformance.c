@@ -94,6 +94,8 @@ START_TEST(op_fixture_matches_numpy)
 
     int64_t n = quanta_shape_numel(&out_shape);
     for (int64_t i = 0; i < n; i++) {
+        if (isinf(expected[i]) && out[i] == expected[i])
+            continue; /* cast_f16's overflow: the same infinity */
         double diff = fabs((double)out[i] - (double)expected[i]);
         ck_assert_msg(diff <= TOLERANCE * fmax(1.0, fabs((double)expected[i])),
                       "%s: element %lld is %.8g, numpy says %.8g", name, (long long)i, out[i],

@@ -645,6 +645,52 @@ START_TEST(debian_fashion_mnist)
 }
 END_TEST
 
+/* labels_load_any: token labels [N, T], float targets, and what it refuses */
+START_TEST(labels_any_shapes)
+{
+    struct labels l;
+    struct quanta_error err = {0};
+    const int64_t tok[6] = {1, 2, -100, 4, 5, 6};
+    write_npy(tmp("tok.npy"), 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3, 2), }",
+              tok, sizeof tok);
+    ck_assert_int_eq(labels_load(&l, path_a, &err), QUANTA_ERR_INPUT); /* [N] only */
+    ck_assert_int_eq(labels_load_any(&l, path_a, &err), QUANTA_OK);
+    ck_assert_int_eq(l.n, 3);
+    ck_assert_int_eq(l.per_sample, 2);
+    ck_assert_ptr_null(l.targets);
+    ck_assert_int_eq(l.values[2], -100);
+    ck_assert_int_eq(l.values[5], 6);
+    ck_assert_str_eq(l.path, path_a);
+    labels_free(&l);
+    ck_assert_ptr_null(l.values);
+    ck_assert_ptr_null(l.path);
+    const float fl[6] = {0.5f, -1.0f, 2.0f, 3.25f, 0.0f, 1e-3f};
+    write_npy(tmp("fl2.npy"), 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+              fl, sizeof fl);
+    ck_assert_int_eq(labels_load_any(&l, path_a, &err), QUANTA_OK);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_int_eq(l.per_sample, 3);
+    ck_assert_int_eq(l.dtype, QUANTA_F32);
+    ck_assert_ptr_null(l.values);
+    ck_assert_float_eq(l.targets[3], 3.25f);
+    ck_assert_float_eq(l.targets[5], 1e-3f);
+    labels_free(&l);
+    const int64_t big[2] = {1, 3000000000};
+    write_npy(tmp("big2.npy"), 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 2), }",
+              big, sizeof big);
+    ck_assert_int_eq(labels_load_any(&l, path_a, &err), QUANTA_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.message, "sample 0 element 1 is 3000000000, outside int32"));
+    /* F64 targets are read as float too */
+    const double d[2] = {0.5, -2.0};
+    write_npy(tmp("f8.npy"), 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", d,
+              sizeof d);
+    ck_assert_int_eq(labels_load_any(&l, path_a, &err), QUANTA_OK);
+    ck_assert_int_eq(l.per_sample, 1);
+    ck_assert_float_eq(l.targets[1], -2.0f);
+    labels_free(&l);
+}
+END_TEST
+
 Suite *suite_data(void); /* called by tests/main.c */
 Suite *suite_data(void)
 {
@@ -663,6 +709,7 @@ Suite *suite_data(void)
     tcase_add_test(tc, normalization);
     tcase_add_test(tc, safetensors_data);
     tcase_add_test(tc, labels_from_idx_and_npy);
+    tcase_add_test(tc, labels_any_shapes);
     tcase_add_test(tc, npy_writer);
     tcase_add_test(tc, garbage_is_input_error);
     tcase_add_test(tc, debian_fashion_mnist);

@@ -249,8 +249,33 @@ START_TEST(input_rejects_other_dtypes)
 {
     struct graph g;
     struct quanta_error err = {0};
-    FX_ASSERT_FAILS(relu_graph(&g, "", "{'name': 'x', 'shape': [1], 'dtype': 'U8'}", &err), err,
-                    "m.st: input 'x': \"dtype\" must be \"F32\", \"I32\" or \"I64\"");
+    FX_ASSERT_FAILS(relu_graph(&g, "", "{'name': 'x', 'shape': [1], 'dtype': 'U16'}", &err), err,
+                    "m.st: input 'x': \"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
+                    "\"U8\", \"I8\", \"I16\", \"BOOL\", \"I32\" or \"I64\"");
+}
+END_TEST
+
+/* A declared U8 or F64 input is a float value; the declaration is kept
+ * (graph_input_dtype) and written back. */
+START_TEST(input_declared_dtype)
+{
+    static const char *const names[] = {"U8", "I8", "I16", "F16", "BF16", "F64", "BOOL"};
+    static const enum quanta_dtype types[] = {QUANTA_U8,   QUANTA_I8,  QUANTA_I16, QUANTA_F16,
+                                              QUANTA_BF16, QUANTA_F64, QUANTA_BOOL};
+    for (int i = 0; i < 7; i++) {
+        struct graph g;
+        struct quanta_error err = {0};
+        char in[128], want[64];
+        snprintf(in, sizeof in, "{'name': 'x', 'shape': [-1, 3], 'dtype': '%s'}", names[i]);
+        ck_assert_int_eq(relu_graph(&g, "", in, &err), QUANTA_OK);
+        ck_assert_int_eq(g.values[g.inputs[0].value].dtype, QUANTA_F32);
+        ck_assert_int_eq(graph_input_dtype(&g, 0), types[i]);
+        char *json = graph_to_json(&g);
+        snprintf(want, sizeof want, "\"dtype\": \"%s\"", names[i]);
+        ck_assert_ptr_nonnull(strstr(json, want));
+        free(json);
+        graph_free(&g);
+    }
 }
 END_TEST
 
@@ -972,6 +997,7 @@ Suite *suite_graph(void)
     tcase_add_test(tc, rejects_graph_output_that_is_not_a_value);
     tcase_add_test(tc, input_dtype_defaults_to_f32_and_allows_i32_i64);
     tcase_add_test(tc, input_rejects_other_dtypes);
+    tcase_add_test(tc, input_declared_dtype);
     tcase_add_test(tc, input_rejects_integer_dtype_feeding_float_op);
     tcase_add_test(tc, input_minus_one_only_as_first_dimension);
     tcase_add_test(tc, normalize_defaults_are_scale_1_mean_0_std_1);

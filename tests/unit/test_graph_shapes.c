@@ -659,6 +659,67 @@ START_TEST(mean_rejects_missing_axes)
 }
 END_TEST
 
+/* ---- pad, resize ---- */
+
+START_TEST(pad_adds_begin_and_end_and_crops_negative)
+{
+    /* 4 + 2 - 1 = 5, 5 - 2 + 0 = 3, 3 + 0 + 4 = 7 */
+    EXPECT_SHAPE(NULL, "[-1, 4, 5, 3]",
+                 "{'op': 'pad', 'name': 'p', 'inputs': ['x'], 'outputs': ['y'], "
+                 "'attrs': {'pads_begin': [0, 2, -2, 0], 'pads_end': [0, -1, 0, 4], "
+                 "'mode': 'reflect'}}",
+                 "[-1, 5, 3, 7]");
+}
+END_TEST
+
+START_TEST(pad_rejects_batch_crop_to_nothing_and_resize_modes)
+{
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'pad', 'name': 'p', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'pads_begin': [1, 0, 0, 0], 'pads_end': [0, 0, 0, 0]}}",
+                  "axis 0 of 'x' has any size; pad leaves it alone");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'pad', 'name': 'p', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'pads_begin': [0, -2, 0, 0], 'pads_end': [0, -2, 0, 0]}}",
+                  "axis 1: pads -2 and -2 leave no element of 'x' (extent 4)");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'pad', 'name': 'p', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'pads_begin': [0, 0, 0, 0], 'pads_end': [0, 0, 0, 0], "
+                  "'mode': 'linear'}}",
+                  "attr 'mode' must be \"constant\", \"reflect\" or \"edge\"");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'pad', 'name': 'p', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'pads_begin': [0, 0, 0], 'pads_end': [0, 0, 0, 0]}}",
+                  "attrs 'pads_begin' and 'pads_end' need 4 entries");
+}
+END_TEST
+
+START_TEST(resize_takes_the_shape_and_keeps_the_batch)
+{
+    EXPECT_SHAPE(NULL, "[-1, 4, 5, 3]",
+                 "{'op': 'resize', 'name': 'r', 'inputs': ['x'], 'outputs': ['y'], "
+                 "'attrs': {'shape': [-1, 8, 2, 3], 'scales': [1, 2, 0.4, 1], "
+                 "'mode': 'linear', 'coord': 'align_corners', 'nearest': 'ceil'}}",
+                 "[-1, 8, 2, 3]");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'resize', 'name': 'r', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'shape': [2, 8, 2, 3]}}",
+                  "axis 0 of 'x' has any size; resize keeps it");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'resize', 'name': 'r', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'shape': [-1, 8, 2, 3], 'mode': 'edge'}}",
+                  "attr 'mode' must be \"nearest\" or \"linear\"");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'resize', 'name': 'r', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'shape': [-1, 8, 2, 3], 'scales': [1, -2, 1, 1]}}",
+                  "attr 'scales' has -2");
+    EXPECT_REJECT(NULL, "[-1, 4, 5, 3]",
+                  "{'op': 'resize', 'name': 'r', 'inputs': ['x'], 'outputs': ['y'], "
+                  "'attrs': {'shape': [-1, 8, 2, 3], 'coord': 'tf_crop_and_resize'}}",
+                  "attr 'coord' has an unknown value");
+}
+END_TEST
+
 Suite *suite_graph_shapes(void);
 Suite *suite_graph_shapes(void)
 {
@@ -711,6 +772,9 @@ Suite *suite_graph_shapes(void)
     tcase_add_test(tc, mean_rejects_duplicate_axes_after_normalizing);
     tcase_add_test(tc, mean_rejects_reducing_any_size_batch);
     tcase_add_test(tc, mean_rejects_missing_axes);
+    tcase_add_test(tc, pad_adds_begin_and_end_and_crops_negative);
+    tcase_add_test(tc, pad_rejects_batch_crop_to_nothing_and_resize_modes);
+    tcase_add_test(tc, resize_takes_the_shape_and_keeps_the_batch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -121,6 +121,107 @@ START_TEST(test_accumulators)
 }
 END_TEST
 
+/* Significance figures against scripts/stats_ref.py (exact integer sums
+ * for McNemar, the quadratic's roots for Wilson), printed by
+ *   /usr/bin/python3 scripts/stats_ref.py
+ * and pasted here. */
+static void check_rel(double got, double want, double rel)
+{
+    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "got %.17g, want %.17g", got, want);
+}
+
+START_TEST(test_mcnemar_exact)
+{
+    ck_assert_double_eq(report_mcnemar_exact_p(0, 0), 1.0);    /* no discordant pair */
+    ck_assert_double_eq(report_mcnemar_exact_p(1, 0), 1.0);    /* 2 * 1/2 */
+    check_rel(report_mcnemar_exact_p(0, 5), 0.0625, 1e-14); /* 2 / 32 */
+    check_rel(report_mcnemar_exact_p(6, 1), 0.125, 1e-14);  /* 2 * 8 / 128 */
+    ck_assert_double_eq(report_mcnemar_exact_p(7, 7), 1.0);
+    check_rel(report_mcnemar_exact_p(20, 10), 0.098737146705389023, 1e-12);
+    check_rel(report_mcnemar_exact_p(10, 20), 0.098737146705389023, 1e-12); /* symmetric */
+    check_rel(report_mcnemar_exact_p(60, 40), 0.056887933640980791, 1e-12);
+    check_rel(report_mcnemar_exact_p(600, 400), 2.7284641560660184e-10, 1e-10);
+    /* n = 10,000: neither C(n, k) (~1e3008) nor 2^n overflows */
+    check_rel(report_mcnemar_exact_p(5100, 4900), 0.046585527704947387, 1e-10);
+    check_rel(report_mcnemar_exact_p(6500, 3500), 1.2132836191871588e-200, 1e-9);
+    /* 2 * 2^-10000 is below the smallest double */
+    ck_assert_double_eq(report_mcnemar_exact_p(10000, 0), 0.0);
+    /* a million discordant pairs stay finite and exact in the middle */
+    ck_assert_double_eq(report_mcnemar_exact_p(500000, 500000), 1.0);
+    double p = report_mcnemar_exact_p(500001, 499999);
+    ck_assert(p > 0.99 && p <= 1.0);
+}
+END_TEST
+
+START_TEST(test_wilson_interval)
+{
+    double lo, hi;
+    report_wilson_interval(0, 10, REPORT_Z95, &lo, &hi);
+    ck_assert_double_eq(lo, 0.0);
+    check_rel(hi, 0.2775327998628892, 1e-12);
+    report_wilson_interval(10, 10, REPORT_Z95, &lo, &hi);
+    check_rel(lo, 0.72246720013711108, 1e-12);
+    ck_assert_double_eq(hi, 1.0);
+    report_wilson_interval(3, 10, REPORT_Z95, &lo, &hi);
+    check_rel(lo, 0.10779126740630103, 1e-12);
+    check_rel(hi, 0.60322185253885463, 1e-12);
+    report_wilson_interval(9883, 10000, REPORT_Z95, &lo, &hi);
+    check_rel(lo, 0.98599698560653826, 1e-12);
+    check_rel(hi, 0.99022800158465896, 1e-12);
+    report_wilson_interval(10000, 10000, REPORT_Z95, &lo, &hi);
+    check_rel(lo, 0.99961600162954412, 1e-12);
+    ck_assert_double_eq(hi, 1.0);
+    report_wilson_interval(0, 0, REPORT_Z95, &lo, &hi);
+    ck_assert(isnan(lo) && isnan(hi));
+}
+END_TEST
+
+static void check_newcombe(int64_t both, int64_t only1, int64_t only2, int64_t neither,
+                           double want_lo, double want_hi)
+{
+    struct report_paired p = {0};
+    /* through report_paired_add, as eval fills it */
+    for (int64_t i = 0; i < both; i++)
+        report_paired_add(&p, true, true);
+    for (int64_t i = 0; i < only1; i++)
+        report_paired_add(&p, true, false);
+    for (int64_t i = 0; i < only2; i++)
+        report_paired_add(&p, false, true);
+    for (int64_t i = 0; i < neither; i++)
+        report_paired_add(&p, false, false);
+    ck_assert_int_eq(report_paired_samples(&p), both + only1 + only2 + neither);
+    double lo, hi;
+    report_paired_diff_interval(&p, REPORT_Z95, &lo, &hi);
+    ck_assert_msg(fabs(lo - want_lo) <= 1e-12 && fabs(hi - want_hi) <= 1e-12,
+                  "table %lld %lld %lld %lld: got [%.17g, %.17g], want [%.17g, %.17g]",
+                  (long long)both, (long long)only1, (long long)only2, (long long)neither, lo,
+                  hi, want_lo, want_hi);
+}
+
+START_TEST(test_paired_difference_interval)
+{
+    check_newcombe(12, 9, 2, 1, 0.03111612488646176, 0.50777597695578902);
+    /* Cavo et al. 2012, as in Fagerland, Lydersen and Laake (2014) */
+    check_newcombe(59, 6, 16, 80, -0.11735092760633911, -0.0059235054318085012);
+    check_newcombe(9000, 150, 100, 750, 0.0018999162042130625, 0.0081258388069482042);
+    check_newcombe(9850, 60, 30, 60, 0.0011482957226706077, 0.0049385613258443751);
+    /* b = c = 0: a real interval around 0 (Wald's would be [0, 0]) */
+    check_newcombe(9800, 0, 0, 200, -0.00036863843584944542, 0.00036863843584944542);
+    /* a margin empty: phi is 0 */
+    check_newcombe(0, 0, 0, 50, -0.071347599133358711, 0.071347599133358711);
+    check_newcombe(50, 0, 0, 0, -0.07134759913335742, 0.07134759913335742);
+    struct report_paired empty = {0};
+    double lo, hi;
+    report_paired_diff_interval(&empty, REPORT_Z95, &lo, &hi);
+    ck_assert(isnan(lo) && isnan(hi));
+    /* all right by model 1 only: the difference is 1, the interval within [-1, 1] */
+    struct report_paired all1 = {.only1 = 40};
+    report_paired_diff_interval(&all1, REPORT_Z95, &lo, &hi);
+    ck_assert(lo > 0.8 && lo < 1.0);
+    ck_assert_double_eq(hi, 1.0);
+}
+END_TEST
+
 START_TEST(test_table)
 {
     static const char *const head[] = {"name", "n", "note"};
@@ -163,6 +264,9 @@ Suite *suite_report(void)
     tcase_add_test(tc, test_sqnr);
     tcase_add_test(tc, test_accumulators);
     tcase_add_test(tc, test_table);
+    tcase_add_test(tc, test_mcnemar_exact);
+    tcase_add_test(tc, test_wilson_interval);
+    tcase_add_test(tc, test_paired_difference_interval);
     suite_add_tcase(s, tc);
     return s;
 }

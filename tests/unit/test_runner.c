@@ -474,6 +474,33 @@ START_TEST(test_runner_embedding)
 }
 END_TEST
 
+/* cast to U8 truncates; a value out of U8's range fails the run, naming
+ * the node, the value and the type (no saturation) */
+START_TEST(test_runner_cast_range_error)
+{
+    struct tmodel m = {0};
+    tm_load(&m, "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"c\","
+                "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,3]}],"
+                "\"outputs\":[\"y\"],\"nodes\":["
+                "{\"op\":\"cast\",\"name\":\"to_u8\",\"inputs\":[\"x\"],"
+                " \"outputs\":[\"y\"], \"attrs\":{\"to\":\"U8\"}}]}");
+    struct runner *r = tm_new_runner(&m.g, 1);
+    const float ok[3] = {0.5f, 254.9f, 7.0f};
+    const void *in[1] = {ok};
+    tm_run(r, 1, in);
+    struct quanta_shape s;
+    const float *y = runner_output(r, 0, &s);
+    ck_assert(y[0] == 0.0f && y[1] == 254.0f && y[2] == 7.0f);
+    const float bad[3] = {1.0f, 256.0f, 0.0f};
+    const void *bad_in[1] = {bad};
+    struct quanta_error err = {0};
+    ck_assert_int_eq(runner_run(r, 1, bad_in, &err), QUANTA_ERR_INPUT);
+    ck_assert_str_eq(err.message, "node 'to_u8' (cast): value 256 at 1 is outside the range of U8");
+    runner_free(r);
+    graph_free(&m.g);
+}
+END_TEST
+
 Suite *suite_runner(void);
 Suite *suite_runner(void)
 {
@@ -487,6 +514,7 @@ Suite *suite_runner(void)
     tcase_add_test(tc, test_runner_f16_weights);
     tcase_add_test(tc, test_runner_i8_weight_only);
     tcase_add_test(tc, test_runner_embedding);
+    tcase_add_test(tc, test_runner_cast_range_error);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -646,6 +646,99 @@ START_TEST(test_q8_ops_graph)
 }
 END_TEST
 
+/* ---- element-wise math in int8: one table of 256 entries per node ---- */
+
+#define MATH_NODE(op, out, attrs)                                                          \
+    "{\"op\":\"" op "\",\"name\":\"" out "\",\"inputs\":[\"x\"],\"outputs\":[\"" out "\"]" \
+    attrs "},"
+
+#define MATH_JSON                                                                          \
+    "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"math\","                       \
+    "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,16],\"dtype\":\"F32\"}],"                   \
+    "\"outputs\":[\"silu\",\"gelu\",\"hard_swish\",\"clip\",\"exp\",\"elu\",\"erf\","      \
+    "\"abs\"],\"nodes\":["                                                                \
+    MATH_NODE("silu", "silu", "") MATH_NODE("gelu", "gelu", "")                            \
+    MATH_NODE("hard_swish", "hard_swish", "")                                              \
+    MATH_NODE("clip", "clip", ",\"attrs\":{\"min\":-0.5,\"max\":1.5}")                     \
+    MATH_NODE("exp", "exp", "") MATH_NODE("elu", "elu", ",\"attrs\":{\"alpha\":0.7}")      \
+    MATH_NODE("erf", "erf", "")                                                            \
+    "{\"op\":\"abs\",\"name\":\"abs\",\"inputs\":[\"x\"],\"outputs\":[\"abs\"]}]}"
+
+static double math_ref(const char *op, double x)
+{
+    if (!strcmp(op, "silu"))
+        return x / (1.0 + exp(-x));
+    if (!strcmp(op, "gelu"))
+        return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    if (!strcmp(op, "hard_swish"))
+        return x * fmin(1.0, fmax(0.0, x / 6.0 + 0.5));
+    if (!strcmp(op, "clip"))
+        return fmin(1.5, fmax(-0.5, x));
+    if (!strcmp(op, "exp"))
+        return exp(x);
+    if (!strcmp(op, "elu"))
+        return x > 0 ? x : 0.7 * expm1(x);
+    if (!strcmp(op, "erf"))
+        return erf(x);
+    return fabs(x);
+}
+
+/* Every math node runs on int8 values (no dequantize/quantize around it),
+ * and its output is what quanta-format(5) defines: the input's int8 value
+ * dequantized, f in double, quantized with the output's parameters. */
+START_TEST(test_q8_math_tables)
+{
+    static const char *const ops[] = {"silu", "gelu", "hard_swish", "clip",
+                                      "exp",  "elu",  "erf",        "abs"};
+    struct tmodel *m = calloc(1, sizeof *m);
+    struct tr_ranges *rg = malloc(sizeof *rg);
+    ck_assert(m && rg);
+    tm_load(m, MATH_JSON);
+    enum { N = 8, XN = 16 };
+    float calib[32 * XN], x[N * XN];
+    fill(calib, 32 * XN);
+    fill(x, N * XN);
+    for (int i = 0; i < 32 * XN; i++)
+        calib[i] *= 3;
+    for (int i = 0; i < N * XN; i++)
+        x[i] *= 3.5f; /* some beyond the calibrated range: saturate */
+    tr_calibrate(&m->g, calib, 32, rg);
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    struct graph q;
+    quantize(&m->g, &opt, rg, &q);
+    ck_assert_int_eq(count_op(&q, GRAPH_OP_QUANTIZE), 1);
+    struct runner *r = tm_new_runner(&q, N);
+    tr_run(r, N, x);
+    const struct graph_quant *qx = &q.values[q.nodes[0].outputs[0]].quant;
+    ck_assert_int_eq(qx->dtype, QUANTA_I8);
+    for (int o = 0; o < 8; o++) {
+        int node = -1;
+        for (int i = 0; i < q.n_nodes; i++)
+            if (!strcmp(q.nodes[i].name, ops[o]))
+                node = i;
+        ck_assert_msg(node >= 0, "no node %s", ops[o]);
+        const struct graph_quant *qy = &q.values[q.nodes[node].outputs[0]].quant;
+        ck_assert_msg(qy->dtype == QUANTA_I8, "%s: output not int8", ops[o]);
+        struct quanta_shape shape;
+        const float *y = runner_output(r, o, &shape);
+        for (int i = 0; i < N * XN; i++) {
+            double xq = fmin(127, fmax(-128, nearbyint(x[i] / qx->scale) + qx->zero_point));
+            double v = math_ref(ops[o], (double)qx->scale * (xq - qx->zero_point));
+            double yq = fmin(127, fmax(-128, round(v / (double)qy->scale) + qy->zero_point));
+            float want = qy->scale * (float)(yq - qy->zero_point);
+            ck_assert_msg(y[i] == want, "%s(%g): %g, want %g", ops[o], (double)x[i],
+                          (double)y[i], (double)want);
+        }
+    }
+    runner_free(r);
+    graph_free(&q);
+    graph_free(&m->g);
+    free(m);
+    free(rg);
+}
+END_TEST
+
 /* ---- hand-written quantized graphs: outputs, errors ---- */
 
 static enum quanta_status parse_q(struct graph *g, const char *json, struct st_file *file,
@@ -653,6 +746,129 @@ static enum quanta_status parse_q(struct graph *g, const char *json, struct st_f
 {
     return graph_parse(g, json, file, "q.st", err);
 }
+
+/* The CNN whose only output is the logits of the int8 dense fc: by default
+ * fc writes them as float from its int32 accumulator (no logits.q, no
+ * dequantize), y = (float)acc * (float)((double)sx * (double)sw[o]),
+ * checked against that formula on the int8 bytes of gap.out; with
+ * int8_outputs the old form, whose output is the by-hand int8 chain. */
+static void cnn_logits_init(struct cnn *c)
+{
+    static const char *const from = ",{\"op\":\"softmax\",\"name\":\"sm\",\"inputs\":"
+                                     "[\"logits\"],\"outputs\":[\"probs\"]}";
+    char json[sizeof CNN_JSON];
+    snprintf(json, sizeof json, "%s", CNN_JSON);
+    char *sm = strstr(json, from);
+    ck_assert_ptr_nonnull(sm);
+    memmove(sm, sm + strlen(from), strlen(sm + strlen(from)) + 1);
+    char *outs = strstr(json, "\"outputs\":[\"probs\",\"logits\"]");
+    ck_assert_ptr_nonnull(outs);
+    static const char *const one = "\"outputs\":[\"logits\"]";
+    memcpy(outs, one, strlen(one));
+    memmove(outs + strlen(one), outs + strlen("\"outputs\":[\"probs\",\"logits\"]"),
+            strlen(outs + strlen("\"outputs\":[\"probs\",\"logits\"]")) + 1);
+    memset(c, 0, sizeof *c);
+    struct cnn tmp;
+    cnn_init(&tmp); /* the same tensors, drawn in the same order */
+    memcpy(c->c1w, tmp.c1w, sizeof c->c1w);
+    memcpy(c->c1b, tmp.c1b, sizeof c->c1b);
+    memcpy(c->dww, tmp.dww, sizeof c->dww);
+    memcpy(c->fcw, tmp.fcw, sizeof c->fcw);
+    memcpy(c->fcb, tmp.fcb, sizeof c->fcb);
+    graph_free(&tmp.m.g);
+    tm_tensor(&c->m, "c1.w", QUANTA_F32, SHAPE(4, 3, 3, 2), c->c1w);
+    tm_tensor(&c->m, "c1.b", QUANTA_F32, SHAPE(4), c->c1b);
+    tm_tensor(&c->m, "dw.w", QUANTA_F32, SHAPE(4, 2, 2, 1), c->dww);
+    tm_tensor(&c->m, "fc.w", QUANTA_F32, SHAPE(3, 4), c->fcw);
+    tm_tensor(&c->m, "fc.b", QUANTA_F32, SHAPE(3), c->fcb);
+    tm_load(&c->m, json);
+}
+
+START_TEST(test_q8_float_output_from_accumulator)
+{
+    struct cnn *c = malloc(sizeof *c);
+    struct qtrace *t = malloc(sizeof *t);
+    struct tr_ranges *rg = malloc(sizeof *rg);
+    ck_assert(c && t && rg);
+    cnn_logits_init(c);
+    float calib[16 * IMG], x[BATCH * IMG];
+    fill(calib, 16 * IMG);
+    fill(x, BATCH * IMG);
+    tr_calibrate(&c->m.g, calib, 16, rg);
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    struct graph qf, qi;
+    quantize(&c->m.g, &opt, rg, &qf);
+    opt.int8_outputs = true;
+    quantize(&c->m.g, &opt, rg, &qi);
+
+    /* the graphs */
+    ck_assert_int_eq(count_op(&qf, GRAPH_OP_DEQUANTIZE), 0);
+    ck_assert_int_eq(graph_find_value(&qf, "logits.q"), -1);
+    int lv = vindex(&qf, "logits");
+    ck_assert_int_eq(qf.values[lv].dtype, QUANTA_F32);
+    ck_assert_int_eq(qf.values[lv].quant.dtype, QUANTA_DTYPE_INVALID);
+    ck_assert_str_eq(qf.nodes[qf.values[lv].producer].name, "fc");
+    ck_assert_int_eq(count_op(&qi, GRAPH_OP_DEQUANTIZE), 1);
+    ck_assert_int_eq(qi.values[vindex(&qi, "logits.q")].quant.dtype, QUANTA_I8);
+
+    /* the old form: the int8 chain by hand, dequantized */
+    cnn_by_hand(&qi, x, t);
+    struct runner *r = tm_new_runner(&qi, BATCH);
+    tr_run(r, BATCH, x);
+    struct quanta_shape shape;
+    ck_assert_mem_eq(runner_output(r, 0, &shape), t->logits, sizeof t->logits);
+    runner_free(r);
+
+    /* the float output: gap.out has the same parameters in both graphs */
+    const struct graph_quant *qg = qof(&qf, "gap.out"), *qw = qof(&qf, "fc.w");
+    ck_assert(qg->scale == qof(&qi, "gap.out")->scale &&
+              qg->zero_point == qof(&qi, "gap.out")->zero_point);
+    const int8_t *w8 = dof(&qf, "fc.w");
+    const int32_t *b32 = dof(&qf, "fc.b");
+    float want[BATCH * 3];
+    for (int b = 0; b < BATCH; b++)
+        for (int o = 0; o < 3; o++) {
+            int64_t acc = b32[o];
+            for (int k = 0; k < 4; k++)
+                acc += (int64_t)(t->gap[b * 4 + k] - qg->zero_point) * w8[o * 4 + k];
+            float sw = qw->scales[qw->n == 1 ? 0 : o];
+            want[b * 3 + o] = (float)(int32_t)acc * (float)((double)qg->scale * (double)sw);
+        }
+    r = tm_new_runner(&qf, BATCH);
+    tr_run(r, BATCH, x);
+    const float *y = runner_output(r, 0, &shape);
+    ck_assert_int_eq(shape.dims[0], BATCH);
+    ck_assert_int_eq(shape.dims[1], 3);
+    for (int i = 0; i < BATCH * 3; i++)
+        ck_assert_msg(y[i] == want[i], "logit %d: %.9g, want %.9g", i, (double)y[i],
+                      (double)want[i]);
+    /* batch 1: the same bits */
+    for (int b = 0; b < BATCH; b++) {
+        tr_run(r, 1, x + b * IMG);
+        ck_assert_mem_eq(runner_output(r, 0, &shape), want + 3 * b, 3 * sizeof(float));
+    }
+    runner_free(r);
+
+    /* closer to the float model than the int8 logits (no output rounding) */
+    struct runner *rf = tm_new_runner(&c->m.g, BATCH);
+    tr_run(rf, BATCH, x);
+    const float *lf = runner_output(rf, 0, &shape);
+    double e_float = 0, e_int8 = 0;
+    for (int i = 0; i < BATCH * 3; i++) {
+        e_float += (want[i] - lf[i]) * (double)(want[i] - lf[i]);
+        e_int8 += (t->logits[i] - lf[i]) * (double)(t->logits[i] - lf[i]);
+    }
+    ck_assert_msg(e_float < e_int8, "squared error float out %g, int8 out %g", e_float, e_int8);
+    runner_free(rf);
+    graph_free(&qf);
+    graph_free(&qi);
+    graph_free(&c->m.g);
+    free(c);
+    free(t);
+    free(rg);
+}
+END_TEST
 
 /* A quantized value as a graph output: runner_output dequantizes it. */
 START_TEST(test_q8_quantized_output)
@@ -776,7 +992,9 @@ Suite *suite_runner_q8(void)
     tcase_add_test(tc, test_q8_exclude_island);
     tcase_add_test(tc, test_q8_weight_only_is_float_path);
     tcase_add_test(tc, test_q8_ops_graph);
+    tcase_add_test(tc, test_q8_math_tables);
     tcase_add_test(tc, test_q8_quantized_output);
+    tcase_add_test(tc, test_q8_float_output_from_accumulator);
     tcase_add_test(tc, test_q8_errors);
     suite_add_tcase(s, tc);
     return s;

@@ -10,7 +10,7 @@ static double clamp01(double v)
     return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
 }
 
-static double math_one(const struct f32_math_params *p, double x)
+double f32_math_one(const struct f32_math_params *p, double x)
 {
     switch (p->op) {
     case F32_MATH_NEG: return -x;
@@ -35,7 +35,7 @@ static double math_one(const struct f32_math_params *p, double x)
 void f32_math__ref(const struct f32_math_params *p, size_t n, const float *x, float *y)
 {
     for (size_t i = 0; i < n; i++)
-        y[i] = (float)math_one(p, x[i]);
+        y[i] = (float)f32_math_one(p, x[i]);
 }
 
 static double binary_one(enum f32_binary_op op, double a, double b)

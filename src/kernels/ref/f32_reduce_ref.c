@@ -4,6 +4,7 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y)
 {
@@ -31,14 +32,19 @@ void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y)
             base += kc[i] * stride[kept[i]];
         size_t rc[F32_REDUCE_MAX_RANK] = {0};
         double sum = 0.0, best = x[base];
+        size_t at = 0; /* argmax/argmin: the window position of best */
+        const bool upward = p->op == F32_REDUCE_MAX || p->op == F32_REDUCE_ARGMAX;
         for (size_t r = 0; r < n_in_window; r++) {
             size_t off = base;
             for (int i = 0; i < n_red; i++)
                 off += rc[i] * stride[red[i]];
             double v = x[off];
             sum += p->op == F32_REDUCE_L2 ? v * v : v;
-            if (isnan(v) || (p->op == F32_REDUCE_MAX ? v > best : v < best))
-                best = isnan(best) ? best : v;
+            if (!isnan(best) &&
+                (isnan(v) || (upward ? v > best : v < best) || (p->select_last && v == best))) {
+                best = v;
+                at = r;
+            }
             for (int i = n_red - 1; i >= 0; i--) { /* next reduced coordinate */
                 if (++rc[i] < p->dims[red[i]])
                     break;
@@ -51,6 +57,8 @@ void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y)
         case F32_REDUCE_L2: y[o] = (float)sqrt(sum); break;
         case F32_REDUCE_MAX:
         case F32_REDUCE_MIN: y[o] = (float)best; break;
+        case F32_REDUCE_ARGMAX:
+        case F32_REDUCE_ARGMIN: y[o] = (float)at; break;
         }
         for (int i = n_kept - 1; i >= 0; i--) { /* next output coordinate */
             if (++kc[i] < p->dims[kept[i]])

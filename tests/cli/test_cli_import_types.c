@@ -1,0 +1,132 @@
+/* An ONNX model whose input is UINT8 (tests/fixtures/onnx/types, written by
+ * scripts/export_onnx_types.py): the import declares the input U8, folds
+ * the Cast to FLOAT, and converts InstanceNormalization,
+ * LayerNormalization and a Cast to FLOAT16 (the Cast back folds). uint8
+ * data runs bit for bit like NumPy's float64 result rounded to float16;
+ * float32 data, which does not convert exactly to U8, is refused; the
+ * model quantizes (the normalizations and the cast stay float).
+ * A LayerNorm written out as opset-13 exporters do becomes one layer_norm
+ * node; the same with an intermediate read elsewhere keeps its operators;
+ * both match NumPy within 1e-5 of the largest output. */
+#include "cli/cli_fixture.h"
+
+#define FX "tests/fixtures/onnx/types/"
+
+START_TEST(test_u8_input_model)
+{
+    char *onnx = strdup(ts_src_path(FX "types_u8.onnx"));
+    char *in = strdup(ts_src_path(FX "types_u8.input.npy"));
+    char *f32 = strdup(ts_src_path(FX "types_u8.f32.npy"));
+    char *want_path = strdup(ts_src_path(FX "types_u8.output.npy"));
+    char *model = cf_tmp("types-u8.safetensors"), *got = cf_tmp("types-u8.out.npy");
+    char *q = cf_tmp("types-u8.int8.safetensors");
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "import exited %d: %s", rc, errout);
+    free(errout);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg(strstr(out, "U8 ") && strstr(out, "instance_norm") &&
+                      strstr(out, "layer_norm") && strstr(out, " cast "),
+                  "%s", out);
+    free(out);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+    ck_assert_msg(rc == 0, "run exited %d: %s", rc, errout);
+    free(errout);
+    size_t n_got = 0, n_want = 0;
+    char *a = ts_read_file(got, &n_got), *b = ts_read_file(want_path, &n_want);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    /* same NPY header (float32 [4, 3, 4, 4]) and the same float16 values */
+    ck_assert_uint_eq(n_got, n_want);
+    ck_assert_int_eq(memcmp(a + n_got - 4 * 192, b + n_want - 4 * 192, 4 * 192), 0);
+    free(a);
+    free(b);
+    cf_expect_input_error(cf_args("run %s --data %s", model, f32),
+                          "samples of 'x' are F32 but the model declares U8; F32 does not "
+                          "convert exactly to U8");
+    rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);
+    ck_assert_msg(rc == 0, "quantize exited %d: %s", rc, errout);
+    free(errout);
+    free(onnx), free(in), free(f32), free(want_path), free(model), free(got), free(q);
+}
+END_TEST
+
+static double max_rel_diff(const char *got_path, const char *want_path)
+{
+    struct dataset *a, *b;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
+    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    ck_assert(x && y);
+    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
+    double diff = 0.0, peak = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        peak = fmax(peak, fabs((double)y[i]));
+    }
+    free(x);
+    free(y);
+    dataset_close(a);
+    dataset_close(b);
+    return diff / peak;
+}
+
+static void check_ln(const char *name, bool fused)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, FX "%s.onnx", name);
+    char *onnx = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.input.npy", name);
+    char *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.output.npy", name);
+    char *want = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "types-%s.safetensors", name);
+    char *model = cf_tmp(rel);
+    snprintf(rel, sizeof rel, "types-%s.out.npy", name);
+    char *got = cf_tmp(rel);
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
+    free(errout);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg((strstr(out, "layer_norm") != NULL) == fused &&
+                      (strstr(out, " sqrt ") == NULL) == fused,
+                  "%s:\n%s", name, out);
+    free(out);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
+    free(errout);
+    double d = max_rel_diff(got, want);
+    ck_assert_msg(d <= 1e-5, "%s: max |quanta - numpy| / max |numpy| = %g", name, d);
+    free(onnx), free(in), free(want), free(model), free(got);
+}
+
+START_TEST(test_decomposed_layer_norm_fused)
+{
+    check_ln("ln13_fused", true);
+}
+END_TEST
+
+START_TEST(test_decomposed_layer_norm_shared_kept)
+{
+    check_ln("ln13_shared", false);
+}
+END_TEST
+
+Suite *suite_cli_import_types(void);
+Suite *suite_cli_import_types(void)
+{
+    Suite *s = suite_create("cli_import_types");
+    TCase *tc = tcase_create("types");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_u8_input_model);
+    tcase_add_test(tc, test_decomposed_layer_norm_fused);
+    tcase_add_test(tc, test_decomposed_layer_norm_shared_kept);
+    suite_add_tcase(s, tc);
+    return s;
+}
