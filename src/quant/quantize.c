@@ -20,7 +20,9 @@
  *   domain of their input and keep its parameters (so does concat when all
  *   its inputs share theirs). softmax runs int8 in / float out where its
  *   input is int8; embedding quantizes its table per tensor and keeps the
- *   table's parameters; batch_norm left unfolded runs float.
+ *   table's parameters; batch_norm left unfolded runs float. A layer norm
+ *   written out (mean, sub, pow, mean, add eps, sqrt, div) keeps its
+ *   statistics and the node that makes its input float (in_layer_norm).
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
  * weight-only: conv2d/dense weights I8 (with their scales), embedding
@@ -571,6 +573,59 @@ static bool is_move_op(enum graph_op op)
            op == GRAPH_OP_RESIZE;
 }
 
+/* ---- layer normalization stays float ----
+ * layer_norm runs float; so does a decomposed one: m = mean(x), d = x - m,
+ * v = mean(d ^ 2), then d / sqrt(v + eps) (sub, pow, sqrt and div do
+ * anyway; the two means and the eps add here). And so does the node that
+ * makes x: one per-tensor int8 scale for all the tokens of x would round
+ * to zero a row much smaller than the others (a ViT's class token before
+ * the first block), which the norm then scales up. */
+
+static int producer_op(const struct graph *a, int v)
+{
+    return v >= 0 && a->values[v].producer >= 0 ? (int)a->nodes[a->values[v].producer].op : -1;
+}
+
+/* m is a mean node whose output some sub node takes from m's input. */
+static bool is_centering_mean(const struct graph *a, const struct graph_node *m)
+{
+    if (m->op != GRAPH_OP_MEAN)
+        return false;
+    for (int i = 0; i < a->n_nodes; i++) {
+        const struct graph_node *s = &a->nodes[i];
+        if (s->op == GRAPH_OP_SUB && s->inputs[0] == m->inputs[0] && s->inputs[1] == m->outputs[0])
+            return true;
+    }
+    return false;
+}
+
+/* v = mean(pow(x - mean(x))): the variance of a layer norm. */
+static bool is_variance_mean(const struct graph *a, const struct graph_node *m)
+{
+    if (m->op != GRAPH_OP_MEAN || producer_op(a, m->inputs[0]) != GRAPH_OP_POW)
+        return false;
+    const struct graph_node *p = &a->nodes[a->values[m->inputs[0]].producer];
+    if (producer_op(a, p->inputs[0]) != GRAPH_OP_SUB)
+        return false;
+    const struct graph_node *s = &a->nodes[a->values[p->inputs[0]].producer];
+    return producer_op(a, s->inputs[1]) == GRAPH_OP_MEAN &&
+           is_centering_mean(a, &a->nodes[a->values[s->inputs[1]].producer]);
+}
+
+static bool in_layer_norm(const struct graph *a, const struct graph_node *n)
+{
+    if (is_centering_mean(a, n) || is_variance_mean(a, n))
+        return true;
+    if (n->op == GRAPH_OP_ADD && producer_op(a, n->inputs[0]) == GRAPH_OP_MEAN &&
+        is_variance_mean(a, &a->nodes[a->values[n->inputs[0]].producer]))
+        return true; /* v + eps */
+    for (int i = 0; i < a->n_nodes; i++) /* makes the x of a layer norm */
+        if (a->nodes[i].inputs[0] == n->outputs[0] &&
+            (a->nodes[i].op == GRAPH_OP_LAYER_NORM || is_centering_mean(a, &a->nodes[i])))
+            return true;
+    return false;
+}
+
 /* Whether node runs int8 in static mode. */
 static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
 {
@@ -579,6 +634,8 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     const struct graph *a = r->a;
     if (graph_op_is_function(n->op)) /* a table of 256 entries */
         return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && in_layer_norm(a, n))
+        return false;
     switch (n->op) {
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_DENSE:

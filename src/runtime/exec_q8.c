@@ -275,9 +275,12 @@ static void exec_concat(struct runner *r, const struct graph_node *nd,
         for (int d = axis; d < xs->rank; d++)
             inner *= xs->dims[d];
         np->concat.inner[i] = inner;
+        /* a constant of dim 0 1 under a batch of several: repeated */
+        np->concat.rows[i] = xs->dims[0] == ys->dims[0] ? outer : outer / ys->dims[0];
         np->concat.x[i] = q8_in(r, nd->inputs[i]);
     }
-    r->q8->k->concat(nd->n_inputs, outer, np->concat.inner, np->concat.rq, np->concat.x, y);
+    r->q8->k->concat(nd->n_inputs, outer, np->concat.inner, np->concat.rows, np->concat.rq,
+                     np->concat.x, y);
 }
 
 static void exec_mean(struct runner *r, const struct graph_node *nd,

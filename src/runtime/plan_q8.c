@@ -347,8 +347,9 @@ static enum quanta_status plan_concat(struct runner *r, const struct graph_node 
     size_t k = (size_t)nd->n_inputs;
     np->concat.rq = calloc(k, sizeof *np->concat.rq);
     np->concat.inner = calloc(k, sizeof *np->concat.inner);
+    np->concat.rows = calloc(k, sizeof *np->concat.rows);
     np->concat.x = calloc(k, sizeof *np->concat.x);
-    if (!np->concat.rq || !np->concat.inner || !np->concat.x)
+    if (!np->concat.rq || !np->concat.inner || !np->concat.rows || !np->concat.x)
         return nomem(err);
     for (int i = 0; i < nd->n_inputs; i++) {
         int x = nd->inputs[i];
@@ -671,6 +672,7 @@ void runner_q8_free(struct runner *r)
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);
                 free(np->concat.inner);
+                free(np->concat.rows);
                 free(np->concat.x);
                 break;
             case GRAPH_OP_SOFTMAX:
