@@ -47,6 +47,8 @@ struct quantize_options {
                                                 and dequantized (the old form), not
                                                 float from the accumulator (default
                                                 false) */
+    int embedding_bits;                      /* embedding tables: 8 (I8 per row, default)
+                                                or 4 (I4 per row, packed) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
                                                 adjusted (default NULL) */
 };

@@ -279,7 +279,9 @@ static enum quanta_status check_values(struct graph *g, const char *source,
 static const char *role_name(const struct graph_node *node, char role)
 {
     switch (role) {
-    case 'w': return node->op == GRAPH_OP_EMBEDDING ? "table" : "weight";
+    case 'w':
+        return node->op == GRAPH_OP_EMBEDDING || node->op == GRAPH_OP_EMBEDDING_BAG ? "table"
+                                                                                    : "weight";
     case 'b': return "bias";
     case 'p': return "parameter";
     case 'i': return "ids";
@@ -296,7 +298,7 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
     bool quantized = q != QUANTA_DTYPE_INVALID;
     bool fl = !quantized && is_float_dtype(v->dtype);
 
-    if (role == 'n') /* cast: an activation, or ids read as numbers */
+    if (role == 'n') /* cast: an activation, or ids read as numbers; bag offsets or weights */
         role = !quantized && (v->dtype == QUANTA_I32 || v->dtype == QUANTA_I64) ? 'i' : 'x';
     if (role != 'x' && role != 'i' && v->kind != GRAPH_VALUE_CONST)
         return graph_node_fail(c, "%s '%s' must be a tensor of the file", what, v->name);

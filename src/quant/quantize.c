@@ -19,12 +19,13 @@
  *   range. max_pool2d, flatten and reshape only move data: they run in the
  *   domain of their input and keep its parameters (so does concat when all
  *   its inputs share theirs). softmax runs int8 in / float out where its
- *   input is int8; embedding quantizes its table per tensor and keeps the
- *   table's parameters; batch_norm left unfolded runs float.
+ *   input is int8; embedding quantizes its table per row and requantizes
+ *   rows into the output's parameters; embedding_bag likewise, one
+ *   requantization per bag; batch_norm left unfolded runs float.
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
- * weight-only: conv2d/dense weights I8 (with their scales), embedding
- *   tables I8 per row, rest float.
+ * weight-only: conv2d/dense weights I8 (with their scales), embedding and
+ *   embedding_bag tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
 #include "quant/q8_params.h"
@@ -524,6 +525,7 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
+    case GRAPH_OP_EMBEDDING_BAG:
         return is_float_const(a, n->inputs[1]) && !quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL: {
@@ -657,6 +659,27 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     enum quanta_status st;
     bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
     int y = n->outputs[0], o;
+    if (n->op == GRAPH_OP_EMBEDDING_BAG) {
+        /* ids, offsets and per-sample weights as they are (the kernel reads
+         * float weights); the table as for embedding; one requantization
+         * of each bag's reduction into the output's calibrated range */
+        struct graph_quant q;
+        for (int k = 0; k < n->n_inputs; k++) {
+            if (k == 1)
+                continue;
+            ins[k] = -1;
+            if (n->inputs[k] >= 0 && (st = get_float(r, n->inputs[k], &ins[k])))
+                return st;
+        }
+        if ((st = table_int8(r, n->inputs[1], &ins[1])) ||
+            (st = lookup_params(r, y, n->name, GRAPH_ACT_NONE, 0.0, &q)) ||
+            (st = add_output_value(r, y, q.dtype, &q, &o)))
+            return st;
+        r->qv[y] = o;
+        r->prim_int8[y] = true;
+        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
+                                                                             : QUANTA_OK;
+    }
     if (n->op == GRAPH_OP_EMBEDDING) {
         /* ids as they are; the table symmetric per row (FBGEMM's row-wise
          * tables: rows differ in range and are read one at a time); each
@@ -813,7 +836,8 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
 {
     int v = n->inputs[k];
     if (k != 1 ||
-        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING) ||
+        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING &&
+         n->op != GRAPH_OP_EMBEDDING_BAG) ||
         excluded(r, n) || !is_float_const(r->a, v))
         return QUANTA_OK;
     *done = true;
@@ -823,7 +847,8 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
     }
     /* embedding tables per row, whatever --weights says: rows are read
      * one at a time and differ in range (FBGEMM's row-wise tables) */
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING;
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING ||
+                       n->op == GRAPH_OP_EMBEDDING_BAG;
     enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;

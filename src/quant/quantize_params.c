@@ -19,6 +19,7 @@ void quantize_options_default(struct quantize_options *opt)
     opt->n_exclude = 0;
     opt->allow_nonfinite = false;
     opt->int8_outputs = false;
+    opt->embedding_bits = 8;
 }
 
 enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype dtype,

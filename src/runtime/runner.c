@@ -438,3 +438,17 @@ size_t runner_arena_size(const struct runner *r)
 {
     return r->arena_floats * sizeof(float);
 }
+
+enum quanta_status runner_check_offsets(const struct graph_node *nd, const int64_t *off,
+                                        size_t n_bags, size_t n_ids, struct quanta_error *err)
+{
+    for (size_t b = 0; b < n_bags; b++) {
+        int64_t lo = b ? off[b - 1] : 0;
+        if (off[b] < lo || (uint64_t)off[b] > n_ids)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "node '%s' (embedding_bag): offsets[%zu] = %lld; offsets must "
+                               "rise from 0 up to the number of ids (%zu)",
+                               nd->name, b, (long long)off[b], n_ids);
+    }
+    return QUANTA_OK;
+}
