@@ -54,7 +54,16 @@ static enum quanta_status tensor_stats(const struct st_tensor *t, struct tensor_
     const uint8_t *src = t->data;
     for (int64_t done = 0; done < numel; done += CHUNK) {
         size_t n = (size_t)(numel - done < CHUNK ? numel - done : CHUNK);
-        quanta_convert_to_f32(t->dtype, src + (size_t)done * elem, buf, n);
+        if (t->dtype == QUANTA_I4) { /* packed rows along the last axis */
+            int64_t d = t->shape.rank > 0 ? t->shape.dims[t->shape.rank - 1] : 1;
+            uint64_t row = quanta_dtype_row_bytes(QUANTA_I4, d);
+            for (size_t i = 0; i < n; i++) {
+                int64_t k = done + (int64_t)i;
+                buf[i] = (float)quanta_i4_get(src + (uint64_t)(k / d) * row, k % d);
+            }
+        } else {
+            quanta_convert_to_f32(t->dtype, src + (size_t)done * elem, buf, n);
+        }
         for (size_t i = 0; i < n; i++) {
             double v = buf[i];
             if (isnan(v)) {

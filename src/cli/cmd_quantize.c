@@ -23,7 +23,8 @@ static const char quantize_usage[] =
     "                       [--activation-type int8|uint8] [--exclude NODE[,NODE...]]\n"
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
-    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n";
+    "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--embedding-bits 8|4]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -34,6 +35,7 @@ static const char quantize_help[] =
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--embedding-bits 8|4]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -61,6 +63,8 @@ static const char quantize_help[] =
     "  --include GLOB[,GLOB]   without a graph: convert only tensors whose names\n"
     "                          match one of these glob patterns (repeatable)\n"
     "  --allow-nonfinite       quantize weights holding NaN or Inf (else exit 3)\n"
+    "  --embedding-bits B      embedding tables per row: 8 (I8, default) or 4\n"
+    "                          (I4, two values a byte; quanta's own dtype)\n"
     "  --int8-outputs          a graph output of an int8 conv2d/dense is int8,\n"
     "                          then dequantized (default: float computed from\n"
     "                          the int32 accumulator, no output range needed)\n"
@@ -156,7 +160,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
-        OPT_INT8_OUTPUTS
+        OPT_INT8_OUTPUTS,
+        OPT_EMBEDDING_BITS
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -172,6 +177,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
         {"int8-outputs", no_argument, NULL, OPT_INT8_OUTPUTS},
+        {"embedding-bits", required_argument, NULL, OPT_EMBEDDING_BITS},
         {"check-data", required_argument, NULL, OPT_CHECK_DATA},
         {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
@@ -266,6 +272,11 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_INT8_OUTPUTS:
             o->opt.int8_outputs = true;
             break;
+        case OPT_EMBEDDING_BITS:
+            if (strcmp(optarg, "8") != 0 && strcmp(optarg, "4") != 0)
+                return usage("--embedding-bits '%s' is not 8 or 4", optarg);
+            o->opt.embedding_bits = optarg[0] - '0';
+            break;
         case OPT_CHECK_DATA:
             o->check_data = optarg;
             break;
@@ -353,6 +364,7 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
+    cJSON_AddNumberToObject(root, "embedding_bits", o->opt.embedding_bits);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
     else

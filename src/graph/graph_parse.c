@@ -487,8 +487,9 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
     struct graph_quant *q = &g->values[v].quant;
     const char *dt = json_string(obj, "dtype");
     q->dtype = dt ? quanta_dtype_parse(dt) : QUANTA_DTYPE_INVALID;
-    if (q->dtype != QUANTA_I8 && q->dtype != QUANTA_U8 && q->dtype != QUANTA_I32)
-        return pfail(p, "\"dtype\" must be \"I8\", \"U8\" or \"I32\"");
+    if (q->dtype != QUANTA_I8 && q->dtype != QUANTA_U8 && q->dtype != QUANTA_I32 &&
+        q->dtype != QUANTA_I4)
+        return pfail(p, "\"dtype\" must be \"I8\", \"U8\", \"I32\" or \"I4\"");
     int64_t axis = -1;
     const cJSON *ax = cJSON_GetObjectItemCaseSensitive(obj, "axis");
     if (ax && !json_int(ax, -1, QUANTA_MAX_RANK - 1, &axis))

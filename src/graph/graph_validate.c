@@ -189,9 +189,13 @@ static enum quanta_status check_quant(const struct graph *g, struct graph_value 
     enum quanta_status st;
 
     if (!graph_quant_dtype_range(q->dtype, &lo, &hi))
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype %s is not I8, U8 "
-                                                  "or I32",
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype %s is not I8, U8, "
+                                                  "I32 or I4",
                            source, v->name, quanta_dtype_name(q->dtype));
+    if (q->dtype == QUANTA_I4 && (v->kind != GRAPH_VALUE_CONST || v->shape.rank != 2))
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype I4 is for embedding "
+                                                  "tables [V, D] only",
+                           source, v->name);
     if (q->dtype == QUANTA_I32 && v->kind != GRAPH_VALUE_CONST)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype I32 is for bias "
                                                   "tensors only",
@@ -311,6 +315,9 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
                                v->name, quanta_dtype_name(v->dtype));
     case 'w':
         if (fl || q == QUANTA_I8 || q == QUANTA_U8)
+            return QUANTA_OK;
+        if (q == QUANTA_I4 &&
+            (c->node->op == GRAPH_OP_EMBEDDING || c->node->op == GRAPH_OP_EMBEDDING_BAG))
             return QUANTA_OK;
         return graph_node_fail(c, "%s '%s' has dtype %s but F32, F16 or BF16 is needed (or I8, "
                                   "U8 with a quant entry)",

@@ -619,14 +619,51 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     }
 }
 
-/* An embedding table as I8, symmetric per row; shared by its readers. */
+/* An embedding table [V, D] as I4, symmetric per row (--embedding-bits 4). */
+static enum quanta_status quantize_table_i4(struct rewrite *r, int v, int *index)
+{
+    const struct graph_value *av = &r->a->values[v];
+    int64_t rows = av->shape.dims[0], d = av->shape.dims[1];
+    float *f = qz_const_to_f32(av);
+    uint8_t *q = malloc((size_t)(rows * ((d + 1) / 2) > 0 ? rows * ((d + 1) / 2) : 1));
+    float *scales = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *scales);
+    char *name = const_name(r, v, ".q");
+    enum quanta_status st = QUANTA_OK;
+    if (!f || !q || !scales || !name) {
+        free(q);
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    quantize_rows_i4(f, rows, d, q, scales);
+    int w = qz_add_owned_const(r->out, name, QUANTA_I4, &av->shape, q);
+    if (w < 0) {
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    struct graph_quant quant;
+    if ((st = add_channel_params(r, name, QUANTA_I4, scales, rows, &quant)))
+        goto done;
+    r->out->values[w].quant = quant;
+    *index = w;
+done:
+    free(f);
+    free(name);
+    return st;
+}
+
+/* An embedding table as I8 (I4 with --embedding-bits 4), symmetric per
+ * row; shared by its readers. */
 static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
 {
     if (r->qv[v] >= 0) {
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    enum quanta_status st = r->opt->embedding_bits == 4
+                                ? quantize_table_i4(r, v, index)
+                                : quantize_weight(r, v, true, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;
     return st;
@@ -847,8 +884,9 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
     }
     /* embedding tables per row, whatever --weights says: rows are read
      * one at a time and differ in range (FBGEMM's row-wise tables) */
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING ||
-                       n->op == GRAPH_OP_EMBEDDING_BAG;
+    if (n->op == GRAPH_OP_EMBEDDING || n->op == GRAPH_OP_EMBEDDING_BAG)
+        return table_int8(r, v, index);
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
     enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;

@@ -296,6 +296,18 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
 {
     const struct runner_value *ids = &r->values[nd->inputs[0]];
     const struct quanta_shape *ts = &r->g->values[nd->inputs[1]].shape;
+    if (r->g->values[nd->inputs[1]].quant.dtype == QUANTA_I4) {
+        /* 4-bit rows: bags of one id (plan_embedding) */
+        struct q8_embedding_bag_params p = np->bag;
+        p.n_ids = p.n_bags = quanta_shape_numel(&ids->shape);
+        p.bag = 1;
+        int64_t bad = r->q8->k->embedding_bag(&p, ids->ids, NULL, q8_in(r, nd->inputs[1]), y);
+        if (bad >= 0)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "node '%s' (embedding): id %lld outside [0, %lld)", nd->name,
+                               (long long)ids->ids[bad], (long long)ts->dims[0]);
+        return QUANTA_OK;
+    }
     const struct q8_unary *rq = np->embedding.rows ? np->embedding.rows : &np->embedding.one;
     int64_t bad = r->q8->k->embedding(numel(&ids->shape), ids->ids, ts->dims[0],
                                       (int)ts->dims[1], rq, np->embedding.rows != NULL,
@@ -314,7 +326,7 @@ static enum quanta_status exec_embedding_bag(struct runner *r, const struct grap
     const struct runner_value *ids = &r->values[nd->inputs[0]];
     int off, w;
     graph_bag_inputs(r->g, nd, &off, &w);
-    struct q8_embedding_bag_params p = np->bag;
+    struct q8_embedding_bag_params p = np->bag; /* table parameters from plan */
     p.n_bags = shape_of(r, nd->outputs[0])->dims[0];
     p.n_ids = quanta_shape_numel(&ids->shape);
     p.bag = off >= 0 ? 0 : ids->shape.dims[1];

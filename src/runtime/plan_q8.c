@@ -86,6 +86,7 @@ static enum quanta_status plan_const(struct runner *r, int v, struct quanta_erro
                            quanta_dtype_name(gv->quant.dtype));
     switch (gv->dtype) {
     case QUANTA_I8:
+    case QUANTA_I4: /* packed rows: embedding tables, read by the bag kernel */
         p->data[v] = gv->data;
         return QUANTA_OK;
     case QUANTA_U8:
@@ -366,8 +367,9 @@ static enum quanta_status plan_embedding_bag(struct runner *r, const struct grap
                                              struct q8_node_plan *np, struct quanta_error *err)
 {
     const struct graph *g = r->g;
-    int ids = nd->inputs[0], table = nd->inputs[1], y = nd->outputs[0], off, w;
-    graph_bag_inputs(g, nd, &off, &w);
+    int ids = nd->inputs[0], table = nd->inputs[1], y = nd->outputs[0], off = -1, w = -1;
+    if (nd->op == GRAPH_OP_EMBEDDING_BAG)
+        graph_bag_inputs(g, nd, &off, &w);
     enum quanta_status st;
     if ((st = need_const(g, nd, table, "table", err)) ||
         (st = need_int8(g, nd, table, "table", err)) ||
@@ -375,15 +377,16 @@ static enum quanta_status plan_embedding_bag(struct runner *r, const struct grap
         return st;
     const struct graph_value *tv = &g->values[table];
     const struct graph_quant *tq = &tv->quant, *yq = &g->values[y].quant;
-    if (tq->dtype != QUANTA_I8 || yq->dtype != QUANTA_I8 || yq->axis >= 0)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding_bag): an I8 table and a "
+    if ((tq->dtype != QUANTA_I8 && tq->dtype != QUANTA_I4) || yq->dtype != QUANTA_I8 ||
+        yq->axis >= 0)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (%s): an I8 or I4 table and a "
                                                   "per-tensor I8 output are needed",
-                           nd->name);
+                           nd->name, graph_op_name(nd->op));
     if (tq->axis >= 0 && (tq->axis != 0 || tq->n != tv->shape.dims[0]))
-        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding_bag): table '%s' is "
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (%s): table '%s' is "
                                                   "quantized along axis %d; per row (axis 0) "
                                                   "or per tensor is needed",
-                           nd->name, tv->name, tq->axis);
+                           nd->name, graph_op_name(nd->op), tv->name, tq->axis);
     if (w >= 0 && is_quantized(&g->values[w]) && g->values[w].quant.dtype != QUANTA_I8)
         return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding_bag): weights '%s' must "
                                                   "be float or I8",
@@ -393,8 +396,9 @@ static enum quanta_status plan_embedding_bag(struct runner *r, const struct grap
     memset(p, 0, sizeof *p);
     p->vocab = tv->shape.dims[0];
     p->dim = (int)tv->shape.dims[1];
-    p->bits = 8;
-    p->mode = nd->attrs.mode == GRAPH_MODE_SUM    ? F32_BAG_SUM
+    p->bits = tq->dtype == QUANTA_I4 ? 4 : 8;
+    p->mode = nd->op == GRAPH_OP_EMBEDDING        ? F32_BAG_SUM /* bags of one id */
+              : nd->attrs.mode == GRAPH_MODE_SUM  ? F32_BAG_SUM
               : nd->attrs.mode == GRAPH_MODE_MEAN ? F32_BAG_MEAN
                                                   : F32_BAG_MAX;
     p->per_row = tq->axis == 0;
@@ -424,6 +428,8 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         (st = need_int8(g, nd, y, "output", err)))
         return st;
     const struct graph_quant *tq = &g->values[table].quant;
+    if (tq->dtype == QUANTA_I4) /* 4-bit rows: the bag kernel, one id per bag */
+        return plan_embedding_bag(r, nd, np, err);
     if (tq->axis < 0)
         return q8_unary_prepare(tq, &g->values[y].quant, GRAPH_ACT_NONE, &np->embedding.one,
                                 nd->name, err);

@@ -172,7 +172,15 @@ static void dequantize_const(const struct graph_value *v, float *out, size_t n)
             inner *= (size_t)v->shape.dims[d];
         channels = (size_t)v->shape.dims[q->axis];
     }
-    quanta_convert_to_f32(v->dtype, v->data, out, n);
+    if (v->dtype == QUANTA_I4) { /* packed rows along the last axis */
+        int64_t d = v->shape.rank > 0 ? v->shape.dims[v->shape.rank - 1] : 1;
+        uint64_t row = quanta_dtype_row_bytes(QUANTA_I4, d);
+        for (size_t i = 0; d > 0 && i < n / (size_t)d; i++)
+            quanta_convert_to_f32(QUANTA_I4, (const char *)v->data + i * row, out + i * d,
+                                  (size_t)d);
+    } else {
+        quanta_convert_to_f32(v->dtype, v->data, out, n);
+    }
     for (size_t i = 0; i < n; i++) {
         size_t c = per_channel ? (i / inner) % channels : 0;
         float scale = q->scales ? q->scales[c] : q->scale;

@@ -289,7 +289,7 @@ START_TEST(test_static_and_weight_only)
             if (q.values[v].kind == GRAPH_VALUE_CONST && q.values[v].shape.rank == 2)
                 t = v;
         ck_assert_int_ge(t, 0);
-        ck_assert_int_eq(q.values[t].dtype, QUANTA_I8);
+        ck_assert_int_eq(q.values[t].dtype, bits == 8 ? QUANTA_I8 : QUANTA_I4);
         ck_assert_int_eq(q.values[t].quant.axis, 0);
         const struct graph_quant *qy = &q.values[q.nodes[0].outputs[0]].quant;
         ck_assert_int_eq(qy->dtype, wo ? QUANTA_DTYPE_INVALID : QUANTA_I8);
@@ -322,7 +322,7 @@ Suite *suite_embedding_bag(void)
     tcase_add_test(tc, test_offsets_and_weights);
     tcase_add_test(tc, test_shape_rules);
     tcase_add_loop_test(tc, test_q8_kernel_rule, 0, 6);
-    tcase_add_loop_test(tc, test_static_and_weight_only, 0, 3);
+    tcase_add_loop_test(tc, test_static_and_weight_only, 0, 6);
     suite_add_tcase(s, tc);
     return s;
 }
