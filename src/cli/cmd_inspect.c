@@ -99,7 +99,7 @@ static void quant_text(const struct graph_quant *q, char *buf, size_t size)
     if (q->axis < 0 || q->n <= 1) {
         snprintf(buf, size, "%s scale=%.6g zero_point=%d", quanta_dtype_name(q->dtype),
                  q->n >= 1 ? q->scales[0] : q->scale,
-                 q->n >= 1 ? q->zero_points[0] : q->zero_point);
+                 q->n >= 1 && q->zero_points ? q->zero_points[0] : q->zero_point);
         return;
     }
     float lo = q->scales[0], hi = q->scales[0];
@@ -124,13 +124,14 @@ static cJSON *quant_json(const struct graph_quant *q)
     cJSON_AddNumberToObject(o, "axis", q->axis);
     if (q->axis < 0 || q->n <= 1) {
         cJSON_AddNumberToObject(o, "scale", q->n >= 1 ? q->scales[0] : q->scale);
-        cJSON_AddNumberToObject(o, "zero_point", q->n >= 1 ? q->zero_points[0] : q->zero_point);
+        cJSON_AddNumberToObject(o, "zero_point",
+                                q->n >= 1 && q->zero_points ? q->zero_points[0] : q->zero_point);
     } else {
         cJSON *sc = cJSON_AddArrayToObject(o, "scale");
         cJSON *zp = cJSON_AddArrayToObject(o, "zero_point");
         for (int i = 0; sc && zp && i < q->n; i++) {
             cJSON_AddItemToArray(sc, cJSON_CreateNumber(q->scales[i]));
-            cJSON_AddItemToArray(zp, cJSON_CreateNumber(q->zero_points[i]));
+            cJSON_AddItemToArray(zp, cJSON_CreateNumber(q->zero_points ? q->zero_points[i] : 0));
         }
     }
     return o;

@@ -510,18 +510,20 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
         q->zero_points = &q->zero_point;
         return QUANTA_OK;
     }
-    if (!cJSON_IsString(scale) || !cJSON_IsString(zp))
+    /* zero_point left out: every channel's is 0 (symmetric tables) */
+    if (!cJSON_IsString(scale) || (zp && !cJSON_IsString(zp)))
         return pfail(p, "per-channel (axis %d) \"scale\" and \"zero_point\" must name tensors",
                      (int)axis);
-    int s = graph_find_value(g, scale->valuestring), z = graph_find_value(g, zp->valuestring);
+    int s = graph_find_value(g, scale->valuestring);
+    int z = zp ? graph_find_value(g, zp->valuestring) : -1;
     if (s < 0 || g->values[s].kind != GRAPH_VALUE_CONST)
         return pfail(p, "scale '%s' is not a tensor of the file", scale->valuestring);
-    if (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST)
+    if (zp && (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST))
         return pfail(p, "zero_point '%s' is not a tensor of the file", zp->valuestring);
     int64_t n = quanta_shape_numel(&g->values[s].shape);
     q->n = n >= 0 && n <= INT32_MAX ? (int)n : -1;
     q->scales = g->values[s].data;
-    q->zero_points = g->values[z].data;
+    q->zero_points = zp ? g->values[z].data : NULL;
     return QUANTA_OK;
 }
 

@@ -225,13 +225,13 @@ static enum quanta_status check_quant(const struct graph *g, struct graph_value 
                                                       "axis %d has %lld entries",
                                source, v->name, q->n, q->axis, (long long)n);
         if ((st = check_param_tensor(g, v, q->scales, "scale", QUANTA_F32, n, source, err)) ||
-            (st = check_param_tensor(g, v, q->zero_points, "zero_point", QUANTA_I32, n, source,
-                                     err)))
+            (q->zero_points && (st = check_param_tensor(g, v, q->zero_points, "zero_point",
+                                                         QUANTA_I32, n, source, err))))
             return st;
     }
     for (int i = 0; i < q->n; i++) {
         float s = read_f32(q->scales, i);
-        int32_t z = read_i32(q->zero_points, i);
+        int32_t z = q->zero_points ? read_i32(q->zero_points, i) : 0;
         if (!(isfinite(s) && s > 0))
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': scale %.9g (channel "
                                                       "%d) must be finite and > 0",

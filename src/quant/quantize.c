@@ -664,6 +664,10 @@ static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
     enum quanta_status st = r->opt->embedding_bits == 4
                                 ? quantize_table_i4(r, v, index)
                                 : quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    /* symmetric rows: no zero point tensor (quanta-format(5)), 4 bytes a row
+     * saved; the unused I32 tensor is not written */
+    if (!st)
+        r->out->values[*index].quant.zero_points = NULL;
     if (!st)
         r->qv[v] = *index;
     return st;

@@ -443,7 +443,8 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         return nomem(err);
     for (int i = 0; i < tq->n; i++) {
         struct graph_quant row = {.dtype = tq->dtype, .axis = -1, .n = 1,
-                                  .scale = tq->scales[i], .zero_point = tq->zero_points[i]};
+                                  .scale = tq->scales[i],
+                                  .zero_point = tq->zero_points ? tq->zero_points[i] : 0};
         row.scales = &row.scale;
         row.zero_points = &row.zero_point;
         if ((st = q8_unary_prepare(&row, &g->values[y].quant, GRAPH_ACT_NONE,
@@ -740,8 +741,9 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.packed);
                 free(np->reduce.scale);
                 break;
-            case GRAPH_OP_EMBEDDING:
-                free(np->embedding.rows);
+            case GRAPH_OP_EMBEDDING: /* a 4-bit table's plan is np->bag: nothing owned */
+                if (r->g->values[r->g->nodes[n].inputs[1]].quant.dtype != QUANTA_I4)
+                    free(np->embedding.rows);
                 break;
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);

@@ -4,6 +4,8 @@
  * rule of quanta-format(5), and static / weight-only quantization. */
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -313,6 +315,129 @@ START_TEST(test_static_and_weight_only)
 }
 END_TEST
 
+static long file_size(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return (long)sb.st_size;
+}
+
+/* A model whose parameters are mostly embeddings (table [4000, D] and a
+ * dense [4, D]): weight-only files at <= 30% (8-bit) and <= 17% (4-bit)
+ * of the float file for D = 32 and 64, per row D (or D / 2) bytes and one
+ * F32 scale, no zero point; the 4-bit file read back runs as in memory. */
+START_TEST(test_size_ratios)
+{
+    enum { V = 4000 };
+    int d = _i ? 64 : 32;
+    float *tab = malloc((size_t)V * (size_t)d * sizeof *tab), *w = malloc(4 * (size_t)d * 4);
+    ck_assert(tab && w);
+    uint64_t rng = 77;
+    ts_fill(&rng, tab, (size_t)V * (size_t)d, -1.0f, 1.0f);
+    ts_fill(&rng, w, 4 * (size_t)d, -0.5f, 0.5f);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"rec\","
+             "\"inputs\":[{\"name\":\"ids\",\"shape\":[-1,%d],\"dtype\":\"I64\"}],"
+             "\"outputs\":[\"y\"],\"nodes\":["
+             "{\"op\":\"embedding_bag\",\"name\":\"bag\",\"inputs\":[\"ids\",\"table\"],"
+             " \"outputs\":[\"e\"],\"attrs\":{\"mode\":\"sum\"}},"
+             "{\"op\":\"dense\",\"name\":\"fc\",\"inputs\":[\"e\",\"w\"],\"outputs\":[\"y\"]}]}",
+             T);
+    static struct tmodel m;
+    memset(&m, 0, sizeof m);
+    tm_tensor(&m, "table", QUANTA_F32, SHAPE(V, d), tab);
+    tm_tensor(&m, "w", QUANTA_F32, SHAPE(4, d), w);
+    tm_load(&m, json);
+    struct quanta_error err = {0};
+    char *fpath = strdup(ts_tmp_path("f.safetensors"));
+    ck_assert_msg(graph_save(&m.g, fpath, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
+    long fsize = file_size(fpath);
+    int64_t ids[N * T];
+    make_ids(ids, N * T, 3);
+    const void *in[1] = {ids};
+    for (int bits = 8; bits >= 4; bits -= 4) {
+        struct graph q;
+        quantize_bag(&m.g, QUANTIZE_WEIGHT_ONLY, NULL, bits, &q);
+        char *qpath = strdup(ts_tmp_path(bits == 8 ? "q8.safetensors" : "q4.safetensors"));
+        ck_assert_msg(graph_save(&q, qpath, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
+        double ratio = (double)file_size(qpath) / (double)fsize;
+        printf("size D=%d %d-bit: %ld / %ld bytes = %.1f%%\n", d, bits, file_size(qpath), fsize,
+               100.0 * ratio);
+        ck_assert_msg(ratio <= (bits == 8 ? 0.30 : 0.17), "D=%d %d-bit: %.3f", d, bits, ratio);
+        /* read back: the same outputs as the graph in memory */
+        struct st_file f;
+        ck_assert_msg(st_open(&f, qpath, &err) == QUANTA_OK, "%s", err.message);
+        struct graph g2;
+        ck_assert_msg(graph_load(&g2, &f, &err) == QUANTA_OK, "%s", err.message);
+        int t = graph_find_value(&g2, "table");
+        ck_assert_int_ge(t, 0);
+        ck_assert_int_eq(g2.values[t].dtype, bits == 8 ? QUANTA_I8 : QUANTA_I4);
+        ck_assert_ptr_null(g2.values[t].quant.zero_points);
+        struct runner *r1 = tm_new_runner(&q, N), *r2 = tm_new_runner(&g2, N);
+        static float y1[N * 4];
+        memcpy(y1, run1(r1, N, in), sizeof y1);
+        const float *y2 = run1(r2, N, in);
+        ck_assert_int_eq(memcmp(y1, y2, sizeof y1), 0);
+        runner_free(r1);
+        runner_free(r2);
+        graph_free(&g2);
+        st_close(&f);
+        graph_free(&q);
+        free(qpath);
+    }
+    graph_free(&m.g);
+    free(fpath);
+    free(tab);
+    free(w);
+}
+END_TEST
+
+/* Static int8 of a plain embedding with a 4-bit table: the rows gathered
+ * through the bag kernel (bags of one id) within half an output step plus
+ * half a row step of float. */
+START_TEST(test_embedding_4bit_static)
+{
+    static struct tmodel m;
+    memset(&m, 0, sizeof m);
+    make_table();
+    tm_tensor(&m, "table", QUANTA_F32, SHAPE(VOCAB, DIM), table);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"emb\","
+             "\"inputs\":[{\"name\":\"ids\",\"shape\":[-1,%d],\"dtype\":\"I64\"}],"
+             "\"outputs\":[\"e\"],\"nodes\":["
+             "{\"op\":\"embedding\",\"name\":\"emb\",\"inputs\":[\"ids\",\"table\"],"
+             " \"outputs\":[\"e\"]}]}",
+             T);
+    tm_load(&m, json);
+    int64_t ids[N * T];
+    make_ids(ids, N * T, 2);
+    const void *in[1] = {ids};
+    struct tr_ranges rg;
+    memset(&rg, 0, sizeof rg);
+    struct runner *rc = tm_new_runner(&m.g, N);
+    runner_set_hook(rc, tr_hook, &rg);
+    run1(rc, N, in);
+    runner_free(rc);
+    struct graph q;
+    quantize_bag(&m.g, QUANTIZE_STATIC, &rg, 4, &q);
+    float out_step = q.values[q.nodes[0].outputs[0]].quant.scale;
+    struct runner *r = tm_new_runner(&q, N);
+    const float *y = run1(r, N, in);
+    for (int i = 0; i < N * T; i++)
+        for (int j = 0; j < DIM; j++) {
+            float want = table[ids[i] * DIM + j];
+            float row_step = (float)(1 + ids[i] % 7) / 7.0f;
+            ck_assert_msg(fabsf(y[i * DIM + j] - want) <= 0.5001f * (out_step + row_step),
+                          "[%d,%d]: %g, float %g", i, j, (double)y[i * DIM + j], (double)want);
+        }
+    runner_free(r);
+    graph_free(&q);
+    graph_free(&m.g);
+}
+END_TEST
+
 Suite *suite_embedding_bag(void);
 Suite *suite_embedding_bag(void)
 {
@@ -323,6 +448,8 @@ Suite *suite_embedding_bag(void)
     tcase_add_test(tc, test_shape_rules);
     tcase_add_loop_test(tc, test_q8_kernel_rule, 0, 6);
     tcase_add_loop_test(tc, test_static_and_weight_only, 0, 6);
+    tcase_add_loop_test(tc, test_size_ratios, 0, 2);
+    tcase_add_test(tc, test_embedding_4bit_static);
     suite_add_tcase(s, tc);
     return s;
 }
