@@ -305,7 +305,8 @@ static void print_text(const struct inspect *in)
                     if (has_activation(n))
                         report_table_add(t, "%s+%s", graph_op_name(n->op),
                                          graph_activation_name(n->attrs.activation));
-                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE ||
+                             n->op == GRAPH_OP_EMBEDDING_BAG)
                         report_table_add(t, "%s:%s", graph_op_name(n->op),
                                          graph_mode_name(n->attrs.mode));
                     else
