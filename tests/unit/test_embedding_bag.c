@@ -36,6 +36,9 @@ static void make_ids(int64_t *ids, int n, int seed)
         ids[i] = (int64_t)((i * 17 + seed * 11 + i * i) % VOCAB);
 }
 
+static void quantize_bag(const struct graph *g, enum quantize_mode mode, struct tr_ranges *rg,
+                         int bits, struct graph *q);
+
 static const char *mode_name[3] = {"sum", "mean", "max"};
 static const char *reduce_op[3] = {"reduce_sum", "mean", "reduce_max"};
 
@@ -139,6 +142,45 @@ START_TEST(test_offsets_and_weights)
     in[1] = past;
     ck_assert_int_eq(runner_run(r, 2, in, &err), QUANTA_ERR_INPUT);
     runner_free(r);
+    graph_free(&m.g);
+}
+END_TEST
+
+/* Static int8 of the offsets form with float per-sample weights: ids,
+ * offsets and weights stay as they are, the bag runs int8. */
+START_TEST(test_offsets_weights_static)
+{
+    static struct tmodel m;
+    memset(&m, 0, sizeof m);
+    make_table();
+    tm_tensor(&m, "table", QUANTA_F32, SHAPE(VOCAB, DIM), table);
+    tm_load(&m, OFFSETS_JSON);
+    int64_t ids[7] = {3, 9, 0, 49, 3, 3, 20}, off[3] = {0, 2, 2};
+    float w[7] = {0.5f, -2.0f, 1.0f, 0.25f, 3.0f, -1.0f, 0.0f};
+    const void *in[3] = {ids, off, w};
+    struct tr_ranges rg;
+    memset(&rg, 0, sizeof rg);
+    struct runner *rc = tm_new_runner(&m.g, 3);
+    runner_set_hook(rc, tr_hook, &rg);
+    static float want[3 * DIM];
+    memcpy(want, run1(rc, 3, in), sizeof want);
+    runner_free(rc);
+    struct graph q;
+    quantize_bag(&m.g, QUANTIZE_STATIC, &rg, 8, &q);
+    const struct graph_node *bag = NULL;
+    for (int i = 0; i < q.n_nodes; i++)
+        if (q.nodes[i].op == GRAPH_OP_EMBEDDING_BAG)
+            bag = &q.nodes[i];
+    ck_assert_ptr_nonnull(bag);
+    ck_assert_int_eq(q.values[bag->outputs[0]].quant.dtype, QUANTA_I8);
+    float out_step = q.values[bag->outputs[0]].quant.scale;
+    struct runner *r = tm_new_runner(&q, 3);
+    const float *y = run1(r, 3, in);
+    for (int i = 0; i < 3 * DIM; i++) /* |weights| of a bag sum to at most 4.25 */
+        ck_assert_msg(fabsf(y[i] - want[i]) <= 0.5001f * out_step + 4.25f * 0.5001f * 7 / 127,
+                      "[%d]: %g, float %g", i, (double)y[i], (double)want[i]);
+    runner_free(r);
+    graph_free(&q);
     graph_free(&m.g);
 }
 END_TEST
@@ -446,6 +488,7 @@ Suite *suite_embedding_bag(void)
     tcase_add_loop_test(tc, test_fused_matches_unfused, 0, 3);
     tcase_add_test(tc, test_offsets_and_weights);
     tcase_add_test(tc, test_shape_rules);
+    tcase_add_test(tc, test_offsets_weights_static);
     tcase_add_loop_test(tc, test_q8_kernel_rule, 0, 6);
     tcase_add_loop_test(tc, test_static_and_weight_only, 0, 6);
     tcase_add_loop_test(tc, test_size_ratios, 0, 2);
