@@ -25,6 +25,8 @@ START_TEST(test_textbag_static_int8)
                                            data),
                                    NULL, NULL),
                      0);
+    free(f);
+    free(q);
 }
 END_TEST
 
