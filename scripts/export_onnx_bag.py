@@ -10,6 +10,7 @@ bag_<mode>_<form>: EmbeddingBag(20, 4) alone, modes sum/mean/max, fixed bags
     (ids [N, 3]) or ids [7] with offsets [N]; bag_psw_fixed: sum with
     per-sample weights. <name>.ids.npy (.offsets.npy, .weights.npy) and
     <name>.expected.npy.
+loop_sum: a Loop with a loop-carried sum (not a bag), which import refuses.
 
 torch.onnx.export writes each EmbeddingBag as a Loop over the bags
 (opsets 13 to 17). Run with /usr/bin/python3 (torch 1.13):
@@ -115,6 +116,32 @@ def main():
             np.save(os.path.join(out, name + ".weights.npy"), weights)
         np.save(os.path.join(out, name + ".expected.npy"), y.astype(np.float32))
         print(name, "opset", opset, y.shape)
+    loop_sum(out)
+
+
+def loop_sum(out):
+    import onnx
+    from onnx import TensorProto, helper
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Add", ["acc_in", "x"], ["acc_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1, 4])])
+    const = [helper.make_node("Constant", [], ["n"],
+                              value=helper.make_tensor("n", TensorProto.INT64, [], [3])),
+             helper.make_node("Constant", [], ["t"],
+                              value=helper.make_tensor("t", TensorProto.BOOL, [], [1]))]
+    g = helper.make_graph(const + [helper.make_node("Loop", ["n", "t", "x"], ["y"], body=body)],
+                          "loop_sum", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)],
+                          producer_name="export_onnx_bag.py")
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(out, "loop_sum.onnx"))
 
 
 if __name__ == "__main__":

@@ -347,6 +347,21 @@ START_TEST(test_fixture_bag_offsets_needs_length)
 }
 END_TEST
 
+/* Any other Loop (here one with a loop-carried sum) is refused by name;
+ * its body is decoded all the same. */
+START_TEST(test_loop_not_a_bag)
+{
+    struct graph g;
+    struct onnx_import_info info;
+    struct quanta_error err;
+    char *path = fixture("loop_sum", ".onnx");
+    ck_assert_int_eq(onnx_import_graph(&g, &info, path, NULL, &err), QUANTA_ERR_INPUT);
+    ck_assert_msg(strstr(err.message, "(Loop): Loop is imported only as the nn.EmbeddingBag"),
+                  "%s", err.message);
+    free(path);
+}
+END_TEST
+
 /* The text classifier: EmbeddingBag mean -> Linear -> ReLU -> Linear. */
 START_TEST(test_fixture_textbag)
 {
@@ -914,6 +929,7 @@ Suite *suite_onnx_import(void)
     tcase_add_loop_test(tc, test_fixture_bags, 0, 6);
     tcase_add_test(tc, test_fixture_bag_offsets_needs_length);
     tcase_add_test(tc, test_fixture_textbag);
+    tcase_add_test(tc, test_loop_not_a_bag);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("built");
     tcase_add_test(tb, test_conv_auto_pad);
