@@ -16,6 +16,16 @@ transposes, broadcasts and element-wise functions:
     resample  zero Pad before a Conv and a MaxPool, Split of the channels,
               reflect and replicate Pad, nearest upsampling by 2 and
               bilinear resizing to a size (Resize)
+    vit       a tiny vision transformer: 4x4 patches, a class token
+              expanded to the batch (Shape/ConstantOfShape/Equal/Where/
+              Expand) and concatenated, a position embedding, one
+              pre-norm block with two-head attention written batch first
+              (MatMul of activations, Softmax), GELU MLP, the head on x[:, 0]
+              (Gather of an activation)
+    vit_mha   the same with torch's nn.MultiheadAttention (batch_first), as
+              torchvision's vit_b_16 has it: its export moves the batch axis
+              (Transpose to [L, N, D]) and merges it with the heads
+              (Reshape to [L, N * H, D / H]) and with the tokens ([L * N, D])
 
 For each: <name>.onnx, <name>.input.npy (float32 NCHW, 4 samples) and
 <name>.output.npy (PyTorch's output). Random weights, seed 0.
@@ -143,6 +153,49 @@ def refusals(out):
           {"z": np.array([2, 3], i64)}, opset=18)
 
 
+class ViT(nn.Module):
+    def __init__(self, dim=8, heads=2, patch=4, size=8, classes=5):
+        super().__init__()
+        self.heads = heads
+        self.patch = nn.Conv2d(3, dim, patch, stride=patch)
+        n = (size // patch) ** 2
+        self.class_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.5)
+        self.ln1 = nn.LayerNorm(dim)
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+        self.ln2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        n = x.shape[0]
+        x = self.patch(x).flatten(2).transpose(1, 2)  # [N, L, D]
+        if hasattr(self, "mha"):
+            x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos
+            h = self.ln1(x)
+            x = x + self.mha(h, h, h, need_weights=False)[0]
+            x = x + self.mlp(self.ln2(x))
+            return self.head(x[:, 0])
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos
+        L, D = x.shape[1], x.shape[2]
+        h = self.ln1(x)
+        split = lambda t: t.reshape(n, L, self.heads, D // self.heads).transpose(1, 2)
+        q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))
+        a = torch.softmax(q @ k.transpose(-2, -1) / (D // self.heads) ** 0.5, dim=-1)
+        x = x + self.proj((a @ v).transpose(1, 2).reshape(n, L, D))
+        x = x + self.mlp(self.ln2(x))
+        return self.head(x[:, 0])
+
+
+class ViTMHA(ViT):
+    def __init__(self):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,10 +204,11 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
     for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
-                      ("resample", Resample)):
+                      ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA)):
         torch.manual_seed(0)
         model = cls().eval()
-        x = torch.randn(4, 3, 6, 6)
+        size = 8 if name.startswith("vit") else 6
+        x = torch.randn(4, 3, size, size)
         with torch.no_grad():
             y = model(x)
         torch.onnx.export(model, x[:1], os.path.join(args.out, name + ".onnx"),

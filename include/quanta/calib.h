@@ -232,4 +232,27 @@ enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
                              const struct calib_options *opt, struct calib_table *out,
                              struct quanta_error *err);
 
+/* ---- channel means of conv2d/dense inputs (bias correction) ---- */
+
+struct calib_channel_means {
+    char *name;                 /* the value (input 0 of a conv2d or dense) */
+    int64_t channels;           /* its last axis */
+    int64_t count;              /* positions averaged (samples * rows) */
+    double *mean;               /* channels means */
+};
+
+struct calib_means {
+    int n;
+    struct calib_channel_means *list;   /* in node order */
+};
+
+/* Runs float graph g over the feed (every sample, feed->batch at a time)
+ * and averages every channel of each conv2d/dense input over samples and
+ * positions. */
+enum quanta_status calib_input_means(const struct graph *g, struct data_feed *feed, int threads,
+                                     struct calib_means *out, struct quanta_error *err);
+void calib_means_free(struct calib_means *m);
+/* quantize_means.find over a struct calib_means (ctx). */
+bool calib_means_find(void *ctx, const char *value, int64_t *n, const double **mean);
+
 #endif

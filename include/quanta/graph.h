@@ -87,6 +87,11 @@ const char *graph_op_name(enum graph_op op);
 /* Returns GRAPH_OP_COUNT for an unknown name. */
 enum graph_op graph_op_parse(const char *name);
 
+/* Whether op is an element-wise function of its one input, y[i] = f(x[i])
+ * (sigmoid, tanh, neg, abs, exp, log, sqrt, erf, hard_sigmoid, hard_swish,
+ * elu, selu, clip, silu, gelu, gelu_tanh): int8 runs it as a table. */
+bool graph_op_is_function(enum graph_op op);
+
 enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
 const char *graph_activation_name(enum graph_activation act);
 

@@ -33,6 +33,15 @@ enum quantize_scheme {
 };
 
 struct quantize_notes;
+struct quantize_applied;
+
+/* Per-channel means of float activations (last axis), looked up by value
+ * name: for bias correction. find returns false when there are none for
+ * that value; otherwise *n channel means at *mean (owned by ctx). */
+struct quantize_means {
+    bool (*find)(void *ctx, const char *value, int64_t *n, const double **mean);
+    void *ctx;
+};
 
 struct quantize_options {
     enum quantize_mode mode;                 /* default QUANTIZE_STATIC */
@@ -51,6 +60,16 @@ struct quantize_options {
                                                 or 4 (I4 per row, packed) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
                                                 adjusted (default NULL) */
+    bool equalize;                           /* static: cross-layer equalization of
+                                                conv2d/dense pairs before quantizing
+                                                (quantize_equalize; default false: the
+                                                ranges must come from calibrating
+                                                quantize_prepare's graph) */
+    const struct quantize_means *means;      /* static: bias correction from the means
+                                                of each int8 conv2d/dense input
+                                                (NULL: none, the default) */
+    struct quantize_applied *applied;        /* when not NULL, receives the pairs
+                                                equalized and nodes corrected */
 };
 
 /* mode static, per-channel, asymmetric, I8, nothing excluded. */
@@ -147,6 +166,67 @@ enum quanta_status dequantize_model(const struct graph *q, struct graph *out, co
 enum quanta_status quantize_fold(const struct graph *src, bool fuse_relu,
                                  const char *const *exclude, int n_exclude, struct graph *out,
                                  const char *source, struct quanta_error *err);
+
+/* ---- cross-layer equalization and bias correction ----
+ * (Nagel et al. 2019, "Data-Free Quantization Through Weight Equalization
+ * and Bias Correction"; man quanta-quantize(1), EQUALIZATION) */
+
+/* At most this many passes over the pairs; fewer when no scale of a pass
+ * moves by more than QUANTIZE_EQUALIZE_TOL (relative). */
+#define QUANTIZE_EQUALIZE_PASSES 32
+#define QUANTIZE_EQUALIZE_TOL 1e-4
+
+struct quantize_pair {
+    char *first, *second;       /* node names: first's output channels feed second */
+    int channels;               /* channels rescaled (range 0 on either side: left) */
+    double min_scale, max_scale;/* of the product of the passes' s_i */
+};
+
+struct quantize_corrected {
+    char *node;
+    double max_shift;           /* largest |shift_o| subtracted from the bias */
+};
+
+struct quantize_applied {
+    int passes;                 /* equalization passes run (0: none) */
+    int n_pairs;
+    struct quantize_pair *pairs;
+    int n_corrected;
+    struct quantize_corrected *corrected;
+};
+
+void quantize_applied_free(struct quantize_applied *a);
+/* {"equalize": {"passes": P, "pairs": [{"first", "second", "channels",
+ * "min_scale", "max_scale"}...]}, "bias_correction": [{"node",
+ * "max_shift"}...]}: the metadata key quanta.quantize.applied. malloc'd;
+ * NULL: no memory. */
+char *quantize_applied_json(const struct quantize_applied *a);
+
+/* Cross-layer equalization of a float graph in place: for every conv2d or
+ * dense A whose output (read by nothing else, no graph output) feeds
+ * conv2d or dense B directly or through nodes that commute with a positive
+ * per-channel scale (A's fused activation none or relu; relu, max_pool2d,
+ * avg_pool2d, global_avg_pool nodes, each read only by the next), each
+ * output channel i of A
+ * is scaled by 1/s_i and B's input channel i by s_i,
+ *   s_i = sqrt(r1_i * r2_i) / r2_i,
+ * r1_i = max |W_A[i,...]|, r2_i = max |W_B[.., i]| (left alone when either
+ * is 0), which keeps the float function (relu(x/s) = relu(x)/s, s > 0).
+ * relu6 is left out: its bound 6 would become 6/s_i per channel. Weights
+ * and biases must be float constants read only by that node. Passes repeat
+ * until the scales settle (QUANTIZE_EQUALIZE_PASSES, _TOL). Excluded nodes
+ * take no part. applied (may be NULL) receives the pairs. */
+enum quanta_status quantize_equalize(struct graph *g, const char *const *exclude, int n_exclude,
+                                     struct quantize_applied *applied, const char *source,
+                                     struct quanta_error *err);
+
+/* The float graph quantize_model quantizes (static mode): src folded
+ * (quantize_fold with relu fusion) and, with opt->equalize, equalized.
+ * Calibrate this graph when opt->equalize is set: layer outputs change
+ * per channel. Deterministic, as quantize_model. */
+enum quanta_status quantize_prepare(const struct graph *src, const struct quantize_options *opt,
+                                    struct graph *out, const char *source,
+                                    struct quanta_error *err);
 
 /* ---- parameters (pure functions; public for tests) ---- */
 

@@ -24,7 +24,8 @@ static const char quantize_usage[] =
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
-    "                       [--embedding-bits 8|4]\n";
+    "                       [--embedding-bits 8|4]\n"
+    "                       [--[no-]equalize] [--[no-]bias-correction]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -36,6 +37,7 @@ static const char quantize_help[] =
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "                       [--embedding-bits 8|4]\n"
+    "                       [--[no-]equalize] [--[no-]bias-correction]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -68,6 +70,16 @@ static const char quantize_help[] =
     "  --int8-outputs          a graph output of an int8 conv2d/dense is int8,\n"
     "                          then dequantized (default: float computed from\n"
     "                          the int32 accumulator, no output range needed)\n"
+    "  --equalize              cross-layer equalization of conv2d/dense pairs\n"
+    "                          before quantizing, then calibration on the\n"
+    "                          equalized model (needs --data; default with it:\n"
+    "                          auto, both tried, the higher output SQNR on 256\n"
+    "                          samples kept)\n"
+    "  --no-equalize           leave the weights as they are\n"
+    "  --bias-correction       subtract from each int8 conv2d/dense bias the\n"
+    "                          output shift its weight rounding causes on the\n"
+    "                          --data samples' mean (default with --data)\n"
+    "  --no-bias-correction    keep the biases as they are\n"
     "  --check-data FILE       samples for the check below (default: the --data\n"
     "                          file; without either the check does not run)\n"
     "  --check-samples N       run the float and the quantized model on the first\n"
@@ -104,6 +116,8 @@ struct quantize_cli {
     int layout;                 /* --layout, -1: the model's */
     double check_db;
     bool strict;
+    int equalize;               /* -1: auto (the default with --data), 0 off, 1 on */
+    int bias_correction;        /* 0 off, 1 on (the default with --data) */
     const char *mode_name, *weights_name, *activations_name, *type_name;
     struct quantize_options opt;
     char **exclude;        /* each --exclude split at commas */
@@ -160,8 +174,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
-        OPT_INT8_OUTPUTS,
-        OPT_EMBEDDING_BITS
+        OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
+        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -183,6 +197,10 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"layout", required_argument, NULL, OPT_LAYOUT},
+        {"equalize", no_argument, NULL, OPT_EQUALIZE},
+        {"no-equalize", no_argument, NULL, OPT_NO_EQUALIZE},
+        {"bias-correction", no_argument, NULL, OPT_BIAS_CORRECTION},
+        {"no-bias-correction", no_argument, NULL, OPT_NO_BIAS_CORRECTION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -194,6 +212,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     o->check_samples = 16;
     o->layout = -1;
     o->check_db = 10.0;
+    o->equalize = o->bias_correction = -1;
     int c, rc;
     optind = 0;
     opterr = 0;
@@ -291,6 +310,14 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_STRICT:
             o->strict = true;
             break;
+        case OPT_EQUALIZE:
+        case OPT_NO_EQUALIZE:
+            o->equalize = c == OPT_EQUALIZE;
+            break;
+        case OPT_BIAS_CORRECTION:
+        case OPT_NO_BIAS_CORRECTION:
+            o->bias_correction = c == OPT_BIAS_CORRECTION;
+            break;
         case OPT_LAYOUT:
             if ((rc = cli_opt_layout("quantize", quantize_usage, optarg, &o->layout)) != 0)
                 return rc;
@@ -315,6 +342,18 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     }
     if (!o->data && (o->method || o->samples))
         return usage("%s", "--method and --samples go with --data");
+    /* both need samples: equalization changes the layer outputs per
+     * channel, so a table calibrated on the model as given cannot serve */
+    if (o->equalize == 1 && !o->data)
+        return usage("%s", "--equalize needs --data (the equalized model is calibrated "
+                           "there; a --calib table is of the model as given)");
+    if (o->bias_correction == 1 && !o->data)
+        return usage("%s", "--bias-correction needs --data (the input means come from its "
+                           "samples)");
+    if (o->equalize < 0 && !o->data)
+        o->equalize = 0;
+    if (o->bias_correction < 0)
+        o->bias_correction = o->data != NULL;
     if (!o->check_data && o->opt.mode == QUANTIZE_STATIC)
         o->check_data = o->data;
     if (o->strict && (!o->check_data || o->check_samples == 0))
@@ -365,6 +404,11 @@ static char *options_json(const struct quantize_cli *o)
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
     cJSON_AddNumberToObject(root, "embedding_bits", o->opt.embedding_bits);
+    if (o->equalize < 0)
+        cJSON_AddStringToObject(root, "equalize", "auto");
+    else
+        cJSON_AddBoolToObject(root, "equalize", o->equalize);
+    cJSON_AddBoolToObject(root, "bias_correction", o->bias_correction);
     if (o->calib)
         cJSON_AddStringToObject(root, "calib", base_name(o->calib));
     else
@@ -394,12 +438,17 @@ static bool is_provenance_key(const char *key)
     return strcmp(key, "quanta.graph") == 0 || strcmp(key, "quanta.version") == 0 ||
            strcmp(key, "quanta.quantize.options") == 0 ||
            strcmp(key, "quanta.quantize.adjustments") == 0 ||
+           strcmp(key, "quanta.quantize.applied") == 0 ||
            strncmp(key, "quanta.calibration.", 19) == 0 ||
            strcmp(key, "quanta.source_sha256") == 0;
 }
 
+/* Calibrates graph g (the model, or its equalized form) on --data, and
+ * with means (not NULL) averages the conv2d/dense inputs of graph p. */
 static enum quanta_status calibrate(const struct quantize_cli *o, const struct model *m,
-                                    struct calib_table *table, struct quanta_error *err)
+                                    const struct graph *g, const struct graph *p,
+                                    struct calib_table *table, struct calib_means *means,
+                                    struct quanta_error *err)
 {
     struct data_feed feed = {0};
     struct calib_options copt;
@@ -409,10 +458,12 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
     copt.samples = o->samples;
     enum quanta_status st = calib_options_check(&copt, err);
     if (st == QUANTA_OK)
-        st = data_feed_open(&feed, &m->graph, o->data, copt.samples, copt.batch,
+        st = data_feed_open(&feed, g, o->data, copt.samples, copt.batch,
                             cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = calib_run(&m->graph, &feed, &copt, table, err);
+        st = calib_run(g, &feed, &copt, table, err);
+    if (st == QUANTA_OK && means && (st = calib_input_means(p, &feed, copt.threads, means, err)))
+        calib_table_free(table);
     data_feed_close(&feed);
     return st;
 }
@@ -420,7 +471,7 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
 /* Runs float and quantized on the first --check-samples samples and warns
  * for each layer below --check-db; *failed when one is. */
 static enum quanta_status check_layers(const struct quantize_cli *o, const struct model *m,
-                                       const struct graph *q, bool *failed,
+                                       const struct graph *f, const struct graph *q, bool *failed,
                                        struct quanta_error *err)
 {
     *failed = false;
@@ -431,7 +482,7 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     enum quanta_status st = data_feed_open(&feed, &m->graph, o->check_data, o->check_samples,
                                            8, cli_layout(o->layout, m), err);
     if (st == QUANTA_OK)
-        st = report_check_quantized(&m->graph, q, &feed, &ls, err);
+        st = report_check_quantized(f, q, &feed, &ls, err);
     int64_t samples = feed.samples;
     data_feed_close(&feed);
     if (st != QUANTA_OK) {
@@ -444,14 +495,14 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     }
     for (int i = 0; i < ls.n; i++) {
         const struct report_layer *l = &ls.list[i];
-        const struct graph_value *v = &m->graph.values[l->value1];
+        const struct graph_value *v = &f->values[l->value1];
         double db = report_sqnr_db(&l->sqnr);
         if (!l->mismatch && !(db < o->check_db))
             continue;
         *failed = true;
         fprintf(stderr, "quanta quantize: warning: layer '%s' (%s): SQNR %.2f dB against float "
                         "on %lld samples is below --check-db %g\n",
-                v->name, graph_op_name(m->graph.nodes[v->producer].op), db,
+                v->name, graph_op_name(f->nodes[v->producer].op), db,
                 (long long)samples, o->check_db);
     }
     report_layers_free(&ls);
@@ -481,19 +532,145 @@ static enum quanta_status quantize_bag(const struct quantize_cli *o, struct quan
     return st;
 }
 
+/* One quantization of the model: its calibration (table, and the float
+ * graph calibrated when that is the equalized one), the quantized graph
+ * and what was adjusted or applied. */
+struct candidate {
+    bool equalize;
+    struct graph prep, q;       /* prep: the folded (equalized) float graph, with --data */
+    bool have_prep, have_table;
+    struct calib_table table;
+    struct calib_means means;
+    struct quantize_notes notes;
+    struct quantize_applied applied;
+    double sqnr_db;             /* auto: output SQNR on the --data samples */
+};
+
+static void candidate_free(struct candidate *c)
+{
+    graph_free(&c->q);
+    if (c->have_prep)
+        graph_free(&c->prep);
+    if (c->have_table)
+        calib_table_free(&c->table);
+    calib_means_free(&c->means);
+    quantize_notes_free(&c->notes);
+    quantize_applied_free(&c->applied);
+    memset(c, 0, sizeof *c);
+}
+
+/* The float graph the quantized one is compared with, value by value. */
+static const struct graph *reference_of(const struct candidate *c, const struct model *m)
+{
+    return c->equalize ? &c->prep : &m->graph;
+}
+
+static enum quanta_status candidate_build(const struct quantize_cli *o, const struct model *m,
+                                          const char *source_sha, bool equalize,
+                                          struct candidate *c, struct quanta_error *err)
+{
+    enum quanta_status st;
+    memset(c, 0, sizeof *c);
+    c->equalize = equalize;
+    struct quantize_options opt = o->opt;
+    opt.equalize = equalize;
+    if (o->calib) {
+        if ((st = calib_table_load(&c->table, o->calib, err)) != QUANTA_OK)
+            return st;
+        c->have_table = true;
+        if (c->table.model_sha256[0] && strcmp(c->table.model_sha256, source_sha) != 0)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: calibration was made for the model with sha256 %s, but %s "
+                               "has sha256 %s", o->calib, c->table.model_sha256, o->model,
+                               source_sha);
+    } else if (o->data) {
+        /* the graph quantize_model will quantize (folded, equalized): the
+         * ranges of an equalized model and the input means are its own */
+        struct quantize_applied pairs = {0};
+        opt.applied = &pairs;
+        st = quantize_prepare(&m->graph, &opt, &c->prep, o->model, err);
+        /* nothing to equalize: exactly the model as given */
+        c->equalize = equalize = equalize && pairs.n_pairs > 0;
+        quantize_applied_free(&pairs);
+        if (st != QUANTA_OK)
+            return st;
+        c->have_prep = true;
+        if ((st = calibrate(o, m, equalize ? &c->prep : &m->graph, &c->prep, &c->table,
+                            o->bias_correction ? &c->means : NULL, err)) != QUANTA_OK)
+            return st;
+        c->have_table = true;
+    }
+    struct quantize_ranges ranges = {.find = table_find, .ctx = &c->table};
+    struct quantize_means mean_find = {.find = calib_means_find, .ctx = &c->means};
+    opt.notes = &c->notes;
+    opt.applied = &c->applied;
+    if (o->bias_correction)
+        opt.means = &mean_find;
+    return quantize_model(&m->graph, &opt, c->have_table ? &ranges : NULL, &c->q, o->model, err);
+}
+
+/* SQNR of q's graph outputs against the float model's (the worst output)
+ * on the first QUANTIZE_AUTO_SAMPLES samples of --data. */
+#define QUANTIZE_AUTO_SAMPLES 256
+static enum quanta_status output_sqnr(const struct quantize_cli *o, const struct model *m,
+                                      struct candidate *c, struct quanta_error *err)
+{
+    struct data_feed feed = {0};
+    struct report_layers ls;
+    const struct graph *f = reference_of(c, m);
+    enum quanta_status st = data_feed_open(&feed, f, o->data, QUANTIZE_AUTO_SAMPLES, 32,
+                                           cli_layout(o->layout, m), err);
+    if (st == QUANTA_OK)
+        st = report_check_quantized(f, &c->q, &feed, &ls, err);
+    data_feed_close(&feed);
+    if (st != QUANTA_OK)
+        return st;
+    c->sqnr_db = INFINITY;
+    for (int i = 0; i < ls.n; i++)
+        for (int k = 0; k < f->n_outputs; k++)
+            if (ls.list[i].value1 == f->outputs[k]) {
+                double db = ls.list[i].mismatch ? -INFINITY : report_sqnr_db(&ls.list[i].sqnr);
+                c->sqnr_db = db < c->sqnr_db ? db : c->sqnr_db;
+            }
+    report_layers_free(&ls);
+    return QUANTA_OK;
+}
+
+/* quanta.quantize.applied: the library's record, plus (auto) the choice
+ * and the figures it rests on. */
+static char *applied_json(const struct candidate *c, const struct candidate *other)
+{
+    char *text = quantize_applied_json(&c->applied);
+    if (!text || !other)
+        return text;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    text = NULL;
+    cJSON *eq = root ? cJSON_GetObjectItem(root, "equalize") : NULL;
+    cJSON *choice = eq ? cJSON_AddObjectToObject(eq, "auto") : NULL;
+    if (choice) {
+        const struct candidate *on = c->equalize ? c : other, *off = c->equalize ? other : c;
+        cJSON_AddBoolToObject(choice, "chosen", c->equalize);
+        cJSON_AddNumberToObject(choice, "samples", QUANTIZE_AUTO_SAMPLES);
+        cJSON_AddNumberToObject(choice, "sqnr_db_on", on->sqnr_db);
+        cJSON_AddNumberToObject(choice, "sqnr_db_off", off->sqnr_db);
+        cJSON_AddNumberToObject(choice, "pairs_on", on->applied.n_pairs);
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    return text;
+}
+
 static enum quanta_status quantize_file(const struct quantize_cli *o, struct quanta_error *err)
 {
     struct model m;
-    struct calib_table table;
-    struct graph q;
-    bool have_table = false;
+    struct candidate cand[2], *c = &cand[0];
+    bool tried = false;
     char source_sha[QUANTA_SHA256_HEX_SIZE];
     char samples[32];
-    char *options = NULL, *adjustments = NULL;
+    char *options = NULL, *adjustments = NULL, *applied_text = NULL;
     struct st_meta *meta = NULL;
-    struct quantize_notes notes = {0};
-    memset(&q, 0, sizeof q);
-    memset(&table, 0, sizeof table);
+    memset(cand, 0, sizeof cand);
     if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
         return quantize_bag(o, err);
     enum quanta_status st = model_open(&m, o->model, err);
@@ -516,36 +693,27 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     }
     if ((st = quanta_sha256_file(o->model, source_sha, err)) != QUANTA_OK)
         goto done;
-    if (o->calib) {
-        if ((st = calib_table_load(&table, o->calib, err)) != QUANTA_OK)
-            goto done;
-        have_table = true;
-        if (table.model_sha256[0] && strcmp(table.model_sha256, source_sha) != 0) {
-            st = quanta_fail(err, QUANTA_ERR_INPUT,
-                             "%s: calibration was made for the model with sha256 %s, but %s "
-                             "has sha256 %s", o->calib, table.model_sha256, o->model, source_sha);
-            goto done;
-        }
-    } else if (o->data) {
-        if ((st = calibrate(o, &m, &table, err)) != QUANTA_OK)
-            goto done;
-        have_table = true;
-    }
-    struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
-    struct quantize_options opt = o->opt;
-    opt.notes = &notes;
-    if ((st = quantize_model(&m.graph, &opt, have_table ? &ranges : NULL, &q, o->model,
-                             err)) != QUANTA_OK)
+    /* auto (the default with --data): equalized, and if that found pairs,
+     * also as given; the higher output SQNR on the samples wins */
+    if ((st = candidate_build(o, &m, source_sha, o->equalize != 0 && o->data, &cand[0], err)))
         goto done;
-    for (int i = 0; i < notes.n; i++) {
+    if (o->equalize < 0 && o->data && cand[0].equalize) {
+        tried = true;
+        if ((st = candidate_build(o, &m, source_sha, false, &cand[1], err)) ||
+            (st = output_sqnr(o, &m, &cand[0], err)) || (st = output_sqnr(o, &m, &cand[1], err)))
+            goto done;
+        if (!(cand[0].sqnr_db > cand[1].sqnr_db))
+            c = &cand[1];
+    }
+    for (int i = 0; i < c->notes.n; i++) {
         char line[1024];
-        quantize_note_format(&notes.list[i], line, sizeof line);
+        quantize_note_format(&c->notes.list[i], line, sizeof line);
         fprintf(stderr, "quanta quantize: warning: %s\n", line);
     }
-    if (have_table)
-        cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &table);
+    if (c->have_table)
+        cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &c->table);
     bool check_failed;
-    if ((st = check_layers(o, &m, &q, &check_failed, err)) != QUANTA_OK)
+    if ((st = check_layers(o, &m, reference_of(c, &m), &c->q, &check_failed, err)) != QUANTA_OK)
         goto done;
     if (check_failed && o->strict) {
         st = quanta_fail(err, QUANTA_ERR_CHECK, "%s: a layer of the quantized model is below "
@@ -553,13 +721,17 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
                          o->model, o->check_db);
         goto done;
     }
-    if (notes.n > 0 && !(adjustments = quantize_notes_json(&notes))) {
+    if (c->notes.n > 0 && !(adjustments = quantize_notes_json(&c->notes))) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
     }
-
+    if ((o->equalize != 0 || o->bias_correction) && o->data &&
+        !(applied_text = applied_json(c, tried ? &cand[c == &cand[0]] : NULL))) {
+        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+        goto done;
+    }
     options = options_json(o);
-    meta = calloc(m.file.n_meta + 8, sizeof *meta);
+    meta = calloc(m.file.n_meta + 9, sizeof *meta);
     if (!options || !meta) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
@@ -572,22 +744,24 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     meta[n++] = (struct st_meta){"quanta.quantize.options", options};
     if (adjustments)
         meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
-    if (have_table) {
-        snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
-        meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
+    if (applied_text)
+        meta[n++] = (struct st_meta){"quanta.quantize.applied", applied_text};
+    if (c->have_table) {
+        snprintf(samples, sizeof samples, "%lld", (long long)c->table.samples);
+        meta[n++] = (struct st_meta){"quanta.calibration.method",
+                                     calib_method_name(c->table.method)};
         meta[n++] = (struct st_meta){"quanta.calibration.samples", samples};
-        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", table.data_sha256};
+        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", c->table.data_sha256};
     }
     meta[n++] = (struct st_meta){"quanta.source_sha256", source_sha};
-    st = graph_save(&q, o->output, meta, n, err);
+    st = graph_save(&c->q, o->output, meta, n, err);
 done:
     free(meta);
     free(options);
     free(adjustments);
-    quantize_notes_free(&notes);
-    graph_free(&q);
-    if (have_table)
-        calib_table_free(&table);
+    free(applied_text);
+    candidate_free(&cand[0]);
+    candidate_free(&cand[1]);
     model_close(&m);
     return st;
 }

@@ -276,3 +276,28 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                QUANTA_MAX_RANK);
     return QUANTA_OK;
 }
+
+bool graph_op_is_function(enum graph_op op)
+{
+    switch (op) {
+    case GRAPH_OP_SIGMOID:
+    case GRAPH_OP_TANH:
+    case GRAPH_OP_NEG:
+    case GRAPH_OP_ABS:
+    case GRAPH_OP_EXP:
+    case GRAPH_OP_LOG:
+    case GRAPH_OP_SQRT:
+    case GRAPH_OP_ERF:
+    case GRAPH_OP_HARD_SIGMOID:
+    case GRAPH_OP_HARD_SWISH:
+    case GRAPH_OP_ELU:
+    case GRAPH_OP_SELU:
+    case GRAPH_OP_CLIP:
+    case GRAPH_OP_SILU:
+    case GRAPH_OP_GELU:
+    case GRAPH_OP_GELU_TANH:
+        return true;
+    default:
+        return false;
+    }
+}

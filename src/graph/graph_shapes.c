@@ -256,9 +256,16 @@ static bool norm_axis(int axis, int rank, int *out)
     return true;
 }
 
+/* A constant input whose dim 0 is 1 where the others have the batch is
+ * repeated over the batch (NumPy broadcasting of that axis). */
 enum quanta_status graph_shape_concat(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_value *x0 = c->in[0];
+    for (int i = 0; i < c->n_in; i++)
+        if (c->in[i]->kind != GRAPH_VALUE_CONST) {
+            x0 = c->in[i];
+            break;
+        }
     int rank = x0->shape.rank, axis;
     char buf[SHAPE_BUF], buf2[SHAPE_BUF];
 
@@ -271,7 +278,9 @@ enum quanta_status graph_shape_concat(const struct graph_check *c, struct quanta
         const struct graph_value *x = c->in[i];
         bool match = x->shape.rank == rank;
         for (int d = 0; match && d < rank; d++)
-            match = d == axis || x->shape.dims[d] == x0->shape.dims[d];
+            match = d == axis || x->shape.dims[d] == x0->shape.dims[d] ||
+                    (d == 0 && x0->shape.dims[0] < 0 && x->shape.dims[0] == 1 &&
+                     x->kind == GRAPH_VALUE_CONST);
         if (!match)
             return graph_node_fail(c, "input '%s' has shape %s but only axis %d may differ "
                                       "from '%s' %s",

@@ -171,6 +171,9 @@ enum quanta_status cv_need_const(struct cv *cv, int k, const char *what,
         return cv_fail(cv, "%s '%s' must be a constant (an initializer or computable without "
                            "input data)",
                        what, v->name);
+    if (v->batch_bcast)
+        return cv_fail(cv, "%s '%s' is expanded to the batch size, which is not supported here",
+                       what, v->name);
     *out = v->c;
     return QUANTA_OK;
 }
@@ -206,6 +209,14 @@ enum quanta_status cv_def_const(struct cv *cv, int k, struct onnx_tensor *t)
     v->c = t;
     v->owned = t;
     return QUANTA_OK;
+}
+
+enum quanta_status cv_def_batch_bcast(struct cv *cv, int k, struct onnx_tensor *t)
+{
+    enum quanta_status st = cv_def_const(cv, k, t);
+    if (!st)
+        find(cv, cv->node->outputs[k])->batch_bcast = true;
+    return st;
 }
 
 enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto)
@@ -363,6 +374,106 @@ int cv_phys_axis(const int *perm, int rank, int a)
         if (perm[i] == a)
             return i;
     return -1;
+}
+
+int cv_batch_axis(const struct cv_value *v)
+{
+    for (int a = 0; a < v->shape.rank; a++)
+        if (v->shape.dims[a] < 0)
+            return a;
+    return -1;
+}
+
+bool cv_plain(const struct cv_value *v)
+{
+    return v->kind != CV_ACT || (v->n_onnx == 0 && cv_batch_axis(v) <= 0);
+}
+
+int cv_onnx_rank(const struct cv_value *v)
+{
+    return v->n_onnx > 0 ? v->n_onnx : v->shape.rank;
+}
+
+int cv_first_axis(const struct cv_value *v, int a)
+{
+    if (v->n_onnx == 0)
+        return a;
+    int e = 0;
+    for (int i = 0; i < a; i++)
+        e += v->group[i];
+    return e;
+}
+
+void cv_perm_canonical(const struct cv_value *v, int *perm)
+{
+    int b = cv_batch_axis(v), k = 0;
+    if (b >= 0)
+        perm[k++] = b;
+    for (int a = 0; a < v->shape.rank; a++)
+        if (a != b)
+            perm[k++] = a;
+}
+
+enum quanta_status cv_merge_groups(struct cv *cv, struct cv_value *v)
+{
+    if (v->n_onnx == 0)
+        return QUANTA_OK;
+    const int b = cv_batch_axis(v), r = v->shape.rank;
+    bool need = false;
+    for (int a = 0, e = 0; a < v->n_onnx; e += v->group[a++])
+        need = need || (v->group[a] > 1 && !(b >= e && b < e + v->group[a]));
+    if (!need)
+        return QUANTA_OK;
+    /* stored with the batch first and the rest in order, so every group
+     * is stored together; then one reshape */
+    int perm[QUANTA_MAX_RANK], q;
+    cv_perm_canonical(v, perm);
+    enum quanta_status st = cv_materialize(cv, v, perm, &q);
+    if (st)
+        return st;
+    struct cv_value out = *v;
+    int k = 0;
+    int map[QUANTA_MAX_RANK]; /* old axis -> new axis */
+    for (int a = 0, e = 0; a < v->n_onnx; e += v->group[a++]) {
+        bool batch = b >= e && b < e + v->group[a];
+        if (v->group[a] == 1 || batch) {
+            for (int j = 0; j < v->group[a]; j++) {
+                map[e + j] = k;
+                out.shape.dims[k++] = v->shape.dims[e + j];
+            }
+            out.group[a] = v->group[a];
+        } else {
+            int64_t n = 1;
+            for (int j = 0; j < v->group[a]; j++) {
+                map[e + j] = k;
+                n *= v->shape.dims[e + j];
+            }
+            out.shape.dims[k++] = n;
+            out.group[a] = 1;
+        }
+    }
+    out.shape.rank = k;
+    int j = 0;
+    for (int i = 0; i < r; i++) { /* in the canonical order, first of each merged run */
+        int m = map[perm[i]];
+        if (j == 0 || out.perm[j - 1] != m)
+            out.perm[j++] = m;
+    }
+    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    char name[300];
+    snprintf(name, sizeof name, "%s.merge", cv->g->values[q].name);
+    out.q = cv_new_value(cv, name, &phys);
+    int n = out.q < 0 ? -1 : cv_add_node(cv, GRAPH_OP_RESHAPE, "merge", &q, 1, out.q);
+    if (n < 0)
+        return cv_nomem(cv);
+    cv->g->nodes[n].attrs.shape = phys;
+    bool grouped = false;
+    for (int a = 0; a < out.n_onnx; a++)
+        grouped = grouped || out.group[a] > 1;
+    if (!grouped)
+        out.n_onnx = 0;
+    *v = out;
+    return QUANTA_OK;
 }
 
 static bool shape_equal(const struct quanta_shape *a, const struct quanta_shape *b)

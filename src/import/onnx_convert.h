@@ -15,8 +15,23 @@
 #include "quanta/graph.h"
 #include "quanta/onnx_import.h"
 
-/* In I64 constants made by Shape: "the batch size", unknown until run. */
+/* In I64 constants made by Shape: "the batch size", unknown until run.
+ * k times the batch size (a Reshape target that merges the batch with
+ * other axes, k < 2^40) is CV_BATCH + k - 1. */
 #define CV_BATCH INT64_MIN
+#define CV_BATCH_MAX_K ((int64_t)1 << 40)
+static inline int64_t cv_batch_times(int64_t k)
+{
+    return CV_BATCH + (k - 1);
+}
+/* True (and *k) when v stands for k times the batch size. */
+static inline bool cv_batch_k(int64_t v, int64_t *k)
+{
+    if (v < CV_BATCH || v >= CV_BATCH + CV_BATCH_MAX_K)
+        return false;
+    *k = v - CV_BATCH + 1;
+    return true;
+}
 
 enum cv_kind { CV_CONST, CV_ACT };
 
@@ -26,10 +41,23 @@ struct cv_value {
     /* CONST */
     const struct onnx_tensor *c;
     struct onnx_tensor *owned;      /* c when the conversion made it */
+    /* c (dim 0 of size 1) stands for itself repeated over the batch: an
+     * Expand of a constant to a shape from Shape, such as a class token
+     * expanded to [N, 1, D]. Concat and the binary operators take it as a
+     * constant operand (NumPy broadcasting gives the same result); Shape
+     * gives the batch size for dim 0; nothing else folds it. */
+    bool batch_bcast;
     /* ACT */
     int q;                          /* quanta value */
     struct quanta_shape shape;      /* ONNX shape; dims[0] -1: any batch */
-    int perm[QUANTA_MAX_RANK];      /* physical axis i holds ONNX axis perm[i]; perm[0] == 0 */
+    int perm[QUANTA_MAX_RANK];      /* physical axis i holds ONNX axis perm[i]; perm[0] is
+                                       the batch's axis (0 unless a Transpose moved it) */
+    /* Grouped (n_onnx > 0): an ONNX tensor of rank n_onnx whose axis a is
+     * group[a] consecutive axes of shape (a Reshape that merged the batch
+     * with other axes, as attention's [L, N * H, D / H] from [L, N, D]);
+     * shape and perm then describe those finer axes. */
+    int n_onnx;
+    int group[QUANTA_MAX_RANK];
     /* A rank-2 activation made by flattening a tensor whose layout is not
      * ONNX order: its columns are in the physical order of flat_shape
      * permuted by flat_perm, not in ONNX (row-major) order. */
@@ -96,6 +124,8 @@ enum quanta_status cv_need_act(struct cv *cv, int k, struct cv_value **out);
  * (a copy of proto with name and uses set). */
 enum quanta_status cv_def_const(struct cv *cv, int k, struct onnx_tensor *t);
 enum quanta_status cv_def_act(struct cv *cv, int k, const struct cv_value *proto);
+/* A constant marked batch_bcast (t's dim 0 is 1). */
+enum quanta_status cv_def_batch_bcast(struct cv *cv, int k, struct onnx_tensor *t);
 
 /* Attributes. The getters return def when absent; a wrong type fails. */
 enum quanta_status cv_attr_int(struct cv *cv, const char *name, int64_t def, int64_t *out);
@@ -126,6 +156,20 @@ int cv_phys_axis(const int *perm, int rank, int a);
  * transpose node (which cannot move a batch axis of any size). */
 enum quanta_status cv_materialize(struct cv *cv, const struct cv_value *v, const int *perm,
                                   int *q);
+
+/* The batch's axis of v's shape (-1 if none); whether v is plain: not
+ * grouped, batch (if any) on axis 0. */
+int cv_batch_axis(const struct cv_value *v);
+bool cv_plain(const struct cv_value *v);
+/* v's ONNX rank, and the first axis of shape holding ONNX axis a. */
+int cv_onnx_rank(const struct cv_value *v);
+int cv_first_axis(const struct cv_value *v, int a);
+/* The layout with the batch's axis first, the others in order. */
+void cv_perm_canonical(const struct cv_value *v, int *perm);
+/* Merges the axes of every group that does not hold the batch (a reshape,
+ * after a transpose when they are not stored together in order); on a
+ * local copy. */
+enum quanta_status cv_merge_groups(struct cv *cv, struct cv_value *v);
 
 /* ---- building the quanta graph ---- */
 

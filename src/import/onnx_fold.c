@@ -17,7 +17,7 @@ static bool all_const(struct cv *cv)
         struct cv_value *v;
         if (cv_input(cv, k, &v) != QUANTA_OK)
             return false;
-        if (v && v->kind != CV_CONST)
+        if (v && (v->kind != CV_CONST || v->batch_bcast))
             return false;
         any = any || v;
     }
@@ -36,8 +36,9 @@ static bool has_batch(const struct onnx_tensor *t)
 {
     if (t->dtype != QUANTA_I64)
         return false;
+    int64_t m;
     for (int64_t k = 0; k < t->numel; k++)
-        if (((const int64_t *)t->data)[k] == CV_BATCH)
+        if (cv_batch_k(((const int64_t *)t->data)[k], &m))
             return true;
     return false;
 }
@@ -137,6 +138,46 @@ static void unravel(int64_t k, const struct quanta_shape *s, int64_t *idx)
     }
 }
 
+/* Arithmetic on k times the batch size: multiplied by a positive integer
+ * or divided by a divisor of k it stays such a product (attention's
+ * N * heads and L * N); anything else is refused. */
+static enum quanta_status fold_batch_arith(struct cv *cv, char op, const struct onnx_tensor *a,
+                                           const struct onnx_tensor *b,
+                                           const struct quanta_shape *s)
+{
+    if (a->dtype != QUANTA_I64 || b->dtype != QUANTA_I64)
+        return cv_fail(cv, "computes with the batch size in floating point");
+    struct onnx_tensor *o = cv_tensor_new(QUANTA_I64, s);
+    if (!o)
+        return cv_nomem(cv);
+    int64_t idx[QUANTA_MAX_RANK];
+    for (int64_t k = 0; k < o->numel; k++) {
+        unravel(k, s, idx);
+        int64_t x = cv_tensor_i(a, bcast_index(a, s, idx)), y = cv_tensor_i(b, bcast_index(b, s, idx));
+        int64_t kx, ky, r;
+        bool bx = cv_batch_k(x, &kx), by = cv_batch_k(y, &ky);
+        if (bx && by) {
+            r = INT64_MAX; /* refused below */
+        } else if (op == '*' && (bx || by)) {
+            int64_t f = bx ? y : x, kk = bx ? kx : ky;
+            r = f > 0 && kk <= (CV_BATCH_MAX_K - 1) / f ? cv_batch_times(kk * f) : INT64_MAX;
+        } else if (op == '/' && bx && y > 0 && kx % y == 0) {
+            r = cv_batch_times(kx / y);
+        } else if (!bx && !by) {
+            r = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : (y ? x / y : 0);
+        } else {
+            r = INT64_MAX;
+        }
+        if (r == INT64_MAX) {
+            cv_tensor_free(o);
+            return cv_fail(cv, "computes with the batch size, which is not known before the "
+                               "model runs; give --input-shape with a batch size");
+        }
+        ((int64_t *)o->data)[k] = r;
+    }
+    return cv_def_const(cv, 0, o);
+}
+
 static enum quanta_status fold_binary(struct cv *cv, char op)
 {
     const struct onnx_tensor *a = in_const(cv, 0), *b = in_const(cv, 1);
@@ -146,11 +187,10 @@ static enum quanta_status fold_binary(struct cv *cv, char op)
         return cv_fail(cv, "needs two inputs");
     if ((st = cv_check_binary_attrs(cv)))
         return st;
-    if (has_batch(a) || has_batch(b))
-        return cv_fail(cv, "computes with the batch size, which is not known before the model "
-                           "runs; give --input-shape with a batch size");
     if ((st = broadcast_shape(cv, &a->shape, &b->shape, &s)))
         return st;
+    if (has_batch(a) || has_batch(b))
+        return fold_batch_arith(cv, op, a, b, &s);
     bool fl = a->dtype == QUANTA_F32 || b->dtype == QUANTA_F32;
     struct onnx_tensor *o = cv_tensor_new(fl ? QUANTA_F32 : QUANTA_I64, &s);
     if (!o)
@@ -165,6 +205,7 @@ static enum quanta_status fold_binary(struct cv *cv, char op)
             case '+': r = x + y; break;
             case '-': r = x - y; break;
             case '*': r = x * y; break;
+            case '^': r = pow(x, y); break;
             default: r = x / y; break;
             }
             ((float *)o->data)[k] = (float)r;
@@ -175,6 +216,15 @@ static enum quanta_status fold_binary(struct cv *cv, char op)
             case '+': r = x + y; break;
             case '-': r = x - y; break;
             case '*': r = x * y; break;
+            case '^':
+                if ((int64_t)y < 0 || (int64_t)y > 63) {
+                    cv_tensor_free(o);
+                    return cv_fail(cv, "integer power with exponent %lld", (long long)y);
+                }
+                r = 1;
+                for (uint64_t e = y; e; e--)
+                    r *= x;
+                break;
             default:
                 if (y == 0 || ((int64_t)x == INT64_MIN && (int64_t)y == -1)) {
                     cv_tensor_free(o);
@@ -200,6 +250,10 @@ static enum quanta_status fold_shape(struct cv *cv)
         (st = cv_attr_int(cv, "end", INT64_MAX, &end)))
         return st;
     const struct quanta_shape *s = v->kind == CV_CONST ? &v->c->shape : &v->shape;
+    struct quanta_shape os0 = {.rank = v->kind == CV_ACT ? cv_onnx_rank(v) : s->rank};
+    if (v->kind == CV_ACT && v->n_onnx > 0)
+        s = &os0; /* rank only; the dims come below */
+    bool bcast = v->kind == CV_CONST && v->batch_bcast;
     int r = s->rank;
     if (start < 0)
         start = start + r < 0 ? 0 : start + r;
@@ -214,7 +268,18 @@ static enum quanta_status fold_shape(struct cv *cv)
     if (!o)
         return cv_nomem(cv);
     for (int64_t i = start; i < end; i++)
-        ((int64_t *)o->data)[i - start] = s->dims[i] < 0 ? CV_BATCH : s->dims[i];
+        ((int64_t *)o->data)[i - start] = s->dims[i] < 0 || (bcast && i == 0) ? CV_BATCH
+                                                                              : s->dims[i];
+    if (v->kind == CV_ACT && v->n_onnx > 0) /* ONNX axes of several: their product */
+        for (int64_t i = start; i < end; i++) {
+            int64_t n = 1;
+            bool batch = false;
+            for (int j = 0, e = cv_first_axis(v, (int)i); j < v->group[i]; j++) {
+                batch = batch || v->shape.dims[e + j] < 0;
+                n *= v->shape.dims[e + j] < 0 ? 1 : v->shape.dims[e + j];
+            }
+            ((int64_t *)o->data)[i - start] = batch ? cv_batch_times(n) : n;
+        }
     return cv_def_const(cv, 0, o);
 }
 
@@ -635,6 +700,122 @@ static enum quanta_status fold_constant_of_shape(struct cv *cv)
     return cv_def_const(cv, 0, o);
 }
 
+/* Equal: booleans are held as INT64 0 and 1. The batch size is known to be
+ * no negative number, so comparing it with -1 (as the expand(n, -1, -1)
+ * chains that exporters write do) folds; with a size it cannot. */
+static enum quanta_status fold_equal(struct cv *cv)
+{
+    const struct onnx_tensor *a = in_const(cv, 0), *b = in_const(cv, 1);
+    struct quanta_shape s;
+    enum quanta_status st;
+    if (!a || !b)
+        return cv_fail(cv, "needs two inputs");
+    if ((st = broadcast_shape(cv, &a->shape, &b->shape, &s)))
+        return st;
+    struct onnx_tensor *o = cv_tensor_new(QUANTA_I64, &s);
+    if (!o)
+        return cv_nomem(cv);
+    int64_t idx[QUANTA_MAX_RANK];
+    for (int64_t k = 0; k < o->numel; k++) {
+        unravel(k, &s, idx);
+        int64_t ia = bcast_index(a, &s, idx), ib = bcast_index(b, &s, idx);
+        int64_t *r = (int64_t *)o->data + k;
+        if (a->dtype == QUANTA_F32 || b->dtype == QUANTA_F32) {
+            *r = cv_tensor_f(a, ia) == cv_tensor_f(b, ib);
+            continue;
+        }
+        int64_t x = cv_tensor_i(a, ia), y = cv_tensor_i(b, ib), kx, ky;
+        bool bx = cv_batch_k(x, &kx), by = cv_batch_k(y, &ky);
+        if (bx != by) {
+            int64_t other = bx ? y : x;
+            if (other >= 0) {
+                cv_tensor_free(o);
+                return cv_fail(cv, "compares the batch size with %lld, which is not known "
+                                   "before the model runs; give --input-shape with a batch size",
+                               (long long)other);
+            }
+            *r = 0;
+        } else {
+            *r = x == y;
+        }
+    }
+    return cv_def_const(cv, 0, o);
+}
+
+static enum quanta_status fold_where(struct cv *cv)
+{
+    const struct onnx_tensor *c = in_const(cv, 0), *x = in_const(cv, 1), *y = in_const(cv, 2);
+    struct quanta_shape s0, s;
+    enum quanta_status st;
+    if (!c || !x || !y)
+        return cv_fail(cv, "needs condition, X and Y");
+    if (x->dtype != y->dtype)
+        return cv_fail(cv, "X and Y differ in type");
+    if ((st = broadcast_shape(cv, &c->shape, &x->shape, &s0)) ||
+        (st = broadcast_shape(cv, &s0, &y->shape, &s)))
+        return st;
+    struct onnx_tensor *o = cv_tensor_new(x->dtype, &s);
+    if (!o)
+        return cv_nomem(cv);
+    int64_t idx[QUANTA_MAX_RANK];
+    for (int64_t k = 0; k < o->numel; k++) {
+        unravel(k, &s, idx);
+        if (cv_tensor_f(c, bcast_index(c, &s, idx)) != 0)
+            set_elem(o, k, x, bcast_index(x, &s, idx));
+        else
+            set_elem(o, k, y, bcast_index(y, &s, idx));
+    }
+    return cv_def_const(cv, 0, o);
+}
+
+/* Expand of a constant (NumPy broadcasting both ways). A target whose
+ * first entry is the batch size (from Shape) gives the broadcast with
+ * dim 0 of size 1, marked batch_bcast; the batch anywhere else is
+ * refused. */
+static enum quanta_status fold_expand(struct cv *cv)
+{
+    const struct onnx_tensor *x = in_const(cv, 0), *t = in_const(cv, 1);
+    if (!x || !t || t->dtype != QUANTA_I64 || t->shape.rank != 1 ||
+        t->numel > QUANTA_MAX_RANK)
+        return cv_fail(cv, "needs data and an INT64 shape of at most %d entries",
+                       QUANTA_MAX_RANK);
+    if (has_batch(x))
+        return cv_fail(cv, "expands the batch size, which is not known before the model runs");
+    struct quanta_shape want = {.rank = (int)t->numel}, s;
+    bool batch = false;
+    for (int i = 0; i < want.rank; i++) {
+        int64_t d = cv_tensor_i(t, i);
+        if (d == CV_BATCH) {
+            if (i != 0 || want.rank < x->shape.rank)
+                return cv_fail(cv, "expands to the batch size along an axis other than the "
+                                   "first, which is not supported");
+            batch = true;
+            d = 1;
+        }
+        if (d < 0)
+            return cv_fail(cv, "shape entry %d (%lld) is negative", i, (long long)d);
+        want.dims[i] = d;
+    }
+    enum quanta_status st = broadcast_shape(cv, &x->shape, &want, &s);
+    if (st)
+        return st;
+    if (batch && s.dims[0] != 1)
+        return cv_fail(cv, "expands an axis of size %lld to the batch size",
+                       (long long)s.dims[0]);
+    int64_t n = quanta_shape_numel(&s);
+    if (n < 0 || n > (int64_t)1 << 28)
+        return cv_fail(cv, "shape is too large");
+    struct onnx_tensor *o = cv_tensor_new(x->dtype, &s);
+    if (!o)
+        return cv_nomem(cv);
+    int64_t idx[QUANTA_MAX_RANK];
+    for (int64_t k = 0; k < o->numel; k++) {
+        unravel(k, &s, idx);
+        set_elem(o, k, x, bcast_index(x, &s, idx));
+    }
+    return batch ? cv_def_batch_bcast(cv, 0, o) : cv_def_const(cv, 0, o);
+}
+
 enum quanta_status cv_fold_node(struct cv *cv, bool *done)
 {
     const char *op = cv->node->op_type;
@@ -657,6 +838,7 @@ enum quanta_status cv_fold_node(struct cv *cv, bool *done)
         {"Concat", fold_concat}, {"Reshape", fold_reshape}, {"Flatten", fold_flatten},
         {"Transpose", fold_transpose}, {"Cast", fold_cast}, {"Neg", fold_neg},
         {"Slice", fold_slice}, {"ConstantOfShape", fold_constant_of_shape},
+        {"Equal", fold_equal}, {"Where", fold_where}, {"Expand", fold_expand},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(op, table[i].name) == 0) {
@@ -668,8 +850,8 @@ enum quanta_status cv_fold_node(struct cv *cv, bool *done)
         struct onnx_tensor *o = copy_tensor(in_const(cv, 0), NULL);
         return o ? cv_def_const(cv, 0, o) : cv_nomem(cv);
     }
-    const char *ops = "+Add-Sub*Mul/Div";
-    for (int i = 0; i < 4; i++)
+    const char *ops = "+Add-Sub*Mul/Div^Pow";
+    for (int i = 0; i < 5; i++)
         if (strncmp(op, ops + 4 * i + 1, 3) == 0 && op[3] == '\0') {
             *done = true;
             return fold_binary(cv, ops[4 * i]);

@@ -346,12 +346,17 @@ static enum quanta_status dense_input(struct cv *cv, struct cv_value *x)
                        quanta_shape_format(&x->shape, buf, sizeof buf));
     if (x->flat)
         return QUANTA_OK;
-    int perm[QUANTA_MAX_RANK], q;
-    if (x->perm[r - 1] == r - 1)
+    enum quanta_status st = cv_merge_groups(cv, x);
+    if (st)
+        return st;
+    int perm[QUANTA_MAX_RANK], q, re = x->shape.rank;
+    if (x->n_onnx && x->group[x->n_onnx - 1] > 1)
+        return cv_fail(cv, "input '%s' has the batch merged into its last axis", x->name);
+    if (x->perm[re - 1] == re - 1)
         memcpy(perm, x->perm, sizeof perm);
     else
-        cv_perm_identity(r, perm);
-    enum quanta_status st = cv_materialize(cv, x, perm, &q);
+        cv_perm_canonical(x, perm);
+    st = cv_materialize(cv, x, perm, &q);
     x->q = q; /* a local copy */
     memcpy(x->perm, perm, sizeof perm);
     return st;
@@ -383,7 +388,9 @@ static enum quanta_status op_gemm(struct cv *cv)
     if ((st = dense_input(cv, &x)) || (st = need_f32(cv, b, "weight")) ||
         (c && (st = need_f32(cv, c, "bias"))))
         return st;
-    int64_t k = x.shape.dims[1];
+    int64_t k = x.shape.dims[x.shape.rank - 1];
+    if (cv_onnx_rank(&x) != 2)
+        return cv_fail(cv, "input '%s' must have rank 2", x.name);
     if (b->shape.rank != 2 || b->shape.dims[tb ? 1 : 0] != k)
         return cv_fail(cv, "weight B '%s' has shape %s but %s is needed with transB=%lld",
                        b->name, quanta_shape_format(&b->shape, buf, sizeof buf),
@@ -423,6 +430,40 @@ static enum quanta_status op_gemm(struct cv *cv)
     return st;
 }
 
+/* matmul_activations where the batch was moved or merged (torch's
+ * multi-head attention: [N * H, L, D / H] x [N * H, D / H, L]): both of
+ * one rank and grouping, stored batch first, the leading axes equal. */
+static enum quanta_status matmul_moved(struct cv *cv, struct cv_value a, struct cv_value b)
+{
+    enum quanta_status st;
+    if ((st = cv_merge_groups(cv, &a)) || (st = cv_merge_groups(cv, &b)))
+        return st;
+    const int r = a.shape.rank;
+    bool ok = r == b.shape.rank && r >= 3 && a.n_onnx == b.n_onnx &&
+              cv_batch_axis(&a) == cv_batch_axis(&b) && cv_batch_axis(&a) < r - 2 &&
+              (a.n_onnx == 0 || memcmp(a.group, b.group, sizeof a.group) == 0) &&
+              a.shape.dims[r - 1] == b.shape.dims[r - 2];
+    for (int d = 0; ok && d < r - 2; d++)
+        ok = a.shape.dims[d] == b.shape.dims[d];
+    if (ok && a.n_onnx)
+        ok = a.group[a.n_onnx - 1] == 1 && a.group[a.n_onnx - 2] == 1;
+    if (!ok)
+        return cv_fail(cv, "inputs '%s' and '%s' have the batch moved or merged differently",
+                       a.name, b.name);
+    int perm[QUANTA_MAX_RANK], ins[2];
+    cv_perm_canonical(&a, perm);
+    if ((st = cv_materialize(cv, &a, perm, &ins[0])) ||
+        (st = cv_materialize(cv, &b, perm, &ins[1])))
+        return st;
+    struct cv_value out = a;
+    out.shape.dims[r - 1] = b.shape.dims[r - 1];
+    memcpy(out.perm, perm, sizeof out.perm);
+    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    if ((st = emit(cv, GRAPH_OP_MATMUL, ins, 2, &phys, &out.q, NULL)))
+        return st;
+    return def_new(cv, &out);
+}
+
 /* MatMul with an activation as B (attention's Q x K^T, scores x V): both
  * in ONNX order, matmul with broadcast leading axes. */
 static enum quanta_status matmul_activations(struct cv *cv, struct cv_value *a, struct cv_value *b)
@@ -434,6 +475,8 @@ static enum quanta_status matmul_activations(struct cv *cv, struct cv_value *a, 
                            "more",
                        a->name, quanta_shape_format(&a->shape, b1, sizeof b1), b->name,
                        quanta_shape_format(&b->shape, b2, sizeof b2));
+    if (!cv_plain(a) || !cv_plain(b))
+        return matmul_moved(cv, *a, *b);
     int ins[2], pa[QUANTA_MAX_RANK], pb[QUANTA_MAX_RANK];
     cv_perm_identity(a->shape.rank, pa);
     cv_perm_identity(b->shape.rank, pb);
@@ -806,9 +849,10 @@ static struct quanta_shape broadcast_shape(const struct quanta_shape *a,
 
 /* Constant c as a quanta constant laid out like activation x: c's shape
  * aligned at the last axis against x's rank (leading 1s), its axes in x's
- * physical order. -1 with the node failed when c does not broadcast to x. */
-static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
-                      struct quanta_shape *onnx_shape)
+ * physical order. -1 with the node failed when c does not broadcast to x
+ * (axis free: any size there, for concat; -1 for none). */
+static int const_like_axis(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
+                           int free_axis, struct quanta_shape *onnx_shape)
 {
     char b1[128], b2[128];
     const int r = x->shape.rank, off = r - c->shape.rank;
@@ -816,7 +860,7 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
     bool ok = off >= 0 && !x->flat;
     for (int d = 0; ok && d < r; d++) {
         pd.dims[d] = d < off ? 1 : c->shape.dims[d - off];
-        ok = pd.dims[d] == 1 || pd.dims[d] == x->shape.dims[d];
+        ok = d == free_axis || pd.dims[d] == 1 || pd.dims[d] == x->shape.dims[d];
     }
     if (!ok) {
         cv_fail(cv, "constant '%s' %s does not broadcast to '%s' %s%s", c->name,
@@ -850,6 +894,12 @@ static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx
         cv_nomem(cv);
     *onnx_shape = pd;
     return q;
+}
+
+static int const_like(struct cv *cv, const struct cv_value *x, const struct onnx_tensor *c,
+                      struct quanta_shape *onnx_shape)
+{
+    return const_like_axis(cv, x, c, -1, onnx_shape);
 }
 
 /* Add, Sub, Mul, Div, Pow, Max, Min, PRelu: NumPy broadcasting between two
@@ -888,6 +938,55 @@ static enum quanta_status op_binary(struct cv *cv)
         return cv_fail(cv, "takes %d inputs; quanta takes two", cv->node->n_inputs);
     if ((st = cv_check_binary_attrs(cv)) || (st = cv_need(cv, 0, &a)) || (st = cv_need(cv, 1, &b)))
         return st;
+    struct cv_value am, bm;
+    struct onnx_tensor cview;
+    if (!cv_plain(a) || !cv_plain(b)) {
+        /* batch moved or merged: act-act of one layout, or a constant mapped
+         * onto the finer axes */
+        if (a->kind == CV_ACT) {
+            am = *a;
+            if ((st = cv_merge_groups(cv, &am)))
+                return st;
+            a = &am;
+        }
+        if (b->kind == CV_ACT) {
+            bm = *b;
+            if ((st = cv_merge_groups(cv, &bm)))
+                return st;
+            b = &bm;
+        }
+        if (a->kind == CV_ACT && b->kind == CV_ACT &&
+            (!quanta_shape_equal(&a->shape, &b->shape) || a->n_onnx != b->n_onnx ||
+             memcmp(a->group, b->group, sizeof a->group) != 0 ||
+             cv_batch_axis(a) != cv_batch_axis(b)))
+            return cv_fail(cv, "inputs '%s' and '%s' have the batch moved or merged differently",
+                           a->name, b->name);
+        struct cv_value *x = a->kind == CV_ACT ? a : b, *k = a->kind == CV_ACT ? b : a;
+        if (k->kind == CV_CONST && x->n_onnx) {
+            const struct onnx_tensor *c = k->c;
+            int off = x->n_onnx - c->shape.rank;
+            if (off < 0)
+                return cv_fail(cv, "constant '%s' has a higher rank than '%s'", c->name, x->name);
+            cview = *c;
+            cview.shape.rank = 0;
+            for (int i = 0; i < x->n_onnx; i++)
+                for (int j = 0; j < x->group[i]; j++) {
+                    int64_t d = i < off ? 1 : c->shape.dims[i - off];
+                    if (x->group[i] > 1 && d != 1)
+                        return cv_fail(cv, "constant '%s' varies along an axis merged with the "
+                                           "batch",
+                                       c->name);
+                    cview.shape.dims[cview.shape.rank++] = x->group[i] > 1 ? 1 : d;
+                }
+            struct cv_value *kv = k == a ? &am : &bm;
+            *kv = *k;
+            kv->c = &cview;
+            if (k == a)
+                a = kv;
+            else
+                b = kv;
+        }
+    }
     if (a->kind == CV_ACT && b->kind == CV_ACT) {
         struct cv_value out = *a;
         int ins[2];
@@ -1148,6 +1247,147 @@ static enum quanta_status op_flatten(struct cv *cv)
     return flatten_to_2d(cv, x);
 }
 
+/* Reshape of a tensor whose batch was moved or merged, or to a target
+ * that merges the batch with other axes (entries k times the batch size,
+ * from Shape arithmetic). The memory stays: each target axis becomes a
+ * group of the input's axes, split where a target boundary falls inside
+ * one; only the batch cannot be split. */
+static enum quanta_status reshape_moved(struct cv *cv, const struct cv_value *x,
+                                        const struct onnx_tensor *t, int64_t allowzero)
+{
+    const int nt = (int)t->numel, ri = cv_onnx_rank(x), ne = x->shape.rank;
+    int64_t td[QUANTA_MAX_RANK], tk[QUANTA_MAX_RANK];
+    bool tb[QUANTA_MAX_RANK];
+    int64_t total = 1, known = 1;
+    int infer = -1, n_batch = 0;
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    for (int a = 0; a < ne; a++)
+        total *= x->shape.dims[a] < 0 ? 1 : x->shape.dims[a];
+    for (int j = 0; j < nt; j++) {
+        int64_t d = cv_tensor_i(t, j), k;
+        tb[j] = false;
+        tk[j] = 1;
+        if (d == 0 && !allowzero) {
+            if (j >= ri)
+                return cv_fail(cv, "shape entry %d copies a missing axis", j);
+            int f = cv_first_axis(x, j), g = x->n_onnx ? x->group[j] : 1;
+            d = 1;
+            for (int i = 0; i < g; i++) {
+                if (x->shape.dims[f + i] < 0)
+                    tb[j] = true;
+                else
+                    d *= x->shape.dims[f + i];
+            }
+            if (tb[j]) {
+                tk[j] = d;
+                d = 1;
+            }
+        } else if (cv_batch_k(d, &k)) {
+            tb[j] = true;
+            tk[j] = k;
+            d = 1;
+        } else if (d == -1 && infer < 0) {
+            infer = j;
+            continue;
+        } else if (d < 1) {
+            return cv_fail(cv, "shape entry %d (%lld) is not supported", j, (long long)d);
+        }
+        td[j] = d;
+        known *= d * tk[j];
+        n_batch += tb[j];
+    }
+    if (infer >= 0) {
+        if (known == 0 || total % known != 0)
+            return cv_fail(cv, "cannot infer entry %d", infer);
+        td[infer] = total / known;
+        known = total;
+    }
+    if (known != total || n_batch != (cv_batch_axis(x) >= 0))
+        return cv_fail(cv, "reshaping '%s' to this shape changes the number of elements or "
+                           "the batch, which is not supported",
+                       x->name);
+    /* walk the input's axes against the target's */
+    int64_t ed[QUANTA_MAX_RANK];
+    int pieces[QUANTA_MAX_RANK][QUANTA_MAX_RANK], n_pieces[QUANTA_MAX_RANK] = {0};
+    struct cv_value out = *x;
+    int i = 0, k = 0;
+    for (int a = 0; a < ne; a++)
+        ed[a] = x->shape.dims[a];
+    int extra[QUANTA_MAX_RANK], n_extra = 0; /* new size-1 axes */
+    for (int j = 0; j < nt; j++) {
+        int64_t need = td[j] * tk[j];
+        bool need_batch = tb[j];
+        int count = 0;
+        while (need > 1 || need_batch) {
+            while (i < ne && ed[i] == 1)
+                i++; /* size-1 axes vanish */
+            if (i >= ne || k >= QUANTA_MAX_RANK)
+                return cv_fail(cv, "cannot reshape '%s' to this shape", x->name);
+            if (ed[i] < 0) {
+                if (!need_batch)
+                    return cv_fail(cv, "reshaping '%s' would split its batch axis", x->name);
+                need_batch = false;
+            } else if (need % ed[i] == 0) {
+                need /= ed[i];
+            } else if (ed[i] % need == 0) {
+                ed[i] /= need; /* split: the first part goes to this target axis */
+                pieces[i][n_pieces[i]++] = k;
+                out.shape.dims[k++] = need;
+                need = 1;
+                count++;
+                continue;
+            } else {
+                return cv_fail(cv, "cannot reshape '%s' to this shape", x->name);
+            }
+            pieces[i][n_pieces[i]++] = k;
+            out.shape.dims[k++] = ed[i];
+            ed[i] = 1;
+            i++;
+            count++;
+        }
+        if (count == 0) {
+            if (k >= QUANTA_MAX_RANK)
+                return cv_fail(cv, "cannot reshape '%s' to this shape", x->name);
+            extra[n_extra++] = k;
+            out.shape.dims[k++] = 1;
+            count = 1;
+        }
+        out.group[j] = count;
+    }
+    out.shape.rank = k;
+    int p = 0;
+    for (int a = 0; a < ne; a++)
+        for (int m = 0; m < n_pieces[x->perm[a]]; m++)
+            out.perm[p++] = pieces[x->perm[a]][m];
+    for (int m = 0; m < n_extra; m++)
+        out.perm[p++] = extra[m];
+    out.n_onnx = nt;
+    bool grouped = false;
+    for (int j = 0; j < nt; j++)
+        grouped = grouped || out.group[j] > 1;
+    if (!grouped)
+        out.n_onnx = 0;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    enum quanta_status st;
+    if (!quanta_shape_equal(&phys, &cv->g->values[x->q].shape)) {
+        int n;
+        if ((st = emit(cv, GRAPH_OP_RESHAPE, &x->q, 1, &phys, &out.q, &n)))
+            return st;
+        cv->g->nodes[n].attrs.shape = phys;
+    }
+    if (out.n_onnx && cv_batch_axis(&out) <= 0) {
+        /* only axes without the batch grouped: merge now so plain operators follow */
+        bool batch_grouped = false;
+        for (int j = 0, e = 0; j < out.n_onnx; e += out.group[j++])
+            batch_grouped = batch_grouped || (out.group[j] > 1 && cv_batch_axis(&out) >= e &&
+                                              cv_batch_axis(&out) < e + out.group[j]);
+        if (!batch_grouped && (st = cv_merge_groups(cv, &out)))
+            return st;
+    }
+    return def_new(cv, &out);
+}
+
 static enum quanta_status op_reshape(struct cv *cv)
 {
     static const char *const attrs[] = {"allowzero", NULL};
@@ -1164,6 +1404,13 @@ static enum quanta_status op_reshape(struct cv *cv)
         t->numel > QUANTA_MAX_RANK)
         return cv_fail(cv, "shape '%s' must be INT64 with 1 to %d entries", t->name,
                        QUANTA_MAX_RANK);
+    bool moved = !cv_plain(x);
+    for (int i = 0; i < t->numel && !moved; i++) {
+        int64_t k;
+        moved = cv_batch_k(cv_tensor_i(t, i), &k) && (i > 0 || k > 1);
+    }
+    if (moved)
+        return reshape_moved(cv, x, t, allowzero);
     /* The target: entry 0 is the batch (the marker, a 0 copying it, -1,
      * or the batch size the model was exported with). */
     int64_t per_sample = 1;
@@ -1242,7 +1489,7 @@ static enum quanta_status op_transpose(struct cv *cv)
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = cv_attr_ints(cv, "perm", &p, &n)))
         return st;
-    int r = x->shape.rank, tp[QUANTA_MAX_RANK], inv[QUANTA_MAX_RANK];
+    int r = cv_onnx_rank(x), tp[QUANTA_MAX_RANK];
     bool seen[QUANTA_MAX_RANK] = {false};
     if (n >= 0 && n != r)
         return cv_fail(cv, "attribute 'perm' has %d entries for rank %d", n, r);
@@ -1251,17 +1498,24 @@ static enum quanta_status op_transpose(struct cv *cv)
             return cv_fail(cv, "attribute 'perm' is not a permutation");
         tp[i] = n < 0 ? r - 1 - i : (int)p[i];
         seen[tp[i]] = true;
-        inv[tp[i]] = i;
     }
-    if (tp[0] != 0)
-        return cv_fail(cv, "moves the batch axis, which is not supported");
     if (x->flat)
         return cv_fail(cv, "transposes a flattened NCHW tensor, which is not supported");
+    /* the memory stays; each ONNX axis takes its group of axes along (the
+     * batch may move: its axis stays stored first) */
     struct cv_value out = *x;
-    for (int j = 0; j < r; j++)
-        out.shape.dims[j] = x->shape.dims[tp[j]];
-    for (int i = 0; i < r; i++)
-        out.perm[i] = inv[x->perm[i]];
+    int to[QUANTA_MAX_RANK], e = 0; /* old axis -> new axis */
+    for (int j = 0; j < r; j++) {
+        int g = x->n_onnx ? x->group[tp[j]] : 1, f = cv_first_axis(x, tp[j]);
+        for (int i = 0; i < g; i++) {
+            to[f + i] = e;
+            out.shape.dims[e++] = x->shape.dims[f + i];
+        }
+        if (x->n_onnx)
+            out.group[j] = g;
+    }
+    for (int i = 0; i < x->shape.rank; i++)
+        out.perm[i] = to[x->perm[i]];
     return def_new(cv, &out);
 }
 
@@ -1321,6 +1575,28 @@ static enum quanta_status slice_param(struct cv *cv, int k, const char *name, in
     return QUANTA_OK;
 }
 
+/* A slice node taking, per ONNX axis of x, start s0 and step st1 with the
+ * count in out->shape; sets out->q. */
+static enum quanta_status emit_slice(struct cv *cv, const struct cv_value *x, const int64_t *s0,
+                                     const int64_t *st1, struct cv_value *out)
+{
+    int qx, node, r = x->shape.rank;
+    enum quanta_status st;
+    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+        return st;
+    struct quanta_shape phys = cv_phys_shape(&out->shape, x->perm);
+    if ((st = emit(cv, GRAPH_OP_SLICE, &qx, 1, &phys, &out->q, &node)))
+        return st;
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->n_starts = ga->n_steps = r;
+    for (int i = 0; i < r; i++) {
+        ga->starts[i] = s0[x->perm[i]];
+        ga->steps[i] = st1[x->perm[i]];
+    }
+    return QUANTA_OK;
+}
+
 /* Slice of an activation: per ONNX axis a start, a step and a count
  * (ONNX's clamping of starts and ends), laid out like the input. */
 static enum quanta_status op_slice(struct cv *cv)
@@ -1337,7 +1613,11 @@ static enum quanta_status op_slice(struct cv *cv)
         (st = slice_param(cv, 3, "axes", axes, &na)) ||
         (st = slice_param(cv, 4, "steps", steps, &nt)))
         return st;
-    const int r = x->shape.rank;
+    struct cv_value xm = *x;
+    if ((st = cv_merge_groups(cv, &xm)))
+        return st;
+    x = &xm;
+    const int r = cv_onnx_rank(x);
     if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (nt >= 0 && nt != ns))
         return cv_fail(cv, "starts, ends, axes and steps must have one length");
     if (x->flat)
@@ -1345,7 +1625,7 @@ static enum quanta_status op_slice(struct cv *cv)
     int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
     struct cv_value out = *x;
     bool seen[QUANTA_MAX_RANK] = {false};
-    for (int d = 0; d < r; d++) {
+    for (int d = 0; d < x->shape.rank; d++) {
         s0[d] = 0;
         st1[d] = 1;
     }
@@ -1357,6 +1637,12 @@ static enum quanta_status op_slice(struct cv *cv)
             return cv_fail(cv, "axis %lld or step %lld is not valid", (long long)a,
                            (long long)step);
         seen[a] = true;
+        if (x->n_onnx) {
+            if (x->group[a] > 1)
+                return cv_fail(cv, "slices an axis merged with the batch, which is not "
+                                   "supported");
+            a = cv_first_axis(x, (int)a);
+        }
         int64_t dim = x->shape.dims[a], b = starts[i], e = ends[i], count;
         if (dim < 0) {
             if (b == 0 && step == 1 && e >= INT32_MAX)
@@ -1382,20 +1668,8 @@ static enum quanta_status op_slice(struct cv *cv)
         st1[a] = step;
         out.shape.dims[a] = count;
     }
-    int qx;
-    if ((st = cv_materialize(cv, x, x->perm, &qx)))
+    if ((st = emit_slice(cv, x, s0, st1, &out)))
         return st;
-    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
-    int node;
-    if ((st = emit(cv, GRAPH_OP_SLICE, &qx, 1, &phys, &out.q, &node)))
-        return st;
-    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
-    ga->shape = phys;
-    ga->n_starts = ga->n_steps = r;
-    for (int i = 0; i < r; i++) {
-        ga->starts[i] = s0[x->perm[i]];
-        ga->steps[i] = st1[x->perm[i]];
-    }
     return def_new(cv, &out);
 }
 
@@ -1491,15 +1765,26 @@ static enum quanta_status op_unsqueeze(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* Concat of activations, and of constants repeated over the batch (an
+ * Expand of a class token to [N, 1, D]): those become quanta constants of
+ * dim 0 1, which the concat operator repeats. */
 static enum quanta_status op_concat(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
-    struct cv_value *x0;
+    struct cv_value *x0 = NULL;
     int64_t axis_attr;
     enum quanta_status st;
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x0)) ||
-        (st = cv_attr_int(cv, "axis", INT64_MIN, &axis_attr)))
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_attr_int(cv, "axis", INT64_MIN, &axis_attr)))
         return st;
+    for (int k = 0; k < cv->node->n_inputs && !x0; k++) {
+        struct cv_value *x;
+        if ((st = cv_need(cv, k, &x)))
+            return st;
+        if (x->kind == CV_ACT)
+            x0 = x;
+    }
+    if (!x0)
+        return cv_need_act(cv, 0, &x0);
     int r = x0->shape.rank;
     int64_t axis = axis_attr < 0 ? axis_attr + r : axis_attr;
     if (axis_attr == INT64_MIN || axis < 0 || axis >= r)
@@ -1514,8 +1799,29 @@ static enum quanta_status op_concat(struct cv *cv)
     out.shape.dims[axis] = 0;
     for (int k = 0; k < n; k++) {
         struct cv_value *x;
-        if ((st = cv_need_act(cv, k, &x)))
+        if ((st = cv_need(cv, k, &x)))
             break;
+        if (x->kind == CV_CONST) {
+            struct quanta_shape cs;
+            if (!x->batch_bcast) {
+                st = cv_fail(cv, "input '%s' is a constant with no batch axis; only constants "
+                                 "expanded to the batch size (Expand) can be concatenated",
+                             x->name);
+                break;
+            }
+            if ((st = need_f32(cv, x->c, "constant")))
+                break;
+            if (x->c->shape.rank != r) {
+                st = cv_fail(cv, "input '%s' has rank %d, not %d", x->name, x->c->shape.rank, r);
+                break;
+            }
+            if ((ins[k] = const_like_axis(cv, x0, x->c, (int)axis, &cs)) < 0) {
+                st = cv->err->status;
+                break;
+            }
+            out.shape.dims[axis] += cs.dims[axis];
+            continue;
+        }
         bool ok = x->shape.rank == r;
         for (int d = 0; ok && d < r; d++)
             ok = d == axis || x->shape.dims[d] == x0->shape.dims[d];
@@ -1545,14 +1851,25 @@ static enum quanta_status op_softmax(struct cv *cv)
     int64_t axis;
     enum quanta_status st;
     bool old = cv->m->opset < 13;
+    struct cv_value xm;
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = cv_attr_int(cv, "axis", old ? 1 : -1, &axis)))
         return st;
-    int r = x->shape.rank;
+    xm = *x;
+    if ((st = cv_merge_groups(cv, &xm)))
+        return st;
+    x = &xm;
+    int r = cv_onnx_rank(x);
     if (axis < 0)
         axis += r;
     if (axis < 0 || axis >= r)
         return cv_fail(cv, "attribute 'axis' is out of range for rank %d", r);
+    if (x->n_onnx) {
+        if (old || x->group[axis] > 1)
+            return cv_fail(cv, "softmax over an axis merged with the batch is not supported");
+        axis = cv_first_axis(x, (int)axis);
+        r = x->shape.rank;
+    }
     if (old) {
         /* before opset 13: softmax over all axes from axis on, as one */
         int varying = -1, count = 0;
@@ -1568,7 +1885,7 @@ static enum quanta_status op_softmax(struct cv *cv)
         if (varying >= 0)
             axis = varying;
     }
-    if (axis == 0)
+    if (x->shape.dims[axis] < 0)
         return cv_fail(cv, "softmax over the batch axis is not supported");
     int qx = x->q;
     if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx)))
@@ -1679,6 +1996,63 @@ static enum quanta_status op_batch_norm(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* Gather from an activation along a non-batch axis with constant indices:
+ * a scalar index is a slice of one and the axis dropped (x[:, 0]); a 1-D
+ * list of evenly spaced indices is a slice with that step. */
+static enum quanta_status gather_activation(struct cv *cv, struct cv_value *x, int64_t axis)
+{
+    const struct onnx_tensor *t;
+    enum quanta_status st;
+    if ((st = cv_need_const(cv, 1, "indices", &t)))
+        return st;
+    const int r = x->shape.rank;
+    if (axis < -r || axis >= r)
+        return cv_fail(cv, "attribute 'axis' %lld is out of range for rank %d", (long long)axis,
+                       r);
+    if (axis < 0)
+        axis += r;
+    if (axis == 0)
+        return cv_fail(cv, "gathers along the batch axis, which is not supported");
+    if (x->flat)
+        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    if (t->dtype != QUANTA_I64 || t->shape.rank > 1 || t->numel < 1)
+        return cv_fail(cv, "indices '%s' must be an integer scalar or a non-empty list", t->name);
+    const int64_t dim = x->shape.dims[axis];
+    int64_t id[2], step = 1;
+    for (int64_t k = 0; k < t->numel; k++) {
+        int64_t i = cv_tensor_i(t, k);
+        if (i < -dim || i >= dim)
+            return cv_fail(cv, "index %lld is out of range for axis size %lld", (long long)i,
+                           (long long)dim);
+        i = i < 0 ? i + dim : i;
+        if (k < 2)
+            id[k] = i;
+        if (k == 1)
+            step = id[1] - id[0];
+        if (k >= 1 && (step == 0 || i != id[0] + k * step))
+            return cv_fail(cv, "indices '%s' are not evenly spaced; only a slice is supported",
+                           t->name);
+    }
+    int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        s0[d] = 0;
+        st1[d] = 1;
+    }
+    s0[axis] = id[0];
+    st1[axis] = step;
+    struct cv_value out = *x;
+    out.shape.dims[axis] = t->numel;
+    if ((st = emit_slice(cv, x, s0, st1, &out)))
+        return st;
+    if (t->shape.rank == 0) {
+        bool drop[QUANTA_MAX_RANK] = {false};
+        drop[axis] = true;
+        struct cv_value sliced = out;
+        drop_axes(&sliced, drop, &out);
+    }
+    return def_new(cv, &out);
+}
+
 static enum quanta_status op_gather(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
@@ -1687,11 +2061,12 @@ static enum quanta_status op_gather(struct cv *cv)
     enum quanta_status st;
     char buf[128];
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need(cv, 0, &data)) ||
-        (st = cv_need_act(cv, 1, &ids)) || (st = cv_attr_int(cv, "axis", 0, &axis)))
+        (st = cv_attr_int(cv, "axis", 0, &axis)))
         return st;
-    if (data->kind != CV_CONST)
-        return cv_fail(cv, "gathers from an activation; only embedding tables (constant data, "
-                           "axis 0) are supported");
+    if (data->kind == CV_ACT)
+        return gather_activation(cv, data, axis);
+    if ((st = cv_need_act(cv, 1, &ids)))
+        return st;
     const struct onnx_tensor *t = data->c;
     if ((st = need_f32(cv, t, "table")))
         return st;
@@ -2894,6 +3269,25 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"InstanceNormalization", op_instance_norm},
         {"Loop", cv_convert_bag},
     };
+    /* operators that follow a batch axis moved by Transpose or merged with
+     * other axes by Reshape (attention as torch's nn.MultiheadAttention
+     * exports it) */
+    static const char *const moved_ok[] = {"Transpose", "Reshape", "MatMul", "Gemm", "Softmax",
+                                           "Slice", "Add", "Sub", "Mul", "Div", "Identity",
+                                           "Dropout", NULL};
+    bool ok = false;
+    for (int i = 0; moved_ok[i] && !ok; i++)
+        ok = op_is(cv, moved_ok[i]);
+    for (int k = 0; !ok && k < cv->node->n_inputs; k++) {
+        struct cv_value *v;
+        enum quanta_status st = cv_input(cv, k, &v);
+        if (st)
+            return st;
+        if (v && !cv_plain(v))
+            return cv_fail(cv, "input '%s' has its batch axis moved or merged with other axes "
+                               "(by Transpose or Reshape), which this operator does not support",
+                           v->name);
+    }
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (op_is(cv, table[i].name))
             return cv->probe ? QUANTA_OK : table[i].fn(cv);

@@ -308,13 +308,16 @@ struct f32_reduce_params {
 typedef void (*f32_reduce_fn)(const struct f32_reduce_params *p, const float *x, float *y);
 
 /* ---- concat ----
- * Input i viewed as [outer, chunk[i]] where chunk[i] = (its dim on the axis)
- * * (product of the dims after the axis); y [outer, sum_i chunk[i]] takes,
- * for each outer row, the rows of x[0], x[1], ... in turn. */
+ * Input i viewed as [rows[i], chunk[i]] where chunk[i] = (its dim on the
+ * axis) * (product of the dims after the axis); y [outer, sum_i chunk[i]]
+ * takes, for each outer row o, row o % rows[i] of x[0], x[1], ... in turn
+ * (rows NULL: every input has outer rows; fewer rows: a constant repeated
+ * over the batch). */
 struct f32_concat_params {
     size_t outer;
     size_t n_inputs;
     const size_t *chunk;   /* [n_inputs] */
+    const size_t *rows;    /* [n_inputs] dividing outer, or NULL */
 };
 typedef void (*f32_concat_fn)(const struct f32_concat_params *p, const float *const *x,
                               float *y);

@@ -271,14 +271,17 @@ void q8_lut__ref(int64_t n, const int8_t table[256], const int8_t *x, int8_t *y)
 
 /* ---- concat (q8_concat_ref.c) ---- */
 
-/* Inputs viewed as [outer, inner_i] (inner_i = product of dims from the
- * axis on), output [outer, sum inner_i]: row r of y is row r of x_0, then
- * of x_1, ... Input i is rescaled with rq[i] (q8_unary, clamp
- * [-128, 127]); equal parameters copy bytes, which is the same result. */
+/* Inputs viewed as [rows_i, inner_i] (inner_i = product of dims from the
+ * axis on), output [outer, sum inner_i]: row r of y is row r % rows_i of
+ * x_0, then of x_1, ... (rows NULL: every input has outer rows; fewer: a
+ * constant repeated over the batch). Input i is rescaled with rq[i]
+ * (q8_unary, clamp [-128, 127]); equal parameters copy bytes, which is the
+ * same result. */
 typedef void (*q8_concat_fn)(int n_inputs, int64_t outer, const int64_t *inner,
-                             const struct q8_unary *rq, const int8_t *const *x, int8_t *y);
-void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const struct q8_unary *rq,
-                    const int8_t *const *x, int8_t *y);
+                             const int64_t *rows, const struct q8_unary *rq,
+                             const int8_t *const *x, int8_t *y);
+void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
+                    const struct q8_unary *rq, const int8_t *const *x, int8_t *y);
 
 /* ---- mean (q8_reduce_ref.c) ---- */
 

@@ -21,7 +21,9 @@
  *   its inputs share theirs). softmax runs int8 in / float out where its
  *   input is int8; embedding quantizes its table per row and requantizes
  *   rows into the output's parameters; embedding_bag likewise, one
- *   requantization per bag; batch_norm left unfolded runs float.
+ *   requantization per bag; batch_norm left unfolded runs float. A layer
+ *   norm written out (mean, sub, pow, mean, add eps, sqrt, div) keeps its
+ *   statistics and the node that makes its input float (in_layer_norm).
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
  * weight-only: conv2d/dense weights I8 (with their scales), embedding and
@@ -439,48 +441,121 @@ static void bias_min_scales(const float *b, int64_t n_out, int64_t k, float s_in
     }
 }
 
-/* I32 bias with scale s_in * s_w[o], zero point 0. */
-static enum quanta_status quantize_bias(struct rewrite *r, int v, float s_in, const float *s_w,
-                                        int *index)
+/* I32 bias f (n floats, the caller's) named name with scale s_in * s_w[o],
+ * zero point 0. */
+static enum quanta_status quantize_bias(struct rewrite *r, const char *name,
+                                        const struct quanta_shape *shape, const float *f,
+                                        float s_in, const float *s_w, int *index)
 {
-    const struct graph_value *av = &r->a->values[v];
     bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
-    int64_t n = quanta_shape_numel(&av->shape);
+    int64_t n = quanta_shape_numel(shape);
     int64_t ns = per_channel ? n : 1;
-    float *f = qz_const_to_f32(av);
     int32_t *q = malloc((size_t)(n > 0 ? n : 1) * sizeof *q);
     float *scales = malloc((size_t)(ns > 0 ? ns : 1) * sizeof *scales);
-    char *name = const_name(r, v, ".q");
-    enum quanta_status st = QUANTA_OK;
-    if (!f || !q || !scales || !name) {
+    if (!q || !scales) {
         free(q);
         free(scales);
-        st = nomem(r);
-        goto done;
+        return nomem(r);
     }
     for (int64_t o = 0; o < ns; o++)
         scales[o] = (float)((double)s_in * (double)s_w[o]);
     quantize_bias_i32(f, n, scales, per_channel, q);
-    int b = qz_add_owned_const(r->out, name, QUANTA_I32, &av->shape, q);
+    int b = qz_add_owned_const(r->out, name, QUANTA_I32, shape, q);
     if (b < 0) {
         free(scales);
-        st = nomem(r);
-        goto done;
+        return nomem(r);
     }
     struct graph_quant quant;
     if (per_channel) {
-        if ((st = add_channel_params(r, name, QUANTA_I32, scales, ns, &quant)))
-            goto done;
+        enum quanta_status st = add_channel_params(r, name, QUANTA_I32, scales, ns, &quant);
+        if (st)
+            return st;
     } else {
         qz_quant_per_tensor(&quant, QUANTA_I32, scales[0], 0);
         free(scales);
     }
     r->out->values[b].quant = quant;
     *index = b;
-done:
-    free(f);
-    free(name);
-    return st;
+    return QUANTA_OK;
+}
+
+/* Per-channel means of conv2d/dense node n's input when bias correction
+ * has them (and they match its channels), else NULL. */
+static const double *input_means(const struct rewrite *r, const struct graph_node *n)
+{
+    const struct quantize_means *m = r->opt->means;
+    const struct quanta_shape *x = &r->a->values[n->inputs[0]].shape;
+    const double *mean;
+    int64_t count;
+    if (!m || !m->find || x->rank < 1 ||
+        !m->find(m->ctx, r->a->values[n->inputs[0]].name, &count, &mean))
+        return NULL;
+    return count == x->dims[x->rank - 1] ? mean : NULL;
+}
+
+/* Bias correction (man quanta-quantize(1), BIAS CORRECTION): subtracts
+ * shift[o] = sum_k (Wq - W)[o,k] * E[x_k] from b, E[x_k] the mean of input
+ * channel k on the calibration data clamped into the int8 input's range
+ * (what the int8 layer can see); for conv2d every tap of channel k uses
+ * that mean (zero padding at the borders is ignored). Returns max |shift|. */
+static double correct_bias(const struct rewrite *r, const struct graph_node *n, const int *ins,
+                           const float *s_w, const double *mean, float *b)
+{
+    const struct graph_value *wv = &r->a->values[n->inputs[1]];
+    const struct graph_quant *xq = &r->out->values[ins[0]].quant;
+    const int8_t *q = r->out->values[ins[1]].data;
+    const float *w = NULL;
+    float *wf = NULL;
+    if (wv->dtype == QUANTA_F32)
+        w = wv->data;
+    else if ((wf = qz_const_to_f32(wv)))
+        w = wf;
+    if (!w)
+        return -1.0;
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
+    int64_t O = wv->shape.dims[0], per = quanta_shape_numel(&wv->shape) / (O > 0 ? O : 1);
+    int64_t cpg = per, taps = 1, groups = 1;
+    if (n->op == GRAPH_OP_CONV2D) {
+        cpg = wv->shape.dims[3];
+        taps = wv->shape.dims[1] * wv->shape.dims[2];
+        groups = n->attrs.groups > 0 ? n->attrs.groups : 1;
+    }
+    int qmin = xq->dtype == QUANTA_U8 ? 0 : -128, qmax = xq->dtype == QUANTA_U8 ? 255 : 127;
+    double lo = (double)xq->scale * (qmin - xq->zero_point);
+    double hi = (double)xq->scale * (qmax - xq->zero_point);
+    double max_shift = 0.0;
+    for (int64_t o = 0; o < O; o++) {
+        double sw = s_w[per_channel ? o : 0], shift = 0.0;
+        int64_t c0 = (o / (O / groups)) * cpg;
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t j = 0; j < cpg; j++) {
+                int64_t i = o * per + t * cpg + j;
+                if (!isfinite(w[i])) /* --allow-nonfinite: no expectation to correct */
+                    continue;
+                double m = fmin(fmax(mean[c0 + j], lo), hi);
+                shift += ((double)q[i] * sw - (double)w[i]) * m;
+            }
+        b[o] = (float)((double)b[o] - shift);
+        max_shift = fmax(max_shift, fabs(shift));
+    }
+    free(wf);
+    return max_shift;
+}
+
+static enum quanta_status add_corrected(struct rewrite *r, const char *node, double max_shift)
+{
+    struct quantize_applied *ap = r->opt->applied;
+    if (!ap)
+        return QUANTA_OK;
+    struct quantize_corrected *grown =
+        realloc(ap->corrected, ((size_t)ap->n_corrected + 1) * sizeof *grown);
+    if (!grown)
+        return nomem(r);
+    ap->corrected = grown;
+    if (!(grown[ap->n_corrected].node = strdup(node)))
+        return nomem(r);
+    grown[ap->n_corrected++].max_shift = max_shift;
+    return QUANTA_OK;
 }
 
 /* A linear resize over at most Q8_RESIZE_MAX_AXES axes has an int8 kernel. */
@@ -499,12 +574,69 @@ static bool is_move_op(enum graph_op op)
            op == GRAPH_OP_RESIZE;
 }
 
+/* ---- layer normalization stays float ----
+ * layer_norm runs float; so does a decomposed one: m = mean(x), d = x - m,
+ * v = mean(d ^ 2), then d / sqrt(v + eps) (sub, pow, sqrt and div do
+ * anyway; the two means and the eps add here). And so does the node that
+ * makes x: one per-tensor int8 scale for all the tokens of x would round
+ * to zero a row much smaller than the others (a ViT's class token before
+ * the first block), which the norm then scales up. */
+
+static int producer_op(const struct graph *a, int v)
+{
+    return v >= 0 && a->values[v].producer >= 0 ? (int)a->nodes[a->values[v].producer].op : -1;
+}
+
+/* m is a mean node whose output some sub node takes from m's input. */
+static bool is_centering_mean(const struct graph *a, const struct graph_node *m)
+{
+    if (m->op != GRAPH_OP_MEAN)
+        return false;
+    for (int i = 0; i < a->n_nodes; i++) {
+        const struct graph_node *s = &a->nodes[i];
+        if (s->op == GRAPH_OP_SUB && s->inputs[0] == m->inputs[0] && s->inputs[1] == m->outputs[0])
+            return true;
+    }
+    return false;
+}
+
+/* v = mean(pow(x - mean(x))): the variance of a layer norm. */
+static bool is_variance_mean(const struct graph *a, const struct graph_node *m)
+{
+    if (m->op != GRAPH_OP_MEAN || producer_op(a, m->inputs[0]) != GRAPH_OP_POW)
+        return false;
+    const struct graph_node *p = &a->nodes[a->values[m->inputs[0]].producer];
+    if (producer_op(a, p->inputs[0]) != GRAPH_OP_SUB)
+        return false;
+    const struct graph_node *s = &a->nodes[a->values[p->inputs[0]].producer];
+    return producer_op(a, s->inputs[1]) == GRAPH_OP_MEAN &&
+           is_centering_mean(a, &a->nodes[a->values[s->inputs[1]].producer]);
+}
+
+static bool in_layer_norm(const struct graph *a, const struct graph_node *n)
+{
+    if (is_centering_mean(a, n) || is_variance_mean(a, n))
+        return true;
+    if (n->op == GRAPH_OP_ADD && producer_op(a, n->inputs[0]) == GRAPH_OP_MEAN &&
+        is_variance_mean(a, &a->nodes[a->values[n->inputs[0]].producer]))
+        return true; /* v + eps */
+    for (int i = 0; i < a->n_nodes; i++) /* makes the x of a layer norm */
+        if (a->nodes[i].inputs[0] == n->outputs[0] &&
+            (a->nodes[i].op == GRAPH_OP_LAYER_NORM || is_centering_mean(a, &a->nodes[i])))
+            return true;
+    return false;
+}
+
 /* Whether node runs int8 in static mode. */
 static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
 {
     if (excluded(r, n))
         return false;
     const struct graph *a = r->a;
+    if (graph_op_is_function(n->op)) /* a table of 256 entries */
+        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && in_layer_norm(a, n))
+        return false;
     switch (n->op) {
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_DENSE:
@@ -540,22 +672,6 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
         /* fall through */
     case GRAPH_OP_RELU:
     case GRAPH_OP_RELU6:
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-    case GRAPH_OP_NEG: /* these and the rest to gelu_tanh: a table of 256 entries */
-    case GRAPH_OP_ABS:
-    case GRAPH_OP_EXP:
-    case GRAPH_OP_LOG:
-    case GRAPH_OP_SQRT:
-    case GRAPH_OP_ERF:
-    case GRAPH_OP_HARD_SIGMOID:
-    case GRAPH_OP_HARD_SWISH:
-    case GRAPH_OP_ELU:
-    case GRAPH_OP_SELU:
-    case GRAPH_OP_CLIP:
-    case GRAPH_OP_SILU:
-    case GRAPH_OP_GELU:
-    case GRAPH_OP_GELU_TANH:
     case GRAPH_OP_LEAKY_RELU:
     case GRAPH_OP_MEAN:
     case GRAPH_OP_AVG_POOL2D:
@@ -747,51 +863,69 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         if ((st = get_int8(r, n->inputs[k], n->name, &ins[k])))
             return st;
     double min_out_scale = 0.0;
+    int n_ins = n->n_inputs;
     if (has_weights) {
-        float *s_w = NULL, *min_s = NULL;
+        float *s_w = NULL, *min_s = NULL, *bf = NULL;
         float s_in = r->out->values[ins[0]].quant.scale;
         int b = n->n_inputs > 2 ? n->inputs[2] : -1;
-        if (b >= 0) {
-            const struct graph_value *wv = &r->a->values[n->inputs[1]];
-            int64_t n_out = quanta_shape_numel(&r->a->values[b].shape);
-            int64_t k = n_out > 0 ? quanta_shape_numel(&wv->shape) / n_out : 0;
-            float *bf = qz_const_to_f32(&r->a->values[b]);
+        const struct graph_value *wv = &r->a->values[n->inputs[1]];
+        const double *mean = input_means(r, n);
+        int64_t n_out = wv->shape.dims[0];
+        int64_t k = n_out > 0 ? quanta_shape_numel(&wv->shape) / n_out : 0;
+        if (b >= 0 || mean) {
+            bf = b >= 0 ? qz_const_to_f32(&r->a->values[b])
+                        : calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *bf);
             min_s = malloc((size_t)(n_out > 0 ? n_out : 1) * sizeof *min_s);
             if (!bf || !min_s) {
                 free(bf);
                 free(min_s);
                 return nomem(r);
             }
-            bias_min_scales(bf, n_out, k, s_in, r->opt->weights == QUANTIZE_PER_CHANNEL, min_s);
-            free(bf);
+            /* a corrected bias moves by at most 128 input steps per term */
+            bias_min_scales(bf, n_out, mean ? k * 2 : k, s_in,
+                            r->opt->weights == QUANTIZE_PER_CHANNEL, min_s);
         }
         struct widening wide;
         st = quantize_weight(r, n->inputs[1], r->opt->weights == QUANTIZE_PER_CHANNEL, &ins[1], &s_w,
                              min_s, &wide);
         free(min_s);
-        if (st)
+        if (st) {
+            free(bf);
             return st;
-        if (b >= 0 && wide.channels > 0) {
-            const struct graph_value *wv = &r->a->values[n->inputs[1]];
+        }
+        if (bf && wide.channels > 0) {
             int total = r->opt->weights == QUANTIZE_PER_CHANNEL ? (int)wv->shape.dims[0] : 1;
             if ((st = add_note(r, QUANTIZE_NOTE_BIAS_FIT, n->name, wv->name, wide.channels,
                                total, wide.from, wide.to))) {
                 free(s_w);
+                free(bf);
                 return st;
             }
         }
-        int64_t ns = r->opt->weights == QUANTIZE_PER_CHANNEL
-                         ? r->a->values[n->inputs[1]].shape.dims[0] : 1;
+        int64_t ns = r->opt->weights == QUANTIZE_PER_CHANNEL ? n_out : 1;
         double s_w_max = 0.0;
         for (int64_t c = 0; c < ns; c++)
             s_w_max = s_w[c] > s_w_max ? s_w[c] : s_w_max;
         min_out_scale = (double)s_in * s_w_max / QUANTIZE_MAX_STEP_RATIO;
-        if (n->n_inputs > 2) {
-            ins[2] = -1;
-            if (n->inputs[2] >= 0)
-                st = quantize_bias(r, n->inputs[2], r->out->values[ins[0]].quant.scale, s_w,
-                                   &ins[2]);
+        if (mean) {
+            double shift = correct_bias(r, n, ins, s_w, mean, bf);
+            if (shift < 0.0)
+                st = nomem(r);
+            else
+                st = add_corrected(r, n->name, shift);
         }
+        if (n->n_inputs > 2)
+            ins[2] = -1;
+        if (st == QUANTA_OK && bf) {
+            struct quanta_shape bshape = {.rank = 1, .dims = {n_out}};
+            char *name = b >= 0 ? const_name(r, b, ".q") : qz_unique_name(r->a, r->out, n->name, ".bias");
+            st = name ? quantize_bias(r, name, b >= 0 ? &r->a->values[b].shape : &bshape, bf,
+                                      s_in, s_w, &ins[2])
+                      : nomem(r);
+            free(name);
+            n_ins = 3;
+        }
+        free(bf);
         free(s_w);
         if (st)
             return st;
@@ -802,8 +936,7 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         if ((st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
             return st;
         r->fv[y] = o;
-        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
-                                                                             : QUANTA_OK;
+        return qz_add_node_like(r->out, n, NULL, ins, n_ins, &o, 1) < 0 ? nomem(r) : QUANTA_OK;
     }
     /* output parameters */
     struct graph_quant q;
@@ -837,7 +970,7 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         return st;
     r->qv[y] = o;
     r->prim_int8[y] = true;
-    if (qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0)
+    if (qz_add_node_like(r->out, n, NULL, ins, n_ins, &o, 1) < 0)
         return nomem(r);
     return QUANTA_OK;
 }
@@ -979,8 +1112,7 @@ enum quanta_status quantize_model(const struct graph *src, const struct quantize
     enum quanta_status st = check_source(src, opt, source, err);
     if (st)
         return st;
-    if ((st = quantize_fold(src, opt->mode == QUANTIZE_STATIC, opt->exclude, opt->n_exclude, &a,
-                            source, err)))
+    if ((st = quantize_prepare(src, opt, &a, source, err)))
         return st;
     r.a = &a;
     size_t nv = (size_t)a.n_values + 1;

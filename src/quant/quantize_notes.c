@@ -154,3 +154,62 @@ bool quantize_notes_parse(const char *json, struct quantize_notes *notes)
         quantize_notes_free(notes);
     return ok;
 }
+
+void quantize_applied_free(struct quantize_applied *a)
+{
+    if (!a)
+        return;
+    for (int i = 0; i < a->n_pairs; i++) {
+        free(a->pairs[i].first);
+        free(a->pairs[i].second);
+    }
+    for (int i = 0; i < a->n_corrected; i++)
+        free(a->corrected[i].node);
+    free(a->pairs);
+    free(a->corrected);
+    memset(a, 0, sizeof *a);
+}
+
+char *quantize_applied_json(const struct quantize_applied *a)
+{
+    cJSON *root = cJSON_CreateObject(), *eq = cJSON_CreateObject();
+    cJSON *pairs = cJSON_CreateArray(), *bc = cJSON_CreateArray();
+    char *s = NULL;
+    if (!root || !eq || !pairs || !bc) {
+        cJSON_Delete(eq);
+        cJSON_Delete(pairs);
+        cJSON_Delete(bc);
+        goto done;
+    }
+    cJSON_AddItemToObject(root, "equalize", eq);
+    cJSON_AddItemToObject(root, "bias_correction", bc);
+    if (!cJSON_AddNumberToObject(eq, "passes", a->passes))
+        goto done;
+    cJSON_AddItemToObject(eq, "pairs", pairs);
+    for (int i = 0; i < a->n_pairs; i++) {
+        const struct quantize_pair *p = &a->pairs[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            goto done;
+        cJSON_AddItemToArray(pairs, o);
+        if (!cJSON_AddStringToObject(o, "first", p->first) ||
+            !cJSON_AddStringToObject(o, "second", p->second) ||
+            !cJSON_AddNumberToObject(o, "channels", p->channels) ||
+            !cJSON_AddNumberToObject(o, "min_scale", p->min_scale) ||
+            !cJSON_AddNumberToObject(o, "max_scale", p->max_scale))
+            goto done;
+    }
+    for (int i = 0; i < a->n_corrected; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            goto done;
+        cJSON_AddItemToArray(bc, o);
+        if (!cJSON_AddStringToObject(o, "node", a->corrected[i].node) ||
+            !cJSON_AddNumberToObject(o, "max_shift", a->corrected[i].max_shift))
+            goto done;
+    }
+    s = cJSON_PrintUnformatted(root);
+done:
+    cJSON_Delete(root);
+    return s;
+}

@@ -21,6 +21,10 @@ void quantize_options_default(struct quantize_options *opt)
     opt->allow_nonfinite = false;
     opt->int8_outputs = false;
     opt->embedding_bits = 8;
+    opt->notes = NULL;
+    opt->equalize = false;
+    opt->means = NULL;
+    opt->applied = NULL;
 }
 
 enum quanta_status quantize_choose_params(float lo, float hi, enum quanta_dtype dtype,

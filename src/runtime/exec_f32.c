@@ -679,10 +679,12 @@ static void exec_concat(struct runner *r, const struct graph_node *nd, float *y)
         for (int d = axis; d < xs->rank; d++)
             chunk *= (size_t)xs->dims[d];
         r->chunk[i] = chunk;
+        /* a constant of dim 0 1 under a batch of several: repeated */
+        r->rows[i] = xs->dims[0] == ys->dims[0] ? outer : outer / (size_t)ys->dims[0];
         r->ptrs[i] = in_data(r, nd, i);
     }
     struct f32_concat_params p = {.outer = outer, .n_inputs = (size_t)nd->n_inputs,
-                                  .chunk = r->chunk};
+                                  .chunk = r->chunk, .rows = r->rows};
     r->f32->concat(&p, r->ptrs, y);
 }
 

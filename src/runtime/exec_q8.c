@@ -275,9 +275,12 @@ static void exec_concat(struct runner *r, const struct graph_node *nd,
         for (int d = axis; d < xs->rank; d++)
             inner *= xs->dims[d];
         np->concat.inner[i] = inner;
+        /* a constant of dim 0 1 under a batch of several: repeated */
+        np->concat.rows[i] = xs->dims[0] == ys->dims[0] ? outer : outer / ys->dims[0];
         np->concat.x[i] = q8_in(r, nd->inputs[i]);
     }
-    r->q8->k->concat(nd->n_inputs, outer, np->concat.inner, np->concat.rq, np->concat.x, y);
+    r->q8->k->concat(nd->n_inputs, outer, np->concat.inner, np->concat.rows, np->concat.rq,
+                     np->concat.x, y);
 }
 
 static void exec_mean(struct runner *r, const struct graph_node *nd,
@@ -373,6 +376,11 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     int yv = nd->outputs[0];
     int8_t *y = q8_out(r, yv);
     enum quanta_status st = QUANTA_OK;
+    if (graph_op_is_function(nd->op)) { /* a table of 256 entries */
+        exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
+                         q8_in(r, nd->inputs[0]), NULL, y);
+        return QUANTA_OK;
+    }
     switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
         exec_elementwise(r, EW_QUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
@@ -435,25 +443,6 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     }
     case GRAPH_OP_LEAKY_RELU:
         exec_elementwise(r, EW_LEAKY, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
-                         q8_in(r, nd->inputs[0]), NULL, y);
-        break;
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-    case GRAPH_OP_NEG:
-    case GRAPH_OP_ABS:
-    case GRAPH_OP_EXP:
-    case GRAPH_OP_LOG:
-    case GRAPH_OP_SQRT:
-    case GRAPH_OP_ERF:
-    case GRAPH_OP_HARD_SIGMOID:
-    case GRAPH_OP_HARD_SWISH:
-    case GRAPH_OP_ELU:
-    case GRAPH_OP_SELU:
-    case GRAPH_OP_CLIP:
-    case GRAPH_OP_SILU:
-    case GRAPH_OP_GELU:
-    case GRAPH_OP_GELU_TANH:
-        exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);
         break;
     case GRAPH_OP_ADD:

@@ -348,8 +348,9 @@ static enum quanta_status plan_concat(struct runner *r, const struct graph_node 
     size_t k = (size_t)nd->n_inputs;
     np->concat.rq = calloc(k, sizeof *np->concat.rq);
     np->concat.inner = calloc(k, sizeof *np->concat.inner);
+    np->concat.rows = calloc(k, sizeof *np->concat.rows);
     np->concat.x = calloc(k, sizeof *np->concat.x);
-    if (!np->concat.rq || !np->concat.inner || !np->concat.x)
+    if (!np->concat.rq || !np->concat.inner || !np->concat.rows || !np->concat.x)
         return nomem(err);
     for (int i = 0; i < nd->n_inputs; i++) {
         int x = nd->inputs[i];
@@ -541,6 +542,18 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                            nd->name, graph_op_name(nd->op), nd->n_inputs, nd->n_outputs);
     int x = nd->inputs[0], y = nd->outputs[0];
     enum quanta_status st;
+    if (graph_op_is_function(nd->op)) {
+        /* one table of 256 entries from the float kernel's own function */
+        struct f32_math_params mp;
+        if ((st = need_int8(g, nd, x, "input", err)) ||
+            (st = need_int8(g, nd, y, "output", err)))
+            return st;
+        if (!exec_math_params(nd, &mp)) /* sigmoid, tanh */
+            return q8_lut_prepare(nd->op, &g->values[x].quant, &g->values[y].quant, np->lut,
+                                  nd->name, err);
+        return q8_lut_prepare_fn(math_value, &mp, &g->values[x].quant, &g->values[y].quant,
+                                 INT8_MIN, INT8_MAX, np->lut, nd->name, err);
+    }
     switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
         if ((st = need_float(g, nd, x, "input", err)) ||
@@ -597,39 +610,9 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
             return st;
         return q8_leaky_relu_prepare(&g->values[x].quant, &g->values[y].quant, nd->attrs.alpha,
                                      &np->leaky, nd->name, err);
-    case GRAPH_OP_SIGMOID:
-    case GRAPH_OP_TANH:
-        if ((st = need_int8(g, nd, x, "input", err)) ||
-            (st = need_int8(g, nd, y, "output", err)))
-            return st;
-        return q8_lut_prepare(nd->op, &g->values[x].quant, &g->values[y].quant, np->lut,
-                              nd->name, err);
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL:
         return plan_binary(r, nd, np, err);
-    case GRAPH_OP_NEG:
-    case GRAPH_OP_ABS:
-    case GRAPH_OP_EXP:
-    case GRAPH_OP_LOG:
-    case GRAPH_OP_SQRT:
-    case GRAPH_OP_ERF:
-    case GRAPH_OP_HARD_SIGMOID:
-    case GRAPH_OP_HARD_SWISH:
-    case GRAPH_OP_ELU:
-    case GRAPH_OP_SELU:
-    case GRAPH_OP_CLIP:
-    case GRAPH_OP_SILU:
-    case GRAPH_OP_GELU:
-    case GRAPH_OP_GELU_TANH: {
-        /* one table of 256 entries from the float kernel's own function */
-        struct f32_math_params mp;
-        exec_math_params(nd, &mp);
-        if ((st = need_int8(g, nd, x, "input", err)) ||
-            (st = need_int8(g, nd, y, "output", err)))
-            return st;
-        return q8_lut_prepare_fn(math_value, &mp, &g->values[x].quant, &g->values[y].quant,
-                                 INT8_MIN, INT8_MAX, np->lut, nd->name, err);
-    }
     case GRAPH_OP_CONCAT:
         return plan_concat(r, nd, np, err);
     case GRAPH_OP_EMBEDDING:
@@ -748,6 +731,7 @@ void runner_q8_free(struct runner *r)
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);
                 free(np->concat.inner);
+                free(np->concat.rows);
                 free(np->concat.x);
                 break;
             case GRAPH_OP_SOFTMAX:

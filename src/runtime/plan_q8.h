@@ -69,6 +69,7 @@ struct q8_node_plan {
         struct {
             struct q8_unary *rq;         /* [n_inputs], owned */
             int64_t *inner;              /* [n_inputs], owned; filled per run */
+            int64_t *rows;               /* [n_inputs], owned; filled per run */
             const int8_t **x;            /* [n_inputs], owned; filled per run */
         } concat;
     };

@@ -292,8 +292,9 @@ enum quanta_status runner_create(struct runner **out, const struct graph *g,
         if (g->nodes[n].n_inputs > max_inputs)
             max_inputs = g->nodes[n].n_inputs;
     r->chunk = calloc((size_t)max_inputs, sizeof *r->chunk);
+    r->rows = calloc((size_t)max_inputs, sizeof *r->rows);
     r->ptrs = calloc((size_t)max_inputs, sizeof *r->ptrs);
-    if (!r->values || !r->chunk || !r->ptrs) {
+    if (!r->values || !r->chunk || !r->rows || !r->ptrs) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "runner: out of memory");
         goto fail;
     }
@@ -351,6 +352,7 @@ void runner_free(struct runner *r)
     free(r->values);
     free(r->arena);
     free(r->chunk);
+    free(r->rows);
     free(r->ptrs);
     free(r);
 }

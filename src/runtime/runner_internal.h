@@ -39,6 +39,7 @@ struct runner {
     struct runner_value *values; /* [g->n_values] */
     /* scratch for variadic nodes (concat), sized at create */
     size_t *chunk;
+    size_t *rows;
     const float **ptrs;
     runner_value_hook hook;
     void *hook_ctx;

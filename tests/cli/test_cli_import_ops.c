@@ -4,7 +4,10 @@
  * shuffle, LayerNorm decomposed with GELU (fused into layer_norm and gelu
  * at import) and a MatMul on [N, H, W, C], EfficientNet's block with SiLU;
  * zero Pad folded into a Conv and a MaxPool, Split, reflect and replicate
- * Pad, nearest and bilinear Resize.
+ * Pad, nearest and bilinear Resize; a tiny vision transformer (class token
+ * expanded to the batch and concatenated, position embedding, attention,
+ * head on x[:, 0]), and the same with torch's nn.MultiheadAttention, whose
+ * export moves the batch axis and merges it with the heads.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -144,6 +147,22 @@ START_TEST(test_pad_split_resize_refusals)
 }
 END_TEST
 
+/* The class token's Expand to [N, 1, D] becomes a constant operand of the
+ * concat, repeated over the batch; x[:, 0] a slice. */
+START_TEST(test_tiny_vit)
+{
+    check_model("vit", "concat", 1e-4);
+}
+END_TEST
+
+/* Transpose to [L, N, D], Reshape to [L, N * H, D / H] and [L * N, D]:
+ * the batch moved and merged, matmul of the heads stored batch first. */
+START_TEST(test_tiny_vit_multihead_attention)
+{
+    check_model("vit_mha", "matmul", 1e-4);
+}
+END_TEST
+
 Suite *suite_cli_import_ops(void);
 Suite *suite_cli_import_ops(void)
 {
@@ -156,6 +175,8 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_mbconv_silu);
     tcase_add_test(tc, test_pad_split_resize);
     tcase_add_test(tc, test_pad_split_resize_refusals);
+    tcase_add_test(tc, test_tiny_vit);
+    tcase_add_test(tc, test_tiny_vit_multihead_attention);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -139,6 +139,11 @@ START_TEST(test_usage_errors)
                     "unknown option '--bogus'");
     cf_expect_usage(cf_args("quantize %s -o %s --calib", c.model, c.out),
                     "option '--calib' needs a value");
+    cf_expect_usage(cf_args("quantize %s -o %s --calib %s --equalize", c.model, c.out, c.table),
+                    "--equalize needs --data");
+    cf_expect_usage(
+        cf_args("quantize %s -o %s --calib %s --bias-correction", c.model, c.out, c.table),
+        "--bias-correction needs --data");
     cf_expect_usage("dequantize", "a model file is needed");
     cf_expect_usage(cf_args("dequantize %s", c.model), "-o OUT is needed");
     /* the output may not be the input (nor the calibration table) */
@@ -387,6 +392,63 @@ START_TEST(test_data_and_modes)
 }
 END_TEST
 
+/* --equalize and --bias-correction: on by default with --data (equalize
+ * auto: both tried, the choice recorded), off with --calib; what was
+ * applied is in quanta.quantize.applied. */
+START_TEST(test_equalize_bias_correction)
+{
+    struct cq c;
+    cq_setup(&c);
+    struct model m;
+    cq_ok(cf_args("quantize %s -o %s --data %s", c.model, c.out, c.images));
+    cq_open(&m, c.out);
+    const char *opts = st_meta_find(&m.file, "quanta.quantize.options");
+    ck_assert_ptr_nonnull(strstr(opts, "\"equalize\":\"auto\",\"bias_correction\":true"));
+    const char *applied = st_meta_find(&m.file, "quanta.quantize.applied");
+    ck_assert_ptr_nonnull(applied);
+    /* fc1 (relu) -> fc2 is a pair; both tried; both layers corrected */
+    ck_assert_ptr_nonnull(strstr(applied, "\"auto\":{\"chosen\":"));
+    ck_assert_ptr_nonnull(strstr(applied, "\"pairs_on\":1"));
+    ck_assert_ptr_nonnull(strstr(applied, "\"bias_correction\":[{\"node\":\"fc1\""));
+    ck_assert_ptr_nonnull(strstr(applied, "{\"node\":\"fc2\""));
+    model_close(&m);
+
+    cq_ok(cf_args("quantize %s -o %s --data %s --equalize --no-bias-correction", c.model, c.out,
+                  c.images));
+    cq_open(&m, c.out);
+    applied = st_meta_find(&m.file, "quanta.quantize.applied");
+    ck_assert_ptr_nonnull(applied);
+    ck_assert_ptr_nonnull(strstr(applied, "\"first\":\"fc1\",\"second\":\"fc2\""));
+    ck_assert_ptr_null(strstr(applied, "\"auto\""));
+    ck_assert_ptr_nonnull(strstr(applied, "\"bias_correction\":[]"));
+    model_close(&m);
+
+    cq_ok(cf_args("quantize %s -o %s --data %s --no-equalize --no-bias-correction", c.model,
+                  c.out, c.images));
+    cq_open(&m, c.out);
+    ck_assert_ptr_null(st_meta_find(&m.file, "quanta.quantize.applied"));
+    model_close(&m);
+
+    cq_ok(cf_args("quantize %s -o %s --calib %s", c.model, c.out, c.table));
+    cq_open(&m, c.out);
+    opts = st_meta_find(&m.file, "quanta.quantize.options");
+    ck_assert_ptr_nonnull(strstr(opts, "\"equalize\":false,\"bias_correction\":false"));
+    ck_assert_ptr_null(st_meta_find(&m.file, "quanta.quantize.applied"));
+    model_close(&m);
+
+    /* same bytes twice, with both on */
+    cq_ok(cf_args("quantize %s -o %s --data %s --weights per-tensor", c.model, c.out, c.images));
+    cq_ok(cf_args("quantize %s -o %s --data %s --weights per-tensor", c.model, c.out2, c.images));
+    size_t na, nb;
+    char *a = ts_read_file(c.out, &na), *b = ts_read_file(c.out2, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert(memcmp(a, b, na) == 0);
+    free(a);
+    free(b);
+    cq_free(&c);
+}
+END_TEST
+
 /* The bundled model and calibration images, when they are in the tree. */
 START_TEST(test_fmnist)
 {
@@ -430,6 +492,7 @@ Suite *suite_cli_quantize(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("fmnist");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_equalize_bias_correction);
     tcase_add_test(tc, test_fmnist);
     suite_add_tcase(s, tc);
     return s;

@@ -54,6 +54,23 @@ START_TEST(test_concat_random_middle_axis)
 }
 END_TEST
 
+START_TEST(test_concat_repeated_constant)
+{
+    /* a class token t [1, 1, 2] = [[[7, 8]]] before x [2, 2, 2] along axis 1:
+     * outer 2 (the batch), t has 1 row repeated for each sample */
+    const float t[2] = {7, 8}, x[8] = {1, 2, 3, 4, 5, 6, 7, 9};
+    const double want[12] = {7, 8, 1, 2, 3, 4, 7, 8, 5, 6, 7, 9};
+    FT_FOR_EACH_LEVEL(k) {
+        float y[12];
+        const float *in[2] = {t, x};
+        size_t chunk[2] = {2, 4}, rows[2] = {1, 2};
+        struct f32_concat_params p = {.outer = 2, .n_inputs = 2, .chunk = chunk, .rows = rows};
+        k->concat(&p, in, y);
+        ft_expect_near(y, want, 12, 0, 0, k->level);
+    }
+}
+END_TEST
+
 START_TEST(test_embedding)
 {
     /* table [4, 2]: row v = [10v, 10v + 1] */
@@ -80,6 +97,7 @@ Suite *suite_f32_data(void)
     TCase *tc = tcase_create("data");
     tcase_add_test(tc, test_concat_hand);
     tcase_add_test(tc, test_concat_random_middle_axis);
+    tcase_add_test(tc, test_concat_repeated_constant);
     tcase_add_test(tc, test_embedding);
     suite_add_tcase(s, tc);
     return s;

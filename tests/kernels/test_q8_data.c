@@ -46,7 +46,7 @@ START_TEST(concat_random_against_float)
                       QUANTA_OK);
         }
         int8_t *y = malloc(outer * row);
-        q8_concat__ref(k, outer, inner, rq, (const int8_t *const *)x, y);
+        q8_concat__ref(k, outer, inner, NULL, rq, (const int8_t *const *)x, y);
         const int32_t qlo = out_dt == QUANTA_U8 ? 0 : -128;
         for (int64_t o = 0; o < outer; o++) {
             int64_t col = 0;
@@ -63,6 +63,32 @@ START_TEST(concat_random_against_float)
             free(x[i]), free(xr[i]);
         free(y);
     }
+}
+END_TEST
+
+START_TEST(concat_repeats_constant_rows)
+{
+    /* a class token t (1 row of 2) before x (2 rows of 3), both in the
+     * output's parameters and rescaled from a scale twice as large */
+    const int8_t t[2] = {7, -8}, xv[6] = {1, 2, 3, 4, 5, 6};
+    struct graph_quant qy, q2;
+    tq_set(&qy, QUANTA_I8, 0.02f, 0);
+    tq_set(&q2, QUANTA_I8, 0.04f, 0);
+    struct q8_unary rq[2];
+    ck_assert(q8_unary_prepare(&qy, &qy, GRAPH_ACT_NONE, &rq[0], "cat", NULL) == QUANTA_OK);
+    ck_assert(q8_unary_prepare(&qy, &qy, GRAPH_ACT_NONE, &rq[1], "cat", NULL) == QUANTA_OK);
+    const int64_t inner[2] = {2, 3}, rows[2] = {1, 2};
+    const int8_t *x[2] = {t, xv};
+    int8_t y[10];
+    const int8_t want[10] = {7, -8, 1, 2, 3, 7, -8, 4, 5, 6};
+    q8_concat__ref(2, 2, inner, rows, rq, x, y);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(y[i], want[i]);
+    ck_assert(q8_unary_prepare(&q2, &qy, GRAPH_ACT_NONE, &rq[0], "cat", NULL) == QUANTA_OK);
+    const int8_t want2[10] = {14, -16, 1, 2, 3, 14, -16, 4, 5, 6};
+    q8_concat__ref(2, 2, inner, rows, rq, x, y);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(y[i], want2[i]);
 }
 END_TEST
 
@@ -213,6 +239,7 @@ Suite *suite_q8_data(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, concat_random_against_float);
+    tcase_add_test(tc, concat_repeats_constant_rows);
     tcase_add_test(tc, embedding_gathers_rows);
     tcase_add_test(tc, softmax_random_against_float);
     tcase_add_test(tc, softmax_exact);

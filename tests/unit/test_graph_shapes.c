@@ -470,11 +470,30 @@ START_TEST(concat_rejects_other_dims_differing)
 {
     struct fixture f;
     fx_init(&f);
-    fx_tensor(&f, "c", QUANTA_F32, 2, 1, 2);
+    fx_tensor(&f, "c", QUANTA_F32, 2, 2, 2);
     EXPECT_REJECT(&f, "[-1, 3]",
                   "{'op': 'concat', 'name': 'c', 'inputs': ['x', 'c'], 'outputs': ['y'], "
                   "'attrs': {'axis': 1}}",
-                  "input 'c' has shape [1, 2] but only axis 1 may differ from 'x' [-1, 3]");
+                  "input 'c' has shape [2, 2] but only axis 1 may differ from 'x' [-1, 3]");
+    fx_free(&f);
+}
+END_TEST
+
+/* A constant of dim 0 1 is repeated over the batch (a class token), first
+ * or not; along the batch axis it is refused. */
+START_TEST(concat_repeats_constant_over_batch)
+{
+    struct fixture f;
+    fx_init(&f);
+    fx_tensor(&f, "c", QUANTA_F32, 3, 1, 1, 4);
+    EXPECT_SHAPE(&f, "[-1, 6, 4]",
+                 "{'op': 'concat', 'name': 'k', 'inputs': ['c', 'x'], 'outputs': ['y'], "
+                 "'attrs': {'axis': 1}}",
+                 "[-1, 7, 4]");
+    EXPECT_REJECT(&f, "[-1, 1, 4]",
+                  "{'op': 'concat', 'name': 'k', 'inputs': ['x', 'c'], 'outputs': ['y'], "
+                  "'attrs': {'axis': 0}}",
+                  "cannot concatenate along the batch axis");
     fx_free(&f);
 }
 END_TEST
@@ -741,6 +760,7 @@ Suite *suite_graph_shapes(void)
     tcase_add_test(tc, binary_broadcasts_numpy_style);
     tcase_add_test(tc, concat_sums_the_axis_and_normalizes_negative_axis);
     tcase_add_test(tc, concat_rejects_other_dims_differing);
+    tcase_add_test(tc, concat_repeats_constant_over_batch);
     tcase_add_test(tc, concat_rejects_axis_out_of_range_and_any_size_batch);
     tcase_add_test(tc, concat_rejects_zero_inputs);
     tcase_add_test(tc, softmax_rejects_axis_out_of_range);

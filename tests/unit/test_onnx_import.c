@@ -830,6 +830,48 @@ START_TEST(test_neg_sub)
 }
 END_TEST
 
+/* x [N, 2, 3] -> Transpose (no perm: reversed, the batch last) -> t -> op
+ * -> y, or y = t when op is NULL. */
+static void write_transposed(const char *path, const char *op)
+{
+    struct pbuf model = {0}, graph = {0}, n1 = {0}, n2 = {0}, opset_id = {0};
+    pb_str(&n1, 1, "x");
+    pb_str(&n1, 2, op ? "t" : "y");
+    pb_str(&n1, 3, "tr");
+    pb_str(&n1, 4, "Transpose");
+    pb_sub(&graph, 1, &n1);
+    if (op) {
+        pb_str(&n2, 1, "t");
+        pb_str(&n2, 2, "y");
+        pb_str(&n2, 3, "n");
+        pb_str(&n2, 4, op);
+        pb_sub(&graph, 1, &n2);
+    }
+    pb_str(&graph, 2, "moved");
+    int64_t xd[3] = {-1, 2, 3}, yd[3] = {3, 2, -1};
+    value_info(&graph, 11, "x", xd, 3);
+    value_info(&graph, 12, "y", yd, 3);
+    pb_int(&model, 1, 3);
+    pb_str(&opset_id, 1, "");
+    pb_int(&opset_id, 2, 13);
+    pb_sub(&model, 8, &opset_id);
+    pb_sub(&model, 7, &graph);
+    ts_write_file(path, model.b, model.n);
+    free(model.b);
+}
+
+/* A Transpose may move the batch; an operator that cannot follow it, or
+ * a graph output that keeps it moved, is refused with the reason. */
+START_TEST(test_moved_batch_refused)
+{
+    const char *path = ts_tmp_path("moved.onnx");
+    write_transposed(path, "Relu");
+    expect_import_error(path, "node 'n' (Relu): input 't' has its batch axis moved");
+    write_transposed(path, NULL);
+    expect_import_error(path, "output 'y' [3, 2, -1] has its axes permuted");
+}
+END_TEST
+
 /* An output that is a graph input passed through (Identity) is a copy. */
 START_TEST(test_output_is_input)
 {
@@ -937,6 +979,7 @@ Suite *suite_onnx_import(void)
     tcase_add_test(tb, test_output_layout);
     tcase_add_test(tb, test_legacy_opsets);
     tcase_add_test(tb, test_output_is_input);
+    tcase_add_test(tb, test_moved_batch_refused);
     tcase_add_test(tb, test_neg_sub);
     tcase_add_test(tb, test_external_data);
     tcase_add_test(tb, test_bad_fixtures);

@@ -5,13 +5,14 @@
 
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y)
 {
-    size_t row = 0;
+    size_t width = 0;
     for (size_t i = 0; i < p->n_inputs; i++)
-        row += p->chunk[i];
+        width += p->chunk[i];
     for (size_t o = 0; o < p->outer; o++) {
-        float *yp = y + o * row;
+        float *yp = y + o * width;
         for (size_t i = 0; i < p->n_inputs; i++) {
-            memcpy(yp, x[i] + o * p->chunk[i], p->chunk[i] * sizeof *yp);
+            size_t row = p->rows ? o % p->rows[i] : o;
+            memcpy(yp, x[i] + row * p->chunk[i], p->chunk[i] * sizeof *yp);
             yp += p->chunk[i];
         }
     }

@@ -11,8 +11,8 @@ static int is_identity(const struct q8_unary *rq)
            rq->shift == -1 && rq->qmin == INT8_MIN && rq->qmax == INT8_MAX;
 }
 
-void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const struct q8_unary *rq,
-                    const int8_t *const *x, int8_t *y)
+void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
+                    const struct q8_unary *rq, const int8_t *const *x, int8_t *y)
 {
     int64_t row = 0;
     for (int i = 0; i < n_inputs; i++)
@@ -20,7 +20,7 @@ void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const str
     for (int64_t r = 0; r < outer; r++) {
         int8_t *yr = y + r * row;
         for (int i = 0; i < n_inputs; i++) {
-            const int8_t *xr = x[i] + r * inner[i];
+            const int8_t *xr = x[i] + (rows ? r % rows[i] : r) * inner[i];
             if (is_identity(&rq[i])) {
                 memcpy(yr, xr, (size_t)inner[i]);
             } else {
