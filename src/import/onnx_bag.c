@@ -283,6 +283,12 @@ enum quanta_status cv_convert_bag(struct cv *cv)
         (bag->weights && (!w || w->kind != CV_ACT)))
         return cv_fail(cv, "EmbeddingBag: ids, offsets and weights must be activations and "
                            "the table an initializer");
+    const struct cv_value *read[3] = {ids, off, w};
+    for (int k = 0; k < 3; k++)
+        if (read[k] && !cv_plain(read[k]))
+            return cv_fail(cv, "EmbeddingBag: '%s' has its batch axis moved or merged with "
+                               "other axes (by Transpose or Reshape), which is not supported",
+                           read[k]->name);
     enum quanta_dtype idt = cv->g->values[ids->q].dtype;
     if ((idt != QUANTA_I64 && idt != QUANTA_I32) || ids->flat ||
         ids->shape.rank != (off ? 1 : 2))

@@ -3274,7 +3274,9 @@ enum quanta_status cv_convert_node(struct cv *cv)
      * exports it) */
     static const char *const moved_ok[] = {"Transpose", "Reshape", "MatMul", "Gemm", "Softmax",
                                            "Slice", "Add", "Sub", "Mul", "Div", "Identity",
-                                           "Dropout", NULL};
+                                           "Dropout",
+                                           "Loop", /* a bag reads other values: cv_convert_bag */
+                                           NULL};
     bool ok = false;
     for (int i = 0; moved_ok[i] && !ok; i++)
         ok = op_is(cv, moved_ok[i]);
