@@ -340,6 +340,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     } else if (o->calib || o->data) {
         return usage("--mode %s takes no calibration (--calib, --data)", o->mode_name);
     }
+    if (o->opt.mode == QUANTIZE_FP16 && o->opt.embedding_bits != 8)
+        return usage("%s", "--embedding-bits goes with --mode static or weight-only");
     if (!o->data && (o->method || o->samples))
         return usage("%s", "--method and --samples go with --data");
     /* both need samples: equalization changes the layer outputs per

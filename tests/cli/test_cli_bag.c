@@ -25,6 +25,26 @@ START_TEST(test_textbag_static_int8)
                                            data),
                                    NULL, NULL),
                      0);
+    /* 4-bit rows: smaller, and still in agreement */
+    char *q4 = cf_tmp("textbag-int4.safetensors");
+    ck_assert_int_eq(ts_run_quanta(cf_args("quantize %s -o %s --data %s --samples 200 "
+                                           "--embedding-bits 4",
+                                           f, q4, data),
+                                   NULL, NULL),
+                     0);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", q4), &out, NULL), 0);
+    ck_assert_msg(strstr(out, "I4     [200, 32]   3200"), "%s", out);
+    ck_assert_ptr_null(strstr(out, "bag.weight.zero_point"));
+    free(out);
+    ck_assert_int_eq(ts_run_quanta(cf_args("eval %s %s --data %s --min-agreement 98", f, q4,
+                                           data),
+                                   NULL, NULL),
+                     0);
+    cf_expect_usage(cf_args("quantize %s -o %s --embedding-bits 2 --mode weight-only", f, q4),
+                    "--embedding-bits '2' is not 8 or 4");
+    cf_expect_usage(cf_args("quantize %s -o %s --embedding-bits 4 --mode fp16", f, q4),
+                    "--embedding-bits goes with --mode static or weight-only");
+    free(q4);
     free(f);
     free(q);
 }
