@@ -806,6 +806,29 @@ def embedding_i32():
     return _embedding("embedding_i32", np.int32, "I32")
 
 
+def _bag(name, mode):
+    ids = rng_for(name).integers(0, 10, [BATCH, 5]).astype(np.int64)
+    ids[0, 0], ids[1, 1], ids[2, 2] = 0, 9, ids[2, 3]  # end rows, a repeat
+    b = Builder(name, [5], dtype="I64", data=ids)
+    b.op("embedding_bag", "bag", ["x", b.const("bag.table", [10, 4])], mode=mode)
+    return b
+
+
+@case
+def embedding_bag_sum():
+    return _bag("embedding_bag_sum", "sum")
+
+
+@case
+def embedding_bag_mean():
+    return _bag("embedding_bag_mean", "mean")
+
+
+@case
+def embedding_bag_max():
+    return _bag("embedding_bag_max", "max")
+
+
 @case
 def mean_hw():
     b = Builder("mean_hw", [4, 5, 3])

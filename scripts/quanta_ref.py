@@ -265,6 +265,34 @@ def cast(x, to):
     return t + 0.0
 
 
+def embedding_bag(ids, table, offsets=None, weights=None, mode="mean"):
+    """Bags of ids [N, T], or ids [L] split by offsets [N]; sum (times the
+    weights), mean or max of the rows per bag; an empty bag gives zeros."""
+    ids = np.asarray(ids)
+    table = np.asarray(table, np.float64)
+    if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
+        raise ValueError("id outside [0, %d)" % table.shape[0])
+    if offsets is None:
+        bounds = [(i * ids.shape[1], (i + 1) * ids.shape[1]) for i in range(ids.shape[0])]
+    else:
+        o = list(np.asarray(offsets)) + [ids.size]
+        bounds = [(o[i], o[i + 1]) for i in range(len(o) - 1)]
+    flat = ids.reshape(-1)
+    w = None if weights is None else np.asarray(weights, np.float64).reshape(-1)
+    out = np.zeros((len(bounds), table.shape[1]))
+    for b, (s, e) in enumerate(bounds):
+        if e <= s:
+            continue
+        rows = table[flat[s:e]]
+        if mode == "max":
+            out[b] = rows.max(axis=0)
+        elif mode == "mean":
+            out[b] = rows.sum(axis=0) / (e - s)
+        else:
+            out[b] = (rows * (w[s:e, None] if w is not None else 1.0)).sum(axis=0)
+    return out
+
+
 def embedding(ids, table):
     ids = np.asarray(ids)
     table = np.asarray(table, np.float64)
@@ -374,6 +402,8 @@ def run_node(op, ins, attrs):
         return batch_norm(*ins, epsilon=a.get("epsilon", 1e-5))
     if op == "embedding":
         return embedding(ins[0], ins[1])
+    if op == "embedding_bag":
+        return embedding_bag(ins[0], ins[1], mode=a.get("mode", "mean"))
     if op == "layer_norm":
         return layer_norm(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
                           a.get("axis", -1), a.get("epsilon", 1e-5))

@@ -18,7 +18,8 @@
     X(I16, "I16", 2)                                                           \
     X(I32, "I32", 4)                                                           \
     X(I64, "I64", 8)                                                           \
-    X(BOOL, "BOOL", 1)
+    X(BOOL, "BOOL", 1)                                                         \
+    X(I4, "I4", 1)
 
 enum quanta_dtype {
     QUANTA_DTYPE_INVALID = 0,
@@ -28,8 +29,13 @@ enum quanta_dtype {
     QUANTA_DTYPE_COUNT
 };
 
-/* Bytes per element; 0 for QUANTA_DTYPE_INVALID. */
+/* Bytes per element; 0 for QUANTA_DTYPE_INVALID. I4 (quanta's own, for
+ * 4-bit embedding tables) packs two elements per byte along the last
+ * axis, each row starting on a byte: its size here is 1 (a row's byte
+ * count is quanta_dtype_row_bytes); storage is quanta_dtype_bytes. */
 size_t quanta_dtype_size(enum quanta_dtype dtype);
+/* Bytes of a row of n elements along the last axis. */
+uint64_t quanta_dtype_row_bytes(enum quanta_dtype dtype, int64_t n);
 /* "F32", ...; "invalid" for anything else. */
 const char *quanta_dtype_name(enum quanta_dtype dtype);
 /* Exact, case-sensitive match of a file dtype name; QUANTA_DTYPE_INVALID if unknown. */
@@ -61,6 +67,18 @@ struct quanta_shape {
  * product overflows int64. */
 int64_t quanta_shape_numel(const struct quanta_shape *shape);
 bool quanta_shape_equal(const struct quanta_shape *a, const struct quanta_shape *b);
+/* Bytes a tensor of dtype and shape takes: numel * size, or for I4
+ * (numel / D) * ceil(D / 2) with D the last dim (1 byte for rank 0).
+ * UINT64_MAX if the shape is invalid or the count overflows. */
+uint64_t quanta_dtype_bytes(enum quanta_dtype dtype, const struct quanta_shape *shape);
+/* Element i of an I4 row: a two's-complement nibble in [-8, 7], low
+ * nibble first. */
+static inline int quanta_i4_get(const void *row, int64_t i)
+{
+    int b = ((const unsigned char *)row)[i >> 1];
+    int v = (i & 1) ? b >> 4 : b & 15;
+    return v >= 8 ? v - 16 : v;
+}
 /* Writes "[1, 28, 28, 1]" into buf (truncated to size); returns buf. */
 char *quanta_shape_format(const struct quanta_shape *shape, char *buf, size_t size);
 

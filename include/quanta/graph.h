@@ -73,7 +73,8 @@
     X(PAD, "pad")                                                              \
     X(RESIZE, "resize")                                                        \
     X(ARGMAX, "argmax")                                                        \
-    X(ARGMIN, "argmin")
+    X(ARGMIN, "argmin")                                                        \
+    X(EMBEDDING_BAG, "embedding_bag")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -95,13 +96,17 @@ enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
 const char *graph_activation_name(enum graph_activation act);
 
 /* String-valued attrs (X(enum suffix, name in files)). mode: pad takes
- * constant, reflect, edge; resize takes nearest, linear. */
+ * constant, reflect, edge; resize takes nearest, linear; embedding_bag
+ * takes sum, mean, max. */
 #define GRAPH_MODE_LIST(X)                                                     \
     X(CONSTANT, "constant")                                                    \
     X(REFLECT, "reflect")                                                      \
     X(EDGE, "edge")                                                            \
     X(NEAREST, "nearest")                                                      \
-    X(LINEAR, "linear")
+    X(LINEAR, "linear")                                                        \
+    X(SUM, "sum")                                                              \
+    X(MEAN, "mean")                                                            \
+    X(MAX, "max")
 /* resize: coordinate_transformation_mode of ONNX Resize */
 #define GRAPH_COORD_LIST(X)                                                    \
     X(HALF_PIXEL, "half_pixel")                                                \
@@ -167,7 +172,8 @@ struct graph_attrs {
      * removed), mode constant (with value), reflect or edge */
     int n_pads_begin, n_pads_end;
     int64_t pads_begin[QUANTA_MAX_RANK], pads_end[QUANTA_MAX_RANK];
-    int mode;                       /* enum graph_mode; pad: constant, resize: nearest */
+    int mode;                       /* enum graph_mode; pad: constant, resize: nearest,
+                                       embedding_bag: mean */
     float value;                    /* pad constant */
     /* resize: output shape (shape), one scale per axis (0: output / input
      * extent), how output coordinates map to input ones, and the rounding
@@ -264,6 +270,12 @@ int graph_find_value(const struct graph *g, const char *name); /* -1 if absent *
  * its value's dtype). */
 enum quanta_dtype graph_input_dtype(const struct graph *g, int i);
 
+/* The optional inputs of an embedding_bag node: offsets (integer) and
+ * per-sample weights (float), value indices or -1. A node of 3 inputs has
+ * one of them, told apart by dtype (files leave omitted inputs out). */
+void graph_bag_inputs(const struct graph *g, const struct graph_node *n, int *offsets,
+                      int *weights);
+
 /* Shape of value v for a given batch size (dims[0] == -1 replaced). */
 struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
 
@@ -273,7 +285,8 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
  * 2 ops; bias and fused activations are not counted); relu, relu6,
  * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
  * output element; layer_norm and instance_norm 5 per output element;
- * max/avg pools 1 per output element and window cell; global_avg_pool and
+ * max/avg pools 1 per output element and window cell; embedding_bag 1
+ * per id and column (2 with weights); global_avg_pool and
  * mean 1 per input element; resize linear 2 * 2^k per output element (a
  * multiply-add per corner, k the axes whose extent changes); flatten,
  * reshape, concat, embedding, slice, pad, resize nearest, quantize and

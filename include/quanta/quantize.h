@@ -56,6 +56,8 @@ struct quantize_options {
                                                 and dequantized (the old form), not
                                                 float from the accumulator (default
                                                 false) */
+    int embedding_bits;                      /* embedding tables: 8 (I8 per row, default)
+                                                or 4 (I4 per row, packed) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
                                                 adjusted (default NULL) */
     bool equalize;                           /* static: cross-layer equalization of
@@ -255,6 +257,12 @@ int32_t quantize_zero_point(float lo, enum quanta_dtype dtype, enum quantize_sch
  * values, NaN gives 0, +-Inf gives +-127. */
 void quantize_weights_i8(const float *w, int64_t n_channels, int64_t channel_size,
                          bool per_channel, const float *min_scales, int8_t *q, float *scales);
+/* An embedding table [rows, d] as I4, symmetric per row: scales[r] =
+ * max |w[r, :]| / 7 (1 for an all-zero row), q = clamp(round(w / scale),
+ * -7, 7) rounding half away from 0, packed two per byte (element i of a
+ * row in byte i / 2, low nibble for even i), each row on (d + 1) / 2
+ * bytes. */
+void quantize_rows_i4(const float *w, int64_t rows, int64_t d, uint8_t *q, float *scales);
 
 /* q[i] = clamp(round(b[i] / scales[per_channel ? i : 0]), INT32_MIN, INT32_MAX) in double. */
 void quantize_bias_i32(const float *b, int64_t n, const float *scales, bool per_channel,

@@ -19,6 +19,25 @@ size_t quanta_dtype_size(enum quanta_dtype dtype)
     return (unsigned)dtype < QUANTA_DTYPE_COUNT ? dtype_info[dtype].size : 0;
 }
 
+uint64_t quanta_dtype_row_bytes(enum quanta_dtype dtype, int64_t n)
+{
+    return dtype == QUANTA_I4 ? (uint64_t)(n + 1) / 2 : (uint64_t)n * quanta_dtype_size(dtype);
+}
+
+uint64_t quanta_dtype_bytes(enum quanta_dtype dtype, const struct quanta_shape *shape)
+{
+    int64_t numel = quanta_shape_numel(shape);
+    size_t esize = quanta_dtype_size(dtype);
+    if (numel < 0 || esize == 0 || (uint64_t)numel > UINT64_MAX / esize)
+        return UINT64_MAX;
+    if (dtype != QUANTA_I4)
+        return (uint64_t)numel * esize;
+    int64_t d = shape->rank > 0 ? shape->dims[shape->rank - 1] : 1;
+    if (d == 0)
+        return 0;
+    return (uint64_t)(numel / d) * quanta_dtype_row_bytes(dtype, d);
+}
+
 const char *quanta_dtype_name(enum quanta_dtype dtype)
 {
     return (unsigned)dtype < QUANTA_DTYPE_COUNT ? dtype_info[dtype].name : "invalid";
@@ -117,6 +136,7 @@ void quanta_convert_to_f32(enum quanta_dtype dtype, const void *src, float *dst,
         case QUANTA_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); dst[i] = (float)v; break; }
         case QUANTA_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); dst[i] = (float)v; break; }
         case QUANTA_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); dst[i] = (float)v; break; }
+        case QUANTA_I4: dst[i] = (float)quanta_i4_get(src, (int64_t)i); break; /* one row */
         default: dst[i] = 0.0f; break;
         }
     }

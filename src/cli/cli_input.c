@@ -16,13 +16,29 @@ static int64_t vocab_of(const struct graph *g, int v)
     int64_t vocab = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         const struct graph_node *n = &g->nodes[i];
-        if (n->op != GRAPH_OP_EMBEDDING || n->inputs[0] != v)
+        if ((n->op != GRAPH_OP_EMBEDDING && n->op != GRAPH_OP_EMBEDDING_BAG) ||
+            n->inputs[0] != v)
             continue;
         int64_t rows = g->values[n->inputs[1]].shape.dims[0];
         if (vocab < 0 || rows < vocab)
             vocab = rows;
     }
     return vocab < 1 ? 1 : vocab;
+}
+
+/* The number of ids when v is the offsets of an embedding_bag, else -1:
+ * its bags then split the ids evenly. */
+static int64_t bag_ids_of(const struct graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        int off, w;
+        if (g->nodes[i].op != GRAPH_OP_EMBEDDING_BAG)
+            continue;
+        graph_bag_inputs(g, &g->nodes[i], &off, &w);
+        if (off == v)
+            return quanta_shape_numel(&g->values[g->nodes[i].inputs[0]].shape);
+    }
+    return -1;
 }
 
 /* xorshift64*: the same stream on every machine. */
@@ -72,9 +88,10 @@ enum quanta_status cli_input_make(struct cli_input *in, const struct graph *g, c
         }
         uint64_t state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(i + 1);
         if (integer) {
-            int64_t vocab = vocab_of(g, v), *ids = in->buffers[i];
+            int64_t vocab = vocab_of(g, v), *ids = in->buffers[i], n_ids = bag_ids_of(g, v);
             for (int64_t k = 0; k < numel; k++)
-                ids[k] = (int64_t)(next_random(&state) % (uint64_t)vocab);
+                ids[k] = n_ids >= 0 ? k * n_ids / numel
+                                    : (int64_t)(next_random(&state) % (uint64_t)vocab);
         } else {
             float *x = in->buffers[i];
             for (int64_t k = 0; k < numel; k++)

@@ -296,12 +296,27 @@ static double median(const double *t, int64_t n)
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* Whether input value v is the ids [L] of an embedding_bag with offsets:
+ * its length is not the batch (the bags are). */
+static bool bag_ids(const struct graph *g, int v)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        int off, w;
+        if (g->nodes[i].op != GRAPH_OP_EMBEDDING_BAG || g->nodes[i].inputs[0] != v)
+            continue;
+        graph_bag_inputs(g, &g->nodes[i], &off, &w);
+        if (off >= 0)
+            return true;
+    }
+    return false;
+}
+
 static enum quanta_status check_batches(const struct bench *b, const struct graph *g,
                                         const char *path, struct quanta_error *err)
 {
     for (int i = 0; i < g->n_inputs; i++) {
         const struct graph_value *v = &g->values[g->inputs[i].value];
-        if (v->shape.rank < 1 || v->shape.dims[0] == -1)
+        if (v->shape.rank < 1 || v->shape.dims[0] == -1 || bag_ids(g, g->inputs[i].value))
             continue;
         for (int k = 0; k < b->opt.n_batches; k++)
             if (b->opt.batches[k] != v->shape.dims[0])

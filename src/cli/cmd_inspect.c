@@ -54,7 +54,16 @@ static enum quanta_status tensor_stats(const struct st_tensor *t, struct tensor_
     const uint8_t *src = t->data;
     for (int64_t done = 0; done < numel; done += CHUNK) {
         size_t n = (size_t)(numel - done < CHUNK ? numel - done : CHUNK);
-        quanta_convert_to_f32(t->dtype, src + (size_t)done * elem, buf, n);
+        if (t->dtype == QUANTA_I4) { /* packed rows along the last axis */
+            int64_t d = t->shape.rank > 0 ? t->shape.dims[t->shape.rank - 1] : 1;
+            uint64_t row = quanta_dtype_row_bytes(QUANTA_I4, d);
+            for (size_t i = 0; i < n; i++) {
+                int64_t k = done + (int64_t)i;
+                buf[i] = (float)quanta_i4_get(src + (uint64_t)(k / d) * row, k % d);
+            }
+        } else {
+            quanta_convert_to_f32(t->dtype, src + (size_t)done * elem, buf, n);
+        }
         for (size_t i = 0; i < n; i++) {
             double v = buf[i];
             if (isnan(v)) {
@@ -90,7 +99,7 @@ static void quant_text(const struct graph_quant *q, char *buf, size_t size)
     if (q->axis < 0 || q->n <= 1) {
         snprintf(buf, size, "%s scale=%.6g zero_point=%d", quanta_dtype_name(q->dtype),
                  q->n >= 1 ? q->scales[0] : q->scale,
-                 q->n >= 1 ? q->zero_points[0] : q->zero_point);
+                 q->n >= 1 && q->zero_points ? q->zero_points[0] : q->zero_point);
         return;
     }
     float lo = q->scales[0], hi = q->scales[0];
@@ -115,13 +124,14 @@ static cJSON *quant_json(const struct graph_quant *q)
     cJSON_AddNumberToObject(o, "axis", q->axis);
     if (q->axis < 0 || q->n <= 1) {
         cJSON_AddNumberToObject(o, "scale", q->n >= 1 ? q->scales[0] : q->scale);
-        cJSON_AddNumberToObject(o, "zero_point", q->n >= 1 ? q->zero_points[0] : q->zero_point);
+        cJSON_AddNumberToObject(o, "zero_point",
+                                q->n >= 1 && q->zero_points ? q->zero_points[0] : q->zero_point);
     } else {
         cJSON *sc = cJSON_AddArrayToObject(o, "scale");
         cJSON *zp = cJSON_AddArrayToObject(o, "zero_point");
         for (int i = 0; sc && zp && i < q->n; i++) {
             cJSON_AddItemToArray(sc, cJSON_CreateNumber(q->scales[i]));
-            cJSON_AddItemToArray(zp, cJSON_CreateNumber(q->zero_points[i]));
+            cJSON_AddItemToArray(zp, cJSON_CreateNumber(q->zero_points ? q->zero_points[i] : 0));
         }
     }
     return o;
@@ -295,7 +305,8 @@ static void print_text(const struct inspect *in)
                     if (has_activation(n))
                         report_table_add(t, "%s+%s", graph_op_name(n->op),
                                          graph_activation_name(n->attrs.activation));
-                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
+                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE ||
+                             n->op == GRAPH_OP_EMBEDDING_BAG)
                         report_table_add(t, "%s:%s", graph_op_name(n->op),
                                          graph_mode_name(n->attrs.mode));
                     else

@@ -24,6 +24,7 @@ static const char quantize_usage[] =
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--embedding-bits 8|4]\n"
     "                       [--[no-]equalize] [--[no-]bias-correction]\n";
 
 static const char quantize_help[] =
@@ -35,6 +36,7 @@ static const char quantize_help[] =
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n"
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
+    "                       [--embedding-bits 8|4]\n"
     "                       [--[no-]equalize] [--[no-]bias-correction]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
@@ -63,6 +65,8 @@ static const char quantize_help[] =
     "  --include GLOB[,GLOB]   without a graph: convert only tensors whose names\n"
     "                          match one of these glob patterns (repeatable)\n"
     "  --allow-nonfinite       quantize weights holding NaN or Inf (else exit 3)\n"
+    "  --embedding-bits B      embedding tables per row: 8 (I8, default) or 4\n"
+    "                          (I4, two values a byte; quanta's own dtype)\n"
     "  --int8-outputs          a graph output of an int8 conv2d/dense is int8,\n"
     "                          then dequantized (default: float computed from\n"
     "                          the int32 accumulator, no output range needed)\n"
@@ -171,7 +175,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
         OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
-        OPT_NO_BIAS_CORRECTION
+        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -187,6 +191,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
         {"int8-outputs", no_argument, NULL, OPT_INT8_OUTPUTS},
+        {"embedding-bits", required_argument, NULL, OPT_EMBEDDING_BITS},
         {"check-data", required_argument, NULL, OPT_CHECK_DATA},
         {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
         {"check-db", required_argument, NULL, OPT_CHECK_DB},
@@ -286,6 +291,11 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_INT8_OUTPUTS:
             o->opt.int8_outputs = true;
             break;
+        case OPT_EMBEDDING_BITS:
+            if (strcmp(optarg, "8") != 0 && strcmp(optarg, "4") != 0)
+                return usage("--embedding-bits '%s' is not 8 or 4", optarg);
+            o->opt.embedding_bits = optarg[0] - '0';
+            break;
         case OPT_CHECK_DATA:
             o->check_data = optarg;
             break;
@@ -330,6 +340,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     } else if (o->calib || o->data) {
         return usage("--mode %s takes no calibration (--calib, --data)", o->mode_name);
     }
+    if (o->opt.mode == QUANTIZE_FP16 && o->opt.embedding_bits != 8)
+        return usage("%s", "--embedding-bits goes with --mode static or weight-only");
     if (!o->data && (o->method || o->samples))
         return usage("%s", "--method and --samples go with --data");
     /* both need samples: equalization changes the layer outputs per
@@ -393,6 +405,7 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
+    cJSON_AddNumberToObject(root, "embedding_bits", o->opt.embedding_bits);
     if (o->equalize < 0)
         cJSON_AddStringToObject(root, "equalize", "auto");
     else

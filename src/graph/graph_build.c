@@ -119,6 +119,7 @@ bool graph_quant_dtype_range(enum quanta_dtype dtype, int64_t *lo, int64_t *hi)
     case QUANTA_I8: *lo = INT8_MIN; *hi = INT8_MAX; return true;
     case QUANTA_U8: *lo = 0; *hi = UINT8_MAX; return true;
     case QUANTA_I32: *lo = INT32_MIN; *hi = INT32_MAX; return true;
+    case QUANTA_I4: *lo = -8; *hi = 7; return true;
     default: return false;
     }
 }

@@ -97,6 +97,12 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
                 corners *= 2.0;
         return 2.0 * out * corners;
     }
+    case GRAPH_OP_EMBEDDING_BAG: {
+        int off, w;
+        graph_bag_inputs(g, n, &off, &w);
+        return (w >= 0 ? 2.0 : 1.0) * numel_of(g, n->inputs[0], batch) *
+               (double)g->values[n->inputs[1]].shape.dims[1];
+    }
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE:
     case GRAPH_OP_TRANSPOSE:

@@ -92,7 +92,9 @@ typedef enum quanta_status (*graph_shape_fn)(const struct graph_check *c,
  *   w  weight tensor of the file: float, or I8/U8 with quant
  *   b  bias tensor of the file: float, or I32 with quant
  *   p  float parameter tensor of the file (batch_norm)
- *   i  integer ids: I32 or I64 */
+ *   i  integer ids: I32 or I64
+ *   n  an activation or integer ids (cast; embedding_bag's offsets or
+ *      per-sample weights) */
 struct graph_op_info {
     const char *name;
     int min_inputs, max_inputs; /* max_inputs 0: any number */
@@ -116,6 +118,8 @@ enum quanta_status graph_shape_concat(const struct graph_check *c, struct quanta
 enum quanta_status graph_shape_softmax(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_batch_norm(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_embedding(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_embedding_bag(const struct graph_check *c,
+                                             struct quanta_shape *out);
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_argmax(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_transpose(const struct graph_check *c, struct quanta_shape *out);

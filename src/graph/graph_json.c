@@ -227,8 +227,10 @@ static void write_quant(struct sbuf *b, const struct graph *g, const struct grap
     }
     int s = graph_find_const_data(g, q->scales), z = graph_find_const_data(g, q->zero_points);
     sb_string(b, s >= 0 ? g->values[s].name : "");
-    sb_puts(b, ", \"zero_point\": ");
-    sb_string(b, z >= 0 ? g->values[z].name : "");
+    if (q->zero_points) { /* none: all zero */
+        sb_puts(b, ", \"zero_point\": ");
+        sb_string(b, z >= 0 ? g->values[z].name : "");
+    }
     sb_puts(b, "}");
 }
 

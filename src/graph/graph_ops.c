@@ -72,6 +72,7 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_RESIZE]      = {"resize",          1, 1, "x",     GA(SHAPE) | GA(SCALES) | GA(MODE) | GA(COORD) | GA(NEAREST), GA(SHAPE), graph_shape_resize},
     [GRAPH_OP_ARGMAX]      = {"argmax",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
     [GRAPH_OP_ARGMIN]      = {"argmin",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
+    [GRAPH_OP_EMBEDDING_BAG] = {"embedding_bag", 2, 4, "iwnx",  GA(MODE),               0,            graph_shape_embedding_bag},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
@@ -178,6 +179,8 @@ void graph_attrs_default_op(struct graph_attrs *attrs, enum graph_op op)
         attrs->alpha = 1.67326319217681884765625f;
     else if (op == GRAPH_OP_RESIZE)
         attrs->mode = GRAPH_MODE_NEAREST; /* ONNX's defaults: half_pixel, round_prefer_floor */
+    else if (op == GRAPH_OP_EMBEDDING_BAG)
+        attrs->mode = GRAPH_MODE_MEAN; /* PyTorch's default */
 }
 
 enum quanta_status graph_node_fail(const struct graph_check *c, const char *fmt, ...)
@@ -249,13 +252,15 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
     if ((allowed & GA(VALUE)) && !isfinite(a->value))
         return graph_node_fail(c, "attr 'value' must be a finite number");
     if (allowed & GA(MODE)) {
-        bool pad = c->node->op == GRAPH_OP_PAD;
-        bool ok = pad ? a->mode <= GRAPH_MODE_EDGE && a->mode >= 0
-                      : a->mode == GRAPH_MODE_NEAREST || a->mode == GRAPH_MODE_LINEAR;
+        bool pad = c->node->op == GRAPH_OP_PAD, bag = c->node->op == GRAPH_OP_EMBEDDING_BAG;
+        bool ok = pad   ? a->mode <= GRAPH_MODE_EDGE && a->mode >= 0
+                  : bag ? a->mode >= GRAPH_MODE_SUM && a->mode <= GRAPH_MODE_MAX
+                        : a->mode == GRAPH_MODE_NEAREST || a->mode == GRAPH_MODE_LINEAR;
         if (!ok)
             return graph_node_fail(c, "attr 'mode' must be %s",
-                                   pad ? "\"constant\", \"reflect\" or \"edge\""
-                                       : "\"nearest\" or \"linear\"");
+                                   pad   ? "\"constant\", \"reflect\" or \"edge\""
+                                   : bag ? "\"sum\", \"mean\" or \"max\""
+                                         : "\"nearest\" or \"linear\"");
     }
     if ((allowed & GA(COORD)) && (a->coord < 0 || a->coord >= GRAPH_COORD_COUNT))
         return graph_node_fail(c, "attr 'coord' has no valid value");

@@ -487,8 +487,9 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
     struct graph_quant *q = &g->values[v].quant;
     const char *dt = json_string(obj, "dtype");
     q->dtype = dt ? quanta_dtype_parse(dt) : QUANTA_DTYPE_INVALID;
-    if (q->dtype != QUANTA_I8 && q->dtype != QUANTA_U8 && q->dtype != QUANTA_I32)
-        return pfail(p, "\"dtype\" must be \"I8\", \"U8\" or \"I32\"");
+    if (q->dtype != QUANTA_I8 && q->dtype != QUANTA_U8 && q->dtype != QUANTA_I32 &&
+        q->dtype != QUANTA_I4)
+        return pfail(p, "\"dtype\" must be \"I8\", \"U8\", \"I32\" or \"I4\"");
     int64_t axis = -1;
     const cJSON *ax = cJSON_GetObjectItemCaseSensitive(obj, "axis");
     if (ax && !json_int(ax, -1, QUANTA_MAX_RANK - 1, &axis))
@@ -509,18 +510,20 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
         q->zero_points = &q->zero_point;
         return QUANTA_OK;
     }
-    if (!cJSON_IsString(scale) || !cJSON_IsString(zp))
+    /* zero_point left out: every channel's is 0 (symmetric tables) */
+    if (!cJSON_IsString(scale) || (zp && !cJSON_IsString(zp)))
         return pfail(p, "per-channel (axis %d) \"scale\" and \"zero_point\" must name tensors",
                      (int)axis);
-    int s = graph_find_value(g, scale->valuestring), z = graph_find_value(g, zp->valuestring);
+    int s = graph_find_value(g, scale->valuestring);
+    int z = zp ? graph_find_value(g, zp->valuestring) : -1;
     if (s < 0 || g->values[s].kind != GRAPH_VALUE_CONST)
         return pfail(p, "scale '%s' is not a tensor of the file", scale->valuestring);
-    if (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST)
+    if (zp && (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST))
         return pfail(p, "zero_point '%s' is not a tensor of the file", zp->valuestring);
     int64_t n = quanta_shape_numel(&g->values[s].shape);
     q->n = n >= 0 && n <= INT32_MAX ? (int)n : -1;
     q->scales = g->values[s].data;
-    q->zero_points = g->values[z].data;
+    q->zero_points = zp ? g->values[z].data : NULL;
     return QUANTA_OK;
 }
 

@@ -396,6 +396,77 @@ enum quanta_status graph_shape_embedding(const struct graph_check *c, struct qua
     return QUANTA_OK;
 }
 
+void graph_bag_inputs(const struct graph *g, const struct graph_node *n, int *offsets,
+                      int *weights)
+{
+    *offsets = *weights = -1;
+    for (int k = 2; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v < 0)
+            continue;
+        enum quanta_dtype t = g->values[v].dtype;
+        bool ids = g->values[v].quant.dtype == QUANTA_DTYPE_INVALID &&
+                   (t == QUANTA_I32 || t == QUANTA_I64);
+        /* position 2 holds offsets, or the weights when offsets are left out */
+        if (k == 2 && ids)
+            *offsets = v;
+        else
+            *weights = v;
+    }
+}
+
+/* ids [N, T] (bags of T), or ids [L] with offsets [N] (bag i: ids
+ * offsets[i] .. offsets[i+1] - 1, the last to L); table [V, D]; optional
+ * per-sample weights shaped as ids (mode sum only). Out [N, D]. */
+enum quanta_status graph_shape_embedding_bag(const struct graph_check *c,
+                                             struct quanta_shape *out)
+{
+    const struct graph_value *ids = c->in[0];
+    char buf[SHAPE_BUF], buf2[SHAPE_BUF];
+    enum quanta_status st;
+    int off, w;
+    graph_bag_inputs(c->g, c->node, &off, &w);
+    if ((st = need_rank(c, 1, "table", 2, "[V, D]")))
+        return st;
+    if (c->n_in > 3 && c->node->inputs[2] >= 0 && off < 0)
+        return graph_node_fail(c, "input 2 '%s' must be integer offsets",
+                               c->g->values[c->node->inputs[2]].name);
+    int64_t n;
+    if (off >= 0) {
+        const struct graph_value *o = &c->g->values[off];
+        if (ids->shape.rank != 1 || o->shape.rank != 1)
+            return graph_node_fail(c, "with offsets, ids '%s' %s and offsets '%s' %s must be "
+                                      "1-D ([L] and [N])",
+                                   ids->name, shape_str(&ids->shape, buf), o->name,
+                                   shape_str(&o->shape, buf2));
+        if (ids->shape.dims[0] < 0 && o->shape.dims[0] < 0)
+            return graph_node_fail(c, "ids '%s' and offsets '%s' both have the batch axis; the "
+                                      "ids' length must be fixed (the bags are the batch)",
+                                   ids->name, o->name);
+        n = o->shape.dims[0];
+    } else {
+        if ((st = need_rank(c, 0, "ids", 2, "[N, T] (or [L] with offsets)")))
+            return st;
+        n = ids->shape.dims[0];
+    }
+    if (w >= 0) {
+        const struct graph_value *wv = &c->g->values[w];
+        if (c->node->attrs.mode != GRAPH_MODE_SUM)
+            return graph_node_fail(c, "per-sample weights '%s' need mode \"sum\"", wv->name);
+        bool same = wv->shape.rank == ids->shape.rank;
+        for (int i = 0; same && i < ids->shape.rank; i++)
+            same = wv->shape.dims[i] == ids->shape.dims[i];
+        if (!same)
+            return graph_node_fail(c, "per-sample weights '%s' have shape %s but the ids' %s is "
+                                      "needed",
+                                   wv->name, shape_str(&wv->shape, buf),
+                                   shape_str(&ids->shape, buf2));
+    }
+    int64_t dims[2] = {n, c->in[1]->shape.dims[1]};
+    *out = shape_of(2, dims);
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_mean(const struct graph_check *c, struct quanta_shape *out)
 {
     const struct graph_attrs *a = &c->node->attrs;

@@ -189,9 +189,13 @@ static enum quanta_status check_quant(const struct graph *g, struct graph_value 
     enum quanta_status st;
 
     if (!graph_quant_dtype_range(q->dtype, &lo, &hi))
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype %s is not I8, U8 "
-                                                  "or I32",
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype %s is not I8, U8, "
+                                                  "I32 or I4",
                            source, v->name, quanta_dtype_name(q->dtype));
+    if (q->dtype == QUANTA_I4 && (v->kind != GRAPH_VALUE_CONST || v->shape.rank != 2))
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype I4 is for embedding "
+                                                  "tables [V, D] only",
+                           source, v->name);
     if (q->dtype == QUANTA_I32 && v->kind != GRAPH_VALUE_CONST)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': dtype I32 is for bias "
                                                   "tensors only",
@@ -221,13 +225,13 @@ static enum quanta_status check_quant(const struct graph *g, struct graph_value 
                                                       "axis %d has %lld entries",
                                source, v->name, q->n, q->axis, (long long)n);
         if ((st = check_param_tensor(g, v, q->scales, "scale", QUANTA_F32, n, source, err)) ||
-            (st = check_param_tensor(g, v, q->zero_points, "zero_point", QUANTA_I32, n, source,
-                                     err)))
+            (q->zero_points && (st = check_param_tensor(g, v, q->zero_points, "zero_point",
+                                                         QUANTA_I32, n, source, err))))
             return st;
     }
     for (int i = 0; i < q->n; i++) {
         float s = read_f32(q->scales, i);
-        int32_t z = read_i32(q->zero_points, i);
+        int32_t z = q->zero_points ? read_i32(q->zero_points, i) : 0;
         if (!(isfinite(s) && s > 0))
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: quant of '%s': scale %.9g (channel "
                                                       "%d) must be finite and > 0",
@@ -279,7 +283,9 @@ static enum quanta_status check_values(struct graph *g, const char *source,
 static const char *role_name(const struct graph_node *node, char role)
 {
     switch (role) {
-    case 'w': return node->op == GRAPH_OP_EMBEDDING ? "table" : "weight";
+    case 'w':
+        return node->op == GRAPH_OP_EMBEDDING || node->op == GRAPH_OP_EMBEDDING_BAG ? "table"
+                                                                                    : "weight";
     case 'b': return "bias";
     case 'p': return "parameter";
     case 'i': return "ids";
@@ -296,7 +302,7 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
     bool quantized = q != QUANTA_DTYPE_INVALID;
     bool fl = !quantized && is_float_dtype(v->dtype);
 
-    if (role == 'n') /* cast: an activation, or ids read as numbers */
+    if (role == 'n') /* cast: an activation, or ids read as numbers; bag offsets or weights */
         role = !quantized && (v->dtype == QUANTA_I32 || v->dtype == QUANTA_I64) ? 'i' : 'x';
     if (role != 'x' && role != 'i' && v->kind != GRAPH_VALUE_CONST)
         return graph_node_fail(c, "%s '%s' must be a tensor of the file", what, v->name);
@@ -309,6 +315,9 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
                                v->name, quanta_dtype_name(v->dtype));
     case 'w':
         if (fl || q == QUANTA_I8 || q == QUANTA_U8)
+            return QUANTA_OK;
+        if (q == QUANTA_I4 &&
+            (c->node->op == GRAPH_OP_EMBEDDING || c->node->op == GRAPH_OP_EMBEDDING_BAG))
             return QUANTA_OK;
         return graph_node_fail(c, "%s '%s' has dtype %s but F32, F16 or BF16 is needed (or I8, "
                                   "U8 with a quant entry)",

@@ -968,6 +968,7 @@ static void cv_free(struct cv *cv)
     }
     free(cv->vals);
     free(cv->skip);
+    free(cv->bags);
 }
 
 static bool integer_elem(int elem)
@@ -1016,6 +1017,8 @@ static enum quanta_status convert(struct cv *cv, struct onnx_import_info *info)
         return st;
     if (og->n_nodes > 0 && !(cv->skip = calloc((size_t)og->n_nodes, sizeof *cv->skip)))
         return cv_nomem(cv);
+    if ((st = cv_find_bags(cv)))
+        return st;
     for (int i = 0; i < og->n_nodes; i++) {
         const struct onnx_node *node = &og->nodes[i];
         cv->node = node;

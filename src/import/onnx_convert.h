@@ -78,6 +78,15 @@ struct cv_value {
     bool is_output;                 /* a graph output */
 };
 
+/* A Loop recognised as nn.EmbeddingBag (onnx_bag.c): ONNX names. */
+struct cv_bag {
+    const char *ids;                /* NULL: not a bag */
+    const char *offsets;            /* NULL: fixed bags, ids [N, T] */
+    const char *weights;            /* per-sample weights, or NULL */
+    const char *table;
+    int mode;                       /* enum graph_mode */
+};
+
 struct cv {
     const struct onnx_model *m;
     const struct onnx_import_options *opt;
@@ -91,6 +100,7 @@ struct cv {
     int node_index;
     char node_name[256];            /* its quanta name (unique) */
     bool *skip;                     /* per ONNX node: converted as part of a fusion */
+    struct cv_bag *bags;            /* per ONNX node, or NULL when no Loop is a bag */
     bool probe;                     /* see cv_convert_node */
 };
 
@@ -188,6 +198,11 @@ enum quanta_status cv_convert_node(struct cv *cv);
 /* Folds the node when every input is constant (or it only needs shapes):
  * *done true when it did. */
 enum quanta_status cv_fold_node(struct cv *cv, bool *done);
+
+/* Finds the Loops that are nn.EmbeddingBag (cv->bags) and marks the nodes
+ * only they needed as skipped; cv_convert_bag converts such a Loop. */
+enum quanta_status cv_find_bags(struct cv *cv);
+enum quanta_status cv_convert_bag(struct cv *cv);
 
 /* Tensors. */
 struct onnx_tensor *cv_tensor_new(enum quanta_dtype dtype, const struct quanta_shape *shape);

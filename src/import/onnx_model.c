@@ -20,7 +20,15 @@ struct dec {
     const char *source;
     const char *dir;
     struct quanta_error *err;
+    int depth;                  /* of graphs within node attributes */
 };
+
+/* Subgraphs (Loop, If, Scan bodies) deeper than this are refused. */
+#define ONNX_MAX_GRAPH_DEPTH 8
+
+static void graph_free_onnx(struct onnx_graph *g);
+static enum quanta_status decode_graph(const struct dec *d, const struct pb_reader *parent,
+                                       const struct pb_field *f, struct onnx_graph *g);
 
 static enum quanta_status dec_fail(const struct dec *d, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -655,6 +663,10 @@ static void attr_free(struct onnx_attr *a)
     }
     free(a->floats);
     free(a->ints);
+    if (a->g) {
+        graph_free_onnx(a->g);
+        free(a->g);
+    }
 }
 
 static enum quanta_status decode_attr(const struct dec *d, const char *where_in,
@@ -698,10 +710,27 @@ static enum quanta_status decode_attr(const struct dec *d, const char *where_in,
             }
             st = decode_tensor(d, where, &r, &g, a->t);
             break;
+        case 6: {
+            struct dec sub = *d;
+            if (a->g) {
+                st = dec_fail(d, where, "has two graphs");
+                break;
+            }
+            if (++sub.depth > ONNX_MAX_GRAPH_DEPTH) {
+                st = dec_fail(d, where, "nests graphs more than %d deep", ONNX_MAX_GRAPH_DEPTH);
+                break;
+            }
+            if (!(a->g = calloc(1, sizeof *a->g))) {
+                st = nomem(d);
+                break;
+            }
+            st = decode_graph(&sub, &r, &g, a->g);
+            break;
+        }
         case 7: st = add_fixed(d, where, &g, "floats", 4, &floats); break;
         case 8: st = add_varints(d, where, &g, "ints", &ints); break;
         case 20: st = get_int32(d, where, &g, "type", &a->type); break;
-        default: break; /* g, graphs, strings, ...: the type tells what is there */
+        default: break; /* graphs, strings, ...: the type tells what is there */
         }
     }
     if (!st && res != PB_END)
@@ -1059,7 +1088,7 @@ enum quanta_status onnx_model_decode(struct onnx_model *m, const void *bytes, si
                                      const char *source, const char *dir,
                                      struct quanta_error *err)
 {
-    struct dec d = {source ? source : "model", dir, err};
+    struct dec d = {source ? source : "model", dir, err, 0};
     struct pb_reader r;
     struct pb_field f;
     enum pb_result res;
@@ -1158,7 +1187,7 @@ enum quanta_status onnx_model_load(struct onnx_model *m, const char *path,
 enum quanta_status onnx_tensor_decode(struct onnx_tensor *t, const void *bytes, size_t size,
                                       const char *source, struct quanta_error *err)
 {
-    struct dec d = {source ? source : "tensor", NULL, err};
+    struct dec d = {source ? source : "tensor", NULL, err, 0};
     struct pb_reader top;
     pb_reader_init(&top, bytes, size);
     /* decode_tensor reads the payload of a LEN field: the whole buffer */

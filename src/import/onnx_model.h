@@ -9,7 +9,8 @@
  *   NodeProto       input 1, output 2, name 3, op_type 4, attribute 5,
  *                   domain 7
  *   AttributeProto  name 1, f 2, i 3, s 4, t 5, g 6, floats 7, ints 8,
- *                   strings 9, tensors 10, graphs 11, type 20
+ *                   strings 9, tensors 10, graphs 11, type 20 (g decoded
+ *                   as a graph, up to 8 deep: Loop bodies)
  *   ValueInfoProto  name 1, type 2 (TypeProto: tensor_type 1; Tensor:
  *                   elem_type 1, shape 2; TensorShapeProto: dim 1;
  *                   Dimension: dim_value 1, dim_param 2)
@@ -79,6 +80,8 @@ struct onnx_tensor {
     void *data;                 /* numel floats or int64s, owned; NULL if numel 0 */
 };
 
+struct onnx_graph;
+
 struct onnx_attr {
     char *name;
     int type;                   /* enum onnx_attr_type */
@@ -91,6 +94,7 @@ struct onnx_attr {
     int n_floats;
     int64_t *ints;
     int n_ints;
+    struct onnx_graph *g;       /* a subgraph (Loop's body), owned, or NULL */
 };
 
 struct onnx_node {

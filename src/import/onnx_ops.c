@@ -2089,6 +2089,35 @@ static enum quanta_status op_gather(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* Gather(table, ids [N, T]) then ReduceSum/Mean/Max over axis 1 (the
+ * averaged-embedding classifier): the embedding node becomes one
+ * embedding_bag when this reduction is its only reader. */
+static enum quanta_status fuse_bag(struct cv *cv, const struct cv_value *x, enum graph_op op,
+                                   const bool *red, bool *done)
+{
+    *done = false;
+    if ((op != GRAPH_OP_MEAN && op != GRAPH_OP_REDUCE_SUM && op != GRAPH_OP_REDUCE_MAX) ||
+        x->shape.rank != 3 || x->flat || !red[1] || red[2])
+        return QUANTA_OK;
+    int p = cv_producer(cv, x->q);
+    if (p < 0 || cv->g->nodes[p].op != GRAPH_OP_EMBEDDING || !cv_sole_reader(cv, x->q))
+        return QUANTA_OK;
+    enum quanta_status st = cv_retag_node(cv, p, GRAPH_OP_EMBEDDING_BAG);
+    if (st)
+        return st;
+    struct graph_node *nd = &cv->g->nodes[p];
+    nd->attrs.mode = op == GRAPH_OP_MEAN ? GRAPH_MODE_MEAN
+                     : op == GRAPH_OP_REDUCE_SUM ? GRAPH_MODE_SUM
+                                                 : GRAPH_MODE_MAX;
+    struct cv_value out = *x;
+    out.shape.rank = 2;
+    out.shape.dims[1] = x->shape.dims[2];
+    cv_perm_identity(2, out.perm);
+    cv->g->values[x->q].shape = out.shape;
+    *done = true;
+    return def_new(cv, &out);
+}
+
 /* ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2 (axes as an input
  * from opset 13 for ReduceSum, 18 for the others); ArgMax, ArgMin (one
  * axis, select_last_index). */
@@ -2111,6 +2140,7 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
     int64_t axes[QUANTA_MAX_RANK], keepdims, noop = 0, last = 0;
     int n = 1;
     enum quanta_status st;
+    bool done = false;
     bool arg = op == GRAPH_OP_ARGMAX || op == GRAPH_OP_ARGMIN;
     if ((st = cv_check_attrs(cv, arg ? arg_attrs : attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = cv_attr_int(cv, "keepdims", 1, &keepdims)))
@@ -2134,6 +2164,10 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
         return cv_fail(cv, "reduces over the batch axis, which is not supported");
     if (x->flat && !red[1])
         return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    if (!keepdims && (st = fuse_bag(cv, x, op, red, &done)))
+        return st;
+    if (done)
+        return QUANTA_OK;
     int qx = x->q;
     if (!x->flat && (st = cv_materialize(cv, x, x->perm, &qx)))
         return st;
@@ -3233,13 +3267,16 @@ enum quanta_status cv_convert_node(struct cv *cv)
         {"CastLike", op_cast},
         {"LayerNormalization", op_layer_norm},
         {"InstanceNormalization", op_instance_norm},
+        {"Loop", cv_convert_bag},
     };
     /* operators that follow a batch axis moved by Transpose or merged with
      * other axes by Reshape (attention as torch's nn.MultiheadAttention
      * exports it) */
     static const char *const moved_ok[] = {"Transpose", "Reshape", "MatMul", "Gemm", "Softmax",
                                            "Slice", "Add", "Sub", "Mul", "Div", "Identity",
-                                           "Dropout", NULL};
+                                           "Dropout",
+                                           "Loop", /* a bag reads other values: cv_convert_bag */
+                                           NULL};
     bool ok = false;
     for (int i = 0; moved_ok[i] && !ok; i++)
         ok = op_is(cv, moved_ok[i]);

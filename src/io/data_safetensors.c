@@ -75,6 +75,12 @@ enum quanta_status dataset_open_safetensors(struct dataset *ds, const char *tens
         }
     }
     const struct st_tensor *t = s->tensor;
+    if (t->dtype == QUANTA_I4) {
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s' is I4 (packed 4-bit), which "
+                                                "is for embedding tables, not data",
+                         path, t->name);
+        goto fail;
+    }
     if (t->shape.rank < 1) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s' is a scalar: no sample axis",
                          path, t->name);

@@ -146,7 +146,7 @@ static enum quanta_status parse_entry(const char *path, const char *name, const 
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "%s: tensor '%s': shape %s has too many elements (overflow)", path,
                            name, shape_text);
-    uint64_t nbytes = (uint64_t)numel * esize;
+    uint64_t nbytes = quanta_dtype_bytes(t->dtype, &t->shape);
 
     if (!offsets)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': missing data_offsets", path,

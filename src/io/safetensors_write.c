@@ -158,7 +158,7 @@ static enum quanta_status check_input(const char *path, const struct st_tensor_d
             st = quanta_fail(err, QUANTA_ERR_INTERNAL, "%s: tensor '%s': invalid shape", path,
                              d->name);
         else {
-            sizes[i] = (uint64_t)numel * esize;
+            sizes[i] = quanta_dtype_bytes(d->dtype, &d->shape);
             total += sizes[i];
             keys[i] = d->name;
         }

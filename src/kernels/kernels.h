@@ -333,6 +333,24 @@ struct f32_embedding_params {
 typedef int64_t (*f32_embedding_fn)(const struct f32_embedding_params *p, const int64_t *ids,
                                     const float *table, float *y);
 
+/* ---- embedding bag (f32_embedding_bag_ref.c) ----
+ * Bag b holds ids[start(b) .. end(b) - 1]: b * bag .. (b + 1) * bag for
+ * fixed bags (bag > 0), offsets[b] .. offsets[b + 1] (the last to n_ids)
+ * when bag == 0; the caller checks 0 <= offsets[b] <= offsets[b + 1] <=
+ * n_ids. y[b, :] = sum (times weights[t] when weights != NULL), the sum
+ * over the count (mean) or the largest (max) of the rows, in id order;
+ * an empty bag gives zeros. Returns -1, or the position of the first id
+ * outside [0, vocab) (y is then partly written). */
+enum f32_bag_mode { F32_BAG_SUM, F32_BAG_MEAN, F32_BAG_MAX };
+struct f32_embedding_bag_params {
+    size_t n_bags, n_ids, bag;
+    size_t vocab, dim;
+    enum f32_bag_mode mode;
+};
+typedef int64_t (*f32_embedding_bag_fn)(const struct f32_embedding_bag_params *p,
+                                        const int64_t *ids, const int64_t *offsets,
+                                        const float *weights, const float *table, float *y);
+
 /* ---- packed weights (conv2d, dense) ----
  * pack_size(p): floats the packed weights AND bias take; depends only on
  *   out_c, kernel_h, kernel_w, in_c and groups (dense: in_k, out_n).
@@ -389,6 +407,7 @@ struct f32_kernels {
     f32_reduce_fn mean;
     f32_concat_fn concat;
     f32_embedding_fn embedding;
+    f32_embedding_bag_fn embedding_bag;
 
     /* Packed weights (added for the fast levels). conv2d and dense above
      * take weights as stored and run at reference speed at every level;
@@ -492,6 +511,9 @@ void f32_mean__ref(const struct f32_reduce_params *p, const float *x, float *y);
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y);
 int64_t f32_embedding__ref(const struct f32_embedding_params *p, const int64_t *ids,
                            const float *table, float *y);
+int64_t f32_embedding_bag__ref(const struct f32_embedding_bag_params *p, const int64_t *ids,
+                               const int64_t *offsets, const float *weights, const float *table,
+                               float *y);
 
 /* packed-weight entries of the ref table (src/kernels/ref/f32_packed_ref.c):
  * packed = the weights as stored followed by the bias (zeros for NULL),

@@ -332,6 +332,43 @@ int64_t q8_embedding__ref(int64_t n_ids, const int64_t *ids, int64_t vocab, int 
                           const struct q8_unary *rq, bool per_row, const int8_t *table,
                           int8_t *y);
 
+/* ---- embedding bag (q8_embedding_bag_ref.c) ----
+ * Bags as in f32_embedding_bag (kernels.h). The table is int8 (bits 8:
+ * rows of dim bytes) or packed 4-bit (bits 4: rows of (dim + 1) / 2 bytes,
+ * element j in byte j / 2, low nibble for even j, a two's-complement value
+ * in [-8, 7]). Row r reads v[t, j] = (double)scale[r'] * (q - zero_point[r'])
+ * with r' = r when per_row, else 0; a weight w[t] is (double)weights[t] or,
+ * for int8 weights (weights_q8), (double)w_scale * (wq - w_zero_point).
+ * Per column, in double and in id order:
+ *   sum   a = sum_t w[t] * v[t, j]   (w[t] = 1 without weights)
+ *   mean  a = (sum_t v[t, j]) / count
+ *   max   a = max_t v[t, j]
+ *   empty bag: a = 0
+ * then y = clamp(out_zero_point + round(a / (double)out_scale), -128, 127),
+ * round() half away from zero: one rounding per output (quanta-format(5)).
+ * Returns -1, or the position of the first id outside [0, vocab). */
+struct q8_embedding_bag_params {
+    int64_t n_bags, n_ids, bag;     /* bag 0: offsets */
+    int64_t vocab;
+    int dim;
+    int bits;                       /* 8 or 4 */
+    int mode;                       /* enum f32_bag_mode */
+    bool per_row;
+    const float *scale;             /* [vocab] per row, else [1] */
+    const int32_t *zero_point;      /* same; NULL: all zero */
+    const float *weights;           /* [n_ids] float per-sample weights, or NULL */
+    const int8_t *weights_q8;       /* [n_ids] int8 per-sample weights, or NULL */
+    float w_scale;
+    int32_t w_zero_point;
+    float out_scale;
+    int32_t out_zero_point;
+};
+typedef int64_t (*q8_embedding_bag_fn)(const struct q8_embedding_bag_params *p,
+                                       const int64_t *ids, const int64_t *offsets,
+                                       const int8_t *table, int8_t *y);
+int64_t q8_embedding_bag__ref(const struct q8_embedding_bag_params *p, const int64_t *ids,
+                              const int64_t *offsets, const int8_t *table, int8_t *y);
+
 /* ---- softmax (q8_softmax_ref.c): int8 in, float out ----
  * x viewed as [outer, len, inner], softmax along len. With
  * table[k] = (float)exp(-sx * k) for k in [0, 255] (built at plan time in
@@ -487,6 +524,7 @@ struct q8_kernels {
     q8_concat_fn concat;
     q8_mean_fn mean;
     q8_embedding_fn embedding;
+    q8_embedding_bag_fn embedding_bag;
     q8_resize_linear_fn resize_linear;
     q8_softmax_fn softmax;
     q8_quantize_fn quantize;

@@ -39,6 +39,7 @@
         .concat = q8_concat__ref,                                                              \
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
+        .embedding_bag = q8_embedding_bag__ref,                                                \
         .resize_linear = q8_resize_linear__ref,                                                \
         .softmax = q8_softmax__ref,                                                            \
         .quantize = q8_quantize__##pool,                                                       \

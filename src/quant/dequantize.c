@@ -52,7 +52,16 @@ static float *dequantize_const(const struct graph_value *v)
         int64_t c = per_channel ? (i / inner) % dim : 0;
         double s = q->n > 0 && q->scales ? q->scales[c] : q->scale;
         double zp = q->n > 0 && q->zero_points ? q->zero_points[c] : q->zero_point;
-        f[i] = (float)(s * (quant_value(v->dtype, v->data, i) - zp));
+        double x;
+        if (v->dtype == QUANTA_I4) { /* packed rows along the last axis */
+            int64_t d = v->shape.dims[v->shape.rank - 1];
+            x = quanta_i4_get((const char *)v->data +
+                                  (uint64_t)(i / d) * quanta_dtype_row_bytes(QUANTA_I4, d),
+                              i % d);
+        } else {
+            x = quant_value(v->dtype, v->data, i);
+        }
+        f[i] = (float)(s * (x - zp));
     }
     return f;
 }

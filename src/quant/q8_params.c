@@ -75,7 +75,7 @@ static enum quanta_status reduction_checks(const struct q8_tensor *x, const stru
     if (!w || w->dtype != QUANTA_I8)
         return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s': weight is %s but must be I8",
                            NODE(node), w ? quanta_dtype_name(w->dtype) : "missing");
-    if (out_channels < 1 || !w->scales || !w->zero_points ||
+    if (out_channels < 1 || !w->scales ||
         (w->n != 1 && (w->n != out_channels || w->axis != 0)))
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "node '%s': weight has %d scales on axis %d but needs 1 or %d on "
@@ -97,7 +97,7 @@ static enum quanta_status reduction_checks(const struct q8_tensor *x, const stru
                                "node '%s': weight scale of channel %d is %g, not a positive "
                                "finite number",
                                NODE(node), o, (double)sw);
-        if (w->zero_points[o] != 0)
+        if (w->zero_points && w->zero_points[o] != 0)
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "node '%s': weight zero point of channel %d is %d but weights "
                                "are symmetric (0)",

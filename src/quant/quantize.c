@@ -19,14 +19,15 @@
  *   range. max_pool2d, flatten and reshape only move data: they run in the
  *   domain of their input and keep its parameters (so does concat when all
  *   its inputs share theirs). softmax runs int8 in / float out where its
- *   input is int8; embedding quantizes its table per tensor and keeps the
- *   table's parameters; batch_norm left unfolded runs float. A layer norm
- *   written out (mean, sub, pow, mean, add eps, sqrt, div) keeps its
+ *   input is int8; embedding quantizes its table per row and requantizes
+ *   rows into the output's parameters; embedding_bag likewise, one
+ *   requantization per bag; batch_norm left unfolded runs float. A layer
+ *   norm written out (mean, sub, pow, mean, add eps, sqrt, div) keeps its
  *   statistics and the node that makes its input float (in_layer_norm).
  *   A constant converted for a single reader keeps its name; one read by
  *   several nodes gets a converted copy "<name>.q" (".f16", ".folded").
- * weight-only: conv2d/dense weights I8 (with their scales), embedding
- *   tables I8 per row, rest float.
+ * weight-only: conv2d/dense weights I8 (with their scales), embedding and
+ *   embedding_bag tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
 #include "quant/q8_params.h"
@@ -656,6 +657,7 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_SOFTMAX: /* int8 in, float out: only where its input is int8 anyway */
         return r->prim_int8[n->inputs[0]];
     case GRAPH_OP_EMBEDDING:
+    case GRAPH_OP_EMBEDDING_BAG:
         return is_float_const(a, n->inputs[1]) && !quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL: {
@@ -733,14 +735,55 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     }
 }
 
-/* An embedding table as I8, symmetric per row; shared by its readers. */
+/* An embedding table [V, D] as I4, symmetric per row (--embedding-bits 4). */
+static enum quanta_status quantize_table_i4(struct rewrite *r, int v, int *index)
+{
+    const struct graph_value *av = &r->a->values[v];
+    int64_t rows = av->shape.dims[0], d = av->shape.dims[1];
+    float *f = qz_const_to_f32(av);
+    uint8_t *q = malloc((size_t)(rows * ((d + 1) / 2) > 0 ? rows * ((d + 1) / 2) : 1));
+    float *scales = malloc((size_t)(rows > 0 ? rows : 1) * sizeof *scales);
+    char *name = const_name(r, v, ".q");
+    enum quanta_status st = QUANTA_OK;
+    if (!f || !q || !scales || !name) {
+        free(q);
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    quantize_rows_i4(f, rows, d, q, scales);
+    int w = qz_add_owned_const(r->out, name, QUANTA_I4, &av->shape, q);
+    if (w < 0) {
+        free(scales);
+        st = nomem(r);
+        goto done;
+    }
+    struct graph_quant quant;
+    if ((st = add_channel_params(r, name, QUANTA_I4, scales, rows, &quant)))
+        goto done;
+    r->out->values[w].quant = quant;
+    *index = w;
+done:
+    free(f);
+    free(name);
+    return st;
+}
+
+/* An embedding table as I8 (I4 with --embedding-bits 4), symmetric per
+ * row; shared by its readers. */
 static enum quanta_status table_int8(struct rewrite *r, int v, int *index)
 {
     if (r->qv[v] >= 0) {
         *index = r->qv[v];
         return QUANTA_OK;
     }
-    enum quanta_status st = quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    enum quanta_status st = r->opt->embedding_bits == 4
+                                ? quantize_table_i4(r, v, index)
+                                : quantize_weight(r, v, true, index, NULL, NULL, NULL);
+    /* symmetric rows: no zero point tensor (quanta-format(5)), 4 bytes a row
+     * saved; the unused I32 tensor is not written */
+    if (!st)
+        r->out->values[*index].quant.zero_points = NULL;
     if (!st)
         r->qv[v] = *index;
     return st;
@@ -773,6 +816,27 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
     enum quanta_status st;
     bool has_weights = n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE;
     int y = n->outputs[0], o;
+    if (n->op == GRAPH_OP_EMBEDDING_BAG) {
+        /* ids, offsets and per-sample weights as they are (the kernel reads
+         * float weights); the table as for embedding; one requantization
+         * of each bag's reduction into the output's calibrated range */
+        struct graph_quant q;
+        for (int k = 0; k < n->n_inputs; k++) {
+            if (k == 1)
+                continue;
+            ins[k] = -1;
+            if (n->inputs[k] >= 0 && (st = get_float(r, n->inputs[k], &ins[k])))
+                return st;
+        }
+        if ((st = table_int8(r, n->inputs[1], &ins[1])) ||
+            (st = lookup_params(r, y, n->name, GRAPH_ACT_NONE, 0.0, &q)) ||
+            (st = add_output_value(r, y, q.dtype, &q, &o)))
+            return st;
+        r->qv[y] = o;
+        r->prim_int8[y] = true;
+        return qz_add_node_like(r->out, n, NULL, ins, n->n_inputs, &o, 1) < 0 ? nomem(r)
+                                                                             : QUANTA_OK;
+    }
     if (n->op == GRAPH_OP_EMBEDDING) {
         /* ids as they are; the table symmetric per row (FBGEMM's row-wise
          * tables: rows differ in range and are read one at a time); each
@@ -946,7 +1010,8 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
 {
     int v = n->inputs[k];
     if (k != 1 ||
-        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING) ||
+        (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_EMBEDDING &&
+         n->op != GRAPH_OP_EMBEDDING_BAG) ||
         excluded(r, n) || !is_float_const(r->a, v))
         return QUANTA_OK;
     *done = true;
@@ -956,7 +1021,9 @@ static enum quanta_status convert_weight_only(struct rewrite *r, const struct gr
     }
     /* embedding tables per row, whatever --weights says: rows are read
      * one at a time and differ in range (FBGEMM's row-wise tables) */
-    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL || n->op == GRAPH_OP_EMBEDDING;
+    if (n->op == GRAPH_OP_EMBEDDING || n->op == GRAPH_OP_EMBEDDING_BAG)
+        return table_int8(r, v, index);
+    bool per_channel = r->opt->weights == QUANTIZE_PER_CHANNEL;
     enum quanta_status st = quantize_weight(r, v, per_channel, index, NULL, NULL, NULL);
     if (!st)
         r->qv[v] = *index;

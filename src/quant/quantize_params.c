@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 void quantize_options_default(struct quantize_options *opt)
 {
@@ -19,6 +20,7 @@ void quantize_options_default(struct quantize_options *opt)
     opt->n_exclude = 0;
     opt->allow_nonfinite = false;
     opt->int8_outputs = false;
+    opt->embedding_bits = 8;
     opt->notes = NULL;
     opt->equalize = false;
     opt->means = NULL;
@@ -133,5 +135,30 @@ void quantize_bias_i32(const float *b, int64_t n, const float *scales, bool per_
         if (r < (double)INT32_MIN)
             r = (double)INT32_MIN;
         q[i] = (int32_t)r;
+    }
+}
+
+void quantize_rows_i4(const float *w, int64_t rows, int64_t d, uint8_t *q, float *scales)
+{
+    int64_t row_bytes = (d + 1) / 2;
+    memset(q, 0, (size_t)(rows * row_bytes));
+    for (int64_t r = 0; r < rows; r++) {
+        const float *wr = w + r * d;
+        double m = 0.0;
+        for (int64_t i = 0; i < d; i++) {
+            double a = fabs((double)wr[i]);
+            if (a > m && a <= DBL_MAX)
+                m = a;
+        }
+        float s = (float)(m / 7.0);
+        if (!(s > 0.0f) || !isfinite(s))
+            s = 1.0f; /* an all-zero row */
+        scales[r] = s;
+        uint8_t *qr = q + r * row_bytes;
+        for (int64_t i = 0; i < d; i++) {
+            double v = round((double)wr[i] / (double)s);
+            v = v != v ? 0.0 : v > 7.0 ? 7.0 : v < -7.0 ? -7.0 : v;
+            qr[i / 2] |= (uint8_t)(((int)v & 15) << (4 * (i % 2)));
+        }
     }
 }

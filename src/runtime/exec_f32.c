@@ -768,6 +768,37 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
     return QUANTA_OK;
 }
 
+static enum quanta_status exec_embedding_bag(struct runner *r, const struct graph_node *nd,
+                                             float *y, struct quanta_error *err)
+{
+    const struct runner_value *ids = &r->values[nd->inputs[0]];
+    const struct quanta_shape *ts = in_shape(r, nd, 1);
+    int off, w;
+    graph_bag_inputs(r->g, nd, &off, &w);
+    const struct quanta_shape *ys = &r->values[nd->outputs[0]].shape;
+    struct f32_embedding_bag_params p = {
+        .n_bags = (size_t)ys->dims[0],
+        .n_ids = numel(&ids->shape),
+        .bag = off >= 0 ? 0 : (size_t)ids->shape.dims[1],
+        .vocab = (size_t)ts->dims[0],
+        .dim = (size_t)ts->dims[1],
+        .mode = nd->attrs.mode == GRAPH_MODE_SUM    ? F32_BAG_SUM
+                : nd->attrs.mode == GRAPH_MODE_MEAN ? F32_BAG_MEAN
+                                                    : F32_BAG_MAX,
+    };
+    const int64_t *offsets = off >= 0 ? r->values[off].ids : NULL;
+    enum quanta_status st;
+    if (offsets && (st = runner_check_offsets(nd, offsets, p.n_bags, p.n_ids, err)))
+        return st;
+    int64_t bad = r->f32->embedding_bag(&p, ids->ids, offsets, w >= 0 ? r->values[w].view : NULL,
+                                        in_data(r, nd, 1), y);
+    if (bad >= 0)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (embedding_bag): id %lld outside [0, %zu)", nd->name,
+                           (long long)ids->ids[bad], p.vocab);
+    return QUANTA_OK;
+}
+
 static void exec_mean(struct runner *r, const struct graph_node *nd, float *y,
                       enum f32_reduce_op op)
 {
@@ -838,6 +869,7 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_INSTANCE_NORM: exec_instance_norm(r, nd, y); break;
     case GRAPH_OP_CAST: return exec_cast(r, nd, y, err);
     case GRAPH_OP_EMBEDDING: return exec_embedding(r, nd, y, err);
+    case GRAPH_OP_EMBEDDING_BAG: return exec_embedding_bag(r, nd, y, err);
     case GRAPH_OP_MEAN: exec_mean(r, nd, y, F32_REDUCE_MEAN); break;
     case GRAPH_OP_REDUCE_SUM: exec_mean(r, nd, y, F32_REDUCE_SUM); break;
     case GRAPH_OP_ARGMAX: exec_mean(r, nd, y, F32_REDUCE_ARGMAX); break;

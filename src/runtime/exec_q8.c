@@ -299,6 +299,18 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
 {
     const struct runner_value *ids = &r->values[nd->inputs[0]];
     const struct quanta_shape *ts = &r->g->values[nd->inputs[1]].shape;
+    if (r->g->values[nd->inputs[1]].quant.dtype == QUANTA_I4) {
+        /* 4-bit rows: bags of one id (plan_embedding) */
+        struct q8_embedding_bag_params p = np->bag;
+        p.n_ids = p.n_bags = quanta_shape_numel(&ids->shape);
+        p.bag = 1;
+        int64_t bad = r->q8->k->embedding_bag(&p, ids->ids, NULL, q8_in(r, nd->inputs[1]), y);
+        if (bad >= 0)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "node '%s' (embedding): id %lld outside [0, %lld)", nd->name,
+                               (long long)ids->ids[bad], (long long)ts->dims[0]);
+        return QUANTA_OK;
+    }
     const struct q8_unary *rq = np->embedding.rows ? np->embedding.rows : &np->embedding.one;
     int64_t bad = r->q8->k->embedding(numel(&ids->shape), ids->ids, ts->dims[0],
                                       (int)ts->dims[1], rq, np->embedding.rows != NULL,
@@ -307,6 +319,34 @@ static enum quanta_status exec_embedding(struct runner *r, const struct graph_no
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "node '%s' (embedding): id %lld outside [0, %lld)", nd->name,
                            (long long)ids->ids[bad], (long long)ts->dims[0]);
+    return QUANTA_OK;
+}
+
+static enum quanta_status exec_embedding_bag(struct runner *r, const struct graph_node *nd,
+                                             const struct q8_node_plan *np, int8_t *y,
+                                             struct quanta_error *err)
+{
+    const struct runner_value *ids = &r->values[nd->inputs[0]];
+    int off, w;
+    graph_bag_inputs(r->g, nd, &off, &w);
+    struct q8_embedding_bag_params p = np->bag; /* table parameters from plan */
+    p.n_bags = shape_of(r, nd->outputs[0])->dims[0];
+    p.n_ids = quanta_shape_numel(&ids->shape);
+    p.bag = off >= 0 ? 0 : ids->shape.dims[1];
+    const int64_t *offsets = off >= 0 ? r->values[off].ids : NULL;
+    enum quanta_status st;
+    if (offsets &&
+        (st = runner_check_offsets(nd, offsets, (size_t)p.n_bags, (size_t)p.n_ids, err)))
+        return st;
+    if (w >= 0 && r->g->values[w].quant.dtype != QUANTA_DTYPE_INVALID)
+        p.weights_q8 = q8_in(r, w);
+    else if (w >= 0)
+        p.weights = r->values[w].view;
+    int64_t bad = r->q8->k->embedding_bag(&p, ids->ids, offsets, q8_in(r, nd->inputs[1]), y);
+    if (bad >= 0)
+        return quanta_fail(err, QUANTA_ERR_INPUT,
+                           "node '%s' (embedding_bag): id %lld outside [0, %lld)", nd->name,
+                           (long long)ids->ids[bad], (long long)p.vocab);
     return QUANTA_OK;
 }
 
@@ -410,6 +450,7 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     case GRAPH_OP_CONCAT: exec_concat(r, nd, r->q8->nodes + node_index, y); break;
     case GRAPH_OP_MEAN: exec_mean(r, nd, np, y); break;
     case GRAPH_OP_EMBEDDING: st = exec_embedding(r, nd, np, y, err); break;
+    case GRAPH_OP_EMBEDDING_BAG: st = exec_embedding_bag(r, nd, np, y, err); break;
     case GRAPH_OP_SOFTMAX: exec_softmax(r, nd, np); break;
     default: /* float-only ops: plan_q8 refused them */
         return quanta_fail(err, QUANTA_ERR_INTERNAL, "node '%s' (%s): no int8 kernel", nd->name,

@@ -86,6 +86,7 @@ static enum quanta_status plan_const(struct runner *r, int v, struct quanta_erro
                            quanta_dtype_name(gv->quant.dtype));
     switch (gv->dtype) {
     case QUANTA_I8:
+    case QUANTA_I4: /* packed rows: embedding tables, read by the bag kernel */
         p->data[v] = gv->data;
         return QUANTA_OK;
     case QUANTA_U8:
@@ -361,6 +362,58 @@ static enum quanta_status plan_concat(struct runner *r, const struct graph_node 
     return QUANTA_OK;
 }
 
+/* The arithmetic of quanta-format(5) "embedding_bag": rows dequantized
+ * with their table's parameters, reduced in double, one rounding. */
+static enum quanta_status plan_embedding_bag(struct runner *r, const struct graph_node *nd,
+                                             struct q8_node_plan *np, struct quanta_error *err)
+{
+    const struct graph *g = r->g;
+    int ids = nd->inputs[0], table = nd->inputs[1], y = nd->outputs[0], off = -1, w = -1;
+    if (nd->op == GRAPH_OP_EMBEDDING_BAG)
+        graph_bag_inputs(g, nd, &off, &w);
+    enum quanta_status st;
+    if ((st = need_const(g, nd, table, "table", err)) ||
+        (st = need_int8(g, nd, table, "table", err)) ||
+        (st = need_int8(g, nd, y, "output", err)))
+        return st;
+    const struct graph_value *tv = &g->values[table];
+    const struct graph_quant *tq = &tv->quant, *yq = &g->values[y].quant;
+    if ((tq->dtype != QUANTA_I8 && tq->dtype != QUANTA_I4) || yq->dtype != QUANTA_I8 ||
+        yq->axis >= 0)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (%s): an I8 or I4 table and a "
+                                                  "per-tensor I8 output are needed",
+                           nd->name, graph_op_name(nd->op));
+    if (tq->axis >= 0 && (tq->axis != 0 || tq->n != tv->shape.dims[0]))
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (%s): table '%s' is "
+                                                  "quantized along axis %d; per row (axis 0) "
+                                                  "or per tensor is needed",
+                           nd->name, graph_op_name(nd->op), tv->name, tq->axis);
+    if (w >= 0 && is_quantized(&g->values[w]) && g->values[w].quant.dtype != QUANTA_I8)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (embedding_bag): weights '%s' must "
+                                                  "be float or I8",
+                           nd->name, g->values[w].name);
+    (void)ids;
+    struct q8_embedding_bag_params *p = &np->bag;
+    memset(p, 0, sizeof *p);
+    p->vocab = tv->shape.dims[0];
+    p->dim = (int)tv->shape.dims[1];
+    p->bits = tq->dtype == QUANTA_I4 ? 4 : 8;
+    p->mode = nd->op == GRAPH_OP_EMBEDDING        ? F32_BAG_SUM /* bags of one id */
+              : nd->attrs.mode == GRAPH_MODE_SUM  ? F32_BAG_SUM
+              : nd->attrs.mode == GRAPH_MODE_MEAN ? F32_BAG_MEAN
+                                                  : F32_BAG_MAX;
+    p->per_row = tq->axis == 0;
+    p->scale = tq->scales;
+    p->zero_point = tq->zero_points;
+    if (w >= 0 && is_quantized(&g->values[w])) {
+        p->w_scale = g->values[w].quant.scale;
+        p->w_zero_point = g->values[w].quant.zero_point;
+    }
+    p->out_scale = yq->scale;
+    p->out_zero_point = yq->zero_point;
+    return QUANTA_OK;
+}
+
 static enum quanta_status plan_embedding(struct runner *r, const struct graph_node *nd,
                                          struct q8_node_plan *np, struct quanta_error *err)
 {
@@ -376,6 +429,8 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         (st = need_int8(g, nd, y, "output", err)))
         return st;
     const struct graph_quant *tq = &g->values[table].quant;
+    if (tq->dtype == QUANTA_I4) /* 4-bit rows: the bag kernel, one id per bag */
+        return plan_embedding_bag(r, nd, np, err);
     if (tq->axis < 0)
         return q8_unary_prepare(tq, &g->values[y].quant, GRAPH_ACT_NONE, &np->embedding.one,
                                 nd->name, err);
@@ -389,7 +444,8 @@ static enum quanta_status plan_embedding(struct runner *r, const struct graph_no
         return nomem(err);
     for (int i = 0; i < tq->n; i++) {
         struct graph_quant row = {.dtype = tq->dtype, .axis = -1, .n = 1,
-                                  .scale = tq->scales[i], .zero_point = tq->zero_points[i]};
+                                  .scale = tq->scales[i],
+                                  .zero_point = tq->zero_points ? tq->zero_points[i] : 0};
         row.scales = &row.scale;
         row.zero_points = &row.zero_point;
         if ((st = q8_unary_prepare(&row, &g->values[y].quant, GRAPH_ACT_NONE,
@@ -561,6 +617,8 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
         return plan_concat(r, nd, np, err);
     case GRAPH_OP_EMBEDDING:
         return plan_embedding(r, nd, np, err);
+    case GRAPH_OP_EMBEDDING_BAG:
+        return plan_embedding_bag(r, nd, np, err);
     case GRAPH_OP_SOFTMAX:
         return plan_softmax(r, nd, np, err);
     default: /* batch_norm and the float-only ops */
@@ -666,8 +724,9 @@ void runner_q8_free(struct runner *r)
                 free(np->reduce.packed);
                 free(np->reduce.scale);
                 break;
-            case GRAPH_OP_EMBEDDING:
-                free(np->embedding.rows);
+            case GRAPH_OP_EMBEDDING: /* a 4-bit table's plan is np->bag: nothing owned */
+                if (r->g->values[r->g->nodes[n].inputs[1]].quant.dtype != QUANTA_I4)
+                    free(np->embedding.rows);
                 break;
             case GRAPH_OP_CONCAT:
                 free(np->concat.rq);

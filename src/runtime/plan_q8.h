@@ -49,6 +49,7 @@ struct q8_node_plan {
             struct q8_unary one;         /* a per-tensor table */
             struct q8_unary *rows;       /* a row-wise table: [vocab], owned; else NULL */
         } embedding;
+        struct q8_embedding_bag_params bag; /* ids, offsets and weights' data set per run */
         struct q8_leaky_relu_params leaky;
         struct q8_add_params add;
         struct q8_mul_params mul;

@@ -172,7 +172,15 @@ static void dequantize_const(const struct graph_value *v, float *out, size_t n)
             inner *= (size_t)v->shape.dims[d];
         channels = (size_t)v->shape.dims[q->axis];
     }
-    quanta_convert_to_f32(v->dtype, v->data, out, n);
+    if (v->dtype == QUANTA_I4) { /* packed rows along the last axis */
+        int64_t d = v->shape.rank > 0 ? v->shape.dims[v->shape.rank - 1] : 1;
+        uint64_t row = quanta_dtype_row_bytes(QUANTA_I4, d);
+        for (size_t i = 0; d > 0 && i < n / (size_t)d; i++)
+            quanta_convert_to_f32(QUANTA_I4, (const char *)v->data + i * row, out + i * d,
+                                  (size_t)d);
+    } else {
+        quanta_convert_to_f32(v->dtype, v->data, out, n);
+    }
     for (size_t i = 0; i < n; i++) {
         size_t c = per_channel ? (i / inner) % channels : 0;
         float scale = q->scales ? q->scales[c] : q->scale;
@@ -439,4 +447,18 @@ const float *runner_output(const struct runner *r, int index, struct quanta_shap
 size_t runner_arena_size(const struct runner *r)
 {
     return r->arena_floats * sizeof(float);
+}
+
+enum quanta_status runner_check_offsets(const struct graph_node *nd, const int64_t *off,
+                                        size_t n_bags, size_t n_ids, struct quanta_error *err)
+{
+    for (size_t b = 0; b < n_bags; b++) {
+        int64_t lo = b ? off[b - 1] : 0;
+        if (off[b] < lo || (uint64_t)off[b] > n_ids)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "node '%s' (embedding_bag): offsets[%zu] = %lld; offsets must "
+                               "rise from 0 up to the number of ids (%zu)",
+                               nd->name, b, (long long)off[b], n_ids);
+    }
+    return QUANTA_OK;
 }

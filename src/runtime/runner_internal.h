@@ -123,6 +123,11 @@ void exec_resize_params(const struct graph_node *nd, const struct quanta_shape *
  * attrs; false for other ops. p may be NULL to ask only. */
 bool exec_math_params(const struct graph_node *nd, struct f32_math_params *p);
 
+/* Offsets of embedding_bag node nd (runner.c): 0 <= off[b] <= off[b + 1]
+ * <= n_ids, else QUANTA_ERR_INPUT naming the node. */
+enum quanta_status runner_check_offsets(const struct graph_node *nd, const int64_t *off,
+                                        size_t n_bags, size_t n_ids, struct quanta_error *err);
+
 /* Whether the float executor handles op (quantize/dequantize: not). */
 bool exec_f32_supports(enum graph_op op);
 

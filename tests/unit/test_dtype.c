@@ -196,6 +196,30 @@ START_TEST(convert_to_f32)
 }
 END_TEST
 
+/* I4: two's-complement nibbles, low first, rows on whole bytes. */
+START_TEST(i4_packing)
+{
+    ck_assert_int_eq(quanta_dtype_parse("I4"), QUANTA_I4);
+    struct quanta_shape odd = {.rank = 2, .dims = {3, 5}}, vec = {.rank = 1, .dims = {4}};
+    struct quanta_shape scalar = {.rank = 0}, empty = {.rank = 2, .dims = {2, 0}};
+    struct quanta_shape bad = {.rank = 2, .dims = {-1, 4}};
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I4, &odd), 9);
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I4, &vec), 2);
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I4, &scalar), 1);
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I4, &empty), 0);
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I4, &bad), UINT64_MAX);
+    ck_assert_uint_eq(quanta_dtype_bytes(QUANTA_I8, &odd), 15);
+    const unsigned char row[3] = {0x7f, 0x08, 0x0f}; /* 15 7 | 8 0 | 15 0 */
+    static const int want[6] = {-1, 7, -8, 0, -1, 0};
+    float f[5];
+    quanta_convert_to_f32(QUANTA_I4, row, f, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(quanta_i4_get(row, i), want[i]);
+        ck_assert_float_eq(f[i], (float)want[i]);
+    }
+}
+END_TEST
+
 START_TEST(shape_numel)
 {
     struct quanta_shape s = {0, {0}};
@@ -240,6 +264,7 @@ Suite *suite_dtype(void)
     tcase_add_test(tc, bf16_conversions);
     tcase_add_test(tc, convert_to_f32);
     tcase_add_test(tc, shape_numel);
+    tcase_add_test(tc, i4_packing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -261,6 +261,128 @@ START_TEST(test_fixture_embed)
 }
 END_TEST
 
+/* nn.EmbeddingBag as torch.onnx.export writes it (a Loop per bag,
+ * scripts/export_onnx_bag.py): sum, mean, max over fixed bags, the offsets
+ * form with an empty bag, per-sample weights; the Loop and the nodes that
+ * computed its bounds become one embedding_bag node. */
+static int64_t *read_ids(const char *name, const char *ext, int64_t *n)
+{
+    char *path = fixture(name, ext);
+    struct dataset *ds;
+    struct quanta_error err;
+    ck_assert_msg(dataset_open(&ds, path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    *n = ds->n_samples * quanta_shape_numel(&ds->sample_shape);
+    int64_t *ids = malloc((size_t)*n * sizeof *ids);
+    ck_assert_ptr_nonnull(ids);
+    ck_assert_msg(dataset_read_i64(ds, 0, ds->n_samples, ids, &err) == QUANTA_OK, "%s",
+                  err.message);
+    dataset_close(ds);
+    free(path);
+    return ids;
+}
+
+START_TEST(test_fixture_bags)
+{
+    static const char *const names[] = {"bag_sum_fixed",   "bag_mean_fixed",  "bag_max_fixed",
+                                        "bag_sum_offsets", "bag_mean_offsets", "bag_psw_fixed"};
+    static const int modes[] = {GRAPH_MODE_SUM, GRAPH_MODE_MEAN, GRAPH_MODE_MAX,
+                                GRAPH_MODE_SUM, GRAPH_MODE_MEAN, GRAPH_MODE_SUM};
+    const char *name = names[_i];
+    bool offsets = strstr(name, "offsets") != NULL, psw = strstr(name, "psw") != NULL;
+    struct onnx_input_shape shape = {"ids", {.rank = 1, .dims = {7}}};
+    struct onnx_import_options o;
+    memset(&o, 0, sizeof o);
+    if (offsets) {
+        o.input_shapes = &shape;
+        o.n_input_shapes = 1;
+    }
+    struct graph g;
+    char *path = fixture(name, ".onnx");
+    import_ok(&g, path, &o);
+    ck_assert_int_eq(g.n_nodes, 1);
+    ck_assert_int_eq(g.nodes[0].op, GRAPH_OP_EMBEDDING_BAG);
+    ck_assert_int_eq(g.nodes[0].attrs.mode, modes[_i]);
+    int64_t n_ids, n_off = 0, n_out, k;
+    int64_t *ids = read_ids(name, ".ids.npy", &n_ids);
+    int64_t *off = offsets ? read_ids(name, ".offsets.npy", &n_off) : NULL;
+    char *wpath = fixture(name, ".weights.npy"), *epath = fixture(name, ".expected.npy");
+    float *w = psw ? read_all(wpath, NULL, &n_out, &k) : NULL;
+    float *want = read_all(epath, NULL, &n_out, &k);
+    int64_t bags = offsets ? n_off : n_out;
+    struct runner *r;
+    struct quanta_error err;
+    struct runner_options ro = {.max_batch = bags, .threads = 1};
+    ck_assert_msg(runner_create(&r, &g, &ro, &err) == QUANTA_OK, "%s", err.message);
+    const void *in[2] = {ids, offsets ? (const void *)off : (const void *)w};
+    ck_assert_msg(runner_run(r, bags, in, &err) == QUANTA_OK, "%s", err.message);
+    struct quanta_shape ys;
+    const float *y = runner_output(r, 0, &ys);
+    ck_assert_int_eq(ys.dims[0] * ys.dims[1], n_out * k);
+    for (int64_t i = 0; i < n_out * k; i++)
+        ck_assert_msg(fabsf(y[i] - want[i]) <= 1e-5f, "%s [%lld]: %g, PyTorch %g", name,
+                      (long long)i, (double)y[i], (double)want[i]);
+    runner_free(r);
+    free(ids);
+    free(off);
+    free(w);
+    free(want);
+    free(wpath);
+    free(epath);
+    free(path);
+    graph_free(&g);
+}
+END_TEST
+
+/* The offsets form needs the ids' length: without --input-shape the
+ * message says so. */
+START_TEST(test_fixture_bag_offsets_needs_length)
+{
+    struct graph g;
+    struct onnx_import_info info;
+    struct quanta_error err;
+    char *path = fixture("bag_sum_offsets", ".onnx");
+    ck_assert_int_eq(onnx_import_graph(&g, &info, path, NULL, &err), QUANTA_ERR_INPUT);
+    ck_assert_msg(strstr(err.message, "--input-shape ids=[L]"), "%s", err.message);
+    free(path);
+}
+END_TEST
+
+/* Any other Loop (here one with a loop-carried sum) is refused by name;
+ * its body is decoded all the same. */
+START_TEST(test_loop_not_a_bag)
+{
+    struct graph g;
+    struct onnx_import_info info;
+    struct quanta_error err;
+    char *path = fixture("loop_sum", ".onnx");
+    ck_assert_int_eq(onnx_import_graph(&g, &info, path, NULL, &err), QUANTA_ERR_INPUT);
+    ck_assert_msg(strstr(err.message, "(Loop): Loop is imported only as the nn.EmbeddingBag"),
+                  "%s", err.message);
+    free(path);
+}
+END_TEST
+
+/* The text classifier: EmbeddingBag mean -> Linear -> ReLU -> Linear. */
+START_TEST(test_fixture_textbag)
+{
+    struct graph g;
+    char *path = fixture("textbag", ".onnx"), *lpath = fixture("textbag", ".logits.npy");
+    import_ok(&g, path, NULL);
+    ck_assert_int_eq(g.nodes[0].op, GRAPH_OP_EMBEDDING_BAG);
+    ck_assert_int_eq(g.nodes[0].attrs.mode, GRAPH_MODE_MEAN);
+    int64_t n, ln, classes;
+    int64_t *ids = read_ids("textbag", ".input.npy", &n);
+    float *expected = read_all(lpath, NULL, &ln, &classes);
+    ck_assert_int_eq(n, ln * 12);
+    run_and_compare(&g, ids, 12 * sizeof(int64_t), ln, expected, classes, NULL);
+    free(ids);
+    free(expected);
+    free(path);
+    free(lpath);
+    graph_free(&g);
+}
+END_TEST
+
 /* ---- models written byte by byte ------------------------------------------ */
 
 struct pbuf {
@@ -846,6 +968,10 @@ Suite *suite_onnx_import(void)
     tcase_add_test(tc, test_fixture_opset10);
     tcase_add_test(tc, test_fixture_rgb_nchw);
     tcase_add_test(tc, test_fixture_embed);
+    tcase_add_loop_test(tc, test_fixture_bags, 0, 6);
+    tcase_add_test(tc, test_fixture_bag_offsets_needs_length);
+    tcase_add_test(tc, test_fixture_textbag);
+    tcase_add_test(tc, test_loop_not_a_bag);
     suite_add_tcase(s, tc);
     TCase *tb = tcase_create("built");
     tcase_add_test(tb, test_conv_auto_pad);
