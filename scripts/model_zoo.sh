@@ -18,8 +18,10 @@
 # much the random network itself amplifies small errors (see
 # scripts/export_zoo.py, --bn-stats).
 #
-# Usage: scripts/model_zoo.sh [--opset N] [--bn-stats init|data] [--no-export] [MODEL ...]
-#        (default: opset 13, init, every model of scripts/export_zoo.py)
+# Usage: scripts/model_zoo.sh [--opset N] [--bn-stats init|data] [--no-export]
+#                             [--method M] [MODEL ...]
+#        (default: opset 13, init, every model of scripts/export_zoo.py, the
+#        calibration method of quanta quantize unless --method names one)
 # Environment: QUANTA (default ./quanta), OUT (default build/zoo),
 #              THREADS (quanta worker threads, default 1).
 set -eu
@@ -31,11 +33,13 @@ PY=/usr/bin/python3
 OPSET=13
 BN=init
 EXPORT=1
+METHOD=
 while [ $# -gt 0 ]; do
     case "$1" in
         --opset) OPSET=$2; shift 2 ;;
         --bn-stats) BN=$2; shift 2 ;;
         --no-export) EXPORT=0; shift ;;
+        --method) METHOD=$2; shift 2 ;;
         -*) echo "model_zoo: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -66,7 +70,8 @@ for m in "$@"; do
         "$QUANTA" run "$d/float.safetensors" --data "$d/inputs.npy" \
             --output "$d/quanta_out.npy" --threads "$THREADS" > /dev/null 2> "$d/run.err" || true
         if "$QUANTA" quantize "$d/float.safetensors" --data "$d/calib.npy" \
-                -o "$d/int8.safetensors" > /dev/null 2> "$d/quantize.err"; then
+                ${METHOD:+--method "$METHOD"} -o "$d/int8.safetensors" \
+                > /dev/null 2> "$d/quantize.err"; then
             "$QUANTA" eval "$d/float.safetensors" "$d/int8.safetensors" --data "$d/inputs.npy" \
                 --json --threads "$THREADS" > "$d/eval.json" 2> "$d/eval.err" || true
         fi
