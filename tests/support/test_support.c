@@ -10,13 +10,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kernels/cpu_x86.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_packed.h"
 
 static char tmp_dir[256];
 static char path_buf[1024];
+
+const char *ts_self_exe(void)
+{
+    const char *s = getenv("QUANTA_TESTS_EXE");
+    return s && *s ? s : "/proc/self/exe";
+}
 
 const char *ts_src_dir(void)
 {
@@ -225,7 +230,7 @@ const char *ts_level_missing(int level, bool int8, bool *hardware)
     *hardware = false;
     if (!f32_kernels_for_level(l)) {
         char have[200];
-        cpu_x86_describe(have, sizeof have);
+        kernels_cpu_describe(have, sizeof have);
         snprintf(why, sizeof why, "kernel level %s: not supported by this cpu (cpu: %s)",
                  kernels_level_name(l), have);
         *hardware = true;
@@ -233,11 +238,15 @@ const char *ts_level_missing(int level, bool int8, bool *hardware)
     }
     /* the CPU has AMX but Linux refused the tile permission: the int8 amx
      * table would be the vnni one, so testing it as "amx" would be false */
+#if defined(__x86_64__)
     if (int8 && l == KERNELS_LEVEL_AMX && !q8_amx_ready()) {
         snprintf(why, sizeof why,
                  "kernel level amx: the os refused the AMX tile permission (arch_prctl)");
         return why;
     }
+#else
+    (void)int8;
+#endif
     return NULL;
 }
 
@@ -300,7 +309,7 @@ void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
         }
         if (!freopen(out_path, "w", stdout))
             _exit(126);
-        execl("/proc/self/exe", "quanta-tests", suite, (char *)NULL);
+        execl(ts_self_exe(), "quanta-tests", suite, (char *)NULL);
         _exit(127);
     }
     int status = 0;
