@@ -55,6 +55,10 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .dense_packed = f32_dense_packed__ref,                                                \
     };
 F32_REF_TABLE(f32_ref, "ref")
+#if defined(__aarch64__)
+/* neon: NEON int8 GEMM only so far; float runs the reference */
+F32_REF_TABLE(f32_neon, "neon")
+#endif
 #undef F32_REF_TABLE
 
 #if defined(__x86_64__)
@@ -130,6 +134,8 @@ static int level_supported(enum kernels_level level)
     /* AMX also needs Linux to grant the tile state; a level the OS refuses
      * is not offered, so nothing runs the VNNI kernels under AMX's name */
     case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8 && q8_amx_ready();
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return cpu_arm64_get()->asimd;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }
@@ -238,6 +244,8 @@ const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
     case KERNELS_LEVEL_AVX512: return &f32_avx512;
     case KERNELS_LEVEL_VNNI: return &f32_vnni;
     case KERNELS_LEVEL_AMX: return &f32_amx;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return &f32_neon;
 #endif
     case KERNELS_LEVEL_COUNT:
         break;

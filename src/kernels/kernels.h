@@ -316,10 +316,14 @@ struct f32_kernels {
  * amx    + AMX-TILE/INT8 (int8 tiles; float uses the avx512 kernels)
  * AArch64 (src/kernels/cpu_arm64.h):
  * ref    portable C
+ * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
+ *        conv2d/dense; float and the other families use the reference
  * Anything else: ref only. */
 #if defined(__x86_64__)
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(AVX2, "avx2") X(AVX512, "avx512") \
     X(VNNI, "vnni") X(AMX, "amx")
+#elif defined(__aarch64__)
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon")
 #else
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref")
 #endif

@@ -8,7 +8,7 @@
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them. Families without a fast variant
- * keep ref. AArch64: ref only so far. */
+ * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -60,6 +60,8 @@ Q8_TABLE(q8_avx2, "avx2", avx2, avx2, avx2, avx2)
 Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx512, avx2)
 Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni, avx2)
 Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
+#elif defined(__aarch64__)
+Q8_TABLE(q8_neon, "neon", neon, ref, neon, ref)
 #endif
 #undef Q8_TABLE
 
@@ -95,6 +97,8 @@ const struct q8_kernels *q8_kernels_for_level(enum kernels_level level)
     case KERNELS_LEVEL_AVX512: return &q8_avx512;
     case KERNELS_LEVEL_VNNI: return &q8_vnni;
     case KERNELS_LEVEL_AMX: return q8_amx_ready() ? &q8_amx : &q8_vnni;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return &q8_neon;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }

@@ -690,7 +690,11 @@ static const struct q8_gemm_ops ops_amx_on_vnni = {Q8_FORMAT_U8K64, 1, q8_gemm_8
                                                    q8_dwconv__avx512, q8_copy_a_u8__avx512, 0};
 #else
 /* Other targets have no vnni kernels; its plan is still asked (tests). */
-
+#if defined(__aarch64__)
+/* neon: the I16 layout of avx2 under a NEON micro-kernel. */
+static const struct q8_gemm_ops ops_neon = {Q8_FORMAT_I16, 1, q8_gemm_4x16__neon,
+                                            q8_dwconv__neon, NULL, 0};
+#endif
 static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, NULL, NULL, NULL, 1};
 #endif
 
@@ -751,5 +755,8 @@ Q8_PACKED_LEVEL(avx2, Q8_FORMAT_I16, &ops_avx2)
 Q8_PACKED_LEVEL(avx512, Q8_FORMAT_I16, &ops_avx512)
 Q8_PACKED_LEVEL(vnni, Q8_FORMAT_U8, &ops_vnni)
 Q8_PACKED_LEVEL(amx, Q8_FORMAT_U8K64, amx_ops())
+#endif
+#if defined(__aarch64__)
+Q8_PACKED_LEVEL(neon, Q8_FORMAT_I16, &ops_neon)
 #endif
 #undef Q8_PACKED_LEVEL
