@@ -9,8 +9,28 @@
 # libonnx-testdata holds ONNX's backend test data, which the onnx_backend
 # suite imports and runs.
 # Extra package names may be given as arguments; they count as required.
+#
+# `scripts/deps.sh arm64` (make test-arm64) adds what the AArch64 cross
+# build and its test run need: the cross compiler, qemu-user (the tests
+# run under qemu-aarch64; no binfmt_misc needed) and the arm64 builds of
+# the libraries. Those are Debian multiarch packages (libcjson-dev,
+# zlib1g-dev, check are all "Multi-Arch: same", so the :arm64 and :amd64
+# ones install side by side); dpkg must first know the architecture
+# (dpkg --add-architecture arm64, done here as root).
 set -u
-required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata $*"
+arch_pkgs=""
+if [ "${1:-}" = arm64 ]; then
+    shift
+    arch_pkgs="gcc-aarch64-linux-gnu qemu-user libcjson-dev:arm64 zlib1g-dev:arm64 check:arm64"
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        if [ "$(id -u)" = 0 ]; then
+            dpkg --add-architecture arm64 || exit 1
+        else
+            echo "deps: run as root: dpkg --add-architecture arm64" >&2
+        fi
+    fi
+fi
+required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata $arch_pkgs $*"
 optional=""
 
 missing_from() {

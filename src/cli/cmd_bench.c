@@ -200,10 +200,14 @@ static double ops_per_cycle(enum kernels_level level, bool int8)
 {
     switch (level) {
     case KERNELS_LEVEL_REF: return 2.0;
+#if defined(__x86_64__)
     case KERNELS_LEVEL_AVX2: return int8 ? 2.0 * 16 * 2 : 2.0 * 8 * 2;
     case KERNELS_LEVEL_AVX512: return int8 ? 2.0 * 32 * 2 : 2.0 * 16 * 2;
     case KERNELS_LEVEL_VNNI: return int8 ? 2.0 * 64 * 2 : 2.0 * 16 * 2;
     case KERNELS_LEVEL_AMX: return int8 ? 1024.0 * 2 : 2.0 * 16 * 2;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return int8 ? 2.0 * 4 * 2 : 2.0; /* float: the reference */
+#endif
     case KERNELS_LEVEL_COUNT: break;
     }
     return NAN;

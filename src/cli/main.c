@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "kernels/cpu_x86.h"
 #include "kernels/kernels.h"
 
 struct command {
@@ -35,7 +34,7 @@ static int print_version(void)
 {
     printf("quanta %s\n", QUANTA_VERSION);
     char cpu[128];
-    cpu_x86_describe(cpu, sizeof cpu);
+    kernels_cpu_describe(cpu, sizeof cpu);
     struct quanta_error err = {0};
     if (kernels_init(&err) == QUANTA_OK)
         printf("kernels: %s (cpu: %s)\n", kernels_level_name(kernels_current_level()), cpu);

@@ -1,9 +1,11 @@
 /* The kernel level, chosen once per process, and the float tables.
  *
  * Adding a level: a KERNELS_LEVEL_LIST entry in kernels.h, a CPU test in
- * level_supported (features from src/kernels/cpu_x86.c), a table below,
- * and its row in f32_kernels_for_level. */
+ * level_supported (features from src/kernels/cpu_x86.c or cpu_arm64.c), a
+ * table below, and its row in f32_kernels_for_level. Each architecture's
+ * tables and levels exist only in its builds (kernels.h). */
 #include "kernels/kernels.h"
+#include "kernels/cpu_arm64.h"
 #include "kernels/cpu_x86.h"
 #include "kernels/q8_packed.h"
 
@@ -18,46 +20,55 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #undef KERNELS_LEVEL_NAME
 };
 
-static const struct f32_kernels f32_ref = {
-    .level = "ref",
-    .conv2d = f32_conv2d__ref,
-    .dense = f32_dense__ref,
-    .max_pool2d = f32_max_pool2d__ref,
-    .avg_pool2d = f32_avg_pool2d__ref,
-    .global_avg_pool = f32_global_avg_pool__ref,
-    .relu = f32_relu__ref,
-    .relu6 = f32_relu6__ref,
-    .sigmoid = f32_sigmoid__ref,
-    .tanh = f32_tanh__ref,
-    .leaky_relu = f32_leaky_relu__ref,
-    .add = f32_add__ref,
-    .mul = f32_mul__ref,
-    .math = f32_math__ref,
-    .broadcast = f32_broadcast__ref,
-    .transpose = transpose__ref,
-    .slice = slice__ref,
-    .pad = pad__ref,
-    .resize_nearest = resize_nearest__ref,
-    .resize_linear = f32_resize_linear__ref,
-    .matmul = f32_matmul__ref,
-    .softmax = f32_softmax__ref,
-    .batch_norm = f32_batch_norm__ref,
-    .layer_norm = f32_layer_norm__ref,
-    .instance_norm = f32_instance_norm__ref,
-    .cast = f32_cast__ref,
-    .mean = f32_mean__ref,
-    .concat = f32_concat__ref,
-    .embedding = f32_embedding__ref,
-    .embedding_bag = f32_embedding_bag__ref,
-    .conv2d_pack_size = f32_conv2d_pack_size__ref,
-    .conv2d_pack = f32_conv2d_pack__ref,
-    .conv2d_scratch_size = f32_conv2d_scratch_size__ref,
-    .conv2d_packed = f32_conv2d_packed__ref,
-    .dense_pack_size = f32_dense_pack_size__ref,
-    .dense_pack = f32_dense_pack__ref,
-    .dense_packed = f32_dense_packed__ref,
-};
+/* The reference float table under a level's name. */
+#define F32_REF_TABLE(var, name)                                                              \
+    static const struct f32_kernels var = {                                                   \
+        .level = name,                                                                        \
+        .conv2d = f32_conv2d__ref,                                                            \
+        .dense = f32_dense__ref,                                                              \
+        .max_pool2d = f32_max_pool2d__ref,                                                    \
+        .avg_pool2d = f32_avg_pool2d__ref,                                                    \
+        .global_avg_pool = f32_global_avg_pool__ref,                                          \
+        .relu = f32_relu__ref,                                                                \
+        .relu6 = f32_relu6__ref,                                                              \
+        .sigmoid = f32_sigmoid__ref,                                                          \
+        .tanh = f32_tanh__ref,                                                                \
+        .leaky_relu = f32_leaky_relu__ref,                                                    \
+        .add = f32_add__ref,                                                                  \
+        .mul = f32_mul__ref,                                                                  \
+        .math = f32_math__ref,                                                                \
+        .broadcast = f32_broadcast__ref,                                                      \
+        .transpose = transpose__ref,                                                          \
+        .slice = slice__ref,                                                                  \
+        .pad = pad__ref,                                                                      \
+        .resize_nearest = resize_nearest__ref,                                                \
+        .resize_linear = f32_resize_linear__ref,                                              \
+        .matmul = f32_matmul__ref,                                                            \
+        .softmax = f32_softmax__ref,                                                          \
+        .batch_norm = f32_batch_norm__ref,                                                    \
+        .layer_norm = f32_layer_norm__ref,                                                    \
+        .instance_norm = f32_instance_norm__ref,                                              \
+        .cast = f32_cast__ref,                                                                \
+        .mean = f32_mean__ref,                                                                \
+        .concat = f32_concat__ref,                                                            \
+        .embedding = f32_embedding__ref,                                                      \
+        .embedding_bag = f32_embedding_bag__ref,                                              \
+        .conv2d_pack_size = f32_conv2d_pack_size__ref,                                        \
+        .conv2d_pack = f32_conv2d_pack__ref,                                                  \
+        .conv2d_scratch_size = f32_conv2d_scratch_size__ref,                                  \
+        .conv2d_packed = f32_conv2d_packed__ref,                                              \
+        .dense_pack_size = f32_dense_pack_size__ref,                                          \
+        .dense_pack = f32_dense_pack__ref,                                                    \
+        .dense_packed = f32_dense_packed__ref,                                                \
+    };
+F32_REF_TABLE(f32_ref, "ref")
+#if defined(__aarch64__)
+/* neon: NEON int8 GEMM only so far; float runs the reference */
+F32_REF_TABLE(f32_neon, "neon")
+#endif
+#undef F32_REF_TABLE
 
+#if defined(__x86_64__)
 /* An x86 float table: the level's own kernels for packed conv2d/dense and
  * the max/average pools, the reference for conv2d/dense with weights as
  * stored and for the other families. vnni and amx add int8 instructions only, so their
@@ -107,6 +118,7 @@ F32_X86_TABLE(f32_avx512, "avx512", avx512)
 F32_X86_TABLE(f32_vnni, "vnni", avx512)
 F32_X86_TABLE(f32_amx, "amx", avx512)
 #undef F32_X86_TABLE
+#endif
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum kernels_level chosen = KERNELS_LEVEL_REF;
@@ -121,21 +133,36 @@ const char *kernels_level_name(enum kernels_level level)
  * features of the ones below it. The reference runs everywhere. */
 static int level_supported(enum kernels_level level)
 {
+#if defined(__x86_64__)
     const struct cpu_x86 *f = cpu_x86_get();
     bool avx2 = f->avx2 && f->fma && f->f16c;
     bool avx512 = avx2 && f->avx512f && f->avx512bw && f->avx512dq && f->avx512vl;
     bool vnni = avx512 && f->avx512vnni;
+#endif
     switch (level) {
     case KERNELS_LEVEL_REF: return 1;
+#if defined(__x86_64__)
     case KERNELS_LEVEL_AVX2: return avx2;
     case KERNELS_LEVEL_AVX512: return avx512;
     case KERNELS_LEVEL_VNNI: return vnni;
     /* AMX also needs Linux to grant the tile state; a level the OS refuses
      * is not offered, so nothing runs the VNNI kernels under AMX's name */
     case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8 && q8_amx_ready();
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return cpu_arm64_get()->asimd;
+#endif
     case KERNELS_LEVEL_COUNT: break;
     }
     return 0;
+}
+
+void kernels_cpu_describe(char *buf, size_t size)
+{
+#if defined(__aarch64__)
+    cpu_arm64_describe(buf, size);
+#else
+    cpu_x86_describe(buf, size);
+#endif
 }
 
 static enum kernels_level best_level(void)
@@ -226,10 +253,14 @@ const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
         return NULL;
     switch (level) {
     case KERNELS_LEVEL_REF: return &f32_ref;
+#if defined(__x86_64__)
     case KERNELS_LEVEL_AVX2: return &f32_avx2;
     case KERNELS_LEVEL_AVX512: return &f32_avx512;
     case KERNELS_LEVEL_VNNI: return &f32_vnni;
     case KERNELS_LEVEL_AMX: return &f32_amx;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return &f32_neon;
+#endif
     case KERNELS_LEVEL_COUNT:
         break;
     }

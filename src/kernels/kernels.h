@@ -426,14 +426,28 @@ struct f32_kernels {
 
 /* ---- levels and the choice (src/kernels/dispatch.c) ----
  * X(enum suffix, name), in increasing order of preference; each level
- * needs the CPU features of the one before it (src/kernels/cpu_x86.h):
+ * needs the CPU features of the one before it. The list is the build
+ * target's: a level of another architecture does not exist in this
+ * binary (it is neither offered nor tested, not even as a skip).
+ * x86-64 (src/kernels/cpu_x86.h):
  * ref    portable C, runs everywhere
  * avx2   AVX2 + FMA + F16C (src/kernels/x86/ *_avx2.c)
  * avx512 AVX-512 F/BW/DQ/VL (src/kernels/x86/ *_avx512.c)
  * vnni   + AVX512-VNNI (int8 dot products; float uses the avx512 kernels)
- * amx    + AMX-TILE/INT8 (int8 tiles; float uses the avx512 kernels) */
+ * amx    + AMX-TILE/INT8 (int8 tiles; float uses the avx512 kernels)
+ * AArch64 (src/kernels/cpu_arm64.h):
+ * ref    portable C
+ * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
+ *        conv2d/dense; float and the other families use the reference
+ * Anything else: ref only. */
+#if defined(__x86_64__)
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(AVX2, "avx2") X(AVX512, "avx512") \
     X(VNNI, "vnni") X(AMX, "amx")
+#elif defined(__aarch64__)
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon")
+#else
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref")
+#endif
 
 enum kernels_level {
 #define KERNELS_LEVEL_ENUM(id, name) KERNELS_LEVEL_##id,
@@ -444,6 +458,11 @@ enum kernels_level {
 
 /* The level's name; "unknown" for anything else. */
 const char *kernels_level_name(enum kernels_level level);
+
+/* What this CPU offers the kernels, for --version and skip reasons:
+ * "avx2 avx512f ..." on x86-64, "asimd asimddp ..." on AArch64; "none"
+ * when nothing beyond the baseline. */
+void kernels_cpu_describe(char *buf, size_t size);
 
 /* Makes the process-wide choice once (pthread_once): the level named by the
  * environment variable QUANTA_ISA when set and non-empty, else the best

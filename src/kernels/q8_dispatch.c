@@ -8,7 +8,7 @@
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them. Families without a fast variant
- * keep ref. */
+ * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -57,10 +57,14 @@
     };
 
 Q8_TABLE(q8_ref, "ref", ref, ref, ref, ref)
+#if defined(__x86_64__)
 Q8_TABLE(q8_avx2, "avx2", avx2, avx2, avx2, avx2)
 Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx512, avx2)
 Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni, avx2)
 Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
+#elif defined(__aarch64__)
+Q8_TABLE(q8_neon, "neon", neon, ref, neon, ref)
+#endif
 #undef Q8_TABLE
 
 static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
@@ -68,10 +72,10 @@ static int amx_granted;
 
 static void amx_request(void)
 {
+#if defined(ARCH_REQ_XCOMP_PERM)
     const struct cpu_x86 *f = cpu_x86_get();
     if (!f->amx_tile || !f->amx_int8 || !f->avx512vnni)
         return;
-#if defined(ARCH_REQ_XCOMP_PERM)
     /* Once per process; fails (e.g. ENOSPC under a sanitizer whose
      * sigaltstack is too small for the tile state) leave AMX unused. */
     amx_granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
@@ -90,10 +94,14 @@ const struct q8_kernels *q8_kernels_for_level(enum kernels_level level)
         return NULL;
     switch (level) {
     case KERNELS_LEVEL_REF: return &q8_ref;
+#if defined(__x86_64__)
     case KERNELS_LEVEL_AVX2: return &q8_avx2;
     case KERNELS_LEVEL_AVX512: return &q8_avx512;
     case KERNELS_LEVEL_VNNI: return &q8_vnni;
     case KERNELS_LEVEL_AMX: return q8_amx_ready() ? &q8_amx : &q8_vnni;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return &q8_neon;
+#endif
     case KERNELS_LEVEL_COUNT: break;
     }
     return NULL;

@@ -674,6 +674,7 @@ void q8_dense_run(const struct q8_gemm_ops *ops, const struct q8_dense_shape *s,
 
 /* ref: the weights as stored, run by q8_conv2d__ref / q8_dense__ref. */
 static const struct q8_gemm_ops ops_ref = {Q8_FORMAT_RAW, 1, NULL, NULL, NULL, 0};
+#if defined(__x86_64__)
 static const struct q8_gemm_ops ops_avx2 = {Q8_FORMAT_I16, 1, q8_gemm_6x16__avx2,
                                             q8_dwconv__avx2, q8_copy_a_i16__avx2, 0};
 static const struct q8_gemm_ops ops_avx512 = {Q8_FORMAT_I16, 1, q8_gemm_8x32__avx512,
@@ -687,6 +688,15 @@ static const struct q8_gemm_ops ops_amx = {Q8_FORMAT_U8K64, 32, q8_gemm_32x32__a
  * 4), used if tile permission was refused after packing. */
 static const struct q8_gemm_ops ops_amx_on_vnni = {Q8_FORMAT_U8K64, 1, q8_gemm_8x32__vnni,
                                                    q8_dwconv__avx512, q8_copy_a_u8__avx512, 0};
+#else
+/* Other targets have no vnni kernels; its plan is still asked (tests). */
+#if defined(__aarch64__)
+/* neon: the I16 layout of avx2 under a NEON micro-kernel. */
+static const struct q8_gemm_ops ops_neon = {Q8_FORMAT_I16, 1, q8_gemm_4x16__neon,
+                                            q8_dwconv__neon, NULL, 0};
+#endif
+static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, NULL, NULL, NULL, 1};
+#endif
 
 int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s)
 {
@@ -694,10 +704,12 @@ int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s)
     return implicit_ok(&ops_vnni, &h, s);
 }
 
+#if defined(__x86_64__)
 static const struct q8_gemm_ops *amx_ops(void)
 {
     return q8_amx_ready() ? &ops_amx : &ops_amx_on_vnni;
 }
+#endif
 
 #define Q8_PACKED_LEVEL(isa, fmt, ops_expr)                                                    \
     size_t q8_conv2d_pack_size__##isa(const struct q8_conv2d_shape *s)                         \
@@ -738,8 +750,13 @@ static const struct q8_gemm_ops *amx_ops(void)
     }
 
 Q8_PACKED_LEVEL(ref, Q8_FORMAT_RAW, &ops_ref)
+#if defined(__x86_64__)
 Q8_PACKED_LEVEL(avx2, Q8_FORMAT_I16, &ops_avx2)
 Q8_PACKED_LEVEL(avx512, Q8_FORMAT_I16, &ops_avx512)
 Q8_PACKED_LEVEL(vnni, Q8_FORMAT_U8, &ops_vnni)
 Q8_PACKED_LEVEL(amx, Q8_FORMAT_U8K64, amx_ops())
+#endif
+#if defined(__aarch64__)
+Q8_PACKED_LEVEL(neon, Q8_FORMAT_I16, &ops_neon)
+#endif
 #undef Q8_PACKED_LEVEL

@@ -147,6 +147,11 @@ void q8_dwconv__avx512(const struct q8_conv2d_shape *s, const struct q8_requant 
                        const int8_t *x, const int32_t *w32, int cp, const int32_t *bias,
                        int8_t *y);
 
+/* The AArch64 GEMM and depthwise kernel (src/kernels/arm64/), I16 layout. */
+void q8_gemm_4x16__neon(const struct q8_gemm_args *args);
+void q8_dwconv__neon(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
+                     const int8_t *x, const int32_t *w32, int cp, const int32_t *bias, int8_t *y);
+
 /* The A copies of the formats (q8_copy_a_fn). */
 void q8_copy_a_i16__avx2(void *dst, const int8_t *src, size_t n, int32_t zx);
 void q8_copy_a_i16__avx512(void *dst, const int8_t *src, size_t n, int32_t zx);

@@ -693,7 +693,8 @@ START_TEST(epilogue_extreme_accumulators)
     const int32_t biases[] = {room, -room, room - 1, -room + 1, 0, 77, room + 1, -room - 1,
                               INT32_MAX, INT32_MIN};
     const int batch = 6, in_f = 4;
-    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1];
+    /* initialised: gcc 12 for aarch64 warns maybe-uninitialized otherwise */
+    const struct q8_kernels *levels[KERNELS_LEVEL_COUNT + 1] = {NULL};
     const int nl = fast_levels(levels);
     for (int iter = 0; iter < 240; iter++) {
         const int out_c = iter % 3 == 0 ? 32 : iter % 3 == 1 ? 16 : 19;

@@ -6,6 +6,14 @@
 
 #include "kernels/kernels_q8.h"
 
+#if defined(__x86_64__)
 const struct q8_kernels *q8_amx_emulated(void);
+#else
+/* the AMX GEMM is x86 code: nothing to emulate elsewhere */
+static inline const struct q8_kernels *q8_amx_emulated(void)
+{
+    return NULL;
+}
+#endif
 
 #endif

@@ -7,16 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kernels/cpu_x86.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_packed.h"
 
 static char tmp_dir[256];
 static char path_buf[1024];
+
+const char *ts_self_exe(void)
+{
+    const char *s = getenv("QUANTA_TESTS_EXE");
+    return s && *s ? s : "/proc/self/exe";
+}
 
 const char *ts_src_dir(void)
 {
@@ -225,7 +231,7 @@ const char *ts_level_missing(int level, bool int8, bool *hardware)
     *hardware = false;
     if (!f32_kernels_for_level(l)) {
         char have[200];
-        cpu_x86_describe(have, sizeof have);
+        kernels_cpu_describe(have, sizeof have);
         snprintf(why, sizeof why, "kernel level %s: not supported by this cpu (cpu: %s)",
                  kernels_level_name(l), have);
         *hardware = true;
@@ -233,11 +239,15 @@ const char *ts_level_missing(int level, bool int8, bool *hardware)
     }
     /* the CPU has AMX but Linux refused the tile permission: the int8 amx
      * table would be the vnni one, so testing it as "amx" would be false */
+#if defined(__x86_64__)
     if (int8 && l == KERNELS_LEVEL_AMX && !q8_amx_ready()) {
         snprintf(why, sizeof why,
                  "kernel level amx: the os refused the AMX tile permission (arch_prctl)");
         return why;
     }
+#else
+    (void)int8;
+#endif
     return NULL;
 }
 
@@ -279,30 +289,51 @@ void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
     static int counter;
     snprintf(out_path, sizeof out_path, "%s/.rerun-%d-%d.out", ts_tmp_dir(), (int)getpid(),
              counter++);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        static const char *const logs[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
-                                           "CK_TAP_LOG_FILE_NAME", "CK_RUN_SUITE",
-                                           "CK_INCLUDE_TAGS", "CK_EXCLUDE_TAGS"};
-        for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++)
-            unsetenv(logs[i]);
-        setenv("CK_RUN_CASE", tcase, 1);
-        for (const char *const *e = env; e && *e; e++) {
-            const char *eq = strchr(*e, '=');
-            if (!eq) {
-                unsetenv(*e);
-                continue;
-            }
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
-            setenv(name, eq + 1, 1);
-        }
-        if (!freopen(out_path, "w", stdout))
-            _exit(126);
-        execl("/proc/self/exe", "quanta-tests", suite, (char *)NULL);
-        _exit(127);
+    /* The child's environment: ours without Check's log and selection
+     * variables and the names env sets or unsets, then CK_RUN_CASE and
+     * env's NAME=value entries. Spawned (posix_spawn), not forked: under
+     * qemu-aarch64 7.2 a fork()ed child hangs, a vfork-style spawn runs. */
+    static const char *const logs[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
+                                       "CK_TAP_LOG_FILE_NAME", "CK_RUN_SUITE",
+                                       "CK_INCLUDE_TAGS", "CK_EXCLUDE_TAGS", "CK_RUN_CASE"};
+    size_t n_env = 0, n_set = 0;
+    while (environ[n_env])
+        n_env++;
+    for (const char *const *e = env; e && *e; e++)
+        n_set++;
+    char **envp = calloc(n_env + n_set + 2, sizeof *envp);
+    ck_assert_ptr_nonnull(envp);
+    size_t n = 0;
+    for (size_t i = 0; i < n_env; i++) {
+        const char *v = environ[i];
+        const size_t len = strcspn(v, "=");
+        bool drop = false;
+        for (size_t j = 0; j < sizeof logs / sizeof logs[0] && !drop; j++)
+            drop = strlen(logs[j]) == len && strncmp(v, logs[j], len) == 0;
+        for (const char *const *e = env; e && *e && !drop; e++)
+            drop = strcspn(*e, "=") == len && strncmp(v, *e, len) == 0;
+        if (!drop)
+            envp[n++] = environ[i];
     }
+    char run_case[300];
+    snprintf(run_case, sizeof run_case, "CK_RUN_CASE=%s", tcase);
+    envp[n++] = run_case;
+    for (const char *const *e = env; e && *e; e++)
+        if (strchr(*e, '='))
+            envp[n++] = (char *)*e;
+    envp[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    ck_assert_int_eq(posix_spawn_file_actions_init(&fa), 0);
+    ck_assert_int_eq(posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path,
+                                                      O_WRONLY | O_CREAT | O_TRUNC, 0644),
+                     0);
+    char *argv[] = {(char *)"quanta-tests", (char *)suite, NULL};
+    pid_t pid;
+    const int spawned = posix_spawn(&pid, ts_self_exe(), &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    free(envp);
+    ck_assert_msg(spawned == 0, "re-run of %s/%s: posix_spawn %s: %s", suite, tcase,
+                  ts_self_exe(), strerror(spawned));
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     char *out = ts_read_file(out_path, NULL);

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The test binary to exec for a fresh process: $QUANTA_TESTS_EXE (a
+ * script running it under qemu in a cross build), else /proc/self/exe. */
+const char *ts_self_exe(void);
+
 /* Path of the source tree ($QUANTA_SRC, else "."), and of a file in it. */
 const char *ts_src_dir(void);
 /* Returns a static buffer valid until the next call: "<src>/<relative>". */

@@ -487,7 +487,7 @@ static void exec_child(const struct task *t, int fd)
     if (setenv(CASE_ENV, list, 1) || setenv(FD_ENV, num, 1) || setenv("CK_FORK", "no", 1))
         _exit(126);
     char *argv[] = {(char *)"quanta-tests", (char *)"onnx_backend", NULL};
-    execv("/proc/self/exe", argv);
+    execv(ts_self_exe(), argv);
     _exit(127);
 }
 

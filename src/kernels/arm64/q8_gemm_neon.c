@@ -1,0 +1,183 @@
+/* NEON int8 GEMM (4x16 tiles) on the I16 layout, and depthwise conv2d, (q8_packed.h), bit-exact
+ * with the reference. A = x - zx in [-255, 255] and B = w in [-128, 127]
+ * are exact int16 values; smlal adds each exact product (|.| <= 32640)
+ * into an int32 lane, wrapping mod 2^32, so the lane sums end exact
+ * (q8_packed.h). No saturating or rounding multiply (sqdmulh, sqrdmulh)
+ * is used anywhere: the requantization is the reference's, one rounding
+ * of the exact 64-bit product (requant.h).
+ *
+ * Inner loop per pair of k and per row: one 4-byte load of A (ld1r) and 8
+ * smlal/smlal2 by lane over the two de-interleaved B registers pairs (two
+ * ld2 per pair of k for all rows), i.e. 32 multiply-adds in 8 multiply
+ * instructions, 4 per instruction. */
+#include <arm_neon.h>
+#include <string.h>
+
+#include "kernels/q8_packed.h"
+#include "kernels/requant.h"
+
+#define MR 4
+
+/* Epilogue parameters of 16 columns, 4 vectors of 4; lanes past nc hold
+ * bias 0, multiplier 0 and shift 0 (their results are not stored). */
+struct cols16 {
+    int32x4_t bias[4], cw[4], mult[4];
+    int64x2_t nshift[4][2]; /* -(31 + shift), for the rounding shift */
+    int32x4_t zy, qmin, qmax;
+};
+
+static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, int n)
+{
+    int32_t bias[16] = {0}, cw[16] = {0}, mult[16] = {0}, shift[16] = {0};
+    for (int i = 0; i < n; i++) {
+        const int k = g->per_channel ? j + i : 0;
+        bias[i] = g->bias[j + i];
+        cw[i] = (int32_t)((uint32_t)g->c * (uint32_t)g->wsum[j + i]); /* wraps, as the sums */
+        mult[i] = g->mult[k];
+        shift[i] = g->shift[k];
+    }
+    for (int v = 0; v < 4; v++) {
+        c->bias[v] = vld1q_s32(bias + 4 * v);
+        c->cw[v] = vld1q_s32(cw + 4 * v);
+        c->mult[v] = vld1q_s32(mult + 4 * v);
+        const int32x4_t r = vaddq_s32(vld1q_s32(shift + 4 * v), vdupq_n_s32(31));
+        const int32x4_t nr = vnegq_s32(r);
+        c->nshift[v][0] = vmovl_s32(vget_low_s32(nr));
+        c->nshift[v][1] = vmovl_high_s32(nr);
+    }
+    c->zy = vdupq_n_s32(g->zy);
+    c->qmin = vdupq_n_s32(g->qmin);
+    c->qmax = vdupq_n_s32(g->qmax);
+}
+
+/* round(p / 2^r) ties away from zero, of an exact product |p| <= 2^62:
+ * the rounding shift (srshl by -r adds 2^(r-1) then shifts) of |p|, sign
+ * put back. */
+static inline int64x2_t round_shift(int64x2_t p, int64x2_t nshift)
+{
+    const int64x2_t q = vrshlq_s64(vabsq_s64(p), nshift);
+    return vbslq_s64(vcltzq_s64(p), vnegq_s64(q), q);
+}
+
+/* clamp(zy + requantize(sat32(bias + dot - cw)), qmin, qmax) of 4 columns,
+ * as q8_requant_clamp: requantize saturates to int32 (sqxtn), and zy
+ * (in [-128, 127]) added with saturation gives the same clamp. */
+static inline int32x4_t finish4(const struct cols16 *c, int v, int32x4_t dot)
+{
+    const int32x4_t acc = vqaddq_s32(c->bias[v], vsubq_s32(dot, c->cw[v]));
+    const int64x2_t lo = round_shift(vmull_s32(vget_low_s32(acc), vget_low_s32(c->mult[v])),
+                                     c->nshift[v][0]);
+    const int64x2_t hi = round_shift(vmull_high_s32(acc, c->mult[v]), c->nshift[v][1]);
+    const int32x4_t q = vcombine_s32(vqmovn_s64(lo), vqmovn_s64(hi));
+    return vminq_s32(vmaxq_s32(vqaddq_s32(q, c->zy), c->qmin), c->qmax);
+}
+
+static inline void store16(int8_t *yp, int8x16_t v, int ncols)
+{
+    if (ncols == 16) {
+        vst1q_s8(yp, v);
+    } else {
+        int8_t tmp[16];
+        vst1q_s8(tmp, v);
+        memcpy(yp, tmp, (size_t)ncols);
+    }
+}
+
+/* One mr x 16 tile. acc[i][v]: row i, columns 4v .. 4v+3. */
+static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
+                                                       int j0, const struct cols16 *c,
+                                                       const int mr)
+{
+    int32x4_t acc[MR][4];
+    _Pragma("GCC unroll 4") for (int i = 0; i < mr; i++)
+        for (int v = 0; v < 4; v++)
+            acc[i][v] = vdupq_n_s32(0);
+    const uint8_t *a = (const uint8_t *)g->a + (size_t)i0 * g->a_stride;
+    const int16_t *b = (const int16_t *)(const void *)((const uint8_t *)g->b +
+                                                        (size_t)(j0 / 16) * g->b_block);
+    const int kpairs = g->kp / 2;
+    for (int kk = 0; kk < kpairs; kk++) {
+        /* block[k/2][col][k%2]: val[0] = k even, val[1] = k odd, of 8 columns */
+        const int16x8x2_t b0 = vld2q_s16(b + kk * 32);
+        const int16x8x2_t b1 = vld2q_s16(b + kk * 32 + 16);
+        _Pragma("GCC unroll 4") for (int i = 0; i < mr; i++) {
+            int32_t pair;
+            memcpy(&pair, a + (size_t)i * g->a_stride + (size_t)kk * 4, 4);
+            const int16x4_t av = vreinterpret_s16_s32(vdup_n_s32(pair)); /* a0 a1 a0 a1 */
+            acc[i][0] = vmlal_lane_s16(acc[i][0], vget_low_s16(b0.val[0]), av, 0);
+            acc[i][1] = vmlal_high_lane_s16(acc[i][1], b0.val[0], av, 0);
+            acc[i][2] = vmlal_lane_s16(acc[i][2], vget_low_s16(b1.val[0]), av, 0);
+            acc[i][3] = vmlal_high_lane_s16(acc[i][3], b1.val[0], av, 0);
+            acc[i][0] = vmlal_lane_s16(acc[i][0], vget_low_s16(b0.val[1]), av, 1);
+            acc[i][1] = vmlal_high_lane_s16(acc[i][1], b0.val[1], av, 1);
+            acc[i][2] = vmlal_lane_s16(acc[i][2], vget_low_s16(b1.val[1]), av, 1);
+            acc[i][3] = vmlal_high_lane_s16(acc[i][3], b1.val[1], av, 1);
+        }
+    }
+    const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
+    int8_t *y = g->y + (size_t)i0 * g->ldy + j0;
+    _Pragma("GCC unroll 4") for (int i = 0; i < mr; i++) {
+        const int16x8_t lo = vcombine_s16(vmovn_s32(finish4(c, 0, acc[i][0])),
+                                          vmovn_s32(finish4(c, 1, acc[i][1])));
+        const int16x8_t hi = vcombine_s16(vmovn_s32(finish4(c, 2, acc[i][2])),
+                                          vmovn_s32(finish4(c, 3, acc[i][3])));
+        store16(y + (size_t)i * g->ldy, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)), ncols);
+    }
+}
+
+void q8_gemm_4x16__neon(const struct q8_gemm_args *g)
+{
+    for (int j0 = 0; j0 < g->nc; j0 += 16) {
+        const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
+        struct cols16 c;
+        cols16_init(&c, g, j0, ncols);
+        int i0 = 0;
+        for (; i0 + MR <= g->mc; i0 += MR)
+            tile(g, i0, j0, &c, MR);
+        switch (g->mc - i0) {
+        case 3: tile(g, i0, j0, &c, 3); break;
+        case 2: tile(g, i0, j0, &c, 2); break;
+        case 1: tile(g, i0, j0, &c, 1); break;
+        default: break;
+        }
+    }
+}
+
+/* ---- depthwise (groups == in_c == out_c) on the DW layout ----
+ * w32[tap][c] holds (uint16_t)w, so (int16_t) gives w back. Channels in
+ * the inner loop (the compiler vectorises it); the sum is exact in int64,
+ * saturated once with the bias, then the reference's output step. */
+void q8_dwconv__neon(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
+                     const int8_t *x, const int32_t *w32, int cp, const int32_t *bias, int8_t *y)
+{
+    const int c_n = s->out_c, zx = rq->in_zero_point;
+    int64_t acc[c_n];
+    for (int64_t b = 0; b < s->batch; b++)
+        for (int oy = 0; oy < s->out_h; oy++)
+            for (int ox = 0; ox < s->out_w; ox++) {
+                for (int c = 0; c < c_n; c++)
+                    acc[c] = bias ? bias[c] : 0;
+                for (int kh = 0; kh < s->kernel_h; kh++) {
+                    const int iy = oy * s->stride_h - s->pad_top + kh * s->dilation_h;
+                    if (iy < 0 || iy >= s->in_h)
+                        continue; /* padding: (zx - zx) * w == 0 */
+                    for (int kw = 0; kw < s->kernel_w; kw++) {
+                        const int ix = ox * s->stride_w - s->pad_left + kw * s->dilation_w;
+                        if (ix < 0 || ix >= s->in_w)
+                            continue;
+                        const int8_t *xp =
+                            x + ((b * s->in_h + iy) * s->in_w + ix) * (int64_t)s->in_c;
+                        const int32_t *wp = w32 + (size_t)(kh * s->kernel_w + kw) * (size_t)cp;
+                        for (int c = 0; c < c_n; c++)
+                            acc[c] += (int32_t)(xp[c] - zx) * (int32_t)(int16_t)wp[c];
+                    }
+                }
+                int8_t *yp = y + ((b * s->out_h + oy) * s->out_w + ox) * (int64_t)c_n;
+                for (int c = 0; c < c_n; c++) {
+                    const int k = rq->n == 1 ? 0 : c;
+                    yp[c] = q8_requant_clamp(q8_clamp_i64(acc[c], INT32_MIN, INT32_MAX),
+                                             rq->multiplier[k], rq->shift[k], rq->out_zero_point,
+                                             rq->qmin, rq->qmax);
+                }
+            }
+}
