@@ -110,7 +110,7 @@ struct q8_gemm_ops {
     enum q8_gemm_format format;
     int m_align;                /* A rows padded (zeros) to a multiple of this */
     q8_gemm_ukernel_fn gemm;
-    q8_dw_ukernel_fn dw;        /* NULL: depthwise runs as grouped GEMM */
+    q8_dw_ukernel_fn dw;        /* required: depthwise convs always pack the DW layout */
     q8_copy_a_fn copy_a;        /* SIMD copy of long runs; NULL: portable */
     int implicit_a;             /* gemm takes q8_gemm_args.a_row; required by
                                    Q8_FORMAT_U8 (its convs may pack kh_rows) */
