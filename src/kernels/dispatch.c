@@ -20,60 +20,10 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #undef KERNELS_LEVEL_NAME
 };
 
-/* The reference float table under a level's name. */
-#define F32_REF_TABLE(var, name)                                                              \
-    static const struct f32_kernels var = {                                                   \
-        .level = name,                                                                        \
-        .conv2d = f32_conv2d__ref,                                                            \
-        .dense = f32_dense__ref,                                                              \
-        .max_pool2d = f32_max_pool2d__ref,                                                    \
-        .avg_pool2d = f32_avg_pool2d__ref,                                                    \
-        .global_avg_pool = f32_global_avg_pool__ref,                                          \
-        .relu = f32_relu__ref,                                                                \
-        .relu6 = f32_relu6__ref,                                                              \
-        .sigmoid = f32_sigmoid__ref,                                                          \
-        .tanh = f32_tanh__ref,                                                                \
-        .leaky_relu = f32_leaky_relu__ref,                                                    \
-        .add = f32_add__ref,                                                                  \
-        .mul = f32_mul__ref,                                                                  \
-        .math = f32_math__ref,                                                                \
-        .broadcast = f32_broadcast__ref,                                                      \
-        .transpose = transpose__ref,                                                          \
-        .slice = slice__ref,                                                                  \
-        .pad = pad__ref,                                                                      \
-        .resize_nearest = resize_nearest__ref,                                                \
-        .resize_linear = f32_resize_linear__ref,                                              \
-        .matmul = f32_matmul__ref,                                                            \
-        .softmax = f32_softmax__ref,                                                          \
-        .batch_norm = f32_batch_norm__ref,                                                    \
-        .layer_norm = f32_layer_norm__ref,                                                    \
-        .instance_norm = f32_instance_norm__ref,                                              \
-        .cast = f32_cast__ref,                                                                \
-        .mean = f32_mean__ref,                                                                \
-        .concat = f32_concat__ref,                                                            \
-        .embedding = f32_embedding__ref,                                                      \
-        .embedding_bag = f32_embedding_bag__ref,                                              \
-        .conv2d_pack_size = f32_conv2d_pack_size__ref,                                        \
-        .conv2d_pack = f32_conv2d_pack__ref,                                                  \
-        .conv2d_scratch_size = f32_conv2d_scratch_size__ref,                                  \
-        .conv2d_packed = f32_conv2d_packed__ref,                                              \
-        .dense_pack_size = f32_dense_pack_size__ref,                                          \
-        .dense_pack = f32_dense_pack__ref,                                                    \
-        .dense_packed = f32_dense_packed__ref,                                                \
-    };
-F32_REF_TABLE(f32_ref, "ref")
-#if defined(__aarch64__)
-/* neon: NEON int8 GEMM only so far; float runs the reference */
-F32_REF_TABLE(f32_neon, "neon")
-#endif
-#undef F32_REF_TABLE
-
-#if defined(__x86_64__)
-/* An x86 float table: the level's own kernels for packed conv2d/dense and
+/* A float table: the level's own kernels (isa) for packed conv2d/dense and
  * the max/average pools, the reference for conv2d/dense with weights as
- * stored and for the other families. vnni and amx add int8 instructions only, so their
- * float tables are the avx512 one under their own name. */
-#define F32_X86_TABLE(var, name, isa)                                                         \
+ * stored and for the other families. */
+#define F32_TABLE(var, name, isa)                                                         \
     static const struct f32_kernels var = {                                                   \
         .level = name,                                                                        \
         .conv2d = f32_conv2d__ref,                                                            \
@@ -113,12 +63,20 @@ F32_REF_TABLE(f32_neon, "neon")
         .dense_pack = f32_dense_pack__##isa,                                                  \
         .dense_packed = f32_dense_packed__##isa,                                              \
     };
-F32_X86_TABLE(f32_avx2, "avx2", avx2)
-F32_X86_TABLE(f32_avx512, "avx512", avx512)
-F32_X86_TABLE(f32_vnni, "vnni", avx512)
-F32_X86_TABLE(f32_amx, "amx", avx512)
-#undef F32_X86_TABLE
+F32_TABLE(f32_ref, "ref", ref)
+#if defined(__aarch64__)
+/* neon: NEON int8 GEMM only so far; float runs the reference */
+F32_TABLE(f32_neon, "neon", ref)
 #endif
+
+#if defined(__x86_64__)
+/* vnni and amx add int8 instructions only: their float tables are avx512's */
+F32_TABLE(f32_avx2, "avx2", avx2)
+F32_TABLE(f32_avx512, "avx512", avx512)
+F32_TABLE(f32_vnni, "vnni", avx512)
+F32_TABLE(f32_amx, "amx", avx512)
+#endif
+#undef F32_TABLE
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static enum kernels_level chosen = KERNELS_LEVEL_REF;
