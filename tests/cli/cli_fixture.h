@@ -270,4 +270,32 @@ static inline bool cf_file_exists(const char *path)
     return f != NULL;
 }
 
+/* max |got - want| / max |want| over two data files of the same samples
+ * (NPY, IDX, ...): the test outputs' distance from a framework's. */
+static inline double cf_max_rel_diff(const char *got_path, const char *want_path)
+{
+    struct dataset *a, *b;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(a->n_samples, b->n_samples);
+    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
+    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    ck_assert(x && y);
+    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
+    double diff = 0.0, peak = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        peak = fmax(peak, fabs((double)y[i]));
+    }
+    free(x);
+    free(y);
+    dataset_close(a);
+    dataset_close(b);
+    return diff / peak;
+}
+
 #endif

@@ -13,32 +13,6 @@
  * model of at least 25 dB output SQNR against its float one. */
 #include "cli/cli_fixture.h"
 
-static double max_rel_diff(const char *got_path, const char *want_path)
-{
-    struct dataset *a, *b;
-    struct quanta_error err;
-    quanta_error_clear(&err);
-    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    ck_assert_int_eq(a->n_samples, b->n_samples);
-    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
-    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    ck_assert(x && y);
-    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
-    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
-    double diff = 0.0, peak = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
-        peak = fmax(peak, fabs((double)y[i]));
-    }
-    free(x);
-    free(y);
-    dataset_close(a);
-    dataset_close(b);
-    return diff / peak;
-}
-
 static void check_model(const char *name, const char *must_have_op, double tolerance)
 {
     char rel[128];
@@ -65,7 +39,7 @@ static void check_model(const char *name, const char *must_have_op, double toler
     rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
     free(errout);
-    double rel_diff = max_rel_diff(got, want);
+    double rel_diff = cf_max_rel_diff(got, want);
     ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - PyTorch| / max |PyTorch| = %g", name,
                   rel_diff);
     rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);

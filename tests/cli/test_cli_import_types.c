@@ -51,31 +51,6 @@ START_TEST(test_u8_input_model)
 }
 END_TEST
 
-static double max_rel_diff(const char *got_path, const char *want_path)
-{
-    struct dataset *a, *b;
-    struct quanta_error err;
-    quanta_error_clear(&err);
-    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
-    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    ck_assert(x && y);
-    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
-    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
-    double diff = 0.0, peak = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
-        peak = fmax(peak, fabs((double)y[i]));
-    }
-    free(x);
-    free(y);
-    dataset_close(a);
-    dataset_close(b);
-    return diff / peak;
-}
-
 static void check_ln(const char *name, bool fused)
 {
     char rel[128];
@@ -101,7 +76,7 @@ static void check_ln(const char *name, bool fused)
     rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
     free(errout);
-    double d = max_rel_diff(got, want);
+    double d = cf_max_rel_diff(got, want);
     ck_assert_msg(d <= 1e-5, "%s: max |quanta - numpy| / max |numpy| = %g", name, d);
     free(onnx), free(in), free(want), free(model), free(got);
 }
