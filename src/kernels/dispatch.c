@@ -65,8 +65,9 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
     };
 F32_TABLE(f32_ref, "ref", ref)
 #if defined(__aarch64__)
-/* neon: NEON int8 GEMM only so far; float runs the reference */
+/* neon, dotprod: int8 GEMMs only so far; float runs the reference */
 F32_TABLE(f32_neon, "neon", ref)
+F32_TABLE(f32_dotprod, "dotprod", ref)
 #endif
 
 #if defined(__x86_64__)
@@ -108,6 +109,7 @@ static int level_supported(enum kernels_level level)
     case KERNELS_LEVEL_AMX: return vnni && f->amx_tile && f->amx_int8 && q8_amx_ready();
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return cpu_arm64_get()->asimd;
+    case KERNELS_LEVEL_DOTPROD: return cpu_arm64_get()->asimddp;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }
@@ -218,6 +220,7 @@ const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
     case KERNELS_LEVEL_AMX: return &f32_amx;
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return &f32_neon;
+    case KERNELS_LEVEL_DOTPROD: return &f32_dotprod;
 #endif
     case KERNELS_LEVEL_COUNT:
         break;

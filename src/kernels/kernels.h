@@ -439,12 +439,14 @@ struct f32_kernels {
  * ref    portable C
  * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
  *        conv2d/dense; float and the other families use the reference
+ * dotprod + the dot-product extension (ARMv8.2 SDOT, HWCAP asimddp): the
+ *        int8 GEMM in SDOT (src/kernels/arm64/ *_dotprod.c); else as neon
  * Anything else: ref only. */
 #if defined(__x86_64__)
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(AVX2, "avx2") X(AVX512, "avx512") \
     X(VNNI, "vnni") X(AMX, "amx")
 #elif defined(__aarch64__)
-#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon")
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon") X(DOTPROD, "dotprod")
 #else
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref")
 #endif

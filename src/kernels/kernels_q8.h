@@ -472,12 +472,14 @@ typedef void (*q8_dense_packed_fn)(const struct q8_dense_shape *s, const struct 
  * layout, 8x32 zmm tiles (q8_gemm_avx512.c). vnni: u8 quads,
  * 8x32 tiles (q8_gemm_vnni.c). amx: the vnni layout with K padded to 64,
  * 32x32 tiles of 16x16 s32 (q8_gemm_amx.c). neon: the avx2 layout, 4x16
- * tiles (src/kernels/arm64/q8_gemm_neon.c). */
+ * tiles (src/kernels/arm64/q8_gemm_neon.c); dotprod: the vnni layout, 4x16
+ * SDOT tiles (q8_gemm_dotprod.c). */
 Q8_PACKED_DECLARE(ref)
 Q8_PACKED_DECLARE(avx2)
 Q8_PACKED_DECLARE(avx512)
 Q8_PACKED_DECLARE(vnni)
 Q8_PACKED_DECLARE(neon)
+Q8_PACKED_DECLARE(dotprod)
 Q8_PACKED_DECLARE(amx)
 
 /* Fast element-wise families (same typedefs as the reference ones):

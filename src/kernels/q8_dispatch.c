@@ -8,7 +8,8 @@
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them. Families without a fast variant
- * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref). */
+ * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref);
+ * dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest ref). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -64,6 +65,7 @@ Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni, avx2)
 Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
 #elif defined(__aarch64__)
 Q8_TABLE(q8_neon, "neon", neon, ref, neon, ref)
+Q8_TABLE(q8_dotprod, "dotprod", dotprod, ref, dotprod, ref)
 #endif
 #undef Q8_TABLE
 
@@ -101,6 +103,7 @@ const struct q8_kernels *q8_kernels_for_level(enum kernels_level level)
     case KERNELS_LEVEL_AMX: return q8_amx_ready() ? &q8_amx : &q8_vnni;
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return &q8_neon;
+    case KERNELS_LEVEL_DOTPROD: return &q8_dotprod;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }

@@ -694,6 +694,9 @@ static const struct q8_gemm_ops ops_amx_on_vnni = {Q8_FORMAT_U8K64, 1, q8_gemm_8
 /* neon: the I16 layout of avx2 under a NEON micro-kernel. */
 static const struct q8_gemm_ops ops_neon = {Q8_FORMAT_I16, 1, q8_gemm_4x16__neon,
                                             q8_dwconv__neon, NULL, 0};
+/* dotprod: the U8 layout of vnni (convs' A read in place) under SDOT. */
+static const struct q8_gemm_ops ops_dotprod = {Q8_FORMAT_U8, 1, q8_gemm_4x16__dotprod,
+                                               q8_dwconv__neon, NULL, 1};
 #endif
 static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, NULL, NULL, NULL, 1};
 #endif
@@ -758,5 +761,6 @@ Q8_PACKED_LEVEL(amx, Q8_FORMAT_U8K64, amx_ops())
 #endif
 #if defined(__aarch64__)
 Q8_PACKED_LEVEL(neon, Q8_FORMAT_I16, &ops_neon)
+Q8_PACKED_LEVEL(dotprod, Q8_FORMAT_U8, &ops_dotprod)
 #endif
 #undef Q8_PACKED_LEVEL

@@ -147,8 +147,10 @@ void q8_dwconv__avx512(const struct q8_conv2d_shape *s, const struct q8_requant 
                        const int8_t *x, const int32_t *w32, int cp, const int32_t *bias,
                        int8_t *y);
 
-/* The AArch64 GEMM and depthwise kernel (src/kernels/arm64/), I16 layout. */
+/* The AArch64 GEMMs (src/kernels/arm64/): neon on the I16 layout, dotprod
+ * on U8; the depthwise kernel of both. */
 void q8_gemm_4x16__neon(const struct q8_gemm_args *args);
+void q8_gemm_4x16__dotprod(const struct q8_gemm_args *args);
 void q8_dwconv__neon(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
                      const int8_t *x, const int32_t *w32, int cp, const int32_t *bias, int8_t *y);
 

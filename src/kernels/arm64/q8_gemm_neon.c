@@ -13,75 +13,11 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#include "kernels/arm64/q8_neon_requant.h"
 #include "kernels/q8_packed.h"
 #include "kernels/requant.h"
 
 #define MR 4
-
-/* Epilogue parameters of 16 columns, 4 vectors of 4; lanes past nc hold
- * bias 0, multiplier 0 and shift 0 (their results are not stored). */
-struct cols16 {
-    int32x4_t bias[4], cw[4], mult[4];
-    int64x2_t nshift[4][2]; /* -(31 + shift), for the rounding shift */
-    int32x4_t zy, qmin, qmax;
-};
-
-static void cols16_init(struct cols16 *c, const struct q8_gemm_args *g, int j, int n)
-{
-    int32_t bias[16] = {0}, cw[16] = {0}, mult[16] = {0}, shift[16] = {0};
-    for (int i = 0; i < n; i++) {
-        const int k = g->per_channel ? j + i : 0;
-        bias[i] = g->bias[j + i];
-        cw[i] = (int32_t)((uint32_t)g->c * (uint32_t)g->wsum[j + i]); /* wraps, as the sums */
-        mult[i] = g->mult[k];
-        shift[i] = g->shift[k];
-    }
-    for (int v = 0; v < 4; v++) {
-        c->bias[v] = vld1q_s32(bias + 4 * v);
-        c->cw[v] = vld1q_s32(cw + 4 * v);
-        c->mult[v] = vld1q_s32(mult + 4 * v);
-        const int32x4_t r = vaddq_s32(vld1q_s32(shift + 4 * v), vdupq_n_s32(31));
-        const int32x4_t nr = vnegq_s32(r);
-        c->nshift[v][0] = vmovl_s32(vget_low_s32(nr));
-        c->nshift[v][1] = vmovl_high_s32(nr);
-    }
-    c->zy = vdupq_n_s32(g->zy);
-    c->qmin = vdupq_n_s32(g->qmin);
-    c->qmax = vdupq_n_s32(g->qmax);
-}
-
-/* round(p / 2^r) ties away from zero, of an exact product |p| <= 2^62:
- * the rounding shift (srshl by -r adds 2^(r-1) then shifts) of |p|, sign
- * put back. */
-static inline int64x2_t round_shift(int64x2_t p, int64x2_t nshift)
-{
-    const int64x2_t q = vrshlq_s64(vabsq_s64(p), nshift);
-    return vbslq_s64(vcltzq_s64(p), vnegq_s64(q), q);
-}
-
-/* clamp(zy + requantize(sat32(bias + dot - cw)), qmin, qmax) of 4 columns,
- * as q8_requant_clamp: requantize saturates to int32 (sqxtn), and zy
- * (in [-128, 127]) added with saturation gives the same clamp. */
-static inline int32x4_t finish4(const struct cols16 *c, int v, int32x4_t dot)
-{
-    const int32x4_t acc = vqaddq_s32(c->bias[v], vsubq_s32(dot, c->cw[v]));
-    const int64x2_t lo = round_shift(vmull_s32(vget_low_s32(acc), vget_low_s32(c->mult[v])),
-                                     c->nshift[v][0]);
-    const int64x2_t hi = round_shift(vmull_high_s32(acc, c->mult[v]), c->nshift[v][1]);
-    const int32x4_t q = vcombine_s32(vqmovn_s64(lo), vqmovn_s64(hi));
-    return vminq_s32(vmaxq_s32(vqaddq_s32(q, c->zy), c->qmin), c->qmax);
-}
-
-static inline void store16(int8_t *yp, int8x16_t v, int ncols)
-{
-    if (ncols == 16) {
-        vst1q_s8(yp, v);
-    } else {
-        int8_t tmp[16];
-        vst1q_s8(tmp, v);
-        memcpy(yp, tmp, (size_t)ncols);
-    }
-}
 
 /* One mr x 16 tile. acc[i][v]: row i, columns 4v .. 4v+3. */
 static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args *g, int i0,
@@ -130,7 +66,7 @@ void q8_gemm_4x16__neon(const struct q8_gemm_args *g)
     for (int j0 = 0; j0 < g->nc; j0 += 16) {
         const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
         struct cols16 c;
-        cols16_init(&c, g, j0, ncols);
+        cols16_init(&c, g, g->c, j0, ncols);
         int i0 = 0;
         for (; i0 + MR <= g->mc; i0 += MR)
             tile(g, i0, j0, &c, MR);
