@@ -283,7 +283,7 @@ void ts_add_level_skip(struct TCase *tc, const char *suite, int level, bool int8
 
 /* ---- re-running one test case in a child ---- */
 
-void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
+int ts_spawn_case(const char *suite, const char *tcase, const char *const *env, char **output)
 {
     char out_path[300];
     static int counter;
@@ -336,8 +336,15 @@ void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
                   ts_self_exe(), strerror(spawned));
     int status = 0;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    char *out = ts_read_file(out_path, NULL);
+    *output = ts_read_file(out_path, NULL);
     unlink(out_path);
+    return status;
+}
+
+void ts_rerun_case(const char *suite, const char *tcase, const char *const *env)
+{
+    char *out;
+    const int status = ts_spawn_case(suite, tcase, env, &out);
     ck_assert_msg(out != NULL, "no output from the re-run of %s/%s", suite, tcase);
     /* the summary is the last line */
     size_t len = strlen(out);

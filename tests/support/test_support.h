@@ -91,6 +91,11 @@ void ts_add_level_skip(struct TCase *tc, const char *suite, int level, bool int8
  * with none failed or skipped. */
 void ts_rerun_case(const char *suite, const char *tcase, const char *const *env);
 
+/* The child of ts_rerun_case, spawned and waited for, but judged by the
+ * caller: returns its wait status and sets *output to what it printed
+ * (malloc'ed; NULL if unreadable). */
+int ts_spawn_case(const char *suite, const char *tcase, const char *const *env, char **output);
+
 /* ---- guarded buffers for kernel outputs ----
  * ts_guarded_alloc returns `bytes` usable bytes starting `misalign` bytes
  * past a 64-byte boundary, followed by TS_GUARD_BYTES of a known pattern

@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,26 +470,52 @@ static char report_path[1024];
 #define CASE_ENV "QUANTA_ONNX_BACKEND_CASES"
 #define FD_ENV "QUANTA_ONNX_BACKEND_FD"
 
-static void exec_child(const struct task *t, int fd)
+/* Spawns the child of task t (posix_spawn, not fork: under qemu-aarch64
+ * 7.2 a fork()ed child hangs) with fd, the pipe's write end, inherited.
+ * Returns its pid, -1 when it could not start. */
+static pid_t spawn_child(const struct task *t, int fd)
 {
-    char *list = malloc((size_t)t->count * 1200 + 1), num[16];
-    if (!list)
-        _exit(126);
-    size_t len = 0;
-    for (int k = 0; k < t->count; k++) {
-        const struct job *j = &jobs[t->first + k];
-        len += (size_t)snprintf(list + len, 1200, "%s/%s/%s\n", DATA_ROOT, dirs[j->dir],
-                                j->name);
+    char *list = malloc((size_t)t->count * 1200 + 1), fd_var[64];
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = calloc(n_env + 4, sizeof *envp);
+    char *case_var = malloc((size_t)t->count * 1200 + sizeof CASE_ENV + 1);
+    pid_t pid = -1;
+    if (list && envp && case_var) {
+        size_t len = 0;
+        for (int k = 0; k < t->count; k++) {
+            const struct job *j = &jobs[t->first + k];
+            len += (size_t)snprintf(list + len, 1200, "%s/%s/%s\n", DATA_ROOT, dirs[j->dir],
+                                    j->name);
+        }
+        sprintf(case_var, "%s=%s", CASE_ENV, list);
+        snprintf(fd_var, sizeof fd_var, "%s=%d", FD_ENV, fd);
+        size_t n = 0;
+        for (size_t i = 0; i < n_env; i++)
+            if (strncmp(environ[i], CASE_ENV "=", sizeof CASE_ENV) != 0 &&
+                strncmp(environ[i], FD_ENV "=", sizeof FD_ENV) != 0 &&
+                strncmp(environ[i], "CK_FORK=", 8) != 0)
+                envp[n++] = environ[i];
+        envp[n++] = case_var;
+        envp[n++] = fd_var;
+        envp[n++] = (char *)"CK_FORK=no";
+        envp[n] = NULL;
+        posix_spawn_file_actions_t fa;
+        char *argv[] = {(char *)"quanta-tests", (char *)"onnx_backend", NULL};
+        if (posix_spawn_file_actions_init(&fa) == 0) {
+            /* stdout: Check's "Running suite" lines */
+            if (posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) ==
+                    0 &&
+                posix_spawn(&pid, ts_self_exe(), &fa, NULL, argv, envp) != 0)
+                pid = -1;
+            posix_spawn_file_actions_destroy(&fa);
+        }
     }
-    snprintf(num, sizeof num, "%d", fd);
-    int null = open("/dev/null", O_WRONLY);
-    if (null < 0 || dup2(null, STDOUT_FILENO) < 0) /* Check's "Running suite" lines */
-        _exit(126);
-    if (setenv(CASE_ENV, list, 1) || setenv(FD_ENV, num, 1) || setenv("CK_FORK", "no", 1))
-        _exit(126);
-    char *argv[] = {(char *)"quanta-tests", (char *)"onnx_backend", NULL};
-    execv(ts_self_exe(), argv);
-    _exit(127);
+    free(case_var);
+    free(envp);
+    free(list);
+    return pid;
 }
 
 static void write_all(int fd, const char *p, size_t len)
@@ -537,11 +564,7 @@ static void start_task(struct task *t)
     if (pipe(fd) != 0 || fcntl(fd[0], F_SETFD, FD_CLOEXEC) != 0)
         return;
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        exec_child(t, fd[1]);
-    }
+    const pid_t pid = spawn_child(t, fd[1]);
     close(fd[1]);
     if (pid < 0) {
         close(fd[0]);
@@ -633,7 +656,7 @@ static void run_tasks(int parallel)
                 struct job *j = &jobs[t->first];
                 j->done = true;
                 j->outcome = OUT_CRASH;
-                snprintf(j->detail, sizeof j->detail, "pipe or fork failed");
+                snprintf(j->detail, sizeof j->detail, "pipe or spawn failed");
             }
         }
         if (running == 0)
