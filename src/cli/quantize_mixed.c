@@ -37,7 +37,7 @@ static void print_table(const struct mixed_result *res, const struct quantize_mi
 {
     const struct mixed_search *s = &res->search;
     static const char *const head[] = {"layer", "op", "drop alone", "agreement alone",
-                                       "gain", "kept"};
+                                       "gain", "runs"};
     static const enum report_align align[] = {REPORT_ALIGN_LEFT,  REPORT_ALIGN_LEFT,
                                               REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
                                               REPORT_ALIGN_RIGHT, REPORT_ALIGN_LEFT};
@@ -57,7 +57,9 @@ static void print_table(const struct mixed_result *res, const struct quantize_mi
         report_table_add(t, "%.2f", l->alone.drop);
         report_table_add(t, "%.2f%%", l->alone.agreement);
         report_table_add(t, "%+.2f", l->gain);
-        report_table_add(t, "%s", l->kept ? "float" : "int8");
+        report_table_add(t, "%s", l->kept              ? "float"
+                                  : res->is_float[i] ? "float (its input is)"
+                                                     : "int8");
     }
     if (!t || report_table_print(t, out) != QUANTA_OK)
         fprintf(stderr, "quanta: out of memory printing the layers\n");

@@ -210,8 +210,9 @@ enum quanta_status quantize_mixed(const struct mixed_request *req, struct mixed_
     size_t cap = (size_t)src->n_nodes + 1;
     res->names = calloc(cap, sizeof *res->names);
     res->ops = calloc(cap, sizeof *res->ops);
+    res->is_float = calloc(cap, sizeof *res->is_float);
     gm.exclude = calloc(cap + (size_t)req->opt->n_exclude, sizeof *gm.exclude);
-    if (!res->names || !res->ops || !gm.exclude) {
+    if (!res->names || !res->ops || !res->is_float || !gm.exclude) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory listing the layers of %s",
                          req->source);
         goto done;
@@ -250,6 +251,8 @@ enum quanta_status quantize_mixed(const struct mixed_request *req, struct mixed_
         keep[i] = res->search.layers[i].kept;
     st = build(&gm, keep, true, out, err);
     free(keep);
+    for (int i = 0; st == QUANTA_OK && i < res->n; i++)
+        res->is_float[i] = !int8_in(out, res->names[i]);
 done:
     free(gm.exclude);
     if (st != QUANTA_OK) {
@@ -265,6 +268,7 @@ void mixed_result_free(struct mixed_result *res)
         free(res->names[i]);
     free(res->names);
     free(res->ops);
+    free(res->is_float);
     mixed_search_free(&res->search);
     memset(res, 0, sizeof *res);
 }
@@ -313,7 +317,8 @@ cJSON *mixed_result_json(const struct mixed_result *res)
         add_number(o, "drop_alone", sensed ? l->alone.drop : NAN);
         add_number(o, "agreement_alone", sensed ? l->alone.agreement : NAN);
         add_number(o, "kl_alone", sensed ? l->alone.kl : NAN);
-        cJSON_AddBoolToObject(o, "float", l->kept);
+        cJSON_AddBoolToObject(o, "kept", l->kept);
+        cJSON_AddBoolToObject(o, "float", res->is_float[i]);
     }
     for (int i = 0; sensed && i < res->n; i++)
         cJSON_AddItemToArray(order, cJSON_CreateString(res->names[s->order[i]]));

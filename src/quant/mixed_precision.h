@@ -88,6 +88,9 @@ struct mixed_result {
     char **names;               /* [n] the layers: src nodes int8 in the full
                                    quantization, graph order */
     enum graph_op *ops;         /* [n] */
+    bool *is_float;             /* [n] float in the chosen graph: kept, or
+                                   fed only by float values (a pool after a
+                                   kept conv2d) */
     struct mixed_search search;
 };
 
@@ -99,7 +102,8 @@ enum quanta_status quantize_mixed(const struct mixed_request *req, struct mixed_
                                   struct graph *out, struct quanta_error *err);
 void mixed_result_free(struct mixed_result *res);
 /* The record: {"layers": [{"node", "op", "gain", "drop_alone",
- * "agreement_alone", "kl_alone", "float"}...] (graph order), "order":
+ * "agreement_alone", "kl_alone", "kept", "float"}...] (graph order; kept:
+ * chosen by the search; float: float in the written graph), "order":
  * [names, most sensitive first], "float": [kept names], "measured": N,
  * "int8": {"drop", "agreement", "kl", "pass"}, "chosen": {...}}; numbers
  * that are NaN become null. NULL: no memory. */
