@@ -767,7 +767,8 @@ static enum quanta_status search_mixed(const struct quantize_cli *o, const struc
     struct quantize_notes notes = {0};
     struct mixed_request req = {.src = c->have_prep ? &c->prep : &m->graph, .opt = &opt,
                                 .ranges = c->have_table ? &ranges : NULL, .source = o->model,
-                                .progress = o->progress, .notes = &notes};
+                                .progress = o->progress, .notes = &notes,
+                                .applied = &c->applied};
     enum quanta_status st = quantize_mixed_run(&o->mixed, &m->graph, cli_layout(o->layout, m),
                                                &req, q, record, o->json ? NULL : stdout, err);
     if (st == QUANTA_OK) {

@@ -253,6 +253,15 @@ enum quanta_status quantize_mixed(const struct mixed_request *req, struct mixed_
     free(keep);
     for (int i = 0; st == QUANTA_OK && i < res->n; i++)
         res->is_float[i] = !int8_in(out, res->names[i]);
+    struct quantize_applied *a = req->applied;
+    for (int i = 0, k = 0; st == QUANTA_OK && a && i < a->n_corrected; i++) {
+        if (int8_in(out, a->corrected[i].node))
+            a->corrected[k++] = a->corrected[i];
+        else
+            free(a->corrected[i].node);
+        if (i == a->n_corrected - 1)
+            a->n_corrected = k;
+    }
 done:
     free(gm.exclude);
     if (st != QUANTA_OK) {

@@ -81,6 +81,9 @@ struct mixed_request {
     struct progress *progress;          /* may be NULL */
     struct quantize_notes *notes;       /* may be NULL: receives the adjustments
                                            of the chosen graph's rewrite */
+    struct quantize_applied *applied;   /* may be NULL: the full quantization's
+                                           record, whose bias corrections of
+                                           layers left float are removed */
 };
 
 struct mixed_result {
