@@ -28,7 +28,7 @@ static const char quantize_usage[] =
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "                       [--embedding-bits 8|4]\n"
     "                       [--[no-]equalize] [--[no-]bias-correction]\n"
-    "                       [--max-drop PTS | --min-agreement PCT --holdout FILE\n"
+    "                       [(--max-drop PTS | --min-agreement PCT) --holdout FILE\n"
     "                       [--labels FILE] [--holdout-samples N]] [--json] [--quiet]\n";
 
 static const char quantize_help[] =
@@ -42,7 +42,7 @@ static const char quantize_help[] =
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "                       [--embedding-bits 8|4]\n"
     "                       [--[no-]equalize] [--[no-]bias-correction]\n"
-    "                       [--max-drop PTS | --min-agreement PCT --holdout FILE\n"
+    "                       [(--max-drop PTS | --min-agreement PCT) --holdout FILE\n"
     "                       [--labels FILE] [--holdout-samples N]] [--json] [--quiet]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
@@ -86,20 +86,7 @@ static const char quantize_help[] =
     "                          output shift its weight rounding causes on the\n"
     "                          --data samples' mean (default with --data)\n"
     "  --no-bias-correction    keep the biases as they are\n"
-    "  --max-drop PTS          keep the fewest layers in float for the top-1\n"
-    "                          accuracy on --holdout to drop by at most PTS\n"
-    "                          points against the float model (as quanta eval\n"
-    "                          --max-drop; needs labels); each layer's\n"
-    "                          sensitivity is measured, then a binary search\n"
-    "                          over that order (cost linear in the layers)\n"
-    "  --min-agreement PCT     the same budget as eval's --min-agreement: top-1\n"
-    "                          agreement with float of at least PCT percent\n"
-    "  --holdout FILE          held-out samples the budget is measured on\n"
-    "                          (needed by the two above; not the calibration\n"
-    "                          samples, so the choice is not fitted to them)\n"
-    "  --labels FILE           labels of --holdout (default: the labels beside\n"
-    "                          it, as quanta eval finds them)\n"
-    "  --holdout-samples N     use the first N samples of --holdout (default all)\n"
+    QUANTIZE_MIXED_HELP
     "  --json                  print one JSON object on stdout (the output, its\n"
     "                          size and the mixed-precision record)\n"
     "  --quiet                 no progress line (one is shown on stderr when it\n"
@@ -202,8 +189,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
         OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
-        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS, OPT_MAX_DROP, OPT_MIN_AGREEMENT,
-        OPT_HOLDOUT, OPT_LABELS, OPT_HOLDOUT_SAMPLES, OPT_JSON, OPT_QUIET
+        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS, OPT_JSON, OPT_QUIET
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -229,11 +215,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"no-equalize", no_argument, NULL, OPT_NO_EQUALIZE},
         {"bias-correction", no_argument, NULL, OPT_BIAS_CORRECTION},
         {"no-bias-correction", no_argument, NULL, OPT_NO_BIAS_CORRECTION},
-        {"max-drop", required_argument, NULL, OPT_MAX_DROP},
-        {"min-agreement", required_argument, NULL, OPT_MIN_AGREEMENT},
-        {"holdout", required_argument, NULL, OPT_HOLDOUT},
-        {"labels", required_argument, NULL, OPT_LABELS},
-        {"holdout-samples", required_argument, NULL, OPT_HOLDOUT_SAMPLES},
+        QUANTIZE_MIXED_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, 'h'},
@@ -353,31 +335,6 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_NO_BIAS_CORRECTION:
             o->bias_correction = c == OPT_BIAS_CORRECTION;
             break;
-        case OPT_MAX_DROP:
-        case OPT_MIN_AGREEMENT: {
-            struct report_eval_options *g = &o->mixed.gates;
-            double v;
-            if (!cli_parse_double(optarg, &v) || !(v >= 0.0) || v > 100.0)
-                return usage(c == OPT_MAX_DROP ? "--max-drop '%s' is not a number of points "
-                                                 "in [0, 100]"
-                                               : "--min-agreement '%s' is not a percentage in "
-                                                 "[0, 100]", optarg);
-            if (c == OPT_MAX_DROP)
-                g->has_max_drop = true, g->max_drop = v;
-            else
-                g->has_min_agreement = true, g->min_agreement = v;
-            break;
-        }
-        case OPT_HOLDOUT:
-            o->mixed.holdout = optarg;
-            break;
-        case OPT_LABELS:
-            o->mixed.labels = optarg;
-            break;
-        case OPT_HOLDOUT_SAMPLES:
-            if ((rc = cli_opt_samples("quantize", quantize_usage, optarg, &o->mixed.samples)))
-                return rc;
-            break;
         case OPT_JSON:
             o->json = true;
             break;
@@ -389,6 +346,11 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
                 return rc;
             break;
         default:
+            if ((rc = quantize_mixed_option(&o->mixed, c, optarg, quantize_usage)) >= 0) {
+                if (rc > 0)
+                    return rc;
+                break;
+            }
             return cli_option_error("quantize", quantize_usage, c, argv);
         }
     }
@@ -427,17 +389,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     if (o->strict && (!o->check_data || o->check_samples == 0))
         return usage("%s", "--strict needs the check: give --data or --check-data, and "
                            "--check-samples above 0");
-    if (quantize_mixed_wanted(&o->mixed)) {
-        if (o->opt.mode != QUANTIZE_STATIC)
-            return usage("%s", "--max-drop and --min-agreement go with --mode static");
-        if (!o->mixed.holdout)
-            return usage("%s", "--max-drop and --min-agreement need --holdout FILE (held-out "
-                               "samples, not the calibration ones)");
-    } else if (o->mixed.holdout || o->mixed.labels || o->mixed.samples) {
-        return usage("%s", "--holdout, --labels and --holdout-samples go with --max-drop or "
-                           "--min-agreement");
-    }
-    o->mixed.gates.metric = REPORT_METRIC_DEFAULT;
+    if ((rc = quantize_mixed_check(&o->mixed, o->opt.mode == QUANTIZE_STATIC, quantize_usage)))
+        return rc;
     o->opt.exclude = (const char *const *)o->exclude;
     o->opt.n_exclude = o->n_exclude;
     return 0;
@@ -926,17 +879,8 @@ int cmd_quantize(int argc, char **argv)
         st = quantize_file(&o, &record, &err);
     progress_clear(&progress);
     if (st == QUANTA_OK && o.json) {
-        cJSON *root = cJSON_CreateObject();
-        if (root) {
-            cJSON_AddStringToObject(root, "output", o.output);
-            cJSON_AddNumberToObject(root, "bytes", (double)cli_file_size(o.output));
-            if (record)
-                cJSON_AddItemToObject(root, "mixed_precision", record);
-            else
-                cJSON_AddNullToObject(root, "mixed_precision");
-            record = NULL;
-        }
-        st = cli_json_print(root, &err);
+        st = quantize_mixed_print_json(o.output, record, &err);
+        record = NULL;
     } else if (st == QUANTA_OK) {
         printf("wrote %s (%lld bytes)\n", o.output, (long long)cli_file_size(o.output));
     }

@@ -6,8 +6,76 @@
 #include <string.h>
 
 #include "base/progress.h"
+#include "cli/cli.h"
 #include "cli/cli_data.h"
 #include "report/holdout.h"
+
+int quantize_mixed_option(struct quantize_mixed_cli *mc, int c, const char *arg,
+                          const char *usage)
+{
+    struct report_eval_options *g = &mc->gates;
+    double v;
+    switch (c) {
+    case QUANTIZE_MIXED_OPT_MAX_DROP:
+    case QUANTIZE_MIXED_OPT_MIN_AGREEMENT:
+        if (!cli_parse_double(arg, &v) || !(v >= 0.0) || v > 100.0)
+            return cli_usage_error("quantize", usage,
+                                   c == QUANTIZE_MIXED_OPT_MAX_DROP
+                                       ? "--max-drop '%s' is not a number of points in [0, 100]"
+                                       : "--min-agreement '%s' is not a percentage in [0, 100]",
+                                   arg);
+        if (c == QUANTIZE_MIXED_OPT_MAX_DROP)
+            g->has_max_drop = true, g->max_drop = v;
+        else
+            g->has_min_agreement = true, g->min_agreement = v;
+        return 0;
+    case QUANTIZE_MIXED_OPT_HOLDOUT:
+        mc->holdout = arg;
+        return 0;
+    case QUANTIZE_MIXED_OPT_LABELS:
+        mc->labels = arg;
+        return 0;
+    case QUANTIZE_MIXED_OPT_HOLDOUT_SAMPLES:
+        return cli_opt_samples("quantize", usage, arg, &mc->samples);
+    default:
+        return -1;
+    }
+}
+
+int quantize_mixed_check(struct quantize_mixed_cli *mc, bool static_mode, const char *usage)
+{
+    mc->gates.metric = REPORT_METRIC_DEFAULT;
+    if (quantize_mixed_wanted(mc)) {
+        if (!static_mode)
+            return cli_usage_error("quantize", usage,
+                                   "--max-drop and --min-agreement go with --mode static");
+        if (!mc->holdout)
+            return cli_usage_error("quantize", usage,
+                                   "--max-drop and --min-agreement need --holdout FILE "
+                                   "(held-out samples, not the calibration ones)");
+    } else if (mc->holdout || mc->labels || mc->samples) {
+        return cli_usage_error("quantize", usage, "--holdout, --labels and --holdout-samples "
+                                                  "go with --max-drop or --min-agreement");
+    }
+    return 0;
+}
+
+enum quanta_status quantize_mixed_print_json(const char *output, cJSON *record,
+                                             struct quanta_error *err)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root) {
+        cJSON_AddStringToObject(root, "output", output);
+        cJSON_AddNumberToObject(root, "bytes", (double)cli_file_size(output));
+        if (record)
+            cJSON_AddItemToObject(root, "mixed_precision", record);
+        else
+            cJSON_AddNullToObject(root, "mixed_precision");
+    } else {
+        cJSON_Delete(record);
+    }
+    return cli_json_print(root, err);
+}
 
 bool quantize_mixed_wanted(const struct quantize_mixed_cli *mc)
 {

@@ -4,9 +4,41 @@
 #ifndef QUANTA_CLI_QUANTIZE_MIXED_H
 #define QUANTA_CLI_QUANTIZE_MIXED_H
 
+#include <getopt.h>
+#include <stdio.h>
 #include <cJSON.h>
 #include "quant/mixed_precision.h"
 #include "report/eval.h"
+
+/* The options' lines of quanta quantize --help. */
+#define QUANTIZE_MIXED_HELP \
+    "  --max-drop PTS          keep the fewest layers in float for the top-1\n" \
+    "                          accuracy on --holdout to drop by at most PTS\n" \
+    "                          points against the float model (as quanta eval\n" \
+    "                          --max-drop; needs labels); each layer's\n" \
+    "                          sensitivity is measured, then a binary search\n" \
+    "                          over that order (cost linear in the layers)\n" \
+    "  --min-agreement PCT     the same budget as eval's --min-agreement: top-1\n" \
+    "                          agreement with float of at least PCT percent\n" \
+    "  --holdout FILE          held-out samples the budget is measured on\n" \
+    "                          (needed by the two above; not the calibration\n" \
+    "                          samples, so the choice is not fitted to them)\n" \
+    "  --labels FILE           labels of --holdout (default: the labels beside\n" \
+    "                          it, as quanta eval finds them)\n" \
+    "  --holdout-samples N     use the first N samples of --holdout (default all)\n"
+
+/* The options, for quanta quantize's getopt_long table; their codes are
+ * above any other option's. */
+enum {
+    QUANTIZE_MIXED_OPT_MAX_DROP = 1000, QUANTIZE_MIXED_OPT_MIN_AGREEMENT,
+    QUANTIZE_MIXED_OPT_HOLDOUT, QUANTIZE_MIXED_OPT_LABELS, QUANTIZE_MIXED_OPT_HOLDOUT_SAMPLES
+};
+#define QUANTIZE_MIXED_OPTIONS \
+    {"max-drop", required_argument, NULL, QUANTIZE_MIXED_OPT_MAX_DROP}, \
+    {"min-agreement", required_argument, NULL, QUANTIZE_MIXED_OPT_MIN_AGREEMENT}, \
+    {"holdout", required_argument, NULL, QUANTIZE_MIXED_OPT_HOLDOUT}, \
+    {"labels", required_argument, NULL, QUANTIZE_MIXED_OPT_LABELS}, \
+    {"holdout-samples", required_argument, NULL, QUANTIZE_MIXED_OPT_HOLDOUT_SAMPLES}
 
 struct quantize_mixed_cli {
     const char *holdout, *labels;   /* --holdout, --labels (NULL: beside it) */
@@ -14,6 +46,18 @@ struct quantize_mixed_cli {
     struct report_eval_options gates;   /* --max-drop, --min-agreement */
     int threads;
 };
+
+/* Option c with its argument: -1 when c is none of these, 0 when taken,
+ * else the usage error's exit code (printed with usage). */
+int quantize_mixed_option(struct quantize_mixed_cli *mc, int c, const char *arg,
+                          const char *usage);
+/* After the options: 0, or the usage error's exit code (the gates need
+ * static mode and --holdout; --holdout and its options need a gate). */
+int quantize_mixed_check(struct quantize_mixed_cli *mc, bool static_mode, const char *usage);
+/* {"output", "bytes", "mixed_precision": record or null} on stdout; takes
+ * record. */
+enum quanta_status quantize_mixed_print_json(const char *output, cJSON *record,
+                                             struct quanta_error *err);
 
 /* Whether a gate was given (the search runs). */
 bool quantize_mixed_wanted(const struct quantize_mixed_cli *mc);
