@@ -459,6 +459,12 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddNullToObject(root, "method");
         cJSON_AddNullToObject(root, "samples");
     }
+    if (o->mixed.gates.has_max_drop)
+        cJSON_AddNumberToObject(root, "max_drop", o->mixed.gates.max_drop);
+    if (o->mixed.gates.has_min_agreement)
+        cJSON_AddNumberToObject(root, "min_agreement", o->mixed.gates.min_agreement);
+    if (o->mixed.holdout)
+        cJSON_AddStringToObject(root, "holdout", base_name(o->mixed.holdout));
     text = cJSON_PrintUnformatted(root);
 done:
     cJSON_Delete(root);
