@@ -31,6 +31,15 @@ static bool have_inputs(void)
     return access(model, R_OK) == 0 && access(calib, R_OK) == 0;
 }
 
+static long long file_size(const char *path)
+{
+    size_t n = 0;
+    char *bytes = ts_read_file(path, &n);
+    ck_assert_ptr_nonnull(bytes);
+    free(bytes);
+    return (long long)n;
+}
+
 /* Whether node `name` of the model at path computes in float: its weight
  * (input 1) is an F32 constant, not I8. */
 static bool node_is_float(const struct model *m, const char *name)
@@ -187,6 +196,13 @@ START_TEST(test_cli_quantize_mixed_usage)
     ck_assert(!cf_file_exists(o));
     free(out);
     free(errout);
+    /* --json without a budget: the output and its size, no record */
+    cJSON *doc = cf_run_json(cf_args("quantize %s --data %s --samples 8 --json -o %s", model,
+                                     calib, o), 0);
+    ck_assert_str_eq(cJSON_GetObjectItem(doc, "output")->valuestring, o);
+    ck_assert_double_eq(cf_num(doc, "bytes"), (double)file_size(o));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(doc, "mixed_precision")));
+    cJSON_Delete(doc);
     free(npy);
     free(o);
 }
