@@ -24,6 +24,8 @@ enum quanta_layout { QUANTA_LAYOUT_NHWC, QUANTA_LAYOUT_NCHW };
  * except that F32 inputs take any numeric data as before but I32/I64 (ids,
  * the wrong file); F64 data is rounded to the nearest float. An id input
  * takes integer data only. */
+struct progress;
+
 struct data_feed {
     const struct graph *graph;
     const char *path;
@@ -38,6 +40,9 @@ struct data_feed {
     bool *nchw;                 /* n_inputs (or NULL): samples [C, H, W]
                                    transposed to the graph's [H, W, C] */
     float *scratch;             /* one NCHW batch, when some nchw[i] */
+    struct progress *progress;  /* NULL (data_feed_open's): none; else each
+                                   data_feed_read shows start + count of
+                                   samples (base/progress.h) */
 };
 
 /* Opens the data file for g's inputs. limit <= 0: every sample of the

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "base/progress.h"
 #include "quanta/calib.h"
 #include "report/report.h"
 
@@ -14,13 +15,15 @@ static const char calibrate_usage[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
     "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
-    "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n";
+    "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n"
+    "                        [--quiet]\n";
 
 static const char calibrate_help[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
     "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
     "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n"
+    "                        [--quiet]\n"
     "\n"
     "Runs the float MODEL over the samples of FILE (IDX, NPY or safetensors,\n"
     "normalized as the graph input says), batch by batch in constant memory,\n"
@@ -55,6 +58,8 @@ static const char calibrate_help[] =
     "                      transposed for an input [N, H, W, C]); default: the\n"
     "                      model's, nchw for models made by quanta import\n"
     "  --json              print the table as JSON on stdout instead of a text table\n"
+    "  --quiet             no progress line (one is shown on stderr when it is a\n"
+    "                      terminal)\n"
     "  -h, --help          show this help\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model or data file,\n"
@@ -64,7 +69,7 @@ struct calibrate_args {
     const char *model;
     const char *data;
     const char *output;
-    bool json;
+    bool json, quiet;
     int layout;                 /* --layout, -1: the model's */
     struct calib_options opt;
 };
@@ -73,7 +78,7 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
 {
     enum {
         OPT_DATA = 256, OPT_SAMPLES, OPT_BATCH, OPT_METHOD, OPT_PERCENTILE, OPT_K, OPT_BINS,
-        OPT_ENTROPY_BINS, OPT_MSE_BITS, OPT_THREADS, OPT_JSON, OPT_LAYOUT
+        OPT_ENTROPY_BINS, OPT_MSE_BITS, OPT_THREADS, OPT_JSON, OPT_LAYOUT, OPT_QUIET
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -88,6 +93,7 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
         {"mse-bits", required_argument, NULL, OPT_MSE_BITS},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, OPT_QUIET},
         {"layout", required_argument, NULL, OPT_LAYOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -111,6 +117,9 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_QUIET:
+            a->quiet = true;
             break;
         case OPT_LAYOUT:
             rc = cli_opt_layout("calibrate", calibrate_usage, optarg, &a->layout);
@@ -227,7 +236,14 @@ int cmd_calibrate(int argc, char **argv)
     if ((st = data_feed_open(&feed, &m.graph, a.data, a.opt.samples, a.opt.batch,
                              cli_layout(a.layout, &m), &err)) != QUANTA_OK)
         goto done;
-    if ((st = calib_run(&m.graph, &feed, &a.opt, &table, &err)) != QUANTA_OK)
+    struct progress progress;
+    progress_init(&progress, progress_wanted(stderr, a.quiet) ? stderr : NULL);
+    const char *slash = strrchr(a.data, '/');
+    progress_label(&progress, "calibrating on %s", slash ? slash + 1 : a.data);
+    feed.progress = &progress;
+    st = calib_run(&m.graph, &feed, &a.opt, &table, &err);
+    progress_clear(&progress);
+    if (st != QUANTA_OK)
         goto done;
     if ((st = quanta_sha256_file(a.model, table.model_sha256, &err)) != QUANTA_OK)
         goto done;

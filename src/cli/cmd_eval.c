@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/progress.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 #include "report/eval.h"
@@ -18,14 +19,14 @@ static const char eval_usage[] =
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
     "                   [--min-agreement PCT] [--significance ALPHA] [--metric NAME]\n"
     "                   [--max-metric-drop X] [--output-kind prob|logit] [--threads N]\n"
-    "                   [--layout nchw|nhwc]\n";
+    "                   [--layout nchw|nhwc] [--quiet]\n";
 
 static const char eval_help[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
     "                   [--batch N] [--json] [--per-layer] [--max-drop PTS]\n"
     "                   [--min-agreement PCT] [--significance ALPHA] [--metric NAME]\n"
     "                   [--max-metric-drop X] [--output-kind prob|logit] [--threads N]\n"
-    "                   [--layout nchw|nhwc]\n"
+    "                   [--layout nchw|nhwc] [--quiet]\n"
     "\n"
     "Runs MODEL on the samples of FILE and reports top-1 and top-5 accuracy,\n"
     "milliseconds per sample (time spent running the model only) and the file\n"
@@ -72,6 +73,8 @@ static const char eval_help[] =
     "  --layout L           layout of 4-D data: nhwc or nchw (samples [C, H, W]\n"
     "                       transposed for an input [N, H, W, C]); default: each\n"
     "                       model's, nchw for models made by quanta import\n"
+    "  --quiet              no progress line (one is shown on stderr when it is\n"
+    "                       a terminal)\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 ok, 1 a check failed, 2 usage error, 3 invalid model, data\n"
@@ -83,7 +86,7 @@ struct eval_options {
     const char *data;
     const char *labels;
     int64_t samples, batch, threads;
-    bool json, per_layer;
+    bool json, per_layer, quiet;
     int layout;                 /* --layout, -1: each model's own */
     struct report_eval_options report;
 };
@@ -103,7 +106,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
     enum {
         OPT_DATA = 256, OPT_LABELS, OPT_SAMPLES, OPT_BATCH, OPT_JSON, OPT_PER_LAYER,
         OPT_MAX_DROP, OPT_MIN_AGREEMENT, OPT_SIGNIFICANCE, OPT_THREADS, OPT_LAYOUT, OPT_METRIC,
-        OPT_MAX_METRIC_DROP, OPT_OUTPUT_KIND
+        OPT_MAX_METRIC_DROP, OPT_OUTPUT_KIND, OPT_QUIET
     };
     static const struct option options[] = {
         {"data", required_argument, NULL, OPT_DATA},
@@ -111,6 +114,7 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
         {"samples", required_argument, NULL, OPT_SAMPLES},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, OPT_QUIET},
         {"per-layer", no_argument, NULL, OPT_PER_LAYER},
         {"max-drop", required_argument, NULL, OPT_MAX_DROP},
         {"min-agreement", required_argument, NULL, OPT_MIN_AGREEMENT},
@@ -141,6 +145,9 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
             break;
         case OPT_JSON:
             o->json = true;
+            break;
+        case OPT_QUIET:
+            o->quiet = true;
             break;
         case OPT_PER_LAYER:
             o->per_layer = true;
@@ -367,7 +374,15 @@ static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
             return st;
         report_layers_attach(&e->layers, e->side[0].runner, e->side[1].runner);
     }
-    if ((st = run_batches(e, err)) != QUANTA_OK)
+    struct progress progress;
+    progress_init(&progress, progress_wanted(stderr, e->opt.quiet) ? stderr : NULL);
+    const char *slash = strrchr(e->opt.data, '/');
+    progress_label(&progress, "evaluating on %s", slash ? slash + 1 : e->opt.data);
+    e->side[0].input->progress = &progress; /* model 1 reads every batch */
+    st = run_batches(e, err);
+    e->side[0].input->progress = NULL;
+    progress_clear(&progress);
+    if (st != QUANTA_OK)
         return st;
     return report_eval_finish(&e->report, err);
 }

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "base/progress.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "cli/quantize_mixed.h"
 #include "quanta/calib.h"
 #include "quanta/quantize.h"
 #include "quanta/sha256.h"
@@ -25,7 +27,9 @@ static const char quantize_usage[] =
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n"
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "                       [--embedding-bits 8|4]\n"
-    "                       [--[no-]equalize] [--[no-]bias-correction]\n";
+    "                       [--[no-]equalize] [--[no-]bias-correction]\n"
+    "                       [(--max-drop PTS | --min-agreement PCT) --holdout FILE\n"
+    "                       [--labels FILE] [--holdout-samples N]] [--json] [--quiet]\n";
 
 static const char quantize_help[] =
     "usage: quanta quantize MODEL -o OUT (--calib CALIB.json | --data FILE [--method M]\n"
@@ -38,6 +42,8 @@ static const char quantize_help[] =
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n"
     "                       [--embedding-bits 8|4]\n"
     "                       [--[no-]equalize] [--[no-]bias-correction]\n"
+    "                       [(--max-drop PTS | --min-agreement PCT) --holdout FILE\n"
+    "                       [--labels FILE] [--holdout-samples N]] [--json] [--quiet]\n"
     "\n"
     "Writes OUT, a quantized copy of the float model MODEL (a safetensors file\n"
     "any reader can list). batch_norm is folded into the conv2d/dense before\n"
@@ -80,6 +86,11 @@ static const char quantize_help[] =
     "                          output shift its weight rounding causes on the\n"
     "                          --data samples' mean (default with --data)\n"
     "  --no-bias-correction    keep the biases as they are\n"
+    QUANTIZE_MIXED_HELP
+    "  --json                  print one JSON object on stdout (the output, its\n"
+    "                          size and the mixed-precision record)\n"
+    "  --quiet                 no progress line (one is shown on stderr when it\n"
+    "                          is a terminal)\n"
     "  --check-data FILE       samples for the check below (default: the --data\n"
     "                          file; without either the check does not run)\n"
     "  --check-samples N       run the float and the quantized model on the first\n"
@@ -120,6 +131,9 @@ struct quantize_cli {
     int bias_correction;        /* 0 off, 1 on (the default with --data) */
     const char *mode_name, *weights_name, *activations_name, *type_name;
     struct quantize_options opt;
+    struct quantize_mixed_cli mixed; /* --max-drop, --min-agreement, --holdout */
+    bool json, quiet;
+    struct progress *progress;
     char **exclude;        /* each --exclude split at commas */
     int n_exclude;
     char **include;        /* each --include split at commas (no graph only) */
@@ -175,7 +189,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
         OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
-        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS
+        OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS, OPT_JSON, OPT_QUIET
     };
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
@@ -201,6 +215,9 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"no-equalize", no_argument, NULL, OPT_NO_EQUALIZE},
         {"bias-correction", no_argument, NULL, OPT_BIAS_CORRECTION},
         {"no-bias-correction", no_argument, NULL, OPT_NO_BIAS_CORRECTION},
+        QUANTIZE_MIXED_OPTIONS,
+        {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -318,11 +335,22 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         case OPT_NO_BIAS_CORRECTION:
             o->bias_correction = c == OPT_BIAS_CORRECTION;
             break;
+        case OPT_JSON:
+            o->json = true;
+            break;
+        case OPT_QUIET:
+            o->quiet = true;
+            break;
         case OPT_LAYOUT:
             if ((rc = cli_opt_layout("quantize", quantize_usage, optarg, &o->layout)) != 0)
                 return rc;
             break;
         default:
+            if ((rc = quantize_mixed_option(&o->mixed, c, optarg, quantize_usage)) >= 0) {
+                if (rc > 0)
+                    return rc;
+                break;
+            }
             return cli_option_error("quantize", quantize_usage, c, argv);
         }
     }
@@ -361,6 +389,8 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     if (o->strict && (!o->check_data || o->check_samples == 0))
         return usage("%s", "--strict needs the check: give --data or --check-data, and "
                            "--check-samples above 0");
+    if ((rc = quantize_mixed_check(&o->mixed, o->opt.mode == QUANTIZE_STATIC, quantize_usage)))
+        return rc;
     o->opt.exclude = (const char *const *)o->exclude;
     o->opt.n_exclude = o->n_exclude;
     return 0;
@@ -429,6 +459,12 @@ static char *options_json(const struct quantize_cli *o)
         cJSON_AddNullToObject(root, "method");
         cJSON_AddNullToObject(root, "samples");
     }
+    if (o->mixed.gates.has_max_drop)
+        cJSON_AddNumberToObject(root, "max_drop", o->mixed.gates.max_drop);
+    if (o->mixed.gates.has_min_agreement)
+        cJSON_AddNumberToObject(root, "min_agreement", o->mixed.gates.min_agreement);
+    if (o->mixed.holdout)
+        cJSON_AddStringToObject(root, "holdout", base_name(o->mixed.holdout));
     text = cJSON_PrintUnformatted(root);
 done:
     cJSON_Delete(root);
@@ -441,6 +477,7 @@ static bool is_provenance_key(const char *key)
            strcmp(key, "quanta.quantize.options") == 0 ||
            strcmp(key, "quanta.quantize.adjustments") == 0 ||
            strcmp(key, "quanta.quantize.applied") == 0 ||
+           strcmp(key, "quanta.quantize.mixed_precision") == 0 ||
            strncmp(key, "quanta.calibration.", 19) == 0 ||
            strcmp(key, "quanta.source_sha256") == 0;
 }
@@ -462,10 +499,14 @@ static enum quanta_status calibrate(const struct quantize_cli *o, const struct m
     if (st == QUANTA_OK)
         st = data_feed_open(&feed, g, o->data, copt.samples, copt.batch,
                             cli_layout(o->layout, m), err);
+    feed.progress = o->progress;
+    progress_label(o->progress, "calibrating on %s", base_name(o->data));
     if (st == QUANTA_OK)
         st = calib_run(g, &feed, &copt, table, err);
+    progress_label(o->progress, "input means on %s", base_name(o->data));
     if (st == QUANTA_OK && means && (st = calib_input_means(p, &feed, copt.threads, means, err)))
         calib_table_free(table);
+    progress_clear(o->progress);
     data_feed_close(&feed);
     return st;
 }
@@ -483,8 +524,11 @@ static enum quanta_status check_layers(const struct quantize_cli *o, const struc
     struct report_layers ls;
     enum quanta_status st = data_feed_open(&feed, &m->graph, o->check_data, o->check_samples,
                                            8, cli_layout(o->layout, m), err);
+    feed.progress = o->progress;
+    progress_label(o->progress, "checking on %s", base_name(o->check_data));
     if (st == QUANTA_OK)
         st = report_check_quantized(f, q, &feed, &ls, err);
+    progress_clear(o->progress);
     int64_t samples = feed.samples;
     data_feed_close(&feed);
     if (st != QUANTA_OK) {
@@ -622,8 +666,11 @@ static enum quanta_status output_sqnr(const struct quantize_cli *o, const struct
     const struct graph *f = reference_of(c, m);
     enum quanta_status st = data_feed_open(&feed, f, o->data, QUANTIZE_AUTO_SAMPLES, 32,
                                            cli_layout(o->layout, m), err);
+    feed.progress = o->progress;
+    progress_label(o->progress, "equalization on/off on %s", base_name(o->data));
     if (st == QUANTA_OK)
         st = report_check_quantized(f, &c->q, &feed, &ls, err);
+    progress_clear(o->progress);
     data_feed_close(&feed);
     if (st != QUANTA_OK)
         return st;
@@ -663,15 +710,47 @@ static char *applied_json(const struct candidate *c, const struct candidate *oth
     return text;
 }
 
-static enum quanta_status quantize_file(const struct quantize_cli *o, struct quanta_error *err)
+/* --max-drop / --min-agreement: the search over c's quantization (the
+ * graph c quantized, with its ranges and bias correction, so equalization
+ * stays as chosen); *q the chosen graph, whose adjustments replace c's. */
+static enum quanta_status search_mixed(const struct quantize_cli *o, const struct model *m,
+                                       struct candidate *c, struct graph *q, cJSON **record,
+                                       struct quanta_error *err)
+{
+    struct quantize_options opt = o->opt;
+    opt.equalize = false; /* c->prep is equalized already when c is */
+    struct quantize_ranges ranges = {.find = table_find, .ctx = &c->table};
+    struct quantize_means mean_find = {.find = calib_means_find, .ctx = &c->means};
+    if (o->bias_correction)
+        opt.means = &mean_find;
+    struct quantize_notes notes = {0};
+    struct mixed_request req = {.src = c->have_prep ? &c->prep : &m->graph, .opt = &opt,
+                                .ranges = c->have_table ? &ranges : NULL, .source = o->model,
+                                .progress = o->progress, .notes = &notes,
+                                .applied = &c->applied};
+    enum quanta_status st = quantize_mixed_run(&o->mixed, &m->graph, cli_layout(o->layout, m),
+                                               &req, q, record, o->json ? NULL : stdout, err);
+    if (st == QUANTA_OK) {
+        quantize_notes_free(&c->notes);
+        c->notes = notes;
+    } else {
+        quantize_notes_free(&notes);
+    }
+    return st;
+}
+
+static enum quanta_status quantize_file(const struct quantize_cli *o, cJSON **record,
+                                        struct quanta_error *err)
 {
     struct model m;
     struct candidate cand[2], *c = &cand[0];
     bool tried = false;
     char source_sha[QUANTA_SHA256_HEX_SIZE];
     char samples[32];
-    char *options = NULL, *adjustments = NULL, *applied_text = NULL;
+    char *options = NULL, *adjustments = NULL, *applied_text = NULL, *mixed_text = NULL;
     struct st_meta *meta = NULL;
+    struct graph mixed_q = {0};
+    const struct graph *out_q;
     memset(cand, 0, sizeof cand);
     if (o->opt.mode != QUANTIZE_STATIC && quantize_tensors_is_index(o->model))
         return quantize_bag(o, err);
@@ -707,6 +786,16 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         if (!(cand[0].sqnr_db > cand[1].sqnr_db))
             c = &cand[1];
     }
+    out_q = &c->q;
+    if (quantize_mixed_wanted(&o->mixed)) {
+        if ((st = search_mixed(o, &m, c, &mixed_q, record, err)) != QUANTA_OK)
+            goto done;
+        out_q = &mixed_q;
+        if (!(mixed_text = cJSON_PrintUnformatted(*record))) {
+            st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
+            goto done;
+        }
+    }
     for (int i = 0; i < c->notes.n; i++) {
         char line[1024];
         quantize_note_format(&c->notes.list[i], line, sizeof line);
@@ -715,7 +804,7 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
     if (c->have_table)
         cli_warn_nonfinite("quantize", o->calib ? o->calib : o->data, &c->table);
     bool check_failed;
-    if ((st = check_layers(o, &m, reference_of(c, &m), &c->q, &check_failed, err)) != QUANTA_OK)
+    if ((st = check_layers(o, &m, reference_of(c, &m), out_q, &check_failed, err)) != QUANTA_OK)
         goto done;
     if (check_failed && o->strict) {
         st = quanta_fail(err, QUANTA_ERR_CHECK, "%s: a layer of the quantized model is below "
@@ -733,7 +822,7 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         goto done;
     }
     options = options_json(o);
-    meta = calloc(m.file.n_meta + 9, sizeof *meta);
+    meta = calloc(m.file.n_meta + 10, sizeof *meta);
     if (!options || !meta) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", o->output);
         goto done;
@@ -748,6 +837,8 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
     if (applied_text)
         meta[n++] = (struct st_meta){"quanta.quantize.applied", applied_text};
+    if (mixed_text)
+        meta[n++] = (struct st_meta){"quanta.quantize.mixed_precision", mixed_text};
     if (c->have_table) {
         snprintf(samples, sizeof samples, "%lld", (long long)c->table.samples);
         meta[n++] = (struct st_meta){"quanta.calibration.method",
@@ -756,9 +847,11 @@ static enum quanta_status quantize_file(const struct quantize_cli *o, struct qua
         meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", c->table.data_sha256};
     }
     meta[n++] = (struct st_meta){"quanta.source_sha256", source_sha};
-    st = graph_save(&c->q, o->output, meta, n, err);
+    st = graph_save(out_q, o->output, meta, n, err);
 done:
     free(meta);
+    free(mixed_text);
+    graph_free(&mixed_q);
     free(options);
     free(adjustments);
     free(applied_text);
@@ -784,10 +877,20 @@ int cmd_quantize(int argc, char **argv)
         st = safe_file_check_not_input(o.output, o.calib, &err);
     if (st == QUANTA_OK && o.data)
         st = safe_file_check_not_input(o.output, o.data, &err);
+    struct progress progress;
+    progress_init(&progress, progress_wanted(stderr, o.quiet) ? stderr : NULL);
+    o.progress = &progress;
+    cJSON *record = NULL;
     if (st == QUANTA_OK)
-        st = quantize_file(&o, &err);
-    if (st == QUANTA_OK)
+        st = quantize_file(&o, &record, &err);
+    progress_clear(&progress);
+    if (st == QUANTA_OK && o.json) {
+        st = quantize_mixed_print_json(o.output, record, &err);
+        record = NULL;
+    } else if (st == QUANTA_OK) {
         printf("wrote %s (%lld bytes)\n", o.output, (long long)cli_file_size(o.output));
+    }
+    cJSON_Delete(record);
     free_cli(&o);
     if (st == QUANTA_ERR_USAGE) /* -o naming an input, an unknown --exclude node or glob */
         return cli_usage_error("quantize", quantize_usage, "%s", err.message);

@@ -2,6 +2,7 @@
  * quantize's check): one dataset per graph input, checked against the
  * input shapes, read batch by batch into buffers sized for one batch. */
 #include "quanta/feed.h"
+#include "base/progress.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -244,6 +245,7 @@ enum quanta_status data_feed_read(struct data_feed *feed, int64_t start, int64_t
         if (st != QUANTA_OK)
             return st;
     }
+    progress_show(feed->progress, start + count, feed->samples);
     return QUANTA_OK;
 }
 
