@@ -293,7 +293,7 @@ static void permute(void *dst, const void *src, const struct quanta_shape *s, co
 
 /* Q/DQ parameters of a quantized value: scale F32 and zero point of the
  * value's dtype, scalars (per tensor) or [n] (per channel). */
-static void quant_params(struct ox *x, int v, const char **scale, const char **zero)
+static void quant_params(struct ox *x, int v, bool to_u8, const char **scale, const char **zero)
 {
     const struct graph_value *val = &x->g->values[v];
     const struct graph_quant *q = &val->quant;
@@ -305,7 +305,7 @@ static void quant_params(struct ox *x, int v, const char **scale, const char **z
     }
     int n = per_tensor ? 1 : q->n;
     int64_t dims[1] = {n};
-    enum onnx_type zt = onnx_type_of(q->dtype);
+    enum onnx_type zt = to_u8 ? ONNX_UINT8 : onnx_type_of(q->dtype);
     size_t zs = quanta_dtype_size(q->dtype);
     unsigned char *zp = calloc((size_t)n, zs);
     if (!zp) {
@@ -314,8 +314,10 @@ static void quant_params(struct ox *x, int v, const char **scale, const char **z
         return;
     }
     for (int i = 0; i < n; i++) {
-        int32_t z = q->zero_points ? q->zero_points[i] : 0;
-        if (zs == 1)
+        int32_t z = (q->zero_points ? q->zero_points[i] : 0) + (to_u8 ? 128 : 0);
+        if (to_u8)
+            zp[i] = (unsigned char)z;
+        else if (zs == 1)
             zp[i] = (unsigned char)(q->dtype == QUANTA_I8 ? (unsigned char)(int8_t)z : (uint8_t)z);
         else
             memcpy(zp + (size_t)i * 4, &z, 4);
@@ -330,11 +332,11 @@ static void quant_params(struct ox *x, int v, const char **scale, const char **z
     }
 }
 
-static const char *qdq(struct ox *x, const char *op, const char *in, int v, int axis,
-                       const char *out)
+static const char *qdq_as(struct ox *x, const char *op, const char *in, int v, int axis,
+                          bool to_u8, const char *out)
 {
     const char *scale, *zero;
-    quant_params(x, v, &scale, &zero);
+    quant_params(x, v, to_u8, &scale, &zero);
     const char *ins[3] = {in, scale, zero};
     out = fresh_or(x, out, in ? in : "t", op[0] == 'Q' ? "q" : "dq");
     ox_node_begin(x, op, ins, 3, &out, 1);
@@ -342,6 +344,12 @@ static const char *qdq(struct ox *x, const char *op, const char *in, int v, int 
         ox_attr_int(x, "axis", axis);
     ox_node_end(x);
     return x->failed ? NULL : out;
+}
+
+static const char *qdq(struct ox *x, const char *op, const char *in, int v, int axis,
+                       const char *out)
+{
+    return qdq_as(x, op, in, v, axis, false, out);
 }
 
 /* An I4 table [V, D] as I8 [V, D] (quanta's own dtype has no ONNX type
@@ -361,7 +369,7 @@ const char *ox_const_float(struct ox *x, int v, const int *perm)
 {
     if (x->failed)
         return NULL;
-    if (!perm && x->float_const[v])
+    if (!perm && x->float_const[v] && !x->weights_u8)
         return x->float_const[v];
     const struct graph_value *val = &x->g->values[v];
     int r = val->shape.rank;
@@ -369,9 +377,18 @@ const char *ox_const_float(struct ox *x, int v, const int *perm)
     const void *data = val->data;
     void *owned = NULL, *moved = NULL;
     const char *name = NULL;
+    bool to_u8 = x->weights_u8 && t == QUANTA_I8 && val->quant.dtype == QUANTA_I8;
     if (t == QUANTA_I4) {
         data = owned = unpack_i4(val);
         t = QUANTA_I8;
+    } else if (to_u8) {
+        /* q + 128 with zero point z + 128: the same real values */
+        size_t n = (size_t)quanta_shape_numel(&val->shape);
+        uint8_t *u = owned = malloc(n + 1);
+        for (size_t i = 0; u && i < n; i++)
+            u[i] = (uint8_t)(((const uint8_t *)val->data)[i] ^ 0x80u);
+        data = owned;
+        t = QUANTA_U8;
     } else if (val->quant.dtype == QUANTA_DTYPE_INVALID && t != QUANTA_F32 && t != QUANTA_F16 &&
                t != QUANTA_BF16) {
         /* integer or F64 constants read as numbers */
@@ -398,7 +415,7 @@ const char *ox_const_float(struct ox *x, int v, const int *perm)
         for (int i = 0; perm && axis >= 0 && i < r; i++)
             if (perm[i] == val->quant.axis)
                 axis = i;
-        name = qdq(x, "DequantizeLinear", name, v, axis, NULL);
+        name = qdq_as(x, "DequantizeLinear", name, v, axis, to_u8, NULL);
     } else if (t == QUANTA_F16 || t == QUANTA_BF16) {
         const char *out = ox_name(x, val->name, "cast");
         ox_node_begin(x, "Cast", &name, 1, &out, 1);
@@ -408,7 +425,7 @@ const char *ox_const_float(struct ox *x, int v, const int *perm)
     }
     free(owned);
     free(moved);
-    if (!perm && name)
+    if (!perm && name && !x->weights_u8)
         x->float_const[v] = (char *)name;
     return x->failed ? NULL : name;
 nomem:
@@ -470,6 +487,11 @@ static void export_node(struct ox *x, const struct graph_node *n)
     int r = ov->shape.rank, perm[QUANTA_MAX_RANK];
     if (cf)
         ox_perm_channels_first(g->values[n->inputs[0]].shape.rank, perm);
+    /* ONNX Runtime's x86 kernels for uint8 activations times int8 weights
+     * can saturate their int16 pair sums (AVX2 vpmaddubsw): with uint8
+     * activations, int8 weights go out as uint8 + 128, zero point 128 */
+    x->weights_u8 = (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) &&
+                    g->values[n->inputs[0]].quant.dtype == QUANTA_U8;
     const char *in[16] = {0};
     if (n->n_inputs > 16) {
         ox_fail_node(x, "%d inputs (at most 16)", n->n_inputs);
@@ -485,6 +507,7 @@ static void export_node(struct ox *x, const struct graph_node *n)
     int steps = act + quant + cf;
     const char *cur = steps ? ox_name(x, ov->name, "f") : ov->name;
     ox_emit_op(x, n, in, cur);
+    x->weights_u8 = false;
     if (act) {
         const char *dest = --steps ? ox_name(x, ov->name, "act") : ov->name;
         if (n->attrs.activation == GRAPH_ACT_RELU)
