@@ -121,7 +121,7 @@ async function main() {
   const ref = readNpy(o.reference);
   if (ref.shape[0] !== s.n) fail(`reference has ${ref.shape[0]} samples, data ${s.n}`);
   const session = await ort.InferenceSession.create(o.model, {
-    intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: process.env.ORT_OPT || 'all',
+    intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
   });
   const per = s.x.length / s.n, outPer = ref.data.length / s.n;
