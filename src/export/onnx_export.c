@@ -498,7 +498,7 @@ static void export_node(struct ox *x, const struct graph_node *n)
         return;
     }
     for (int i = 0; i < n->n_inputs; i++)
-        if (n->inputs[i] >= 0)
+        if (n->inputs[i] >= 0 && !ox_op_own_input(g, n, i))
             in[i] = ox_input(x, n->inputs[i], i == 0 && cf ? perm : NULL);
     bool act = n->attrs.activation != GRAPH_ACT_NONE &&
                (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE || n->op == GRAPH_OP_ADD ||

@@ -97,6 +97,10 @@ void ox_perm_channels_last(int rank, int *perm);
  * tensor to write. */
 void ox_emit_op(struct ox *x, const struct graph_node *n, const char *const *in, const char *out);
 
+/* Whether ox_emit_op makes input i of node n itself (a weight it lays out
+ * in ONNX's order), so that no in[i] is made for it. */
+bool ox_op_own_input(const struct graph *g, const struct graph_node *n, int i);
+
 /* Whether node n's first input and its output are taken channels first
  * (ONNX's NCHW operators). */
 bool ox_op_channels_first(const struct graph *g, const struct graph_node *n);

@@ -22,6 +22,12 @@ bool ox_op_channels_first(const struct graph *g, const struct graph_node *n)
     }
 }
 
+bool ox_op_own_input(const struct graph *g, const struct graph_node *n, int i)
+{
+    return i == 1 && (n->op == GRAPH_OP_CONV2D ||
+                      (n->op == GRAPH_OP_DENSE && g->values[n->inputs[0]].shape.rank > 2));
+}
+
 static int rank_of(const struct ox *x, const struct graph_node *n, int i)
 {
     return x->g->values[n->inputs[i]].shape.rank;
