@@ -1,11 +1,11 @@
 #!/bin/sh
 # Checks `quanta export` with ONNX Runtime (npm onnxruntime-node) on the
 # bundled Fashion-MNIST model: the float model, its int8 copy (made as
-# scripts/demo.sh makes it) and a uint8-activation copy are exported; ORT's
-# outputs on the 10,000 test images (package dataset-fashion-mnist) are
-# compared with `quanta run`'s:
-#   float        max |ort - quanta| / max |quanta| <= 1e-5
-#   int8, uint8  the same top-1 class on >= 99.9% of the images
+# scripts/demo.sh makes it), a uint8-activation, a weight-only and an fp16
+# copy are exported; ORT's outputs on the 10,000 test images (package
+# dataset-fashion-mnist) are compared with `quanta run`'s:
+#   float, weight-only, fp16  max |ort - quanta| / max |quanta| <= 1e-5
+#   int8, uint8               the same top-1 class on >= 99.9% of the images
 # Exits non-zero when a check fails or cannot run (no node/npm, ORT not
 # installable, no test set). Outputs go to build/export-check/; ORT is
 # installed there once (npm install --ignore-scripts), like scripts/bench.sh.
@@ -45,6 +45,8 @@ NODE_PATH=$ORT_DIR/node_modules node -e "require('onnxruntime-node')" ||
     -o "$OUT/fmnist-cnn.int8.safetensors" >/dev/null
 "$QUANTA" quantize "$MODEL" --calib "$OUT/fmnist-cnn.calib.json" --activation-type uint8 \
     -o "$OUT/fmnist-cnn.uint8.safetensors" >/dev/null
+"$QUANTA" quantize "$MODEL" --mode weight-only -o "$OUT/fmnist-cnn.wo.safetensors" >/dev/null
+"$QUANTA" quantize "$MODEL" --mode fp16 -o "$OUT/fmnist-cnn.fp16.safetensors" >/dev/null
 
 failed=0
 check() { # name model.safetensors check-option value
@@ -64,6 +66,8 @@ check() { # name model.safetensors check-option value
 check fmnist-cnn "$MODEL" --max-rel-diff 1e-5
 check fmnist-cnn.int8 "$OUT/fmnist-cnn.int8.safetensors" --min-agreement 99.9
 check fmnist-cnn.uint8 "$OUT/fmnist-cnn.uint8.safetensors" --min-agreement 99.9
+check fmnist-cnn.wo "$OUT/fmnist-cnn.wo.safetensors" --max-rel-diff 1e-5
+check fmnist-cnn.fp16 "$OUT/fmnist-cnn.fp16.safetensors" --max-rel-diff 1e-5
 
 echo "export_check: $(($(date +%s) - start)) s"
 [ "$failed" = 0 ] || die "a check failed"
