@@ -43,6 +43,11 @@ struct ox {
     bool weights_u8;         /* I8 weights of this node go out as U8 (see export_node) */
 };
 
+/* Fails the export with "<source>: <message>" (the first failure stays). */
+void ox_fail(struct ox *x, enum quanta_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ox_fail_nomem(struct ox *x);
+
 /* Fails the export: "<source>: node 'n' (op): cannot export to ONNX: ...". */
 void ox_fail_node(struct ox *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -64,11 +69,22 @@ const char *ox_unary(struct ox *x, const char *op_type, const char *in, const ch
 const char *ox_binary(struct ox *x, const char *op_type, const char *a, const char *b,
                       const char *out);
 
+/* out, or a fresh name "<base>/<what>k" when out is NULL. */
+const char *ox_fresh_or(struct ox *x, const char *out, const char *base, const char *what);
+
 /* Initializers. */
 const char *ox_init(struct ox *x, const char *base, enum onnx_type type, const int64_t *dims,
                     int rank, const void *data, size_t bytes);
 const char *ox_init_float(struct ox *x, const char *base, float v); /* scalar */
 const char *ox_init_int64s(struct ox *x, const char *base, const int64_t *v, int n); /* [n] */
+
+enum onnx_type ox_onnx_type(enum quanta_dtype t); /* 0: none */
+
+/* QuantizeLinear or DequantizeLinear (op) of in with the parameters of
+ * quantized value v (per channel along axis, -1: per tensor), into out
+ * (NULL: a fresh name). */
+const char *ox_qdq(struct ox *x, const char *op, const char *in, int v, int axis,
+                   const char *out);
 
 /* The float tensor of CONST value v with its axes permuted (perm NULL:
  * as stored; axis k of the result is axis perm[k] of v): quantized weights

@@ -197,6 +197,32 @@ START_TEST(test_export_float_round_trip)
 }
 END_TEST
 
+/* A model made by quanta import takes NCHW data: its export takes the
+ * original ONNX input (NCHW), and re-imported computes the same. */
+START_TEST(test_export_imported_nchw)
+{
+    char *onnx = src("tests/fixtures/onnx/rgb.onnx"), *data = src("tests/fixtures/onnx/rgb.input.npy");
+    char *model = cf_tmp("rgb.safetensors");
+    run_ok(cf_args("import %s -o %s", onnx, model));
+    round_trip(model, data, "rgb", "");
+    struct onnx_model orig, back;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(onnx_model_load(&orig, onnx, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(onnx_model_load(&back, ts_tmp_path("rgb.onnx"), &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(back.graph.n_inputs, 1);
+    ck_assert_int_eq(back.graph.inputs[0].rank, 4);
+    for (int d = 1; d < 4; d++)
+        ck_assert_int_eq(back.graph.inputs[0].dims[d], orig.graph.inputs[0].dims[d]);
+    onnx_model_free(&orig);
+    onnx_model_free(&back);
+    free(onnx);
+    free(data);
+    free(model);
+}
+END_TEST
+
 static int count_op(const struct onnx_graph *g, const char *op)
 {
     int n = 0;
@@ -443,6 +469,7 @@ Suite *suite_cli_export(void)
     tcase_add_test(tc, test_export_help);
     tcase_add_test(tc, test_export_usage_errors);
     tcase_add_test(tc, test_export_float_round_trip);
+    tcase_add_test(tc, test_export_imported_nchw);
     tcase_add_test(tc, test_export_qdq_structure);
     tcase_add_test(tc, test_export_weight_only_fp16);
     tcase_add_test(tc, test_export_reproducible);
