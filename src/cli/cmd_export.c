@@ -7,10 +7,10 @@
 #include "cli/cli_data.h"
 #include "export/onnx_export.h"
 
-static const char export_usage[] = "usage: quanta export MODEL -o OUT.onnx [--opset N]\n";
+static const char export_usage[] = "usage: quanta export MODEL -o OUT.onnx [--opset N] [--uint8]\n";
 
 static const char export_help[] =
-    "usage: quanta export MODEL -o OUT.onnx [--opset N]\n"
+    "usage: quanta export MODEL -o OUT.onnx [--opset N] [--uint8]\n"
     "\n"
     "Writes OUT.onnx, the model MODEL as ONNX. A float model becomes plain\n"
     "ONNX. An int8 model becomes ONNX in the QDQ form ONNX Runtime fuses into\n"
@@ -25,6 +25,10 @@ static const char export_help[] =
     "options:\n"
     "  -o, --output OUT   the ONNX file to write (required; not MODEL)\n"
     "  --opset N          ONNX opset, 13 to 21 (default 17)\n"
+    "  --uint8            write int8 activations as uint8 (q + 128, zero point\n"
+    "                     + 128) and conv/dense weights likewise: the same\n"
+    "                     values, in the form ONNX Runtime computes exactly on\n"
+    "                     x86 CPUs without AVX-512 VNNI\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model or a node ONNX cannot\n"
@@ -32,11 +36,12 @@ static const char export_help[] =
     "See man quanta-export(1).\n";
 
 static int parse_options(int argc, char **argv, const char **model, const char **output,
-                         int *opset)
+                         struct onnx_export_options *opt)
 {
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'},
         {"opset", required_argument, NULL, 'p'},
+        {"uint8", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -45,7 +50,8 @@ static int parse_options(int argc, char **argv, const char **model, const char *
     optind = 0;
     opterr = 0;
     *output = NULL;
-    *opset = ONNX_EXPORT_DEFAULT_OPSET;
+    opt->opset = ONNX_EXPORT_DEFAULT_OPSET;
+    opt->uint8 = false;
     while ((c = getopt_long(argc, argv, ":ho:", options, NULL)) != -1) {
         switch (c) {
         case 'h':
@@ -58,7 +64,10 @@ static int parse_options(int argc, char **argv, const char **model, const char *
                 return cli_usage_error("export", export_usage,
                                        "--opset '%s' is not a number from %d to %d", optarg,
                                        ONNX_EXPORT_MIN_OPSET, ONNX_EXPORT_MAX_OPSET);
-            *opset = (int)v;
+            opt->opset = (int)v;
+            break;
+        case 'u':
+            opt->uint8 = true;
             break;
         default:
             return cli_option_error("export", export_usage, c, argv);
@@ -75,7 +84,7 @@ int cmd_export(int argc, char **argv)
 {
     const char *model = NULL, *output = NULL;
     struct onnx_export_options opt = {0};
-    int rc = parse_options(argc, argv, &model, &output, &opt.opset);
+    int rc = parse_options(argc, argv, &model, &output, &opt);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if ((rc = cli_output_not_input("export", export_usage, output, model, NULL)) != 0)

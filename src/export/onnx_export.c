@@ -280,8 +280,9 @@ static void export_node(struct ox *x, const struct graph_node *n)
     /* ONNX Runtime's x86 kernels for uint8 activations times int8 weights
      * can saturate their int16 pair sums (AVX2 vpmaddubsw): with uint8
      * activations, int8 weights go out as uint8 + 128, zero point 128 */
+    enum quanta_dtype xq = g->values[n->inputs[0]].quant.dtype;
     x->weights_u8 = (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) &&
-                    g->values[n->inputs[0]].quant.dtype == QUANTA_U8;
+                    (xq == QUANTA_U8 || (x->act_u8 && xq == QUANTA_I8));
     const char *in[16] = {0};
     if (n->n_inputs > 16) {
         ox_fail_node(x, "%d inputs (at most 16)", n->n_inputs);
@@ -345,8 +346,10 @@ static void value_info(struct pbw *w, int field, const char *name,
     pbw_end(w);
 }
 
-static enum onnx_type value_type(const struct graph_value *val)
+static enum onnx_type value_type(const struct ox *x, const struct graph_value *val)
 {
+    if (x->act_u8 && val->quant.dtype == QUANTA_I8)
+        return ONNX_UINT8;
     if (val->quant.dtype != QUANTA_DTYPE_INVALID)
         return ox_onnx_type(val->quant.dtype);
     return val->dtype == QUANTA_I32 || val->dtype == QUANTA_I64 ? ox_onnx_type(val->dtype)
@@ -361,8 +364,8 @@ static void export_inputs(struct ox *x, struct pbw *io, bool nchw)
     for (int i = 0; i < x->g->n_inputs; i++) {
         int v = x->g->inputs[i].value;
         const struct graph_value *val = &x->g->values[v];
-        bool t = nchw && val->shape.rank == 4 && value_type(val) == ONNX_FLOAT;
-        value_info(io, 11, val->name, value_type(val), &val->shape, t ? to_nchw : NULL);
+        bool t = nchw && val->shape.rank == 4 && value_type(x, val) == ONNX_FLOAT;
+        value_info(io, 11, val->name, value_type(x, val), &val->shape, t ? to_nchw : NULL);
         x->value_name[v] = val->name;
         if (t)
             x->value_name[v] = (char *)ox_transpose(x, val->name, to_nhwc, 4, NULL);
@@ -380,7 +383,7 @@ static void export_outputs(struct ox *x, struct pbw *io)
                     val->name);
             return;
         }
-        value_info(io, 12, val->name, value_type(val), &val->shape, NULL);
+        value_info(io, 12, val->name, value_type(x, val), &val->shape, NULL);
     }
 }
 
@@ -423,6 +426,7 @@ enum quanta_status onnx_export_bytes(const struct model *m, const char *source,
     x.source = source;
     x.opset = opset;
     x.err = err;
+    x.act_u8 = options && options->uint8;
     pbw_init(&x.nodes);
     pbw_init(&x.inits);
     size_t nv = (size_t)g->n_values + 1;

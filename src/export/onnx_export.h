@@ -29,6 +29,11 @@
 
 struct onnx_export_options {
     int opset; /* ONNX_EXPORT_MIN_OPSET .. ONNX_EXPORT_MAX_OPSET */
+    /* int8 activations written as uint8 q + 128 with zero point + 128, and
+     * conv2d/dense weights as uint8 too (the same real values): the form
+     * ONNX Runtime's x86 kernels compute without saturating their 16-bit
+     * pair sums on CPUs without AVX-512 VNNI */
+    bool uint8;
 };
 
 /* Encodes the model as an ONNX ModelProto into *bytes (caller frees).

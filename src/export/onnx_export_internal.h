@@ -40,6 +40,7 @@ struct ox {
     int n_names, cap_names;
     int counter;             /* suffix that makes generated names unique */
     const struct graph_node *node; /* the node being exported (for names, messages) */
+    bool act_u8;             /* int8 activations go out as uint8 (--uint8) */
     bool weights_u8;         /* I8 weights of this node go out as U8 (see export_node) */
 };
 

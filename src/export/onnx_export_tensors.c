@@ -55,6 +55,8 @@ static void quant_params(struct ox *x, int v, bool to_u8, const char **scale, co
     const struct graph_value *val = &x->g->values[v];
     const struct graph_quant *q = &val->quant;
     bool per_tensor = q->axis < 0;
+    if (x->act_u8 && val->kind != GRAPH_VALUE_CONST && q->dtype == QUANTA_I8)
+        to_u8 = true; /* --uint8: q + 128, zero point + 128 */
     if (per_tensor && x->q_scale[v]) {
         *scale = x->q_scale[v];
         *zero = x->q_zero[v];
@@ -62,7 +64,9 @@ static void quant_params(struct ox *x, int v, bool to_u8, const char **scale, co
     }
     int n = per_tensor ? 1 : q->n;
     int64_t dims[1] = {n};
-    enum onnx_type zt = to_u8 ? ONNX_UINT8 : ox_onnx_type(q->dtype);
+    /* I4 tables go out as I8 (unpack_i4) */
+    enum quanta_dtype qt = q->dtype == QUANTA_I4 ? QUANTA_I8 : q->dtype;
+    enum onnx_type zt = to_u8 ? ONNX_UINT8 : ox_onnx_type(qt);
     size_t zs = quanta_dtype_size(q->dtype);
     unsigned char *zp = calloc((size_t)n, zs);
     if (!zp) {
@@ -75,7 +79,7 @@ static void quant_params(struct ox *x, int v, bool to_u8, const char **scale, co
         if (to_u8)
             zp[i] = (unsigned char)z;
         else if (zs == 1)
-            zp[i] = (unsigned char)(q->dtype == QUANTA_I8 ? (unsigned char)(int8_t)z : (uint8_t)z);
+            zp[i] = (unsigned char)(qt == QUANTA_I8 ? (unsigned char)(int8_t)z : (uint8_t)z);
         else
             memcpy(zp + (size_t)i * 4, &z, 4);
     }

@@ -156,6 +156,7 @@ START_TEST(test_export_help)
     ck_assert_int_eq(ts_run_quanta("export --help", &out, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: quanta export MODEL -o OUT.onnx"));
     ck_assert_ptr_nonnull(strstr(out, "--opset"));
+    ck_assert_ptr_nonnull(strstr(out, "--uint8"));
     free(out);
     ck_assert_int_eq(ts_run_quanta("--help", &out, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "export"));
@@ -369,6 +370,9 @@ START_TEST(test_export_qdq_structure)
     run_ok(cf_args("export %s -o %s", u8, ou8));
     check_qdq(q8, o8, ONNX_INT8);
     check_qdq(u8, ou8, ONNX_UINT8);
+    /* --uint8: the int8 model's activations and weights as uint8 + 128 */
+    run_ok(cf_args("export %s -o %s --uint8", q8, ou8));
+    check_qdq(q8, ou8, ONNX_UINT8);
     free(model);
     free(calib);
     free(q8);
