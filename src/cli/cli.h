@@ -32,6 +32,7 @@ bool cli_parse_double(const char *text, double *out);
     X(dequantize, "turn a quantized model back into a float model")          \
     X(calibrate, "record activation ranges of a float model over data")      \
     X(import, "convert an ONNX model to a quanta model")                      \
+    X(export, "write a quanta model (float or int8) as an ONNX model")        \
     X(bench, "measure latency, throughput and GOP/s of models")                \
     X(profile, "show where a model's time goes, node by node")
 
