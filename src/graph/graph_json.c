@@ -182,8 +182,9 @@ static void write_node(struct sbuf *b, const struct graph *g, const struct graph
     sb_puts(b, "], \"attrs\": {");
     first = true;
     for (int id = 0; id < GRAPH_ATTR_COUNT; id++) {
-        if (!(attrs & (1u << id)) || (id == GRAPH_ATTR_SCALES && n->attrs.n_scales == 0))
-            continue; /* no scales: output / input extents */
+        if (!(attrs & (1u << id)) || (id == GRAPH_ATTR_SCALES && n->attrs.n_scales == 0) ||
+            (id == GRAPH_ATTR_STEPS && n->attrs.n_steps == 0))
+            continue; /* no scales: output / input extents; no steps: all 1 */
         sb_puts(b, first ? "" : ", ");
         sb_string(b, graph_attr_table[id].name);
         sb_puts(b, ": ");

@@ -189,6 +189,30 @@ START_TEST(graph_save_writes_per_channel_quant_tensors_after_their_value)
 END_TEST
 
 Suite *suite_graph_file(void);
+/* A slice without steps (all 1) is written without the key, so the file
+ * reads back: an empty list is not a valid steps attribute. */
+START_TEST(graph_json_of_a_slice_without_steps_reads_back)
+{
+    struct graph g, g2;
+    struct quanta_error err = {0};
+    ck_assert_msg(fx_node(&g, NULL, "[-1, 6]",
+                          "{'op': 'slice', 'name': 'n', 'inputs': ['x'], 'outputs': ['y'],"
+                          " 'attrs': {'shape': [-1, 2], 'starts': [0, 1]}}",
+                          &err) == QUANTA_OK,
+                  "%s", err.message);
+    char *json = graph_to_json(&g);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_msg(strstr(json, "steps") == NULL, "%s", json);
+    ck_assert_msg(graph_parse(&g2, json, NULL, "again", &err) == QUANTA_OK, "%s", err.message);
+    char *json2 = graph_to_json(&g2);
+    ck_assert_str_eq(json, json2);
+    free(json2);
+    free(json);
+    graph_free(&g2);
+    graph_free(&g);
+}
+END_TEST
+
 Suite *suite_graph_file(void)
 {
     Suite *s = suite_create("graph_file");
@@ -198,6 +222,7 @@ Suite *suite_graph_file(void)
     tcase_add_test(tc, model_open_rejects_a_bad_graph_naming_file_and_node);
     tcase_add_test(tc, graph_save_keeps_used_tensors_in_order_of_first_use);
     tcase_add_test(tc, graph_save_writes_per_channel_quant_tensors_after_their_value);
+    tcase_add_test(tc, graph_json_of_a_slice_without_steps_reads_back);
     suite_add_tcase(s, tc);
     return s;
 }
