@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "graph/graph_optimize.h"
+#include "kernels/kernels.h"
 #include "quanta/runtime.h"
 #include "support/test_model.h"
 
@@ -311,6 +312,59 @@ START_TEST(test_collapse_and_dead)
 }
 END_TEST
 
+/* conv -> silu -> flatten -> dense -> tanh at each kernel level: fused and
+ * separate give the same bits at that level (packed GEMM, then the same
+ * activation kernel), and stay within 1e-5 of the ref level. */
+static const char *const conv_silu_dense_tanh =
+    HEAD("[-1,4,4,3]")
+    NODE("conv2d", "conv", "\"x\",\"cw\",\"cb\"", "c", ",\"attrs\":{\"pads\":[1,1,1,1]}") ","
+    NODE("silu", "s", "\"c\"", "sc", "") ","
+    NODE("flatten", "f", "\"sc\"", "fl", "") ","
+    NODE("dense", "fc", "\"fl\",\"fw\"", "d", "") ","
+    NODE("tanh", "t", "\"d\"", "y", "") "]}";
+
+static float fc_w[5 * H * W * O];
+
+START_TEST(test_fused_every_level)
+{
+    TS_REQUIRE_LEVEL(_i, false);
+    unsigned seed = 5;
+    for (size_t i = 0; i < sizeof fc_w / sizeof *fc_w; i++)
+        fc_w[i] = frand(&seed, -0.3f, 0.3f);
+    struct tmodel m;
+    fill();
+    memset(&m, 0, sizeof m);
+    tm_tensor(&m, "cw", QUANTA_F32, SHAPE(O, 3, 3, C), conv_w);
+    tm_tensor(&m, "cb", QUANTA_F32, SHAPE(O), conv_b);
+    tm_tensor(&m, "fw", QUANTA_F32, SHAPE(5, H * W * O), fc_w);
+    tm_load(&m, conv_silu_dense_tanh);
+    struct graph g = optimized(&m.g, GRAPH_FUSE_FLOAT, NULL);
+    ck_assert_int_eq(g.n_nodes, 3);
+    ck_assert_int_eq(node(&g, "conv")->attrs.activation, GRAPH_ACT_SILU);
+    ck_assert_int_eq(node(&g, "fc")->attrs.activation, GRAPH_ACT_TANH);
+
+    struct quanta_error err = {0};
+    ck_assert_int_eq(kernels_init(&err), QUANTA_OK);
+    enum kernels_level before = kernels_current_level();
+    float ref[B * 5], want[B * 5], got[B * 5];
+    ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+    size_t n = run(&m.g, false, H * W * C, ref, B * 5);
+    const char *name = kernels_level_name((enum kernels_level)_i);
+    ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
+    run(&m.g, false, H * W * C, want, B * 5);
+    run(&g, false, H * W * C, got, B * 5);
+    ck_assert_int_eq(kernels_select(kernels_level_name(before), &err), QUANTA_OK);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(memcmp(&want[i], &got[i], sizeof *got) == 0, "%s [%zu]: %.9g vs %.9g",
+                      name, i, want[i], got[i]);
+        ck_assert_msg(fabsf(got[i] - ref[i]) <= 1e-5f, "%s [%zu]: %.9g, ref %.9g", name, i,
+                      got[i], ref[i]);
+    }
+    graph_free(&g);
+    graph_free(&m.g);
+}
+END_TEST
+
 Suite *suite_graph_optimize(void);
 Suite *suite_graph_optimize(void)
 {
@@ -322,5 +376,8 @@ Suite *suite_graph_optimize(void)
     tcase_add_test(tc, test_left_alone);
     tcase_add_test(tc, test_collapse_and_dead);
     suite_add_tcase(s, tc);
+    TCase *lv = tcase_create("levels");
+    tcase_add_loop_test(lv, test_fused_every_level, KERNELS_LEVEL_REF, KERNELS_LEVEL_COUNT);
+    suite_add_tcase(s, lv);
     return s;
 }
