@@ -6,6 +6,7 @@
 #include "graph/graph_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,8 @@
 
 const char *graph_pass_name(enum graph_pass pass)
 {
-    static const char *const names[GRAPH_PASS_COUNT] = {"fold", "fuse", "collapse", "dead"};
+    static const char *const names[GRAPH_PASS_COUNT] = {"fold", "scale", "fuse", "collapse",
+                                                         "dead"};
     return (unsigned)pass < GRAPH_PASS_COUNT ? names[pass] : "invalid";
 }
 
@@ -327,6 +329,74 @@ static void pass_fold(struct pass *ps)
     }
 }
 
+/* ---- scale: a batch_norm left becomes a 1x1 depthwise conv2d ---- */
+
+static bool as_conv(struct pass *ps, int n)
+{
+    struct graph *g = ps->g;
+    const struct graph_node *bn = &g->nodes[n];
+    int x = bn->inputs[0];
+    int64_t channels = g->values[x].shape.dims[3];
+    float *prm[4], *w = malloc((size_t)channels * sizeof *w), *b = malloc((size_t)channels * sizeof *b);
+    for (int k = 0; k < 4; k++)
+        prm[k] = const_f32(&g->values[bn->inputs[1 + k]]);
+    bool ok = w && b && prm[0] && prm[1] && prm[2] && prm[3];
+    if (ok)
+        for (int64_t c = 0; c < channels; c++) {
+            double s = (double)prm[0][c] / sqrt((double)prm[3][c] + bn->attrs.epsilon);
+            w[c] = (float)s;
+            b[c] = (float)((double)prm[1][c] - (double)prm[2][c] * s);
+        }
+    for (int k = 0; k < 4; k++)
+        free(prm[k]);
+    char *name = ok ? strdup(bn->name) : NULL;
+    if (!name) {
+        free(w);
+        free(b);
+        return false;
+    }
+    struct quanta_shape wshape = {.rank = 4, .dims = {channels, 1, 1, 1}};
+    struct quanta_shape bshape = {.rank = 1, .dims = {channels}};
+    int wv = add_const(g, name, ".scale", &wshape, w);
+    int bv = wv >= 0 ? add_const(g, name, ".shift", &bshape, b) : -1;
+    if (wv < 0)
+        free(b);
+    if (bv >= 0) {
+        struct graph_node *nd = &g->nodes[n];
+        nd->op = GRAPH_OP_CONV2D;
+        graph_attrs_default_op(&nd->attrs, GRAPH_OP_CONV2D);
+        nd->attrs.groups = (int)channels;
+        nd->inputs[1] = wv;
+        nd->inputs[2] = bv;
+        nd->n_inputs = 3;
+        note(ps, GRAPH_PASS_SCALE, "batch_norm '%s' as a 1x1 depthwise conv2d", name);
+    }
+    free(name);
+    return bv >= 0;
+}
+
+static void pass_scale(struct pass *ps)
+{
+    struct graph *g = ps->g;
+    if (!ps->opt->batch_norm_as_conv)
+        return;
+    for (int i = 0; i < g->n_nodes && !ps->nomem; i++) {
+        const struct graph_node *bn = &g->nodes[i];
+        if (bn->op != GRAPH_OP_BATCH_NORM || bn->n_inputs != 5 || excluded(ps, bn->name) ||
+            !is_float(g, bn->inputs[0]) || !is_float(g, bn->outputs[0]))
+            continue;
+        const struct graph_value *x = &g->values[bn->inputs[0]];
+        if (x->shape.rank != 4 || x->shape.dims[3] < 1 || x->shape.dims[3] > INT32_MAX)
+            continue;
+        bool params = true;
+        for (int k = 1; k < 5; k++)
+            params = params && is_float_const(g, bn->inputs[k]) &&
+                     quanta_shape_numel(&g->values[bn->inputs[k]].shape) == x->shape.dims[3];
+        if (params && !as_conv(ps, i))
+            ps->nomem = true;
+    }
+}
+
 /* ---- fuse: activations into the node before them ---- */
 
 static enum graph_activation activation_of(enum graph_op op)
@@ -511,7 +581,8 @@ enum quanta_status graph_optimize(const struct graph *src, const struct graph_op
     ps.dead = calloc((size_t)out->n_nodes + 1, sizeof *ps.dead);
     if (!ps.dead)
         goto nomem;
-    void (*const passes[])(struct pass *) = {pass_fold, pass_fuse, pass_collapse, pass_dead};
+    void (*const passes[])(struct pass *) = {pass_fold, pass_scale, pass_fuse, pass_collapse,
+                                             pass_dead};
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         passes[i](&ps);
         if (ps.nomem || !sweep(&ps))

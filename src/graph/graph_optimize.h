@@ -6,6 +6,10 @@
  *   fold      batch_norm into the conv2d/dense writing its input (read by
  *             it alone): w' = w * s, b' = (b - mean) * s + beta per output
  *             channel, s = gamma / sqrt(var + eps), in double, stored F32
+ *   scale     (int8 only) a batch_norm left on a 4-D [N, H, W, C] input
+ *             becomes a 1x1 depthwise conv2d (groups C, weight [C, 1, 1, 1]
+ *             = s, bias = beta - mean * s), which int8 kernels run: no
+ *             dequantize -> float -> quantize round trip around it
  *   fuse      an activation into the conv2d/dense/matmul (clamps: also
  *             add/mul) writing its input, as the node's activation attr
  *   collapse  reshape/flatten of a reshape/flatten reads the first one's
@@ -27,12 +31,13 @@ enum graph_fuse_level {
 
 struct graph_optimize_options {
     enum graph_fuse_level fuse;
+    bool batch_norm_as_conv;    /* the scale pass (for int8) */
     const char *const *exclude; /* nodes left as they are (neither fused nor absorbed) */
     int n_exclude;
 };
 
 /* What the passes did: a count per pass and one line per rewrite. */
-enum graph_pass { GRAPH_PASS_FOLD, GRAPH_PASS_FUSE, GRAPH_PASS_COLLAPSE, GRAPH_PASS_DEAD,
+enum graph_pass { GRAPH_PASS_FOLD, GRAPH_PASS_SCALE, GRAPH_PASS_FUSE, GRAPH_PASS_COLLAPSE, GRAPH_PASS_DEAD,
                   GRAPH_PASS_COUNT };
 struct graph_optimize_log {
     int count[GRAPH_PASS_COUNT];

@@ -11,6 +11,7 @@ enum quanta_status quantize_fold(const struct graph *src, bool fuse_relu,
 {
     struct graph_optimize_options opt = {
         .fuse = fuse_relu ? GRAPH_FUSE_INT8 : GRAPH_FUSE_NONE,
+        .batch_norm_as_conv = fuse_relu, /* int8 runs it, no float round trip */
         .exclude = exclude,
         .n_exclude = n_exclude,
     };

@@ -365,6 +365,53 @@ START_TEST(test_fused_every_level)
 }
 END_TEST
 
+/* batch_norm with nothing to fold into (it reads the graph input), then
+ * relu: for int8 it becomes a 1x1 depthwise conv with the relu fused,
+ * computing the same within rounding; the float rewrite keeps it */
+START_TEST(test_batch_norm_as_conv)
+{
+    static const char *const json =
+        HEAD("[-1,4,4,4]")
+        NODE("batch_norm", "bn", "\"x\",\"g\",\"b\",\"m\",\"v\"", "n", ",\"attrs\":{\"epsilon\":0.01}") ","
+        NODE("relu", "act", "\"n\"", "y", "") "]}";
+    struct tmodel m;
+    load(&m, json);
+    struct graph g = optimized(&m.g, GRAPH_FUSE_FLOAT, NULL);
+    ck_assert_int_eq(count_op(&g, GRAPH_OP_BATCH_NORM), 1);
+    graph_free(&g);
+
+    struct graph_optimize_log log;
+    struct graph_optimize_options opt = {.fuse = GRAPH_FUSE_INT8, .batch_norm_as_conv = true};
+    struct quanta_error err = {0};
+    ck_assert_msg(graph_optimize(&m.g, &opt, &g, &log, "test", &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(g.n_nodes, 1);
+    const struct graph_node *c = node(&g, "bn");
+    ck_assert_int_eq(c->op, GRAPH_OP_CONV2D);
+    ck_assert_int_eq(c->attrs.groups, O);
+    ck_assert_int_eq(c->attrs.activation, GRAPH_ACT_RELU);
+    ck_assert_str_eq(g.values[c->inputs[1]].name, "bn.scale");
+    ck_assert_str_eq(g.values[c->inputs[2]].name, "bn.shift");
+    ck_assert_str_eq(g.values[c->outputs[0]].name, "y");
+    ck_assert_int_eq(log.count[GRAPH_PASS_SCALE], 1);
+    ck_assert_int_eq(log.count[GRAPH_PASS_FUSE], 1);
+    float want[B * H * W * O], got[B * H * W * O];
+    size_t n = run(&m.g, false, H * W * O, want, B * H * W * O);
+    ck_assert_uint_eq(run(&g, false, H * W * O, got, B * H * W * O), n);
+    int positive = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(fabsf(want[i] - got[i]) <= 1e-5f * (1.0f + fabsf(want[i])), "%zu: %g vs %g",
+                      i, want[i], got[i]);
+        positive += got[i] > 0.0f;
+    }
+    ck_assert_int_gt(positive, 0);
+    ck_assert_int_lt(positive, (int)n);
+    graph_optimize_log_free(&log);
+    graph_free(&g);
+    graph_free(&m.g);
+}
+END_TEST
+
 Suite *suite_graph_optimize(void);
 Suite *suite_graph_optimize(void)
 {
@@ -375,6 +422,7 @@ Suite *suite_graph_optimize(void)
     tcase_add_test(tc, test_fuse_each_activation);
     tcase_add_test(tc, test_left_alone);
     tcase_add_test(tc, test_collapse_and_dead);
+    tcase_add_test(tc, test_batch_norm_as_conv);
     suite_add_tcase(s, tc);
     TCase *lv = tcase_create("levels");
     tcase_add_loop_test(lv, test_fused_every_level, KERNELS_LEVEL_REF, KERNELS_LEVEL_COUNT);
