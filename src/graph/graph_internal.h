@@ -164,6 +164,11 @@ int graph_producer(const struct graph *g, int v);
  * order of the rest; 0, or -1 on allocation failure. */
 int graph_remove_nodes(struct graph *g, const bool *dead);
 
+/* A deep copy of src (names, nodes, inputs' normalize, owned constants);
+ * data of constants src does not own stays shared (graph_build.c). */
+enum quanta_status graph_copy(struct graph *out, const struct graph *src,
+                              struct quanta_error *err);
+
 /* Zero-point range of a quantized dtype. */
 bool graph_quant_dtype_range(enum quanta_dtype dtype, int64_t *lo, int64_t *hi);
 

@@ -54,9 +54,4 @@ enum quanta_status graph_optimize(const struct graph *src, const struct graph_op
                                   struct graph *out, struct graph_optimize_log *log,
                                   const char *source, struct quanta_error *err);
 
-/* A deep copy of src (names, nodes, owned constants); data of constants it
- * does not own stays shared. */
-enum quanta_status graph_copy(struct graph *out, const struct graph *src,
-                              struct quanta_error *err);
-
 #endif
