@@ -92,7 +92,15 @@ enum graph_op graph_op_parse(const char *name);
  * elu, selu, clip, silu, gelu, gelu_tanh): int8 runs it as a table. */
 bool graph_op_is_function(enum graph_op op);
 
-enum graph_activation { GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6 };
+/* none, relu and relu6 are those of model files; the others only fused in
+ * memory by graph_optimize into conv2d, dense and matmul (clip also into
+ * add and mul), with the activation's own attrs (alpha; min, max). */
+enum graph_activation {
+    GRAPH_ACT_NONE, GRAPH_ACT_RELU, GRAPH_ACT_RELU6,
+    GRAPH_ACT_CLIP, GRAPH_ACT_LEAKY_RELU, GRAPH_ACT_SIGMOID, GRAPH_ACT_TANH,
+    GRAPH_ACT_HARD_SWISH, GRAPH_ACT_SILU, GRAPH_ACT_GELU,
+    GRAPH_ACT_COUNT
+};
 const char *graph_activation_name(enum graph_activation act);
 
 /* String-valued attrs (X(enum suffix, name in files)). mode: pad takes

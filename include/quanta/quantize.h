@@ -161,8 +161,11 @@ enum quanta_status dequantize_model(const struct graph *q, struct graph *out, co
  * weights and bias; the node's output takes the batch_norm output's name).
  * With fuse_relu, a relu/relu6 reading the output of a conv2d, dense, add
  * or mul (no fused activation, read by nothing else) becomes that node's
- * activation, likewise. Nodes named in exclude are left alone. Called by
- * quantize_model; public for tests. */
+ * activation, likewise, and a batch_norm left on a 4-D input becomes a 1x1
+ * depthwise conv2d (int8 runs it). Nodes named in exclude are left alone. It is the
+ * graph optimizer's rewrite (src/graph/graph_optimize.h, which also
+ * collapses reshape chains and drops dead nodes), the one the float runner
+ * runs. Called by quantize_model; public for tests. */
 enum quanta_status quantize_fold(const struct graph *src, bool fuse_relu,
                                  const char *const *exclude, int n_exclude, struct graph *out,
                                  const char *source, struct quanta_error *err);

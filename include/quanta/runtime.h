@@ -6,6 +6,7 @@
 #ifndef QUANTA_RUNTIME_H
 #define QUANTA_RUNTIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "quanta/graph.h"
 #include "quanta/status.h"
@@ -15,6 +16,9 @@ struct runner;
 struct runner_options {
     int64_t max_batch;   /* largest batch runner_run will be given (>= 1) */
     int threads;         /* 0: all cores */
+    bool optimize;       /* run the graph_optimize rewrite of a float graph (batch_norm
+                            folded, activations fused): node and value indices, the
+                            hook's and profile's, are then those of that graph */
 };
 
 /* Called after every node with the float view of the value it produced

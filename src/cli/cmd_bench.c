@@ -391,7 +391,7 @@ static enum quanta_status bench_open(struct bench *b, int index, struct bench_ru
     bm->ops_per_sample = graph_ops_count(g, max_batch) / (double)max_batch;
     bm->peak_gops = (double)bm->threads * b->clock.ghz * ops_per_cycle(b->level, bm->int8);
 
-    struct runner_options ro = {.max_batch = max_batch, .threads = bm->threads};
+    struct runner_options ro = {.max_batch = max_batch, .threads = bm->threads, .optimize = true};
     if ((st = runner_create(&run->r, g, &ro, err)) != QUANTA_OK) {
         if (st != QUANTA_ERR_USAGE && strncmp(err->message, bm->path, strlen(bm->path)) != 0)
             quanta_error_prefix(err, "%s", bm->path);

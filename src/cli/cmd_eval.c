@@ -281,7 +281,8 @@ static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *
                                e->side[0].path, s->path, (long long)e->side[0].feed.batch,
                                (long long)s->feed.batch);
     }
-    struct runner_options ro = {.max_batch = s->input->batch, .threads = (int)e->opt.threads};
+    struct runner_options ro = {.max_batch = s->input->batch, .threads = (int)e->opt.threads,
+                               .optimize = true};
     st = runner_create(&s->runner, g, &ro, err);
     if (st != QUANTA_OK && st != QUANTA_ERR_USAGE && strncmp(err->message, s->path,
                                                              strlen(s->path)) != 0)

@@ -9,12 +9,13 @@
 #include "cli/cli.h"
 #include "quanta/quantize.h"
 #include "cli/cli_data.h"
+#include "graph/graph_optimize.h"
 #include "report/report.h"
 
-static const char inspect_usage[] = "usage: quanta inspect MODEL [--json]\n";
+static const char inspect_usage[] = "usage: quanta inspect MODEL [--optimized] [--json]\n";
 
 static const char inspect_help[] =
-    "usage: quanta inspect MODEL [--json]\n"
+    "usage: quanta inspect MODEL [--optimized] [--json]\n"
     "\n"
     "Shows what a model file holds: the graph (node, op, output shape with the\n"
     "batch as N, output dtype, parameter count), every tensor (dtype, shape,\n"
@@ -24,8 +25,12 @@ static const char inspect_help[] =
     "without a graph (a bag of tensors) shows its tensors and metadata.\n"
     "\n"
     "options:\n"
-    "  --json      print one JSON object on stdout instead of tables\n"
-    "  -h, --help  show this help\n"
+    "  --optimized  show the graph the runner runs for a float model: batch_norm\n"
+    "               folded into the conv2d/dense before it, activations fused,\n"
+    "               reshape chains collapsed, dead nodes dropped; then what each\n"
+    "               pass did (the file is not changed)\n"
+    "  --json       print one JSON object on stdout instead of tables\n"
+    "  -h, --help   show this help\n"
     "\n"
     "exit status: 0 ok, 2 usage error, 3 invalid model file, 5 out of memory.\n"
     "See man quanta-inspect(1).\n";
@@ -182,7 +187,7 @@ static const char *value_dtype(const struct graph_value *v)
 static bool has_activation(const struct graph_node *n)
 {
     return (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE || n->op == GRAPH_OP_ADD ||
-            n->op == GRAPH_OP_MUL) &&
+            n->op == GRAPH_OP_MUL || n->op == GRAPH_OP_MATMUL) &&
            n->attrs.activation != GRAPH_ACT_NONE;
 }
 
@@ -204,6 +209,8 @@ struct inspect {
     int64_t file_bytes;
     struct tensor_stats *stats;     /* per tensor of the file */
     int64_t parameters;             /* elements of every tensor */
+    bool optimized;                 /* --optimized: model.graph is the optimized one */
+    struct graph_optimize_log log;
     bool arena_known;
     size_t arena_bytes;
     char arena_error[QUANTA_ERROR_MESSAGE_MAX];
@@ -236,6 +243,37 @@ static void print_adjustments(const struct st_file *f)
         }
         quantize_notes_free(&notes);
     }
+}
+
+/* What graph_optimize did: a count per pass, then one line per rewrite. */
+static void print_passes(const struct graph_optimize_log *log)
+{
+    printf("\noptimized  ");
+    for (int p = 0; p < GRAPH_PASS_COUNT; p++)
+        printf("%s%s %d", p ? ", " : "", graph_pass_name((enum graph_pass)p), log->count[p]);
+    putchar('\n');
+    if (log->text)
+        fputs(log->text, stdout);
+}
+
+static cJSON *passes_json(const struct graph_optimize_log *log)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    for (int p = 0; p < GRAPH_PASS_COUNT; p++)
+        cJSON_AddNumberToObject(o, graph_pass_name((enum graph_pass)p), log->count[p]);
+    cJSON *lines = cJSON_AddArrayToObject(o, "log");
+    for (const char *l = log->text; lines && l && *l;) {
+        const char *end = strchr(l, '\n');
+        size_t n = end ? (size_t)(end - l) : strlen(l);
+        char *line = strndup(l, n);
+        if (line)
+            cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+        free(line);
+        l += n + (end != NULL);
+    }
+    return o;
 }
 
 static void print_text(const struct inspect *in)
@@ -395,6 +433,8 @@ static void print_text(const struct inspect *in)
         report_table_free(t);
     }
     print_adjustments(f);
+    if (in->optimized)
+        print_passes(&in->log);
 }
 
 static cJSON *graph_json(const struct inspect *in)
@@ -476,6 +516,8 @@ static cJSON *inspect_json(const struct inspect *in)
     cJSON_AddNumberToObject(root, "parameters", (double)in->parameters);
     if (in->model.has_graph)
         cJSON_AddItemToObject(root, "graph", graph_json(in));
+    if (in->optimized)
+        cJSON_AddItemToObject(root, "optimized", passes_json(&in->log));
     else
         cJSON_AddNullToObject(root, "graph");
     cJSON *tensors = cJSON_AddArrayToObject(root, "tensors");
@@ -507,13 +549,14 @@ static cJSON *inspect_json(const struct inspect *in)
 
 int cmd_inspect(int argc, char **argv)
 {
-    enum { OPT_JSON = 256 };
+    enum { OPT_JSON = 256, OPT_OPTIMIZED };
     static const struct option options[] = {
         {"json", no_argument, NULL, OPT_JSON},
+        {"optimized", no_argument, NULL, OPT_OPTIMIZED},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool json = false;
+    bool json = false, optimized = false;
     int c;
     optind = 0;
     opterr = 0;
@@ -523,6 +566,9 @@ int cmd_inspect(int argc, char **argv)
             return cli_help(inspect_help);
         case OPT_JSON:
             json = true;
+            break;
+        case OPT_OPTIMIZED:
+            optimized = true;
             break;
         default:
             return cli_option_error("inspect", inspect_usage, c, argv);
@@ -552,6 +598,14 @@ int cmd_inspect(int argc, char **argv)
             goto done;
         in.parameters += quanta_shape_numel(&f->tensors[i].shape);
     }
+    if (optimized && in.model.has_graph) {
+        struct graph g;
+        if ((st = graph_optimize(&in.model.graph, NULL, &g, &in.log, in.path, &err)))
+            goto done;
+        graph_free(&in.model.graph);
+        in.model.graph = g;
+        in.optimized = true;
+    }
     if (in.model.has_graph) {
         struct runner *r = NULL;
         struct runner_options ro = {.max_batch = 1, .threads = 1};
@@ -572,6 +626,7 @@ int cmd_inspect(int argc, char **argv)
 
 done:
     free(in.stats);
+    graph_optimize_log_free(&in.log);
     model_close(&in.model);
     if (st != QUANTA_OK)
         return cli_report(&err);

@@ -138,7 +138,8 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
     if ((st = data_feed_open(&feed, g, o->data, o->samples, o->batch, cli_layout(o->layout, m),
                              err)) != QUANTA_OK)
         return st;
-    struct runner_options ro = {.max_batch = feed.batch, .threads = (int)o->threads};
+    struct runner_options ro = {.max_batch = feed.batch, .threads = (int)o->threads,
+                               .optimize = true};
     if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {
         if (st != QUANTA_ERR_USAGE && strncmp(err->message, o->model, strlen(o->model)) != 0)
             quanta_error_prefix(err, "%s", o->model);

@@ -156,6 +156,82 @@ int graph_saved_consts(const struct graph *g, bool *used, int *order)
     return n;
 }
 
+static void *memdup(const void *p, size_t size)
+{
+    void *q = malloc(size ? size : 1);
+    if (q && size)
+        memcpy(q, p, size);
+    return q;
+}
+
+enum quanta_status graph_copy(struct graph *out, const struct graph *src,
+                              struct quanta_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->name = src->name ? strdup(src->name) : NULL;
+    out->values = calloc((size_t)src->n_values + 1, sizeof *out->values);
+    out->nodes = calloc((size_t)src->n_nodes + 1, sizeof *out->nodes);
+    out->inputs = calloc((size_t)src->n_inputs + 1, sizeof *out->inputs);
+    out->outputs = memdup(src->outputs, (size_t)src->n_outputs * sizeof *src->outputs);
+    if ((src->name && !out->name) || !out->values || !out->nodes || !out->inputs || !out->outputs)
+        goto nomem;
+    out->n_outputs = src->n_outputs;
+    for (int v = 0; v < src->n_values; v++, out->n_values++) {
+        const struct graph_value *s = &src->values[v];
+        struct graph_value *d = &out->values[v];
+        *d = *s;
+        d->name = strdup(s->name);
+        d->owned = NULL;
+        if (!d->name)
+            goto nomem;
+        if (s->owned) {
+            d->data = d->owned = memdup(s->owned, (size_t)quanta_dtype_bytes(s->dtype, &s->shape));
+            if (!d->owned)
+                goto nomem;
+        }
+    }
+    /* per-channel parameters are constants of the graph: follow copied ones */
+    for (int v = 0; v < out->n_values; v++) {
+        struct graph_quant *q = &out->values[v].quant;
+        if (q->dtype == QUANTA_DTYPE_INVALID || q->axis < 0)
+            continue;
+        int s = graph_find_const_data(src, q->scales), z = graph_find_const_data(src, q->zero_points);
+        if (s >= 0)
+            q->scales = out->values[s].data;
+        if (z >= 0)
+            q->zero_points = out->values[z].data;
+    }
+    graph_fix_quant_pointers(out);
+    for (int n = 0; n < src->n_nodes; n++, out->n_nodes++) {
+        const struct graph_node *s = &src->nodes[n];
+        struct graph_node *d = &out->nodes[n];
+        *d = *s;
+        d->name = strdup(s->name);
+        d->inputs = memdup(s->inputs, (size_t)s->n_inputs * sizeof *s->inputs);
+        d->outputs = memdup(s->outputs, (size_t)s->n_outputs * sizeof *s->outputs);
+        if (!d->name || !d->inputs || !d->outputs)
+            goto nomem;
+    }
+    for (int i = 0; i < src->n_inputs; i++, out->n_inputs++) {
+        const struct graph_input *s = &src->inputs[i];
+        struct graph_input *d = &out->inputs[i];
+        *d = *s;
+        d->normalize.mean = NULL;
+        d->normalize.std = NULL;
+        if (s->normalize.mean &&
+            !(d->normalize.mean = memdup(s->normalize.mean, (size_t)s->normalize.n_mean * sizeof(float))))
+            goto nomem;
+        if (s->normalize.std &&
+            !(d->normalize.std = memdup(s->normalize.std, (size_t)s->normalize.n_std * sizeof(float))))
+            goto nomem;
+    }
+    return QUANTA_OK;
+nomem:
+    graph_free(out);
+    return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory copying graph '%s'",
+                       src->name ? src->name : "");
+}
+
 void graph_free(struct graph *g)
 {
     if (!g)

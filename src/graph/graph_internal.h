@@ -154,6 +154,21 @@ void graph_fix_quant_pointers(struct graph *g);
  * returns how many. */
 int graph_saved_consts(const struct graph *g, bool *used, int *order);
 
+/* Editing helpers (graph_passes.c). The node reading value v, when
+ * exactly one node does and v is no graph output, else -1; the node
+ * writing v, else -1 (both scan the node list, not the cached fields). */
+int graph_sole_reader(const struct graph *g, int v);
+int graph_producer(const struct graph *g, int v);
+/* Drops the nodes marked dead and every value no longer used (neither a
+ * graph input or output nor read or written by a kept node), keeping the
+ * order of the rest; 0, or -1 on allocation failure. */
+int graph_remove_nodes(struct graph *g, const bool *dead);
+
+/* A deep copy of src (names, nodes, inputs' normalize, owned constants);
+ * data of constants src does not own stays shared (graph_build.c). */
+enum quanta_status graph_copy(struct graph *out, const struct graph *src,
+                              struct quanta_error *err);
+
 /* Zero-point range of a quantized dtype. */
 bool graph_quant_dtype_range(enum quanta_dtype dtype, int64_t *lo, int64_t *hi);
 

@@ -100,6 +100,14 @@ const char *graph_activation_name(enum graph_activation act)
     case GRAPH_ACT_NONE: return "none";
     case GRAPH_ACT_RELU: return "relu";
     case GRAPH_ACT_RELU6: return "relu6";
+    case GRAPH_ACT_CLIP: return "clip";
+    case GRAPH_ACT_LEAKY_RELU: return "leaky_relu";
+    case GRAPH_ACT_SIGMOID: return "sigmoid";
+    case GRAPH_ACT_TANH: return "tanh";
+    case GRAPH_ACT_HARD_SWISH: return "hard_swish";
+    case GRAPH_ACT_SILU: return "silu";
+    case GRAPH_ACT_GELU: return "gelu";
+    case GRAPH_ACT_COUNT: break;
     }
     return "invalid";
 }
@@ -222,9 +230,17 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
         return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
     if (st)
         return st;
-    if ((unsigned)a->activation > GRAPH_ACT_RELU6)
+    if ((unsigned)a->activation >= GRAPH_ACT_COUNT)
         return graph_node_fail(c, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
-    if (!(allowed & GA(ACTIVATION)) && a->activation != GRAPH_ACT_NONE)
+    /* the in-memory fusions of graph_optimize (graph.h) */
+    enum graph_op op = c->node->op;
+    bool gemm = op == GRAPH_OP_CONV2D || op == GRAPH_OP_DENSE || op == GRAPH_OP_MATMUL;
+    if (a->activation > GRAPH_ACT_RELU6 &&
+        !(gemm || (a->activation == GRAPH_ACT_CLIP && (allowed & GA(ACTIVATION)))))
+        return graph_node_fail(c, "fused activation '%s' applies only to conv2d, dense and matmul",
+                               graph_activation_name(a->activation));
+    if (!(allowed & GA(ACTIVATION)) && !(gemm && a->activation > GRAPH_ACT_RELU6) &&
+        a->activation != GRAPH_ACT_NONE)
         return graph_node_fail(c, "attr 'activation' applies only to conv2d, dense, add and mul");
     if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
         return graph_node_fail(c, "attr 'alpha' must be a finite number");

@@ -9,7 +9,7 @@
 
 /* The node reading value v, when exactly one node does and v is no graph
  * output; else -1. */
-static int sole_reader(const struct graph *g, int v)
+int graph_sole_reader(const struct graph *g, int v)
 {
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] == v)
@@ -25,7 +25,7 @@ static int sole_reader(const struct graph *g, int v)
     return reader;
 }
 
-static int producer(const struct graph *g, int v)
+int graph_producer(const struct graph *g, int v)
 {
     for (int n = 0; n < g->n_nodes; n++)
         for (int k = 0; k < g->nodes[n].n_outputs; k++)
@@ -67,8 +67,8 @@ static int with_const(const struct graph *g, int n, enum graph_op op, double wan
 /* The node producing v when it is op and v has no other reader. */
 static int single_use_producer(const struct graph *g, int v, enum graph_op op)
 {
-    int p = producer(g, v);
-    if (p < 0 || g->nodes[p].op != op || sole_reader(g, v) < 0)
+    int p = graph_producer(g, v);
+    if (p < 0 || g->nodes[p].op != op || graph_sole_reader(g, v) < 0)
         return -1;
     return p;
 }
@@ -85,8 +85,8 @@ static int erf_term(const struct graph *g, int v, int chain[3])
     if (erf < 0)
         return -1;
     int d = g->nodes[erf].inputs[0];
-    int scale = producer(g, d);
-    if (scale < 0 || sole_reader(g, d) < 0)
+    int scale = graph_producer(g, d);
+    if (scale < 0 || graph_sole_reader(g, d) < 0)
         return -1;
     int x = with_const(g, scale, GRAPH_OP_MUL, M_SQRT1_2, 1e-6);
     if (x < 0)
@@ -142,7 +142,7 @@ static bool fuse_gelu_at(struct graph *g, int n, bool *dead)
 /* Drops the nodes marked dead and every value no longer used (a value is
  * used when it is a graph input or output, or a kept node reads or
  * writes it), keeping the order of the rest. */
-static int remove_nodes(struct graph *g, const bool *dead)
+int graph_remove_nodes(struct graph *g, const bool *dead)
 {
     int *map = malloc(((size_t)g->n_values + 1) * sizeof *map);
     bool *used = calloc((size_t)g->n_values + 1, sizeof *used);
@@ -213,7 +213,7 @@ int graph_fuse_elementwise(struct graph *g)
     for (int n = 0; n < g->n_nodes; n++)
         if (!dead[n] && fuse_gelu_at(g, n, dead))
             fused++;
-    int rc = fused ? remove_nodes(g, dead) : 0;
+    int rc = fused ? graph_remove_nodes(g, dead) : 0;
     free(dead);
     return rc < 0 ? -1 : fused;
 }

@@ -21,7 +21,7 @@
  *   its inputs share theirs). softmax runs int8 in / float out where its
  *   input is int8; embedding quantizes its table per row and requantizes
  *   rows into the output's parameters; embedding_bag likewise, one
- *   requantization per bag; batch_norm left unfolded runs float. A layer
+ *   requantization per bag; batch_norm not on a 4-D input runs float. A layer
  *   norm written out (mean, sub, pow, mean, add eps, sqrt, div) keeps its
  *   statistics and the node that makes its input float (in_layer_norm).
  *   A constant converted for a single reader keeps its name; one read by

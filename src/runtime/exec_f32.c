@@ -26,10 +26,33 @@ static size_t numel(const struct quanta_shape *s)
     return (size_t)quanta_shape_numel(s);
 }
 
-static void act_range(enum graph_activation act, float *lo, float *hi)
+/* The clamp of a fused activation (relu, relu6, clip; none for the others,
+ * which epilogue applies). */
+static void act_range(const struct graph_attrs *a, float *lo, float *hi)
 {
-    *lo = act == GRAPH_ACT_NONE ? -INFINITY : 0.0f;
-    *hi = act == GRAPH_ACT_RELU6 ? 6.0f : INFINITY;
+    enum graph_activation act = a->activation;
+    bool clamp = act == GRAPH_ACT_RELU || act == GRAPH_ACT_RELU6;
+    *lo = act == GRAPH_ACT_CLIP ? a->min : clamp ? 0.0f : -INFINITY;
+    *hi = act == GRAPH_ACT_CLIP ? a->max : act == GRAPH_ACT_RELU6 ? 6.0f : INFINITY;
+}
+
+/* A fused activation that is no clamp (graph_optimize), applied in place
+ * to y[0..n) just written (still in cache) by the kernel of the op's own
+ * node, so fused and separate nodes compute the same function. */
+static void epilogue(const struct f32_kernels *k, const struct graph_attrs *a, float *y,
+                     size_t n)
+{
+    struct f32_math_params mp = {0};
+    switch (a->activation) {
+    case GRAPH_ACT_LEAKY_RELU: k->leaky_relu(n, y, y, a->alpha); return;
+    case GRAPH_ACT_SIGMOID: k->sigmoid(n, y, y, 0.0f); return;
+    case GRAPH_ACT_TANH: k->tanh(n, y, y, 0.0f); return;
+    case GRAPH_ACT_HARD_SWISH: mp.op = F32_MATH_HARD_SWISH; break;
+    case GRAPH_ACT_SILU: mp.op = F32_MATH_SILU; break;
+    case GRAPH_ACT_GELU: mp.op = F32_MATH_GELU; break;
+    default: return; /* none, or a clamp the kernel applied */
+    }
+    k->math(&mp, n, y, y);
 }
 
 /* An axis as written (may be negative) as an index into rank dims. */
@@ -53,7 +76,7 @@ static void conv2d_params(const struct graph_node *nd, const struct quanta_shape
         .pad_top = (size_t)a->pads[0], .pad_left = (size_t)a->pads[1],
         .groups = (size_t)a->groups,
     };
-    act_range(a->activation, &p->out_min, &p->out_max);
+    act_range(a, &p->out_min, &p->out_max);
 }
 
 static void dense_params(const struct graph_node *nd, const struct quanta_shape *xs,
@@ -64,7 +87,7 @@ static void dense_params(const struct graph_node *nd, const struct quanta_shape 
         .out_n = (size_t)ws->dims[0],
     };
     p->batch = numel(xs) / p->in_k;
-    act_range(nd->attrs.activation, &p->out_min, &p->out_max);
+    act_range(&nd->attrs, &p->out_min, &p->out_max);
 }
 
 /* ---- conv2d, dense and pools on several threads ----
@@ -76,6 +99,7 @@ static void dense_params(const struct graph_node *nd, const struct quanta_shape 
 struct conv_job {
     struct runner *r;
     int n;
+    const struct graph_attrs *a;
     const struct f32_conv2d_params *p;
     const float *x, *w, *b;
     float *y;
@@ -111,6 +135,7 @@ static void conv_part(void *ctx, int part, int parts, int thread)
             j->r->f32->conv2d_packed(&q, x, j->r->packed[j->n], scratch, y);
         else
             j->r->f32->conv2d(&q, x, j->w, j->b, y);
+        epilogue(j->r->f32, j->a, y, q.batch * q.out_h * q.out_w * q.out_c);
     }
 }
 
@@ -122,7 +147,7 @@ static void exec_conv2d(struct runner *r, int n, const struct graph_node *nd, fl
     int64_t work = (int64_t)(p.batch * p.out_h * p.out_w * p.out_c * p.kernel_h * p.kernel_w *
                              (p.in_c / p.groups));
     struct split_window win = conv_window(&p);
-    struct conv_job j = {r, n, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y, 1};
+    struct conv_job j = {r, n, &nd->attrs, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y, 1};
     j.parts = split_rows_parts(&win, runner_parts(r, work));
     threadpool_run(r->pool, conv_part, &j, j.parts);
 }
@@ -130,6 +155,7 @@ static void exec_conv2d(struct runner *r, int n, const struct graph_node *nd, fl
 struct dense_job {
     struct runner *r;
     int n;
+    const struct graph_attrs *a;
     const struct f32_dense_params *p;
     const float *x, *w, *b;
     float *y;
@@ -151,6 +177,7 @@ static void dense_part(void *ctx, int part, int parts, int thread)
         j->r->f32->dense_packed(&q, x, j->r->packed[j->n], y);
     else
         j->r->f32->dense(&q, x, j->w, j->b, y);
+    epilogue(j->r->f32, j->a, y, q.batch * q.out_n);
 }
 
 static void exec_dense(struct runner *r, int n, const struct graph_node *nd, float *y)
@@ -160,7 +187,7 @@ static void exec_dense(struct runner *r, int n, const struct graph_node *nd, flo
     int parts = runner_parts(r, (int64_t)(p.batch * p.in_k * p.out_n));
     if ((size_t)parts > p.batch)
         parts = (int)p.batch;
-    struct dense_job j = {r, n, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y};
+    struct dense_job j = {r, n, &nd->attrs, &p, in_data(r, nd, 0), in_data(r, nd, 1), in_data(r, nd, 2), y};
     threadpool_run(r->pool, dense_part, &j, parts);
 }
 
@@ -353,7 +380,7 @@ static void exec_binary(struct runner *r, const struct graph_node *nd, float *y,
         .n = numel(in_shape(r, nd, 0)),
         .b_n = numel(in_shape(r, nd, 1)),
     };
-    act_range(nd->attrs.activation, &p.out_min, &p.out_max);
+    act_range(&nd->attrs, &p.out_min, &p.out_max);
     struct elementwise_job j = {.n = p.n, .align = p.b_n == p.n ? 1 : p.b_n,
                                 .a = in_data(r, nd, 0), .b = in_data(r, nd, 1), .y = y,
                                 .binary = fn, .p = &p};
@@ -487,7 +514,7 @@ static void exec_broadcast(struct runner *r, const struct graph_node *nd, float 
     const struct quanta_shape *out = &r->values[nd->outputs[0]].shape;
     struct broadcast_job j = {.k = r->f32, .p = {.op = op, .rank = out->rank > 0 ? out->rank : 1},
                               .a = in_data(r, nd, 0), .b = in_data(r, nd, 1), .y = y};
-    act_range(nd->attrs.activation, &j.p.out_min, &j.p.out_max);
+    act_range(&nd->attrs, &j.p.out_min, &j.p.out_max);
     if (out->rank == 0) {
         j.p.dims[0] = 1;
     } else {
@@ -651,6 +678,12 @@ static void exec_matmul(struct runner *r, const struct graph_node *nd, float *y)
         step_b *= db;
     }
     r->f32->matmul(&p, in_data(r, nd, 0), in_data(r, nd, 1), y);
+    float lo, hi;
+    act_range(&nd->attrs, &lo, &hi);
+    if (lo > -INFINITY || hi < INFINITY) /* matmul has no clamp of its own */
+        for (size_t i = 0, n = numel(out); i < n; i++)
+            y[i] = fminf(fmaxf(y[i], lo), hi);
+    epilogue(r->f32, &nd->attrs, y, numel(out));
 }
 
 static void exec_transpose(struct runner *r, const struct graph_node *nd, float *y)

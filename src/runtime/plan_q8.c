@@ -542,6 +542,11 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
                            nd->name, graph_op_name(nd->op), nd->n_inputs, nd->n_outputs);
     int x = nd->inputs[0], y = nd->outputs[0];
     enum quanta_status st;
+    if (nd->attrs.activation > GRAPH_ACT_RELU6) /* int8 clamps relu and relu6 only */
+        return quanta_fail(err, QUANTA_ERR_INPUT, "node '%s' (%s): fused activation '%s' has no "
+                                                  "int8 kernel",
+                           nd->name, graph_op_name(nd->op),
+                           graph_activation_name(nd->attrs.activation));
     if (graph_op_is_function(nd->op)) {
         /* one table of 256 entries from the float kernel's own function */
         struct f32_math_params mp;

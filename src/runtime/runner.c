@@ -27,6 +27,7 @@
  * the same bits for any thread count. Nodes still run one after another,
  * and the hook is called on the calling thread after each. */
 #include "runtime/runner_internal.h"
+#include "graph/graph_optimize.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,16 @@ static enum quanta_status check_node(const struct graph *g, int n, struct quanta
     return QUANTA_OK;
 }
 
+/* Whether any value carries quantization parameters (graph_optimize
+ * rewrites float graphs only). */
+static bool has_quant(const struct graph *g)
+{
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].quant.dtype != QUANTA_DTYPE_INVALID)
+            return true;
+    return false;
+}
+
 enum quanta_status runner_create(struct runner **out, const struct graph *g,
                                  const struct runner_options *options, struct quanta_error *err)
 {
@@ -275,14 +286,26 @@ enum quanta_status runner_create(struct runner **out, const struct graph *g,
     enum quanta_status st = kernels_init(err);
     if (st != QUANTA_OK)
         return st;
-    for (int n = 0; n < g->n_nodes; n++)
-        if ((st = check_node(g, n, err)) != QUANTA_OK)
-            return st;
-
     struct runner *r = calloc(1, sizeof *r);
     if (!r)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "runner: out of memory");
     r->g = g;
+    if (options && options->optimize && !has_quant(g)) {
+        r->optimized = malloc(sizeof *r->optimized);
+        if (!r->optimized) {
+            st = quanta_fail(err, QUANTA_ERR_NOMEM, "runner: out of memory");
+            goto fail;
+        }
+        if ((st = graph_optimize(g, NULL, r->optimized, NULL, "runner", err)) != QUANTA_OK) {
+            free(r->optimized);
+            r->optimized = NULL;
+            goto fail;
+        }
+        r->g = g = r->optimized;
+    }
+    for (int n = 0; n < g->n_nodes; n++)
+        if ((st = check_node(g, n, err)) != QUANTA_OK)
+            goto fail;
     r->f32 = f32_kernels_get();
     r->max_batch = max_batch;
     r->threads = options ? options->threads : 0;
@@ -354,6 +377,9 @@ void runner_free(struct runner *r)
     free(r->chunk);
     free(r->rows);
     free(r->ptrs);
+    if (r->optimized)
+        graph_free(r->optimized);
+    free(r->optimized);
     free(r);
 }
 

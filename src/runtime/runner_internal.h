@@ -29,7 +29,8 @@ struct runner_value {
 };
 
 struct runner {
-    const struct graph *g;
+    const struct graph *g;      /* the caller's graph, or optimized */
+    struct graph *optimized;    /* runner_options.optimize: owned, else NULL */
     const struct f32_kernels *f32;
     int64_t max_batch;
     int64_t batch;              /* of the last successful run; 0 before any */

@@ -225,6 +225,87 @@ START_TEST(test_inspect_bundled)
 }
 END_TEST
 
+/* dense -> batch_norm -> sigmoid: --optimized folds and fuses, says so,
+ * and leaves the file as it was */
+#define BN_GRAPH                                                                            \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"bn\", "                      \
+    "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 4], \"dtype\": \"F32\"}], "            \
+    "\"outputs\": [\"y\"], \"nodes\": ["                                                    \
+    "{\"op\": \"dense\", \"name\": \"fc1\", \"inputs\": [\"x\", \"fc1.weight\", "           \
+    "\"fc1.bias\"], \"outputs\": [\"fc1.out\"]}, "                                           \
+    "{\"op\": \"batch_norm\", \"name\": \"bn\", \"inputs\": [\"fc1.out\", \"g\", \"b\", "   \
+    "\"m\", \"v\"], \"outputs\": [\"bn.out\"]}, "                                            \
+    "{\"op\": \"sigmoid\", \"name\": \"act\", \"inputs\": [\"bn.out\"], "                  \
+    "\"outputs\": [\"y\"]}]}"
+
+/* The bytes of a file (caller frees), *n its size. */
+static unsigned char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    rewind(f);
+    unsigned char *p = malloc((size_t)*n + 1);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(fread(p, 1, (size_t)*n, f), (size_t)*n);
+    fclose(f);
+    return p;
+}
+
+START_TEST(test_inspect_optimized)
+{
+    char *model = cf_tmp("bn.safetensors");
+    static const float w[4][4] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    static const float b[4] = {0.1f, 0.2f, 0.3f, 0.4f}, g[4] = {1, 2, 0.5f, 1};
+    static const float beta[4] = {0, 0.1f, -0.1f, 0}, m[4] = {0.5f, 0, 0, -0.5f};
+    static const float v[4] = {1, 4, 0.25f, 1};
+    struct st_tensor_desc t[6] = {
+        {"fc1.weight", QUANTA_F32, {2, {4, 4}}, w}, {"fc1.bias", QUANTA_F32, {1, {4}}, b},
+        {"g", QUANTA_F32, {1, {4}}, g},  {"b", QUANTA_F32, {1, {4}}, beta},
+        {"m", QUANTA_F32, {1, {4}}, m},  {"v", QUANTA_F32, {1, {4}}, v},
+    };
+    struct st_meta meta[1] = {{"quanta.graph", BN_GRAPH}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(st_write_file(model, t, 6, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+    long size, size2;
+    unsigned char *before = slurp(model, &size);
+
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect --optimized %s", model), &out, &errout), 0);
+    ck_assert_str_eq(errout, "");
+    ck_assert_ptr_nonnull(strstr(out, "1 nodes"));
+    ck_assert_ptr_nonnull(strstr(out, "dense+sigmoid"));
+    ck_assert_ptr_nonnull(strstr(out, "optimized  fold 1, scale 0, fuse 1, collapse 0, dead 0\n"));
+    ck_assert_ptr_nonnull(strstr(out, "fold: batch_norm 'bn' into dense 'fc1'\n"));
+    ck_assert_ptr_nonnull(strstr(out, "fuse: sigmoid 'act' into dense 'fc1'\n"));
+    free(out);
+    free(errout);
+    /* without the option: the graph as stored */
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "3 nodes"));
+    ck_assert_ptr_null(strstr(out, "optimized"));
+    free(out);
+
+    cJSON *doc = cf_run_json(cf_args("inspect --optimized --json %s", model), 0);
+    const cJSON *o = cJSON_GetObjectItem(doc, "optimized");
+    ck_assert(cJSON_IsObject(o));
+    ck_assert(cf_num(o, "fold") == 1 && cf_num(o, "fuse") == 1 && cf_num(o, "dead") == 0);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "log")), 2);
+    const cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "graph"), "nodes");
+    ck_assert_int_eq(cJSON_GetArraySize(nodes), 1);
+    ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(nodes, 0), "activation")->valuestring,
+                     "sigmoid");
+    cJSON_Delete(doc);
+    unsigned char *after = slurp(model, &size2);
+    ck_assert(size == size2 && memcmp(before, after, (size_t)size) == 0);
+    free(before);
+    free(after);
+    free(model);
+}
+END_TEST
+
 Suite *suite_cli_inspect(void);
 Suite *suite_cli_inspect(void)
 {
@@ -238,6 +319,7 @@ Suite *suite_cli_inspect(void)
     tcase_add_test(tc, test_inspect_text);
     tcase_add_test(tc, test_inspect_bag_of_tensors);
     tcase_add_test(tc, test_inspect_bundled);
+    tcase_add_test(tc, test_inspect_optimized);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -488,14 +488,22 @@ START_TEST(test_exclude_boundaries)
     ck_assert_int_eq(q.values[conv->inputs[1]].dtype, QUANTA_F32);
     ck_assert_int_eq(q.values[conv->outputs[0]].dtype, QUANTA_F32);
     /* an excluded conv is left as it is: no batch_norm folded into it; the
-     * batch_norm (no int8 kernel) runs float, the relu int8 on its
-     * quantized output */
-    ck_assert_int_eq(count_op(&q, GRAPH_OP_BATCH_NORM), 1);
+     * batch_norm becomes an int8 1x1 depthwise conv (its scale and shift)
+     * with the relu fused, reading the conv's output quantized: no float
+     * batch_norm between a dequantize and a quantize */
+    ck_assert_int_eq(count_op(&q, GRAPH_OP_BATCH_NORM), 0);
     ck_assert_int_eq(q.values[conv->outputs[0]].quant.dtype, QUANTA_DTYPE_INVALID);
-    const struct graph_node *relu = &q.nodes[find_node(&q, "relu1")];
-    const struct graph_value *rin = &q.values[relu->inputs[0]];
-    ck_assert_str_eq(rin->name, "bn1.out.q");
-    ck_assert_int_eq(q.nodes[rin->producer].op, GRAPH_OP_QUANTIZE);
+    ck_assert_int_lt(find_node(&q, "relu1"), 0);
+    const struct graph_node *bn = &q.nodes[find_node(&q, "bn1")];
+    ck_assert_int_eq(bn->op, GRAPH_OP_CONV2D);
+    ck_assert_int_eq(bn->attrs.groups, 3);
+    ck_assert_int_eq(bn->attrs.activation, GRAPH_ACT_RELU);
+    ck_assert_int_eq(q.values[bn->inputs[1]].dtype, QUANTA_I8);
+    ck_assert_str_eq(q.values[bn->outputs[0]].name, "relu1.out");
+    ck_assert_int_eq(q.values[bn->outputs[0]].dtype, QUANTA_I8);
+    const struct graph_value *bin = &q.values[bn->inputs[0]];
+    ck_assert_str_eq(bin->name, "c1.out.q");
+    ck_assert_int_eq(q.nodes[bin->producer].op, GRAPH_OP_QUANTIZE);
     graph_free(&q);
     tq_free(&m);
 }
