@@ -67,25 +67,42 @@ void report_hist_add(struct report_hist *h, const float *x, size_t n)
 {
     if (!h->has_range)
         first_range(h, x, n);
+    if (!h->has_range) { /* nothing finite */
+        h->nonfinite += (int64_t)n;
+        return;
+    }
+    double lo = h->lo, hi = h->hi, per_unit = REPORT_HIST_BINS / (hi - lo);
+    double vmin = h->count ? h->min : INFINITY, vmax = h->count ? h->max : -INFINITY;
+    int64_t below = 0, above = 0, nonfinite = 0;
+    double clip_lo = h->has_clip ? h->clip_lo : -INFINITY;
+    double clip_hi = h->has_clip ? h->clip_hi : INFINITY;
     for (size_t i = 0; i < n; i++) {
         double v = x[i];
-        if (!isfinite(v)) {
-            h->nonfinite++;
-            continue;
-        }
-        if (v < h->lo || v > h->hi)
+        if (!(v >= lo && v <= hi)) { /* rare: outside the range, or NaN */
+            if (!isfinite(v)) {
+                nonfinite++;
+                continue;
+            }
             grow(h, v);
-        int b = (int)((v - h->lo) / (h->hi - h->lo) * REPORT_HIST_BINS);
-        b = b < 0 ? 0 : b >= REPORT_HIST_BINS ? REPORT_HIST_BINS - 1 : b;
-        h->bins[b]++;
-        h->min = h->count == 0 || v < h->min ? v : h->min;
-        h->max = h->count == 0 || v > h->max ? v : h->max;
-        h->count++;
-        if (h->has_clip) {
-            h->below += v < h->clip_lo;
-            h->above += v > h->clip_hi;
+            lo = h->lo;
+            hi = h->hi;
+            per_unit = REPORT_HIST_BINS / (hi - lo);
         }
+        int b = (int)((v - lo) * per_unit);
+        h->bins[b < REPORT_HIST_BINS ? b : REPORT_HIST_BINS - 1]++;
+        vmin = v < vmin ? v : vmin;
+        vmax = v > vmax ? v : vmax;
+        below += v < clip_lo;
+        above += v > clip_hi;
     }
+    h->count += (int64_t)n - nonfinite;
+    h->nonfinite += nonfinite;
+    if (h->count > 0) {
+        h->min = vmin;
+        h->max = vmax;
+    }
+    h->below += below;
+    h->above += above;
 }
 
 bool report_quant_range(const struct graph_quant *q, double *lo, double *hi)
