@@ -101,6 +101,8 @@ static void summary(struct report_buf *b, const cJSON *j, const struct report_ht
 {
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(j, "models");
     const cJSON *m0 = cJSON_GetArrayItem(models, 0), *m1 = cJSON_GetArrayItem(models, 1);
+    const char *metric = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "metric"));
+    metric = metric ? metric : "";
     report_buf_printf(b, "<h2 id=\"summary\">Summary</h2>\n<table class=\"sortable\" "
                       "id=\"summary-models\"><thead><tr><th>figure</th><th>float</th>"
                       "<th>int8</th><th>change (int8 - float)</th></tr></thead><tbody>\n");
@@ -110,7 +112,12 @@ static void summary(struct report_buf *b, const cJSON *j, const struct report_ht
             (!o->latency && strcmp(key, "ms_per_sample") == 0))
             continue;
         double v0 = json_num(m0, key), v1 = json_num(m1, key);
-        report_buf_printf(b, "<tr data-key=\"models.%s\"><td>%s</td>", key, model_rows[i][1]);
+        if (isnan(v0) && isnan(v1))
+            continue; /* not measured here (e.g. accuracy without labels) */
+        report_buf_printf(b, "<tr data-key=\"models.%s\"><td>%s", key, model_rows[i][1]);
+        if (strcmp(key, "metric_value") == 0)
+            report_buf_printf(b, " (%s)", metric);
+        report_buf_printf(b, "</td>");
         num_cell(b, v0);
         num_cell(b, v1);
         num_cell(b, v1 - v0);
@@ -120,10 +127,14 @@ static void summary(struct report_buf *b, const cJSON *j, const struct report_ht
                       "<thead><tr><th>comparison</th><th>value</th></tr></thead><tbody>\n");
     for (size_t i = 0; i < sizeof compare_rows / sizeof compare_rows[0]; i++) {
         const char *key = compare_rows[i][0];
-        if (!cJSON_GetObjectItemCaseSensitive(j, key))
+        double v = json_num(j, key);
+        if (strcmp(key, "sqnr_db") == 0 &&
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "identical_outputs")))
+            v = INFINITY; /* JSON has no infinity: eval writes null */
+        if (isnan(v))
             continue;
         report_buf_printf(b, "<tr data-key=\"%s\"><td>%s</td>", key, compare_rows[i][1]);
-        num_cell(b, json_num(j, key));
+        num_cell(b, v);
         report_buf_printf(b, "</tr>\n");
     }
     report_buf_printf(b, "</tbody></table>\n");

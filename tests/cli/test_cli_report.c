@@ -280,6 +280,30 @@ START_TEST(test_report_int8_ranges)
 }
 END_TEST
 
+/* Without labels: no accuracy, no class changes, the comparison still. */
+START_TEST(test_report_no_labels)
+{
+    struct report_fx f;
+    report_fx_init(&f, false);
+    char *lonely = cf_tmp("lonely.idx"), *out = cf_tmp("nl.html");
+    cf_write_images(lonely);
+    char *html = run_report(cf_args("%s %s --data %s --no-latency", f.model, f.model2, lonely),
+                            out);
+    ck_assert_ptr_nonnull(strstr(html, "Not shown: they need class scores and labels"));
+    ck_assert_ptr_null(strstr(html, "id=\"class-table\""));
+    ck_assert_ptr_null(strstr(html, "id=\"lost-matrix\""));
+    double v[3];
+    ck_assert_int_eq(rf_row(html, "models.accuracy", v, 3), -1);
+    ck_assert_int_eq(rf_row(html, "agreement", v, 1), 1);
+    ck_assert(v[0] > 0.0 && v[0] < 100.0); /* model 2 changes some predictions */
+    ck_assert_int_eq(rf_count(html, NULL, "<svg class=\"chart hist act\""), 3);
+    free(html);
+    free(lonely);
+    free(out);
+    report_fx_free(&f);
+}
+END_TEST
+
 static const char *bundled(const char *rel)
 {
     static char buf[2][1024];
@@ -350,6 +374,7 @@ Suite *suite_cli_report(void)
     tcase_add_test(tc, test_report_structure_and_summary);
     tcase_add_test(tc, test_report_reproducible);
     tcase_add_test(tc, test_report_int8_ranges);
+    tcase_add_test(tc, test_report_no_labels);
     tcase_add_test(tc, test_report_bundled);
     suite_add_tcase(s, tc);
     return s;
