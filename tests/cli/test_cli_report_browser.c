@@ -38,7 +38,7 @@ static int chromium(const char *exe, const char *what, const char *file, const c
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "timeout 30 %s --headless --no-sandbox --disable-gpu --hide-scrollbars "
+             "timeout 60 %s --headless --no-sandbox --disable-gpu --hide-scrollbars "
              "--no-first-run --user-data-dir=%s --enable-logging=stderr --v=0 "
              "--window-size=1200,1600 %s file://%s >%s 2>%s",
              exe, ts_tmp_path("profile"), what, file, out, log);
@@ -264,7 +264,7 @@ Suite *suite_cli_report_browser(void)
 {
     Suite *s = suite_create("cli_report_browser");
     TCase *tc = tcase_create("browser");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_report_in_chromium);
     suite_add_tcase(s, tc);
     return s;
