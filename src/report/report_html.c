@@ -20,7 +20,7 @@ static const char style[] =
     "table.sortable th{cursor:pointer}"
     "th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}"
-    "code{background:#f4f4f4;padding:0 3px}"
+    "code{background:#f4f4f4;padding:0 3px;overflow-wrap:anywhere}"
     ".layers{display:flex;flex-wrap:wrap;gap:0 16px}"
     ".layer{border:1px solid #ddd;padding:4px 8px;margin:4px 0}"
     ".layer h3{font-size:1em;margin:.2em 0}"
@@ -296,7 +296,22 @@ static void header(struct report_buf *b, const struct report_run *r)
     } else {
         report_buf_printf(b, "none: figures against the float model only");
     }
-    report_buf_printf(b, "</td></tr><tr><th>task</th><td>%s (metric: %s)</td></tr></tbody>"
+    report_buf_printf(b, "</td></tr>");
+    /* how the int8 model was made, as quanta quantize recorded it */
+    static const char *const meta[][2] = {
+        {"quanta.calibration.method", "calibration method"},
+        {"quanta.calibration.samples", "calibration samples"},
+        {"quanta.quantize.options", "quantize options"},
+    };
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+        const char *v = st_meta_find(&r->side[1].model.file, meta[i][0]);
+        if (!v)
+            continue;
+        report_buf_printf(b, "<tr><th>%s</th><td><code>", meta[i][1]);
+        report_buf_escape(b, v);
+        report_buf_printf(b, "</code></td></tr>");
+    }
+    report_buf_printf(b, "<tr><th>task</th><td>%s (metric: %s)</td></tr></tbody>"
                       "</table>\n<p><a href=\"#summary\">summary</a> &middot; <a "
                       "href=\"#layers\">layers</a> &middot; <a href=\"#changes\">confusion "
                       "changes</a></p>\n", report_task_name(r->eval.task),

@@ -271,6 +271,12 @@ START_TEST(test_report_int8_ranges)
         ck_assert(v >= 0 && m.graph.values[v].quant.dtype == QUANTA_I8);
         quantized++;
     }
+    /* how the int8 model was made, from its metadata */
+    const char *method = st_meta_find(&m.file, "quanta.calibration.method");
+    ck_assert_ptr_nonnull(method);
+    char row[256];
+    snprintf(row, sizeof row, "<th>calibration method</th><td><code>%s</code>", method);
+    ck_assert_msg(strstr(html, row) != NULL, "no row %s", row);
     model_close(&m);
     /* two range lines on each chart of an int8 value */
     ck_assert_int_eq(rf_count(html, NULL, "<line class=\"clip\""), 2 * quantized);
