@@ -20,7 +20,7 @@ static const char style[] =
     "table.sortable th{cursor:pointer}"
     "th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}"
-    "code{background:#f4f4f4;padding:0 3px;overflow-wrap:anywhere}"
+    "code{background:#f4f4f4;padding:0 3px;overflow-wrap:anywhere}#inputs{max-width:1000px}"
     ".layers{display:flex;flex-wrap:wrap;gap:0 16px}"
     ".layer{border:1px solid #ddd;padding:4px 8px;margin:4px 0}"
     ".layer h3{font-size:1em;margin:.2em 0}"
