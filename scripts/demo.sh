@@ -57,6 +57,9 @@ step "quantize to int8 (static, per-channel weights, asymmetric activations)" \
 step "accuracy and latency, float against int8, side by side (gated)" \
     "$QUANTA" eval "$MODEL" "$OUT/fmnist-cnn.int8.safetensors" --data "$DATA" \
     --max-drop 1 --min-agreement 98
+step "one HTML page: summary, SQNR and histograms per layer, class changes" \
+    "$QUANTA" report "$MODEL" "$OUT/fmnist-cnn.int8.safetensors" --data "$DATA" \
+    -o "$OUT/report.html"
 step "latency float against int8, batch 1 and 64, one thread" \
     "$QUANTA" bench "$MODEL" "$OUT/fmnist-cnn.int8.safetensors" --batch 1,64 --threads 1
 

@@ -7,7 +7,8 @@
 # 10,000-image test set. It is required: without it the full-test-set
 # checks would be skipped, and a skip is not a pass (tests/README.md).
 # libonnx-testdata holds ONNX's backend test data, which the onnx_backend
-# suite imports and runs.
+# suite imports and runs. chromium (headless) loads quanta report's page in
+# the cli_report_browser suite.
 # Extra package names may be given as arguments; they count as required.
 #
 # `scripts/deps.sh arm64` (make test-arm64) adds what the AArch64 cross
@@ -30,7 +31,7 @@ if [ "${1:-}" = arm64 ]; then
         fi
     fi
 fi
-required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata $arch_pkgs $*"
+required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata chromium $arch_pkgs $*"
 optional=""
 
 missing_from() {

@@ -28,6 +28,7 @@ bool cli_parse_double(const char *text, double *out);
     X(inspect, "show a model's graph and tensors")                             \
     X(run, "run a model on data and print predictions")                        \
     X(eval, "measure accuracy and latency of one or two models")               \
+    X(report, "write an HTML page comparing a float model with its int8 copy")\
     X(quantize, "write an int8 (or weight-only, fp16) copy of a float model")  \
     X(dequantize, "turn a quantized model back into a float model")          \
     X(calibrate, "record activation ranges of a float model over data")      \

@@ -1,18 +1,18 @@
 /* quanta eval: the figures and latency of one model, or of two models side
  * by side on the same batches, with optional pass/fail gates for scripts
  * and CI. The figures, the task they fit and the gates are src/report/
- * (eval.c); this file reads options, runs the models and prints. */
+ * (eval.c), and so is the run (eval_run.c); this file reads options and
+ * prints. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/progress.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
-#include "report/eval.h"
+#include "report/eval_run.h"
 
 static const char eval_usage[] =
     "usage: quanta eval MODEL [MODEL2] --data FILE [--labels FILE] [--samples N]\n"
@@ -225,211 +225,38 @@ static int parse_options(int argc, char **argv, struct eval_options *o)
     return 0;
 }
 
-/* ---- running the models ---- */
-
-struct side {
-    const char *path;
-    struct model model;
-    bool opened;
-    struct runner *runner;
-    struct data_feed feed;       /* own feed (model 2 borrows model 1's when it can) */
-    struct data_feed *input;     /* the feed this model reads */
-    int64_t per_sample;         /* output 0 elements per sample */
-};
-
-struct eval {
-    struct eval_options opt;
-    struct side side[2];
-    int n;
-    struct labels labels;
-    int64_t samples;
-    struct report_eval report;
-    struct report_layers layers;
-    bool usage_error;           /* err holds a usage error of ours */
-};
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static enum quanta_status open_side(struct eval *e, int i, struct quanta_error *err)
-{
-    struct side *s = &e->side[i];
-    enum quanta_status st = cli_model_open_graph(&s->model, s->path, ", so it cannot run", err);
-    if (st != QUANTA_OK)
-        return st;
-    s->opened = true;
-    const struct graph *g = &s->model.graph;
-    struct quanta_shape shape = graph_value_shape(g, g->outputs[0], 1);
-    s->per_sample = quanta_shape_numel(&shape);
-    if (s->per_sample < 1 || s->per_sample > INT32_MAX)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has %lld values per sample",
-                           s->path, g->values[g->outputs[0]].name, (long long)s->per_sample);
-    if (i == 1 && data_feed_shared(&e->side[0].model.graph, g)) {
-        s->input = &e->side[0].feed;
-    } else {
-        st = data_feed_open(&s->feed, g, e->opt.data, e->opt.samples, e->opt.batch,
-                                  cli_layout(e->opt.layout, &s->model), err);
-        if (st != QUANTA_OK)
-            return st;
-        s->input = &s->feed;
-        if (i == 1 && s->feed.batch != e->side[0].feed.batch)
-            return quanta_fail(err, QUANTA_ERR_INPUT,
-                               "%s and %s need different batch sizes (%lld and %lld)",
-                               e->side[0].path, s->path, (long long)e->side[0].feed.batch,
-                               (long long)s->feed.batch);
-    }
-    struct runner_options ro = {.max_batch = s->input->batch, .threads = (int)e->opt.threads,
-                               .optimize = true};
-    st = runner_create(&s->runner, g, &ro, err);
-    if (st != QUANTA_OK && st != QUANTA_ERR_USAGE && strncmp(err->message, s->path,
-                                                             strlen(s->path)) != 0)
-        quanta_error_prefix(err, "%s", s->path);
-    return st;
-}
-
-static enum quanta_status load_labels(struct eval *e, struct quanta_error *err)
-{
-    enum quanta_status st;
-    if (e->opt.labels)
-        st = labels_load_any(&e->labels, e->opt.labels, err);
-    else
-        st = labels_load_for_data_any(&e->labels, e->opt.data, err);
-    if (st != QUANTA_OK)
-        return st;
-    int64_t in_file = e->side[0].input->datasets[0]->n_samples;
-    if (e->labels.n > 0 && e->labels.n != in_file)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds %lld labels but %s has %lld samples",
-                           e->labels.path, (long long)e->labels.n, e->opt.data,
-                           (long long)in_file);
-    return QUANTA_OK;
-}
-
-static enum quanta_status run_batches(struct eval *e, struct quanta_error *err)
-{
-    enum quanta_status st;
-    int64_t batch = e->side[0].input->batch;
-    for (int64_t start = 0; start < e->samples; start += batch) {
-        int64_t count = e->samples - start < batch ? e->samples - start : batch;
-        const float *out[2] = {NULL, NULL};
-        for (int i = 0; i < e->n; i++) {
-            struct side *s = &e->side[i];
-            if (s->input == &s->feed && (st = data_feed_read(&s->feed, start, count, err)))
-                return st;
-            double t0 = now_seconds();
-            st = runner_run(s->runner, count, data_feed_inputs(s->input), err);
-            e->report.model[i].seconds += now_seconds() - t0;
-            if (st != QUANTA_OK) {
-                if (strncmp(err->message, s->path, strlen(s->path)) != 0)
-                    quanta_error_prefix(err, "%s", s->path);
-                return st;
-            }
-            struct quanta_shape shape;
-            out[i] = runner_output(s->runner, 0, &shape);
-        }
-        if ((st = report_eval_add(&e->report, start, count, out, err)) != QUANTA_OK)
-            return st;
-    }
-    return QUANTA_OK;
-}
-
-static enum quanta_status evaluate(struct eval *e, struct quanta_error *err)
-{
-    enum quanta_status st;
-    for (int i = 0; i < e->n; i++)
-        if ((st = open_side(e, i, err)) != QUANTA_OK)
-            return st;
-    e->samples = e->side[0].input->samples;
-    if (e->n == 2) {
-        if (e->side[1].input->samples < e->samples)
-            e->samples = e->side[1].input->samples;
-        if (e->side[0].per_sample != e->side[1].per_sample)
-            return quanta_fail(err, QUANTA_ERR_INPUT,
-                               "%s gives %lld outputs per sample but %s gives %lld",
-                               e->side[0].path, (long long)e->side[0].per_sample,
-                               e->side[1].path, (long long)e->side[1].per_sample);
-    }
-    if ((st = load_labels(e, err)) != QUANTA_OK)
-        return st;
-    const struct graph *g1 = &e->side[0].model.graph;
-    struct quanta_shape out = graph_value_shape(g1, g1->outputs[0], 1);
-    if (out.rank > 0)
-        out.rank--; /* per sample: without the batch axis */
-    memmove(out.dims, out.dims + 1, (size_t)out.rank * sizeof out.dims[0]);
-    st = report_eval_init(&e->report, &e->opt.report, e->n, &out, &e->labels, e->samples,
-                          e->opt.data, err);
-    if (st != QUANTA_OK) {
-        e->usage_error = st == QUANTA_ERR_USAGE;
-        return st;
-    }
-    for (int i = 0; i < e->n; i++) {
-        e->report.model[i].path = e->side[i].path;
-        e->report.model[i].bytes = cli_file_size(e->side[i].path);
-    }
-    if (e->n == 2 && e->opt.per_layer) {
-        st = report_layers_init(&e->layers, g1, &e->side[1].model.graph,
-                                e->side[0].input->batch, err);
-        if (st != QUANTA_OK)
-            return st;
-        report_layers_attach(&e->layers, e->side[0].runner, e->side[1].runner);
-    }
-    struct progress progress;
-    progress_init(&progress, progress_wanted(stderr, e->opt.quiet) ? stderr : NULL);
-    const char *slash = strrchr(e->opt.data, '/');
-    progress_label(&progress, "evaluating on %s", slash ? slash + 1 : e->opt.data);
-    e->side[0].input->progress = &progress; /* model 1 reads every batch */
-    st = run_batches(e, err);
-    e->side[0].input->progress = NULL;
-    progress_clear(&progress);
-    if (st != QUANTA_OK)
-        return st;
-    return report_eval_finish(&e->report, err);
-}
-
-static void eval_free(struct eval *e)
-{
-    for (int i = e->n - 1; i >= 0; i--) {
-        struct side *s = &e->side[i];
-        runner_free(s->runner);
-        data_feed_close(&s->feed);
-        if (s->opened)
-            model_close(&s->model);
-    }
-    report_eval_free(&e->report);
-    report_layers_free(&e->layers);
-    labels_free(&e->labels);
-}
-
 int cmd_eval(int argc, char **argv)
 {
-    struct eval e;
-    memset(&e, 0, sizeof e);
-    int rc = parse_options(argc, argv, &e.opt);
+    struct eval_options o;
+    int rc = parse_options(argc, argv, &o);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    e.n = e.opt.n_models;
-    for (int i = 0; i < e.n; i++)
-        e.side[i].path = e.opt.model[i];
-
+    struct report_run_options ro = {
+        .model = {o.model[0], o.model[1]}, .n_models = o.n_models, .data = o.data,
+        .labels = o.labels, .samples = o.samples, .batch = o.batch, .threads = o.threads,
+        .layout = o.layout, .per_layer = o.per_layer, .eval = o.report};
+    struct progress progress;
+    progress_init(&progress, progress_wanted(stderr, o.quiet) ? stderr : NULL);
+    ro.progress = &progress;
+    struct report_run r;
     struct quanta_error err;
     quanta_error_clear(&err);
-    enum quanta_status st = evaluate(&e, &err);
+    enum quanta_status st = report_run(&r, &ro, &err);
+    progress_clear(&progress);
     if (st == QUANTA_OK) {
-        const struct report_layers *layers = e.opt.per_layer ? &e.layers : NULL;
-        const struct graph *g1 = &e.side[0].model.graph;
-        if (e.opt.json)
-            st = cli_json_print(report_eval_json(&e.report, e.opt.data, layers, g1), &err);
+        const struct report_layers *layers = o.per_layer ? &r.layers : NULL;
+        const struct graph *g1 = &r.side[0].model.graph;
+        if (o.json)
+            st = cli_json_print(report_eval_json(&r.eval, o.data, layers, g1), &err);
         else
-            st = report_eval_print(&e.report, layers, g1, stdout);
+            st = report_eval_print(&r.eval, layers, g1, stdout);
         if (st == QUANTA_ERR_NOMEM && !err.message[0])
             quanta_fail(&err, st, "out of memory printing the report");
     }
-    bool pass = e.report.pass, usage_error = e.usage_error;
-    char reason[sizeof e.report.reason];
-    memcpy(reason, e.report.reason, sizeof reason);
-    eval_free(&e);
+    bool pass = r.eval.pass, usage_error = r.usage_error;
+    char reason[sizeof r.eval.reason];
+    memcpy(reason, r.eval.reason, sizeof reason);
+    report_run_free(&r);
     if (usage_error) {
         fprintf(stderr, "quanta eval: %s\n%s", err.message, eval_usage);
         return st;

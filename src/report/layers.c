@@ -10,11 +10,14 @@
 #include <string.h>
 
 #include "quanta/data.h"
+#include "report/detail.h"
 
 void report_layers_free(struct report_layers *ls)
 {
-    for (int i = 0; i < ls->n; i++)
+    for (int i = 0; i < ls->n; i++) {
         free(ls->list[i].ref);
+        free(ls->list[i].hist);
+    }
     free(ls->list);
     free(ls->of_value1);
     free(ls->of_value2);
@@ -66,6 +69,25 @@ nomem:
     return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for per-layer buffers");
 }
 
+enum quanta_status report_layers_histograms(struct report_layers *ls, const struct graph *g2,
+                                            struct quanta_error *err)
+{
+    for (int i = 0; i < ls->n; i++) {
+        struct report_layer *l = &ls->list[i];
+        if (!l->hist && !(l->hist = malloc(sizeof *l->hist)))
+            return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for histograms");
+        double lo = NAN, hi = NAN;
+        bool quantized = report_quant_range(&g2->values[l->value2].quant, &lo, &hi);
+        /* A margin so that values just past the range show beside it
+         * rather than doubling the histogram's range. */
+        double margin = quantized ? (hi - lo) / 16.0 : 0.0;
+        report_hist_init(l->hist, lo - margin, hi + margin);
+        if (quantized)
+            report_hist_set_clip(l->hist, lo, hi);
+    }
+    return QUANTA_OK;
+}
+
 static void hook_model1(void *ctx, const struct graph *g, int value, const float *data,
                         const struct quanta_shape *shape)
 {
@@ -82,6 +104,12 @@ static void hook_model1(void *ctx, const struct graph *g, int value, const float
     }
     memcpy(l->ref, data, (size_t)n * sizeof *data);
     l->ref_count = n;
+    /* A histogram without a given range takes the first sample's, so the
+     * batch size does not change it. */
+    if (l->hist && n > 0) {
+        report_hist_add(l->hist, data, (size_t)l->per_sample);
+        report_hist_add(l->hist, data + l->per_sample, (size_t)(n - l->per_sample));
+    }
 }
 
 static void hook_model2(void *ctx, const struct graph *g, int value, const float *data,

@@ -165,6 +165,8 @@ double report_mcnemar_exact_p(int64_t b, int64_t c);
 
 /* ---- per-layer comparison (layers.c) ---- */
 
+struct report_hist;
+
 /* A node output of model 1 that model 2 also produces under the same name
  * with as many elements per sample. */
 struct report_layer {
@@ -174,6 +176,7 @@ struct report_layer {
     int64_t ref_count;          /* elements stored in the last run, -1: none */
     bool mismatch;              /* shapes differed at run time */
     struct report_sqnr sqnr;    /* model 2 against model 1 */
+    struct report_hist *hist;   /* model 1's values (report_layers_histograms), or NULL */
 };
 
 struct report_layers {
@@ -186,6 +189,10 @@ struct report_layers {
 enum quanta_status report_layers_init(struct report_layers *ls, const struct graph *g1,
                                       const struct graph *g2, int64_t max_batch,
                                       struct quanta_error *err);
+/* Also keeps a histogram of every layer's model 1 values, with the range
+ * model 2 (g2) quantizes the value to marked (detail.h). */
+enum quanta_status report_layers_histograms(struct report_layers *ls, const struct graph *g2,
+                                            struct quanta_error *err);
 /* Sets the hooks of both runners (model 1 must run each batch first). */
 void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2);
 void report_layers_free(struct report_layers *ls);
