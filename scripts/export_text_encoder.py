@@ -26,8 +26,10 @@ Writes into --out (default models/), PREFIX being text-bert or, with
     PREFIX.onnx         opset 17, dynamic batch
     PREFIX.op14.onnx    opset 14
     PREFIX.mha.onnx     (with --mha) the nn.MultiheadAttention form
-    PREFIX.test.safetensors   ids, mask (I64) and labels (I64) of the test split
+    PREFIX.test.safetensors   ids (I32), mask and labels (U8) of the test split
     PREFIX.calib.safetensors  ids and mask of training samples for calibration
+(the data files hold narrower integers than the model's I64 inputs: quanta
+widens them as it reads, and the files stay small enough to bundle)
     PREFIX.logits.npy   PyTorch's logits for the test split
 Same arguments, same files (fixed seeds, single thread).
 
@@ -250,9 +252,11 @@ def main():
         print(f"mha form: max |difference| {np.abs(diff).max():.2e}", file=sys.stderr)
         export(alt, prefix + ".mha.onnx", *test[:2], 17)
     write_safetensors(prefix + ".test.safetensors",
-                      {"ids": test[0], "mask": test[1], "labels": test[2]})
+                      {"ids": test[0].astype(np.int32), "mask": test[1].astype(np.uint8),
+                       "labels": test[2].astype(np.uint8)})
     nc = cfg["calib"]
-    write_safetensors(prefix + ".calib.safetensors", {"ids": tr[0][:nc], "mask": tr[1][:nc]})
+    write_safetensors(prefix + ".calib.safetensors", {"ids": tr[0][:nc].astype(np.int32),
+                                                      "mask": tr[1][:nc].astype(np.uint8)})
     np.save(prefix + ".logits.npy", logits.astype(np.float32))
 
 

@@ -3,7 +3,8 @@
  * LayerNorm, two layers of 2-head self-attention with an additive mask from
  * the "mask" input, GELU feed-forward, a tanh pooler on the first token.
  * Two inputs (ids and mask, I64 [N, 16]) read by name from one safetensors
- * data file; a quarter of the samples are padded, so the mask matters.
+ * data file (ids I32, mask U8: widened as read); a quarter of the samples
+ * are padded, so the mask matters.
  * - import at opset 17 and 14, float within 1e-4 of PyTorch's logits;
  * - static int8 from the calibration file: per-channel int8 dense layers,
  *   agreement and SQNR above floors measured on this fixture with margin
@@ -82,25 +83,26 @@ START_TEST(test_text_bert_static_int8)
 }
 END_TEST
 
-/* One tensor of the test file copied into a new data file under a dtype of
- * the caller's choice (I64 as is, or converted to F32). */
-static void copy_tensor(const struct st_file *from, const char *name, enum quanta_dtype dtype,
+/* One tensor of the test file copied into a new data file, as it is or
+ * (to_float) converted to F32. */
+static void copy_tensor(const struct st_file *from, const char *name, bool to_float,
                         struct st_tensor_desc *to, void **owned)
 {
     const struct st_tensor *t = st_find(from, name);
     ck_assert_ptr_nonnull(t);
-    ck_assert_int_eq(t->dtype, QUANTA_I64);
     size_t n = (size_t)quanta_shape_numel(&t->shape);
     to->name = name;
-    to->dtype = dtype;
+    to->dtype = t->dtype;
     to->shape = t->shape;
     to->data = t->data;
     *owned = NULL;
-    if (dtype == QUANTA_F32) {
+    if (to_float) {
+        ck_assert_int_eq(t->dtype, QUANTA_U8);
         float *f = malloc(n * sizeof *f);
         ck_assert_ptr_nonnull(f);
         for (size_t i = 0; i < n; i++)
-            f[i] = (float)((const int64_t *)t->data)[i];
+            f[i] = (float)((const uint8_t *)t->data)[i];
+        to->dtype = QUANTA_F32;
         to->data = f;
         *owned = f;
     }
@@ -118,11 +120,11 @@ START_TEST(test_text_bert_data_inputs)
     struct st_tensor_desc t[2];
     void *owned[2];
     char *ids_only = cf_tmp("text-bert-ids-only.safetensors");
-    copy_tensor(&f, "ids", QUANTA_I64, &t[0], &owned[0]);
+    copy_tensor(&f, "ids", false, &t[0], &owned[0]);
     ck_assert_msg(st_write_file(ids_only, t, 1, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
     cf_expect_input_error(cf_args("run %s --data %s", model, ids_only), "no tensor named 'mask'");
     char *float_mask = cf_tmp("text-bert-float-mask.safetensors");
-    copy_tensor(&f, "mask", QUANTA_F32, &t[1], &owned[1]);
+    copy_tensor(&f, "mask", true, &t[1], &owned[1]);
     ck_assert_msg(st_write_file(float_mask, t, 2, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
     cf_expect_input_error(cf_args("run %s --data %s", model, float_mask), "input 'mask'");
     free(owned[1]);
