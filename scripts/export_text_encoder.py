@@ -24,7 +24,7 @@ same weights through nn.MultiheadAttention instead (key_padding_mask).
 Writes into --out (default models/), PREFIX being text-bert or, with
 --tiny, text-bert-tiny (the test fixture):
     PREFIX.onnx         opset 17, dynamic batch
-    PREFIX.op14.onnx    opset 14
+    PREFIX.op14.onnx    (with --tiny or --op14) opset 14
     PREFIX.mha.onnx     (with --mha) the nn.MultiheadAttention form
     PREFIX.test.safetensors   ids (I32), mask and labels (U8) of the test split
     PREFIX.calib.safetensors  ids and mask of training samples for calibration
@@ -33,7 +33,7 @@ widens them as it reads, and the files stay small enough to bundle)
     PREFIX.logits.npy   PyTorch's logits for the test split
 Same arguments, same files (fixed seeds, single thread).
 
-    scripts/export_text_encoder.py [--out models] [--tiny] [--mha]
+    scripts/export_text_encoder.py [--out models] [--tiny] [--mha] [--op14]
 """
 import argparse
 import gzip
@@ -53,7 +53,7 @@ MAN = "/usr/share/man"
 CLASSES = {"1": 0, "2": 1, "3": 1, "4": 2, "5": 2, "7": 2, "8": 3}
 
 FULL = dict(vocab=1024, seq=64, hidden=128, heads=4, ffn=256, layers=2,
-            per_class=700, test=400, calib=256, epochs=12)
+            per_class=700, test=400, calib=256, epochs=4)
 TINY = dict(vocab=128, seq=16, hidden=32, heads=2, ffn=64, layers=2,
             per_class=150, test=64, calib=32, epochs=10)
 
@@ -217,6 +217,7 @@ def main():
     ap.add_argument("--out", default="models")
     ap.add_argument("--tiny", action="store_true", help="the small test fixture")
     ap.add_argument("--mha", action="store_true", help="also the nn.MultiheadAttention form")
+    ap.add_argument("--op14", action="store_true", help="also opset 14 (always with --tiny)")
     args = ap.parse_args()
     cfg = TINY if args.tiny else FULL
     prefix = os.path.join(args.out, "text-bert-tiny" if args.tiny else "text-bert")
@@ -240,7 +241,8 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     export(model, prefix + ".onnx", *test[:2], 17)
-    export(model, prefix + ".op14.onnx", *test[:2], 14)
+    if args.tiny or args.op14:
+        export(model, prefix + ".op14.onnx", *test[:2], 14)
     if args.mha:
         alt = Encoder(cfg, mha=True)
         alt.load_state_dict(model.state_dict(), strict=False)
