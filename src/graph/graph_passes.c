@@ -193,7 +193,7 @@ static int linear_source(const struct graph *g, int v, int depth)
     }
 }
 
-/* x * c, c a uniform float constant, where x comes linearly from a dense
+/* x * c or x / c, c a uniform float constant, where x comes linearly from a dense
  * (attention's Q K^T / sqrt(d), or Q / sqrt(d) before the product): c goes
  * into that dense's weight and bias, and the product's node writes the
  * mul's output, so no element-wise pass over the scores is left.
@@ -201,9 +201,11 @@ static int linear_source(const struct graph *g, int v, int depth)
 static int fold_scale_at(struct graph *g, int n, bool *dead)
 {
     struct graph_node *nd = &g->nodes[n];
-    if (nd->op != GRAPH_OP_MUL || nd->n_inputs != 2 || nd->attrs.activation != GRAPH_ACT_NONE)
+    bool div = nd->op == GRAPH_OP_DIV;
+    if ((nd->op != GRAPH_OP_MUL && !div) || nd->n_inputs != 2 ||
+        nd->attrs.activation != GRAPH_ACT_NONE)
         return 0;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (div ? 1 : 2); k++) { /* x / c: the constant second only */
         int cst = nd->inputs[1 - k], x = nd->inputs[k];
         const struct graph_value *cv = &g->values[cst];
         if (cv->kind != GRAPH_VALUE_CONST || cv->dtype != QUANTA_F32 || !cv->data ||
@@ -212,6 +214,8 @@ static int fold_scale_at(struct graph *g, int n, bool *dead)
         float c = ((const float *)cv->data)[0];
         if (!isfinite(c) || c == 0.0f || !const_near(g, cst, c, 0.0))
             continue;
+        if (div)
+            c = (float)(1.0 / (double)c);
         /* the constant must not widen x by broadcasting */
         const struct graph_value *xv = &g->values[x], *yv = &g->values[nd->outputs[0]];
         if (xv->dtype != QUANTA_F32 || !quanta_shape_equal(&xv->shape, &yv->shape))

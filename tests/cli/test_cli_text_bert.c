@@ -8,7 +8,7 @@
  * - import at opset 17 and 14, float within 1e-4 of PyTorch's logits;
  * - static int8 from the calibration file: per-channel int8 dense layers,
  *   agreement and SQNR above floors measured on this fixture with margin
- *   (measured: 98.4% agreement, 30.1 dB);
+ *   (measured: 98.4% agreement, 38.3 dB);
  * - a data file without one of the inputs, or with a float mask, is refused. */
 #include "cli/cli_fixture.h"
 
@@ -77,7 +77,7 @@ START_TEST(test_text_bert_static_int8)
     free(out);
     cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --json", model, q, data), 0);
     ck_assert_msg(cf_num(doc, "agreement") >= 95.0, "agreement %g%%", cf_num(doc, "agreement"));
-    ck_assert_msg(cf_num(doc, "sqnr_db") >= 25.0, "SQNR %g dB", cf_num(doc, "sqnr_db"));
+    ck_assert_msg(cf_num(doc, "sqnr_db") >= 32.0, "SQNR %g dB", cf_num(doc, "sqnr_db"));
     cJSON_Delete(doc);
     free(onnx), free(data), free(calib), free(model), free(q);
 }

@@ -115,9 +115,10 @@ START_TEST(test_fuse_leaves_near_misses)
 END_TEST
 
 /* x [N, 4] -> dense q, dense k -> reshapes [N, 4, 1] and [N, 1, 4] ->
- * matmul s [N, 4, 4] -> mul by constant C -> y. QW is q's weight, QACT its
+ * matmul s [N, 4, 4] -> OP (mul or div) by constant C -> y. QW is q's weight, QACT its
  * attrs; K_W k's weight. */
-#define ATTN(C, QW, QACT, K_W)                                                                \
+#define ATTN(C, QW, QACT, K_W) ATTN_OP("mul", C, QW, QACT, K_W)
+#define ATTN_OP(OP, C, QW, QACT, K_W)                                                         \
     "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"g\","                           \
     "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,4],\"dtype\":\"F32\"}],"                     \
     "\"outputs\":[\"y\"],\"nodes\":["                                                       \
@@ -129,7 +130,7 @@ END_TEST
     "\"attrs\":{\"shape\":[-1,4,1]}},"                                                      \
     "{\"op\":\"reshape\",\"name\":\"kr\",\"inputs\":[\"ko\"],\"outputs\":[\"k3\"],"         \
     "\"attrs\":{\"shape\":[-1,1,4]}},"                                                      \
-    NODE2("matmul", "qk", "q3", "k3", "s") "," NODE2("mul", "scale", "s", C, "y") "]}"
+    NODE2("matmul", "qk", "q3", "k3", "s") "," NODE2(OP, "scale", "s", C, "y") "]}"
 
 static const float qw[16] = {0.5f, -1, 0.25f, 2, 1, 0.3f, -0.7f, 0.1f,
                              -0.2f, 0.8f, 1.5f, -1, 0.6f, 0.4f, -0.9f, 1.2f};
@@ -162,10 +163,9 @@ static void run_attn(const struct graph *g, const float *x, float *y)
     runner_free(r);
 }
 
-START_TEST(test_fold_attention_scale)
+static void check_scale_folded(const char *json, float c)
 {
     static struct tmodel plain, folded;
-    const char *json = ATTN("c", "qw", "", "kw");
     load_attn(&plain, json);
     load_attn(&folded, json);
     ck_assert_int_eq(graph_fuse_elementwise(&folded.g), 1);
@@ -177,7 +177,7 @@ START_TEST(test_fold_attention_scale)
     ck_assert_int_lt(graph_find_value(&folded.g, "s"), 0);
     int w = graph_find_value(&folded.g, "qw");
     ck_assert_int_ge(w, 0);
-    ck_assert_float_eq(((const float *)folded.g.values[w].data)[1], -1.0f * rsqrt_d[0]);
+    ck_assert_float_eq(((const float *)folded.g.values[w].data)[1], -1.0f * c);
     int kv = graph_find_value(&folded.g, "kw");
     ck_assert_float_eq(((const float *)folded.g.values[kv].data)[1], kw[1]);
     float x[12], want[48], got[48];
@@ -190,6 +190,18 @@ START_TEST(test_fold_attention_scale)
                       "score %d: folded %g, as written %g", i, (double)got[i], (double)want[i]);
     graph_free(&plain.g);
     graph_free(&folded.g);
+}
+
+START_TEST(test_fold_attention_scale)
+{
+    check_scale_folded(ATTN("c", "qw", "", "kw"), rsqrt_d[0]);
+}
+END_TEST
+
+/* x / c: the weight takes 1 / c */
+START_TEST(test_fold_attention_scale_div)
+{
+    check_scale_folded(ATTN_OP("div", "c", "qw", "", "kw"), (float)(1.0 / (double)rsqrt_d[0]));
 }
 END_TEST
 
@@ -233,6 +245,7 @@ Suite *suite_graph_passes(void)
     tcase_add_test(tc, test_fuse_gelu_inner_half);
     tcase_add_test(tc, test_fuse_leaves_near_misses);
     tcase_add_test(tc, test_fold_attention_scale);
+    tcase_add_test(tc, test_fold_attention_scale_div);
     tcase_add_test(tc, test_fold_scale_leaves_near_misses);
     tcase_add_test(tc, test_fold_scale_into_other_operand);
     suite_add_tcase(s, tc);
