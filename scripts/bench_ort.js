@@ -13,7 +13,9 @@
 // (process.hrtime around it, so the figure includes the JS binding's
 // overhead, a few microseconds). Prints one JSON object:
 //   {"engine": "onnxruntime-node", "version", "threads",
-//    "batches": [{"batch", "median_ms", "p90_ms", "p99_ms", "samples_per_s"}]}
+//    "batches": [{"batch", "median_ms", "cpu_ms", "p90_ms", "p99_ms", "samples_per_s"}]}
+// cpu_ms: the median process CPU time of one run (user + system, all
+// threads), as quanta bench's cpu ms: comparable on a busy machine.
 'use strict';
 
 const ort = require('onnxruntime-node');
@@ -95,19 +97,27 @@ async function main() {
       feeds[input.name] = new ort.Tensor('int64', idData[k].subarray(0, perSample * batch),
         [batch, ...o.shape]);
     });
-    const times = [];
+    const times = [], cpu = [];
     for (let i = 0; i < o.warmup + o.iters; i++) {
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await session.run(feeds);
       const t = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (i >= o.warmup) times.push(t);
+      const c = process.cpuUsage(c0);
+      if (i >= o.warmup) {
+        times.push(t);
+        cpu.push((c.user + c.system) / 1000);
+      }
     }
     times.sort((a, b) => a - b);
+    cpu.sort((a, b) => a - b);
     const n = times.length;
-    const median = n % 2 ? times[(n - 1) / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
+    const mid = (v) => (n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+    const median = mid(times);
     result.batches.push({
       batch,
       median_ms: median,
+      cpu_ms: mid(cpu),
       p90_ms: percentile(times, 90),
       p99_ms: percentile(times, 99),
       samples_per_s: (batch * 1000) / median,
