@@ -9,7 +9,9 @@
  * - static int8 from the calibration file: per-channel int8 dense layers,
  *   agreement and SQNR above floors measured on this fixture with margin
  *   (measured: 98.4% agreement, 38.3 dB);
- * - a data file without one of the inputs, or with a float mask, is refused. */
+ * - a data file without one of the inputs, or with a float mask, is refused;
+ * - the nn.MultiheadAttention form (key_padding_mask exported as Equal and
+ *   Where on the mask input) is refused by name, exit 3. */
 #include "cli/cli_fixture.h"
 
 #define FX "tests/fixtures/text-bert/"
@@ -133,6 +135,17 @@ START_TEST(test_text_bert_data_inputs)
 }
 END_TEST
 
+START_TEST(test_text_bert_mha_refused)
+{
+    char *onnx = src(FX "text-bert-tiny.mha.onnx");
+    char *model = cf_tmp("text-bert-mha.safetensors");
+    cf_expect_input_error(cf_args("import %s -o %s", onnx, model),
+                          "operator 'Equal' is not supported");
+    ck_assert(!cf_file_exists(model));
+    free(onnx), free(model);
+}
+END_TEST
+
 Suite *suite_cli_text_bert(void);
 Suite *suite_cli_text_bert(void)
 {
@@ -143,6 +156,7 @@ Suite *suite_cli_text_bert(void)
     tcase_add_test(tc, test_text_bert_float_opset14);
     tcase_add_test(tc, test_text_bert_static_int8);
     tcase_add_test(tc, test_text_bert_data_inputs);
+    tcase_add_test(tc, test_text_bert_mha_refused);
     suite_add_tcase(s, tc);
     return s;
 }

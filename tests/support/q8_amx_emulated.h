@@ -8,6 +8,9 @@
 
 #if defined(__x86_64__)
 const struct q8_kernels *q8_amx_emulated(void);
+/* The table built from the vnni one; compiled with AVX-512 flags, so only
+ * called once the CPU is known to have VNNI (q8_amx_emulated.c checks). */
+const struct q8_kernels *q8_amx_emulated_vnni_table(const struct q8_kernels *vnni);
 #else
 /* the AMX GEMM is x86 code: nothing to emulate elsewhere */
 static inline const struct q8_kernels *q8_amx_emulated(void)
