@@ -7,10 +7,14 @@
 #include "kernels/kernels_q8.h"
 
 #if defined(__x86_64__)
-const struct q8_kernels *q8_amx_emulated(void);
-/* The table built from the vnni one; compiled with AVX-512 flags, so only
- * called once the CPU is known to have VNNI (q8_amx_emulated.c checks). */
-const struct q8_kernels *q8_amx_emulated_vnni_table(const struct q8_kernels *vnni);
+/* Built with the VNNI flags: call only where VNNI runs (the compiler may
+ * use AVX-512 anywhere in it, before any check of its own). */
+const struct q8_kernels *q8_amx_emulated_table(void);
+/* The CPU check, here in the caller's flags. */
+static inline const struct q8_kernels *q8_amx_emulated(void)
+{
+    return q8_kernels_for_level(KERNELS_LEVEL_VNNI) ? q8_amx_emulated_table() : NULL;
+}
 #else
 /* the AMX GEMM is x86 code: nothing to emulate elsewhere */
 static inline const struct q8_kernels *q8_amx_emulated(void)

@@ -128,9 +128,12 @@ static void dense_packed(const struct q8_dense_shape *s, const struct q8_requant
     q8_dense_run(&ops, s, rq, x, packed, scratch, y);
 }
 
-const struct q8_kernels *q8_amx_emulated_vnni_table(const struct q8_kernels *vnni)
+const struct q8_kernels *q8_amx_emulated_table(void)
 {
     static struct q8_kernels table;
+    const struct q8_kernels *vnni = q8_kernels_for_level(KERNELS_LEVEL_VNNI);
+    if (!vnni)
+        return NULL;
     table = *vnni;
     table.level = "amx (emulated tiles)";
     table.conv2d_pack_size = conv_pack_size;
