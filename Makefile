@@ -3,6 +3,7 @@
 #   make            build ./quanta and libquanta.a
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the main job
+#   make demo-text  the same for the bundled BERT-style text encoder
 #   make test-asan  the test suite under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local
 #   make ARCH=aarch64   cross-build into build-aarch64/ (Debian's gcc-aarch64-linux-gnu)
@@ -84,7 +85,7 @@ ISA_neon   :=
 ISA_dotprod := -march=armv8.2-a+dotprod
 isa_flags   = $(foreach i,$(ISAS_$(ARCH)),$(if $(filter %_$(i),$(basename $(notdir $1))),$(ISA_$(i))))
 
-.PHONY: all deps test test-asan test-arm64 demo install clean check-unit
+.PHONY: all deps test test-asan test-arm64 demo demo-text install clean check-unit
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -166,6 +167,10 @@ test-asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory quanta
 	@scripts/demo.sh
+
+demo-text: deps
+	@$(MAKE) --no-print-directory quanta
+	@scripts/demo_text.sh
 
 install: quanta libquanta.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/quanta \

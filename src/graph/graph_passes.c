@@ -139,6 +139,114 @@ static bool fuse_gelu_at(struct graph *g, int n, bool *dead)
     return true;
 }
 
+/* Whether v is a float32 constant that only node `reader` reads. */
+static bool private_const(const struct graph *g, int v, int reader)
+{
+    const struct graph_value *val = &g->values[v];
+    return val->kind == GRAPH_VALUE_CONST && val->dtype == QUANTA_F32 && val->data &&
+           graph_sole_reader(g, v) == reader;
+}
+
+/* A copy of constant v scaled by c, or NULL when out of memory. */
+static float *scaled_copy(const struct graph *g, int v, float c)
+{
+    const struct graph_value *val = &g->values[v];
+    int64_t n = quanta_shape_numel(&val->shape);
+    float *scaled = malloc((size_t)(n > 0 ? n : 1) * sizeof *scaled);
+    for (int64_t i = 0; scaled && i < n; i++)
+        scaled[i] = ((const float *)val->data)[i] * c;
+    return scaled;
+}
+
+static void replace_const(struct graph *g, int v, float *data)
+{
+    free(g->values[v].owned);
+    g->values[v].owned = data;
+    g->values[v].data = data;
+}
+
+/* The dense whose output reaches v through reshapes, transposes and
+ * operands of matmuls only, each value read once: scaling its weight and
+ * bias scales v. -1 if there is none. */
+static int linear_source(const struct graph *g, int v, int depth)
+{
+    int p = graph_producer(g, v);
+    if (p < 0 || depth > 8 || graph_sole_reader(g, v) < 0)
+        return -1;
+    const struct graph_node *nd = &g->nodes[p];
+    switch (nd->op) {
+    case GRAPH_OP_DENSE:
+        return nd->attrs.activation == GRAPH_ACT_NONE ? p : -1;
+    case GRAPH_OP_RESHAPE:
+    case GRAPH_OP_TRANSPOSE:
+    case GRAPH_OP_FLATTEN:
+        return linear_source(g, nd->inputs[0], depth + 1);
+    case GRAPH_OP_MATMUL:
+        for (int k = 0; k < 2; k++) {
+            int d = linear_source(g, nd->inputs[k], depth + 1);
+            if (d >= 0)
+                return d;
+        }
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+/* x * c or x / c, c a uniform float constant, where x comes linearly from a dense
+ * (attention's Q K^T / sqrt(d), or Q / sqrt(d) before the product): c goes
+ * into that dense's weight and bias, and the product's node writes the
+ * mul's output, so no element-wise pass over the scores is left.
+ * 1 when folded, 0 when not, -1 when out of memory (graph unchanged). */
+static int fold_scale_at(struct graph *g, int n, bool *dead)
+{
+    struct graph_node *nd = &g->nodes[n];
+    bool div = nd->op == GRAPH_OP_DIV;
+    if ((nd->op != GRAPH_OP_MUL && !div) || nd->n_inputs != 2 ||
+        nd->attrs.activation != GRAPH_ACT_NONE)
+        return 0;
+    for (int k = 0; k < (div ? 1 : 2); k++) { /* x / c: the constant second only */
+        int cst = nd->inputs[1 - k], x = nd->inputs[k];
+        const struct graph_value *cv = &g->values[cst];
+        if (cv->kind != GRAPH_VALUE_CONST || cv->dtype != QUANTA_F32 || !cv->data ||
+            quanta_shape_numel(&cv->shape) < 1)
+            continue;
+        float c = ((const float *)cv->data)[0];
+        if (!isfinite(c) || c == 0.0f || !const_near(g, cst, c, 0.0))
+            continue;
+        if (div)
+            c = (float)(1.0 / (double)c);
+        /* the constant must not widen x by broadcasting */
+        const struct graph_value *xv = &g->values[x], *yv = &g->values[nd->outputs[0]];
+        if (xv->dtype != QUANTA_F32 || !quanta_shape_equal(&xv->shape, &yv->shape))
+            continue;
+        int d = linear_source(g, x, 0);
+        if (d < 0)
+            continue;
+        struct graph_node *dn = &g->nodes[d];
+        bool has_bias = dn->n_inputs > 2 && dn->inputs[2] >= 0;
+        int w = dn->inputs[1], b = has_bias ? dn->inputs[2] : -1;
+        if (!private_const(g, w, d) || (has_bias && !private_const(g, b, d)))
+            continue;
+        float *ws = scaled_copy(g, w, c), *bs = has_bias ? scaled_copy(g, b, c) : NULL;
+        if (!ws || (has_bias && !bs)) {
+            free(ws);
+            free(bs);
+            return -1;
+        }
+        replace_const(g, w, ws);
+        if (has_bias)
+            replace_const(g, b, bs);
+        int p = graph_producer(g, x);
+        for (int o = 0; o < g->nodes[p].n_outputs; o++)
+            if (g->nodes[p].outputs[o] == x)
+                g->nodes[p].outputs[o] = nd->outputs[0];
+        dead[n] = true;
+        return 1;
+    }
+    return 0;
+}
+
 /* Drops the nodes marked dead and every value no longer used (a value is
  * used when it is a graph input or output, or a kept node reads or
  * writes it), keeping the order of the rest. */
@@ -213,7 +321,12 @@ int graph_fuse_elementwise(struct graph *g)
     for (int n = 0; n < g->n_nodes; n++)
         if (!dead[n] && fuse_gelu_at(g, n, dead))
             fused++;
-    int rc = fused ? graph_remove_nodes(g, dead) : 0;
+    int rc = 0;
+    for (int n = 0; n < g->n_nodes && rc >= 0; n++)
+        if (!dead[n] && (rc = fold_scale_at(g, n, dead)) > 0)
+            fused++;
+    if (rc >= 0)
+        rc = fused ? graph_remove_nodes(g, dead) : 0;
     free(dead);
     return rc < 0 ? -1 : fused;
 }

@@ -20,6 +20,11 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #undef KERNELS_LEVEL_NAME
 };
 
+/* matmul: AVX-512 CPUs run the AVX2 kernel (bit-exact with the reference) */
+#define F32_MATMUL_ref f32_matmul__ref
+#define F32_MATMUL_avx2 f32_matmul__avx2
+#define F32_MATMUL_avx512 f32_matmul__avx2
+
 /* A float table: the level's own kernels (isa) for packed conv2d/dense and
  * the max/average pools, the reference for conv2d/dense with weights as
  * stored and for the other families. */
@@ -45,7 +50,7 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .pad = pad__ref,                                                                      \
         .resize_nearest = resize_nearest__ref,                                                \
         .resize_linear = f32_resize_linear__ref,                                              \
-        .matmul = f32_matmul__ref,                                                            \
+        .matmul = F32_MATMUL_##isa,                                                           \
         .softmax = f32_softmax__ref,                                                          \
         .batch_norm = f32_batch_norm__ref,                                                    \
         .layer_norm = f32_layer_norm__ref,                                                    \

@@ -574,5 +574,9 @@ void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, con
 F32_X86_DECLARE(avx2)
 F32_X86_DECLARE(avx512)
 #undef F32_X86_DECLARE
+/* matmul of two activations, the same bits as the reference
+ * (src/kernels/x86/f32_matmul_avx2.c); the avx512 levels use it too */
+void f32_matmul__avx2(const struct f32_matmul_params *p, const float *a, const float *b,
+                      float *y);
 
 #endif

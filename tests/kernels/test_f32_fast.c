@@ -285,6 +285,55 @@ START_TEST(test_pools_random)
 }
 END_TEST
 
+/* ---- matmul of two activations: sums in double in k order, the same
+ * bits at every level; the reference is a dot product per element ---- */
+
+START_TEST(test_matmul_random)
+{
+    const struct f32_kernels *k = level_table(_i);
+    uint64_t rng = 0x3a7e ^ (uint64_t)_i;
+    for (int t = 0; t < 80; t++) {
+        struct f32_matmul_params p = {.lead = (int)ft_pick(&rng, 0, 2),
+                                      .m = ft_pick(&rng, 1, 9), .k = ft_pick(&rng, 1, 40),
+                                      .n = ft_pick(&rng, 1, 45)};
+        size_t total = 1, na = p.m * p.k, nb = p.k * p.n;
+        for (int d = p.lead - 1; d >= 0; d--) {
+            p.dims[d] = ft_pick(&rng, 1, 3);
+            bool a_bcast = ft_pick(&rng, 0, 3) == 0, b_bcast = !a_bcast && ft_pick(&rng, 0, 3) == 0;
+            p.a_stride[d] = a_bcast ? 0 : na;
+            p.b_stride[d] = b_bcast ? 0 : nb;
+            na *= a_bcast ? 1 : p.dims[d];
+            nb *= b_bcast ? 1 : p.dims[d];
+            total *= p.dims[d];
+        }
+        const size_t ny = total * p.m * p.n;
+        float *a = ft_alloc_guarded(na), *b = ft_alloc_guarded(nb);
+        float *want = ft_alloc_floats(ny), *got = ft_alloc_guarded(ny);
+        ts_fill(&rng, a, na, -3, 3);
+        ts_fill(&rng, b, nb, -3, 3);
+        f32_matmul__ref(&p, a, b, want);
+        k->matmul(&p, a, b, got);
+        ts_guarded_check(got, k->level);
+        ck_assert_msg(memcmp(got, want, ny * sizeof *got) == 0, "%s: matmul case %d differs",
+                      k->level, t);
+        if (p.lead == 0) /* the reference against one dot product per element */
+            for (size_t i = 0; i < p.m; i++)
+                for (size_t j = 0; j < p.n; j++) {
+                    double dot = 0.0;
+                    for (size_t q = 0; q < p.k; q++)
+                        dot += (double)a[i * p.k + q] * (double)b[q * p.n + j];
+                    ck_assert_msg(want[i * p.n + j] == (float)dot,
+                                  "ref matmul case %d (%zu, %zu): %.9g, dot %.9g", t, i, j,
+                                  (double)want[i * p.n + j], dot);
+                }
+        ts_guarded_free(a);
+        ts_guarded_free(b);
+        free(want);
+        ts_guarded_free(got);
+    }
+}
+END_TEST
+
 /* The ref table's packed entries are the reference itself: exact. */
 START_TEST(test_ref_packed_is_exact)
 {
@@ -314,7 +363,7 @@ START_TEST(test_tables_complete)
     ck_assert_str_eq(k->level, kernels_level_name((enum kernels_level)_i));
     ck_assert(k->conv2d_pack_size && k->conv2d_pack && k->conv2d_scratch_size &&
               k->conv2d_packed && k->dense_pack_size && k->dense_pack && k->dense_packed);
-    ck_assert(k->conv2d && k->dense && k->max_pool2d && k->softmax && k->embedding);
+    ck_assert(k->conv2d && k->dense && k->max_pool2d && k->softmax && k->embedding && k->matmul);
 }
 END_TEST
 
@@ -337,6 +386,7 @@ Suite *suite_f32_fast(void)
         tcase_add_loop_test(tc, test_dense_shapes, l, l + 1);
         tcase_add_loop_test(tc, test_dense_random, l, l + 1);
         tcase_add_loop_test(tc, test_pools_random, l, l + 1);
+        tcase_add_loop_test(tc, test_matmul_random, l, l + 1);
     }
     suite_add_tcase(s, tc);
     return s;

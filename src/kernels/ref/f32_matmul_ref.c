@@ -1,6 +1,31 @@
 /* Reference matmul of two activations with broadcast leading axes: one
- * [M, K] x [K, N] product per leading index, sums in double. */
+ * [M, K] x [K, N] product per leading index, sums in double. Each output
+ * row is accumulated over k in order, a block of columns at a time, so b
+ * is read along its rows (contiguous, vectorizable) while every sum keeps
+ * the order k = 0, 1, ...: the same bits as a dot product per element. */
 #include "kernels/kernels.h"
+
+#define COLS 256 /* columns accumulated at once (2 KiB of doubles on the stack) */
+
+static void matmul_one(const struct f32_matmul_params *p, const float *a, const float *b,
+                       float *y)
+{
+    double acc[COLS];
+    for (size_t i = 0; i < p->m; i++)
+        for (size_t j0 = 0; j0 < p->n; j0 += COLS) {
+            size_t cols = p->n - j0 < COLS ? p->n - j0 : COLS;
+            for (size_t j = 0; j < cols; j++)
+                acc[j] = 0.0;
+            for (size_t k = 0; k < p->k; k++) {
+                double av = (double)a[i * p->k + k];
+                const float *brow = b + k * p->n + j0;
+                for (size_t j = 0; j < cols; j++)
+                    acc[j] += av * (double)brow[j];
+            }
+            for (size_t j = 0; j < cols; j++)
+                y[i * p->n + j0 + j] = (float)acc[j];
+        }
+}
 
 void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const float *b,
                      float *y)
@@ -9,15 +34,7 @@ void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const fl
     for (int d = 0; d < p->lead; d++)
         total *= p->dims[d];
     for (size_t t = 0; t < total; t++) {
-        const float *ap = a + ia, *bp = b + ib;
-        float *yp = y + t * p->m * p->n;
-        for (size_t i = 0; i < p->m; i++)
-            for (size_t j = 0; j < p->n; j++) {
-                double s = 0.0;
-                for (size_t k = 0; k < p->k; k++)
-                    s += (double)ap[i * p->k + k] * (double)bp[k * p->n + j];
-                yp[i * p->n + j] = (float)s;
-            }
+        matmul_one(p, a + ia, b + ib, y + t * p->m * p->n);
         for (int d = p->lead - 1; d >= 0; d--) { /* next leading index */
             ia += p->a_stride[d];
             ib += p->b_stride[d];
