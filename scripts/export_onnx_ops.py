@@ -190,6 +190,23 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class FlatMix(nn.Module):
+    """A flattened NCHW tensor (whose columns quanta keeps in NHWC order)
+    concatenated with its relu and a pooled vector before a Linear, and
+    reshaped to [N, C, H*W] and summed: every column read in ONNX order."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.fc = nn.Linear(2 * 4 * 36 + 4, 5)
+
+    def forward(self, x):
+        h = self.conv(x)
+        f = h.flatten(1)
+        c = torch.cat([f, torch.relu(f), h.mean((2, 3))], 1)
+        return torch.cat([self.fc(c), f.view(-1, 4, 36).sum(2)], 1)
+
+
 class ViTMHA(ViT):
     def __init__(self):
         super().__init__()
@@ -200,11 +217,15 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures", "onnx", "ops"))
+    ap.add_argument("--only", help="write only this model (and no refusals)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)
     for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
-                      ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA)):
+                      ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA),
+                      ("flatmix", FlatMix)):
+        if args.only and name != args.only:
+            continue
         torch.manual_seed(0)
         model = cls().eval()
         size = 8 if name.startswith("vit") else 6
@@ -217,8 +238,9 @@ def main():
         np.save(os.path.join(args.out, name + ".input.npy"), x.numpy().astype(np.float32))
         np.save(os.path.join(args.out, name + ".output.npy"), y.numpy().astype(np.float32))
         print("wrote", name)
-    refusals(args.out)
-    print("wrote the refusals")
+    if not args.only:
+        refusals(args.out)
+        print("wrote the refusals")
 
 
 if __name__ == "__main__":

@@ -1470,6 +1470,7 @@ static enum quanta_status op_reshape(struct cv *cv)
     if ((st = cv_materialize(cv, x, ident, &qx)))
         return st;
     struct cv_value out = *x;
+    out.flat = false; /* qx holds x in ONNX order */
     out.shape = o;
     cv_perm_identity(o.rank, out.perm);
     int n;
@@ -1796,6 +1797,7 @@ static enum quanta_status op_concat(struct cv *cv)
     if (!ins)
         return cv_nomem(cv);
     struct cv_value out = *x0;
+    out.flat = false; /* every input is materialized in ONNX column order below */
     out.shape.dims[axis] = 0;
     for (int k = 0; k < n; k++) {
         struct cv_value *x;
@@ -2164,6 +2166,17 @@ static enum quanta_status op_reduce_mean(struct cv *cv)
         return cv_fail(cv, "reduces over the batch axis, which is not supported");
     if (x->flat && !red[1])
         return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    struct cv_value plain;
+    if (arg && x->flat) { /* an index counts columns in ONNX order, not physical order */
+        int ident[QUANTA_MAX_RANK];
+        cv_perm_identity(r, ident);
+        plain = *x;
+        plain.flat = false;
+        cv_perm_identity(r, plain.perm);
+        if ((st = cv_materialize(cv, x, ident, &plain.q)))
+            return st;
+        x = &plain;
+    }
     if (!keepdims && (st = fuse_bag(cv, x, op, red, &done)))
         return st;
     if (done)

@@ -7,7 +7,9 @@
  * Pad, nearest and bilinear Resize; a tiny vision transformer (class token
  * expanded to the batch and concatenated, position embedding, attention,
  * head on x[:, 0]), and the same with torch's nn.MultiheadAttention, whose
- * export moves the batch axis and merges it with the heads.
+ * export moves the batch axis and merges it with the heads; a flattened
+ * NCHW tensor (columns held in NHWC order) concatenated and reshaped, whose
+ * readers must see ONNX's column order (a wrong answer once).
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -51,6 +53,12 @@ static void check_model(const char *name, const char *must_have_op, double toler
     cJSON_Delete(doc);
     free(onnx), free(in), free(want), free(model), free(q), free(got);
 }
+
+START_TEST(test_flattened_nchw_concat_reshape)
+{
+    check_model("flatmix", "concat", 1e-4);
+}
+END_TEST
 
 START_TEST(test_squeeze_excitation)
 {
@@ -143,6 +151,7 @@ Suite *suite_cli_import_ops(void)
     Suite *s = suite_create("cli_import_ops");
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_flattened_nchw_concat_reshape);
     tcase_add_test(tc, test_squeeze_excitation);
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
