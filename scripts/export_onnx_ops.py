@@ -192,8 +192,9 @@ class ViT(nn.Module):
 
 class FlatMix(nn.Module):
     """A flattened NCHW tensor (whose columns quanta keeps in NHWC order)
-    concatenated with its relu and a pooled vector before a Linear, and
-    reshaped to [N, C, H*W] and summed: every column read in ONNX order."""
+    concatenated with its relu and a pooled vector before a Linear,
+    reshaped to [N, C, H*W] and summed, sliced and split: every column read
+    in ONNX order."""
 
     def __init__(self):
         super().__init__()
@@ -204,7 +205,9 @@ class FlatMix(nn.Module):
         h = self.conv(x)
         f = h.flatten(1)
         c = torch.cat([f, torch.relu(f), h.mean((2, 3))], 1)
-        return torch.cat([self.fc(c), f.view(-1, 4, 36).sum(2)], 1)
+        a, b = torch.split(f, [100, 44], 1)
+        return torch.cat([self.fc(c), f.view(-1, 4, 36).sum(2), f[:, 5:13], b[:, :3] - a[:, :3]],
+                         1)
 
 
 class ViTMHA(ViT):

@@ -1224,6 +1224,24 @@ static enum quanta_status flatten_to_2d(struct cv *cv, const struct cv_value *x)
     return def_new(cv, &out);
 }
 
+/* x itself, or, when x is a flattened NCHW tensor (columns in NHWC
+ * order), *plain: the same tensor materialized in ONNX column order, for
+ * the operators that address its columns. */
+static enum quanta_status unflat(struct cv *cv, struct cv_value **x, struct cv_value *plain)
+{
+    if (!(*x)->flat)
+        return QUANTA_OK;
+    const int r = (*x)->shape.rank;
+    int ident[QUANTA_MAX_RANK];
+    cv_perm_identity(r, ident);
+    *plain = **x;
+    plain->flat = false;
+    cv_perm_identity(r, plain->perm);
+    enum quanta_status st = cv_materialize(cv, *x, ident, &plain->q);
+    *x = plain;
+    return st;
+}
+
 static enum quanta_status op_flatten(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
@@ -1500,8 +1518,9 @@ static enum quanta_status op_transpose(struct cv *cv)
         tp[i] = n < 0 ? r - 1 - i : (int)p[i];
         seen[tp[i]] = true;
     }
-    if (x->flat)
-        return cv_fail(cv, "transposes a flattened NCHW tensor, which is not supported");
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     /* the memory stays; each ONNX axis takes its group of axes along (the
      * batch may move: its axis stays stored first) */
     struct cv_value out = *x;
@@ -1621,8 +1640,9 @@ static enum quanta_status op_slice(struct cv *cv)
     const int r = cv_onnx_rank(x);
     if (ns < 0 || ns != ne || (na >= 0 && na != ns) || (nt >= 0 && nt != ns))
         return cv_fail(cv, "starts, ends, axes and steps must have one length");
-    if (x->flat)
-        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
     struct cv_value out = *x;
     bool seen[QUANTA_MAX_RANK] = {false};
@@ -1701,8 +1721,9 @@ static enum quanta_status op_squeeze(struct cv *cv)
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = get_axes(cv, 13, axes, &n)))
         return st;
-    if (x->flat)
-        return cv_fail(cv, "squeezes a flattened NCHW tensor, which is not supported");
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     int r = x->shape.rank;
     bool drop[QUANTA_MAX_RANK] = {false};
     for (int i = 0; i < n; i++) {
@@ -1730,8 +1751,9 @@ static enum quanta_status op_unsqueeze(struct cv *cv)
     if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
         (st = get_axes(cv, 13, axes, &n)))
         return st;
-    if (x->flat)
-        return cv_fail(cv, "unsqueezes a flattened NCHW tensor, which is not supported");
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     if (n < 1)
         return cv_fail(cv, "needs axes");
     int r = x->shape.rank + n;
@@ -2015,8 +2037,9 @@ static enum quanta_status gather_activation(struct cv *cv, struct cv_value *x, i
         axis += r;
     if (axis == 0)
         return cv_fail(cv, "gathers along the batch axis, which is not supported");
-    if (x->flat)
-        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     if (t->dtype != QUANTA_I64 || t->shape.rank > 1 || t->numel < 1)
         return cv_fail(cv, "indices '%s' must be an integer scalar or a non-empty list", t->name);
     const int64_t dim = x->shape.dims[axis];
@@ -2389,8 +2412,9 @@ static enum quanta_status op_pad(struct cv *cv)
     }
     if (zero)
         return def_new(cv, x);
-    if (x->flat)
-        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     /* zero padding of H and W of a Conv's (MaxPool's) input: it pads */
     bool spatial = r == 4 && gmode == GRAPH_MODE_CONSTANT && value == 0.0f && !x->fold_pad;
     for (int d = 0; spatial && d < r; d++)
@@ -2510,8 +2534,9 @@ static enum quanta_status op_split(struct cv *cv)
                        (long long)total, (long long)axis, x->name, (long long)dim);
     if (n == 1)
         return def_new(cv, x);
-    if (x->flat)
-        return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
+    struct cv_value plain;
+    if ((st = unflat(cv, &x, &plain)))
+        return st;
     int qx;
     if ((st = cv_materialize(cv, x, x->perm, &qx)))
         return st;
