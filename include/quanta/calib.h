@@ -255,13 +255,14 @@ const struct calib_value *calib_table_find(const struct calib_table *table, cons
  *     and the functions of runner_node_function): after that function;
  *   - a conv2d, dense or matmul reader whose other inputs are constants:
  *     at its output (fused activation included), the node re-run alone on
- *     the runner's float kernels, one sample at a time (graphs of a fixed
- *     batch: that batch), on one thread;
+ *     the runner's float kernels, a batch at a time (a runner made for the
+ *     batch and freed after it, so one such node holds memory at once);
  *   - a graph output, and any other reader: at the value itself.
  * Errors of a value's readers add up; the candidate of least total error
  * wins, ties going to the earlier method of CALIB_METHOD_LIST (candidates
  * giving the same scale and zero point are evaluated once). Memory stays
- * constant: five sums per reader, one sample of each re-run node. */
+ * constant: five sums per reader, and one batch of one re-run node (its
+ * input and float output, and its runner). */
 enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
                              const struct calib_options *opt, struct calib_table *out,
                              struct quanta_error *err);

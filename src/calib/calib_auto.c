@@ -21,10 +21,9 @@ struct site {
     const struct graph_node *node;
     /* SITE_FUNCTION: f at each of the 256 levels of each candidate */
     double (*levels)[256];
-    /* SITE_NODE: the node alone, its input the value */
+    /* SITE_NODE: the node alone, its input the value (its runner made
+     * for each batch, so that only one holds memory at a time) */
     struct graph sub;
-    struct runner *runner;
-    int64_t chunk;              /* samples per run */
 };
 
 struct fq {
@@ -45,8 +44,10 @@ struct auto_state {
     int *slot;                  /* per graph value: index in vals, or -1 */
     struct site *sites;
     int n_sites;
-    float *in_buf, *ref_buf;    /* one run of the largest SITE_NODE */
+    float *in_buf, *ref_buf;    /* one batch of the largest SITE_NODE */
     size_t in_cap, ref_cap;
+    int64_t batch;              /* of the feed */
+    int threads;
     enum quanta_status st;      /* the first failure inside the hook */
     struct quanta_error *err;
 };
@@ -181,7 +182,7 @@ static bool is_graph_output(const struct graph *g, int v)
 
 /* Adds the site of reader nd of value v (index i). */
 static enum quanta_status add_site(struct auto_state *s, int i, const struct graph_node *nd,
-                                   int64_t batch, struct quanta_error *err)
+                                   struct quanta_error *err)
 {
     const struct graph *g = s->g;
     int v = s->vals[i].value;
@@ -217,12 +218,8 @@ static enum quanta_status add_site(struct auto_state *s, int i, const struct gra
     enum quanta_status st = one_node_graph(g, nd, v, &site->sub, err);
     if (st != QUANTA_OK)
         return st;
-    site->chunk = g->values[v].shape.rank > 0 && g->values[v].shape.dims[0] == -1 ? 1 : batch;
-    struct runner_options ro = {.max_batch = site->chunk, .threads = 1};
-    if ((st = runner_create(&site->runner, &site->sub, &ro, err)) != QUANTA_OK)
-        return st;
-    struct quanta_shape in_shape = graph_value_shape(g, v, site->chunk);
-    struct quanta_shape out_shape = graph_value_shape(&site->sub, site->sub.outputs[0], site->chunk);
+    struct quanta_shape in_shape = graph_value_shape(g, v, s->batch);
+    struct quanta_shape out_shape = graph_value_shape(&site->sub, site->sub.outputs[0], s->batch);
     size_t n_in = (size_t)quanta_shape_numel(&in_shape);
     size_t n_out = (size_t)quanta_shape_numel(&out_shape);
     if (n_in > s->in_cap)
@@ -236,7 +233,6 @@ static void free_sites(struct auto_state *s)
 {
     for (int k = 0; k < s->n_sites; k++) {
         free(s->sites[k].levels);
-        runner_free(s->sites[k].runner);
         graph_free(&s->sites[k].sub);
     }
     s->n_sites = 0;
@@ -259,37 +255,37 @@ static void measure_node(struct auto_state *s, int i, struct site *site, const f
 {
     struct calib_auto_value *cv = &s->vals[i];
     const struct auto_value *av = &s->av[i];
-    int64_t samples = shape->rank > 0 ? shape->dims[0] : 1;
-    size_t per = samples > 0 ? (size_t)quanta_shape_numel(shape) / (size_t)samples : 0;
-    for (int64_t start = 0; start < samples && s->st == QUANTA_OK; start += site->chunk) {
-        int64_t count = samples - start < site->chunk ? samples - start : site->chunk;
-        size_t n = per * (size_t)count;
-        const float *xs = x + per * (size_t)start;
-        const void *inputs[1] = {s->in_buf};
-        struct quanta_shape os;
-        memcpy(s->in_buf, xs, n * sizeof *xs);
-        if ((s->st = runner_run(site->runner, count, inputs, s->err)) != QUANTA_OK)
-            return;
-        const float *y = runner_output(site->runner, 0, &os);
-        size_t n_out = (size_t)quanta_shape_numel(&os);
-        memcpy(s->ref_buf, y, n_out * sizeof *y);
-        for (size_t k = 0; k < n_out; k++)
-            if (isfinite(s->ref_buf[k]))
-                cv->signal += (double)s->ref_buf[k] * s->ref_buf[k];
-        for (int m = 0; m < CALIB_METHOD_COUNT; m++) {
-            if (cv->first[m] != m)
-                continue;
-            for (size_t k = 0; k < n; k++)
-                s->in_buf[k] = isfinite(xs[k])
-                                   ? (float)calib_fake_quant(xs[k], av->fq[m].scale,
-                                                             av->fq[m].zero_point)
-                                   : xs[k];
-            if ((s->st = runner_run(site->runner, count, inputs, s->err)) != QUANTA_OK)
-                return;
-            y = runner_output(site->runner, 0, &os);
-            cv->error[m] += squared_error(y, s->ref_buf, n_out);
-        }
+    int64_t batch = shape->rank > 0 ? shape->dims[0] : 1;
+    size_t n = (size_t)quanta_shape_numel(shape);
+    struct runner *runner = NULL;
+    struct runner_options ro = {.max_batch = batch, .threads = s->threads};
+    const void *inputs[1] = {s->in_buf};
+    struct quanta_shape os;
+    if ((s->st = runner_create(&runner, &site->sub, &ro, s->err)) != QUANTA_OK)
+        return;
+    memcpy(s->in_buf, x, n * sizeof *x);
+    if ((s->st = runner_run(runner, batch, inputs, s->err)) != QUANTA_OK)
+        goto done;
+    const float *y = runner_output(runner, 0, &os);
+    size_t n_out = (size_t)quanta_shape_numel(&os);
+    memcpy(s->ref_buf, y, n_out * sizeof *y);
+    for (size_t k = 0; k < n_out; k++)
+        if (isfinite(s->ref_buf[k]))
+            cv->signal += (double)s->ref_buf[k] * s->ref_buf[k];
+    for (int m = 0; m < CALIB_METHOD_COUNT; m++) {
+        if (cv->first[m] != m)
+            continue;
+        for (size_t k = 0; k < n; k++)
+            s->in_buf[k] = isfinite(x[k]) ? (float)calib_fake_quant(x[k], av->fq[m].scale,
+                                                                    av->fq[m].zero_point)
+                                          : x[k];
+        if ((s->st = runner_run(runner, batch, inputs, s->err)) != QUANTA_OK)
+            goto done;
+        y = runner_output(runner, 0, &os);
+        cv->error[m] += squared_error(y, s->ref_buf, n_out);
     }
+done:
+    runner_free(runner);
 }
 
 static void measure_function(struct auto_state *s, int i, const struct site *site, const float *x,
@@ -375,7 +371,8 @@ enum quanta_status calib_auto_measure(const struct graph *g, struct data_feed *f
                                       struct calib_auto_value *vals, int n,
                                       struct quanta_error *err)
 {
-    struct auto_state s = {.g = g, .vals = vals, .err = err};
+    struct auto_state s = {.g = g, .vals = vals, .batch = feed->batch, .threads = threads,
+                           .err = err};
     struct runner *runner = NULL;
     enum quanta_status st = QUANTA_OK;
     size_t n_values = g->n_values > 0 ? (size_t)g->n_values : 1;
@@ -405,7 +402,7 @@ enum quanta_status calib_auto_measure(const struct graph *g, struct data_feed *f
             bool reads = false;
             for (int j = 0; j < nd->n_inputs; j++)
                 reads |= nd->inputs[j] == cv->value;
-            if (reads && (st = add_site(&s, i, nd, feed->batch, err)) != QUANTA_OK)
+            if (reads && (st = add_site(&s, i, nd, err)) != QUANTA_OK)
                 goto done;
         }
         if (s.av[i].value_sites == 0 && s.av[i].n_sites == 0) /* read by nothing */

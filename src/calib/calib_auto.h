@@ -21,8 +21,7 @@ struct calib_auto_value {
 };
 
 /* Fills first, error, signal and chosen of vals[0..n) (distinct values of
- * float model g) over every sample of the feed. threads: the main
- * runner's; re-run nodes use one. */
+ * float model g) over every sample of the feed; runners use threads. */
 enum quanta_status calib_auto_measure(const struct graph *g, struct data_feed *feed, int threads,
                                       struct calib_auto_value *vals, int n,
                                       struct quanta_error *err);
