@@ -89,15 +89,22 @@
     X(ENTROPY, "entropy")                                                      \
     X(MSE, "mse")
 
+/* The five single methods, then CALIB_AUTO ("auto"): per value, the range
+ * among the five methods' ranges that gives the least squared error at
+ * the outputs of the nodes reading the value (see calib_run). It needs the
+ * graph and a second pass over the data, so calib_observer_range refuses
+ * it. */
 enum calib_method {
 #define CALIB_METHOD_ENUM(id, name) CALIB_##id,
     CALIB_METHOD_LIST(CALIB_METHOD_ENUM)
 #undef CALIB_METHOD_ENUM
-    CALIB_METHOD_COUNT
+    CALIB_METHOD_COUNT,
+    CALIB_AUTO = CALIB_METHOD_COUNT + 1
 };
 
 const char *calib_method_name(enum calib_method method);   /* "invalid" if out of range */
-enum calib_method calib_method_parse(const char *name);     /* CALIB_METHOD_COUNT if unknown */
+/* The five methods and "auto"; CALIB_METHOD_COUNT if unknown. */
+enum calib_method calib_method_parse(const char *name);
 
 #define CALIB_DEFAULT_BINS 2048
 #define CALIB_DEFAULT_PERCENTILE 99.99
@@ -109,7 +116,7 @@ enum calib_method calib_method_parse(const char *name);     /* CALIB_METHOD_COUN
 #define CALIB_MAX_BINS 65536
 
 struct calib_options {
-    enum calib_method method;   /* default CALIB_MINMAX */
+    enum calib_method method;   /* default CALIB_MINMAX; CALIB_AUTO allowed */
     double percentile;          /* percentile: [50, 100], default 99.99 */
     double k;                   /* meanstd: > 0, default 6 */
     int bins;                   /* histogram bins: even, [16, 65536], default 2048 */
@@ -149,7 +156,8 @@ double calib_observer_std(const struct calib_observer *obs);    /* population st
 /* Histogram bin width, 0 before any finite data. */
 double calib_observer_bin_width(const struct calib_observer *obs);
 /* The range [lo, hi] of opt->method (parameters from opt; samples, batch and
- * threads unused). QUANTA_ERR_NOMEM if a work buffer cannot be allocated. */
+ * threads unused). QUANTA_ERR_NOMEM if a work buffer cannot be allocated;
+ * QUANTA_ERR_USAGE for CALIB_AUTO (only calib_run chooses with it). */
 enum quanta_status calib_observer_range(const struct calib_observer *obs,
                                         const struct calib_options *opt, double *lo, double *hi,
                                         struct quanta_error *err);
@@ -171,6 +179,8 @@ struct calib_value {
     int64_t nonfinite;          /* NaN / infinite elements left out of the range */
     double min, max;            /* observed range */
     double lo, hi;              /* chosen range, lo <= hi */
+    enum calib_method method;   /* the method that gave lo, hi: the table's,
+                                   or for an "auto" table the one chosen */
 };
 
 struct calib_table {
@@ -196,7 +206,12 @@ struct calib_table {
  * no finite element has count 0 and min = max = lo = hi = 0.
  * "params" holds the parameters of the method only (minmax: none; meanstd:
  * k; percentile: bins, percentile; entropy: bins, entropy_bins; mse: bins,
- * mse_bits). A sha256 that is unknown is written as "". */
+ * mse_bits; auto: all five, in the order bins, entropy_bins, k, mse_bits,
+ * percentile). A sha256 that is unknown is written as "".
+ * A table of method "auto" (still version 1: a reader that predates auto
+ * rejects the method by name) gives every value a "method" key after
+ * "count" (and "nonfinite"), naming the single method chosen for it; other
+ * tables have no such key. */
 
 /* Deterministic JSON text (same table, same bytes), ending in a newline.
  * NULL on no memory. Caller frees. */
@@ -206,7 +221,9 @@ enum quanta_status calib_table_save(const struct calib_table *table, const char 
                                     struct quanta_error *err);
 /* Strict reader: every key above required (params: those of the method),
  * no other key, no duplicate, format/version as above, a known method,
- * ("nonfinite" optional), parameters within calib_options_check's ranges, finite numbers,
+ * ("nonfinite" optional; a value's "method" required in an "auto" table,
+ * one of the five, and refused in others), parameters within
+ * calib_options_check's ranges, finite numbers,
  * min <= max, lo <= hi, count >= 0, sha256 "" or 64 lowercase hex digits,
  * unique value names, nesting at most 8 deep. Anything else is
  * QUANTA_ERR_INPUT with a one-line message naming source (the file). */
@@ -227,7 +244,25 @@ const struct calib_value *calib_table_find(const struct calib_table *table, cons
  * unobserved, and so does whatever else is not float); then fills out
  * (method, params, samples, data_sha256 of feed->path, one entry per
  * observed value in graph order). out->model_sha256 is left "" for the
- * caller. out is empty on failure. */
+ * caller. out is empty on failure.
+ *
+ * Method auto: the first pass gives each value the five methods' ranges
+ * (the candidates); a second pass over the same samples measures, for
+ * each candidate, the squared error it causes where the value is used,
+ * the value being fake-quantized as quantize would (asymmetric int8 over
+ * the range widened to include 0) and everything else float:
+ *   - a reader that is an element-wise function (relu, relu6, leaky_relu
+ *     and the functions of runner_node_function): after that function;
+ *   - a conv2d, dense or matmul reader whose other inputs are constants:
+ *     at its output (fused activation included), the node re-run alone on
+ *     the runner's float kernels, a batch at a time (a runner made for the
+ *     batch and freed after it, so one such node holds memory at once);
+ *   - a graph output, and any other reader: at the value itself.
+ * Errors of a value's readers add up; the candidate of least total error
+ * wins, ties going to the earlier method of CALIB_METHOD_LIST (candidates
+ * giving the same scale and zero point are evaluated once). Memory stays
+ * constant: five sums per reader, and one batch of one re-run node (its
+ * input and float output, and its runner). */
 enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
                              const struct calib_options *opt, struct calib_table *out,
                              struct quanta_error *err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib/calib_auto.h"
 #include "quanta/runtime.h"
 
 struct calib_state {
@@ -59,9 +60,64 @@ static bool is_integer_dtype(enum quanta_dtype dtype)
     return dtype == QUANTA_I32 || dtype == QUANTA_I64;
 }
 
-enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
-                             const struct calib_options *opt, struct calib_table *out,
-                             struct quanta_error *err)
+/* The range of value v (observer o) by opt->method; for a value only a
+ * function reads (conv -> silu), mse counts its error after that
+ * function. */
+static enum quanta_status single_range(const struct graph *g, int v, const struct calib_observer *o,
+                                       const struct calib_options *opt, double *lo, double *hi,
+                                       struct quanta_error *err)
+{
+    const struct graph_node *reader = sole_reader(g, v);
+    double probe;
+    bool fn = reader && runner_node_function(reader, 0.0, &probe);
+    return calib_observer_range_after(o, opt, fn ? reader_function : NULL, (void *)reader, lo, hi,
+                                      err);
+}
+
+/* Method auto: every value's five candidates, then the second pass over
+ * the feed choosing among them. */
+static enum quanta_status choose_auto(const struct graph *g, struct data_feed *feed,
+                                      const struct calib_options *opt,
+                                      const struct calib_state *cs, struct calib_table *out,
+                                      struct calib_auto_value **detail, struct quanta_error *err)
+{
+    struct calib_auto_value *vals = calloc((size_t)(cs->n_obs ? cs->n_obs : 1), sizeof *vals);
+    if (!vals)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for method auto");
+    enum quanta_status st = QUANTA_OK;
+    for (int v = 0; v < g->n_values && st == QUANTA_OK; v++) {
+        int k = cs->slot[v];
+        if (k < 0)
+            continue;
+        vals[k].value = v;
+        for (int m = 0; m < CALIB_METHOD_COUNT && st == QUANTA_OK; m++) {
+            struct calib_options one = *opt;
+            one.method = (enum calib_method)m;
+            st = single_range(g, v, &cs->obs[k], &one, &vals[k].lo[m], &vals[k].hi[m], err);
+        }
+    }
+    if (st == QUANTA_OK)
+        st = calib_auto_measure(g, feed, opt->threads, vals, cs->n_obs, err);
+    if (st != QUANTA_OK) {
+        free(vals);
+        return st;
+    }
+    for (int k = 0; k < cs->n_obs; k++) {
+        struct calib_value *cv = &out->values[k];
+        cv->method = vals[k].chosen;
+        cv->lo = vals[k].lo[cv->method];
+        cv->hi = vals[k].hi[cv->method];
+    }
+    if (detail)
+        *detail = vals;
+    else
+        free(vals);
+    return QUANTA_OK;
+}
+
+static enum quanta_status run(const struct graph *g, struct data_feed *feed,
+                              const struct calib_options *opt, struct calib_table *out,
+                              struct calib_auto_value **detail, struct quanta_error *err)
 {
     memset(out, 0, sizeof *out);
     enum quanta_status st = calib_options_check(opt, err);
@@ -147,16 +203,14 @@ enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
         cv->nonfinite = o->nonfinite;
         cv->min = o->count ? o->min : 0;
         cv->max = o->count ? o->max : 0;
-        /* a value only a function reads (conv -> silu): its error counts
-         * after that function */
-        const struct graph_node *reader = sole_reader(g, v);
-        double probe;
-        bool fn = reader && runner_node_function(reader, 0.0, &probe);
-        st = calib_observer_range_after(o, opt, fn ? reader_function : NULL, (void *)reader,
-                                        &cv->lo, &cv->hi, err);
-        if (st != QUANTA_OK)
+        cv->method = opt->method;
+        if (opt->method != CALIB_AUTO &&
+            (st = single_range(g, v, o, opt, &cv->lo, &cv->hi, err)) != QUANTA_OK)
             goto fail;
     }
+    if (opt->method == CALIB_AUTO &&
+        (st = choose_auto(g, feed, opt, &cs, out, detail, err)) != QUANTA_OK)
+        goto fail;
     for (int k = 0; k < cs.n_obs; k++)
         calib_observer_free(&cs.obs[k]);
     free(cs.obs);
@@ -172,4 +226,21 @@ fail:
     free(cs.slot);
     calib_table_free(out); /* names not yet set are NULL */
     return st;
+}
+
+enum quanta_status calib_run(const struct graph *g, struct data_feed *feed,
+                             const struct calib_options *opt, struct calib_table *out,
+                             struct quanta_error *err)
+{
+    return run(g, feed, opt, out, NULL, err);
+}
+
+enum quanta_status calib_run_auto(const struct graph *g, struct data_feed *feed,
+                                  const struct calib_options *opt, struct calib_table *out,
+                                  struct calib_auto_value **detail, struct quanta_error *err)
+{
+    struct calib_options o = *opt;
+    o.method = CALIB_AUTO;
+    *detail = NULL;
+    return run(g, feed, &o, out, detail, err);
 }

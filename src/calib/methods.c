@@ -264,6 +264,10 @@ enum quanta_status calib_observer_range(const struct calib_observer *obs,
                                         const struct calib_options *opt, double *lo, double *hi,
                                         struct quanta_error *err)
 {
+    if (opt->method == CALIB_AUTO)
+        return quanta_fail(err, QUANTA_ERR_USAGE,
+                           "method auto chooses with the graph and the data (calib_run), not "
+                           "from one value's statistics");
     if (obs->count == 0) {
         *lo = *hi = 0;
         return QUANTA_OK;

@@ -15,6 +15,8 @@ static const char *const calib_method_names[] = {
 
 const char *calib_method_name(enum calib_method method)
 {
+    if (method == CALIB_AUTO)
+        return "auto";
     if ((int)method < 0 || method >= CALIB_METHOD_COUNT)
         return "invalid";
     return calib_method_names[method];
@@ -25,6 +27,8 @@ enum calib_method calib_method_parse(const char *name)
     for (int m = 0; m < CALIB_METHOD_COUNT; m++)
         if (name && strcmp(name, calib_method_names[m]) == 0)
             return (enum calib_method)m;
+    if (name && strcmp(name, "auto") == 0)
+        return CALIB_AUTO;
     return CALIB_METHOD_COUNT;
 }
 
@@ -49,7 +53,7 @@ static bool calib_bins_valid(int bins)
 
 enum quanta_status calib_options_check(const struct calib_options *opt, struct quanta_error *err)
 {
-    if ((int)opt->method < 0 || opt->method >= CALIB_METHOD_COUNT)
+    if (((int)opt->method < 0 || opt->method >= CALIB_METHOD_COUNT) && opt->method != CALIB_AUTO)
         return quanta_fail(err, QUANTA_ERR_USAGE, "unknown calibration method %d", (int)opt->method);
     if (!(opt->percentile >= 50 && opt->percentile <= 100))
         return quanta_fail(err, QUANTA_ERR_USAGE, "percentile %g is not within [50, 100]",

@@ -32,6 +32,8 @@ static bool method_has_param(enum calib_method m, enum calib_param p)
         return p == PARAM_BINS || p == PARAM_ENTROPY_BINS;
     case CALIB_MSE:
         return p == PARAM_BINS || p == PARAM_MSE_BITS;
+    case CALIB_AUTO: /* every method's candidate */
+        return true;
     default:
         return false;
     }
@@ -172,6 +174,11 @@ char *calib_table_to_json(const struct calib_table *table)
         sb_printf(&sb, ": {\"count\": %lld, ", (long long)v->count);
         if (v->nonfinite > 0) /* only then: tables without any stay as they were */
             sb_printf(&sb, "\"nonfinite\": %lld, ", (long long)v->nonfinite);
+        if (table->method == CALIB_AUTO) {
+            sb_puts(&sb, "\"method\": ");
+            sb_string(&sb, calib_method_name(v->method));
+            sb_puts(&sb, ", ");
+        }
         sb_puts(&sb, "\"min\": ");
         sb_number(&sb, v->min);
         sb_puts(&sb, ", \"max\": ");
@@ -351,19 +358,40 @@ static enum quanta_status parse_params(struct calib_table *t, const cJSON *param
     return QUANTA_OK;
 }
 
-static enum quanta_status parse_value(struct calib_value *v, const cJSON *item, const char *source,
+/* A value of a table of the given method: "method" only in an auto table,
+ * and required there. */
+static enum quanta_status parse_value(struct calib_value *v, const cJSON *item,
+                                      enum calib_method table_method, const char *source,
                                       struct quanta_error *err)
 {
-    static const char *const keys[] = {"count", "min", "max", "lo", "hi", "nonfinite"};
-    const cJSON *found[6];
+    const bool is_auto = table_method == CALIB_AUTO;
+    const char *const keys[] = {"count", "min", "max", "lo", "hi", "nonfinite",
+                                is_auto ? "method" : NULL};
+    const cJSON *found[7];
     const char *name = item->string;
     if (!cJSON_IsObject(item))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s' is not an object", source, name);
     bool dup = false;
-    const char *bad = check_keys(item, keys, 6, found, &dup);
+    const char *bad = check_keys(item, keys, 7, found, &dup);
     if (bad)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s': %s key \"%s\"", source, name,
-                           dup ? "duplicate" : "unexpected", bad);
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s': %s key \"%s\"%s", source,
+                           name, dup ? "duplicate" : "unexpected", bad,
+                           !dup && strcmp(bad, "method") == 0 ? " (only \"auto\" tables have it)"
+                                                             : "");
+    v->method = table_method;
+    if (is_auto) {
+        if (!found[6])
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: value '%s' lacks \"method\" (an \"auto\" table names each "
+                               "value's)",
+                               source, name);
+        if (!cJSON_IsString(found[6]) ||
+            (v->method = calib_method_parse(found[6]->valuestring)) >= CALIB_METHOD_COUNT)
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: value '%s': \"method\" is not one of minmax, meanstd, "
+                               "percentile, entropy, mse",
+                               source, name);
+    }
     for (int k = 0; k < 5; k++) {
         if (!found[k])
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: value '%s' lacks \"%s\"", source, name, keys[k]);
@@ -448,7 +476,9 @@ enum quanta_status calib_table_parse(struct calib_table *table, const char *json
     if (!cJSON_IsString(found[K_METHOD]) ||
         (table->method = calib_method_parse(found[K_METHOD]->valuestring)) == CALIB_METHOD_COUNT) {
         quanta_fail(err, QUANTA_ERR_INPUT,
-                    "%s: \"method\" is not one of minmax, meanstd, percentile, entropy, mse", source);
+                    "%s: \"method\" is not one of minmax, meanstd, percentile, entropy, mse, "
+                    "auto",
+                    source);
         goto fail;
     }
     if ((st = parse_params(table, found[K_PARAMS], source, err)) != QUANTA_OK)
@@ -489,7 +519,7 @@ enum quanta_status calib_table_parse(struct calib_table *table, const char *json
             goto fail;
         }
         names[i] = item->string;
-        if ((st = parse_value(&table->values[i], item, source, err)) != QUANTA_OK)
+        if ((st = parse_value(&table->values[i], item, table->method, source, err)) != QUANTA_OK)
             goto fail;
         st = QUANTA_ERR_INPUT;
         if (!(table->values[i].name = strdup(item->string))) {

@@ -13,14 +13,14 @@
 
 static const char calibrate_usage[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
-    "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
+    "                        [--method minmax|meanstd|percentile|entropy|mse|auto]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
     "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n"
     "                        [--quiet]\n";
 
 static const char calibrate_help[] =
     "usage: quanta calibrate MODEL --data FILE -o CALIB.json [--samples N] [--batch N]\n"
-    "                        [--method minmax|meanstd|percentile|entropy|mse]\n"
+    "                        [--method minmax|meanstd|percentile|entropy|mse|auto]\n"
     "                        [--percentile P] [--k K] [--bins N] [--entropy-bins N]\n"
     "                        [--mse-bits N] [--threads N] [--layout nchw|nhwc] [--json]\n"
     "                        [--quiet]\n"
@@ -40,6 +40,9 @@ static const char calibrate_help[] =
     "  percentile   the (100-P)th and Pth percentiles, from the histogram\n"
     "  entropy      TensorRT's KL-divergence threshold search, each side of 0 apart\n"
     "  mse          the range of least expected squared quantization error\n"
+    "  auto         per value, the one of the five above whose range gives the least\n"
+    "               squared error at the outputs of the value's readers (a second\n"
+    "               pass over the data); the table names each value's choice\n"
     "\n"
     "options:\n"
     "  --data FILE         calibration samples (required)\n"
@@ -135,7 +138,7 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
             if (a->opt.method == CALIB_METHOD_COUNT)
                 return cli_usage_error("calibrate", calibrate_usage,
                                        "--method '%s' is not one of minmax, meanstd, percentile, "
-                                       "entropy, mse",
+                                       "entropy, mse, auto",
                                        optarg);
             break;
         case OPT_PERCENTILE:
@@ -194,10 +197,13 @@ static int parse_options(int argc, char **argv, struct calibrate_args *a)
  * first, else the file's only samples tensor. */
 static void print_table(const struct calib_table *t, const char *output)
 {
-    static const char *const head[] = {"value", "count", "min", "max", "lo", "hi"};
+    /* an auto table also names each value's method */
+    static const char *const head[] = {"value", "count", "min", "max", "lo", "hi", "method"};
     static const enum report_align align[] = {REPORT_ALIGN_LEFT,  REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
-                                              REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT};
-    struct report_table *rt = report_table_create(6, head, align);
+                                              REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT, REPORT_ALIGN_RIGHT,
+                                              REPORT_ALIGN_LEFT};
+    const bool is_auto = t->method == CALIB_AUTO;
+    struct report_table *rt = report_table_create(is_auto ? 7 : 6, head, align);
     for (int i = 0; rt && i < t->n_values; i++) {
         const struct calib_value *v = &t->values[i];
         report_table_add(rt, "%s", v->name);
@@ -206,6 +212,8 @@ static void print_table(const struct calib_table *t, const char *output)
         report_table_add(rt, "%.6g", v->max);
         report_table_add(rt, "%.6g", v->lo);
         report_table_add(rt, "%.6g", v->hi);
+        if (is_auto)
+            report_table_add(rt, "%s", calib_method_name(v->method));
     }
     printf("method %s, %lld samples\n", calib_method_name(t->method), (long long)t->samples);
     if (!rt || report_table_print(rt, stdout) != QUANTA_OK)

@@ -57,7 +57,8 @@ static const char quantize_help[] =
     "                          'quanta calibrate'\n"
     "  --data FILE             calibrate here on the samples of FILE instead\n"
     "  --method M              with --data: minmax (default), meanstd, percentile,\n"
-    "                          entropy or mse\n"
+    "                          entropy, mse, or auto (per value, the one of least\n"
+    "                          error where the value is used)\n"
     "  --samples N             with --data: use the first N samples (default all)\n"
     "  --mode M                static (default): int8 weights and activations;\n"
     "                          weight-only: I8 conv2d/dense weights, float\n"
@@ -248,7 +249,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
             break;
         case OPT_METHOD:
             if (calib_method_parse(optarg) == CALIB_METHOD_COUNT)
-                return usage("--method '%s' is not minmax, meanstd, percentile, entropy or mse",
+                return usage("--method '%s' is not minmax, meanstd, percentile, entropy, mse or auto",
                              optarg);
             o->method = optarg;
             break;

@@ -173,6 +173,82 @@ START_TEST(test_cli_calibrate_samples_json_deterministic)
 }
 END_TEST
 
+/* --method auto: each value names the method chosen and has that
+ * method's range; the same run writes the same bytes; quantize takes auto
+ * with --data and reads the auto table with --calib. */
+START_TEST(test_cli_calibrate_auto)
+{
+    make_files();
+    static const char *const methods[] = {"minmax", "meanstd", "percentile", "entropy", "mse"};
+    char a1[600], a2[600], args[4096], *out = NULL, *errout = NULL;
+    snprintf(a1, sizeof a1, "%s", ts_tmp_path("auto1.json"));
+    snprintf(a2, sizeof a2, "%s", ts_tmp_path("auto2.json"));
+    snprintf(args, sizeof args, "calibrate '%s' --data '%s' --method auto --batch 7 -o '%s'",
+             model_path, data_path, a1);
+    int rc = ts_run_quanta(args, &out, &errout);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, errout);
+    ck_assert_ptr_nonnull(strstr(out, "method auto"));
+    free(out);
+    free(errout);
+    snprintf(args, sizeof args,
+             "calibrate '%s' --data '%s' --method auto --batch 7 --threads 1 -o '%s'", model_path,
+             data_path, a2);
+    ck_assert_int_eq(ts_run_quanta(args, NULL, NULL), 0);
+    size_t n1 = 0, n2 = 0;
+    char *f1 = ts_read_file(a1, &n1), *f2 = ts_read_file(a2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(f1, f2, n1) == 0);
+    free(f2);
+
+    struct calib_table t;
+    struct quanta_error err = {0};
+    ck_assert_msg(calib_table_load(&t, a1, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(t.method, CALIB_AUTO);
+    ck_assert_int_eq(t.n_values, 3);
+    for (int i = 0; i < t.n_values; i++) {
+        const struct calib_value *v = &t.values[i];
+        ck_assert_int_lt(v->method, CALIB_METHOD_COUNT);
+        char key[256];
+        snprintf(key, sizeof key, "\"%s\": {\"count\": %lld, \"method\": \"%s\"", v->name,
+                 (long long)v->count, calib_method_name(v->method));
+        ck_assert_msg(strstr(f1, key), "no %s in %s", key, f1);
+        /* the range is the one the chosen method gives alone */
+        const char *single = ts_tmp_path("single.json");
+        snprintf(args, sizeof args, "calibrate '%s' --data '%s' --method %s --batch 7 -o '%s'",
+                 model_path, data_path, methods[v->method], single);
+        ck_assert_int_eq(ts_run_quanta(args, NULL, NULL), 0);
+        struct calib_table st;
+        ck_assert_msg(calib_table_load(&st, single, &err) == QUANTA_OK, "%s", err.message);
+        const struct calib_value *sv = calib_table_find(&st, v->name);
+        ck_assert_msg(sv && sv->lo == v->lo && sv->hi == v->hi, "%s: %s range differs", v->name,
+                      methods[v->method]);
+        calib_table_free(&st);
+    }
+    calib_table_free(&t);
+    free(f1);
+
+    const char *q = ts_tmp_path("q.safetensors");
+    snprintf(args, sizeof args, "quantize '%s' --data '%s' --method auto -o '%s'", model_path,
+             data_path, q);
+    rc = ts_run_quanta(args, NULL, &errout);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, errout);
+    free(errout);
+    size_t model_size = 0;
+    char *model = ts_read_file(q, &model_size);
+    ck_assert_ptr_nonnull(model);
+    const char *key = "\"quanta.calibration.method\":\"auto\"";
+    ck_assert_ptr_nonnull(memmem(model, model_size, key, strlen(key)));
+    free(model);
+    snprintf(args, sizeof args, "quantize '%s' --calib '%s' -o '%s'", model_path, a1, q);
+    ck_assert_int_eq(ts_run_quanta(args, NULL, NULL), 0);
+    snprintf(args, sizeof args, "quantize '%s' --data '%s' --method kl -o '%s'", model_path,
+             data_path, q);
+    ck_assert_int_eq(ts_run_quanta(args, NULL, &errout), 2);
+    ck_assert_ptr_nonnull(strstr(errout, "auto"));
+    free(errout);
+}
+END_TEST
+
 START_TEST(test_cli_calibrate_errors)
 {
     make_files();
@@ -234,6 +310,7 @@ Suite *suite_cli_calibrate(void)
     tcase_add_test(tc, test_cli_calibrate_minmax_known_ranges);
     tcase_add_test(tc, test_cli_calibrate_methods);
     tcase_add_test(tc, test_cli_calibrate_samples_json_deterministic);
+    tcase_add_test(tc, test_cli_calibrate_auto);
     tcase_add_test(tc, test_cli_calibrate_errors);
     suite_add_tcase(s, tc);
     return s;

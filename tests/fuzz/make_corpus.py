@@ -192,6 +192,14 @@ def main():
                  "values": {"x": {"count": 7840, "min": 0, "max": 1, "lo": 0, "hi": 1},
                             "conv1.out": {"count": 1000, "min": -2.5, "max": 3.25, "lo": -1.5, "hi": 2.0}}}
         out("calib_table", "%s.json" % method, (json.dumps(table, indent=1) + "\n").encode())
+    # method auto: every method's parameters, each value naming its method
+    table = {"format": "quanta.calibration", "version": 1, "method": "auto",
+             "params": {"bins": 2048, "entropy_bins": 128, "k": 6, "mse_bits": 8, "percentile": 99.99},
+             "samples": 100, "data_sha256": sha, "model_sha256": sha,
+             "values": {"x": {"count": 7840, "method": "minmax", "min": 0, "max": 1, "lo": 0, "hi": 1},
+                        "conv1.out": {"count": 1000, "method": "mse", "min": -2.5, "max": 3.25,
+                                      "lo": -1.5, "hi": 2.0}}}
+    out("calib_table", "auto.json", (json.dumps(table, indent=1) + "\n").encode())
     table = {"format": "quanta.calibration", "version": 1, "method": "minmax", "params": {},
              "samples": 0, "data_sha256": "", "model_sha256": "", "values": {}}
     out("calib_table", "empty.json", json.dumps(table).encode())
