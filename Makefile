@@ -1,10 +1,15 @@
 # quanta: build, test, demo.
 #
-#   make            build ./quanta and libquanta.a
+#   make            build ./quanta and libquanta.a (the internal archive the CLI
+#                   and the tests link; headers in src/include/quanta/)
+#   make libs       the embeddable libraries in build/pic/lib/: libquanta and
+#                   libquanta-rt (runtime only), .a and .so, exporting only the
+#                   quanta_ API of include/quanta/ (man 3 quanta)
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the main job
 #   make test-asan  the test suite under AddressSanitizer + UBSan
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   the CLI, both libraries,
+#                   the public headers, man pages 1/3/5, quanta.pc, quanta-rt.pc
 #   make ARCH=aarch64   cross-build into build-aarch64/ (Debian's gcc-aarch64-linux-gnu)
 #   make test-arm64     install missing packages, cross-build, run every test under qemu
 #
