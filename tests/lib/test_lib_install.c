@@ -335,8 +335,9 @@ START_TEST(test_classify_installed)
     char *idx = cf_tmp("test-images-idx3-ubyte"), *npy = cf_tmp("test-images.npy");
     char *exe_rt = cf_tmp("classify-rt"), *exe_static = cf_tmp("classify-static");
     char *errout = NULL;
-    int rc = ts_run_quanta(cf_args("calibrate %s --data %s -o %s", model, calib, table), NULL,
-                           &errout);
+    int rc = ts_run_quanta(cf_args("calibrate %s --data %s -o %s --samples 64", model, calib,
+                                   table),
+                           NULL, &errout);
     ck_assert_msg(rc == 0, "calibrate exited %d: %s", rc, errout);
     free(errout);
     rc = ts_run_quanta(cf_args("quantize %s --calib %s -o %s", model, table, q), NULL, &errout);
