@@ -80,10 +80,11 @@ static int header_functions(const char *path, char names[][64], int n, int max)
 {
     char *text = ts_read_file(path, NULL);
     ck_assert_msg(text != NULL, "cannot read %s", path);
-    for (char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    for (char *line = text, *end; line && *line; line = end ? end + 1 : NULL) {
+        end = strchr(line, '\n');
         if (!islower((unsigned char)*line))
             continue;
-        char *end = strchr(line, '\n'), *paren = strchr(line, '(');
+        char *paren = strchr(line, '(');
         if (!paren || (end && paren > end))
             continue;
         char *name = paren;
@@ -277,7 +278,8 @@ static void run_top1(const char *model, const char *data, int *classes)
     cJSON *pred = cJSON_GetObjectItem(root, "predictions");
     ck_assert_int_eq(cJSON_GetArraySize(pred), N_CLASSIFY);
     for (int i = 0; i < N_CLASSIFY; i++) {
-        cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(pred, i), "classes"), 0);
+        cJSON *top = cJSON_GetObjectItem(cJSON_GetArrayItem(pred, i), "classes");
+        cJSON *c = cJSON_GetArrayItem(top, 0);
         ck_assert(cJSON_IsNumber(c));
         classes[i] = c->valueint;
     }
