@@ -57,10 +57,10 @@ START_TEST(test_offline_calls_match_commands)
     char *w_cli = cf_tmp("cli.w8.safetensors"), *w_api = cf_tmp("api.w8.safetensors");
     struct quanta_error err = {0};
 
-    run_ok(cf_args("calibrate %s --data %s -o %s --samples 64 --method percentile", model, calib,
+    run_ok(cf_args("calibrate %s --data %s -o %s --samples 8 --method percentile", model, calib,
                    t_cli));
     struct quanta_calibrate_options co = {.size = sizeof co, .method = QUANTA_CALIB_PERCENTILE,
-                                          .samples = 64};
+                                          .samples = 8};
     ck_assert_int_eq(quanta_calibrate_file(model, calib, t_api, &co, &err), QUANTA_OK);
     ck_assert_msg(same_file(t_cli, t_api), "calibration tables differ");
 
@@ -118,7 +118,7 @@ static void int8_fx_init(struct int8_fx *f, quanta_model **m)
     char *table = cf_tmp("calib.json"), *npy = cf_tmp("run.npy");
     f->q = cf_tmp("int8.safetensors");
     struct quanta_error err = {0};
-    struct quanta_calibrate_options co = {.samples = 64};
+    struct quanta_calibrate_options co = {.samples = 8};
     ck_assert_int_eq(quanta_calibrate_file(model, ts_src_path(CALIB), table, &co, &err),
                      QUANTA_OK);
     ck_assert_int_eq(quanta_quantize_file(model, table, f->q, NULL, &err), QUANTA_OK);

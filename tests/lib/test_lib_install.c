@@ -337,7 +337,7 @@ START_TEST(test_classify_installed)
     char *idx = cf_tmp("test-images-idx3-ubyte"), *npy = cf_tmp("test-images.npy");
     char *exe_rt = cf_tmp("classify-rt"), *exe_static = cf_tmp("classify-static");
     char *errout = NULL;
-    int rc = ts_run_quanta(cf_args("calibrate %s --data %s -o %s --samples 64", model, calib,
+    int rc = ts_run_quanta(cf_args("calibrate %s --data %s -o %s --samples 8", model, calib,
                                    table),
                            NULL, &errout);
     ck_assert_msg(rc == 0, "calibrate exited %d: %s", rc, errout);
