@@ -1,11 +1,16 @@
 # quanta: build, test, demo.
 #
-#   make            build ./quanta and libquanta.a
+#   make            build ./quanta and libquanta.a (the internal archive the CLI
+#                   and the tests link; headers in src/include/quanta/)
+#   make libs       the embeddable libraries in build/pic/lib/: libquanta and
+#                   libquanta-rt (runtime only), .a and .so, exporting only the
+#                   quanta_ API of include/quanta/ (man 3 quanta)
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the main job
 #   make demo-text  the same for the bundled BERT-style text encoder
 #   make test-asan  the test suite under AddressSanitizer + UBSan
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   the CLI, both libraries,
+#                   the public headers, man pages 1/3/5, quanta.pc, quanta-rt.pc
 #   make ARCH=aarch64   cross-build into build-aarch64/ (Debian's gcc-aarch64-linux-gnu)
 #   make test-arm64     install missing packages, cross-build, run every test under qemu
 #
@@ -53,7 +58,7 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 CFLAGS   ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Iinclude -Isrc $(PKG_CFLAGS) -pthread
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Isrc/include -Iinclude -Isrc $(PKG_CFLAGS) -pthread
 LDLIBS   := $(PKG_LIBS) -lm -pthread
 
 # Each architecture's kernels: src/kernels/<dir>/ and, anywhere, files named
@@ -143,8 +148,13 @@ endif
 # Under qemu-aarch64 (7.2) Check's fork mode hangs (the first forked test
 # child spins and never reports), so the tests run in one process
 # (CK_FORK=no, as test-asan does).
-check-unit: $(BIN) $(BUILD)/quanta-tests $(RUN_BIN) $(RUN_TESTS)
+# The library suites (lib_install) run `make install` with QUANTA_MAKE_VARS
+# (everything is built by then: check-unit depends on libs), compile
+# examples/classify.c with QUANTA_CC and run it with QUANTA_EXEC (QEMU).
+check-unit: $(BIN) $(BUILD)/quanta-tests $(RUN_BIN) $(RUN_TESTS) libs
 	QUANTA_BIN=$(abspath $(RUN_BIN)) QUANTA_SRC=$(CURDIR) QUANTA_BUILD=$(abspath $(BUILD)) \
+	  QUANTA_MAKE_VARS="ARCH=$(ARCH) BUILD=$(BUILD) BIN=$(BIN) LIB=$(LIB)" QUANTA_CC="$(CC)" \
+	  QUANTA_NM="$(NM)" QUANTA_EXEC="$(QEMU)" \
 	  $(if $(QEMU),QUANTA_TESTS_EXE=$(abspath $(RUN_TESTS)) CK_FORK=no) $(TEST_ENV) $(RUN_TESTS) $(SUITE)
 
 test: deps
@@ -172,13 +182,102 @@ demo-text: deps
 	@$(MAKE) --no-print-directory quanta
 	@scripts/demo_text.sh
 
-install: quanta libquanta.a
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/quanta \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 quanta $(DESTDIR)$(PREFIX)/bin/quanta
-	install -m 644 libquanta.a $(DESTDIR)$(PREFIX)/lib/libquanta.a
-	install -m 644 include/quanta/*.h $(DESTDIR)$(PREFIX)/include/quanta/
+# ---- the embeddable libraries: make libs, make install (man quanta(3)) ----
+# libquanta: the whole library; libquanta-rt: load a model and run it (no
+# import, calibration, quantization, report or data-file code). Each is a
+# shared library (soname libquanta[-rt].so.0) and a static one holding a
+# single relocatable object (ld -r). Both export exactly the functions the
+# public headers declare (the list is read from them): the shared library
+# through a version script, the static one by objcopy making every other
+# global local. Internal functions that happen to be named quanta_*
+# (quanta_fail, ...) stay local. Their -fPIC objects are built once, without
+# sanitizers, in $(PIC) (shared by the build, build-asan and build-fuzz runs).
+ifneq ($(ARCH),$(HOST_ARCH))
+PIC      ?= build-$(ARCH)/pic
+else
+PIC      ?= build/pic
+endif
+DIST     := $(PIC)/lib
+SOVERSION := 0
+SONAME_VERSION := 0.1.0
+OBJCOPY  ?= $(CROSS)objcopy
+NM       ?= $(CROSS)nm
+LIBDIR   ?= $(PREFIX)/lib
+API_RT_HDRS := include/quanta/quanta_types.h include/quanta/quanta.h
+API_HDRS := $(API_RT_HDRS) include/quanta/quanta_offline.h
+# libquanta-rt: model file (safetensors, graph JSON), graph, runner, kernels
+# (and the int8 kernel parameters of src/quant/q8_params.c, which the runner
+# prepares when it plans a quantized model).
+RT_SRC   := $(filter src/base/% src/graph/% src/kernels/% src/runtime/%,$(LIB_SRC)) \
+            src/io/safetensors_read.c src/io/safetensors_write.c src/io/safe_file.c \
+            src/io/text_check.c src/quant/q8_params.c \
+            src/api/quanta_runtime.c
+RT_SRC   := $(filter-out src/runtime/feed.c,$(RT_SRC))
+PIC_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=default \
+             -Isrc/include -Iinclude -Isrc $(PKG_CFLAGS) -pthread
+LIBS_OUT := $(DIST)/libquanta.a $(DIST)/libquanta.so.$(SONAME_VERSION) \
+            $(DIST)/libquanta-rt.a $(DIST)/libquanta-rt.so.$(SONAME_VERSION) \
+            $(DIST)/quanta.pc $(DIST)/quanta-rt.pc
+
+.PHONY: libs
+libs: $(LIBS_OUT)
+
+$(PIC)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PIC_CFLAGS) $(call isa_flags,$<) -MMD -MP -c $< -o $@
+
+# The exported names: every function declared at the start of a line of
+# the public headers ("type quanta_name(").
+$(PIC)/libquanta.syms: $(API_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	sed -n 's/^[a-z].*[ *]\(quanta_[a-z0-9_]*\)(.*/\1/p' $(API_HDRS) | sort -u > $@
+$(PIC)/libquanta-rt.syms: $(API_RT_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	sed -n 's/^[a-z].*[ *]\(quanta_[a-z0-9_]*\)(.*/\1/p' $(API_RT_HDRS) | sort -u > $@
+$(PIC)/%.map: $(PIC)/%.syms
+	{ echo '{ global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } > $@
+
+# $(call lib_rules,name,objects)
+define lib_rules
+$(DIST)/$(1).so.$(SONAME_VERSION): $(2) $(PIC)/$(1).map
+	@mkdir -p $$(dir $$@)
+	$$(CC) -shared -o $$@ -Wl,-soname,$(1).so.$(SOVERSION) -Wl,--version-script=$(PIC)/$(1).map \
+	  -Wl,--no-undefined $(2) $$(LDLIBS)
+	ln -sf $(1).so.$(SONAME_VERSION) $(DIST)/$(1).so.$(SOVERSION)
+	ln -sf $(1).so.$(SOVERSION) $(DIST)/$(1).so
+$(DIST)/$(1).a: $(2) $(PIC)/$(1).syms
+	@mkdir -p $$(dir $$@)
+	$$(CC) -nostdlib -r -o $(PIC)/$(1).o $(2)
+	$$(OBJCOPY) --keep-global-symbols=$(PIC)/$(1).syms $(PIC)/$(1).o
+	rm -f $$@
+	ar rcs $$@ $(PIC)/$(1).o
+$(DIST)/$(1:lib%=%).pc: Makefile
+	@mkdir -p $$(dir $$@)
+	printf '%s\n' 'prefix=$$(PREFIX)' 'libdir=$$(LIBDIR)' 'includedir=$$$${prefix}/include' '' \
+	  'Name: $(1:lib%=%)' 'Description: $(3)' 'Version: $(SONAME_VERSION)' \
+	  'Libs: -L$$$${libdir} -l$(1:lib%=%)' 'Libs.private: $(4)' \
+	  'Cflags: -I$$$${includedir}' > $$@
+endef
+$(eval $(call lib_rules,libquanta,$(LIB_SRC:%.c=$(PIC)/%.o),quanta model quantization and runtime,-lcjson -lz -lm -pthread))
+$(eval $(call lib_rules,libquanta-rt,$(RT_SRC:%.c=$(PIC)/%.o),quanta model runtime,-lcjson -lm -pthread))
+# (the .pc files depend on PREFIX: install rewrites them)
+
+install: $(BIN) $(LIBS_OUT)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/quanta $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/quanta
+	for l in libquanta libquanta-rt; do \
+	  install -m 644 $(DIST)/$$l.a $(DESTDIR)$(LIBDIR)/$$l.a && \
+	  install -m 755 $(DIST)/$$l.so.$(SONAME_VERSION) $(DESTDIR)$(LIBDIR)/ && \
+	  ln -sf $$l.so.$(SONAME_VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION) && \
+	  ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so || exit 1; \
+	  sed -e 's|^prefix=.*|prefix=$(PREFIX)|' -e 's|^libdir=.*|libdir=$(LIBDIR)|' \
+	    $(DIST)/$${l#lib}.pc > $(DESTDIR)$(LIBDIR)/pkgconfig/$${l#lib}.pc || exit 1; \
+	done
+	install -m 644 $(API_HDRS) $(DESTDIR)$(PREFIX)/include/quanta/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
@@ -202,7 +301,7 @@ FUZZ_LIB_DIRS := src/base src/io src/graph src/calib $(wildcard src/import)
 FUZZ_LIB_SRC := $(sort $(shell find $(FUZZ_LIB_DIRS) -name '*.c'))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Itests \
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -O1 -g $(FUZZ_SAN) -Isrc/include -Iinclude -Isrc -Itests \
                 $(PKG_CFLAGS) -pthread
 FUZZ_MAXLEN_safetensors := 16384
 FUZZ_MAXLEN_graph       := 16384

@@ -12,7 +12,7 @@ build=${1:-build}
 if [ "${NO_BUILD:-0}" != 1 ]; then
     make -s BUILD="$build" BIN="$build/quanta" LIB="$build/libquanta.a" "$build/quanta" "$build/libquanta.a"
 fi
-cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc -o "$build/bench_gemm" scripts/bench_gemm.c \
+cc -std=c11 -D_GNU_SOURCE -O2 -Isrc/include -Iinclude -Isrc -o "$build/bench_gemm" scripts/bench_gemm.c \
     "$build/libquanta.a" -lm -pthread
 "$build/bench_gemm" "$@"
 model=models/fmnist-cnn.safetensors

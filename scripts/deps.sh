@@ -31,7 +31,7 @@ if [ "${1:-}" = arm64 ]; then
         fi
     fi
 fi
-required="gcc make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata chromium $arch_pkgs $*"
+required="gcc binutils make pkg-config libcjson-dev zlib1g-dev check dataset-fashion-mnist libonnx-testdata chromium $arch_pkgs $*"
 optional=""
 
 missing_from() {

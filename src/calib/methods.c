@@ -1,5 +1,5 @@
 /* Range selection from an observer's state: minmax, meanstd, percentile,
- * entropy (KL threshold search) and mse (see include/quanta/calib.h). */
+ * entropy (KL threshold search) and mse (see src/include/quanta/calib.h). */
 #include "quanta/calib.h"
 
 #include <math.h>

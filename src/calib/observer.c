@@ -1,6 +1,6 @@
 /* Calibration options and the streaming observer of one value: count,
  * min/max, mean and squared deviations, and a fixed-size histogram whose
- * range grows by merging adjacent bins (see include/quanta/calib.h). */
+ * range grows by merging adjacent bins (see src/include/quanta/calib.h). */
 #include "quanta/calib.h"
 
 #include <math.h>

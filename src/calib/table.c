@@ -1,5 +1,5 @@
 /* The calibration table: deterministic JSON writer and strict reader
- * (format in include/quanta/calib.h). */
+ * (format in src/include/quanta/calib.h). */
 #include "quanta/calib.h"
 
 #include <cJSON.h>

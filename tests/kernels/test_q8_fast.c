@@ -38,6 +38,13 @@ static int fast_levels(const struct q8_kernels **out)
             continue;
         out[n++] = q8_kernels_for_level((enum kernels_level)l);
     }
+#if defined(__x86_64__)
+    /* only where VNNI runs: q8_amx_emulated itself is built with the VNNI
+     * flags, and the compiler may use AVX-512 before its own check */
+    bool hardware;
+    if (ts_level_missing(KERNELS_LEVEL_VNNI, true, &hardware))
+        return n;
+#endif
     if (q8_amx_emulated())
         out[n++] = q8_amx_emulated();
     return n;

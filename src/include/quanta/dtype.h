@@ -7,27 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* X(enum suffix, name in files, size in bytes) */
-#define QUANTA_DTYPE_LIST(X)                                                   \
-    X(F32, "F32", 4)                                                           \
-    X(F16, "F16", 2)                                                           \
-    X(BF16, "BF16", 2)                                                         \
-    X(F64, "F64", 8)                                                           \
-    X(I8, "I8", 1)                                                             \
-    X(U8, "U8", 1)                                                             \
-    X(I16, "I16", 2)                                                           \
-    X(I32, "I32", 4)                                                           \
-    X(I64, "I64", 8)                                                           \
-    X(BOOL, "BOOL", 1)                                                         \
-    X(I4, "I4", 1)
-
-enum quanta_dtype {
-    QUANTA_DTYPE_INVALID = 0,
-#define QUANTA_DTYPE_ENUM(id, name, size) QUANTA_##id,
-    QUANTA_DTYPE_LIST(QUANTA_DTYPE_ENUM)
-#undef QUANTA_DTYPE_ENUM
-    QUANTA_DTYPE_COUNT
-};
+#include "quanta/quanta_types.h" /* enum quanta_dtype, struct quanta_shape */
 
 /* Bytes per element; 0 for QUANTA_DTYPE_INVALID. I4 (quanta's own, for
  * 4-bit embedding tables) packs two elements per byte along the last
@@ -54,14 +34,6 @@ uint16_t quanta_f32_to_bf16(float f);
 void quanta_convert_to_f32(enum quanta_dtype dtype, const void *src, float *dst, size_t n);
 
 /* ---- shapes ---- */
-
-#define QUANTA_MAX_RANK 8
-
-/* A shape. In graph shapes dims[0] may be -1: "any batch size". */
-struct quanta_shape {
-    int rank;
-    int64_t dims[QUANTA_MAX_RANK];
-};
 
 /* Product of the dims (1 for rank 0); -1 if a dim is negative or the
  * product overflows int64. */

@@ -11,27 +11,7 @@
 
 #include <stddef.h>
 
-#define QUANTA_STATUS_LIST(X)                                                  \
-    X(QUANTA_OK, 0, "success")                                                 \
-    X(QUANTA_ERR_CHECK, 1, "a requested check failed")                         \
-    X(QUANTA_ERR_USAGE, 2, "usage error")                                      \
-    X(QUANTA_ERR_INPUT, 3, "invalid input file")                               \
-    X(QUANTA_ERR_OUTPUT, 4, "cannot write output")                             \
-    X(QUANTA_ERR_NOMEM, 5, "out of memory")                                    \
-    X(QUANTA_ERR_INTERNAL, 6, "internal error")
-
-enum quanta_status {
-#define QUANTA_STATUS_ENUM(name, code, text) name = code,
-    QUANTA_STATUS_LIST(QUANTA_STATUS_ENUM)
-#undef QUANTA_STATUS_ENUM
-};
-
-#define QUANTA_ERROR_MESSAGE_MAX 512
-
-struct quanta_error {
-    enum quanta_status status;
-    char message[QUANTA_ERROR_MESSAGE_MAX];
-};
+#include "quanta/quanta_types.h" /* enum quanta_status, struct quanta_error */
 
 /* Short description of a status ("invalid input file"). */
 const char *quanta_status_string(enum quanta_status status);
