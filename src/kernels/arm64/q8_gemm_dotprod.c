@@ -97,13 +97,8 @@ static inline __attribute__((always_inline)) void tile(const struct q8_gemm_args
     }
     const int ncols = g->nc - j0 < 16 ? g->nc - j0 : 16;
     int8_t *y = g->y + (size_t)i0 * g->ldy + j0;
-    _Pragma("GCC unroll 4") for (int i = 0; i < mr; i++) {
-        const int16x8_t lo = vcombine_s16(vmovn_s32(finish4(c, 0, acc[i][0])),
-                                          vmovn_s32(finish4(c, 1, acc[i][1])));
-        const int16x8_t hi = vcombine_s16(vmovn_s32(finish4(c, 2, acc[i][2])),
-                                          vmovn_s32(finish4(c, 3, acc[i][3])));
-        store16(y + (size_t)i * g->ldy, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)), ncols);
-    }
+    _Pragma("GCC unroll 4") for (int i = 0; i < mr; i++)
+        finish_row16(c, acc[i], y + (size_t)i * g->ldy, ncols);
 }
 
 static inline __attribute__((always_inline)) void gemm(const struct q8_gemm_args *g,

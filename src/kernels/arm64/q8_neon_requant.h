@@ -77,4 +77,16 @@ static inline void store16(int8_t *yp, int8x16_t v, int ncols)
     }
 }
 
+/* One row of a 16-column tile: the dot products of columns 4v .. 4v+3 in
+ * acc[v], finished and stored as ncols int8 at yp. */
+static inline void finish_row16(const struct cols16 *c, const int32x4_t acc[4], int8_t *yp,
+                                int ncols)
+{
+    const int16x8_t lo = vcombine_s16(vmovn_s32(finish4(c, 0, acc[0])),
+                                      vmovn_s32(finish4(c, 1, acc[1])));
+    const int16x8_t hi = vcombine_s16(vmovn_s32(finish4(c, 2, acc[2])),
+                                      vmovn_s32(finish4(c, 3, acc[3])));
+    store16(yp, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)), ncols);
+}
+
 #endif
