@@ -205,13 +205,11 @@ NM       ?= $(CROSS)nm
 LIBDIR   ?= $(PREFIX)/lib
 API_RT_HDRS := include/quanta/quanta_types.h include/quanta/quanta.h
 API_HDRS := $(API_RT_HDRS) include/quanta/quanta_offline.h
-# libquanta-rt: model file (safetensors, graph JSON), graph, runner, kernels
-# (and the int8 kernel parameters of src/quant/q8_params.c, which the runner
-# prepares when it plans a quantized model).
+# libquanta-rt: model file (safetensors, graph JSON), graph, runner (with the
+# int8 parameters it prepares when it plans a quantized model), kernels.
 RT_SRC   := $(filter src/base/% src/graph/% src/kernels/% src/runtime/%,$(LIB_SRC)) \
             src/io/safetensors_read.c src/io/safetensors_write.c src/io/safe_file.c \
-            src/io/text_check.c src/quant/q8_params.c \
-            src/api/quanta_runtime.c
+            src/io/text_check.c src/api/quanta_runtime.c
 RT_SRC   := $(filter-out src/runtime/feed.c,$(RT_SRC))
 PIC_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=default \
              -Isrc/include -Iinclude -Isrc $(PKG_CFLAGS) -pthread

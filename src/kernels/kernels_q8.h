@@ -17,7 +17,7 @@
  *   q_i8 + 128 is bit-identical to computing in uint8 with
  *   clamp(..., 0, 255). Zero points and clamp bounds in these structs are
  *   therefore always in the int8 domain [-128, 127]; the prepare functions
- *   (src/quant/q8_params.h) do the offset. Weights are always I8,
+ *   (src/runtime/q8_params.h) do the offset. Weights are always I8,
  *   symmetric (zero point 0); biases I32 with scale s_in * s_w[o] and zero
  *   point 0.
  *

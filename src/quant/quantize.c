@@ -30,7 +30,7 @@
  *   embedding_bag tables I8 per row, rest float.
  * fp16: every float constant becomes F16. */
 #include "quant/quantize_internal.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* The int8 plan (see plan_q8.h): at runner_create, once per int8 node, the
- * q8_*_prepare functions of src/quant/q8_params.h turn the graph's float
+ * q8_*_prepare functions of src/runtime/q8_params.h turn the graph's float
  * scales into the integer multipliers, shifts and tables the kernels read;
  * quantized constants are made ready in the int8 domain; quantized graph
  * outputs get a float buffer (runner_output is always float) and the hook
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 #include "kernels/requant.h"
 
 static double math_value(double x, void *params)

@@ -1,7 +1,7 @@
 /* Internal to src/runtime: the int8 half of the runner's plan. plan_q8.c
  * builds it once in runner_create (integer multipliers, shifts and tables
  * from the graph's float scales: the only float arithmetic of the int8
- * path, via src/quant/q8_params.h); exec_q8.c runs it node by node with
+ * path, via src/runtime/q8_params.h); exec_q8.c runs it node by node with
  * the q8 kernel table, integers only.
  *
  * Which nodes are int8: a quantize or dequantize node, or any node whose

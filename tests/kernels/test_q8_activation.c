@@ -7,7 +7,7 @@
 
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 
 enum unary_op { OP_RELU, OP_RELU6, OP_REQUANT, OP_LEAKY, OP_SIGMOID, OP_TANH, OP_COUNT };
 

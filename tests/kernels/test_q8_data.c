@@ -7,7 +7,7 @@
 
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 
 START_TEST(concat_random_against_float)
 {

@@ -8,7 +8,7 @@
 
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 
 static double act_apply(enum graph_activation act, double v)
 {

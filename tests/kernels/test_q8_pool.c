@@ -8,7 +8,7 @@
 
 #include "kernels/kernels_q8.h"
 #include "kernels/q8_testing.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 #include "kernels/requant.h"
 
 /* Random input in dtype, int8-domain copy for the kernel, and reals. */

@@ -1,11 +1,11 @@
-/* src/quant/q8_params: validation messages, U8 offset, activation bounds,
+/* src/runtime/q8_params: validation messages, U8 offset, activation bounds,
  * per-channel multipliers. */
 #include <check.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/q8_testing.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 #include "kernels/requant.h"
 
 START_TEST(tensor_params_validate)

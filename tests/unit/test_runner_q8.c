@@ -12,7 +12,7 @@
 #include <string.h>
 #include "kernels/kernels.h"
 #include "kernels/kernels_q8.h"
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 #include "quanta/graph.h"
 #include "quanta/quantize.h"
 #include "quanta/runtime.h"

@@ -1,5 +1,5 @@
 /* Plan-time integer parameters of the int8 kernels (see q8_params.h). */
-#include "quant/q8_params.h"
+#include "runtime/q8_params.h"
 
 #include <math.h>
 #include <stddef.h>

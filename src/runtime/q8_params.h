@@ -17,8 +17,8 @@
  *   the representable range fails the prepare (QUANTA_ERR_INPUT).
  * - Messages name the node: "node 'conv1': weight scale of channel 3 is 0,
  *   not a positive finite number". node may be NULL ("?"). */
-#ifndef QUANTA_QUANT_Q8_PARAMS_H
-#define QUANTA_QUANT_Q8_PARAMS_H
+#ifndef QUANTA_RUNTIME_Q8_PARAMS_H
+#define QUANTA_RUNTIME_Q8_PARAMS_H
 
 #include <stdint.h>
 #include "kernels/kernels_q8.h"
