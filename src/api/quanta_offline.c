@@ -101,16 +101,6 @@ done:
     return st;
 }
 
-static bool table_find(void *ctx, const char *value, float *lo, float *hi)
-{
-    const struct calib_value *v = calib_table_find(ctx, value);
-    if (!v)
-        return false;
-    *lo = (float)v->lo;
-    *hi = (float)v->hi;
-    return true;
-}
-
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -224,7 +214,7 @@ enum quanta_status quanta_quantize_file(const char *model, const char *calib, co
             goto done;
         }
     }
-    struct quantize_ranges ranges = {.find = table_find, .ctx = &table};
+    struct quantize_ranges ranges = {.find = calib_table_range, .ctx = &table};
     if ((st = quantize_model(&m.graph, &q, have_table ? &ranges : NULL, &out, model, err)))
         goto done;
     opt_text = options_json(&o, &q, calib);

@@ -55,6 +55,16 @@ const struct calib_value *calib_table_find(const struct calib_table *table, cons
     return NULL;
 }
 
+bool calib_table_range(void *table, const char *name, float *lo, float *hi)
+{
+    const struct calib_value *v = calib_table_find(table, name);
+    if (!v)
+        return false;
+    *lo = (float)v->lo;
+    *hi = (float)v->hi;
+    return true;
+}
+
 /* ---- writer ---- */
 
 struct sbuf {

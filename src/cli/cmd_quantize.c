@@ -397,16 +397,6 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
     return 0;
 }
 
-static bool table_find(void *ctx, const char *value, float *lo, float *hi)
-{
-    const struct calib_value *v = calib_table_find(ctx, value);
-    if (!v)
-        return false;
-    *lo = (float)v->lo;
-    *hi = (float)v->hi;
-    return true;
-}
-
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -647,7 +637,7 @@ static enum quanta_status candidate_build(const struct quantize_cli *o, const st
             return st;
         c->have_table = true;
     }
-    struct quantize_ranges ranges = {.find = table_find, .ctx = &c->table};
+    struct quantize_ranges ranges = {.find = calib_table_range, .ctx = &c->table};
     struct quantize_means mean_find = {.find = calib_means_find, .ctx = &c->means};
     opt.notes = &c->notes;
     opt.applied = &c->applied;
@@ -720,7 +710,7 @@ static enum quanta_status search_mixed(const struct quantize_cli *o, const struc
 {
     struct quantize_options opt = o->opt;
     opt.equalize = false; /* c->prep is equalized already when c is */
-    struct quantize_ranges ranges = {.find = table_find, .ctx = &c->table};
+    struct quantize_ranges ranges = {.find = calib_table_range, .ctx = &c->table};
     struct quantize_means mean_find = {.find = calib_means_find, .ctx = &c->means};
     if (o->bias_correction)
         opt.means = &mean_find;

@@ -234,6 +234,9 @@ enum quanta_status calib_table_load(struct calib_table *table, const char *path,
 void calib_table_free(struct calib_table *table);
 /* The entry of a value by name, NULL if absent. */
 const struct calib_value *calib_table_find(const struct calib_table *table, const char *name);
+/* The range [lo, hi] of value `name` in table (a struct calib_table *), as
+ * quantize's struct quantize_ranges asks for it; false when absent. */
+bool calib_table_range(void *table, const char *name, float *lo, float *hi);
 
 /* ---- the driver ---- */
 
