@@ -91,6 +91,52 @@ static bool nchw_samples(const struct dataset *ds, const struct graph_value *v,
            s->dims[2] == v->shape.dims[2];
 }
 
+/* The ids an embedding reads straight from an input index its table's
+ * rows: checking them here lets the error name the file and the sample,
+ * which the runner (seeing one batch) cannot. */
+static void find_id_limits(struct data_feed *feed)
+{
+    const struct graph *g = feed->graph;
+    for (int i = 0; i < g->n_inputs; i++) {
+        feed->id_reader[i] = -1;
+        if (!feed->integer[i])
+            continue;
+        for (int k = 0; k < g->n_nodes; k++) {
+            const struct graph_node *nd = &g->nodes[k];
+            if ((nd->op != GRAPH_OP_EMBEDDING && nd->op != GRAPH_OP_EMBEDDING_BAG) ||
+                nd->n_inputs < 2 || nd->inputs[0] != g->inputs[i].value || nd->inputs[1] < 0)
+                continue;
+            int64_t rows = g->values[nd->inputs[1]].shape.dims[0];
+            if (rows > 0 && (feed->id_limit[i] == 0 || rows < feed->id_limit[i])) {
+                feed->id_limit[i] = rows;
+                feed->id_reader[i] = k;
+            }
+        }
+    }
+}
+
+static enum quanta_status check_ids(const struct data_feed *feed, int i, int64_t start,
+                                    int64_t count, struct quanta_error *err)
+{
+    int64_t limit = feed->id_limit[i];
+    if (limit <= 0)
+        return QUANTA_OK;
+    const int64_t *ids = feed->buffers[i];
+    int64_t per = count > 0 ? quanta_shape_numel(&feed->datasets[i]->sample_shape) : 0;
+    for (int64_t k = 0; k < count * per; k++)
+        if (ids[k] < 0 || ids[k] >= limit) {
+            const struct graph *g = feed->graph;
+            return quanta_fail(err, QUANTA_ERR_INPUT,
+                               "%s: sample %lld of '%s' holds id %lld, outside [0, %lld) of "
+                               "node '%s' (%s)",
+                               feed->path, (long long)(start + k / per),
+                               g->values[g->inputs[i].value].name, (long long)ids[k],
+                               (long long)limit, g->nodes[feed->id_reader[i]].name,
+                               graph_op_name(g->nodes[feed->id_reader[i]].op));
+        }
+    return QUANTA_OK;
+}
+
 enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
                                         const char *path, int64_t limit, int64_t batch,
                                         enum quanta_layout layout, struct quanta_error *err)
@@ -106,7 +152,10 @@ enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
     feed->datasets = calloc(n, sizeof *feed->datasets);
     feed->buffers = calloc(n, sizeof *feed->buffers);
     feed->integer = calloc(n, sizeof *feed->integer);
-    if (!feed->datasets || !feed->buffers || !feed->integer) {
+    feed->id_limit = calloc(n, sizeof *feed->id_limit);
+    feed->id_reader = calloc(n, sizeof *feed->id_reader);
+    if (!feed->datasets || !feed->buffers || !feed->integer || !feed->id_limit ||
+        !feed->id_reader) {
         st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory opening %s", path);
         goto fail;
     }
@@ -184,6 +233,7 @@ enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
         if ((st = check_kind(feed, i, err)) != QUANTA_OK)
             goto fail;
     }
+    find_id_limits(feed);
     if (limit > 0 && limit < feed->samples)
         feed->samples = limit;
     if (fixed_batch) /* a fixed batch size runs whole batches only */
@@ -234,8 +284,11 @@ enum quanta_status data_feed_read(struct data_feed *feed, int64_t start, int64_t
     for (int i = 0; i < feed->n_inputs; i++) {
         const struct graph_input *in = &feed->graph->inputs[i];
         enum quanta_status st;
-        if (feed->integer[i])
+        if (feed->integer[i]) {
             st = dataset_read_i64(feed->datasets[i], start, count, feed->buffers[i], err);
+            if (st == QUANTA_OK)
+                st = check_ids(feed, i, start, count, err);
+        }
         else if (feed->nchw && feed->nchw[i])
             st = read_nchw(feed, i, start, count, err);
         else
@@ -260,6 +313,8 @@ void data_feed_close(struct data_feed *feed)
     free(feed->datasets);
     free(feed->buffers);
     free(feed->integer);
+    free(feed->id_limit);
+    free(feed->id_reader);
     free(feed->nchw);
     free(feed->scratch);
     memset(feed, 0, sizeof *feed);

@@ -135,6 +135,47 @@ START_TEST(test_text_bert_data_inputs)
 }
 END_TEST
 
+/* An id past the table (vocabulary 128) in sample 37 is an input error that
+ * names the file, the input, the sample and the table's node, in every
+ * command that reads data, before any kernel sees it. */
+START_TEST(test_text_bert_id_outside_table)
+{
+    char *onnx = src(FX "text-bert-tiny.onnx"), *data = src(FX "text-bert-tiny.test.safetensors");
+    char *model = cf_tmp("text-bert-ids.safetensors");
+    ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, NULL), 0);
+    struct st_file f;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(st_open(&f, data, &err) == QUANTA_OK, "%s", err.message);
+    struct st_tensor_desc t[2];
+    void *owned[2];
+    copy_tensor(&f, "ids", false, &t[0], &owned[0]);
+    copy_tensor(&f, "mask", false, &t[1], &owned[1]);
+    ck_assert_int_eq(t[0].dtype, QUANTA_I32);
+    size_t n = (size_t)quanta_shape_numel(&t[0].shape);
+    int32_t *ids = malloc(n * sizeof *ids);
+    ck_assert_ptr_nonnull(ids);
+    memcpy(ids, t[0].data, n * sizeof *ids);
+    ids[37 * 16 + 3] = 128;
+    t[0].data = ids;
+    char *bad = cf_tmp("text-bert-bad-id.safetensors");
+    ck_assert_msg(st_write_file(bad, t, 2, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
+    char want[512];
+    snprintf(want, sizeof want, "%s: sample 37 of 'ids' holds id 128, outside [0, 128)", bad);
+    cf_expect_input_error(cf_args("run %s --data %s", model, bad), want);
+    char *table = cf_tmp("text-bert-bad.calib.json");
+    cf_expect_input_error(cf_args("calibrate %s --data %s -o %s", model, bad, table), want);
+    ck_assert(!cf_file_exists(table));
+    ids[37 * 16 + 3] = -1;
+    ck_assert_msg(st_write_file(bad, t, 2, NULL, 0, &err) == QUANTA_OK, "%s", err.message);
+    snprintf(want, sizeof want, "%s: sample 37 of 'ids' holds id -1", bad);
+    cf_expect_input_error(cf_args("eval %s --data %s", model, bad), want);
+    free(ids);
+    st_close(&f);
+    free(onnx), free(data), free(model), free(bad), free(table);
+}
+END_TEST
+
 START_TEST(test_text_bert_mha_refused)
 {
     char *onnx = src(FX "text-bert-tiny.mha.onnx");
@@ -156,6 +197,7 @@ Suite *suite_cli_text_bert(void)
     tcase_add_test(tc, test_text_bert_float_opset14);
     tcase_add_test(tc, test_text_bert_static_int8);
     tcase_add_test(tc, test_text_bert_data_inputs);
+    tcase_add_test(tc, test_text_bert_id_outside_table);
     tcase_add_test(tc, test_text_bert_mha_refused);
     suite_add_tcase(s, tc);
     return s;

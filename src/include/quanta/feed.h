@@ -33,6 +33,10 @@ struct data_feed {
     struct dataset **datasets;  /* n_inputs */
     void **buffers;             /* n_inputs, batch samples each */
     bool *integer;              /* n_inputs: read as int64 */
+    int64_t *id_limit;          /* n_inputs: ids must be in [0, id_limit)
+                                   (the smallest table an embedding reads
+                                   them from), 0: no table reads them */
+    int *id_reader;             /* n_inputs: that embedding's node, or -1 */
     int64_t samples;            /* samples to go through: min(file, limit),
                                    whole batches only for a fixed batch */
     int64_t batch;              /* samples per batch (the graph's fixed
@@ -54,7 +58,9 @@ struct data_feed {
 enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
                                   const char *path, int64_t limit, int64_t batch,
                                   enum quanta_layout layout, struct quanta_error *err);
-/* Reads samples [start, start + count) (count <= batch) into the buffers. */
+/* Reads samples [start, start + count) (count <= batch) into the buffers.
+ * An id outside the table of an embedding that reads the input is
+ * QUANTA_ERR_INPUT naming the file, the input, the sample and the node. */
 enum quanta_status data_feed_read(struct data_feed *feed, int64_t start, int64_t count,
                                   struct quanta_error *err);
 /* The buffers as runner_run wants them. */
