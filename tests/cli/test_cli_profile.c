@@ -107,9 +107,10 @@ static bool near(double a, double b)
 }
 
 /* The node names of a model's graph in order (inspect --json). */
-static int graph_nodes(const char *model, char names[][64], char ops[][32], int max)
+static int graph_nodes_as(const char *model, const char *how, char names[][64], char ops[][32],
+                          int max)
 {
-    cJSON *doc = cf_run_json(cf_args("inspect %s --json", model), 0);
+    cJSON *doc = cf_run_json(cf_args("inspect %s --json%s", model, how), 0);
     const cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "graph"), "nodes");
     int n = cJSON_GetArraySize(nodes);
     ck_assert(n > 0 && n <= max);
@@ -120,6 +121,11 @@ static int graph_nodes(const char *model, char names[][64], char ops[][32], int 
     }
     cJSON_Delete(doc);
     return n;
+}
+
+static int graph_nodes(const char *model, char names[][64], char ops[][32], int max)
+{
+    return graph_nodes_as(model, "", names, ops, max);
 }
 
 static int find_name(char names[][64], int n, const char *name)
@@ -133,9 +139,10 @@ static int find_name(char names[][64], int n, const char *name)
 /* One "profile" entry of two models: each side's nodes are its graph's,
  * in order; a node of both graphs has both sides, one of one graph a null
  * on the other; shares sum to one per side, the times to node_sum_ms, the
- * operations to TINY_OPS x batch; the speed-ups are the ratios. */
+ * operations to want_ops[side] x batch; the speed-ups are the ratios. The
+ * int8 model is side int8_side. */
 static void check_pair(const cJSON *entry, char names[2][16][64], char ops[2][16][32],
-                       const int *n, int64_t batch)
+                       const int *n, int64_t batch, int int8_side, const double *want_ops)
 {
     ck_assert_int_eq((int)cf_num(entry, "batch"), (int)batch);
     const cJSON *nodes = cJSON_GetObjectItem(entry, "nodes");
@@ -159,7 +166,7 @@ static void check_pair(const cJSON *entry, char names[2][16][64], char ops[2][16
             ck_assert_int_eq(in[k], seen[k]++); /* graph order */
             ck_assert_str_eq(cJSON_GetObjectItem(side, "op")->valuestring, ops[k][in[k]]);
             const char *precision = cJSON_GetObjectItem(side, "precision")->valuestring;
-            if (k == 0)
+            if (k != int8_side)
                 ck_assert_str_eq(precision, "float");
             else if (!strcmp(ops[k][in[k]], "dense"))
                 ck_assert_str_eq(precision, "int8");
@@ -185,7 +192,8 @@ static void check_pair(const cJSON *entry, char names[2][16][64], char ops[2][16
         ck_assert_int_eq(seen[k], n[k]);
         ck_assert_msg(fabs(share[k] - 1) < 1e-9, "side %d shares sum to %.12g", k, share[k]);
         ck_assert(near(ms[k], cJSON_GetArrayItem(sums, k)->valuedouble));
-        ck_assert(near(op_count[k], TINY_OPS * (double)batch));
+        ck_assert_msg(near(op_count[k], want_ops[k] * (double)batch), "side %d: %g operations",
+                      k, op_count[k]);
     }
     ck_assert_msg(one_sided > 0, "the int8 copy's quantize node has no float side");
     ck_assert(near(cf_num(entry, "speedup"), cJSON_GetArrayItem(sums, 0)->valuedouble /
@@ -209,9 +217,70 @@ START_TEST(test_bench_profile_side_by_side)
         0);
     const cJSON *profile = cJSON_GetObjectItem(doc, "profile");
     ck_assert_int_eq(cJSON_GetArraySize(profile), 2); /* one per batch size */
-    check_pair(cJSON_GetArrayItem(profile, 0), names, ops, n, 1);
-    check_pair(cJSON_GetArrayItem(profile, 1), names, ops, n, 3);
+    static const double tiny_ops[2] = {TINY_OPS, TINY_OPS};
+    check_pair(cJSON_GetArrayItem(profile, 0), names, ops, n, 1, 1, tiny_ops);
+    check_pair(cJSON_GetArrayItem(profile, 1), names, ops, n, 3, 1, tiny_ops);
     cJSON_Delete(doc);
+    fx_free(&f);
+}
+END_TEST
+
+/* The cli_fixture model with its relu replaced by a sigmoid node of its
+ * own, "act": the float runner fuses it into fc1 (inspect --optimized), the
+ * int8 copy keeps it (only relu and relu6 fuse in int8), so the int8 side
+ * has a node in the middle that the float side lacks, and the float side
+ * counts 56 operations per sample, the int8 side 56 + 4 (the sigmoid on
+ * fc1's 4 outputs). */
+#define SIGMOID_GRAPH                                                                       \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"sig\", "                    \
+    "\"inputs\": [{\"name\": \"image\", \"shape\": [-1, 2, 2, 1], \"dtype\": \"F32\"}], "   \
+    "\"outputs\": [\"logits\"], \"nodes\": ["                                               \
+    "{\"op\": \"flatten\", \"name\": \"flat\", \"inputs\": [\"image\"], "                   \
+    "\"outputs\": [\"flat.out\"]}, "                                                        \
+    "{\"op\": \"dense\", \"name\": \"fc1\", \"inputs\": [\"flat.out\", \"fc1.weight\", "    \
+    "\"fc1.bias\"], \"outputs\": [\"fc1.out\"]}, "                                          \
+    "{\"op\": \"sigmoid\", \"name\": \"act\", \"inputs\": [\"fc1.out\"], "                  \
+    "\"outputs\": [\"act.out\"]}, "                                                         \
+    "{\"op\": \"dense\", \"name\": \"fc2\", \"inputs\": [\"act.out\", \"fc2.weight\", "     \
+    "\"fc2.bias\"], \"outputs\": [\"logits\"]}]}"
+
+START_TEST(test_bench_profile_fused)
+{
+    struct profile_fx f;
+    fx_init(&f);
+    struct st_tensor_desc t[4] = {
+        {"fc1.weight", QUANTA_F32, {2, {4, 4}}, f.w.w1},
+        {"fc1.bias", QUANTA_F32, {1, {4}}, f.w.b1},
+        {"fc2.weight", QUANTA_F32, {2, {CF_CLASSES, 4}}, f.w.w2},
+        {"fc2.bias", QUANTA_F32, {1, {CF_CLASSES}}, f.w.b2},
+    };
+    struct st_meta meta[1] = {{"quanta.graph", SIGMOID_GRAPH}};
+    struct quanta_error e;
+    quanta_error_clear(&e);
+    ck_assert_msg(st_write_file(f.model, t, 4, meta, 1, &e) == QUANTA_OK, "%s", e.message);
+    char *err = NULL;
+    int rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", f.model, f.images, f.q), NULL,
+                           &err);
+    ck_assert_msg(rc == 0, "quantize: %s", err);
+    free(err);
+    /* both orders: the int8 model's own nodes on the second side, then on the first */
+    for (int int8_side = 1; int8_side >= 0; int8_side--) {
+        const char *model[2] = {int8_side ? f.model : f.q, int8_side ? f.q : f.model};
+        static char names[2][16][64], ops[2][16][32];
+        int n[2];
+        for (int k = 0; k < 2; k++)
+            n[k] = graph_nodes_as(model[k], " --optimized", names[k], ops[k], 16);
+        ck_assert_int_lt(find_name(names[1 - int8_side], n[1 - int8_side], "act"), 0);
+        ck_assert_int_ge(find_name(names[int8_side], n[int8_side], "act"), 0);
+        cJSON *doc = cf_run_json(cf_args("bench %s %s --profile --json --batch 2 --iters 2 "
+                                         "--warmup 0", model[0], model[1]), 0);
+        double want_ops[2];
+        want_ops[int8_side] = TINY_OPS + 4;
+        want_ops[1 - int8_side] = TINY_OPS;
+        check_pair(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "profile"), 0), names, ops, n, 2,
+                   int8_side, want_ops);
+        cJSON_Delete(doc);
+    }
     fx_free(&f);
 }
 END_TEST
@@ -348,6 +417,7 @@ Suite *suite_cli_profile(void)
     tcase_add_test(tc, test_profile_float_and_int8);
     tcase_add_test(tc, test_profile_errors);
     tcase_add_test(tc, test_bench_profile_side_by_side);
+    tcase_add_test(tc, test_bench_profile_fused);
     tcase_add_test(tc, test_bench_profile_text);
     tcase_add_test(tc, test_bench_profile_one_model);
     suite_add_tcase(s, tc);
