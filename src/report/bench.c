@@ -238,11 +238,17 @@ static enum quanta_status run_open(struct bench *b, int index, struct bench_run 
         return st;
     run->times = malloc((size_t)cfg->iters * sizeof *run->times);
     run->cpu = malloc((size_t)cfg->iters * sizeof *run->cpu);
-    if (cfg->profile)
-        run->node_seconds = malloc(
-            ((size_t)cfg->iters * (size_t)runner_graph(run->r)->n_nodes + 1) * sizeof(double));
-    if (!run->times || !run->cpu || (cfg->profile && !run->node_seconds))
+    if (!run->times || !run->cpu)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
+    if (!cfg->profile)
+        return QUANTA_OK;
+    const int n_nodes = runner_graph(run->r)->n_nodes;
+    run->node_seconds = malloc(((size_t)cfg->iters * (size_t)n_nodes + 1) * sizeof(double));
+    if (!run->node_seconds)
+        return quanta_fail(err, QUANTA_ERR_NOMEM,
+                           "%s: out of memory for the times of %d nodes in %lld runs "
+                           "(give fewer --iters)",
+                           bm->path, n_nodes, (long long)cfg->iters);
     return QUANTA_OK;
 }
 
