@@ -1,20 +1,18 @@
-/* quanta profile: where a model's time goes, node by node. Runs the model
- * on bench's synthetic input, times every node of every timed run, and
- * prints the slowest nodes with their share of the sum, then the same per
- * operator (int8 and float apart). */
+/* quanta profile: where a model's time goes, node by node, slowest first.
+ * The measurement is quanta bench --profile's (report/bench.h) for one
+ * model at one batch size, on the graph as stored (not optimized: every
+ * node of inspect shows); this prints the slowest nodes with their share
+ * of the sum, then the same per operator (int8 and float apart). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cJSON.h>
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
-#include "cli/cli_input.h"
-#include "kernels/kernels.h"
-#include "report/report.h"
+#include "report/bench.h"
 
 #define PROFILE_USAGE                                                                  \
     "usage: quanta profile MODEL [--batch N] [--threads N] [--iters N] [--warmup N]\n"   \
@@ -29,7 +27,9 @@ static const char profile_help[] =
     "bench, times every node of every timed run (wall clock around the node,\n"
     "its threads included), and prints the slowest nodes with each one's\n"
     "median over the runs and share of the sum of the medians, then the same\n"
-    "summed per operator, int8 and float nodes apart.\n"
+    "summed per operator, int8 and float nodes apart. The graph runs as\n"
+    "stored (not optimized). quanta bench --profile shows the nodes in graph\n"
+    "order with GOP/s, a float model and its int8 copy side by side.\n"
     "\n"
     "options:\n"
     "  --batch N     samples per run, [1, 1048576] (default 1)\n"
@@ -93,14 +93,14 @@ static int parse_options(int argc, char **argv, struct profile_options *o)
     return 0;
 }
 
-static void print_text(const struct profile_options *o, const struct graph *g,
-                       const struct report_profile *p, double run_ms)
+static void print_text(const struct profile_options *o, const struct bench *b)
 {
+    const struct bench_batch *bb = &b->models[0].batches[0];
+    const struct report_profile *p = &bb->profile;
     printf("model: %s  kernels: %s  batch: %lld  threads: %lld  iters: %lld\n", o->model,
-           kernels_level_name(kernels_current_level()), (long long)o->batch,
-           (long long)o->threads, (long long)o->iters);
+           b->kernels, (long long)o->batch, (long long)o->threads, (long long)o->iters);
     printf("median run: %.3f ms (wall); sum of node medians: %.3f ms over %d nodes\n\n",
-           run_ms, p->total_ms, p->n_nodes);
+           bb->median_ms, p->total_ms, p->n_nodes);
     static const char *const head[] = {"node", "op", "kind", "output shape", "median ms",
                                        "share", "cumulative"};
     static const enum report_align align[] = {REPORT_ALIGN_LEFT,  REPORT_ALIGN_LEFT,
@@ -114,14 +114,13 @@ static void print_text(const struct profile_options *o, const struct graph *g,
         int shown = o->top == 0 || o->top > p->n_nodes ? p->n_nodes : (int)o->top;
         double cumulative = 0;
         for (int i = 0; i < shown; i++) {
-            const struct graph_node *nd = &g->nodes[rows[i].first_node];
+            const struct bench_node *nd = &bb->nodes[rows[i].first_node];
             char shape[128];
             cumulative += rows[i].share;
             report_table_add(t, "%s", nd->name);
             report_table_add(t, "%s", graph_op_name(nd->op));
             report_table_add(t, "%s", rows[i].int8 ? "int8" : "float");
-            report_table_add(t, "%s", cli_shape_format(&g->values[nd->outputs[0]].shape,
-                                                       shape, sizeof shape));
+            report_table_add(t, "%s", quanta_shape_format(&nd->shape, shape, sizeof shape));
             report_table_add(t, "%.4f", rows[i].median_ms);
             report_table_add(t, "%.1f%%", 100 * rows[i].share);
             report_table_add(t, "%.1f%%", 100 * cumulative);
@@ -164,46 +163,34 @@ static cJSON *row_json(const struct report_profile_row *row, const char *node)
     return j;
 }
 
-static int print_json(const struct profile_options *o, const struct graph *g,
-                      const struct report_profile *p, double run_ms)
+static enum quanta_status print_json(const struct profile_options *o, const struct bench *b,
+                                     struct quanta_error *err)
 {
+    const struct bench_batch *bb = &b->models[0].batches[0];
+    const struct report_profile *p = &bb->profile;
     cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for the JSON output");
     cJSON_AddStringToObject(root, "model", o->model);
-    cJSON_AddStringToObject(root, "kernels", kernels_level_name(kernels_current_level()));
+    cJSON_AddStringToObject(root, "kernels", b->kernels);
     cJSON_AddNumberToObject(root, "batch", (double)o->batch);
     cJSON_AddNumberToObject(root, "threads", (double)o->threads);
     cJSON_AddNumberToObject(root, "iters", (double)o->iters);
-    cJSON_AddNumberToObject(root, "median_run_ms", run_ms);
+    cJSON_AddNumberToObject(root, "median_run_ms", bb->median_ms);
     cJSON_AddNumberToObject(root, "node_sum_ms", p->total_ms);
     cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
     for (int i = 0; i < p->n_nodes; i++)
-        cJSON_AddItemToArray(nodes, row_json(&p->nodes[i], g->nodes[i].name));
+        cJSON_AddItemToArray(nodes, row_json(&p->nodes[i], bb->nodes[i].name));
     cJSON *ops = cJSON_AddArrayToObject(root, "ops");
     for (int k = 0; k < p->n_ops; k++)
         cJSON_AddItemToArray(ops, row_json(&p->ops[k], NULL));
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!text) {
-        struct quanta_error err;
-        quanta_fail(&err, QUANTA_ERR_NOMEM, "out of memory for the JSON output");
-        return cli_report(&err);
-    }
+    if (!text)
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for the JSON output");
     puts(text);
     free(text);
-    return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return QUANTA_OK;
 }
 
 int cmd_profile(int argc, char **argv)
@@ -212,55 +199,19 @@ int cmd_profile(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    char *models[1] = {(char *)o.model};
+    struct bench_config cfg = {
+        .models = models, .n_models = 1, .batches = &o.batch, .n_batches = 1,
+        .threads = &o.threads, .n_threads = 1, .iters = o.iters, .warmup = o.warmup,
+        .optimize = false, .profile = true};
     struct quanta_error err;
     quanta_error_clear(&err);
-    struct model m;
-    struct runner *r = NULL;
-    struct cli_input in = {0};
-    double *seconds = NULL, *runs = NULL;
-    struct report_profile p = {0};
-    enum quanta_status st = model_open(&m, o.model, &err);
-    if (st)
-        return cli_report(&err);
-    const struct graph *g = &m.graph;
-    size_t n = (size_t)g->n_nodes;
-    struct runner_options ro = {.max_batch = o.batch, .threads = (int)o.threads};
-    if (!m.has_graph)
-        st = quanta_fail(&err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run", o.model);
-    else if (!(st = runner_create(&r, g, &ro, &err)) &&
-             !(st = cli_input_make(&in, g, o.model, o.batch, &err))) {
-        seconds = calloc((size_t)o.iters * n + 1, sizeof *seconds);
-        runs = calloc((size_t)o.iters, sizeof *runs);
-        if (!seconds || !runs)
-            st = quanta_fail(&err, QUANTA_ERR_NOMEM, "out of memory");
-    }
-    const void *const *inputs = (const void *const *)in.buffers;
-    for (int64_t i = 0; !st && i < o.warmup; i++)
-        st = runner_run(r, o.batch, inputs, &err);
-    for (int64_t i = 0; !st && i < o.iters; i++) {
-        double *row = seconds + (size_t)i * n;
-        runner_set_profile(r, row);
-        double t0 = now_seconds();
-        st = runner_run(r, o.batch, inputs, &err);
-        runs[i] = now_seconds() - t0;
-        runner_set_profile(r, NULL);
-    }
-    if (!st)
-        st = report_profile_make(g, seconds, (int)o.iters, &p, &err);
-    if (!st) {
-        qsort(runs, (size_t)o.iters, sizeof *runs, compare_double);
-        double run_ms = 1e3 * (o.iters % 2 ? runs[o.iters / 2]
-                                           : 0.5 * (runs[o.iters / 2 - 1] + runs[o.iters / 2]));
-        if (o.json)
-            rc = print_json(&o, g, &p, run_ms);
-        else
-            print_text(&o, g, &p, run_ms);
-    }
-    report_profile_free(&p);
-    free(seconds);
-    free(runs);
-    cli_input_free(&in);
-    runner_free(r);
-    model_close(&m);
-    return st ? cli_report(&err) : rc;
+    struct bench b;
+    enum quanta_status st = bench_measure(&b, &cfg, &err);
+    if (st == QUANTA_OK && o.json)
+        st = print_json(&o, &b, &err);
+    else if (st == QUANTA_OK)
+        print_text(&o, &b);
+    bench_free(&b);
+    return st ? cli_report(&err) : 0;
 }

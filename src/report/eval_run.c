@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "report/bench.h"
 
 static int64_t file_size(const char *path)
 {
@@ -98,9 +92,9 @@ static enum quanta_status run_batches(struct report_run *r, struct quanta_error 
             struct report_run_side *s = &r->side[i];
             if (s->input == &s->feed && (st = data_feed_read(&s->feed, start, count, err)))
                 return st;
-            double t0 = now_seconds();
+            double t0 = bench_now_seconds();
             st = runner_run(s->runner, count, data_feed_inputs(s->input), err);
-            r->eval.model[i].seconds += now_seconds() - t0;
+            r->eval.model[i].seconds += bench_now_seconds() - t0;
             if (st != QUANTA_OK) {
                 if (strncmp(err->message, s->path, strlen(s->path)) != 0)
                     quanta_error_prefix(err, "%s", s->path);

@@ -1,15 +1,10 @@
 /* quanta profile's figures: each node's median time over timed runs, its
  * share of the sum, and the same summed per operator and kind. */
 #include "report/report.h"
+#include "report/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 bool report_node_int8(const struct graph *g, int node)
 {
@@ -51,8 +46,7 @@ enum quanta_status report_profile_make(const struct graph *g, const double *seco
     for (int i = 0; i < n; i++) {
         for (int r = 0; r < runs; r++)
             col[r] = seconds[(size_t)r * (size_t)n + (size_t)i];
-        qsort(col, (size_t)runs, sizeof *col, compare_double);
-        double med = runs % 2 ? col[runs / 2] : 0.5 * (col[runs / 2 - 1] + col[runs / 2]);
+        double med = bench_median(col, runs);
         struct report_profile_row *row = &p->nodes[i];
         row->op = g->nodes[i].op;
         row->int8 = report_node_int8(g, i);

@@ -402,6 +402,11 @@ void runner_set_profile(struct runner *r, double *node_seconds)
     r->node_seconds = node_seconds;
 }
 
+const struct graph *runner_graph(const struct runner *r)
+{
+    return r->g;
+}
+
 static double monotonic_seconds(void)
 {
     struct timespec ts;

@@ -39,6 +39,11 @@ void runner_set_hook(struct runner *r, runner_value_hook hook, void *ctx);
  * entry. For quanta profile. */
 void runner_set_profile(struct runner *r, double *node_seconds);
 
+/* The graph the runner runs: the caller's, or its optimized copy (owned by
+ * the runner, valid until runner_free), whose node indices the profile's
+ * entries follow. */
+const struct graph *runner_graph(const struct runner *r);
+
 /* inputs[i] feeds graph input i, batch samples, already normalized:
  * float for F32 inputs, int64_t for integer inputs (embedding ids).
  * An embedding id outside [0, V) is QUANTA_ERR_INPUT naming the node. */

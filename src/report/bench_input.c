@@ -1,6 +1,6 @@
-/* Synthetic input for timing commands (bench, profile): the same
- * pseudo-random samples on every machine. */
-#include "cli/cli_input.h"
+/* Synthetic input for the speed measurement (quanta bench, quanta
+ * profile): the same pseudo-random samples on every machine. */
+#include "report/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +52,7 @@ static uint64_t next_random(uint64_t *state)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-void cli_input_free(struct cli_input *in)
+void bench_input_free(struct bench_input *in)
 {
     for (int i = 0; i < in->n; i++)
         free(in->buffers[i]);
@@ -60,7 +60,7 @@ void cli_input_free(struct cli_input *in)
     memset(in, 0, sizeof *in);
 }
 
-enum quanta_status cli_input_make(struct cli_input *in, const struct graph *g, const char *path,
+enum quanta_status bench_input_make(struct bench_input *in, const struct graph *g, const char *path,
                                   int64_t max_batch, struct quanta_error *err)
 {
     memset(in, 0, sizeof *in);
@@ -75,13 +75,13 @@ enum quanta_status cli_input_make(struct cli_input *in, const struct graph *g, c
         bool integer = is_integer_input(g->values[v].dtype);
         size_t elem = integer ? sizeof(int64_t) : sizeof(float);
         if (numel < 1 || (uint64_t)numel > SIZE_MAX / elem) {
-            cli_input_free(in);
+            bench_input_free(in);
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' is too large for batch %lld",
                                path, g->values[v].name, (long long)max_batch);
         }
         in->buffers[i] = malloc((size_t)numel * elem);
         if (!in->buffers[i]) {
-            cli_input_free(in);
+            bench_input_free(in);
             return quanta_fail(err, QUANTA_ERR_NOMEM,
                                "out of memory for input '%s' at batch %lld", g->values[v].name,
                                (long long)max_batch);
