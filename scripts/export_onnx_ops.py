@@ -22,6 +22,11 @@ transposes, broadcasts and element-wise functions:
               pre-norm block with two-head attention written batch first
               (MatMul of activations, Softmax), GELU MLP, the head on x[:, 0]
               (Gather of an activation)
+    conv1d    1-D windows on [N, C, L]: Conv1d (padding, stride, dilation,
+              groups), MaxPool1d in ceil mode, AvgPool1d counting its
+              padding and not, a mean over the length, a Linear
+    poolpad   2-D average pools that count their padding
+              (count_include_pad=True), with and without ceil mode elsewhere
     vit_mha   the same with torch's nn.MultiheadAttention (batch_first), as
               torchvision's vit_b_16 has it: its export moves the batch axis
               (Transpose to [L, N, D]) and merges it with the heads
@@ -210,6 +215,34 @@ class FlatMix(nn.Module):
                          1)
 
 
+class Conv1D(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv1d(8, 8, 3, stride=2, dilation=2, groups=2, padding=2)
+        self.c3 = nn.Conv1d(8, 6, 1)
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.c1(x))
+        h = F.max_pool1d(self.c2(h), 3, stride=2, ceil_mode=True)
+        h = F.avg_pool1d(h, 3, stride=1, padding=1, count_include_pad=True)
+        h = F.avg_pool1d(h, 2, stride=1, padding=1, count_include_pad=False)
+        return self.fc(self.c3(h).mean(2))
+
+
+class PoolPad(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 3 * 3, 5)
+
+    def forward(self, x):
+        h = F.avg_pool2d(self.conv(x), 3, stride=1, padding=1, count_include_pad=True)
+        h = F.avg_pool2d(h, 2, stride=2, ceil_mode=True, count_include_pad=True)
+        return self.fc(h.flatten(1))
+
+
 class ViTMHA(ViT):
     def __init__(self):
         super().__init__()
@@ -226,13 +259,13 @@ def main():
     torch.set_num_threads(1)
     for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
                       ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA),
-                      ("flatmix", FlatMix)):
+                      ("flatmix", FlatMix), ("conv1d", Conv1D), ("poolpad", PoolPad)):
         if args.only and name != args.only:
             continue
         torch.manual_seed(0)
         model = cls().eval()
         size = 8 if name.startswith("vit") else 6
-        x = torch.randn(4, 3, size, size)
+        x = torch.randn(4, 3, 20) if name == "conv1d" else torch.randn(4, 3, size, size)
         with torch.no_grad():
             y = model(x)
         torch.onnx.export(model, x[:1], os.path.join(args.out, name + ".onnx"),

@@ -907,13 +907,7 @@ static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *in
             cv_perm_nhwc(perm); /* 4-D outputs come out NHWC */
             info->output_nhwc[i] = true;
         }
-        if (!cv_layout_equiv(&v->shape, v->perm, perm)) {
-            char buf[128];
-            return cv_fail(cv, "output '%s' %s has its axes permuted (by Transpose, or a "
-                               "reduction of an NHWC tensor) and would need a transpose of its "
-                               "memory layout, which quanta has no operator for",
-                           name, quanta_shape_format(&v->shape, buf, sizeof buf));
-        }
+        /* other outputs in ONNX's order: a transpose node if need be */
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;

@@ -161,14 +161,39 @@ struct window {
     int64_t out[2];
 };
 
+/* A window attribute of a 1-D (spatial == 1) or 2-D operator into out[2]
+ * (or, for "pads", out[4]: [top, left, bottom, right]). 1-D runs as 2-D of
+ * height 1: its axis is the second, the first is trivial (size 1, no pad). */
+static enum quanta_status window_ints(struct cv *cv, const char *name, int spatial, int def,
+                                      int lo, int hi, int *out)
+{
+    bool pads = strcmp(name, "pads") == 0;
+    if (spatial == 2)
+        return ints_attr(cv, name, pads ? 4 : 2, def, lo, hi, out);
+    int one[2];
+    enum quanta_status st = ints_attr(cv, name, pads ? 2 : 1, def, lo, hi, one);
+    if (st)
+        return st;
+    if (pads) {
+        out[0] = out[2] = 0;
+        out[1] = one[0];
+        out[3] = one[1];
+    } else {
+        out[0] = def || one[0] ? 1 : 0; /* kernel_shape's "absent" 0 stays absent */
+        out[1] = one[0];
+    }
+    return QUANTA_OK;
+}
+
 /* Pads from auto_pad / pads and the output size, for input in[2]. */
-static enum quanta_status window_setup(struct cv *cv, const int64_t *in, struct window *w)
+static enum quanta_status window_setup(struct cv *cv, const int64_t *in, int spatial,
+                                       struct window *w)
 {
     const char *auto_pad;
     enum quanta_status st;
     if ((st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)) ||
-        (st = ints_attr(cv, "strides", 2, 1, 1, MAX_WINDOW, w->strides)) ||
-        (st = ints_attr(cv, "pads", 4, 0, 0, MAX_WINDOW, w->pads)))
+        (st = window_ints(cv, "strides", spatial, 1, 1, MAX_WINDOW, w->strides)) ||
+        (st = window_ints(cv, "pads", spatial, 0, 0, MAX_WINDOW, w->pads)))
         return st;
     bool upper = strcmp(auto_pad, "SAME_UPPER") == 0, lower = strcmp(auto_pad, "SAME_LOWER") == 0;
     if (upper || lower || strcmp(auto_pad, "VALID") == 0) {
@@ -199,6 +224,62 @@ static enum quanta_status window_setup(struct cv *cv, const int64_t *in, struct 
     return QUANTA_OK;
 }
 
+/* ---- 1-D windows as 2-D ---------------------------------------------------
+ * A 1-D Conv or pool of [N, C, L] runs as the 2-D operator of height 1:
+ * x is laid out [N, L, C] and reshaped to [N, 1, L, C]; the result
+ * [N, 1, L', C'] is reshaped to [N, L', C'], the ONNX value [N, C', L']
+ * with its channels last. Both reshapes move no byte. */
+
+/* x [N, C, L] as a physical [N, 1, L, C] value *q4. */
+static enum quanta_status window_input_2d(struct cv *cv, struct cv_value *x, int *q4)
+{
+    static const int channels_last[3] = {0, 2, 1};
+    int q3;
+    enum quanta_status st = cv_materialize(cv, x, channels_last, &q3);
+    if (st)
+        return st;
+    const struct quanta_shape *p3 = &cv->g->values[q3].shape;
+    struct quanta_shape p4 = {.rank = 4, .dims = {p3->dims[0], 1, p3->dims[1], p3->dims[2]}};
+    char name[300];
+    snprintf(name, sizeof name, "%s.as2d", cv->g->values[q3].name);
+    *q4 = cv_new_value(cv, name, &p4);
+    int n = *q4 < 0 ? -1 : cv_add_node(cv, GRAPH_OP_RESHAPE, "as2d", &q3, 1, *q4);
+    if (n < 0)
+        return cv_nomem(cv);
+    cv->g->nodes[n].attrs.shape = p4;
+    return QUANTA_OK;
+}
+
+/* The node's 2-D operator op on q4, giving [N, 1, L', C'] (out_l, out_c),
+ * then the node's output [N, C', L'] from it; *node: the operator's node,
+ * for its attributes. */
+static enum quanta_status window_emit_1d(struct cv *cv, const struct cv_value *x,
+                                         enum graph_op op, const int *ins, int n_ins,
+                                         int64_t out_l, int64_t out_c, int *node)
+{
+    if (cv->node->n_outputs < 1 || !cv->node->outputs[0][0])
+        return cv_fail(cv, "has no output");
+    struct quanta_shape p4 = {.rank = 4, .dims = {x->shape.dims[0], 1, out_l, out_c}};
+    char name[300];
+    snprintf(name, sizeof name, "%s.2d", cv->node->outputs[0]);
+    int q4 = cv_new_value(cv, name, &p4);
+    *node = q4 < 0 ? -1 : cv_add_node(cv, op, NULL, ins, n_ins, q4);
+    if (*node < 0)
+        return cv_nomem(cv);
+    struct cv_value out = *x;
+    out.shape.dims[1] = out_c;
+    out.shape.dims[2] = out_l;
+    out.perm[0] = 0, out.perm[1] = 2, out.perm[2] = 1;
+    out.flat = false;
+    struct quanta_shape p3 = cv_phys_shape(&out.shape, out.perm);
+    out.q = cv_new_value(cv, cv->node->outputs[0], &p3);
+    int n = out.q < 0 ? -1 : cv_add_node(cv, GRAPH_OP_RESHAPE, "as1d", &q4, 1, out.q);
+    if (n < 0)
+        return cv_nomem(cv);
+    cv->g->nodes[n].attrs.shape = p3;
+    return def_new(cv, &out);
+}
+
 /* ---- Conv ---------------------------------------------------------------- */
 
 static enum quanta_status op_conv(struct cv *cv)
@@ -216,17 +297,20 @@ static enum quanta_status op_conv(struct cv *cv)
         return st;
     if (bv && (st = cv_need_const(cv, 2, "bias", &b)))
         return st;
-    if (x->shape.rank != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 2-D convolution of [N, C, H, W] is "
-                           "supported",
+    const int r = x->shape.rank, spatial = r - 2;
+    if (r != 3 && r != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D convolution ([N, C, L] "
+                           "or [N, C, H, W]) is supported",
                        x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
     if ((st = need_f32(cv, w, "weight")) || (b && (st = need_f32(cv, b, "bias"))))
         return st;
-    if (w->shape.rank != 4)
-        return cv_fail(cv, "weight '%s' has shape %s but [O, C/group, KH, KW] is needed",
-                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf));
+    if (w->shape.rank != r)
+        return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
+                       quanta_shape_format(&w->shape, buf, sizeof buf),
+                       r == 3 ? "[O, C/group, K]" : "[O, C/group, KH, KW]");
+    /* 1-D: height 1, the length is the width */
     int64_t c = x->shape.dims[1], o = w->shape.dims[0], cg = w->shape.dims[1];
-    int64_t kh = w->shape.dims[2], kw = w->shape.dims[3];
+    int64_t kh = r == 4 ? w->shape.dims[2] : 1, kw = w->shape.dims[r - 1];
     if (group < 1 || group > c || c % group != 0 || cg * group != c || o % group != 0 ||
         o < 1 || kh < 1 || kw < 1 || kh > MAX_WINDOW || kw > MAX_WINDOW)
         return cv_fail(cv, "weight '%s' %s does not fit input channels %lld with group %lld",
@@ -237,28 +321,27 @@ static enum quanta_status op_conv(struct cv *cv)
                        quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
     struct window win = {.kernel = {(int)kh, (int)kw}};
     int ks[2];
-    if ((st = ints_attr(cv, "kernel_shape", 2, 0, 1, MAX_WINDOW, ks)))
+    if ((st = window_ints(cv, "kernel_shape", spatial, 0, 1, MAX_WINDOW, ks)))
         return st;
     if (ks[0] && (ks[0] != kh || ks[1] != kw))
-        return cv_fail(cv, "attribute 'kernel_shape' [%d, %d] differs from the weight's "
-                           "[%lld, %lld]",
-                       ks[0], ks[1], (long long)kh, (long long)kw);
-    /* a zero Pad folded here: the window sees the padded extents */
-    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+        return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
+                       quanta_shape_format(&w->shape, buf, sizeof buf));
+    /* a zero Pad folded here (2-D only): the window sees the padded extents */
+    int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
     if (x->fold_pad)
         for (int i = 0; i < 2; i++)
             in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
-    if ((st = ints_attr(cv, "dilations", 2, 1, 1, MAX_WINDOW, win.dilations)) ||
-        (st = window_setup(cv, in_hw, &win)))
+    if ((st = window_ints(cv, "dilations", spatial, 1, 1, MAX_WINDOW, win.dilations)) ||
+        (st = window_setup(cv, in_hw, spatial, &win)))
         return st;
     for (int i = 0; x->fold_pad && i < 4; i++)
         win.pads[i] += x->fold_pads[i];
 
     int perm[4], qx;
     cv_perm_nhwc(perm);
-    if ((st = cv_materialize(cv, x, perm, &qx)))
+    if ((st = r == 4 ? cv_materialize(cv, x, perm, &qx) : window_input_2d(cv, x, &qx)))
         return st;
-    /* [O, C/g, KH, KW] -> [O, KH, KW, C/g] */
+    /* [O, C/g, KH, KW] ([O, C/g, K]) -> [O, KH, KW, C/g] */
     const float *src = w->data;
     float *dst = malloc((size_t)w->numel * sizeof *dst + 1);
     if (!dst)
@@ -279,23 +362,28 @@ static enum quanta_status op_conv(struct cv *cv)
         if ((qb = cv_const_value(cv, cv->node->inputs[2], b->data, &bs)) < 0)
             return cv_nomem(cv);
     }
-    struct cv_value out = *x;
-    out.shape.dims[1] = o;
-    out.shape.dims[2] = win.out[0];
-    out.shape.dims[3] = win.out[1];
-    cv_perm_nhwc(out.perm);
-    out.flat = false;
-    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
-    int ins[3] = {qx, qw, qb}, q, n;
-    if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &q, &n)))
-        return st;
+    int ins[3] = {qx, qw, qb}, n;
+    if (r == 3) {
+        if ((st = window_emit_1d(cv, x, GRAPH_OP_CONV2D, ins, 3, win.out[1], o, &n)))
+            return st;
+    } else {
+        struct cv_value out = *x;
+        out.shape.dims[1] = o;
+        out.shape.dims[2] = win.out[0];
+        out.shape.dims[3] = win.out[1];
+        cv_perm_nhwc(out.perm);
+        out.flat = false;
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &out.q, &n)) ||
+            (st = def_new(cv, &out)))
+            return st;
+    }
     struct graph_attrs *a = &cv->g->nodes[n].attrs;
     memcpy(a->strides, win.strides, sizeof a->strides);
     memcpy(a->dilations, win.dilations, sizeof a->dilations);
     memcpy(a->pads, win.pads, sizeof a->pads);
     a->groups = (int)group;
-    out.q = q;
-    return def_new(cv, &out);
+    return QUANTA_OK;
 }
 
 /* ---- Gemm, MatMul -------------------------------------------------------- */
@@ -1103,34 +1191,38 @@ static enum quanta_status op_pool(struct cv *cv)
         (st = cv_need_act(cv, 0, &x)) || (st = cv_attr_int(cv, "ceil_mode", 0, &ceil_mode)) ||
         (!max && (st = cv_attr_int(cv, "count_include_pad", 0, &include_pad))))
         return st;
-    if (x->shape.rank != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 2-D pooling of [N, C, H, W] is "
-                           "supported",
+    const int r = x->shape.rank, spatial = r - 2;
+    if (r != 3 && r != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D pooling ([N, C, L] or "
+                           "[N, C, H, W]) is supported",
                        x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
     struct window win;
-    if ((st = ints_attr(cv, "kernel_shape", 2, 0, 1, MAX_WINDOW, win.kernel)))
+    if ((st = window_ints(cv, "kernel_shape", spatial, 0, 1, MAX_WINDOW, win.kernel)))
         return st;
     if (win.kernel[0] == 0)
         return cv_fail(cv, "attribute 'kernel_shape' is required");
-    /* a zero Pad folded here (a MaxPool without ceil_mode): the window sees
-     * the padded extents */
-    int64_t in_hw[2] = {x->shape.dims[2], x->shape.dims[3]};
+    /* a zero Pad folded here (a MaxPool without ceil_mode, 2-D only): the
+     * window sees the padded extents */
+    int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
     if (x->fold_pad)
         for (int i = 0; i < 2; i++)
             in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
-    if ((st = ints_attr(cv, "dilations", 2, 1, 1, 1, win.dilations)) ||
-        (st = window_setup(cv, in_hw, &win)))
+    if ((st = window_ints(cv, "dilations", spatial, 1, 1, 1, win.dilations)) ||
+        (st = window_setup(cv, in_hw, spatial, &win)))
         return st;
     for (int i = 0; x->fold_pad && i < 4; i++)
         win.pads[i] += x->fold_pads[i];
-    bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
+    const bool padded = win.pads[0] || win.pads[1] || win.pads[2] || win.pads[3];
+    if (!max && include_pad && padded && ceil_mode)
+        return cv_fail(cv, "count_include_pad=1 with padding and ceil_mode=1 is not supported");
     if (ceil_mode) {
         /* ceil mode: one more window where the last one still starts
          * inside the input (or its leading padding); emulated with more
          * padding at the end, which neither max nor quanta's average
          * (padding not counted) sees. */
         for (int i = 0; i < 2; i++) {
-            int64_t in = x->shape.dims[2 + i], s = win.strides[i], k = win.kernel[i];
+            int64_t in = i == 0 && r == 3 ? 1 : x->shape.dims[r - 2 + i];
+            int64_t s = win.strides[i], k = win.kernel[i];
             int64_t room = in + win.pads[i] + win.pads[i + 2] - k;
             int64_t out = (room + s - 1) / s + 1;
             if ((out - 1) * s >= in + win.pads[i])
@@ -1138,34 +1230,62 @@ static enum quanta_status op_pool(struct cv *cv)
             if (out > win.out[i]) {
                 win.pads[i + 2] += (int)((out - 1) * s + k - (in + win.pads[i] + win.pads[i + 2]));
                 win.out[i] = out;
-                padded = true;
             }
         }
     }
-    if (!max && include_pad && padded)
-        return cv_fail(cv, "count_include_pad=1 with padding is not supported (quanta's "
-                           "avg_pool2d does not count padding)");
     for (int i = 0; i < 4; i++)
         if (win.pads[i] >= win.kernel[i % 2])
             return cv_fail(cv, "padding %d is not smaller than the kernel %d", win.pads[i],
                            win.kernel[i % 2]);
     int perm[4], qx;
     cv_perm_nhwc(perm);
-    if ((st = cv_materialize(cv, x, perm, &qx)))
+    if ((st = r == 4 ? cv_materialize(cv, x, perm, &qx) : window_input_2d(cv, x, &qx)))
         return st;
-    struct cv_value out = *x;
-    out.shape.dims[2] = win.out[0];
-    out.shape.dims[3] = win.out[1];
-    cv_perm_nhwc(out.perm);
-    struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+    if (!max && include_pad && padded) {
+        /* the padding counts: zeros padded first (a node of their own),
+         * then a window that never leaves its input */
+        const struct quanta_shape *in = &cv->g->values[qx].shape;
+        struct quanta_shape ps = *in;
+        ps.dims[1] += win.pads[0] + win.pads[2];
+        ps.dims[2] += win.pads[1] + win.pads[3];
+        char name[300];
+        snprintf(name, sizeof name, "%s.pad", cv->g->values[qx].name);
+        int qp = cv_new_value(cv, name, &ps);
+        int n = qp < 0 ? -1 : cv_add_node(cv, GRAPH_OP_PAD, "pad", &qx, 1, qp);
+        if (n < 0)
+            return cv_nomem(cv);
+        struct graph_attrs *ga = &cv->g->nodes[n].attrs;
+        ga->mode = GRAPH_MODE_CONSTANT;
+        ga->value = 0.0f;
+        ga->n_pads_begin = ga->n_pads_end = 4;
+        const int64_t begin[4] = {0, win.pads[0], win.pads[1], 0};
+        const int64_t end_[4] = {0, win.pads[2], win.pads[3], 0};
+        for (int i = 0; i < 4; i++) {
+            ga->pads_begin[i] = begin[i];
+            ga->pads_end[i] = end_[i];
+        }
+        memset(win.pads, 0, sizeof win.pads);
+        qx = qp;
+    }
+    enum graph_op op = max ? GRAPH_OP_MAX_POOL2D : GRAPH_OP_AVG_POOL2D;
     int n;
-    if ((st = emit(cv, max ? GRAPH_OP_MAX_POOL2D : GRAPH_OP_AVG_POOL2D, &qx, 1, &phys, &out.q, &n)))
-        return st;
+    if (r == 3) {
+        if ((st = window_emit_1d(cv, x, op, &qx, 1, win.out[1], x->shape.dims[1], &n)))
+            return st;
+    } else {
+        struct cv_value out = *x;
+        out.shape.dims[2] = win.out[0];
+        out.shape.dims[3] = win.out[1];
+        cv_perm_nhwc(out.perm);
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        if ((st = emit(cv, op, &qx, 1, &phys, &out.q, &n)) || (st = def_new(cv, &out)))
+            return st;
+    }
     struct graph_attrs *a = &cv->g->nodes[n].attrs;
     memcpy(a->kernel, win.kernel, sizeof a->kernel);
     memcpy(a->strides, win.strides, sizeof a->strides);
     memcpy(a->pads, win.pads, sizeof a->pads);
-    return def_new(cv, &out);
+    return QUANTA_OK;
 }
 
 static enum quanta_status op_global_avg_pool(struct cv *cv)

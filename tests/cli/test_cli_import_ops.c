@@ -9,7 +9,9 @@
  * head on x[:, 0]), and the same with torch's nn.MultiheadAttention, whose
  * export moves the batch axis and merges it with the heads; a flattened
  * NCHW tensor (columns held in NHWC order) concatenated and reshaped, whose
- * readers must see ONNX's column order (a wrong answer once).
+ * readers must see ONNX's column order (a wrong answer once); 1-D Conv and
+ * pools on [N, C, L] (padding, stride, dilation, groups, ceil mode) run as
+ * 2-D of height 1, and 2-D average pools that count their padding.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -57,6 +59,18 @@ static void check_model(const char *name, const char *must_have_op, double toler
 START_TEST(test_flattened_nchw_concat_reshape)
 {
     check_model("flatmix", "concat", 1e-4);
+}
+END_TEST
+
+START_TEST(test_conv_pool_1d)
+{
+    check_model("conv1d", "conv2d", 1e-4);
+}
+END_TEST
+
+START_TEST(test_avg_pool_counting_padding)
+{
+    check_model("poolpad", "avg_pool2d", 1e-4);
 }
 END_TEST
 
@@ -152,6 +166,8 @@ Suite *suite_cli_import_ops(void)
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_flattened_nchw_concat_reshape);
+    tcase_add_test(tc, test_conv_pool_1d);
+    tcase_add_test(tc, test_avg_pool_counting_padding);
     tcase_add_test(tc, test_squeeze_excitation);
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
