@@ -907,7 +907,14 @@ static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *in
             cv_perm_nhwc(perm); /* 4-D outputs come out NHWC */
             info->output_nhwc[i] = true;
         }
-        /* other outputs in ONNX's order: a transpose node if need be */
+        /* other outputs in ONNX's order: a transpose node if need be, which
+         * cannot move the batch */
+        if (cv_batch_axis(v) > 0) {
+            char buf[128];
+            return cv_fail(cv, "output '%s' %s has its batch axis moved (by a Transpose); "
+                               "quanta keeps the batch first",
+                           name, quanta_shape_format(&v->shape, buf, sizeof buf));
+        }
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;

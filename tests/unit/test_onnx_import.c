@@ -868,7 +868,7 @@ START_TEST(test_moved_batch_refused)
     write_transposed(path, "Relu");
     expect_import_error(path, "node 'n' (Relu): input 't' has its batch axis moved");
     write_transposed(path, NULL);
-    expect_import_error(path, "output 'y' [3, 2, -1] has its axes permuted");
+    expect_import_error(path, "output 'y' [3, 2, -1] has its batch axis moved");
 }
 END_TEST
 
