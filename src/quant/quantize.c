@@ -635,13 +635,21 @@ static bool float_output(const struct rewrite *r, int v)
     return !r->opt->int8_outputs && r->is_output[v] && r->readers[v] == 1;
 }
 
+static bool runs_int8(const struct rewrite *r, const struct graph_node *n);
+
 /* Whether node n is an element-wise function (sigmoid, tanh, ...) that
- * writes such a graph output: it runs float on its dequantized input, since
- * a 256-entry table would round the output to 256 levels of its calibrated
- * range (a click probability below 1/510 would come out exactly 0). */
+ * writes such a graph output from the output of an int8 conv2d/dense: that
+ * layer then writes float and n runs float on it, since a 256-entry table
+ * would round the output to 256 levels of its calibrated range (a click
+ * probability below 1/510 would come out exactly 0). */
 static bool final_function(const struct rewrite *r, const struct graph_node *n)
 {
-    return graph_op_is_function(n->op) && float_output(r, n->outputs[0]);
+    if (!graph_op_is_function(n->op) || !float_output(r, n->outputs[0]))
+        return false;
+    int p = r->a->values[n->inputs[0]].producer;
+    const struct graph_node *layer = p >= 0 ? &r->a->nodes[p] : NULL;
+    return layer && (layer->op == GRAPH_OP_CONV2D || layer->op == GRAPH_OP_DENSE) &&
+           r->readers[n->inputs[0]] == 1 && runs_int8(r, layer);
 }
 
 /* Whether value v is read by one final function only (a conv2d/dense then
@@ -649,7 +657,7 @@ static bool final_function(const struct rewrite *r, const struct graph_node *n)
 static bool feeds_final_function(const struct rewrite *r, int v)
 {
     if (r->readers[v] != 1 || r->is_output[v])
-        return false;
+        return false; /* final_function checks the rest */
     for (int i = 0; i < r->a->n_nodes; i++) {
         const struct graph_node *m = &r->a->nodes[i];
         for (int k = 0; k < m->n_inputs; k++)
