@@ -7,7 +7,9 @@
  * three slices and a concat), a top MLP and a sigmoid. Four inputs read by
  * name from one safetensors file (ids I32, widened as read), labels the
  * clicks.
- * - import: float within 1e-4 of PyTorch's probabilities;
+ * - import: float within 1e-4 of PyTorch's probabilities; Gather of index
+ *   lists with repeated, decreasing and negative indices, along a channel
+ *   axis too (tests/fixtures/ctr), equal to numpy's take;
  * - static int8 from 512 calibration impressions, with 8- and 4-bit
  *   tables: files at most 30% and 17% of the float file (issue 12), the
  *   AUC (computed by quanta eval on the 4000 test impressions) within a
@@ -88,6 +90,34 @@ START_TEST(test_ctr_float)
     double rel = cf_max_rel_diff(got, want);
     ck_assert_msg(rel <= 1e-4, "max |quanta - PyTorch| / max |PyTorch| = %g", rel);
     free(model), free(data), free(want), free(got);
+}
+END_TEST
+
+/* Gather with index lists cut into runs: the same values as numpy's take
+ * (slices and a concat only move floats: equal, not close). */
+START_TEST(test_ctr_gather_runs)
+{
+    const char *names[] = {"gather_runs", "gather_runs4d"};
+    for (int i = 0; i < 2; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "tests/fixtures/ctr/%s.onnx", names[i]);
+        char *onnx = src(rel);
+        snprintf(rel, sizeof rel, "tests/fixtures/ctr/%s.input.npy", names[i]);
+        char *in = src(rel);
+        snprintf(rel, sizeof rel, "tests/fixtures/ctr/%s.expected.npy", names[i]);
+        char *want = src(rel);
+        char *model = cf_tmp("gather.safetensors"), *got = cf_tmp("gather.out.npy");
+        char *errout = NULL;
+        int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+        ck_assert_msg(rc == 0, "%s: import exited %d: %s", names[i], rc, errout);
+        free(errout);
+        rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+        ck_assert_msg(rc == 0, "%s: run exited %d: %s", names[i], rc, errout);
+        free(errout);
+        double rel_diff = cf_max_rel_diff(got, want);
+        ck_assert_msg(rel_diff == 0.0, "%s: max relative difference %g", names[i], rel_diff);
+        free(onnx), free(in), free(want), free(model), free(got);
+    }
 }
 END_TEST
 
@@ -286,6 +316,7 @@ Suite *suite_cli_ctr(void)
     TCase *tc = tcase_create("ctr");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_ctr_float);
+    tcase_add_test(tc, test_ctr_gather_runs);
     tcase_add_test(tc, test_ctr_int8);
     tcase_add_test(tc, test_ctr_sigmoid_output);
     tcase_add_test(tc, test_ctr_deterministic);
