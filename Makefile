@@ -8,6 +8,7 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run the main job
 #   make demo-text  the same for the bundled BERT-style text encoder
+#   make demo-recsys  the same for the bundled click-through-rate model
 #   make test-asan  the test suite under AddressSanitizer + UBSan
 #   make install PREFIX=/usr/local [DESTDIR=...]   the CLI, both libraries,
 #                   the public headers, man pages 1/3/5, quanta.pc, quanta-rt.pc
@@ -90,7 +91,7 @@ ISA_neon   :=
 ISA_dotprod := -march=armv8.2-a+dotprod
 isa_flags   = $(foreach i,$(ISAS_$(ARCH)),$(if $(filter %_$(i),$(basename $(notdir $1))),$(ISA_$(i))))
 
-.PHONY: all deps test test-asan test-arm64 demo demo-text install clean check-unit
+.PHONY: all deps test test-asan test-arm64 demo demo-text demo-recsys install clean check-unit
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -181,6 +182,10 @@ demo: deps
 demo-text: deps
 	@$(MAKE) --no-print-directory quanta
 	@scripts/demo_text.sh
+
+demo-recsys: deps
+	@$(MAKE) --no-print-directory quanta
+	@scripts/demo_recsys.sh
 
 # ---- the embeddable libraries: make libs, make install (man quanta(3)) ----
 # libquanta: the whole library; libquanta-rt: load a model and run it (no

@@ -2140,9 +2140,36 @@ static enum quanta_status op_batch_norm(struct cv *cv)
     return def_new(cv, &out);
 }
 
+/* One slice of a gather's runs (below) into its own value, out.q. */
+static enum quanta_status emit_run_slice(struct cv *cv, int qx, const struct cv_value *x,
+                                         int axis, int64_t start, int64_t step, int k,
+                                         struct cv_value *out)
+{
+    char name[300], suffix[32];
+    snprintf(name, sizeof name, "%s.run%d", cv->node->outputs[0], k);
+    snprintf(suffix, sizeof suffix, "run%d", k);
+    struct quanta_shape phys = cv_phys_shape(&out->shape, x->perm);
+    int q = cv_new_value(cv, name, &phys);
+    int node = q < 0 ? -1 : cv_add_node(cv, GRAPH_OP_SLICE, suffix, &qx, 1, q);
+    if (node < 0)
+        return cv_nomem(cv);
+    struct graph_attrs *ga = &cv->g->nodes[node].attrs;
+    ga->shape = phys;
+    ga->n_starts = ga->n_steps = x->shape.rank;
+    for (int i = 0; i < x->shape.rank; i++) {
+        ga->starts[i] = x->perm[i] == axis ? start : 0;
+        ga->steps[i] = x->perm[i] == axis ? step : 1;
+    }
+    out->q = q;
+    return QUANTA_OK;
+}
+
 /* Gather from an activation along a non-batch axis with constant indices:
  * a scalar index is a slice of one and the axis dropped (x[:, 0]); a 1-D
- * list of evenly spaced indices is a slice with that step. */
+ * list of evenly spaced indices is a slice with that step; any other list
+ * is cut into runs of evenly spaced indices, a slice each, concatenated
+ * (DLRM's interaction takes the upper triangle of a flattened [F, F] matrix
+ * of dot products with index_select: indices 1, 2, 3, 6, 7, 11 for F = 4). */
 static enum quanta_status gather_activation(struct cv *cv, struct cv_value *x, int64_t axis)
 {
     const struct onnx_tensor *t;
@@ -2163,39 +2190,72 @@ static enum quanta_status gather_activation(struct cv *cv, struct cv_value *x, i
     if (t->dtype != QUANTA_I64 || t->shape.rank > 1 || t->numel < 1)
         return cv_fail(cv, "indices '%s' must be an integer scalar or a non-empty list", t->name);
     const int64_t dim = x->shape.dims[axis];
-    int64_t id[2], step = 1;
+    /* runs[k]: first index, step and count of the k-th run */
+    int64_t (*runs)[3] = malloc((size_t)t->numel * sizeof *runs);
+    if (!runs)
+        return cv_nomem(cv);
+    int n_runs = 0;
     for (int64_t k = 0; k < t->numel; k++) {
         int64_t i = cv_tensor_i(t, k);
-        if (i < -dim || i >= dim)
+        if (i < -dim || i >= dim) {
+            free(runs);
             return cv_fail(cv, "index %lld is out of range for axis size %lld", (long long)i,
                            (long long)dim);
+        }
         i = i < 0 ? i + dim : i;
-        if (k < 2)
-            id[k] = i;
-        if (k == 1)
-            step = id[1] - id[0];
-        if (k >= 1 && (step == 0 || i != id[0] + k * step))
-            return cv_fail(cv, "indices '%s' are not evenly spaced; only a slice is supported",
-                           t->name);
+        int64_t *run = n_runs ? runs[n_runs - 1] : NULL;
+        if (run && run[2] == 1 && i != run[0]) {
+            run[1] = i - run[0];
+            run[2] = 2;
+        } else if (run && run[2] > 1 && i == run[0] + run[2] * run[1]) {
+            run[2]++;
+        } else {
+            runs[n_runs][0] = i;
+            runs[n_runs][1] = 1;
+            runs[n_runs][2] = 1;
+            n_runs++;
+        }
     }
-    int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
-    for (int d = 0; d < r; d++) {
-        s0[d] = 0;
-        st1[d] = 1;
-    }
-    s0[axis] = id[0];
-    st1[axis] = step;
     struct cv_value out = *x;
     out.shape.dims[axis] = t->numel;
-    if ((st = emit_slice(cv, x, s0, st1, &out)))
-        return st;
-    if (t->shape.rank == 0) {
-        bool drop[QUANTA_MAX_RANK] = {false};
-        drop[axis] = true;
-        struct cv_value sliced = out;
-        drop_axes(&sliced, drop, &out);
+    if (n_runs == 1) {
+        int64_t s0[QUANTA_MAX_RANK], st1[QUANTA_MAX_RANK];
+        for (int d = 0; d < r; d++) {
+            s0[d] = 0;
+            st1[d] = 1;
+        }
+        s0[axis] = runs[0][0];
+        st1[axis] = runs[0][1];
+        free(runs);
+        if ((st = emit_slice(cv, x, s0, st1, &out)))
+            return st;
+        if (t->shape.rank == 0) {
+            bool drop[QUANTA_MAX_RANK] = {false};
+            drop[axis] = true;
+            struct cv_value sliced = out;
+            drop_axes(&sliced, drop, &out);
+        }
+        return def_new(cv, &out);
     }
-    return def_new(cv, &out);
+    int qx, *ins = malloc((size_t)n_runs * sizeof *ins);
+    if (!ins || (st = cv_materialize(cv, x, x->perm, &qx))) {
+        free(runs);
+        free(ins);
+        return ins ? st : cv_nomem(cv);
+    }
+    for (int k = 0; k < n_runs && !st; k++) {
+        struct cv_value part = *x;
+        part.shape.dims[axis] = runs[k][2];
+        st = emit_run_slice(cv, qx, x, (int)axis, runs[k][0], runs[k][1], k, &part);
+        ins[k] = part.q;
+    }
+    int node;
+    struct quanta_shape phys = cv_phys_shape(&out.shape, x->perm);
+    if (!st && !(st = emit(cv, GRAPH_OP_CONCAT, ins, n_runs, &phys, &out.q, &node)))
+        cv->g->nodes[node].attrs.axis = cv_phys_axis(x->perm, r, (int)axis);
+    free(runs);
+    free(ins);
+    return st ? st : def_new(cv, &out);
 }
 
 static enum quanta_status op_gather(struct cv *cv)

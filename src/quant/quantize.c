@@ -11,7 +11,8 @@
  *   dequantize turns back into "<name>". A graph output of an int8
  *   conv2d/dense that no node reads is float, computed from the int32
  *   accumulator (no output parameters; opt->int8_outputs: the int8 form
- *   above). Where a float value feeds an int8
+ *   above); so is one whose only reader is an element-wise function that
+ *   writes such an output, and the function runs float. Where a float value feeds an int8
  *   node a quantize node makes "<name>.q"; where an int8 value feeds a
  *   float node a dequantize node makes "<name>.dq".
  *   Weights: symmetric I8 per channel (axis 0) or per tensor; biases I32
@@ -627,6 +628,45 @@ static bool in_layer_norm(const struct graph *a, const struct graph_node *n)
     return false;
 }
 
+/* Whether value v is a graph output that no node reads and that is not
+ * asked for in int8 (--int8-outputs): it may be computed in float. */
+static bool float_output(const struct rewrite *r, int v)
+{
+    return !r->opt->int8_outputs && r->is_output[v] && r->readers[v] == 1;
+}
+
+static bool runs_int8(const struct rewrite *r, const struct graph_node *n);
+
+/* Whether node n is an element-wise function (sigmoid, tanh, ...) that
+ * writes such a graph output from the output of an int8 conv2d/dense: that
+ * layer then writes float and n runs float on it, since a 256-entry table
+ * would round the output to 256 levels of its calibrated range (a click
+ * probability below 1/510 would come out exactly 0). */
+static bool final_function(const struct rewrite *r, const struct graph_node *n)
+{
+    if (!graph_op_is_function(n->op) || !float_output(r, n->outputs[0]))
+        return false;
+    int p = r->a->values[n->inputs[0]].producer;
+    const struct graph_node *layer = p >= 0 ? &r->a->nodes[p] : NULL;
+    return layer && (layer->op == GRAPH_OP_CONV2D || layer->op == GRAPH_OP_DENSE) &&
+           r->readers[n->inputs[0]] == 1 && runs_int8(r, layer);
+}
+
+/* Whether value v is read by one final function only (a conv2d/dense then
+ * writes it in float, as it writes a graph output). */
+static bool feeds_final_function(const struct rewrite *r, int v)
+{
+    if (r->readers[v] != 1 || r->is_output[v])
+        return false; /* final_function checks the rest */
+    for (int i = 0; i < r->a->n_nodes; i++) {
+        const struct graph_node *m = &r->a->nodes[i];
+        for (int k = 0; k < m->n_inputs; k++)
+            if (m->inputs[k] == v)
+                return final_function(r, m);
+    }
+    return false;
+}
+
 /* Whether node runs int8 in static mode. */
 static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
 {
@@ -634,7 +674,7 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
         return false;
     const struct graph *a = r->a;
     if (graph_op_is_function(n->op)) /* a table of 256 entries */
-        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+        return quanta_dtype_is_float(a->values[n->inputs[0]].dtype) && !final_function(r, n);
     if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && in_layer_norm(a, n))
         return false;
     switch (n->op) {
@@ -930,9 +970,10 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
         if (st)
             return st;
     }
-    if (has_weights && !r->opt->int8_outputs && r->is_output[y] && r->readers[y] == 1) {
-        /* a graph output nothing else reads: float straight from the int32
-         * accumulator, no output range needed (quanta-format(5)) */
+    if (has_weights && (float_output(r, y) || feeds_final_function(r, y))) {
+        /* a graph output nothing else reads, or the input of the function
+         * that makes one: float straight from the int32 accumulator, no
+         * output range needed (quanta-format(5)) */
         if ((st = add_output_value(r, y, QUANTA_F32, NULL, &o)))
             return st;
         r->fv[y] = o;
