@@ -371,11 +371,12 @@ static void warn_candidate(const struct quantize_file_options *o, const struct c
         warnf(o, "%s", line);
     }
     for (int i = 0; c->have_table && i < c->table.n_values; i++) {
-        const struct calib_value *v = &c->table.values[i];
-        if (v->nonfinite > 0)
-            warnf(o, "%s: value '%s': %lld NaN or infinite elements (of %lld) were left out "
-                     "of its range", o->calib ? o->calib : o->data, v->name,
-                  (long long)v->nonfinite, (long long)(v->nonfinite + v->count));
+        char line[1024];
+        if (c->table.values[i].nonfinite > 0) {
+            calib_nonfinite_format(&c->table.values[i], o->calib ? o->calib : o->data, line,
+                                   sizeof line);
+            warnf(o, "%s", line);
+        }
     }
 }
 
