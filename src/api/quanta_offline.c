@@ -2,17 +2,14 @@
  * calibrate and quantize as single calls, each what the quanta(1)
  * command does with the same options and its defaults for the rest (the
  * files written are the same, byte for byte). */
-#include <stdlib.h>
 #include <string.h>
-
-#include <cJSON.h>
 
 #include "quanta/quanta.h"
 #include "quanta/quanta_offline.h"
 #include "quanta/calib.h"
 #include "quanta/onnx_import.h"
-#include "quanta/quantize.h"
 #include "quanta/sha256.h"
+#include "quant/quantize_file.h"
 
 /* Copies the caller's options struct (size bytes of it; 0: all of this
  * version's) over a zeroed one, so callers built against an older, shorter
@@ -101,58 +98,6 @@ done:
     return st;
 }
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* quanta.quantize.options as quanta quantize writes it (man
- * quanta-quantize(1)): every option, calibration files by base name. */
-static char *options_json(const struct quanta_quantize_options *o, const struct quantize_options *q,
-                          const char *calib)
-{
-    static const char *const modes[] = {"static", "weight-only", "fp16"};
-    cJSON *root = cJSON_CreateObject();
-    char *text = NULL;
-    if (!root)
-        return NULL;
-    cJSON_AddStringToObject(root, "mode", modes[o->mode]);
-    cJSON_AddStringToObject(root, "weights", o->per_tensor ? "per-tensor" : "per-channel");
-    cJSON_AddStringToObject(root, "activations", o->symmetric ? "symmetric" : "asymmetric");
-    cJSON_AddStringToObject(root, "activation_type", "int8");
-    cJSON *ex = cJSON_AddArrayToObject(root, "exclude");
-    for (int i = 0; ex && i < o->n_exclude; i++)
-        cJSON_AddItemToArray(ex, cJSON_CreateString(o->exclude[i]));
-    cJSON_AddArrayToObject(root, "include");
-    cJSON_AddBoolToObject(root, "allow_nonfinite", q->allow_nonfinite);
-    cJSON_AddBoolToObject(root, "int8_outputs", q->int8_outputs);
-    cJSON_AddNumberToObject(root, "embedding_bits", q->embedding_bits);
-    cJSON_AddBoolToObject(root, "equalize", false);
-    cJSON_AddBoolToObject(root, "bias_correction", false);
-    if (calib)
-        cJSON_AddStringToObject(root, "calib", base_name(calib));
-    else
-        cJSON_AddNullToObject(root, "calib");
-    cJSON_AddNullToObject(root, "data");
-    cJSON_AddNullToObject(root, "method");
-    cJSON_AddNullToObject(root, "samples");
-    text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return text;
-}
-
-/* Metadata keys quantize writes itself (the source's are replaced). */
-static bool is_provenance_key(const char *key)
-{
-    return strcmp(key, "quanta.graph") == 0 || strcmp(key, "quanta.version") == 0 ||
-           strcmp(key, "quanta.quantize.options") == 0 ||
-           strcmp(key, "quanta.quantize.adjustments") == 0 ||
-           strcmp(key, "quanta.quantize.applied") == 0 ||
-           strncmp(key, "quanta.calibration.", 19) == 0 ||
-           strcmp(key, "quanta.source_sha256") == 0;
-}
-
 enum quanta_status quanta_quantize_file(const char *model, const char *calib, const char *output,
                                         const struct quanta_quantize_options *options,
                                         struct quanta_error *err)
@@ -170,84 +115,18 @@ enum quanta_status quanta_quantize_file(const char *model, const char *calib, co
                                                                 "the static mode only"
                                                               : "the static mode needs a "
                                                                 "calibration table");
-    struct quantize_options q;
-    quantize_options_default(&q);
-    q.mode = o.mode == QUANTA_QUANTIZE_STATIC        ? QUANTIZE_STATIC
-             : o.mode == QUANTA_QUANTIZE_WEIGHT_ONLY ? QUANTIZE_WEIGHT_ONLY
-                                                     : QUANTIZE_FP16;
-    q.weights = o.per_tensor ? QUANTIZE_PER_TENSOR : QUANTIZE_PER_CHANNEL;
-    q.activations = o.symmetric ? QUANTIZE_SYMMETRIC : QUANTIZE_ASYMMETRIC;
-    q.exclude = o.exclude;
-    q.n_exclude = o.n_exclude;
-    struct quantize_notes notes = {0};
-    q.notes = &notes;
-
-    enum quanta_status st = safe_file_check_not_input(output, model, err);
-    if (st == QUANTA_OK && calib)
-        st = safe_file_check_not_input(output, calib, err);
-    if (st != QUANTA_OK)
-        return st;
-    struct model m;
-    struct graph out = {0};
-    struct calib_table table = {0};
-    bool have_table = false;
-    char source_sha[QUANTA_SHA256_HEX_SIZE], samples[32];
-    char *opt_text = NULL, *adjustments = NULL;
-    struct st_meta *meta = NULL;
-    if ((st = model_open(&m, model, err)) != QUANTA_OK)
-        return st;
-    if (!m.has_graph) {
-        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph (quanta.graph); quanta "
-                                                "quantize converts checkpoints", model);
-        goto done;
-    }
-    if ((st = quanta_sha256_file(model, source_sha, err)) != QUANTA_OK)
-        goto done;
-    if (calib) {
-        if ((st = calib_table_load(&table, calib, err)) != QUANTA_OK)
-            goto done;
-        have_table = true;
-        if (table.model_sha256[0] && strcmp(table.model_sha256, source_sha) != 0) {
-            st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: calibration was made for the model with "
-                                                    "sha256 %s, but %s has sha256 %s",
-                             calib, table.model_sha256, model, source_sha);
-            goto done;
-        }
-    }
-    struct quantize_ranges ranges = {.find = calib_table_range, .ctx = &table};
-    if ((st = quantize_model(&m.graph, &q, have_table ? &ranges : NULL, &out, model, err)))
-        goto done;
-    opt_text = options_json(&o, &q, calib);
-    adjustments = notes.n > 0 ? quantize_notes_json(&notes) : NULL;
-    meta = calloc(m.file.n_meta + 8, sizeof *meta);
-    if (!opt_text || (notes.n > 0 && !adjustments) || !meta) {
-        st = quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory writing %s", output);
-        goto done;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < m.file.n_meta; i++)
-        if (!is_provenance_key(m.file.meta[i].key))
-            meta[n++] = m.file.meta[i];
-    meta[n++] = (struct st_meta){"quanta.version", QUANTA_VERSION};
-    meta[n++] = (struct st_meta){"quanta.quantize.options", opt_text};
-    if (adjustments)
-        meta[n++] = (struct st_meta){"quanta.quantize.adjustments", adjustments};
-    if (have_table) {
-        snprintf(samples, sizeof samples, "%lld", (long long)table.samples);
-        meta[n++] = (struct st_meta){"quanta.calibration.method", calib_method_name(table.method)};
-        meta[n++] = (struct st_meta){"quanta.calibration.samples", samples};
-        meta[n++] = (struct st_meta){"quanta.calibration.data_sha256", table.data_sha256};
-    }
-    meta[n++] = (struct st_meta){"quanta.source_sha256", source_sha};
-    st = graph_save(&out, output, meta, n, err);
-done:
-    free(meta);
-    free(opt_text);
-    free(adjustments);
-    quantize_notes_free(&notes);
-    if (have_table)
-        calib_table_free(&table);
-    graph_free(&out);
-    model_close(&m);
-    return st;
+    struct quantize_file_options q;
+    quantize_file_options_default(&q);
+    q.model = model;
+    q.output = output;
+    q.calib = calib;
+    q.opt.mode = o.mode == QUANTA_QUANTIZE_STATIC        ? QUANTIZE_STATIC
+                 : o.mode == QUANTA_QUANTIZE_WEIGHT_ONLY ? QUANTIZE_WEIGHT_ONLY
+                                                         : QUANTIZE_FP16;
+    q.opt.weights = o.per_tensor ? QUANTIZE_PER_TENSOR : QUANTIZE_PER_CHANNEL;
+    q.opt.activations = o.symmetric ? QUANTIZE_SYMMETRIC : QUANTIZE_ASYMMETRIC;
+    q.opt.exclude = o.exclude;
+    q.opt.n_exclude = o.n_exclude;
+    q.need_graph = true; /* no tensor-by-tensor conversion here (man quanta_quantize_file(3)) */
+    return quantize_file(&q, NULL, err);
 }

@@ -595,3 +595,11 @@ enum quanta_status calib_table_load(struct calib_table *table, const char *path,
     free(buf);
     return st;
 }
+
+void calib_nonfinite_format(const struct calib_value *v, const char *source, char *buf,
+                            size_t size)
+{
+    snprintf(buf, size, "%s: value '%s': %lld NaN or infinite elements (of %lld) were left out "
+                        "of its range", source, v->name, (long long)v->nonfinite,
+             (long long)(v->nonfinite + v->count));
+}

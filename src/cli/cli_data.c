@@ -171,12 +171,10 @@ enum quanta_status cli_model_open_graph(struct model *m, const char *path, const
 void cli_warn_nonfinite(const char *command, const char *source, const struct calib_table *t)
 {
     for (int i = 0; i < t->n_values; i++) {
-        const struct calib_value *v = &t->values[i];
-        if (v->nonfinite > 0)
-            fprintf(stderr,
-                    "quanta %s: warning: %s: value '%s': %lld NaN or infinite elements (of %lld) "
-                    "were left out of its range\n",
-                    command, source, v->name, (long long)v->nonfinite,
-                    (long long)(v->nonfinite + v->count));
+        char line[1024];
+        if (t->values[i].nonfinite > 0) {
+            calib_nonfinite_format(&t->values[i], source, line, sizeof line);
+            fprintf(stderr, "quanta %s: warning: %s\n", command, line);
+        }
     }
 }

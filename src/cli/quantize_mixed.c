@@ -137,11 +137,21 @@ static void print_table(const struct mixed_result *res, const struct quantize_mi
             s->chosen.agreement);
 }
 
-enum quanta_status quantize_mixed_run(const struct quantize_mixed_cli *mc, const struct graph *fg,
-                                      enum quanta_layout layout, struct mixed_request *req,
-                                      struct graph *q, cJSON **record, FILE *out,
-                                      struct quanta_error *err)
+void quantize_mixed_hook(struct quantize_mixed_cli *mc, struct quantize_file_search *s)
 {
+    *s = (struct quantize_file_search){.run = quantize_mixed_run, .ctx = mc,
+                                       .has_max_drop = mc->gates.has_max_drop,
+                                       .max_drop = mc->gates.max_drop,
+                                       .has_min_agreement = mc->gates.has_min_agreement,
+                                       .min_agreement = mc->gates.min_agreement,
+                                       .holdout = mc->holdout};
+}
+
+enum quanta_status quantize_mixed_run(void *ctx, const struct graph *fg,
+                                      enum quanta_layout layout, struct mixed_request *req,
+                                      struct graph *q, cJSON **record, struct quanta_error *err)
+{
+    const struct quantize_mixed_cli *mc = ctx;
     struct report_holdout h;
     struct mixed_result res;
     memset(&res, 0, sizeof res);
@@ -172,8 +182,8 @@ enum quanta_status quantize_mixed_run(const struct quantize_mixed_cli *mc, const
             if (mc->gates.has_min_agreement)
                 cJSON_AddNumberToObject(r, "min_agreement", mc->gates.min_agreement);
             *record = r;
-            if (out)
-                print_table(&res, mc, h.feed.samples, out);
+            if (mc->table)
+                print_table(&res, mc, h.feed.samples, mc->table);
         }
     }
     if (st != QUANTA_OK) {

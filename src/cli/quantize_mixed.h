@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <cJSON.h>
 #include "quant/mixed_precision.h"
+#include "quant/quantize_file.h"
 #include "report/eval.h"
 
 /* The options' lines of quanta quantize --help. */
@@ -45,6 +46,7 @@ struct quantize_mixed_cli {
     int64_t samples;                /* --holdout-samples, 0: all */
     struct report_eval_options gates;   /* --max-drop, --min-agreement */
     int threads;
+    FILE *table;                    /* where the layer table goes (NULL: not printed) */
 };
 
 /* Option c with its argument: -1 when c is none of these, 0 when taken,
@@ -62,13 +64,17 @@ enum quanta_status quantize_mixed_print_json(const char *output, cJSON *record,
 /* Whether a gate was given (the search runs). */
 bool quantize_mixed_wanted(const struct quantize_mixed_cli *mc);
 
-/* Runs the search on req (its score and ctx are filled here) against the
- * float model fg on the held-out data, prints the layer table on out
- * (NULL: not printed) and leaves the chosen graph in *q and the record in
- * *record (the metadata key quanta.quantize.mixed_precision). */
-enum quanta_status quantize_mixed_run(const struct quantize_mixed_cli *mc, const struct graph *fg,
+/* The search as quantize_file's hook (quant/quantize_file.h) and the
+ * budget it records: s->run is quantize_mixed_run with ctx mc. */
+void quantize_mixed_hook(struct quantize_mixed_cli *mc, struct quantize_file_search *s);
+
+/* quantize_file_search_fn, ctx a struct quantize_mixed_cli: runs the
+ * search on req (its score and ctx are filled here) against the float
+ * model fg on the held-out data, prints the layer table on mc->table and
+ * leaves the chosen graph in *q and the record in *record (the metadata
+ * key quanta.quantize.mixed_precision). */
+enum quanta_status quantize_mixed_run(void *ctx, const struct graph *fg,
                                       enum quanta_layout layout, struct mixed_request *req,
-                                      struct graph *q, cJSON **record, FILE *out,
-                                      struct quanta_error *err);
+                                      struct graph *q, cJSON **record, struct quanta_error *err);
 
 #endif

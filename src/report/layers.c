@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "quanta/data.h"
+#include "quant/quantize_file.h"
 #include "report/detail.h"
 
 void report_layers_free(struct report_layers *ls)
@@ -161,4 +162,30 @@ enum quanta_status report_check_quantized(const struct graph *fg, const struct g
     if (st != QUANTA_OK)
         report_layers_free(ls);
     return st;
+}
+
+enum quanta_status report_quantize_compare(void *ctx, const struct graph *fg,
+                                           const struct graph *qg, struct data_feed *feed,
+                                           struct quantize_file_layer **layers, int *n,
+                                           struct quanta_error *err)
+{
+    (void)ctx;
+    struct report_layers ls;
+    *layers = NULL;
+    *n = 0;
+    enum quanta_status st = report_check_quantized(fg, qg, feed, &ls, err);
+    if (st != QUANTA_OK)
+        return st;
+    *layers = calloc(ls.n > 0 ? (size_t)ls.n : 1, sizeof **layers);
+    if (!*layers) {
+        report_layers_free(&ls);
+        return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory comparing the layers");
+    }
+    for (int i = 0; i < ls.n; i++)
+        (*layers)[i] = (struct quantize_file_layer){.value = ls.list[i].value1,
+                                                    .mismatch = ls.list[i].mismatch,
+                                                    .sqnr_db = report_sqnr_db(&ls.list[i].sqnr)};
+    *n = ls.n;
+    report_layers_free(&ls);
+    return QUANTA_OK;
 }

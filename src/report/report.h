@@ -203,6 +203,14 @@ void report_layers_free(struct report_layers *ls);
 enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
                                           struct data_feed *feed, struct report_layers *ls,
                                           struct quanta_error *err);
+/* report_check_quantized as quantize_file's compare hook
+ * (quant/quantize_file.h): each layer's value in fg and its SQNR in dB
+ * (ctx unused). */
+struct quantize_file_layer;
+enum quanta_status report_quantize_compare(void *ctx, const struct graph *fg,
+                                           const struct graph *qg, struct data_feed *feed,
+                                           struct quantize_file_layer **layers, int *n,
+                                           struct quanta_error *err);
 
 /* ---- plain-text tables ---- */
 

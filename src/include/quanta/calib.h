@@ -232,6 +232,11 @@ enum quanta_status calib_table_parse(struct calib_table *table, const char *json
 enum quanta_status calib_table_load(struct calib_table *table, const char *path,
                                     struct quanta_error *err);
 void calib_table_free(struct calib_table *table);
+/* The warning for value v of a table made from source (v->nonfinite > 0):
+ * "SOURCE: value 'x': N NaN or infinite elements (of M) were left out of
+ * its range", in buf of size bytes. */
+void calib_nonfinite_format(const struct calib_value *v, const char *source, char *buf,
+                            size_t size);
 /* The entry of a value by name, NULL if absent. */
 const struct calib_value *calib_table_find(const struct calib_table *table, const char *name);
 /* The range [lo, hi] of value `name` in table (a struct calib_table *), as
