@@ -27,6 +27,10 @@ transposes, broadcasts and element-wise functions:
               padding and not, a mean over the length, a Linear
     poolpad   2-D average pools that count their padding
               (count_include_pad=True), with and without ceil mode elsewhere
+    deconv    transposed convolutions: ConvTranspose2d with stride 2,
+              padding 1 and output_padding 1, a grouped one with dilation 2,
+              a 1x1 one with stride 2 (its pads crop), and a ConvTranspose1d
+              after a reshape to [N, C, L]
     vit_mha   the same with torch's nn.MultiheadAttention (batch_first), as
               torchvision's vit_b_16 has it: its export moves the batch axis
               (Transpose to [L, N, D]) and merges it with the heads
@@ -243,6 +247,21 @@ class PoolPad(nn.Module):
         return self.fc(h.flatten(1))
 
 
+class Deconv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(3, 6, 3, stride=2, padding=1, output_padding=1)
+        self.grouped = nn.ConvTranspose2d(6, 4, 3, dilation=2, groups=2, padding=2)
+        self.point = nn.ConvTranspose2d(4, 4, 1, stride=2, padding=1, bias=False)
+        self.line = nn.ConvTranspose1d(4, 2, 4, stride=3, padding=1)
+
+    def forward(self, x):
+        h = torch.relu(self.up(x))
+        h = torch.relu(self.grouped(h))
+        h = self.point(h)
+        return self.line(h.flatten(2))
+
+
 class ViTMHA(ViT):
     def __init__(self):
         super().__init__()
@@ -259,7 +278,8 @@ def main():
     torch.set_num_threads(1)
     for name, cls in (("se", SE), ("shuffle", Shuffle), ("ln", LN), ("mbconv", MBConv),
                       ("resample", Resample), ("vit", ViT), ("vit_mha", ViTMHA),
-                      ("flatmix", FlatMix), ("conv1d", Conv1D), ("poolpad", PoolPad)):
+                      ("flatmix", FlatMix), ("conv1d", Conv1D), ("poolpad", PoolPad),
+                      ("deconv", Deconv)):
         if args.only and name != args.only:
             continue
         torch.manual_seed(0)

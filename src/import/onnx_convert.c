@@ -918,6 +918,21 @@ static enum quanta_status add_outputs(struct cv *cv, struct onnx_import_info *in
         enum quanta_status st = cv_materialize(cv, v, perm, &q);
         if (st)
             return st;
+        if (q != v->q && strcmp(g->values[v->q].name, name) == 0) {
+            /* a transpose made the output: it takes the ONNX name, the
+             * value it reads a name of its own */
+            char *stored = malloc(strlen(name) + sizeof ".stored");
+            char *copy = strdup(name);
+            if (!stored || !copy) {
+                free(stored), free(copy);
+                return cv_nomem(cv);
+            }
+            sprintf(stored, "%s.stored", name);
+            free(g->values[v->q].name);
+            g->values[v->q].name = stored;
+            free(g->values[q].name);
+            g->values[q].name = copy;
+        }
         bool taken = g->values[q].kind != GRAPH_VALUE_NODE;
         for (int k = 0; k < g->n_outputs; k++)
             taken = taken || g->outputs[k] == q;

@@ -386,6 +386,241 @@ static enum quanta_status op_conv(struct cv *cv)
     return QUANTA_OK;
 }
 
+/* ---- ConvTranspose ---------------------------------------------------------
+ * The transposed convolution as the convolution it equals: the input with
+ * stride - 1 zeros after each row and column (a reshape to [N, H, 1, W, 1,
+ * C], a zero pad to [N, H, sh, W, sw, C], a reshape to [N, H*sh, W*sw, C]),
+ * then conv2d with the kernel flipped and its in/out channels swapped,
+ * padded by dilation * (kernel - 1) - pad on each side (output_padding at
+ * the end; a negative amount crops, by a slice). It does stride^2 times the
+ * multiply-adds of a dedicated kernel, on zeros, but each step is an
+ * operator with an int8 path, so the whole quantizes. 1-D runs as 2-D of
+ * height 1, as Conv does. */
+
+/* *q (physical [N, H, W, C]) with sh - 1 and sw - 1 zeros after each row
+ * and column: [N, H*sh, W*sw, C]. */
+static enum quanta_status insert_zeros(struct cv *cv, int *q, int sh, int sw)
+{
+    const struct quanta_shape s = cv->g->values[*q].shape;
+    const int64_t n = s.dims[0], h = s.dims[1], w = s.dims[2], c = s.dims[3];
+    struct quanta_shape s6 = {.rank = 6, .dims = {n, h, 1, w, 1, c}};
+    struct quanta_shape p6 = {.rank = 6, .dims = {n, h, sh, w, sw, c}};
+    struct quanta_shape s4 = {.rank = 4, .dims = {n, h * sh, w * sw, c}};
+    const struct {
+        enum graph_op op;
+        const char *suffix;
+        const struct quanta_shape *shape;
+    } steps[3] = {{GRAPH_OP_RESHAPE, "spread", &s6},
+                  {GRAPH_OP_PAD, "zeros", &p6},
+                  {GRAPH_OP_RESHAPE, "upsampled", &s4}};
+    for (int k = 0; k < 3; k++) {
+        char name[300];
+        snprintf(name, sizeof name, "%s.%s", cv->g->values[*q].name, steps[k].suffix);
+        int out = cv_new_value(cv, name, steps[k].shape);
+        int node = out < 0 ? -1 : cv_add_node(cv, steps[k].op, steps[k].suffix, q, 1, out);
+        if (node < 0)
+            return cv_nomem(cv);
+        struct graph_attrs *a = &cv->g->nodes[node].attrs;
+        if (steps[k].op == GRAPH_OP_RESHAPE) {
+            a->shape = *steps[k].shape;
+        } else {
+            a->mode = GRAPH_MODE_CONSTANT;
+            a->value = 0.0f;
+            a->n_pads_begin = a->n_pads_end = 6;
+            for (int i = 0; i < 6; i++)
+                a->pads_begin[i] = a->pads_end[i] = 0;
+            a->pads_end[2] = sh - 1;
+            a->pads_end[4] = sw - 1;
+        }
+        *q = out;
+    }
+    return QUANTA_OK;
+}
+
+/* *q (physical [N, H, W, C]) without crop[0] rows at the top, crop[1]
+ * columns at the left, crop[2] rows at the bottom, crop[3] columns at the
+ * right. */
+static enum quanta_status crop_hw(struct cv *cv, int *q, const int64_t *crop)
+{
+    struct quanta_shape s = cv->g->values[*q].shape;
+    s.dims[1] -= crop[0] + crop[2];
+    s.dims[2] -= crop[1] + crop[3];
+    if (s.dims[1] < 1 || s.dims[2] < 1)
+        return cv_fail(cv, "its pads leave no output");
+    char name[300];
+    snprintf(name, sizeof name, "%s.crop", cv->g->values[*q].name);
+    int out = cv_new_value(cv, name, &s);
+    int node = out < 0 ? -1 : cv_add_node(cv, GRAPH_OP_SLICE, "crop", q, 1, out);
+    if (node < 0)
+        return cv_nomem(cv);
+    struct graph_attrs *a = &cv->g->nodes[node].attrs;
+    a->shape = s;
+    a->n_starts = a->n_steps = 4;
+    const int64_t starts[4] = {0, crop[0], crop[1], 0};
+    for (int i = 0; i < 4; i++) {
+        a->starts[i] = starts[i];
+        a->steps[i] = 1;
+    }
+    *q = out;
+    return QUANTA_OK;
+}
+
+static enum quanta_status op_conv_transpose(struct cv *cv)
+{
+    static const char *const attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
+                                        "output_padding", "output_shape", "pads", "strides",
+                                        NULL};
+    struct cv_value *x, *bv;
+    const struct onnx_tensor *w, *b = NULL;
+    enum quanta_status st;
+    int64_t group;
+    char buf[128];
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
+        (st = cv_need_const(cv, 1, "weight", &w)) || (st = cv_input(cv, 2, &bv)) ||
+        (st = cv_attr_int(cv, "group", 1, &group)))
+        return st;
+    if (bv && (st = cv_need_const(cv, 2, "bias", &b)))
+        return st;
+    const int r = x->shape.rank, spatial = r - 2;
+    if (r != 3 && r != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D transposed convolution "
+                           "([N, C, L] or [N, C, H, W]) is supported",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
+    if ((st = need_f32(cv, w, "weight")) || (b && (st = need_f32(cv, b, "bias"))))
+        return st;
+    if (w->shape.rank != r)
+        return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
+                       quanta_shape_format(&w->shape, buf, sizeof buf),
+                       r == 3 ? "[C, O/group, K]" : "[C, O/group, KH, KW]");
+    /* weight [C, O/g, KH, KW]: the input's channels first */
+    int64_t c = x->shape.dims[1], og = w->shape.dims[1];
+    int64_t kh = r == 4 ? w->shape.dims[2] : 1, kw = w->shape.dims[r - 1];
+    if (group < 1 || c % group != 0 || w->shape.dims[0] != c || og < 1 || kh < 1 || kw < 1 ||
+        kh > MAX_WINDOW || kw > MAX_WINDOW)
+        return cv_fail(cv, "weight '%s' %s does not fit input channels %lld with group %lld",
+                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)c,
+                       (long long)group);
+    const int64_t o = og * group, cg = c / group;
+    if (b && (b->shape.rank != 1 || b->shape.dims[0] != o))
+        return cv_fail(cv, "bias '%s' has shape %s but [%lld] is needed", b->name,
+                       quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
+    int ks[2], strides[2], dil[2], pads[4], outpad[2] = {0, 0}, outshape[2] = {0, 0};
+    const char *auto_pad;
+    if ((st = window_ints(cv, "kernel_shape", spatial, 0, 1, MAX_WINDOW, ks)) ||
+        (st = window_ints(cv, "strides", spatial, 1, 1, MAX_WINDOW, strides)) ||
+        (st = window_ints(cv, "dilations", spatial, 1, 1, MAX_WINDOW, dil)) ||
+        (st = window_ints(cv, "pads", spatial, 0, 0, MAX_WINDOW, pads)) ||
+        (st = window_ints(cv, "output_padding", spatial, 0, 0, MAX_WINDOW, outpad)) ||
+        (st = window_ints(cv, "output_shape", spatial, 0, 1, 1 << 24, outshape)) ||
+        (st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)))
+        return st;
+    if (ks[0] && (ks[0] != kh || ks[1] != kw))
+        return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
+                       quanta_shape_format(&w->shape, buf, sizeof buf));
+    if (r == 3)
+        outpad[0] = 0, outshape[0] = outshape[1] ? 1 : 0;
+    const int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
+    const int64_t k_hw[2] = {kh, kw};
+    bool same = strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0;
+    if (!same && strcmp(auto_pad, "VALID") != 0 && strcmp(auto_pad, "NOTSET") != 0)
+        return cv_fail(cv, "attribute 'auto_pad' '%s' is not supported", auto_pad);
+    if (strcmp(auto_pad, "VALID") == 0)
+        memset(pads, 0, sizeof pads);
+    for (int i = 0; i < 2; i++) {
+        if (outpad[i] >= strides[i] && outpad[i] >= dil[i])
+            return cv_fail(cv, "output_padding %d is not smaller than the stride or the "
+                               "dilation",
+                           outpad[i]);
+        /* output_shape (or SAME: input times stride) fixes the total padding */
+        int64_t full = strides[i] * (in_hw[i] - 1) + outpad[i] + dil[i] * (k_hw[i] - 1) + 1;
+        int64_t want = outshape[i] ? outshape[i] : same ? in_hw[i] * strides[i] : -1;
+        if (want > 0) {
+            /* as ONNX's reference: a negative total extends the output
+             * (floor halves; SAME_UPPER puts the larger half at the end) */
+            int64_t total = full - want;
+            if (total < -MAX_WINDOW || total > MAX_WINDOW)
+                return cv_fail(cv, "an output of %lld is too far from the %lld the window gives",
+                               (long long)want, (long long)full);
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            bool upper = strcmp(auto_pad, "SAME_UPPER") == 0;
+            pads[i] = (int)(upper ? half : total - half);
+            pads[i + 2] = (int)(total - pads[i]);
+        }
+    }
+    int64_t out_hw[2], conv_pads[4], crop[4];
+    for (int i = 0; i < 2; i++) {
+        int64_t extent = dil[i] * (k_hw[i] - 1);
+        out_hw[i] = strides[i] * (in_hw[i] - 1) + outpad[i] + extent + 1 - pads[i] - pads[i + 2];
+        if (out_hw[i] < 1)
+            return cv_fail(cv, "its pads leave no output");
+        /* on the upsampled input (strides[i] - 1 zeros after the last
+         * element too, hence the correction at the end) */
+        int64_t begin = extent - pads[i];
+        int64_t end = extent - pads[i + 2] + outpad[i] - (strides[i] - 1);
+        conv_pads[i] = begin > 0 ? begin : 0;
+        conv_pads[i + 2] = end > 0 ? end : 0;
+        crop[i] = begin < 0 ? -begin : 0;
+        crop[i + 2] = end < 0 ? -end : 0;
+        if (conv_pads[i] > MAX_WINDOW || conv_pads[i + 2] > MAX_WINDOW)
+            return cv_fail(cv, "padding larger than %d is not supported", MAX_WINDOW);
+    }
+
+    int perm[4], qx;
+    cv_perm_nhwc(perm);
+    if ((st = r == 4 ? cv_materialize(cv, x, perm, &qx) : window_input_2d(cv, x, &qx)))
+        return st;
+    if ((strides[0] > 1 || strides[1] > 1) && (st = insert_zeros(cv, &qx, strides[0], strides[1])))
+        return st;
+    if ((crop[0] || crop[1] || crop[2] || crop[3]) && (st = crop_hw(cv, &qx, crop)))
+        return st;
+    /* [C, O/g, KH, KW] -> [O, KH, KW, C/g], flipped in space */
+    const float *src = w->data;
+    float *dst = malloc((size_t)w->numel * sizeof *dst + 1);
+    if (!dst)
+        return cv_nomem(cv);
+    for (int64_t g = 0; g < group; g++)
+        for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t oi = 0; oi < og; oi++)
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        dst[(((g * og + oi) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)) * cg + ci] =
+                            src[(((g * cg + ci) * og + oi) * kh + i) * kw + j];
+    struct quanta_shape ws = {.rank = 4, .dims = {o, kh, kw, cg}};
+    int qw = cv_const_value(cv, cv->node->inputs[1], dst, &ws);
+    free(dst);
+    if (qw < 0)
+        return cv_nomem(cv);
+    int qb = -1;
+    if (b) {
+        struct quanta_shape bs = {.rank = 1, .dims = {o}};
+        if ((qb = cv_const_value(cv, cv->node->inputs[2], b->data, &bs)) < 0)
+            return cv_nomem(cv);
+    }
+    int ins[3] = {qx, qw, qb}, n;
+    if (r == 3) {
+        if ((st = window_emit_1d(cv, x, GRAPH_OP_CONV2D, ins, 3, out_hw[1], o, &n)))
+            return st;
+    } else {
+        struct cv_value out = *x;
+        out.shape.dims[1] = o;
+        out.shape.dims[2] = out_hw[0];
+        out.shape.dims[3] = out_hw[1];
+        cv_perm_nhwc(out.perm);
+        out.flat = false;
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &out.q, &n)) ||
+            (st = def_new(cv, &out)))
+            return st;
+    }
+    struct graph_attrs *a = &cv->g->nodes[n].attrs;
+    a->strides[0] = a->strides[1] = 1;
+    a->dilations[0] = dil[0], a->dilations[1] = dil[1];
+    for (int i = 0; i < 4; i++)
+        a->pads[i] = (int)conv_pads[i];
+    a->groups = (int)group;
+    return QUANTA_OK;
+}
+
 /* ---- Gemm, MatMul -------------------------------------------------------- */
 
 /* dense of x (rank 2) with weight wt [O, K] (ONNX column order) and
@@ -3429,6 +3664,7 @@ enum quanta_status cv_convert_node(struct cv *cv)
         enum quanta_status (*fn)(struct cv *cv);
     } table[] = {
         {"Conv", op_conv},
+        {"ConvTranspose", op_conv_transpose},
         {"Gemm", op_gemm},
         {"MatMul", op_matmul},
         {"Relu", op_simple},

@@ -11,7 +11,9 @@
  * NCHW tensor (columns held in NHWC order) concatenated and reshaped, whose
  * readers must see ONNX's column order (a wrong answer once); 1-D Conv and
  * pools on [N, C, L] (padding, stride, dilation, groups, ceil mode) run as
- * 2-D of height 1, and 2-D average pools that count their padding.
+ * 2-D of height 1, and 2-D average pools that count their padding;
+ * transposed convolutions (stride, padding, output_padding, groups,
+ * dilation, a 1x1 whose pads crop, 1-D) as zeros inserted, then conv2d.
  * Each imports, matches PyTorch within 1e-4 of the largest |output| on
  * NCHW data given as the framework keeps it, and quantizes to an int8
  * model of at least 25 dB output SQNR against its float one. */
@@ -71,6 +73,83 @@ END_TEST
 START_TEST(test_avg_pool_counting_padding)
 {
     check_model("poolpad", "avg_pool2d", 1e-4);
+}
+END_TEST
+
+START_TEST(test_conv_transpose)
+{
+    check_model("deconv", "conv2d", 1e-4);
+}
+END_TEST
+
+/* max |got - want| / max |want| where got may hold a 4-D output NHWC
+ * (quanta's layout for them) and want is ONNX's NCHW. */
+static double rel_diff_nchw(const char *got_path, const char *want_path)
+{
+    struct dataset *a, *b;
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(a->n_samples, b->n_samples);
+    const struct quanta_shape *sa = &a->sample_shape, *sb = &b->sample_shape;
+    int64_t per = quanta_shape_numel(sb), n = a->n_samples * per;
+    ck_assert_int_eq(quanta_shape_numel(sa), per);
+    bool nhwc = !quanta_shape_equal(sa, sb);
+    if (nhwc) /* [H, W, C] against [C, H, W] */
+        ck_assert(sa->rank == 3 && sb->rank == 3 && sa->dims[2] == sb->dims[0] &&
+                  sa->dims[0] == sb->dims[1] && sa->dims[1] == sb->dims[2]);
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    ck_assert(x && y);
+    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
+    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
+    double diff = 0.0, peak = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t got = i;
+        if (nhwc) {
+            int64_t c = sb->dims[0], hw = sb->dims[1] * sb->dims[2], k = i % per;
+            got = i - k + (k % hw) * c + k / hw;
+        }
+        diff = fmax(diff, fabs((double)x[got] - (double)y[i]));
+        peak = fmax(peak, fabs((double)y[i]));
+    }
+    free(x), free(y);
+    dataset_close(a), dataset_close(b);
+    return diff / peak;
+}
+
+/* ONNX's own Conv and ConvTranspose node tests with the weight made an
+ * initializer (tests/fixtures/onnx/weights, scripts/gen_const_weight_cases.py):
+ * pads, auto_pad, output_shape, output_padding, dilations, 1-D. */
+START_TEST(test_onnx_conv_cases)
+{
+    static const char *const cases[] = {
+        "basic_conv_with_padding", "basic_conv_without_padding", "conv_with_autopad_same",
+        "conv_with_strides_and_asymmetric_padding", "conv_with_strides_no_padding",
+        "conv_with_strides_padding", "convtranspose", "convtranspose_1d",
+        "convtranspose_autopad_same", "convtranspose_dilations", "convtranspose_kernel_shape",
+        "convtranspose_output_shape", "convtranspose_pad", "convtranspose_pads",
+        "convtranspose_with_kernel"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[160];
+        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.onnx", cases[i]);
+        char *onnx = strdup(ts_src_path(rel));
+        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.input.npy", cases[i]);
+        char *in = strdup(ts_src_path(rel));
+        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.output.npy", cases[i]);
+        char *want = strdup(ts_src_path(rel));
+        char *model = cf_tmp("weights.safetensors"), *got = cf_tmp("weights.out.npy");
+        char *errout = NULL;
+        int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+        ck_assert_msg(rc == 0, "%s: import exited %d: %s", cases[i], rc, errout);
+        free(errout);
+        rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+        ck_assert_msg(rc == 0, "%s: run exited %d: %s", cases[i], rc, errout);
+        free(errout);
+        double d = rel_diff_nchw(got, want);
+        ck_assert_msg(d <= 1e-5, "%s: max |quanta - ONNX| / max |ONNX| = %g", cases[i], d);
+        free(onnx), free(in), free(want), free(model), free(got);
+    }
 }
 END_TEST
 
@@ -168,6 +247,8 @@ Suite *suite_cli_import_ops(void)
     tcase_add_test(tc, test_flattened_nchw_concat_reshape);
     tcase_add_test(tc, test_conv_pool_1d);
     tcase_add_test(tc, test_avg_pool_counting_padding);
+    tcase_add_test(tc, test_conv_transpose);
+    tcase_add_test(tc, test_onnx_conv_cases);
     tcase_add_test(tc, test_squeeze_excitation);
     tcase_add_test(tc, test_channel_shuffle);
     tcase_add_test(tc, test_layer_norm_gelu);
