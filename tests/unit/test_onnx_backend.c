@@ -723,6 +723,9 @@ static const char *const must_pass[] = {
     "pytorch-converted/test_Conv1d_pad1",
     "pytorch-converted/test_Conv1d_pad2",
     "pytorch-converted/test_Conv1d_stride",
+    "pytorch-converted/test_ConvTranspose2d",
+    "pytorch-converted/test_ConvTranspose2d_no_bias",
+    "pytorch-operator/test_operator_convtranspose",
 };
 
 START_TEST(test_backend_data)
