@@ -20,6 +20,15 @@ x FLOAT [N, 5, 6]:
                    the output: not the exact pattern, the operators stay
 
 each with <name>.input.npy and <name>.output.npy (NumPy, float64).
+
+And the unsigned inputs:
+
+    types_u16   x UINT16 [N, 5] -> Cast FLOAT -> Mul, Add (values up to
+                65535: exact in float32)
+    types_u32   ids UINT32 [N, 3] -> Cast INT64 -> Gather of a [40, 4]
+    types_u64   table -> ReduceSum over the ids; the UINT64 one also with
+                types_u64.big.npy, whose sample 2 holds 2^63 (no id)
+
 Random weights, seed 0.
 
 Usage: /usr/bin/python3 scripts/export_onnx_types.py [--out tests/fixtures/onnx/types]
@@ -111,6 +120,48 @@ def main():
             y = y + d
         np.save(os.path.join(args.out, name + ".input.npy"), x)
         np.save(os.path.join(args.out, name + ".output.npy"), y.astype(np.float32))
+
+    w = (rng.standard_normal(5) * 1e-3).astype(np.float32)
+    bb = (rng.standard_normal(5)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["xf", "w"], ["xw"]),
+         helper.make_node("Add", ["xw", "b"], ["y"])],
+        "types_u16", [helper.make_tensor_value_info("x", TensorProto.UINT16, ["N", 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bb, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="export_onnx_types.py")
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(args.out, "types_u16.onnx"))
+    x = rng.integers(0, 65536, [4, 5]).astype(np.uint16)
+    x[0, 0] = 65535
+    y = (x.astype(np.float32) * w + bb).astype(np.float32)
+    np.save(os.path.join(args.out, "types_u16.input.npy"), x)
+    np.save(os.path.join(args.out, "types_u16.output.npy"), y)
+
+    table = rng.standard_normal([40, 4]).astype(np.float32)
+    for name, onnx_type, np_type in (("types_u32", TensorProto.UINT32, np.uint32),
+                                     ("types_u64", TensorProto.UINT64, np.uint64)):
+        graph = helper.make_graph(
+            [helper.make_node("Cast", ["ids"], ["i64"], to=TensorProto.INT64),
+             helper.make_node("Gather", ["table", "i64"], ["rows"], axis=0),
+             helper.make_node("ReduceSum", ["rows"], ["y"], axes=[1], keepdims=0)],
+            name, [helper.make_tensor_value_info("ids", onnx_type, ["N", 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+            [numpy_helper.from_array(table, "table")])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)],
+                                  producer_name="export_onnx_types.py")
+        onnx.checker.check_model(model)
+        onnx.save(model, os.path.join(args.out, name + ".onnx"))
+        ids = rng.integers(0, 40, [4, 3]).astype(np_type)
+        np.save(os.path.join(args.out, name + ".input.npy"), ids)
+        np.save(os.path.join(args.out, name + ".output.npy"),
+                table.astype(np.float64)[ids.astype(np.int64)].sum(axis=1).astype(np.float32))
+        if np_type == np.uint64:
+            big = ids.copy()
+            big[2, 1] = np.uint64(1) << np.uint64(63)
+            np.save(os.path.join(args.out, name + ".big.npy"), big)
 
 
 if __name__ == "__main__":

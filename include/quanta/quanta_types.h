@@ -46,7 +46,10 @@ struct quanta_error {
     X(I32, "I32", 4)                                                           \
     X(I64, "I64", 8)                                                           \
     X(BOOL, "BOOL", 1)                                                         \
-    X(I4, "I4", 1)
+    X(I4, "I4", 1)                                                             \
+    X(U16, "U16", 2)                                                           \
+    X(U32, "U32", 4)                                                           \
+    X(U64, "U64", 8)
 
 enum quanta_dtype {
     QUANTA_DTYPE_INVALID = 0,

@@ -136,6 +136,9 @@ void quanta_convert_to_f32(enum quanta_dtype dtype, const void *src, float *dst,
         case QUANTA_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); dst[i] = (float)v; break; }
         case QUANTA_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); dst[i] = (float)v; break; }
         case QUANTA_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); dst[i] = (float)v; break; }
+        case QUANTA_U16: { uint16_t v; memcpy(&v, p + 2 * i, 2); dst[i] = (float)v; break; }
+        case QUANTA_U32: { uint32_t v; memcpy(&v, p + 4 * i, 4); dst[i] = (float)v; break; }
+        case QUANTA_U64: { uint64_t v; memcpy(&v, p + 8 * i, 8); dst[i] = (float)v; break; }
         case QUANTA_I4: dst[i] = (float)quanta_i4_get(src, (int64_t)i); break; /* one row */
         default: dst[i] = 0.0f; break;
         }

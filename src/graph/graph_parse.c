@@ -193,11 +193,14 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
         dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
         if (dtype == QUANTA_DTYPE_INVALID)
             return pfail(p, "\"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
-                            "\"U8\", \"I8\", \"I16\", \"BOOL\", \"I32\" or \"I64\"");
+                            "\"U8\", \"I8\", \"U16\", \"I16\", \"BOOL\", \"I32\", "
+                            "\"I64\", \"U32\" or \"U64\"");
     }
-    /* every declared type but the ids' is computed as float */
-    enum quanta_dtype value_dtype =
-        dtype == QUANTA_I32 || dtype == QUANTA_I64 ? dtype : QUANTA_F32;
+    /* every declared type but the ids' is computed as float; U32 and U64
+     * ids are held as I64 (a U64 id above 2^63 - 1 is refused as read) */
+    enum quanta_dtype value_dtype = dtype == QUANTA_I32 || dtype == QUANTA_I64 ? dtype
+                                    : dtype == QUANTA_U32 || dtype == QUANTA_U64 ? QUANTA_I64
+                                                                                 : QUANTA_F32;
     int v;
     if ((st = add_value(p, name, GRAPH_VALUE_INPUT, value_dtype, &shape, &v)))
         return st;

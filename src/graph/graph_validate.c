@@ -107,8 +107,11 @@ static enum quanta_status check_inputs(const struct graph *g, const char *source
                                    source, v->name, quanta_shape_format(&v->shape, buf, sizeof buf));
         }
         enum quanta_dtype dd = in->data_dtype;
+        bool id_data = dd == QUANTA_I32 || dd == QUANTA_I64 || dd == QUANTA_U32 ||
+                       dd == QUANTA_U64;
         if (dd != QUANTA_DTYPE_INVALID && dd != v->dtype &&
-            !(v->dtype == QUANTA_F32 && dd != QUANTA_I32 && dd != QUANTA_I64))
+            !(v->dtype == QUANTA_F32 && !id_data) &&
+            !(v->dtype == QUANTA_I64 && (dd == QUANTA_U32 || dd == QUANTA_U64)))
             return quanta_fail(err, QUANTA_ERR_INPUT, "%s: input '%s' declares %s data but its "
                                                       "value has dtype %s",
                                source, v->name, quanta_dtype_name(dd),

@@ -757,10 +757,15 @@ static enum quanta_status add_inputs(struct cv *cv, struct onnx_import_info *inf
         case ONNX_UINT8: data = QUANTA_U8; break;
         case ONNX_INT8: data = QUANTA_I8; break;
         case ONNX_INT16: data = QUANTA_I16; break;
+        case ONNX_UINT16: data = QUANTA_U16; break;
+        /* ids wider than I32: held as I64, the declared type kept */
+        case ONNX_UINT32: dtype = QUANTA_I64, data = QUANTA_U32; break;
+        case ONNX_UINT64: dtype = QUANTA_I64, data = QUANTA_U64; break;
         case ONNX_BOOL: data = QUANTA_BOOL; break;
         default:
             return cv_fail(cv, "input '%s' has element type %s; FLOAT, DOUBLE, FLOAT16, BFLOAT16, "
-                               "UINT8, INT8, INT16, BOOL, INT32 or INT64 is needed",
+                               "UINT8, INT8, UINT16, INT16, BOOL, INT32, INT64, UINT32 or UINT64 "
+                               "is needed",
                            in->name, onnx_data_type_name(in->elem_type));
         }
         if (!in->has_shape || in->rank < 1)

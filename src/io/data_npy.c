@@ -32,7 +32,8 @@ static const struct {
     {"<i1", QUANTA_I8},  {"=i1", QUANTA_I8},  {"<i4", QUANTA_I32}, {"=i4", QUANTA_I32},
     {"<i8", QUANTA_I64}, {"=i8", QUANTA_I64}, {"<f2", QUANTA_F16}, {"=f2", QUANTA_F16},
     {"<i2", QUANTA_I16}, {"=i2", QUANTA_I16}, {"|b1", QUANTA_BOOL}, {"<b1", QUANTA_BOOL},
-    {"=b1", QUANTA_BOOL},
+    {"=b1", QUANTA_BOOL}, {"<u2", QUANTA_U16}, {"=u2", QUANTA_U16}, {"<u4", QUANTA_U32},
+    {"=u4", QUANTA_U32},  {"<u8", QUANTA_U64},  {"=u8", QUANTA_U64},
 };
 
 const char *io_npy_descr(enum quanta_dtype dtype)
@@ -47,6 +48,9 @@ const char *io_npy_descr(enum quanta_dtype dtype)
     case QUANTA_F16: return "<f2";
     case QUANTA_I16: return "<i2";
     case QUANTA_BOOL: return "|b1";
+    case QUANTA_U16: return "<u2";
+    case QUANTA_U32: return "<u4";
+    case QUANTA_U64: return "<u8";
     default: return NULL;
     }
 }

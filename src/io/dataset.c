@@ -159,6 +159,9 @@ static double raw_integer(enum quanta_dtype dtype, const unsigned char *p, size_
     case QUANTA_I16: { int16_t v; memcpy(&v, p + 2 * i, 2); return v; }
     case QUANTA_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
     case QUANTA_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
+    case QUANTA_U16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return v; }
+    case QUANTA_U32: { uint32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+    case QUANTA_U64: { uint64_t v; memcpy(&v, p + 8 * i, 8); return (double)v; }
     default: return 0;
     }
 }
@@ -234,6 +237,24 @@ enum quanta_status dataset_read_i64(struct dataset *ds, int64_t start, int64_t c
             case QUANTA_I64:
                 memcpy(&dst[i], p + 8 * i, 8);
                 break;
+            case QUANTA_U64: {
+                uint64_t v;
+                memcpy(&v, p + 8 * i, 8);
+                if (v > (uint64_t)INT64_MAX)
+                    return quanta_fail(err, QUANTA_ERR_INPUT,
+                                       "%s: sample %" PRId64 " element %zu is %" PRIu64
+                                       ", above the largest id (2^63 - 1)",
+                                       ds->path, start + done + (int64_t)(i / impl->sample_numel),
+                                       i % impl->sample_numel, v);
+                dst[i] = (int64_t)v;
+                break;
+            }
+            case QUANTA_U32: {
+                uint32_t v;
+                memcpy(&v, p + 4 * i, 4);
+                dst[i] = v;
+                break;
+            }
             case QUANTA_F32:
             case QUANTA_F64:
             case QUANTA_F16:

@@ -22,11 +22,13 @@ static bool converts_exactly(enum quanta_dtype from, enum quanta_dtype to)
         return true;
     switch (to) {
     case QUANTA_F64:
-        return from != QUANTA_I64;
+        return from != QUANTA_I64 && from != QUANTA_U64;
     case QUANTA_F16:
     case QUANTA_BF16:
     case QUANTA_I16:
         return from == QUANTA_U8 || from == QUANTA_I8;
+    case QUANTA_U16:
+        return from == QUANTA_U8;
     default:
         return false;
     }

@@ -7,7 +7,10 @@
  * model quantizes (the normalizations and the cast stay float).
  * A LayerNorm written out as opset-13 exporters do becomes one layer_norm
  * node; the same with an intermediate read elsewhere keeps its operators;
- * both match NumPy within 1e-5 of the largest output. */
+ * both match NumPy within 1e-5 of the largest output.
+ * UINT16 values (up to 65535, exact in float) and UINT32/UINT64 ids import
+ * declared as such (U16, U32, U64), match NumPy, and round-trip the model
+ * file; a UINT64 id of 2^63 is refused with the file, sample and element. */
 #include "cli/cli_fixture.h"
 
 #define FX "tests/fixtures/onnx/types/"
@@ -93,6 +96,52 @@ START_TEST(test_decomposed_layer_norm_shared_kept)
 }
 END_TEST
 
+/* name's model imports declaring `declared`, and its run on name.input.npy
+ * equals NumPy's within tolerance. */
+static void check_unsigned(const char *name, const char *declared, double tolerance)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, FX "%s.onnx", name);
+    char *onnx = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.input.npy", name);
+    char *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, FX "%s.output.npy", name);
+    char *want = strdup(ts_src_path(rel));
+    char *model = cf_tmp("unsigned.safetensors"), *got = cf_tmp("unsigned.out.npy");
+    char *out = NULL, *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
+    free(errout);
+    cJSON *doc = cf_run_json(cf_args("inspect %s --json", model), 0);
+    const cJSON *inputs =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "graph"), "inputs");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(inputs, 0), "dtype");
+    ck_assert_msg(cJSON_IsString(dt) && strcmp(dt->valuestring, declared) == 0,
+                  "%s: the input is not declared %s", name, declared);
+    cJSON_Delete(doc);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), &out, &errout);
+    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
+    free(out), free(errout);
+    double d = cf_max_rel_diff(got, want);
+    ck_assert_msg(d <= tolerance, "%s: max |quanta - NumPy| / max |NumPy| = %g", name, d);
+    free(onnx), free(in), free(want), free(model), free(got);
+}
+
+START_TEST(test_unsigned_inputs)
+{
+    check_unsigned("types_u16", "U16", 0.0);
+    check_unsigned("types_u32", "U32", 1e-6);
+    check_unsigned("types_u64", "U64", 1e-6);
+    char *model = cf_tmp("unsigned.safetensors");
+    char *big = strdup(ts_src_path(FX "types_u64.big.npy"));
+    char want[512];
+    snprintf(want, sizeof want, "%s: sample 2 element 1 is 9223372036854775808, above the "
+                                "largest id", big);
+    cf_expect_input_error(cf_args("run %s --data %s", model, big), want);
+    free(model), free(big);
+}
+END_TEST
+
 Suite *suite_cli_import_types(void);
 Suite *suite_cli_import_types(void)
 {
@@ -102,6 +151,7 @@ Suite *suite_cli_import_types(void)
     tcase_add_test(tc, test_u8_input_model);
     tcase_add_test(tc, test_decomposed_layer_norm_fused);
     tcase_add_test(tc, test_decomposed_layer_norm_shared_kept);
+    tcase_add_test(tc, test_unsigned_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -167,6 +167,9 @@ static enum quanta_dtype quanta_of(int data_type)
     case ONNX_INT32: return QUANTA_I32;
     case ONNX_INT64: return QUANTA_I64;
     case ONNX_BOOL: return QUANTA_BOOL;
+    case ONNX_UINT16: return QUANTA_U16;
+    case ONNX_UINT32: return QUANTA_U32;
+    case ONNX_UINT64: return QUANTA_U64;
     default: return QUANTA_DTYPE_INVALID;
     }
 }
@@ -726,6 +729,8 @@ static const char *const must_pass[] = {
     "pytorch-converted/test_ConvTranspose2d",
     "pytorch-converted/test_ConvTranspose2d_no_bias",
     "pytorch-operator/test_operator_convtranspose",
+    "node/test_max_uint16",
+    "node/test_min_uint16",
 };
 
 START_TEST(test_backend_data)
