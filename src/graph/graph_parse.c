@@ -191,7 +191,7 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
     if (dt) {
         dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
-        if (dtype == QUANTA_DTYPE_INVALID)
+        if (dtype == QUANTA_DTYPE_INVALID || dtype == QUANTA_I4) /* I4: tables only */
             return pfail(p, "\"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
                             "\"U8\", \"I8\", \"U16\", \"I16\", \"BOOL\", \"I32\", "
                             "\"I64\", \"U32\" or \"U64\"");

@@ -249,9 +249,15 @@ START_TEST(input_rejects_other_dtypes)
 {
     struct graph g;
     struct quanta_error err = {0};
-    FX_ASSERT_FAILS(relu_graph(&g, "", "{'name': 'x', 'shape': [1], 'dtype': 'U16'}", &err), err,
-                    "m.st: input 'x': \"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
-                    "\"U8\", \"I8\", \"I16\", \"BOOL\", \"I32\" or \"I64\"");
+    static const char *const refused[] = {"I4", "X9", ""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char input[96];
+        snprintf(input, sizeof input, "{'name': 'x', 'shape': [1], 'dtype': '%s'}", refused[i]);
+        FX_ASSERT_FAILS(relu_graph(&g, "", input, &err), err,
+                        "m.st: input 'x': \"dtype\" must be \"F32\", \"F16\", \"BF16\", "
+                        "\"F64\", \"U8\", \"I8\", \"U16\", \"I16\", \"BOOL\", \"I32\", "
+                        "\"I64\", \"U32\" or \"U64\"");
+    }
 }
 END_TEST
 
