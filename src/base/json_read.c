@@ -55,7 +55,7 @@ static void *take(struct reader *r, size_t size, size_t align)
         return p;
     bool own = size > BLOCK_SIZE / 4;
     size_t want = own ? size + align : BLOCK_SIZE;
-    struct json_block *b = r->alloc(sizeof *b + want);
+    struct json_block *b = want < SIZE_MAX - sizeof *b ? r->alloc(sizeof *b + want) : NULL;
     if (!b) {
         fail(r, JSON_ERR_NOMEM, r->pos);
         return NULL;

@@ -618,7 +618,7 @@ enum quanta_status graph_parse(struct graph *g, const char *json, const struct s
     enum quanta_status st;
 
     memset(g, 0, sizeof *g);
-    enum json_error jerr = json_parse(&doc, json, strlen(json), NULL);
+    enum json_error jerr = json_parse(&doc, json, json ? strlen(json) : 0, NULL);
     if (jerr == JSON_ERR_NOMEM)
         return nomem(&p);
     if (jerr != JSON_OK)
