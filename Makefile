@@ -240,12 +240,13 @@ $(PIC)/libquanta-rt.syms: $(API_RT_HDRS) Makefile
 $(PIC)/%.map: $(PIC)/%.syms
 	{ echo '{ global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } > $@
 
-# $(call lib_rules,name,objects)
+# $(call lib_rules,name,objects,description,libraries): the libraries are
+# what the shared library links and what the .pc gives for static linking.
 define lib_rules
-$(DIST)/$(1).so.$(SONAME_VERSION): $(2) $(PIC)/$(1).map
+$(DIST)/$(1).so.$(SONAME_VERSION): $(2) $(PIC)/$(1).map Makefile
 	@mkdir -p $$(dir $$@)
 	$$(CC) -shared -o $$@ -Wl,-soname,$(1).so.$(SOVERSION) -Wl,--version-script=$(PIC)/$(1).map \
-	  -Wl,--no-undefined $(2) $$(LDLIBS)
+	  -Wl,--no-undefined $(2) $(4)
 	ln -sf $(1).so.$(SONAME_VERSION) $(DIST)/$(1).so.$(SOVERSION)
 	ln -sf $(1).so.$(SOVERSION) $(DIST)/$(1).so
 $(DIST)/$(1).a: $(2) $(PIC)/$(1).syms
@@ -261,8 +262,9 @@ $(DIST)/$(1:lib%=%).pc: Makefile
 	  'Libs: -L$$$${libdir} -l$(1:lib%=%)' 'Libs.private: $(4)' \
 	  'Cflags: -I$$$${includedir}' > $$@
 endef
+# libquanta-rt reads the model's JSON with src/base/json_read.c: no cJSON.
 $(eval $(call lib_rules,libquanta,$(LIB_SRC:%.c=$(PIC)/%.o),quanta model quantization and runtime,-lcjson -lz -lm -pthread))
-$(eval $(call lib_rules,libquanta-rt,$(RT_SRC:%.c=$(PIC)/%.o),quanta model runtime,-lcjson -lm -pthread))
+$(eval $(call lib_rules,libquanta-rt,$(RT_SRC:%.c=$(PIC)/%.o),quanta model runtime,-lm -pthread))
 # (the .pc files depend on PREFIX: install rewrites them)
 
 install: $(BIN) $(LIBS_OUT)

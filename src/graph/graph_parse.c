@@ -4,7 +4,9 @@
  * level is checked here: keys, types, names resolving to earlier values. */
 #include "graph/graph_internal.h"
 
-#include <cJSON.h>
+#include "base/json_read.h"
+
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -40,39 +42,39 @@ static enum quanta_status nomem(struct parser *p)
 
 /* obj must be an object whose keys are all in allowed (NULL-terminated)
  * and appear once. */
-static enum quanta_status check_keys(struct parser *p, const cJSON *obj, const char *what,
-                                     const char *const *allowed)
+static enum quanta_status check_keys(struct parser *p, const struct json_node *obj,
+                                     const char *what, const char *const *allowed)
 {
-    if (!cJSON_IsObject(obj))
+    if (!json_is_object(obj))
         return pfail(p, "%s must be an object", what);
-    for (const cJSON *it = obj->child; it; it = it->next) {
+    for (const struct json_node *it = obj->child; it; it = it->next) {
         bool known = false;
         for (size_t i = 0; allowed[i] && !known; i++)
-            known = strcmp(it->string, allowed[i]) == 0;
+            known = strcmp(it->key, allowed[i]) == 0;
         if (!known)
-            return pfail(p, "unknown key '%s' in %s", it->string, what);
-        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                return pfail(p, "key '%s' appears twice in %s", it->string, what);
+            return pfail(p, "unknown key '%s' in %s", it->key, what);
+        for (const struct json_node *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->key, it->key) == 0)
+                return pfail(p, "key '%s' appears twice in %s", it->key, what);
     }
     return QUANTA_OK;
 }
 
-static bool json_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+static bool json_int(const struct json_node *item, int64_t min, int64_t max, int64_t *out)
 {
-    if (!cJSON_IsNumber(item))
+    if (!json_is_number(item))
         return false;
-    double d = item->valuedouble;
+    double d = item->number;
     if (!(d == floor(d) && d >= (double)min && d <= (double)max))
         return false;
     *out = (int64_t)d;
     return true;
 }
 
-static const char *json_string(const cJSON *obj, const char *key)
+static const char *json_string(const struct json_node *obj, const char *key)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(item) ? item->valuestring : NULL;
+    const struct json_node *item = json_member(obj, key);
+    return json_is_string(item) ? item->string : NULL;
 }
 
 /* Adds a value, rejecting a name already in use. */
@@ -87,47 +89,48 @@ static enum quanta_status add_value(struct parser *p, const char *name,
 }
 
 /* A JSON list of up to QUANTA_MAX_RANK integers in [min, max]. */
-static bool json_int_list(const cJSON *arr, int64_t min, int64_t max, int64_t *out, int *n)
+static bool json_int_list(const struct json_node *arr, int64_t min, int64_t max, int64_t *out,
+                          int *n)
 {
-    if (!cJSON_IsArray(arr))
+    if (!json_is_array(arr))
         return false;
-    int count = cJSON_GetArraySize(arr);
+    size_t count = json_size(arr);
     if (count > QUANTA_MAX_RANK)
         return false;
     int i = 0;
-    for (const cJSON *it = arr->child; it; it = it->next)
+    for (const struct json_node *it = arr->child; it; it = it->next)
         if (!json_int(it, min, max, &out[i++]))
             return false;
-    *n = count;
+    *n = (int)count;
     return true;
 }
 
 /* A JSON list of at least one number, as floats (caller frees). */
-static enum quanta_status json_float_list(struct parser *p, const cJSON *arr, const char *what,
-                                          float **out, int *n)
+static enum quanta_status json_float_list(struct parser *p, const struct json_node *arr,
+                                          const char *what, float **out, int *n)
 {
-    int count = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
-    if (count < 1)
+    size_t count = json_is_array(arr) ? json_size(arr) : 0;
+    if (count < 1 || count > INT_MAX)
         return pfail(p, "%s must be a list of numbers", what);
-    float *list = malloc((size_t)count * sizeof *list);
+    float *list = malloc(count * sizeof *list);
     if (!list)
         return nomem(p);
     int i = 0;
-    for (const cJSON *it = arr->child; it; it = it->next) {
-        if (!cJSON_IsNumber(it)) {
+    for (const struct json_node *it = arr->child; it; it = it->next) {
+        if (!json_is_number(it)) {
             free(list);
             return pfail(p, "%s must be a list of numbers", what);
         }
-        list[i++] = (float)it->valuedouble;
+        list[i++] = (float)it->number;
     }
     *out = list;
-    *n = count;
+    *n = (int)count;
     return QUANTA_OK;
 }
 
 /* ---- inputs ---- */
 
-static enum quanta_status parse_normalize(struct parser *p, const cJSON *obj,
+static enum quanta_status parse_normalize(struct parser *p, const struct json_node *obj,
                                           struct graph_input *in)
 {
     static const char *const keys[] = {"scale", "mean", "std", NULL};
@@ -139,14 +142,14 @@ static enum quanta_status parse_normalize(struct parser *p, const cJSON *obj,
         return st;
     in->has_normalize = true;
     nz->scale = 1;
-    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
+    const struct json_node *scale = json_member(obj, "scale");
     if (scale) {
-        if (!cJSON_IsNumber(scale))
+        if (!json_is_number(scale))
             return pfail(p, "normalize scale must be a number");
-        nz->scale = scale->valuedouble;
+        nz->scale = scale->number;
     }
-    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(obj, "mean");
-    const cJSON *std = cJSON_GetObjectItemCaseSensitive(obj, "std");
+    const struct json_node *mean = json_member(obj, "mean");
+    const struct json_node *std = json_member(obj, "std");
     float *list;
     if (mean) {
         if ((st = json_float_list(p, mean, "normalize mean", &list, &nz->n_mean)))
@@ -170,7 +173,7 @@ static enum quanta_status parse_normalize(struct parser *p, const cJSON *obj,
     return nz->mean && nz->std ? QUANTA_OK : nomem(p);
 }
 
-static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int index)
+static enum quanta_status parse_input(struct parser *p, const struct json_node *obj, int index)
 {
     static const char *const keys[] = {"name", "shape", "dtype", "normalize", NULL};
     struct graph *g = p->g;
@@ -184,13 +187,13 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
         return pfail(p, "\"name\" must be a string");
     snprintf(p->where, sizeof p->where, "input '%s'", name);
     struct quanta_shape shape = {0};
-    if (!json_int_list(cJSON_GetObjectItemCaseSensitive(obj, "shape"), INT64_MIN / 2,
+    if (!json_int_list(json_member(obj, "shape"), INT64_MIN / 2,
                        INT64_MAX / 2, shape.dims, &shape.rank))
         return pfail(p, "\"shape\" must be a list of at most %d integers", QUANTA_MAX_RANK);
     enum quanta_dtype dtype = QUANTA_F32;
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(obj, "dtype");
+    const struct json_node *dt = json_member(obj, "dtype");
     if (dt) {
-        dtype = cJSON_IsString(dt) ? quanta_dtype_parse(dt->valuestring) : QUANTA_DTYPE_INVALID;
+        dtype = json_is_string(dt) ? quanta_dtype_parse(dt->string) : QUANTA_DTYPE_INVALID;
         if (dtype == QUANTA_DTYPE_INVALID || dtype == QUANTA_I4) /* I4: tables only */
             return pfail(p, "\"dtype\" must be \"F32\", \"F16\", \"BF16\", \"F64\", "
                             "\"U8\", \"I8\", \"U16\", \"I16\", \"BOOL\", \"I32\", "
@@ -208,7 +211,7 @@ static enum quanta_status parse_input(struct parser *p, const cJSON *obj, int in
     memset(in, 0, sizeof *in);
     in->value = v;
     in->data_dtype = dtype == value_dtype ? QUANTA_DTYPE_INVALID : dtype;
-    const cJSON *nz = cJSON_GetObjectItemCaseSensitive(obj, "normalize");
+    const struct json_node *nz = json_member(obj, "normalize");
     return nz ? parse_normalize(p, nz, in) : QUANTA_OK;
 }
 
@@ -240,7 +243,7 @@ static enum quanta_status add_tensors(struct parser *p, const struct st_file *fi
 
 /* ---- nodes ---- */
 
-static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
+static enum quanta_status parse_attr(struct parser *p, const struct json_node *item,
                                      enum graph_attr_id id, struct graph_attrs *a)
 {
     const struct graph_attr_info *info = &graph_attr_table[id];
@@ -295,7 +298,7 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
         }
         return QUANTA_OK;
     case ATTR_KIND_FLOAT:
-        if (!cJSON_IsNumber(item))
+        if (!json_is_number(item))
             return pfail(p, "attr '%s' must be a number", info->name);
         *(id == GRAPH_ATTR_ALPHA  ? &a->alpha
           : id == GRAPH_ATTR_BETA ? &a->beta
@@ -303,25 +306,26 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
           : id == GRAPH_ATTR_MIN  ? &a->min
           : id == GRAPH_ATTR_MAX  ? &a->max
           : id == GRAPH_ATTR_VALUE ? &a->value
-                                  : &a->epsilon) = (float)item->valuedouble;
+                                  : &a->epsilon) = (float)item->number;
         return QUANTA_OK;
     case ATTR_KIND_FLOAT_LIST: {
-        n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : 0;
-        if (n < 1 || n > QUANTA_MAX_RANK)
+        size_t count = json_is_array(item) ? json_size(item) : 0;
+        if (count < 1 || count > QUANTA_MAX_RANK)
             return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
                          QUANTA_MAX_RANK);
+        n = (int)count;
         int i = 0;
-        for (const cJSON *it = item->child; it; it = it->next) {
-            if (!cJSON_IsNumber(it))
+        for (const struct json_node *it = item->child; it; it = it->next) {
+            if (!json_is_number(it))
                 return pfail(p, "attr '%s' must be a list of 1 to %d numbers", info->name,
                              QUANTA_MAX_RANK);
-            a->scales[i++] = (float)it->valuedouble;
+            a->scales[i++] = (float)it->number;
         }
         a->n_scales = n;
         return QUANTA_OK;
     }
     case ATTR_KIND_ENUM: {
-        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        const char *s = json_is_string(item) ? item->string : "";
         for (int v = 0; graph_attr_enum_name(id, v); v++)
             if (strcmp(s, graph_attr_enum_name(id, v)) == 0) {
                 *graph_attr_enum_slot(id, a) = v;
@@ -331,12 +335,12 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
                      info->name);
     }
     case ATTR_KIND_BOOL:
-        if (!cJSON_IsBool(item))
+        if (!json_is_bool(item))
             return pfail(p, "attr '%s' must be true or false", info->name);
-        *(id == GRAPH_ATTR_SELECT_LAST ? &a->select_last : &a->keepdims) = cJSON_IsTrue(item);
+        *(id == GRAPH_ATTR_SELECT_LAST ? &a->select_last : &a->keepdims) = json_is_true(item);
         return QUANTA_OK;
     case ATTR_KIND_ACTIVATION: {
-        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        const char *s = json_is_string(item) ? item->string : "";
         for (int act = GRAPH_ACT_NONE; act <= GRAPH_ACT_RELU6; act++)
             if (strcmp(s, graph_activation_name((enum graph_activation)act)) == 0) {
                 a->activation = (enum graph_activation)act;
@@ -345,7 +349,7 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
         return pfail(p, "attr 'activation' must be \"none\", \"relu\" or \"relu6\"");
     }
     case ATTR_KIND_DTYPE:
-        a->to = cJSON_IsString(item) ? quanta_dtype_parse(item->valuestring)
+        a->to = json_is_string(item) ? quanta_dtype_parse(item->string)
                                      : QUANTA_DTYPE_INVALID;
         if (a->to == QUANTA_DTYPE_INVALID)
             return pfail(p, "attr '%s' must be a dtype name (\"F16\", \"I8\", ...)", info->name);
@@ -354,25 +358,25 @@ static enum quanta_status parse_attr(struct parser *p, const cJSON *item,
     return QUANTA_OK;
 }
 
-static enum quanta_status parse_attrs(struct parser *p, enum graph_op op, const cJSON *obj,
-                                      struct graph_attrs *a)
+static enum quanta_status parse_attrs(struct parser *p, enum graph_op op,
+                                      const struct json_node *obj, struct graph_attrs *a)
 {
     const struct graph_op_info *info = &graph_op_table[op];
     unsigned given = 0;
     enum quanta_status st;
 
     graph_attrs_default_op(a, op);
-    if (obj && !cJSON_IsObject(obj))
+    if (obj && !json_is_object(obj))
         return pfail(p, "\"attrs\" must be an object");
-    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
+    for (const struct json_node *it = obj ? obj->child : NULL; it; it = it->next) {
         int id = 0;
-        while (id < GRAPH_ATTR_COUNT && strcmp(graph_attr_table[id].name, it->string) != 0)
+        while (id < GRAPH_ATTR_COUNT && strcmp(graph_attr_table[id].name, it->key) != 0)
             id++;
         if (id == GRAPH_ATTR_COUNT || !(info->attrs & (1u << id)))
-            return pfail(p, "unknown attr '%s' (%s takes %s)", it->string, info->name,
+            return pfail(p, "unknown attr '%s' (%s takes %s)", it->key, info->name,
                          info->attrs ? "other attrs" : "no attrs");
         if (given & (1u << id))
-            return pfail(p, "attr '%s' appears twice", it->string);
+            return pfail(p, "attr '%s' appears twice", it->key);
         given |= 1u << id;
         if ((st = parse_attr(p, it, (enum graph_attr_id)id, a)))
             return st;
@@ -388,17 +392,17 @@ static enum quanta_status parse_attrs(struct parser *p, enum graph_op op, const 
 }
 
 /* A list of value names, as strings. */
-static bool json_names(const cJSON *arr)
+static bool json_names(const struct json_node *arr)
 {
-    if (!cJSON_IsArray(arr))
+    if (!json_is_array(arr))
         return false;
-    for (const cJSON *it = arr->child; it; it = it->next)
-        if (!cJSON_IsString(it))
+    for (const struct json_node *it = arr->child; it; it = it->next)
+        if (!json_is_string(it))
             return false;
     return true;
 }
 
-static enum quanta_status parse_node(struct parser *p, const cJSON *obj, int index)
+static enum quanta_status parse_node(struct parser *p, const struct json_node *obj, int index)
 {
     static const char *const keys[] = {"op", "name", "inputs", "outputs", "attrs", NULL};
     struct graph *g = p->g;
@@ -423,13 +427,15 @@ static enum quanta_status parse_node(struct parser *p, const cJSON *obj, int ind
         if (strcmp(g->nodes[i].name, name) == 0)
             return pfail(p, "node name '%s' is used twice", name);
 
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(obj, "inputs");
-    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(obj, "outputs");
+    const struct json_node *inputs = json_member(obj, "inputs");
+    const struct json_node *outputs = json_member(obj, "outputs");
     if (!json_names(inputs))
         return pfail(p, "\"inputs\" must be a list of value names");
     if (!json_names(outputs))
         return pfail(p, "\"outputs\" must be a list of value names");
-    int n_in = cJSON_GetArraySize(inputs), n_out = cJSON_GetArraySize(outputs);
+    if (json_size(inputs) > INT_MAX || json_size(outputs) > INT_MAX)
+        return pfail(p, "more than %d inputs or outputs", INT_MAX);
+    int n_in = (int)json_size(inputs), n_out = (int)json_size(outputs);
     in = malloc(((size_t)n_in + 1) * sizeof *in);
     out = malloc(((size_t)n_out + 1) * sizeof *out);
     if (!in || !out) {
@@ -437,24 +443,24 @@ static enum quanta_status parse_node(struct parser *p, const cJSON *obj, int ind
         goto fail;
     }
     int k = 0;
-    for (const cJSON *it = inputs->child; it; it = it->next) {
-        if ((in[k++] = graph_find_value(g, it->valuestring)) < 0) {
+    for (const struct json_node *it = inputs->child; it; it = it->next) {
+        if ((in[k++] = graph_find_value(g, it->string)) < 0) {
             st = pfail(p, "input '%s' is not defined before it (nodes must be in topological "
                           "order)",
-                       it->valuestring);
+                       it->string);
             goto fail;
         }
     }
     struct graph_attrs attrs;
-    if ((st = parse_attrs(p, op, cJSON_GetObjectItemCaseSensitive(obj, "attrs"), &attrs)))
+    if ((st = parse_attrs(p, op, json_member(obj, "attrs"), &attrs)))
         goto fail;
     k = 0;
-    for (const cJSON *it = outputs->child; it; it = it->next) {
-        if (graph_find_value(g, it->valuestring) >= 0) {
-            st = pfail(p, "output '%s' is already defined", it->valuestring);
+    for (const struct json_node *it = outputs->child; it; it = it->next) {
+        if (graph_find_value(g, it->string) >= 0) {
+            st = pfail(p, "output '%s' is already defined", it->string);
             goto fail;
         }
-        if ((out[k++] = graph_add_value(g, it->valuestring, GRAPH_VALUE_NODE, QUANTA_F32,
+        if ((out[k++] = graph_add_value(g, it->string, GRAPH_VALUE_NODE, QUANTA_F32,
                                         NULL)) < 0) {
             st = nomem(p);
             goto fail;
@@ -475,16 +481,16 @@ fail:
 
 /* ---- quant ---- */
 
-static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
+static enum quanta_status parse_quant_entry(struct parser *p, const struct json_node *obj)
 {
     static const char *const keys[] = {"dtype", "axis", "scale", "zero_point", NULL};
     struct graph *g = p->g;
     enum quanta_status st;
 
-    snprintf(p->where, sizeof p->where, "quant of '%s'", obj->string);
-    int v = graph_find_value(g, obj->string);
+    snprintf(p->where, sizeof p->where, "quant of '%s'", obj->key);
+    int v = graph_find_value(g, obj->key);
     if (v < 0)
-        return pfail(p, "'%s' is not a value of the graph", obj->string);
+        return pfail(p, "'%s' is not a value of the graph", obj->key);
     if ((st = check_keys(p, obj, "a quant entry", keys)))
         return st;
     struct graph_quant *q = &g->values[v].quant;
@@ -494,19 +500,19 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
         q->dtype != QUANTA_I4)
         return pfail(p, "\"dtype\" must be \"I8\", \"U8\", \"I32\" or \"I4\"");
     int64_t axis = -1;
-    const cJSON *ax = cJSON_GetObjectItemCaseSensitive(obj, "axis");
+    const struct json_node *ax = json_member(obj, "axis");
     if (ax && !json_int(ax, -1, QUANTA_MAX_RANK - 1, &axis))
         return pfail(p, "\"axis\" must be an integer from -1 to %d", QUANTA_MAX_RANK - 1);
     q->axis = (int)axis;
-    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(obj, "scale");
-    const cJSON *zp = cJSON_GetObjectItemCaseSensitive(obj, "zero_point");
+    const struct json_node *scale = json_member(obj, "scale");
+    const struct json_node *zp = json_member(obj, "zero_point");
     if (axis == -1) {
         int64_t z;
-        if (!cJSON_IsNumber(scale))
+        if (!json_is_number(scale))
             return pfail(p, "\"scale\" must be a number (per tensor, axis -1)");
         if (!json_int(zp, INT32_MIN, INT32_MAX, &z))
             return pfail(p, "\"zero_point\" must be an integer (per tensor, axis -1)");
-        q->scale = (float)scale->valuedouble;
+        q->scale = (float)scale->number;
         q->zero_point = (int32_t)z;
         q->n = 1;
         q->scales = &q->scale;
@@ -514,15 +520,15 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
         return QUANTA_OK;
     }
     /* zero_point left out: every channel's is 0 (symmetric tables) */
-    if (!cJSON_IsString(scale) || (zp && !cJSON_IsString(zp)))
+    if (!json_is_string(scale) || (zp && !json_is_string(zp)))
         return pfail(p, "per-channel (axis %d) \"scale\" and \"zero_point\" must name tensors",
                      (int)axis);
-    int s = graph_find_value(g, scale->valuestring);
-    int z = zp ? graph_find_value(g, zp->valuestring) : -1;
+    int s = graph_find_value(g, scale->string);
+    int z = zp ? graph_find_value(g, zp->string) : -1;
     if (s < 0 || g->values[s].kind != GRAPH_VALUE_CONST)
-        return pfail(p, "scale '%s' is not a tensor of the file", scale->valuestring);
+        return pfail(p, "scale '%s' is not a tensor of the file", scale->string);
     if (zp && (z < 0 || g->values[z].kind != GRAPH_VALUE_CONST))
-        return pfail(p, "zero_point '%s' is not a tensor of the file", zp->valuestring);
+        return pfail(p, "zero_point '%s' is not a tensor of the file", zp->string);
     int64_t n = quanta_shape_numel(&g->values[s].shape);
     q->n = n >= 0 && n <= INT32_MAX ? (int)n : -1;
     q->scales = g->values[s].data;
@@ -530,15 +536,15 @@ static enum quanta_status parse_quant_entry(struct parser *p, const cJSON *obj)
     return QUANTA_OK;
 }
 
-static enum quanta_status parse_quant(struct parser *p, const cJSON *obj)
+static enum quanta_status parse_quant(struct parser *p, const struct json_node *obj)
 {
     enum quanta_status st;
-    if (!cJSON_IsObject(obj))
+    if (!json_is_object(obj))
         return pfail(p, "\"quant\" must be an object");
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                return pfail(p, "quant: '%s' has two entries", it->string);
+    for (const struct json_node *it = obj->child; it; it = it->next) {
+        for (const struct json_node *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->key, it->key) == 0)
+                return pfail(p, "quant: '%s' has two entries", it->key);
         if ((st = parse_quant_entry(p, it)))
             return st;
     }
@@ -547,7 +553,7 @@ static enum quanta_status parse_quant(struct parser *p, const cJSON *obj)
 
 /* ---- the document ---- */
 
-static enum quanta_status parse_root(struct parser *p, const cJSON *root,
+static enum quanta_status parse_root(struct parser *p, const struct json_node *root,
                                      const struct st_file *file)
 {
     static const char *const keys[] = {"format",  "version", "name", "inputs",
@@ -561,47 +567,46 @@ static enum quanta_status parse_root(struct parser *p, const cJSON *root,
     const char *format = json_string(root, "format");
     if (!format || strcmp(format, "quanta.graph") != 0)
         return pfail(p, "\"format\" must be \"quanta.graph\"");
-    if (!json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &version))
+    if (!json_int(json_member(root, "version"), 1, 1, &version))
         return pfail(p, "\"version\" must be 1");
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    if (name && !cJSON_IsString(name))
+    const struct json_node *name = json_member(root, "name");
+    if (name && !json_is_string(name))
         return pfail(p, "\"name\" must be a string");
-    if (name && !(g->name = strdup(name->valuestring)))
+    if (name && !(g->name = strdup(name->string)))
         return nomem(p);
 
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
-    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
-    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
-    if (!cJSON_IsArray(inputs))
+    const struct json_node *inputs = json_member(root, "inputs");
+    const struct json_node *outputs = json_member(root, "outputs");
+    const struct json_node *nodes = json_member(root, "nodes");
+    if (!json_is_array(inputs))
         return pfail(p, "\"inputs\" must be a list");
     if (!json_names(outputs))
         return pfail(p, "\"outputs\" must be a list of value names");
-    if (!cJSON_IsArray(nodes))
+    if (!json_is_array(nodes))
         return pfail(p, "\"nodes\" must be a list");
 
-    int n_inputs = cJSON_GetArraySize(inputs), n_outputs = cJSON_GetArraySize(outputs);
-    g->inputs = calloc((size_t)n_inputs + 1, sizeof *g->inputs);
-    g->outputs = calloc((size_t)n_outputs + 1, sizeof *g->outputs);
+    g->inputs = calloc(json_size(inputs) + 1, sizeof *g->inputs);
+    g->outputs = calloc(json_size(outputs) + 1, sizeof *g->outputs);
     if (!g->inputs || !g->outputs)
         return nomem(p);
     int i = 0;
-    for (const cJSON *it = inputs->child; it; it = it->next)
+    for (const struct json_node *it = inputs->child; it; it = it->next)
         if ((st = parse_input(p, it, i++)))
             return st;
     if ((st = add_tensors(p, file)))
         return st;
     i = 0;
-    for (const cJSON *it = nodes->child; it; it = it->next)
+    for (const struct json_node *it = nodes->child; it; it = it->next)
         if ((st = parse_node(p, it, i++)))
             return st;
     p->where[0] = '\0';
-    for (const cJSON *it = outputs->child; it; it = it->next) {
-        int v = graph_find_value(g, it->valuestring);
+    for (const struct json_node *it = outputs->child; it; it = it->next) {
+        int v = graph_find_value(g, it->string);
         if (v < 0)
-            return pfail(p, "output '%s' is not a value of the graph", it->valuestring);
+            return pfail(p, "output '%s' is not a value of the graph", it->string);
         g->outputs[g->n_outputs++] = v;
     }
-    const cJSON *quant = cJSON_GetObjectItemCaseSensitive(root, "quant");
+    const struct json_node *quant = json_member(root, "quant");
     if (quant && (st = parse_quant(p, quant)))
         return st;
     p->where[0] = '\0';
@@ -612,16 +617,18 @@ enum quanta_status graph_parse(struct graph *g, const char *json, const struct s
                                const char *source, struct quanta_error *err)
 {
     struct parser p = {.g = g, .source = source ? source : "graph", .err = err};
-    const char *end = NULL;
+    struct json_doc doc;
     enum quanta_status st;
 
     memset(g, 0, sizeof *g);
-    cJSON *root = cJSON_ParseWithOpts(json, &end, true);
-    if (!root)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: the graph is not valid JSON (at byte %td)",
-                           p.source, end && end >= json ? end - json : (ptrdiff_t)0);
-    st = parse_root(&p, root, file);
-    cJSON_Delete(root);
+    enum json_error jerr = json_parse(&doc, json, json ? strlen(json) : 0, NULL);
+    if (jerr == JSON_ERR_NOMEM)
+        return nomem(&p);
+    if (jerr != JSON_OK)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: the graph is not valid JSON (at byte %zu)",
+                           p.source, doc.offset);
+    st = parse_root(&p, doc.root, file);
+    json_doc_free(&doc);
     if (!st)
         st = graph_validate(g, p.source, err);
     if (st)

@@ -11,7 +11,6 @@
  *   tensor it must start where the previous one ended. */
 #include "quanta/safetensors.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/json_read.h"
 #include "io/io_internal.h"
 
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53 */
@@ -33,10 +33,10 @@ static int compare_strings(const void *a, const void *b)
 
 /* Finds a key that occurs twice among obj's members. Returns 1 and sets
  * *dup when there is one, 0 when none, -1 when out of memory. */
-static int find_duplicate_key(const cJSON *obj, const char **dup)
+static int find_duplicate_key(const struct json_node *obj, const char **dup)
 {
     size_t n = 0;
-    for (const cJSON *c = obj->child; c; c = c->next)
+    for (const struct json_node *c = obj->child; c; c = c->next)
         n++;
     if (n < 2)
         return 0;
@@ -44,8 +44,8 @@ static int find_duplicate_key(const cJSON *obj, const char **dup)
     if (!keys)
         return -1;
     size_t i = 0;
-    for (const cJSON *c = obj->child; c; c = c->next)
-        keys[i++] = c->string;
+    for (const struct json_node *c = obj->child; c; c = c->next)
+        keys[i++] = c->key;
     qsort(keys, n, sizeof *keys, compare_strings);
     int found = 0;
     for (i = 1; i < n && !found; i++) {
@@ -59,11 +59,12 @@ static int find_duplicate_key(const cJSON *obj, const char **dup)
 }
 
 /* Member of an entry, refusing repeats. */
-static const cJSON *entry_member(const cJSON *entry, const char *key, bool *repeated)
+static const struct json_node *entry_member(const struct json_node *entry, const char *key,
+                                           bool *repeated)
 {
-    const cJSON *found = NULL;
-    for (const cJSON *c = entry->child; c; c = c->next) {
-        if (strcmp(c->string, key) == 0) {
+    const struct json_node *found = NULL;
+    for (const struct json_node *c = entry->child; c; c = c->next) {
+        if (strcmp(c->key, key) == 0) {
             if (found)
                 *repeated = true;
             found = c;
@@ -88,55 +89,55 @@ static int compare_order(const void *a, const void *b)
 }
 
 /* Fills t (except name and data) from a tensor entry. */
-static enum quanta_status parse_entry(const char *path, const char *name, const cJSON *entry,
-                                      uint64_t data_size, struct st_tensor *t,
-                                      struct quanta_error *err)
+static enum quanta_status parse_entry(const char *path, const char *name,
+                                      const struct json_node *entry, uint64_t data_size,
+                                      struct st_tensor *t, struct quanta_error *err)
 {
-    if (!cJSON_IsObject(entry))
+    if (!json_is_object(entry))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': entry is not an object",
                            path, name);
     bool repeated = false;
-    const cJSON *dtype = entry_member(entry, "dtype", &repeated);
-    const cJSON *shape = entry_member(entry, "shape", &repeated);
-    const cJSON *offsets = entry_member(entry, "data_offsets", &repeated);
+    const struct json_node *dtype = entry_member(entry, "dtype", &repeated);
+    const struct json_node *shape = entry_member(entry, "shape", &repeated);
+    const struct json_node *offsets = entry_member(entry, "data_offsets", &repeated);
     if (repeated)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': duplicate key in entry",
                            path, name);
     if (!dtype)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': missing dtype", path, name);
-    if (!cJSON_IsString(dtype))
+    if (!json_is_string(dtype))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': dtype is not a string",
                            path, name);
-    t->dtype = quanta_dtype_parse(dtype->valuestring);
+    t->dtype = quanta_dtype_parse(dtype->string);
     if (t->dtype == QUANTA_DTYPE_INVALID)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': unknown dtype '%s'", path,
-                           name, dtype->valuestring);
+                           name, dtype->string);
 
     if (!shape)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': missing shape", path, name);
-    if (!cJSON_IsArray(shape))
+    if (!json_is_array(shape))
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': shape is not an array",
                            path, name);
-    int rank = cJSON_GetArraySize(shape);
+    size_t rank = json_size(shape);
     if (rank > QUANTA_MAX_RANK)
         return quanta_fail(err, QUANTA_ERR_INPUT,
-                           "%s: tensor '%s': shape has rank %d, more than %d", path, name, rank,
+                           "%s: tensor '%s': shape has rank %zu, more than %d", path, name, rank,
                            QUANTA_MAX_RANK);
-    t->shape.rank = rank;
+    t->shape.rank = (int)rank;
     int k = 0;
-    for (const cJSON *d = shape->child; d; d = d->next, k++) {
-        if (!cJSON_IsNumber(d) || d->valuedouble != floor(d->valuedouble))
+    for (const struct json_node *d = shape->child; d; d = d->next, k++) {
+        if (!json_is_number(d) || d->number != floor(d->number))
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "%s: tensor '%s': dimension %d is not an integer", path, name, k);
-        if (d->valuedouble < 0)
+        if (d->number < 0)
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "%s: tensor '%s': dimension %d is negative (%.0f)", path, name, k,
-                               d->valuedouble);
-        if (d->valuedouble > EXACT_INT_MAX)
+                               d->number);
+        if (d->number > EXACT_INT_MAX)
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "%s: tensor '%s': dimension %d is too large (%g)", path, name, k,
-                               d->valuedouble);
-        t->shape.dims[k] = (int64_t)d->valuedouble;
+                               d->number);
+        t->shape.dims[k] = (int64_t)d->number;
     }
     char shape_text[128];
     quanta_shape_format(&t->shape, shape_text, sizeof shape_text);
@@ -151,22 +152,22 @@ static enum quanta_status parse_entry(const char *path, const char *name, const 
     if (!offsets)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor '%s': missing data_offsets", path,
                            name);
-    const cJSON *b = cJSON_IsArray(offsets) ? offsets->child : NULL;
-    const cJSON *e = b ? b->next : NULL;
+    const struct json_node *b = json_is_array(offsets) ? offsets->child : NULL;
+    const struct json_node *e = b ? b->next : NULL;
     if (!b || !e || e->next)
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "%s: tensor '%s': data_offsets is not an array of two integers", path,
                            name);
-    for (const cJSON *o = b; o; o = o->next) {
-        if (!cJSON_IsNumber(o) || o->valuedouble != floor(o->valuedouble) ||
-            o->valuedouble < 0 || o->valuedouble > EXACT_INT_MAX)
+    for (const struct json_node *o = b; o; o = o->next) {
+        if (!json_is_number(o) || o->number != floor(o->number) ||
+            o->number < 0 || o->number > EXACT_INT_MAX)
             return quanta_fail(err, QUANTA_ERR_INPUT,
                                "%s: tensor '%s': data_offsets holds something other than an "
                                "integer in [0, 2^53]",
                                path, name);
     }
-    t->begin = (uint64_t)b->valuedouble;
-    t->end = (uint64_t)e->valuedouble;
+    t->begin = (uint64_t)b->number;
+    t->end = (uint64_t)e->number;
     if (t->begin > t->end)
         return quanta_fail(err, QUANTA_ERR_INPUT,
                            "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
@@ -240,7 +241,7 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
     const char *header = (const char *)f->map + 8;
     size_t n = (size_t)f->header_size;
     enum quanta_status st = QUANTA_OK;
-    cJSON *root = NULL;
+    struct json_doc doc;
 
     size_t offset = 0;
     const char *problem = io_json_prescan(header, n, ST_MAX_JSON_DEPTH, &offset);
@@ -252,26 +253,21 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: header %s (byte %zu)", path, problem,
                            offset);
     }
-    /* cJSON wants a terminated buffer; the mapping is not one */
-    char *text = malloc(n + 1);
-    if (!text)
+    /* the prescan has bounded the depth; the rest must be spaces (below) */
+    const struct json_options options = {.max_depth = ST_MAX_JSON_DEPTH, .allow_trailing = true};
+    enum json_error jerr = json_parse(&doc, header, n, &options);
+    if (jerr == JSON_ERR_NOMEM)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "%s: out of memory for the header", path);
-    memcpy(text, header, n);
-    text[n] = '\0';
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(text, n, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
-        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: header is not valid JSON (near byte %zu)",
-                         path, at);
-        goto done;
-    }
-    if (!cJSON_IsObject(root)) {
+    if (jerr != JSON_OK)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: header is not valid JSON (near byte %zu)",
+                           path, doc.offset);
+    const struct json_node *root = doc.root;
+    if (!json_is_object(root)) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: header is not a JSON object", path);
         goto done;
     }
-    for (size_t i = (size_t)(end - text); i < n; i++) {
-        if (text[i] != ' ') {
+    for (size_t i = doc.offset; i < n; i++) {
+        if (header[i] != ' ') {
             st = quanta_fail(err, QUANTA_ERR_INPUT,
                              "%s: header has bytes other than spaces after the JSON object "
                              "(byte %zu)",
@@ -289,14 +285,14 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
     }
 
     /* count, check names and metadata, size the string storage */
-    const cJSON *meta = NULL;
+    const struct json_node *meta = NULL;
     size_t n_tensors = 0, strings_size = 1;
-    for (const cJSON *c = root->child; c; c = c->next) {
-        if (strcmp(c->string, "__metadata__") == 0) {
+    for (const struct json_node *c = root->child; c; c = c->next) {
+        if (strcmp(c->key, "__metadata__") == 0) {
             meta = c;
             continue;
         }
-        size_t len = strlen(c->string);
+        size_t len = strlen(c->key);
         if (len == 0) {
             st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: tensor name is empty", path);
             goto done;
@@ -312,7 +308,7 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
     }
     size_t n_meta = 0;
     if (meta) {
-        if (!cJSON_IsObject(meta)) {
+        if (!json_is_object(meta)) {
             st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: __metadata__ is not an object", path);
             goto done;
         }
@@ -323,15 +319,15 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
                                      "%s: duplicate key '%s' in __metadata__", path, dup);
             goto done;
         }
-        for (const cJSON *c = meta->child; c; c = c->next) {
-            if (!cJSON_IsString(c)) {
+        for (const struct json_node *c = meta->child; c; c = c->next) {
+            if (!json_is_string(c)) {
                 st = quanta_fail(err, QUANTA_ERR_INPUT,
                                  "%s: __metadata__ value of '%s' is not a string", path,
-                                 c->string);
+                                 c->key);
                 goto done;
             }
             n_meta++;
-            strings_size += strlen(c->string) + strlen(c->valuestring) + 2;
+            strings_size += strlen(c->key) + strlen(c->string) + 2;
         }
     }
 
@@ -343,28 +339,27 @@ static enum quanta_status parse_header(struct st_file *f, struct quanta_error *e
         goto done;
     }
     char *cursor = f->strings;
-    for (const cJSON *c = root->child; c; c = c->next) {
+    for (const struct json_node *c = root->child; c; c = c->next) {
         if (c == meta)
             continue;
         struct st_tensor *t = &f->tensors[f->n_tensors];
-        st = parse_entry(path, c->string, c, f->data_size, t, err);
+        st = parse_entry(path, c->key, c, f->data_size, t, err);
         if (st != QUANTA_OK)
             goto done;
-        t->name = copy_string(&cursor, c->string);
+        t->name = copy_string(&cursor, c->key);
         t->data = f->data + t->begin;
         f->n_tensors++;
     }
     if (meta) {
-        for (const cJSON *c = meta->child; c; c = c->next) {
+        for (const struct json_node *c = meta->child; c; c = c->next) {
             struct st_meta *m = &f->meta[f->n_meta++];
-            m->key = copy_string(&cursor, c->string);
-            m->value = copy_string(&cursor, c->valuestring);
+            m->key = copy_string(&cursor, c->key);
+            m->value = copy_string(&cursor, c->string);
         }
     }
     st = check_layout(path, f, err);
 done:
-    cJSON_Delete(root);
-    free(text);
+    json_doc_free(&doc);
     return st;
 }
 

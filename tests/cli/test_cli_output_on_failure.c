@@ -73,7 +73,7 @@ static void of_write_embedding_model(const char *path)
 }
 
 #define OF_IDS_N 8
-#define OF_BAD_ID "sample 6 of 'ids' holds id 7, outside [0, 5) of node 'emb'"
+#define OF_BAD_ID "sample 6 of 'ids' holds id 7, outside [0, 5) of node 'emb' (embedding)"
 
 /* NPY int64 ids [OF_IDS_N, 3], all in range but `bad_id` put at sample
  * `bad_sample` (none when bad_sample < 0). */

@@ -2,6 +2,7 @@
  * out libquanta and libquanta-rt (.a, .so with soname), the public headers
  * only, the man pages and the pkg-config files; nm shows that each library
  * defines exactly the functions its public headers declare, all quanta_*;
+ * libquanta-rt needs no cJSON (nor zlib), shared, static or in its .pc;
  * and examples/classify.c, built through pkg-config against the installed
  * files, classifies like `quanta run` on the bundled model made int8. */
 #include <cJSON.h>
@@ -219,6 +220,40 @@ START_TEST(test_installed_symbols)
 }
 END_TEST
 
+/* What a library brings in besides itself: the shared one's NEEDED
+ * entries, the static one's undefined symbols, and the .pc's static libs. */
+static char *lib_needs(const char *dest, const char *lib)
+{
+    char *out = NULL;
+    int rc = sh(&out,
+                "LC_ALL=C readelf -d '%s/usr/lib/lib%s.so.0.1.0' | grep NEEDED && "
+                "'%s' -u '%s/usr/lib/lib%s.a' && PKG_CONFIG_PATH='%s/usr/lib/pkgconfig' "
+                "pkg-config --static --libs %s",
+                dest, lib, env_or("QUANTA_NM", "nm"), dest, lib, dest, lib);
+    ck_assert_msg(rc == 0, "listing what %s needs exited %d:\n%s", lib, rc, out);
+    return out;
+}
+
+START_TEST(test_runtime_needs_no_cjson)
+{
+    char *dest = install_tree();
+    char *rt = lib_needs(dest, "quanta-rt"), *all = lib_needs(dest, "quanta");
+    /* the full library still reads calibration tables with cJSON: the
+     * same listing shows it there */
+    ck_assert_msg(strstr(all, "libcjson.so") && strstr(all, " cJSON_") &&
+                      strstr(all, "-lcjson"),
+                  "libquanta's listing lacks cJSON:\n%s", all);
+    ck_assert_msg(strstr(rt, "libc.so") && strstr(rt, " memcpy") && strstr(rt, "-lquanta-rt"),
+                  "libquanta-rt's listing is incomplete:\n%s", rt);
+    ck_assert_msg(!strstr(rt, "cjson") && !strstr(rt, "cJSON"), "libquanta-rt needs cJSON:\n%s",
+                  rt);
+    ck_assert_msg(!strstr(rt, "libz") && !strstr(rt, "-lz"), "libquanta-rt needs zlib:\n%s", rt);
+    free(rt);
+    free(all);
+    free(dest);
+}
+END_TEST
+
 #define MODEL "models/fmnist-cnn.safetensors"
 #define CALIB "models/data/fmnist-calib-1000-images-idx3-ubyte.gz"
 #define TEST "models/data/fmnist-test-1000-images-idx3-ubyte.gz"
@@ -289,7 +324,7 @@ static void run_top1(const char *model, const char *data, int *classes)
 }
 
 /* Builds classify against package pc of the installed tree (static: the
- * .a, else the .so) and returns its top-1 class for sample i of data. */
+ * .a and only the libraries the .pc lists for it, else the .so). */
 static void build_classify(const char *dest, const char *pc, bool static_lib, const char *exe)
 {
     char *out = NULL;
@@ -300,8 +335,9 @@ static void build_classify(const char *dest, const char *pc, bool static_lib, co
                 "%s -std=c11 -Wall -Wextra -Werror -o '%s' '%s/examples/classify.c' $cflags %s -lm",
                 dest, dest, static_lib ? "--static" : "", pc, pc, env_or("QUANTA_CC", "cc"), exe,
                 ts_src_dir(),
-                static_lib ? "$(echo \" $libs \" | sed 's/ -lquanta / -l:libquanta.a /')"
-                           : "$libs");
+                static_lib
+                    ? "$(echo \" $libs \" | sed 's/ -l\\(quanta[-a-z]*\\) / -l:lib\\1.a /')"
+                    : "$libs");
     ck_assert_msg(rc == 0, "building classify against %s exited %d:\n%s", pc, rc, out);
     free(out);
 }
@@ -336,6 +372,7 @@ START_TEST(test_classify_installed)
     char *table = cf_tmp("calib.json"), *q = cf_tmp("int8.safetensors");
     char *idx = cf_tmp("test-images-idx3-ubyte"), *npy = cf_tmp("test-images.npy");
     char *exe_rt = cf_tmp("classify-rt"), *exe_static = cf_tmp("classify-static");
+    char *exe_rt_static = cf_tmp("classify-rt-static");
     char *errout = NULL;
     int rc = ts_run_quanta(cf_args("calibrate %s --data %s -o %s --samples 8", model, calib,
                                    table),
@@ -353,20 +390,24 @@ START_TEST(test_classify_installed)
     char *dest = install_tree();
     build_classify(dest, "quanta-rt", false, exe_rt);
     build_classify(dest, "quanta", true, exe_static);
+    build_classify(dest, "quanta-rt", true, exe_rt_static); /* no -lcjson given */
     int distinct = 0;
     for (int i = 0; i < N_CLASSIFY; i++) {
         int a = classify_top1(dest, exe_rt, q, idx, i);
         int b = classify_top1(dest, exe_static, q, npy, i);
+        int c = classify_top1(dest, exe_rt_static, q, npy, i);
         ck_assert_msg(a == want[i], "sample %d: classify (rt, IDX) says %d, quanta run %d", i, a,
                       want[i]);
         ck_assert_msg(b == want[i], "sample %d: classify (static, NPY) says %d, quanta run %d", i,
                       b, want[i]);
+        ck_assert_msg(c == want[i], "sample %d: classify (rt static, NPY) says %d, quanta run %d",
+                      i, c, want[i]);
         distinct += i == 0 || want[i] != want[0];
     }
     ck_assert_int_gt(distinct, 1); /* not one class for everything */
     free(dest);
     free(model), free(calib), free(test), free(table), free(q), free(idx), free(npy);
-    free(exe_rt), free(exe_static);
+    free(exe_rt), free(exe_static), free(exe_rt_static);
 }
 END_TEST
 
@@ -378,6 +419,7 @@ Suite *suite_lib_install(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_install_layout);
     tcase_add_test(tc, test_installed_symbols);
+    tcase_add_test(tc, test_runtime_needs_no_cjson);
     tcase_add_test(tc, test_classify_installed);
     suite_add_tcase(s, tc);
     return s;
