@@ -24,6 +24,14 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #define F32_MATMUL_ref f32_matmul__ref
 #define F32_MATMUL_avx2 f32_matmul__avx2
 #define F32_MATMUL_avx512 f32_matmul__avx2
+/* sigmoid, tanh, math, softmax, layer_norm: AVX-512 CPUs run the AVX2
+ * kernels (kernels.h states their error bounds) */
+#define F32_VEC_ref ref
+#define F32_VEC_avx2 avx2
+#define F32_VEC_avx512 avx2
+#define F32_VEC_FN(fn, isa) F32_VEC_FN_(fn, F32_VEC_##isa)
+#define F32_VEC_FN_(fn, level) F32_VEC_FN__(fn, level)
+#define F32_VEC_FN__(fn, level) fn##__##level
 
 /* A float table: the level's own kernels (isa) for packed conv2d/dense and
  * the max/average pools, the reference for conv2d/dense with weights as
@@ -38,12 +46,12 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .global_avg_pool = f32_global_avg_pool__ref,                                          \
         .relu = f32_relu__ref,                                                                \
         .relu6 = f32_relu6__ref,                                                              \
-        .sigmoid = f32_sigmoid__ref,                                                          \
-        .tanh = f32_tanh__ref,                                                                \
+        .sigmoid = F32_VEC_FN(f32_sigmoid, isa),                                              \
+        .tanh = F32_VEC_FN(f32_tanh, isa),                                                    \
         .leaky_relu = f32_leaky_relu__ref,                                                    \
         .add = f32_add__ref,                                                                  \
         .mul = f32_mul__ref,                                                                  \
-        .math = f32_math__ref,                                                                \
+        .math = F32_VEC_FN(f32_math, isa),                                                    \
         .broadcast = f32_broadcast__ref,                                                      \
         .transpose = transpose__ref,                                                          \
         .slice = slice__ref,                                                                  \
@@ -51,9 +59,9 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .resize_nearest = resize_nearest__ref,                                                \
         .resize_linear = f32_resize_linear__ref,                                              \
         .matmul = F32_MATMUL_##isa,                                                           \
-        .softmax = f32_softmax__ref,                                                          \
+        .softmax = F32_VEC_FN(f32_softmax, isa),                                              \
         .batch_norm = f32_batch_norm__ref,                                                    \
-        .layer_norm = f32_layer_norm__ref,                                                    \
+        .layer_norm = F32_VEC_FN(f32_layer_norm, isa),                                        \
         .instance_norm = f32_instance_norm__ref,                                              \
         .cast = f32_cast__ref,                                                                \
         .mean = f32_mean__ref,                                                                \

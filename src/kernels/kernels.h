@@ -579,4 +579,34 @@ F32_X86_DECLARE(avx512)
 void f32_matmul__avx2(const struct f32_matmul_params *p, const float *a, const float *b,
                       float *y);
 
+/* ---- vectorized transcendental kernels (src/kernels/x86/f32_math_avx2.c,
+ * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too) ----
+ * sigmoid, tanh and math's exp, erf, silu and gelu compute the functions
+ * of the reference in float with a vector exp (range reduction and
+ * polynomials); their error against the exact value (libm in double,
+ * erfc for gelu's negative tail), measured over every 97th float bit
+ * pattern, the specials and a dense sweep of [-20, 20]
+ * (tests/kernels/test_f32_vmath.c), is at most the F32_VMATH_ULP_* units
+ * in the last place of the float result (for a subnormal result: of
+ * 2^-149) below; the worst cases measured are in the comments.
+ * Overflow, underflow, infinities and NaN are the reference's: exp(x) is
+ * inf above 88.73 and 0 below -103.97, sigmoid and tanh saturate to
+ * exactly 0, +-1, NaN in gives NaN out, silu(-inf) and gelu(-inf) are
+ * NaN (-inf * 0) as in the reference. The other math ops are the
+ * reference's. softmax: the reference's steps with this exp (within
+ * 1e-6 relative of the reference). layer_norm: the reference's double
+ * arithmetic, the row sums in another order (within 2 ulp). */
+#define F32_VMATH_ULP_EXP 2     /* measured 1.04 (every 97th pattern) */
+#define F32_VMATH_ULP_SIGMOID 3 /* 2.40 */
+#define F32_VMATH_ULP_TANH 2    /* 1.53 */
+#define F32_VMATH_ULP_ERF 2     /* 1.23 */
+#define F32_VMATH_ULP_SILU 4    /* 3.09 */
+#define F32_VMATH_ULP_GELU 8    /* 6.43: 1 + erf(x / sqrt 2) cancels to 0.16 near x = -1.41 */
+void f32_sigmoid__avx2(size_t n, const float *x, float *y, float alpha);
+void f32_tanh__avx2(size_t n, const float *x, float *y, float alpha);
+void f32_math__avx2(const struct f32_math_params *p, size_t n, const float *x, float *y);
+void f32_softmax__avx2(const struct f32_softmax_params *p, const float *x, float *y);
+void f32_layer_norm__avx2(const struct f32_layer_norm_params *p, const float *x,
+                          const float *scale, const float *bias, float *y);
+
 #endif
