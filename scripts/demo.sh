@@ -17,19 +17,8 @@ BUNDLED=models/data/fmnist-test-1000-images-idx3-ubyte.gz
 CALIB_DATA=models/data/fmnist-calib-1000-images-idx3-ubyte.gz
 OUT=build/demo
 
-step=0
-step() {
-    step=$((step + 1))
-    printf '\n==> step %d: %s\n' "$step" "$1"
-    shift
-    printf '    $ %s\n\n' "$*"
-    "$@"
-}
-
-if [ ! -x "$QUANTA" ]; then
-    echo "demo: $QUANTA is not built; run 'make' first" >&2
-    exit 1
-fi
+DEMO=demo
+. scripts/demo_steps.sh
 if [ ! -f "$MODEL" ]; then
     echo "demo: $MODEL is missing (see scripts/train_fmnist.py)" >&2
     exit 1

@@ -21,19 +21,8 @@ CALIB=models/ctr.calib.safetensors
 PROBS=models/ctr.probs.npy
 OUT=build/demo
 
-step=0
-step() {
-    step=$((step + 1))
-    printf '\n==> step %d: %s\n' "$step" "$1"
-    shift
-    printf '    $ %s\n\n' "$*"
-    "$@"
-}
-
-if [ ! -x "$QUANTA" ]; then
-    echo "demo-recsys: $QUANTA is not built; run 'make' first" >&2
-    exit 1
-fi
+DEMO=demo-recsys
+. scripts/demo_steps.sh
 if [ ! -f "$ONNX" ] || [ ! -f "$TEST" ] || [ ! -f "$CALIB" ] || [ ! -f "$PROBS" ]; then
     echo "demo-recsys: the bundled model is missing; training it (needs /usr/bin/python3 with torch)"
     step "generate synthetic clicks, train and export the model" \

@@ -20,19 +20,8 @@ CALIB=models/text-bert.calib.safetensors
 LOGITS=models/text-bert.logits.npy
 OUT=build/demo
 
-step=0
-step() {
-    step=$((step + 1))
-    printf '\n==> step %d: %s\n' "$step" "$1"
-    shift
-    printf '    $ %s\n\n' "$*"
-    "$@"
-}
-
-if [ ! -x "$QUANTA" ]; then
-    echo "demo-text: $QUANTA is not built; run 'make' first" >&2
-    exit 1
-fi
+DEMO=demo-text
+. scripts/demo_steps.sh
 if [ ! -f "$ONNX" ] || [ ! -f "$TEST" ] || [ ! -f "$CALIB" ] || [ ! -f "$LOGITS" ]; then
     echo "demo-text: the bundled model is missing; training it (needs /usr/bin/python3 with torch)"
     step "train and export the encoder on /usr/share/man" \

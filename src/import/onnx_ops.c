@@ -282,50 +282,129 @@ static enum quanta_status window_emit_1d(struct cv *cv, const struct cv_value *x
 
 /* ---- Conv ---------------------------------------------------------------- */
 
+/* What Conv and ConvTranspose read alike: x [N, C, L] or [N, C, H, W], a
+ * constant float weight of the same rank, an optional constant bias, the
+ * group, and the kernel's extents (1-D: height 1). */
+struct conv_operands {
+    struct cv_value *x;
+    const struct onnx_tensor *w, *b;
+    int64_t group, kh, kw;
+    int rank;
+};
+
+static enum quanta_status conv_operands(struct cv *cv, const char *const *attrs, const char *what,
+                                        const char *w_shape_1d, const char *w_shape_2d,
+                                        struct conv_operands *c)
+{
+    struct cv_value *bv;
+    enum quanta_status st;
+    char buf[128];
+    memset(c, 0, sizeof *c);
+    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &c->x)) ||
+        (st = cv_need_const(cv, 1, "weight", &c->w)) || (st = cv_input(cv, 2, &bv)) ||
+        (st = cv_attr_int(cv, "group", 1, &c->group)))
+        return st;
+    if (bv && (st = cv_need_const(cv, 2, "bias", &c->b)))
+        return st;
+    const struct cv_value *x = c->x;
+    const struct onnx_tensor *w = c->w;
+    c->rank = x->shape.rank;
+    if (c->rank != 3 && c->rank != 4)
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D %s ([N, C, L] or "
+                           "[N, C, H, W]) is supported",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf), what);
+    if ((st = need_f32(cv, w, "weight")) || (c->b && (st = need_f32(cv, c->b, "bias"))))
+        return st;
+    if (w->shape.rank != c->rank)
+        return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
+                       quanta_shape_format(&w->shape, buf, sizeof buf),
+                       c->rank == 3 ? w_shape_1d : w_shape_2d);
+    c->kh = c->rank == 4 ? w->shape.dims[2] : 1;
+    c->kw = w->shape.dims[c->rank - 1];
+    if (c->kh < 1 || c->kw < 1 || c->kh > MAX_WINDOW || c->kw > MAX_WINDOW)
+        return cv_fail(cv, "weight '%s' %s has a kernel outside 1 to %d", w->name,
+                       quanta_shape_format(&w->shape, buf, sizeof buf), MAX_WINDOW);
+    int ks[2];
+    if ((st = window_ints(cv, "kernel_shape", c->rank - 2, 0, 1, MAX_WINDOW, ks)))
+        return st;
+    if (ks[0] && (ks[0] != c->kh || ks[1] != c->kw))
+        return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
+                       quanta_shape_format(&w->shape, buf, sizeof buf));
+    return QUANTA_OK;
+}
+
+/* The conv2d of qx with weight wq ([O, KH, KW, C/g], ONNX's weight name)
+ * and c's bias, giving out_hw (1-D: out_hw[1]), with its attributes; the
+ * node's output defined. */
+static enum quanta_status emit_conv(struct cv *cv, const struct conv_operands *c, int qx,
+                                    float *wq, int64_t o, int64_t cg, const int64_t *out_hw,
+                                    const int *strides, const int *dil, const int *pads)
+{
+    enum quanta_status st;
+    struct quanta_shape ws = {.rank = 4, .dims = {o, c->kh, c->kw, cg}};
+    int qw = cv_const_value(cv, cv->node->inputs[1], wq, &ws), qb = -1, n;
+    if (qw < 0)
+        return cv_nomem(cv);
+    if (c->b) {
+        struct quanta_shape bs = {.rank = 1, .dims = {o}};
+        if ((qb = cv_const_value(cv, cv->node->inputs[2], c->b->data, &bs)) < 0)
+            return cv_nomem(cv);
+    }
+    int ins[3] = {qx, qw, qb};
+    if (c->rank == 3) {
+        if ((st = window_emit_1d(cv, c->x, GRAPH_OP_CONV2D, ins, 3, out_hw[1], o, &n)))
+            return st;
+    } else {
+        struct cv_value out = *c->x;
+        out.shape.dims[1] = o;
+        out.shape.dims[2] = out_hw[0];
+        out.shape.dims[3] = out_hw[1];
+        cv_perm_nhwc(out.perm);
+        out.flat = false;
+        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
+        if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &out.q, &n)) ||
+            (st = def_new(cv, &out)))
+            return st;
+    }
+    struct graph_attrs *a = &cv->g->nodes[n].attrs;
+    memcpy(a->strides, strides, sizeof a->strides);
+    memcpy(a->dilations, dil, sizeof a->dilations);
+    memcpy(a->pads, pads, sizeof a->pads);
+    a->groups = (int)c->group;
+    return QUANTA_OK;
+}
+
+/* x as conv2d reads it: NHWC, or a 1-D x as [N, 1, L, C]. */
+static enum quanta_status conv_input(struct cv *cv, struct cv_value *x, int *qx)
+{
+    int perm[4];
+    cv_perm_nhwc(perm);
+    return x->shape.rank == 4 ? cv_materialize(cv, x, perm, qx) : window_input_2d(cv, x, qx);
+}
+
 static enum quanta_status op_conv(struct cv *cv)
 {
     static const char *const attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
                                         "pads", "strides", NULL};
-    struct cv_value *x, *bv;
-    const struct onnx_tensor *w, *b = NULL;
-    enum quanta_status st;
-    int64_t group;
+    struct conv_operands c;
+    enum quanta_status st = conv_operands(cv, attrs, "convolution", "[O, C/group, K]",
+                                          "[O, C/group, KH, KW]", &c);
+    if (st)
+        return st;
+    const struct cv_value *x = c.x;
+    const struct onnx_tensor *w = c.w, *b = c.b;
+    const int r = c.rank, spatial = r - 2;
+    const int64_t group = c.group, kh = c.kh, kw = c.kw;
     char buf[128];
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_need_const(cv, 1, "weight", &w)) || (st = cv_input(cv, 2, &bv)) ||
-        (st = cv_attr_int(cv, "group", 1, &group)))
-        return st;
-    if (bv && (st = cv_need_const(cv, 2, "bias", &b)))
-        return st;
-    const int r = x->shape.rank, spatial = r - 2;
-    if (r != 3 && r != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D convolution ([N, C, L] "
-                           "or [N, C, H, W]) is supported",
-                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
-    if ((st = need_f32(cv, w, "weight")) || (b && (st = need_f32(cv, b, "bias"))))
-        return st;
-    if (w->shape.rank != r)
-        return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
-                       quanta_shape_format(&w->shape, buf, sizeof buf),
-                       r == 3 ? "[O, C/group, K]" : "[O, C/group, KH, KW]");
-    /* 1-D: height 1, the length is the width */
-    int64_t c = x->shape.dims[1], o = w->shape.dims[0], cg = w->shape.dims[1];
-    int64_t kh = r == 4 ? w->shape.dims[2] : 1, kw = w->shape.dims[r - 1];
-    if (group < 1 || group > c || c % group != 0 || cg * group != c || o % group != 0 ||
-        o < 1 || kh < 1 || kw < 1 || kh > MAX_WINDOW || kw > MAX_WINDOW)
+    int64_t ch = x->shape.dims[1], o = w->shape.dims[0], cg = w->shape.dims[1];
+    if (group < 1 || group > ch || ch % group != 0 || cg * group != ch || o % group != 0 || o < 1)
         return cv_fail(cv, "weight '%s' %s does not fit input channels %lld with group %lld",
-                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)c,
+                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)ch,
                        (long long)group);
     if (b && (b->shape.rank != 1 || b->shape.dims[0] != o))
         return cv_fail(cv, "bias '%s' has shape %s but [%lld] is needed", b->name,
                        quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
     struct window win = {.kernel = {(int)kh, (int)kw}};
-    int ks[2];
-    if ((st = window_ints(cv, "kernel_shape", spatial, 0, 1, MAX_WINDOW, ks)))
-        return st;
-    if (ks[0] && (ks[0] != kh || ks[1] != kw))
-        return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
-                       quanta_shape_format(&w->shape, buf, sizeof buf));
     /* a zero Pad folded here (2-D only): the window sees the padded extents */
     int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
     if (x->fold_pad)
@@ -337,9 +416,8 @@ static enum quanta_status op_conv(struct cv *cv)
     for (int i = 0; x->fold_pad && i < 4; i++)
         win.pads[i] += x->fold_pads[i];
 
-    int perm[4], qx;
-    cv_perm_nhwc(perm);
-    if ((st = r == 4 ? cv_materialize(cv, x, perm, &qx) : window_input_2d(cv, x, &qx)))
+    int qx;
+    if ((st = conv_input(cv, c.x, &qx)))
         return st;
     /* [O, C/g, KH, KW] ([O, C/g, K]) -> [O, KH, KW, C/g] */
     const float *src = w->data;
@@ -351,39 +429,9 @@ static enum quanta_status op_conv(struct cv *cv)
             for (int64_t i = 0; i < kh; i++)
                 for (int64_t j = 0; j < kw; j++)
                     dst[((a * kh + i) * kw + j) * cg + ci] = src[((a * cg + ci) * kh + i) * kw + j];
-    struct quanta_shape ws = {.rank = 4, .dims = {o, kh, kw, cg}};
-    int qw = cv_const_value(cv, cv->node->inputs[1], dst, &ws);
+    st = emit_conv(cv, &c, qx, dst, o, cg, win.out, win.strides, win.dilations, win.pads);
     free(dst);
-    if (qw < 0)
-        return cv_nomem(cv);
-    int qb = -1;
-    if (b) {
-        struct quanta_shape bs = {.rank = 1, .dims = {o}};
-        if ((qb = cv_const_value(cv, cv->node->inputs[2], b->data, &bs)) < 0)
-            return cv_nomem(cv);
-    }
-    int ins[3] = {qx, qw, qb}, n;
-    if (r == 3) {
-        if ((st = window_emit_1d(cv, x, GRAPH_OP_CONV2D, ins, 3, win.out[1], o, &n)))
-            return st;
-    } else {
-        struct cv_value out = *x;
-        out.shape.dims[1] = o;
-        out.shape.dims[2] = win.out[0];
-        out.shape.dims[3] = win.out[1];
-        cv_perm_nhwc(out.perm);
-        out.flat = false;
-        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
-        if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &out.q, &n)) ||
-            (st = def_new(cv, &out)))
-            return st;
-    }
-    struct graph_attrs *a = &cv->g->nodes[n].attrs;
-    memcpy(a->strides, win.strides, sizeof a->strides);
-    memcpy(a->dilations, win.dilations, sizeof a->dilations);
-    memcpy(a->pads, win.pads, sizeof a->pads);
-    a->groups = (int)group;
-    return QUANTA_OK;
+    return st;
 }
 
 /* ---- ConvTranspose ---------------------------------------------------------
@@ -470,53 +518,35 @@ static enum quanta_status op_conv_transpose(struct cv *cv)
     static const char *const attrs[] = {"auto_pad", "dilations", "group", "kernel_shape",
                                         "output_padding", "output_shape", "pads", "strides",
                                         NULL};
-    struct cv_value *x, *bv;
-    const struct onnx_tensor *w, *b = NULL;
-    enum quanta_status st;
-    int64_t group;
+    struct conv_operands c;
+    enum quanta_status st = conv_operands(cv, attrs, "transposed convolution", "[C, O/group, K]",
+                                          "[C, O/group, KH, KW]", &c);
+    if (st)
+        return st;
+    const struct cv_value *x = c.x;
+    const struct onnx_tensor *w = c.w, *b = c.b;
+    const int r = c.rank, spatial = r - 2;
+    const int64_t group = c.group, kh = c.kh, kw = c.kw;
     char buf[128];
-    if ((st = cv_check_attrs(cv, attrs)) || (st = cv_need_act(cv, 0, &x)) ||
-        (st = cv_need_const(cv, 1, "weight", &w)) || (st = cv_input(cv, 2, &bv)) ||
-        (st = cv_attr_int(cv, "group", 1, &group)))
-        return st;
-    if (bv && (st = cv_need_const(cv, 2, "bias", &b)))
-        return st;
-    const int r = x->shape.rank, spatial = r - 2;
-    if (r != 3 && r != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D transposed convolution "
-                           "([N, C, L] or [N, C, H, W]) is supported",
-                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
-    if ((st = need_f32(cv, w, "weight")) || (b && (st = need_f32(cv, b, "bias"))))
-        return st;
-    if (w->shape.rank != r)
-        return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
-                       quanta_shape_format(&w->shape, buf, sizeof buf),
-                       r == 3 ? "[C, O/group, K]" : "[C, O/group, KH, KW]");
     /* weight [C, O/g, KH, KW]: the input's channels first */
-    int64_t c = x->shape.dims[1], og = w->shape.dims[1];
-    int64_t kh = r == 4 ? w->shape.dims[2] : 1, kw = w->shape.dims[r - 1];
-    if (group < 1 || c % group != 0 || w->shape.dims[0] != c || og < 1 || kh < 1 || kw < 1 ||
-        kh > MAX_WINDOW || kw > MAX_WINDOW)
+    int64_t ch = x->shape.dims[1], og = w->shape.dims[1];
+    if (group < 1 || ch % group != 0 || w->shape.dims[0] != ch || og < 1)
         return cv_fail(cv, "weight '%s' %s does not fit input channels %lld with group %lld",
-                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)c,
+                       w->name, quanta_shape_format(&w->shape, buf, sizeof buf), (long long)ch,
                        (long long)group);
-    const int64_t o = og * group, cg = c / group;
+    const int64_t o = og * group, cg = ch / group;
     if (b && (b->shape.rank != 1 || b->shape.dims[0] != o))
         return cv_fail(cv, "bias '%s' has shape %s but [%lld] is needed", b->name,
                        quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
-    int ks[2], strides[2], dil[2], pads[4], outpad[2] = {0, 0}, outshape[2] = {0, 0};
+    int strides[2], dil[2], pads[4], outpad[2] = {0, 0}, outshape[2] = {0, 0};
     const char *auto_pad;
-    if ((st = window_ints(cv, "kernel_shape", spatial, 0, 1, MAX_WINDOW, ks)) ||
-        (st = window_ints(cv, "strides", spatial, 1, 1, MAX_WINDOW, strides)) ||
+    if ((st = window_ints(cv, "strides", spatial, 1, 1, MAX_WINDOW, strides)) ||
         (st = window_ints(cv, "dilations", spatial, 1, 1, MAX_WINDOW, dil)) ||
         (st = window_ints(cv, "pads", spatial, 0, 0, MAX_WINDOW, pads)) ||
         (st = window_ints(cv, "output_padding", spatial, 0, 0, MAX_WINDOW, outpad)) ||
         (st = window_ints(cv, "output_shape", spatial, 0, 1, 1 << 24, outshape)) ||
         (st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)))
         return st;
-    if (ks[0] && (ks[0] != kh || ks[1] != kw))
-        return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
-                       quanta_shape_format(&w->shape, buf, sizeof buf));
     if (r == 3)
         outpad[0] = 0, outshape[0] = outshape[1] ? 1 : 0;
     const int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
@@ -547,7 +577,8 @@ static enum quanta_status op_conv_transpose(struct cv *cv)
             pads[i + 2] = (int)(total - pads[i]);
         }
     }
-    int64_t out_hw[2], conv_pads[4], crop[4];
+    int64_t out_hw[2], crop[4];
+    int conv_pads[4];
     for (int i = 0; i < 2; i++) {
         int64_t extent = dil[i] * (k_hw[i] - 1);
         out_hw[i] = strides[i] * (in_hw[i] - 1) + outpad[i] + extent + 1 - pads[i] - pads[i + 2];
@@ -557,17 +588,16 @@ static enum quanta_status op_conv_transpose(struct cv *cv)
          * element too, hence the correction at the end) */
         int64_t begin = extent - pads[i];
         int64_t end = extent - pads[i + 2] + outpad[i] - (strides[i] - 1);
-        conv_pads[i] = begin > 0 ? begin : 0;
-        conv_pads[i + 2] = end > 0 ? end : 0;
+        if (begin > MAX_WINDOW || end > MAX_WINDOW)
+            return cv_fail(cv, "padding larger than %d is not supported", MAX_WINDOW);
+        conv_pads[i] = begin > 0 ? (int)begin : 0;
+        conv_pads[i + 2] = end > 0 ? (int)end : 0;
         crop[i] = begin < 0 ? -begin : 0;
         crop[i + 2] = end < 0 ? -end : 0;
-        if (conv_pads[i] > MAX_WINDOW || conv_pads[i + 2] > MAX_WINDOW)
-            return cv_fail(cv, "padding larger than %d is not supported", MAX_WINDOW);
     }
 
-    int perm[4], qx;
-    cv_perm_nhwc(perm);
-    if ((st = r == 4 ? cv_materialize(cv, x, perm, &qx) : window_input_2d(cv, x, &qx)))
+    int qx;
+    if ((st = conv_input(cv, c.x, &qx)))
         return st;
     if ((strides[0] > 1 || strides[1] > 1) && (st = insert_zeros(cv, &qx, strides[0], strides[1])))
         return st;
@@ -585,40 +615,10 @@ static enum quanta_status op_conv_transpose(struct cv *cv)
                     for (int64_t j = 0; j < kw; j++)
                         dst[(((g * og + oi) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)) * cg + ci] =
                             src[(((g * cg + ci) * og + oi) * kh + i) * kw + j];
-    struct quanta_shape ws = {.rank = 4, .dims = {o, kh, kw, cg}};
-    int qw = cv_const_value(cv, cv->node->inputs[1], dst, &ws);
+    const int unit[2] = {1, 1};
+    st = emit_conv(cv, &c, qx, dst, o, cg, out_hw, unit, dil, conv_pads);
     free(dst);
-    if (qw < 0)
-        return cv_nomem(cv);
-    int qb = -1;
-    if (b) {
-        struct quanta_shape bs = {.rank = 1, .dims = {o}};
-        if ((qb = cv_const_value(cv, cv->node->inputs[2], b->data, &bs)) < 0)
-            return cv_nomem(cv);
-    }
-    int ins[3] = {qx, qw, qb}, n;
-    if (r == 3) {
-        if ((st = window_emit_1d(cv, x, GRAPH_OP_CONV2D, ins, 3, out_hw[1], o, &n)))
-            return st;
-    } else {
-        struct cv_value out = *x;
-        out.shape.dims[1] = o;
-        out.shape.dims[2] = out_hw[0];
-        out.shape.dims[3] = out_hw[1];
-        cv_perm_nhwc(out.perm);
-        out.flat = false;
-        struct quanta_shape phys = cv_phys_shape(&out.shape, out.perm);
-        if ((st = emit(cv, GRAPH_OP_CONV2D, ins, 3, &phys, &out.q, &n)) ||
-            (st = def_new(cv, &out)))
-            return st;
-    }
-    struct graph_attrs *a = &cv->g->nodes[n].attrs;
-    a->strides[0] = a->strides[1] = 1;
-    a->dilations[0] = dil[0], a->dilations[1] = dil[1];
-    for (int i = 0; i < 4; i++)
-        a->pads[i] = (int)conv_pads[i];
-    a->groups = (int)group;
-    return QUANTA_OK;
+    return st;
 }
 
 /* ---- Gemm, MatMul -------------------------------------------------------- */

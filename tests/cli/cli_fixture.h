@@ -271,7 +271,9 @@ static inline bool cf_file_exists(const char *path)
 }
 
 /* max |got - want| / max |want| over two data files of the same samples
- * (NPY, IDX, ...): the test outputs' distance from a framework's. */
+ * (NPY, IDX, ...): the test outputs' distance from a framework's. When got's
+ * samples are [H, W, C] and want's [C, H, W] (a 4-D output quanta holds
+ * NHWC against ONNX's NCHW), got is read transposed. */
 static inline double cf_max_rel_diff(const char *got_path, const char *want_path)
 {
     struct dataset *a, *b;
@@ -280,15 +282,24 @@ static inline double cf_max_rel_diff(const char *got_path, const char *want_path
     ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
     ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
     ck_assert_int_eq(a->n_samples, b->n_samples);
-    int64_t n = a->n_samples * quanta_shape_numel(&a->sample_shape);
-    ck_assert_int_eq(n, b->n_samples * quanta_shape_numel(&b->sample_shape));
+    const struct quanta_shape *sa = &a->sample_shape, *sb = &b->sample_shape;
+    int64_t per = quanta_shape_numel(sb), n = b->n_samples * per;
+    ck_assert_int_eq(a->n_samples * quanta_shape_numel(sa), n);
+    bool nhwc = sa->rank == 3 && sb->rank == 3 && !quanta_shape_equal(sa, sb) &&
+                sa->dims[2] == sb->dims[0] && sa->dims[0] == sb->dims[1] &&
+                sa->dims[1] == sb->dims[2];
     float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
     ck_assert(x && y);
     ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
     ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
     double diff = 0.0, peak = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)x[i] - (double)y[i]));
+        int64_t at = i;
+        if (nhwc) { /* element (c, h, w) of want's sample is got's (h, w, c) */
+            int64_t c = sb->dims[0], hw = sb->dims[1] * sb->dims[2], k = i % per;
+            at = i - k + (k % hw) * c + k / hw;
+        }
+        diff = fmax(diff, fabs((double)x[at] - (double)y[i]));
         peak = fmax(peak, fabs((double)y[i]));
     }
     free(x);

@@ -82,42 +82,6 @@ START_TEST(test_conv_transpose)
 }
 END_TEST
 
-/* max |got - want| / max |want| where got may hold a 4-D output NHWC
- * (quanta's layout for them) and want is ONNX's NCHW. */
-static double rel_diff_nchw(const char *got_path, const char *want_path)
-{
-    struct dataset *a, *b;
-    struct quanta_error err;
-    quanta_error_clear(&err);
-    ck_assert_msg(dataset_open(&a, got_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    ck_assert_msg(dataset_open(&b, want_path, NULL, &err) == QUANTA_OK, "%s", err.message);
-    ck_assert_int_eq(a->n_samples, b->n_samples);
-    const struct quanta_shape *sa = &a->sample_shape, *sb = &b->sample_shape;
-    int64_t per = quanta_shape_numel(sb), n = a->n_samples * per;
-    ck_assert_int_eq(quanta_shape_numel(sa), per);
-    bool nhwc = !quanta_shape_equal(sa, sb);
-    if (nhwc) /* [H, W, C] against [C, H, W] */
-        ck_assert(sa->rank == 3 && sb->rank == 3 && sa->dims[2] == sb->dims[0] &&
-                  sa->dims[0] == sb->dims[1] && sa->dims[1] == sb->dims[2]);
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    ck_assert(x && y);
-    ck_assert(dataset_read_f32(a, 0, a->n_samples, NULL, x, &err) == QUANTA_OK);
-    ck_assert(dataset_read_f32(b, 0, b->n_samples, NULL, y, &err) == QUANTA_OK);
-    double diff = 0.0, peak = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t got = i;
-        if (nhwc) {
-            int64_t c = sb->dims[0], hw = sb->dims[1] * sb->dims[2], k = i % per;
-            got = i - k + (k % hw) * c + k / hw;
-        }
-        diff = fmax(diff, fabs((double)x[got] - (double)y[i]));
-        peak = fmax(peak, fabs((double)y[i]));
-    }
-    free(x), free(y);
-    dataset_close(a), dataset_close(b);
-    return diff / peak;
-}
-
 /* ONNX's own Conv and ConvTranspose node tests with the weight made an
  * initializer (tests/fixtures/onnx/weights, scripts/gen_const_weight_cases.py):
  * pads, auto_pad, output_shape, output_padding, dilations, 1-D. */
@@ -146,7 +110,7 @@ START_TEST(test_onnx_conv_cases)
         rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
         ck_assert_msg(rc == 0, "%s: run exited %d: %s", cases[i], rc, errout);
         free(errout);
-        double d = rel_diff_nchw(got, want);
+        double d = cf_max_rel_diff(got, want);
         ck_assert_msg(d <= 1e-5, "%s: max |quanta - ONNX| / max |ONNX| = %g", cases[i], d);
         free(onnx), free(in), free(want), free(model), free(got);
     }
