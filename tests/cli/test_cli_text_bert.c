@@ -110,15 +110,26 @@ static void copy_tensor(const struct st_file *from, const char *name, bool to_fl
     }
 }
 
-START_TEST(test_text_bert_data_inputs)
+/* The tiny encoder imported as tmp_name (returned), and its test data
+ * file opened in *f. */
+static char *import_tiny_and_open_test(const char *tmp_name, struct st_file *f)
 {
     char *onnx = src(FX "text-bert-tiny.onnx"), *data = src(FX "text-bert-tiny.test.safetensors");
-    char *model = cf_tmp("text-bert-in.safetensors");
+    char *model = cf_tmp(tmp_name);
     ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, NULL), 0);
-    struct st_file f;
     struct quanta_error err;
     quanta_error_clear(&err);
-    ck_assert_msg(st_open(&f, data, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(st_open(f, data, &err) == QUANTA_OK, "%s", err.message);
+    free(onnx), free(data);
+    return model;
+}
+
+START_TEST(test_text_bert_data_inputs)
+{
+    struct st_file f;
+    char *model = import_tiny_and_open_test("text-bert-in.safetensors", &f);
+    struct quanta_error err;
+    quanta_error_clear(&err);
     struct st_tensor_desc t[2];
     void *owned[2];
     char *ids_only = cf_tmp("text-bert-ids-only.safetensors");
@@ -131,7 +142,7 @@ START_TEST(test_text_bert_data_inputs)
     cf_expect_input_error(cf_args("run %s --data %s", model, float_mask), "input 'mask'");
     free(owned[1]);
     st_close(&f);
-    free(onnx), free(data), free(model), free(ids_only), free(float_mask);
+    free(model), free(ids_only), free(float_mask);
 }
 END_TEST
 
@@ -140,13 +151,10 @@ END_TEST
  * command that reads data, before any kernel sees it. */
 START_TEST(test_text_bert_id_outside_table)
 {
-    char *onnx = src(FX "text-bert-tiny.onnx"), *data = src(FX "text-bert-tiny.test.safetensors");
-    char *model = cf_tmp("text-bert-ids.safetensors");
-    ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, NULL), 0);
     struct st_file f;
+    char *model = import_tiny_and_open_test("text-bert-ids.safetensors", &f);
     struct quanta_error err;
     quanta_error_clear(&err);
-    ck_assert_msg(st_open(&f, data, &err) == QUANTA_OK, "%s", err.message);
     struct st_tensor_desc t[2];
     void *owned[2];
     copy_tensor(&f, "ids", false, &t[0], &owned[0]);
@@ -172,7 +180,7 @@ START_TEST(test_text_bert_id_outside_table)
     cf_expect_input_error(cf_args("eval %s --data %s", model, bad), want);
     free(ids);
     st_close(&f);
-    free(onnx), free(data), free(model), free(bad), free(table);
+    free(model), free(bad), free(table);
 }
 END_TEST
 
