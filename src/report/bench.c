@@ -37,18 +37,6 @@ long bench_peak_rss_kb(void)
     return ru.ru_maxrss; /* kilobytes on Linux */
 }
 
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double bench_median(double *t, int64_t n)
-{
-    qsort(t, (size_t)n, sizeof *t, compare_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 double bench_percentile(const double *t, int64_t n, double p)
 {
     int64_t rank = (int64_t)ceil(p / 100.0 * (double)n);
@@ -323,8 +311,8 @@ static enum quanta_status batch_stats(struct bench *b, int index, int k,
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++)
         bb->runs_ms[i] = 1e3 * run->times[i];
-    bb->cpu_ms = 1e3 * bench_median(run->cpu, n);
-    double med = bench_median(run->times, n); /* sorted now */
+    bb->cpu_ms = 1e3 * report_median(run->cpu, n);
+    double med = report_median(run->times, n); /* sorted now */
     bb->median_ms = 1e3 * med;
     bb->p90_ms = 1e3 * bench_percentile(run->times, n, 90.0);
     bb->p99_ms = 1e3 * bench_percentile(run->times, n, 99.0);

@@ -23,8 +23,6 @@ double bench_now_seconds(void);         /* CLOCK_MONOTONIC */
 double bench_cpu_seconds(void);         /* CPU time of the process, every thread */
 long bench_peak_rss_kb(void);           /* getrusage's ru_maxrss, -1 if unknown */
 
-/* Median of t[0..n) (n >= 1); sorts t. */
-double bench_median(double *t, int64_t n);
 /* Nearest-rank percentile of sorted t[0..n): the smallest value with at
  * least p percent of the samples at or below it. */
 double bench_percentile(const double *t, int64_t n, double p);

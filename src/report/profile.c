@@ -1,7 +1,6 @@
 /* quanta profile's figures: each node's median time over timed runs, its
  * share of the sum, and the same summed per operator and kind. */
 #include "report/report.h"
-#include "report/bench.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,7 @@ enum quanta_status report_profile_make(const struct graph *g, const double *seco
     for (int i = 0; i < n; i++) {
         for (int r = 0; r < runs; r++)
             col[r] = seconds[(size_t)r * (size_t)n + (size_t)i];
-        double med = bench_median(col, runs);
+        double med = report_median(col, runs);
         struct report_profile_row *row = &p->nodes[i];
         row->op = g->nodes[i].op;
         row->int8 = report_node_int8(g, i);

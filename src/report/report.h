@@ -127,7 +127,10 @@ double report_errors_mse(const struct report_errors *acc);     /* per element */
 double report_errors_mae(const struct report_errors *acc);     /* per element */
 double report_errors_cosine(const struct report_errors *acc);  /* mean per sample */
 
-/* ---- significance of a comparison (stats.c) ---- */
+/* ---- significance of a comparison, and a median (stats.c) ---- */
+
+/* Median of t[0..n) (n >= 1); sorts t. Bench's and the profile's. */
+double report_median(double *t, int64_t n);
 
 /* Two-sided 95% normal quantile, z = Phi^-1(0.975). */
 #define REPORT_Z95 1.959963984540054

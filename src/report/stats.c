@@ -4,6 +4,19 @@
 #include "report/report.h"
 
 #include <math.h>
+#include <stdlib.h>
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double report_median(double *t, int64_t n)
+{
+    qsort(t, (size_t)n, sizeof *t, compare_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
 
 void report_paired_add(struct report_paired *p, bool correct1, bool correct2)
 {
