@@ -68,6 +68,22 @@ START_TEST(test_concat_repeated_constant)
         k->concat(&p, in, y);
         ft_expect_near(y, want, 12, 0, 0, k->level);
     }
+    /* rows that wrap more than once (3 of 6) beside one-float chunks */
+    const float a[3] = {1, 2, 3}, b[12] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+    double want6[18];
+    for (int o = 0; o < 6; o++) {
+        want6[3 * o] = a[o % 3];
+        want6[3 * o + 1] = b[2 * o];
+        want6[3 * o + 2] = b[2 * o + 1];
+    }
+    FT_FOR_EACH_LEVEL(k) {
+        float y[18];
+        const float *in[2] = {a, b};
+        size_t chunk[2] = {1, 2}, rows[2] = {3, 6};
+        struct f32_concat_params p = {.outer = 6, .n_inputs = 2, .chunk = chunk, .rows = rows};
+        k->concat(&p, in, y);
+        ft_expect_near(y, want6, 18, 0, 0, k->level);
+    }
 }
 END_TEST
 

@@ -5,16 +5,27 @@
 
 void f32_concat__ref(const struct f32_concat_params *p, const float *const *x, float *y)
 {
-    size_t width = 0;
+    size_t width = 0, at = 0;
     for (size_t i = 0; i < p->n_inputs; i++)
         width += p->chunk[i];
-    for (size_t o = 0; o < p->outer; o++) {
-        float *yp = y + o * width;
-        for (size_t i = 0; i < p->n_inputs; i++) {
-            size_t row = p->rows ? o % p->rows[i] : o;
-            memcpy(yp, x[i] + row * p->chunk[i], p->chunk[i] * sizeof *yp);
-            yp += p->chunk[i];
+    /* input by input: narrow chunks (a concat of [N, C, 1] pieces along the
+     * last axis has chunks of one float) are stores, not memcpy calls, and
+     * the row a constant repeats from wraps without a division */
+    for (size_t i = 0; i < p->n_inputs; i++) {
+        const size_t c = p->chunk[i], rows = p->rows ? p->rows[i] : p->outer;
+        const float *xi = x[i];
+        float *yp = y + at;
+        size_t row = 0;
+        for (size_t o = 0; o < p->outer; o++, yp += width) {
+            const float *src = xi + row * c;
+            if (c == 1)
+                yp[0] = src[0];
+            else
+                memcpy(yp, src, c * sizeof *yp);
+            if (++row == rows)
+                row = 0;
         }
+        at += c;
     }
 }
 

@@ -14,22 +14,27 @@ static int is_identity(const struct q8_unary *rq)
 void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
                     const struct q8_unary *rq, const int8_t *const *x, int8_t *y)
 {
-    int64_t row = 0;
+    int64_t width = 0, at = 0;
     for (int i = 0; i < n_inputs; i++)
-        row += inner[i];
-    for (int64_t r = 0; r < outer; r++) {
-        int8_t *yr = y + r * row;
-        for (int i = 0; i < n_inputs; i++) {
-            const int8_t *xr = x[i] + (rows ? r % rows[i] : r) * inner[i];
-            if (is_identity(&rq[i])) {
-                memcpy(yr, xr, (size_t)inner[i]);
-            } else {
-                for (int64_t j = 0; j < inner[i]; j++)
-                    yr[j] = q8_requant_clamp((int32_t)xr[j] - rq[i].in_zero_point,
-                                             rq[i].multiplier, rq[i].shift,
-                                             rq[i].out_zero_point, rq[i].qmin, rq[i].qmax);
-            }
-            yr += inner[i];
+        width += inner[i];
+    /* input by input, so each input's requantization is chosen once */
+    for (int i = 0; i < n_inputs; i++) {
+        const int64_t c = inner[i], n_rows = rows ? rows[i] : outer;
+        const struct q8_unary *q = &rq[i];
+        const int copy = is_identity(q);
+        int8_t *yr = y + at;
+        int64_t row = 0;
+        for (int64_t r = 0; r < outer; r++, yr += width) {
+            const int8_t *xr = x[i] + row * c;
+            if (copy)
+                memcpy(yr, xr, (size_t)c);
+            else
+                for (int64_t j = 0; j < c; j++)
+                    yr[j] = q8_requant_clamp((int32_t)xr[j] - q->in_zero_point, q->multiplier,
+                                             q->shift, q->out_zero_point, q->qmin, q->qmax);
+            if (++row == n_rows)
+                row = 0;
         }
+        at += c;
     }
 }
