@@ -26,54 +26,6 @@ int64_t cli_file_size(const char *path)
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
 }
 
-char *cli_shape_format(const struct quanta_shape *shape, char *buf, size_t size)
-{
-    size_t len = 0;
-    if (size == 0)
-        return buf;
-    buf[0] = '\0';
-#define APPEND(...)                                                                   \
-    do {                                                                              \
-        int k_ = snprintf(buf + len, size - len, __VA_ARGS__);                        \
-        if (k_ < 0 || (size_t)k_ >= size - len)                                       \
-            return buf;                                                               \
-        len += (size_t)k_;                                                            \
-    } while (0)
-    APPEND("[");
-    for (int d = 0; d < shape->rank; d++) {
-        if (d > 0)
-            APPEND(", ");
-        if (d == 0 && shape->dims[0] < 0)
-            APPEND("N");
-        else
-            APPEND("%lld", (long long)shape->dims[d]);
-    }
-    APPEND("]");
-#undef APPEND
-    return buf;
-}
-
-cJSON *cli_json_shape(const struct quanta_shape *shape)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int d = 0; a && d < shape->rank; d++) {
-        cJSON *n = cJSON_CreateNumber((double)shape->dims[d]);
-        if (!n || !cJSON_AddItemToArray(a, n)) {
-            cJSON_Delete(n);
-            cJSON_Delete(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-bool cli_json_add_number(cJSON *object, const char *key, double v)
-{
-    if (isfinite(v))
-        return cJSON_AddNumberToObject(object, key, v) != NULL;
-    return cJSON_AddNullToObject(object, key) != NULL;
-}
-
 enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err)
 {
     char *text = root ? cJSON_Print(root) : NULL;

@@ -1,6 +1,5 @@
-/* Helpers shared by the commands that run models (run, eval) and print
- * reports (inspect): streaming a data file into a graph's inputs, JSON on
- * stdout, shapes with the batch shown as N. */
+/* Helpers shared by the commands: layouts, file sizes, JSON on stdout
+ * (shapes and numbers as the reports print them: report/report.h). */
 #ifndef QUANTA_CLI_DATA_H
 #define QUANTA_CLI_DATA_H
 
@@ -15,13 +14,6 @@ bool cli_parse_layout(const char *text, enum quanta_layout *out);
 
 /* Size of a file in bytes, -1 if it cannot be stat'ed. */
 int64_t cli_file_size(const char *path);
-
-/* "[N, 28, 28, 1]": a shape whose first dim is -1 shows it as N. */
-char *cli_shape_format(const struct quanta_shape *shape, char *buf, size_t size);
-/* The shape as a JSON array of integers (-1 kept as -1); NULL on no memory. */
-cJSON *cli_json_shape(const struct quanta_shape *shape);
-/* Adds a number, or null when v is NaN or infinite; false on no memory. */
-bool cli_json_add_number(cJSON *object, const char *key, double v);
 
 /* Prints root on stdout followed by a newline and frees it. QUANTA_ERR_NOMEM
  * when root is NULL or cannot be printed (then err is filled). */

@@ -262,7 +262,7 @@ static cJSON *run_json(const struct run_options *o, const struct run_result *res
     cJSON_AddNumberToObject(root, "top", res->k);
     if (o->output) {
         cJSON_AddStringToObject(root, "output", o->output);
-        cJSON_AddItemToObject(root, "output_shape", cli_json_shape(&res->out_shape));
+        cJSON_AddItemToObject(root, "output_shape", report_json_shape(&res->out_shape));
     } else {
         cJSON_AddNullToObject(root, "output");
         cJSON_AddNullToObject(root, "output_shape");

@@ -7,15 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* NaN and infinities as JSON null. */
-static void add_number(cJSON *o, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
-}
-
 /* "12.3%", or "-" when unknown. */
 static const char *fmt_fraction(double v, char *buf, size_t size)
 {
@@ -92,7 +83,7 @@ cJSON *bench_json(const struct bench *b)
         return NULL;
     cJSON_AddStringToObject(root, "kernels", b->kernels);
     cJSON_AddNumberToObject(root, "threads", b->models[0].threads);
-    add_number(root, "ghz", b->clock.ghz);
+    report_json_number(root, "ghz", b->clock.ghz);
     cJSON_AddStringToObject(root, "ghz_source", b->clock.source);
     cJSON_AddNumberToObject(root, "iters", (double)b->cfg.iters);
     cJSON_AddNumberToObject(root, "warmup", (double)b->cfg.warmup);
@@ -109,7 +100,7 @@ cJSON *bench_json(const struct bench *b)
         cJSON_AddStringToObject(m, "kernels", b->kernels);
         cJSON_AddNumberToObject(m, "threads", bm->threads);
         cJSON_AddNumberToObject(m, "ops_per_sample", bm->ops_per_sample);
-        add_number(m, "peak_gops", bm->peak_gops);
+        report_json_number(m, "peak_gops", bm->peak_gops);
         cJSON_AddNumberToObject(m, "peak_rss_kb", (double)bm->peak_rss_kb);
         cJSON *list = cJSON_AddArrayToObject(m, "batches");
         for (int k = 0; list && k < b->cfg.n_batches; k++) {
@@ -117,14 +108,14 @@ cJSON *bench_json(const struct bench *b)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddItemToArray(list, o);
             cJSON_AddNumberToObject(o, "batch", (double)bb->batch);
-            add_number(o, "median_ms", bb->median_ms);
-            add_number(o, "cpu_ms", bb->cpu_ms);
-            add_number(o, "p90_ms", bb->p90_ms);
-            add_number(o, "p99_ms", bb->p99_ms);
-            add_number(o, "samples_per_s", bb->samples_per_s);
-            add_number(o, "gops", bb->gops);
-            add_number(o, "peak_fraction", bb->peak_fraction);
-            add_number(o, "speedup", bb->speedup);
+            report_json_number(o, "median_ms", bb->median_ms);
+            report_json_number(o, "cpu_ms", bb->cpu_ms);
+            report_json_number(o, "p90_ms", bb->p90_ms);
+            report_json_number(o, "p99_ms", bb->p99_ms);
+            report_json_number(o, "samples_per_s", bb->samples_per_s);
+            report_json_number(o, "gops", bb->gops);
+            report_json_number(o, "peak_fraction", bb->peak_fraction);
+            report_json_number(o, "speedup", bb->speedup);
             cJSON *runs = cJSON_AddArrayToObject(o, "runs_ms");
             for (int64_t r = 0; runs && bb->runs_ms && r < b->cfg.iters; r++)
                 cJSON_AddItemToArray(runs, cJSON_CreateNumber(bb->runs_ms[r]));
@@ -305,11 +296,11 @@ static cJSON *side_json(const struct bench_node *nd)
         return NULL;
     cJSON_AddStringToObject(o, "op", graph_op_name(nd->op));
     cJSON_AddStringToObject(o, "precision", nd->int8 ? "int8" : "float");
-    add_number(o, "median_ms", nd->median_ms);
-    add_number(o, "share", nd->share);
-    add_number(o, "ops", nd->ops);
-    add_number(o, "gops", nd->gops);
-    add_number(o, "peak_fraction", nd->peak_fraction);
+    report_json_number(o, "median_ms", nd->median_ms);
+    report_json_number(o, "share", nd->share);
+    report_json_number(o, "ops", nd->ops);
+    report_json_number(o, "gops", nd->gops);
+    report_json_number(o, "peak_fraction", nd->peak_fraction);
     return o;
 }
 
@@ -334,7 +325,7 @@ static cJSON *one_profile_json(const struct bench *b, int row0, int k)
         cJSON_AddItemToArray(totals, cJSON_CreateNumber(s[side]->node_sum_ms));
     }
     if (n > 1)
-        add_number(o, "speedup", s[0]->node_sum_ms / s[1]->node_sum_ms);
+        report_json_number(o, "speedup", s[0]->node_sum_ms / s[1]->node_sum_ms);
     cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
     for (int l = 0; nodes && l < lines; l++) {
         cJSON *line = cJSON_CreateObject();
@@ -351,7 +342,7 @@ static cJSON *one_profile_json(const struct bench *b, int row0, int k)
         for (int side = 0; sides && side < n; side++)
             cJSON_AddItemToArray(sides, nd[side] ? side_json(nd[side]) : cJSON_CreateNull());
         if (n > 1 && nd[0] && nd[1])
-            add_number(line, "speedup", nd[0]->median_ms / nd[1]->median_ms);
+            report_json_number(line, "speedup", nd[0]->median_ms / nd[1]->median_ms);
         else if (n > 1)
             cJSON_AddNullToObject(line, "speedup");
     }

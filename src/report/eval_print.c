@@ -257,15 +257,6 @@ enum quanta_status report_eval_print(const struct report_eval *e,
 
 /* ---- JSON ---- */
 
-/* A finite number, else null. */
-static void add_number(cJSON *object, const char *key, double v)
-{
-    if (isfinite(v))
-        cJSON_AddNumberToObject(object, key, v);
-    else
-        cJSON_AddNullToObject(object, key);
-}
-
 /* key: [lo, hi], or null when unknown. */
 static void add_interval(cJSON *object, const char *key, double lo, double hi)
 {
@@ -289,30 +280,30 @@ static cJSON *add_check(cJSON *checks, const char *name, double threshold, doubl
     }
     cJSON_AddStringToObject(c, "name", name);
     cJSON_AddNumberToObject(c, "threshold", threshold);
-    add_number(c, "value", value);
+    report_json_number(c, "value", value);
     return c;
 }
 
 static void model_json(cJSON *m, const struct report_eval *e, int i)
 {
     cJSON_AddStringToObject(m, "path", e->model[i].path);
-    add_number(m, "accuracy", report_eval_accuracy(e, i));
-    add_number(m, "top5", report_eval_top5(e, i));
-    add_number(m, "ms_per_sample", ms_of(e, i));
+    report_json_number(m, "accuracy", report_eval_accuracy(e, i));
+    report_json_number(m, "top5", report_eval_top5(e, i));
+    report_json_number(m, "ms_per_sample", ms_of(e, i));
     cJSON_AddNumberToObject(m, "bytes", (double)e->model[i].bytes);
-    add_number(m, "metric_value", report_eval_metric(e, i));
+    report_json_number(m, "metric_value", report_eval_metric(e, i));
     if (e->task != REPORT_TASK_REGRESSION)
-        add_number(m, "logloss", report_eval_log_loss(e, i));
+        report_json_number(m, "logloss", report_eval_log_loss(e, i));
     if (e->task == REPORT_TASK_BINARY) {
-        add_number(m, "auc", e->model[i].auc);
-        add_number(m, "mean_predicted", e->model[i].mean_predicted);
-        add_number(m, "observed_rate", report_eval_observed_rate(e));
+        report_json_number(m, "auc", e->model[i].auc);
+        report_json_number(m, "mean_predicted", e->model[i].mean_predicted);
+        report_json_number(m, "observed_rate", report_eval_observed_rate(e));
     }
     if (e->task == REPORT_TASK_REGRESSION) {
-        add_number(m, "mse", mse_of(e, i));
-        add_number(m, "mae", mae_of(e, i));
-        add_number(m, "cosine", cosine_of(e, i));
-        add_number(m, "sqnr_db", sqnr_of(e, i));
+        report_json_number(m, "mse", mse_of(e, i));
+        report_json_number(m, "mae", mae_of(e, i));
+        report_json_number(m, "cosine", cosine_of(e, i));
+        report_json_number(m, "sqnr_db", sqnr_of(e, i));
     }
 }
 
@@ -321,24 +312,24 @@ static void comparison_json(cJSON *root, const struct report_eval *e,
 {
     double lo, hi;
     bool paired = e->labels && (e->task == REPORT_TASK_CLASS || e->task == REPORT_TASK_BINARY);
-    add_number(root, "accuracy_drop", report_eval_accuracy_drop(e));
-    add_number(root, "top5_drop", report_eval_top5(e, 0) - report_eval_top5(e, 1));
-    add_number(root, "agreement", report_eval_agreement(e));
+    report_json_number(root, "accuracy_drop", report_eval_accuracy_drop(e));
+    report_json_number(root, "top5_drop", report_eval_top5(e, 0) - report_eval_top5(e, 1));
+    report_json_number(root, "agreement", report_eval_agreement(e));
     report_eval_drop_interval(e, &lo, &hi);
     add_interval(root, "accuracy_drop_ci95", lo, hi);
-    add_number(root, "model1_only_correct", paired ? (double)e->paired.only1 : NAN);
-    add_number(root, "model2_only_correct", paired ? (double)e->paired.only2 : NAN);
-    add_number(root, "mcnemar_p", report_eval_mcnemar_p(e));
+    report_json_number(root, "model1_only_correct", paired ? (double)e->paired.only1 : NAN);
+    report_json_number(root, "model2_only_correct", paired ? (double)e->paired.only2 : NAN);
+    report_json_number(root, "mcnemar_p", report_eval_mcnemar_p(e));
     report_eval_agreement_interval(e, &lo, &hi);
     add_interval(root, "agreement_ci95", lo, hi);
     bool scores = e->task == REPORT_TASK_CLASS || e->task == REPORT_TASK_TOKEN;
-    add_number(root, "kl_divergence", scores ? report_compare_kl(&e->cmp) : NAN);
-    add_number(root, "sqnr_db", report_sqnr_db(&e->out.sqnr));
+    report_json_number(root, "kl_divergence", scores ? report_compare_kl(&e->cmp) : NAN);
+    report_json_number(root, "sqnr_db", report_sqnr_db(&e->out.sqnr));
     cJSON_AddBoolToObject(root, "identical_outputs", e->out.sqnr.noise == 0.0);
-    add_number(root, "output_mse", report_errors_mse(&e->out));
-    add_number(root, "output_mae", report_errors_mae(&e->out));
-    add_number(root, "output_cosine", report_errors_cosine(&e->out));
-    add_number(root, "metric_drop", report_eval_metric_drop(e));
+    report_json_number(root, "output_mse", report_errors_mse(&e->out));
+    report_json_number(root, "output_mae", report_errors_mae(&e->out));
+    report_json_number(root, "output_cosine", report_errors_cosine(&e->out));
+    report_json_number(root, "metric_drop", report_eval_metric_drop(e));
     if (!layers)
         return;
     cJSON *pl = cJSON_AddArrayToObject(root, "per_layer");
@@ -350,7 +341,7 @@ static void comparison_json(cJSON *root, const struct report_eval *e,
             break;
         }
         cJSON_AddStringToObject(o, "value", g1->values[l->value1].name);
-        add_number(o, "sqnr_db", l->mismatch ? NAN : report_sqnr_db(&l->sqnr));
+        report_json_number(o, "sqnr_db", l->mismatch ? NAN : report_sqnr_db(&l->sqnr));
         cJSON_AddBoolToObject(o, "identical", !l->mismatch && l->sqnr.noise == 0.0);
     }
 }
@@ -391,7 +382,7 @@ cJSON *report_eval_json(const struct report_eval *e, const char *data_path,
                        report_eval_accuracy_drop(e)))) {
         if (o->has_significance) {
             cJSON_AddNumberToObject(c, "significance", o->significance);
-            add_number(c, "p_value", report_eval_mcnemar_p(e));
+            report_json_number(c, "p_value", report_eval_mcnemar_p(e));
         }
         cJSON_AddBoolToObject(c, "pass", !report_eval_drop_gate_fails(e));
     }

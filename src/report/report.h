@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <cJSON.h>
 #include "quanta/data.h"
 #include "quanta/feed.h"
 #include "quanta/graph.h"
@@ -126,6 +127,15 @@ void report_errors_add(struct report_errors *acc, const float *ref, const float 
 double report_errors_mse(const struct report_errors *acc);     /* per element */
 double report_errors_mae(const struct report_errors *acc);     /* per element */
 double report_errors_cosine(const struct report_errors *acc);  /* mean per sample */
+
+/* ---- shapes and numbers as reports print them (format.c) ---- */
+
+/* "[N, 28, 28, 1]": a shape whose first dim is -1 shows it as N. */
+char *report_shape_text(const struct quanta_shape *shape, char *buf, size_t size);
+/* The shape as a JSON array of integers (-1 kept as -1); NULL on no memory. */
+cJSON *report_json_shape(const struct quanta_shape *shape);
+/* Adds a number, or null when v is NaN or infinite; false on no memory. */
+bool report_json_number(cJSON *object, const char *key, double v);
 
 /* ---- significance of a comparison, and a median (stats.c) ---- */
 
