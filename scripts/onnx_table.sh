@@ -21,7 +21,7 @@ fi
 for m in cnn_bn residual dwsep mlp; do
     "$QUANTA" import "tests/fixtures/onnx/$m.onnx" -o "$OUT/$m.safetensors" \
         --normalize 0.00392156862745098 > /dev/null
-    "$QUANTA" quantize "$OUT/$m.safetensors" --data "$CALIB" -o "$OUT/$m.int8.safetensors"
+    "$QUANTA" quantize "$OUT/$m.safetensors" --data "$CALIB" -o "$OUT/$m.int8.safetensors" >/dev/null
     "$QUANTA" eval "$OUT/$m.safetensors" "$OUT/$m.int8.safetensors" --data "$TEST" --json \
         > "$OUT/$m.json" || true
 done

@@ -26,12 +26,12 @@ row() {
 
 for method in minmax meanstd percentile entropy mse; do
     "$QUANTA" calibrate "$MODEL" --data "$CALIB" --method "$method" -o "$OUT/calib-$method.json" --json > /dev/null
-    "$QUANTA" quantize "$MODEL" --calib "$OUT/calib-$method.json" -o "$OUT/static-$method.safetensors"
+    "$QUANTA" quantize "$MODEL" --calib "$OUT/calib-$method.json" -o "$OUT/static-$method.safetensors" >/dev/null
     row "static-$method" "$OUT/static-$method.safetensors"
 done
-"$QUANTA" quantize "$MODEL" --mode weight-only -o "$OUT/weight-only.safetensors"
+"$QUANTA" quantize "$MODEL" --mode weight-only -o "$OUT/weight-only.safetensors" >/dev/null
 row weight-only "$OUT/weight-only.safetensors"
-"$QUANTA" quantize "$MODEL" --mode fp16 -o "$OUT/fp16.safetensors"
+"$QUANTA" quantize "$MODEL" --mode fp16 -o "$OUT/fp16.safetensors" >/dev/null
 row fp16 "$OUT/fp16.safetensors"
 
 /usr/bin/env python3 - "$OUT" "$TEST" <<'PY'
