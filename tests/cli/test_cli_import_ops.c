@@ -19,43 +19,54 @@
  * model of at least 25 dB output SQNR against its float one. */
 #include "cli/cli_fixture.h"
 
-static void check_model(const char *name, const char *must_have_op, double tolerance)
+/* dir/name.onnx imported (the model's path returned, *in the input's), run
+ * on dir/name.input.npy, its output within tolerance of dir/name.output.npy
+ * (relative to the largest |output|). */
+static char *import_and_match(const char *dir, const char *name, double tolerance, char **in)
 {
-    char rel[128];
-    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.onnx", name);
+    char rel[160], tmp[96];
+    snprintf(rel, sizeof rel, "%s/%s.onnx", dir, name);
     char *onnx = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.input.npy", name);
-    char *in = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, "tests/fixtures/onnx/ops/%s.output.npy", name);
+    snprintf(rel, sizeof rel, "%s/%s.input.npy", dir, name);
+    *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "%s/%s.output.npy", dir, name);
     char *want = strdup(ts_src_path(rel));
-    char tmp[64];
     snprintf(tmp, sizeof tmp, "ops-%s.safetensors", name);
     char *model = cf_tmp(tmp);
-    snprintf(tmp, sizeof tmp, "ops-%s.int8.safetensors", name);
-    char *q = cf_tmp(tmp);
     snprintf(tmp, sizeof tmp, "ops-%s.out.npy", name);
     char *got = cf_tmp(tmp);
-    char *out = NULL, *errout = NULL;
+    char *errout = NULL;
     int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
     free(errout);
-    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
-    ck_assert_msg(strstr(out, must_have_op), "%s: no %s node in:\n%s", name, must_have_op, out);
-    free(out);
-    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, *in, got), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
     free(errout);
     double rel_diff = cf_max_rel_diff(got, want);
-    ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - PyTorch| / max |PyTorch| = %g", name,
-                  rel_diff);
-    rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);
+    ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - reference| / max |reference| = %g",
+                  name, rel_diff);
+    free(onnx), free(want), free(got);
+    return model;
+}
+
+static void check_model(const char *name, const char *must_have_op, double tolerance)
+{
+    char *in, *model = import_and_match("tests/fixtures/onnx/ops", name, tolerance, &in);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "ops-%s.int8.safetensors", name);
+    char *q = cf_tmp(tmp);
+    char *out = NULL, *errout = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
+    ck_assert_msg(strstr(out, must_have_op), "%s: no %s node in:\n%s", name, must_have_op, out);
+    free(out);
+    int rc = ts_run_quanta(cf_args("quantize %s --data %s -o %s", model, in, q), NULL, &errout);
     ck_assert_msg(rc == 0, "%s: quantize exited %d: %s", name, rc, errout);
     free(errout);
     cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --json", model, q, in), 0);
     ck_assert_msg(cf_num(doc, "sqnr_db") >= 25.0, "%s: int8 SQNR %g dB", name,
                   cf_num(doc, "sqnr_db"));
     cJSON_Delete(doc);
-    free(onnx), free(in), free(want), free(model), free(q), free(got);
+    free(in), free(model), free(q);
 }
 
 START_TEST(test_flattened_nchw_concat_reshape)
@@ -95,24 +106,8 @@ START_TEST(test_onnx_conv_cases)
         "convtranspose_output_shape", "convtranspose_pad", "convtranspose_pads",
         "convtranspose_with_kernel"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char rel[160];
-        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.onnx", cases[i]);
-        char *onnx = strdup(ts_src_path(rel));
-        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.input.npy", cases[i]);
-        char *in = strdup(ts_src_path(rel));
-        snprintf(rel, sizeof rel, "tests/fixtures/onnx/weights/%s.output.npy", cases[i]);
-        char *want = strdup(ts_src_path(rel));
-        char *model = cf_tmp("weights.safetensors"), *got = cf_tmp("weights.out.npy");
-        char *errout = NULL;
-        int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
-        ck_assert_msg(rc == 0, "%s: import exited %d: %s", cases[i], rc, errout);
-        free(errout);
-        rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
-        ck_assert_msg(rc == 0, "%s: run exited %d: %s", cases[i], rc, errout);
-        free(errout);
-        double d = cf_max_rel_diff(got, want);
-        ck_assert_msg(d <= 1e-5, "%s: max |quanta - ONNX| / max |ONNX| = %g", cases[i], d);
-        free(onnx), free(in), free(want), free(model), free(got);
+        char *in, *model = import_and_match("tests/fixtures/onnx/weights", cases[i], 1e-5, &in);
+        free(in), free(model);
     }
 }
 END_TEST
