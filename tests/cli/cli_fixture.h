@@ -309,4 +309,34 @@ static inline double cf_max_rel_diff(const char *got_path, const char *want_path
     return diff / peak;
 }
 
+/* dir/name.onnx imported (the model's path returned, *in the input's), run
+ * on dir/name.input.npy, its output within tolerance of dir/name.output.npy
+ * (relative to the largest |output|). */
+static inline char *cf_import_and_match(const char *dir, const char *name, double tolerance, char **in)
+{
+    char rel[160], tmp[96];
+    snprintf(rel, sizeof rel, "%s/%s.onnx", dir, name);
+    char *onnx = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "%s/%s.input.npy", dir, name);
+    *in = strdup(ts_src_path(rel));
+    snprintf(rel, sizeof rel, "%s/%s.output.npy", dir, name);
+    char *want = strdup(ts_src_path(rel));
+    snprintf(tmp, sizeof tmp, "import-%s.safetensors", name);
+    char *model = cf_tmp(tmp);
+    snprintf(tmp, sizeof tmp, "import-%s.out.npy", name);
+    char *got = cf_tmp(tmp);
+    char *errout = NULL;
+    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
+    free(errout);
+    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, *in, got), NULL, &errout);
+    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
+    free(errout);
+    double rel_diff = cf_max_rel_diff(got, want);
+    ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - reference| / max |reference| = %g",
+                  name, rel_diff);
+    free(onnx), free(want), free(got);
+    return model;
+}
+
 #endif

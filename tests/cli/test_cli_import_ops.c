@@ -19,39 +19,9 @@
  * model of at least 25 dB output SQNR against its float one. */
 #include "cli/cli_fixture.h"
 
-/* dir/name.onnx imported (the model's path returned, *in the input's), run
- * on dir/name.input.npy, its output within tolerance of dir/name.output.npy
- * (relative to the largest |output|). */
-static char *import_and_match(const char *dir, const char *name, double tolerance, char **in)
-{
-    char rel[160], tmp[96];
-    snprintf(rel, sizeof rel, "%s/%s.onnx", dir, name);
-    char *onnx = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, "%s/%s.input.npy", dir, name);
-    *in = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, "%s/%s.output.npy", dir, name);
-    char *want = strdup(ts_src_path(rel));
-    snprintf(tmp, sizeof tmp, "ops-%s.safetensors", name);
-    char *model = cf_tmp(tmp);
-    snprintf(tmp, sizeof tmp, "ops-%s.out.npy", name);
-    char *got = cf_tmp(tmp);
-    char *errout = NULL;
-    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
-    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
-    free(errout);
-    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, *in, got), NULL, &errout);
-    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
-    free(errout);
-    double rel_diff = cf_max_rel_diff(got, want);
-    ck_assert_msg(rel_diff <= tolerance, "%s: max |quanta - reference| / max |reference| = %g",
-                  name, rel_diff);
-    free(onnx), free(want), free(got);
-    return model;
-}
-
 static void check_model(const char *name, const char *must_have_op, double tolerance)
 {
-    char *in, *model = import_and_match("tests/fixtures/onnx/ops", name, tolerance, &in);
+    char *in, *model = cf_import_and_match("tests/fixtures/onnx/ops", name, tolerance, &in);
     char tmp[64];
     snprintf(tmp, sizeof tmp, "ops-%s.int8.safetensors", name);
     char *q = cf_tmp(tmp);
@@ -106,7 +76,7 @@ START_TEST(test_onnx_conv_cases)
         "convtranspose_output_shape", "convtranspose_pad", "convtranspose_pads",
         "convtranspose_with_kernel"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *in, *model = import_and_match("tests/fixtures/onnx/weights", cases[i], 1e-5, &in);
+        char *in, *model = cf_import_and_match("tests/fixtures/onnx/weights", cases[i], 1e-5, &in);
         free(in), free(model);
     }
 }
@@ -147,7 +117,7 @@ START_TEST(test_pad_split_resize)
 {
     check_model("resample", "resize:linear", 1e-4);
     /* the zero Pads before the Conv and the MaxPool became their padding */
-    char *model = cf_tmp("ops-resample.safetensors"), *out = NULL;
+    char *model = cf_tmp("import-resample.safetensors"), *out = NULL;
     ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
     ck_assert_msg(!strstr(out, "pad:constant") && strstr(out, "max_pool2d"), "%s", out);
     free(out);

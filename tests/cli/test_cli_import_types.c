@@ -56,32 +56,13 @@ END_TEST
 
 static void check_ln(const char *name, bool fused)
 {
-    char rel[128];
-    snprintf(rel, sizeof rel, FX "%s.onnx", name);
-    char *onnx = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, FX "%s.input.npy", name);
-    char *in = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, FX "%s.output.npy", name);
-    char *want = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, "types-%s.safetensors", name);
-    char *model = cf_tmp(rel);
-    snprintf(rel, sizeof rel, "types-%s.out.npy", name);
-    char *got = cf_tmp(rel);
-    char *out = NULL, *errout = NULL;
-    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
-    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
-    free(errout);
+    char *in, *model = cf_import_and_match("tests/fixtures/onnx/types", name, 1e-5, &in);
+    char *out = NULL;
     ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
     ck_assert_msg((strstr(out, "layer_norm") != NULL) == fused &&
                       (strstr(out, " sqrt ") == NULL) == fused,
                   "%s:\n%s", name, out);
-    free(out);
-    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), NULL, &errout);
-    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
-    free(errout);
-    double d = cf_max_rel_diff(got, want);
-    ck_assert_msg(d <= 1e-5, "%s: max |quanta - numpy| / max |numpy| = %g", name, d);
-    free(onnx), free(in), free(want), free(model), free(got);
+    free(out), free(in), free(model);
 }
 
 START_TEST(test_decomposed_layer_norm_fused)
@@ -97,21 +78,10 @@ START_TEST(test_decomposed_layer_norm_shared_kept)
 END_TEST
 
 /* name's model imports declaring `declared`, and its run on name.input.npy
- * equals NumPy's within tolerance. */
-static void check_unsigned(const char *name, const char *declared, double tolerance)
+ * equals NumPy's within tolerance; the model's path returned. */
+static char *check_unsigned(const char *name, const char *declared, double tolerance)
 {
-    char rel[128];
-    snprintf(rel, sizeof rel, FX "%s.onnx", name);
-    char *onnx = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, FX "%s.input.npy", name);
-    char *in = strdup(ts_src_path(rel));
-    snprintf(rel, sizeof rel, FX "%s.output.npy", name);
-    char *want = strdup(ts_src_path(rel));
-    char *model = cf_tmp("unsigned.safetensors"), *got = cf_tmp("unsigned.out.npy");
-    char *out = NULL, *errout = NULL;
-    int rc = ts_run_quanta(cf_args("import %s -o %s", onnx, model), NULL, &errout);
-    ck_assert_msg(rc == 0, "%s: import exited %d: %s", name, rc, errout);
-    free(errout);
+    char *in, *model = cf_import_and_match("tests/fixtures/onnx/types", name, tolerance, &in);
     cJSON *doc = cf_run_json(cf_args("inspect %s --json", model), 0);
     const cJSON *inputs =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "graph"), "inputs");
@@ -119,20 +89,15 @@ static void check_unsigned(const char *name, const char *declared, double tolera
     ck_assert_msg(cJSON_IsString(dt) && strcmp(dt->valuestring, declared) == 0,
                   "%s: the input is not declared %s", name, declared);
     cJSON_Delete(doc);
-    rc = ts_run_quanta(cf_args("run %s --data %s --output %s", model, in, got), &out, &errout);
-    ck_assert_msg(rc == 0, "%s: run exited %d: %s", name, rc, errout);
-    free(out), free(errout);
-    double d = cf_max_rel_diff(got, want);
-    ck_assert_msg(d <= tolerance, "%s: max |quanta - NumPy| / max |NumPy| = %g", name, d);
-    free(onnx), free(in), free(want), free(model), free(got);
+    free(in);
+    return model;
 }
 
 START_TEST(test_unsigned_inputs)
 {
-    check_unsigned("types_u16", "U16", 0.0);
-    check_unsigned("types_u32", "U32", 1e-6);
-    check_unsigned("types_u64", "U64", 1e-6);
-    char *model = cf_tmp("unsigned.safetensors");
+    free(check_unsigned("types_u16", "U16", 0.0));
+    free(check_unsigned("types_u32", "U32", 1e-6));
+    char *model = check_unsigned("types_u64", "U64", 1e-6);
     char *big = strdup(ts_src_path(FX "types_u64.big.npy"));
     char want[512];
     snprintf(want, sizeof want, "%s: sample 2 element 1 is 9223372036854775808, above the "
