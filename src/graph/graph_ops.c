@@ -16,8 +16,8 @@
  * n an activation or ids (see graph_internal.h). */
 const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     /*                       name               in    roles    attrs                   required      shape rule */
-    [GRAPH_OP_CONV2D]      = {"conv2d",          2, 3, "xwb",   CONV_ATTRS,             0,            graph_shape_conv2d},
-    [GRAPH_OP_DENSE]       = {"dense",           2, 3, "xwb",   GA(ACTIVATION),         0,            graph_shape_dense},
+    [GRAPH_OP_CONV2D]      = {"conv2d",          2, 4, "xwbx",  CONV_ATTRS,             0,            graph_shape_conv2d},
+    [GRAPH_OP_DENSE]       = {"dense",           2, 4, "xwbx",  GA(ACTIVATION),         0,            graph_shape_dense},
     [GRAPH_OP_RELU]        = {"relu",            1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_RELU6]       = {"relu6",           1, 1, "x",     0,                      0,            graph_shape_same},
     [GRAPH_OP_SIGMOID]     = {"sigmoid",         1, 1, "x",     0,                      0,            graph_shape_same},

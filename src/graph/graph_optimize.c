@@ -14,8 +14,8 @@
 
 const char *graph_pass_name(enum graph_pass pass)
 {
-    static const char *const names[GRAPH_PASS_COUNT] = {"fold", "scale", "fuse", "collapse",
-                                                         "dead"};
+    static const char *const names[GRAPH_PASS_COUNT] = {"fold", "scale",    "residual", "fuse",
+                                                         "collapse", "dead"};
     return (unsigned)pass < GRAPH_PASS_COUNT ? names[pass] : "invalid";
 }
 
@@ -319,6 +319,69 @@ static void pass_scale(struct pass *ps)
     }
 }
 
+/* ---- residual: an add into the conv2d/dense writing one of its inputs ---- */
+
+/* Whether add node i may become input 3 of node p writing its input k:
+ * same shapes (no broadcast), p without an activation (the add comes
+ * first), and the other input defined before p runs. */
+static bool residual_fits(const struct pass *ps, int i, int k, int p)
+{
+    const struct graph *g = ps->g;
+    const struct graph_node *add = &g->nodes[i], *pn = &g->nodes[p];
+    int other = add->inputs[1 - k];
+    if ((pn->op != GRAPH_OP_CONV2D && pn->op != GRAPH_OP_DENSE) || pn->n_outputs != 1 ||
+        pn->n_inputs > 3 || pn->attrs.activation != GRAPH_ACT_NONE || !is_float(g, other) ||
+        g->values[other].kind == GRAPH_VALUE_CONST)
+        return false;
+    const struct quanta_shape *y = &g->values[add->outputs[0]].shape;
+    if (!quanta_shape_equal(&g->values[add->inputs[0]].shape, y) ||
+        !quanta_shape_equal(&g->values[add->inputs[1]].shape, y))
+        return false;
+    int q = graph_producer(g, other);
+    return q < p;
+}
+
+static void pass_residual(struct pass *ps)
+{
+    struct graph *g = ps->g;
+    if (ps->opt->fuse != GRAPH_FUSE_FLOAT)
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct graph_node *add = &g->nodes[i];
+        if (ps->dead[i] || add->op != GRAPH_OP_ADD || add->n_inputs != 2 ||
+            excluded(ps, add->name) || !is_float(g, add->outputs[0]))
+            continue;
+        int k, p = -1;
+        for (k = 0; k < 2; k++) {
+            p = sole_producer(ps, add->inputs[k], i);
+            if (p >= 0 && residual_fits(ps, i, k, p))
+                break;
+            p = -1;
+        }
+        if (p < 0)
+            continue;
+        struct graph_node *pn = &g->nodes[p];
+        int *in = realloc(pn->inputs, 4 * sizeof *in);
+        if (!in) {
+            ps->nomem = true;
+            return;
+        }
+        for (int j = pn->n_inputs; j < 3; j++)
+            in[j] = -1;
+        in[3] = add->inputs[1 - k];
+        pn->inputs = in;
+        pn->n_inputs = 4;
+        pn->attrs.activation = add->attrs.activation;
+        pn->attrs.alpha = add->attrs.alpha;
+        pn->attrs.min = add->attrs.min;
+        pn->attrs.max = add->attrs.max;
+        pn->outputs[0] = add->outputs[0];
+        ps->dead[i] = true;
+        note(ps, GRAPH_PASS_RESIDUAL, "add '%s' into %s '%s'", add->name, graph_op_name(pn->op),
+             pn->name);
+    }
+}
+
 /* ---- fuse: activations into the node before them ---- */
 
 static enum graph_activation activation_of(enum graph_op op)
@@ -503,8 +566,8 @@ enum quanta_status graph_optimize(const struct graph *src, const struct graph_op
     ps.dead = calloc((size_t)out->n_nodes + 1, sizeof *ps.dead);
     if (!ps.dead)
         goto nomem;
-    void (*const passes[])(struct pass *) = {pass_fold, pass_scale, pass_fuse, pass_collapse,
-                                             pass_dead};
+    void (*const passes[])(struct pass *) = {pass_fold,     pass_scale,    pass_residual,
+                                             pass_fuse,     pass_collapse, pass_dead};
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         passes[i](&ps);
         if (ps.nomem || !sweep(&ps))

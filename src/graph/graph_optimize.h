@@ -10,6 +10,11 @@
  *             becomes a 1x1 depthwise conv2d (groups C, weight [C, 1, 1, 1]
  *             = s, bias = beta - mean * s), which int8 kernels run: no
  *             dequantize -> float -> quantize round trip around it
+ *   residual  (float only) an add of two same-shape values, one written by
+ *             a conv2d/dense (read by the add alone, no activation), the
+ *             other defined before that node runs, becomes the node's input
+ *             3: y = act(conv + bias + residual), one pass over y instead of
+ *             two; the add's activation moves with it
  *   fuse      an activation into the conv2d/dense/matmul (clamps: also
  *             add/mul) writing its input, as the node's activation attr
  *   collapse  reshape/flatten of a reshape/flatten reads the first one's
@@ -24,7 +29,8 @@
 
 /* Which activations the fuse pass may fuse. */
 enum graph_fuse_level {
-    GRAPH_FUSE_FLOAT, /* every one the float kernels apply (graph_activation) */
+    GRAPH_FUSE_FLOAT, /* every one the float kernels apply (graph_activation), and
+                         residual adds */
     GRAPH_FUSE_INT8,  /* relu and relu6, which int8 kernels clamp */
     GRAPH_FUSE_NONE,
 };
@@ -37,8 +43,8 @@ struct graph_optimize_options {
 };
 
 /* What the passes did: a count per pass and one line per rewrite. */
-enum graph_pass { GRAPH_PASS_FOLD, GRAPH_PASS_SCALE, GRAPH_PASS_FUSE, GRAPH_PASS_COLLAPSE, GRAPH_PASS_DEAD,
-                  GRAPH_PASS_COUNT };
+enum graph_pass { GRAPH_PASS_FOLD, GRAPH_PASS_SCALE, GRAPH_PASS_RESIDUAL, GRAPH_PASS_FUSE,
+                  GRAPH_PASS_COLLAPSE, GRAPH_PASS_DEAD, GRAPH_PASS_COUNT };
 struct graph_optimize_log {
     int count[GRAPH_PASS_COUNT];
     char *text; /* "fold: batch_norm 'bn1' into conv2d 'conv1'\n"..., NULL if none */

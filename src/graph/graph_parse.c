@@ -436,6 +436,10 @@ static enum quanta_status parse_node(struct parser *p, const struct json_node *o
     if (json_size(inputs) > INT_MAX || json_size(outputs) > INT_MAX)
         return pfail(p, "more than %d inputs or outputs", INT_MAX);
     int n_in = (int)json_size(inputs), n_out = (int)json_size(outputs);
+    if ((op == GRAPH_OP_CONV2D || op == GRAPH_OP_DENSE) && n_in > 3)
+        return pfail(p, "has %d inputs but 2 to 3 are needed (a fourth, the residual, is made by "
+                        "the optimizer, never read from a file)",
+                     n_in);
     in = malloc(((size_t)n_in + 1) * sizeof *in);
     out = malloc(((size_t)n_out + 1) * sizeof *out);
     if (!in || !out) {

@@ -46,6 +46,23 @@ static enum quanta_status need_vector(const struct graph_check *c, int i, const 
                            shape_str(&v->shape, buf), (long long)n);
 }
 
+/* Input i, when present, is a residual added to the output (graph_optimize.h):
+ * a float activation of the output's shape. */
+static enum quanta_status need_residual(const struct graph_check *c, int i,
+                                        const struct quanta_shape *out)
+{
+    const struct graph_value *v = i < c->n_in ? c->in[i] : NULL;
+    char buf[SHAPE_BUF], want[SHAPE_BUF];
+    if (!v)
+        return QUANTA_OK;
+    if (v->quant.dtype != QUANTA_DTYPE_INVALID)
+        return graph_node_fail(c, "residual '%s' is quantized but only float is added", v->name);
+    if (!quanta_shape_equal(&v->shape, out))
+        return graph_node_fail(c, "residual '%s' has shape %s but the output's %s is needed",
+                               v->name, shape_str(&v->shape, buf), shape_str(out, want));
+    return QUANTA_OK;
+}
+
 /* Output size of a window sliding over one spatial axis:
  * floor((in + pad_a + pad_b - dilation*(kernel-1) - 1) / stride) + 1. */
 static enum quanta_status window_out(const struct graph_check *c, const char *axis, int64_t in,
@@ -100,7 +117,7 @@ enum quanta_status graph_shape_conv2d(const struct graph_check *c, struct quanta
                          a->dilations[1], a->strides[1], &dims[2])))
         return st;
     *out = shape_of(4, dims);
-    return QUANTA_OK;
+    return need_residual(c, 3, out);
 }
 
 enum quanta_status graph_shape_dense(const struct graph_check *c, struct quanta_shape *out)
@@ -123,7 +140,7 @@ enum quanta_status graph_shape_dense(const struct graph_check *c, struct quanta_
         return st;
     *out = x->shape;
     out->dims[out->rank - 1] = w->shape.dims[0];
-    return QUANTA_OK;
+    return need_residual(c, 3, out);
 }
 
 enum quanta_status graph_shape_same(const struct graph_check *c, struct quanta_shape *out)

@@ -34,7 +34,10 @@
  * iy = oy*stride_h - pad_top + ky*dilation_h (likewise ix); cells outside
  * the input are zero. out_h/out_w are given (the bottom/right padding is
  * implied by them). in_c and out_c are multiples of groups; depthwise is
- * groups == in_c with out_c == in_c * m. */
+ * groups == in_c with out_c == in_c * m.
+ * residual: NULL, or a tensor laid out as y whose element starts the sum
+ * with the bias: y = clamp(b[o] + residual[n,oy,ox,o] + sum ...), the
+ * residual add fused into the conv (graph_optimize.h); it never aliases y. */
 struct f32_conv2d_params {
     size_t batch;
     size_t in_h, in_w, in_c;
@@ -45,18 +48,21 @@ struct f32_conv2d_params {
     size_t pad_top, pad_left;
     size_t groups;                 /* >= 1 */
     float out_min, out_max;
+    const float *residual;         /* [batch, out_h, out_w, out_c] or NULL */
 };
 typedef void (*f32_conv2d_fn)(const struct f32_conv2d_params *p, const float *x,
                               const float *w, const float *b, float *y);
 
 /* ---- dense ----
  * x [batch, in_k]; w [out_n, in_k]; b [out_n] or NULL; y [batch, out_n].
- * y[n,o] = clamp(b[o] + sum_k x[n,k] * w[o,k]). */
+ * y[n,o] = clamp(b[o] + sum_k x[n,k] * w[o,k]); with residual (as in
+ * conv2d, [batch, out_n]): clamp(b[o] + residual[n,o] + sum ...). */
 struct f32_dense_params {
     size_t batch;
     size_t in_k;
     size_t out_n;
     float out_min, out_max;
+    const float *residual;
 };
 typedef void (*f32_dense_fn)(const struct f32_dense_params *p, const float *x, const float *w,
                              const float *b, float *y);

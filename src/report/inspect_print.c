@@ -105,6 +105,13 @@ static bool has_activation(const struct graph_node *n)
            n->attrs.activation != GRAPH_ACT_NONE;
 }
 
+/* A conv2d/dense with the residual add the optimizer fused into it. */
+static bool has_residual(const struct graph_node *n)
+{
+    return (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) && n->n_inputs > 3 &&
+           n->inputs[3] >= 0;
+}
+
 static int64_t node_params(const struct graph *g, const struct graph_node *n)
 {
     int64_t p = 0;
@@ -242,9 +249,13 @@ void report_inspect_print(const struct report_inspect *in)
                 const struct graph_value *v = &g->values[n->outputs[o]];
                 if (o == 0) {
                     report_table_add(t, "%s", n->name);
-                    if (has_activation(n))
-                        report_table_add(t, "%s+%s", graph_op_name(n->op),
-                                         graph_activation_name(n->attrs.activation));
+                    if (has_activation(n) || has_residual(n))
+                        report_table_add(t, "%s%s%s%s", graph_op_name(n->op),
+                                         has_residual(n) ? "+add" : "",
+                                         has_activation(n) ? "+" : "",
+                                         has_activation(n)
+                                             ? graph_activation_name(n->attrs.activation)
+                                             : "");
                     else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE ||
                              n->op == GRAPH_OP_EMBEDDING_BAG)
                         report_table_add(t, "%s:%s", graph_op_name(n->op),

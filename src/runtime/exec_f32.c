@@ -96,6 +96,12 @@ static void dense_params(const struct graph_node *nd, const struct quanta_shape 
  * is computed exactly as unsplit (the kernels' rows do not depend on the
  * batch or the rows around them). */
 
+/* The residual add the optimizer fused into a conv2d/dense (input 3). */
+static const float *residual_input(const struct runner *r, const struct graph_node *nd)
+{
+    return nd->n_inputs > 3 && nd->inputs[3] >= 0 ? in_data(r, nd, 3) : NULL;
+}
+
 struct conv_job {
     struct runner *r;
     int n;
@@ -130,7 +136,10 @@ static void conv_part(void *ctx, int part, int parts, int thread)
         q.out_h = (size_t)pc[i].out_h;
         q.pad_top = (size_t)pc[i].pad_top;
         const float *x = j->x + ((size_t)pc[i].n0 * p->in_h + (size_t)pc[i].iy0) * p->in_w * p->in_c;
-        float *y = j->y + ((size_t)pc[i].n0 * p->out_h + (size_t)pc[i].oy0) * p->out_w * p->out_c;
+        const size_t first = ((size_t)pc[i].n0 * p->out_h + (size_t)pc[i].oy0) * p->out_w * p->out_c;
+        float *y = j->y + first;
+        if (p->residual)
+            q.residual = p->residual + first;
         if (j->r->packed && j->r->packed[j->n])
             j->r->f32->conv2d_packed(&q, x, j->r->packed[j->n], scratch, y);
         else
@@ -144,6 +153,7 @@ static void exec_conv2d(struct runner *r, int n, const struct graph_node *nd, fl
     struct f32_conv2d_params p;
     conv2d_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &r->values[nd->outputs[0]].shape,
                   &p);
+    p.residual = residual_input(r, nd);
     int64_t work = (int64_t)(p.batch * p.out_h * p.out_w * p.out_c * p.kernel_h * p.kernel_w *
                              (p.in_c / p.groups));
     struct split_window win = conv_window(&p);
@@ -173,6 +183,8 @@ static void dense_part(void *ctx, int part, int parts, int thread)
     q.batch = (size_t)(b1 - b0);
     const float *x = j->x + (size_t)b0 * q.in_k;
     float *y = j->y + (size_t)b0 * q.out_n;
+    if (q.residual)
+        q.residual += (size_t)b0 * q.out_n;
     if (j->r->packed && j->r->packed[j->n])
         j->r->f32->dense_packed(&q, x, j->r->packed[j->n], y);
     else
@@ -184,6 +196,7 @@ static void exec_dense(struct runner *r, int n, const struct graph_node *nd, flo
 {
     struct f32_dense_params p;
     dense_params(nd, in_shape(r, nd, 0), in_shape(r, nd, 1), &p);
+    p.residual = residual_input(r, nd);
     int parts = runner_parts(r, (int64_t)(p.batch * p.in_k * p.out_n));
     if ((size_t)parts > p.batch)
         parts = (int)p.batch;

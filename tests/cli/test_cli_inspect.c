@@ -277,7 +277,7 @@ START_TEST(test_inspect_optimized)
     ck_assert_str_eq(errout, "");
     ck_assert_ptr_nonnull(strstr(out, "1 nodes"));
     ck_assert_ptr_nonnull(strstr(out, "dense+sigmoid"));
-    ck_assert_ptr_nonnull(strstr(out, "optimized  fold 1, scale 0, fuse 1, collapse 0, dead 0\n"));
+    ck_assert_ptr_nonnull(strstr(out, "optimized  fold 1, scale 0, residual 0, fuse 1, collapse 0, dead 0\n"));
     ck_assert_ptr_nonnull(strstr(out, "fold: batch_norm 'bn' into dense 'fc1'\n"));
     ck_assert_ptr_nonnull(strstr(out, "fuse: sigmoid 'act' into dense 'fc1'\n"));
     free(out);
@@ -306,6 +306,39 @@ START_TEST(test_inspect_optimized)
 }
 END_TEST
 
+/* The residual pass on a PyTorch block (x, conv, conv, add x, relu): the add
+ * and its relu go into the second conv, shown in the table and the JSON */
+START_TEST(test_inspect_optimized_residual)
+{
+    char *model = cf_tmp("residual.safetensors");
+    ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s",
+                                           ts_src_path("tests/fixtures/onnx/residual.onnx"), model),
+                                   NULL, NULL),
+                     0);
+    char *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect --optimized %s", model), &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "conv2d+add+relu"));
+    ck_assert_ptr_nonnull(strstr(out, "residual: add '/Add' into conv2d '/c2/Conv'\n"));
+    free(out);
+    cJSON *doc = cf_run_json(cf_args("inspect --optimized --json %s", model), 0);
+    ck_assert(cf_num(cJSON_GetObjectItem(doc, "optimized"), "residual") == 1);
+    const cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "graph"), "nodes");
+    bool seen = false;
+    for (const cJSON *n = nodes ? nodes->child : NULL; n; n = n->next) {
+        if (strcmp(cJSON_GetObjectItem(n, "name")->valuestring, "/c2/Conv") != 0)
+            continue;
+        const cJSON *ins = cJSON_GetObjectItem(n, "inputs");
+        ck_assert_int_eq(cJSON_GetArraySize(ins), 4);
+        ck_assert_str_eq(cJSON_GetArrayItem(ins, 3)->valuestring, "/MaxPool_output_0");
+        ck_assert_str_eq(cJSON_GetObjectItem(n, "activation")->valuestring, "relu");
+        seen = true;
+    }
+    ck_assert(seen);
+    cJSON_Delete(doc);
+    free(model);
+}
+END_TEST
+
 Suite *suite_cli_inspect(void);
 Suite *suite_cli_inspect(void)
 {
@@ -318,6 +351,7 @@ Suite *suite_cli_inspect(void)
     tcase_add_test(tc, test_inspect_json);
     tcase_add_test(tc, test_inspect_text);
     tcase_add_test(tc, test_inspect_bag_of_tensors);
+    tcase_add_test(tc, test_inspect_optimized_residual);
     tcase_add_test(tc, test_inspect_bundled);
     tcase_add_test(tc, test_inspect_optimized);
     suite_add_tcase(s, tc);

@@ -519,6 +519,13 @@ START_TEST(rejects_node_with_unknown_key_or_two_outputs)
                             "{'op': 'relu', 'name': 'r', 'inputs': ['x', 'x'], 'outputs': ['y']}",
                             &err),
                     err, "node 'r' (relu): has 2 inputs but 1 are needed");
+    /* a residual input is the optimizer's own (graph_optimize.h) */
+    FX_ASSERT_FAILS(fx_node(&g, NULL, "[1, 2]",
+                            "{'op': 'dense', 'name': 'd', 'inputs': ['x', 'x', 'x', 'x'], "
+                            "'outputs': ['y']}",
+                            &err),
+                    err, "node 'd' (dense): has 4 inputs but 2 to 3 are needed (a fourth, the "
+                         "residual, is made by the optimizer, never read from a file)");
 }
 END_TEST
 

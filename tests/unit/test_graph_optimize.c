@@ -78,19 +78,20 @@ static struct graph optimized(const struct graph *g, enum graph_fuse_level level
 
 /* Runs g on B samples of n_in inputs each; returns the number of outputs
  * (at most cap) in y. */
-static size_t run(const struct graph *g, bool optimize, size_t n_in, float *y, size_t cap)
+static size_t run_batch(const struct graph *g, bool optimize, int batch, int threads,
+                        size_t n_in, float *y, size_t cap)
 {
-    float *x = malloc(B * n_in * sizeof *x);
+    float *x = malloc((size_t)batch * n_in * sizeof *x);
     ck_assert_ptr_nonnull(x);
     unsigned s = 99;
-    for (size_t i = 0; i < B * n_in; i++)
+    for (size_t i = 0; i < (size_t)batch * n_in; i++)
         x[i] = frand(&s, -2.0f, 2.0f);
     struct quanta_error err = {0};
     struct runner *r = NULL;
-    struct runner_options ro = {.max_batch = B, .threads = 1, .optimize = optimize};
+    struct runner_options ro = {.max_batch = batch, .threads = threads, .optimize = optimize};
     ck_assert_msg(runner_create(&r, g, &ro, &err) == QUANTA_OK, "%s", err.message);
     const void *in[1] = {x};
-    ck_assert_msg(runner_run(r, B, in, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_msg(runner_run(r, batch, in, &err) == QUANTA_OK, "%s", err.message);
     struct quanta_shape sh;
     const float *out = runner_output(r, 0, &sh);
     size_t n = (size_t)quanta_shape_numel(&sh);
@@ -99,6 +100,11 @@ static size_t run(const struct graph *g, bool optimize, size_t n_in, float *y, s
     runner_free(r);
     free(x);
     return n;
+}
+
+static size_t run(const struct graph *g, bool optimize, size_t n_in, float *y, size_t cap)
+{
+    return run_batch(g, optimize, B, 1, n_in, y, cap);
 }
 
 static int count_op(const struct graph *g, enum graph_op op)
@@ -365,6 +371,117 @@ START_TEST(test_fused_every_level)
 }
 END_TEST
 
+/* Residual adds into the conv2d/dense writing one of their inputs: a
+ * conv whose add reads an earlier conv (relu after the add fused too), a
+ * depthwise conv, and a dense whose other input is written before it; at
+ * each level within 1e-5 of the graph as given at the ref level, for
+ * batches that reach the GEMM's full, tail and lone-row tiles, and the
+ * same bits on two threads as on one. */
+static const char *const residuals =
+    HEAD("[-1,4,4,3]")
+    NODE("conv2d", "c1", "\"x\",\"cw\",\"cb\"", "a", ",\"attrs\":{\"pads\":[1,1,1,1]}") ","
+    NODE("conv2d", "c2", "\"x\",\"cw\"", "b", ",\"attrs\":{\"pads\":[1,1,1,1],\"strides\":[1,1]}") ","
+    NODE("add", "s1", "\"b\",\"a\"", "s", "") ","
+    NODE("relu", "r1", "\"s\"", "t", "") ","
+    NODE("conv2d", "dw", "\"t\",\"ww\",\"cb\"", "u", ",\"attrs\":{\"pads\":[1,1,1,1],\"groups\":4}") ","
+    NODE("add", "s2", "\"t\",\"u\"", "v", "") ","
+    NODE("flatten", "f", "\"v\"", "fl", "") ","
+    NODE("dense", "d1", "\"fl\",\"fw\"", "p", "") ","
+    NODE("dense", "d2", "\"fl\",\"fw2\"", "q", "") ","
+    NODE("add", "s3", "\"p\",\"q\"", "y", "") "]}";
+
+static float dw_w[O * 3 * 3], fc_w2[5 * H * W * O];
+
+START_TEST(test_residual_every_level)
+{
+    TS_REQUIRE_LEVEL(_i, false);
+    unsigned seed = 11;
+    for (size_t i = 0; i < sizeof fc_w / sizeof *fc_w; i++) {
+        fc_w[i] = frand(&seed, -0.3f, 0.3f);
+        fc_w2[i] = frand(&seed, -0.3f, 0.3f);
+    }
+    for (size_t i = 0; i < sizeof dw_w / sizeof *dw_w; i++)
+        dw_w[i] = frand(&seed, -0.5f, 0.5f);
+    struct tmodel m;
+    fill();
+    memset(&m, 0, sizeof m);
+    tm_tensor(&m, "cw", QUANTA_F32, SHAPE(O, 3, 3, C), conv_w);
+    tm_tensor(&m, "cb", QUANTA_F32, SHAPE(O), conv_b);
+    tm_tensor(&m, "ww", QUANTA_F32, SHAPE(O, 3, 3, 1), dw_w);
+    tm_tensor(&m, "fw", QUANTA_F32, SHAPE(5, H * W * O), fc_w);
+    tm_tensor(&m, "fw2", QUANTA_F32, SHAPE(5, H * W * O), fc_w2);
+    tm_load(&m, residuals);
+    struct graph_optimize_log log;
+    struct graph g = optimized(&m.g, GRAPH_FUSE_FLOAT, &log);
+    ck_assert_int_eq(log.count[GRAPH_PASS_RESIDUAL], 3);
+    ck_assert_int_eq(count_op(&g, GRAPH_OP_ADD), 0);
+    /* c2 reads c1's output as its residual; s1's relu followed it */
+    const struct graph_node *c2 = node(&g, "c2");
+    ck_assert_int_eq(c2->n_inputs, 4);
+    ck_assert_int_eq(c2->inputs[2], -1);
+    ck_assert_str_eq(g.values[c2->inputs[3]].name, "a");
+    ck_assert_int_eq(c2->attrs.activation, GRAPH_ACT_RELU);
+    ck_assert_str_eq(g.values[c2->outputs[0]].name, "t");
+    ck_assert_str_eq(g.values[node(&g, "dw")->inputs[3]].name, "t");
+    /* s3 reads p then q: d2, written after d1, takes the add */
+    ck_assert_str_eq(g.values[node(&g, "d2")->inputs[3]].name, "p");
+    ck_assert_str_eq(g.values[node(&g, "d2")->outputs[0]].name, "y");
+    graph_optimize_log_free(&log);
+
+    struct quanta_error err = {0};
+    ck_assert_int_eq(kernels_init(&err), QUANTA_OK);
+    enum kernels_level before = kernels_current_level();
+    const char *name = kernels_level_name((enum kernels_level)_i);
+    static const int batches[] = {1, 2, 7, 13};
+    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+        const int nb = batches[b];
+        float ref[13 * 5], got[13 * 5], two[13 * 5];
+        ck_assert_int_eq(kernels_select("ref", &err), QUANTA_OK);
+        size_t n = run_batch(&m.g, false, nb, 1, H * W * C, ref, 13 * 5);
+        ck_assert_int_eq(kernels_select(name, &err), QUANTA_OK);
+        ck_assert_uint_eq(run_batch(&g, false, nb, 1, H * W * C, got, 13 * 5), n);
+        run_batch(&g, false, nb, 2, H * W * C, two, 13 * 5);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_msg(fabsf(got[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i])),
+                          "%s batch %d [%zu]: %.9g, ref %.9g", name, nb, i, got[i], ref[i]);
+            ck_assert_msg(memcmp(&got[i], &two[i], sizeof *got) == 0,
+                          "%s batch %d [%zu]: %.9g on 2 threads, %.9g on 1", name, nb, i, two[i],
+                          got[i]);
+        }
+    }
+    ck_assert_int_eq(kernels_select(kernels_level_name(before), &err), QUANTA_OK);
+    graph_free(&g);
+
+    /* int8 keeps the adds: its kernels take no residual */
+    g = optimized(&m.g, GRAPH_FUSE_INT8, NULL);
+    ck_assert_int_eq(count_op(&g, GRAPH_OP_ADD), 3);
+    graph_free(&g);
+    graph_free(&m.g);
+}
+END_TEST
+
+/* Not fused: an add that broadcasts, and a conv output read twice */
+START_TEST(test_residual_left_alone)
+{
+    static const char *const json =
+        HEAD("[-1,4,4,3]")
+        NODE("conv2d", "c1", "\"x\",\"cw\",\"cb\"", "a", ",\"attrs\":{\"pads\":[1,1,1,1]}") ","
+        NODE("add", "bias", "\"a\",\"cb\"", "s", "") ","
+        NODE("conv2d", "c2", "\"x\",\"cw\"", "c", ",\"attrs\":{\"pads\":[1,1,1,1]}") ","
+        NODE("add", "twice", "\"c\",\"s\"", "t", "") ","
+        NODE("add", "y", "\"t\",\"c\"", "y", "") "]}";
+    struct tmodel m;
+    load(&m, json);
+    struct graph_optimize_log log;
+    struct graph g = optimized(&m.g, GRAPH_FUSE_FLOAT, &log);
+    ck_assert_int_eq(log.count[GRAPH_PASS_RESIDUAL], 0);
+    ck_assert_int_eq(count_op(&g, GRAPH_OP_ADD), 3);
+    graph_optimize_log_free(&log);
+    graph_free(&g);
+    graph_free(&m.g);
+}
+END_TEST
+
 /* batch_norm with nothing to fold into (it reads the graph input), then
  * relu: for int8 it becomes a 1x1 depthwise conv with the relu fused,
  * computing the same within rounding; the float rewrite keeps it */
@@ -423,9 +540,11 @@ Suite *suite_graph_optimize(void)
     tcase_add_test(tc, test_left_alone);
     tcase_add_test(tc, test_collapse_and_dead);
     tcase_add_test(tc, test_batch_norm_as_conv);
+    tcase_add_test(tc, test_residual_left_alone);
     suite_add_tcase(s, tc);
     TCase *lv = tcase_create("levels");
     tcase_add_loop_test(lv, test_fused_every_level, KERNELS_LEVEL_REF, KERNELS_LEVEL_COUNT);
+    tcase_add_loop_test(lv, test_residual_every_level, KERNELS_LEVEL_REF, KERNELS_LEVEL_COUNT);
     suite_add_tcase(s, lv);
     return s;
 }

@@ -87,16 +87,17 @@ static int reference_count(const char *name)
     return n;
 }
 
-/* Runs g on inputs (n samples of k floats, NHWC) in batches of 100 and
- * checks every output against expected (n x classes); returns the top-1
- * count against labels (NULL: not counted). */
-static int run_and_compare(const struct graph *g, const void *inputs, size_t sample_bytes,
-                           int64_t n, const float *expected, int64_t classes,
-                           const int32_t *labels)
+/* Runs g (as given, or as graph_optimize rewrites it) on inputs (n samples
+ * of k floats, NHWC) in batches of 100 and checks every output against
+ * expected (n x classes); returns the top-1 count against labels (NULL:
+ * not counted). */
+static int run_optimized_and_compare(const struct graph *g, bool optimize, const void *inputs,
+                                     size_t sample_bytes, int64_t n, const float *expected,
+                                     int64_t classes, const int32_t *labels)
 {
     struct runner *r;
     struct quanta_error err;
-    struct runner_options opt = {.max_batch = 100, .threads = 1};
+    struct runner_options opt = {.max_batch = 100, .threads = 1, .optimize = optimize};
     ck_assert_msg(runner_create(&r, g, &opt, &err) == QUANTA_OK, "%s", err.message);
     int correct = 0;
     double worst = 0;
@@ -123,8 +124,20 @@ static int run_and_compare(const struct graph *g, const void *inputs, size_t sam
         }
     }
     runner_free(r);
-    ck_assert_msg(worst <= TOL, "largest difference from PyTorch %g", worst);
+    ck_assert_msg(worst <= TOL, "largest difference from PyTorch %g%s", worst,
+                  optimize ? " (optimized graph)" : "");
     return correct;
+}
+
+/* The graph as given, then as the float runner's optimizer rewrites it
+ * (folds, fused activations and residual adds): both match PyTorch. */
+static int run_and_compare(const struct graph *g, const void *inputs, size_t sample_bytes,
+                           int64_t n, const float *expected, int64_t classes,
+                           const int32_t *labels)
+{
+    run_optimized_and_compare(g, true, inputs, sample_bytes, n, expected, classes, NULL);
+    return run_optimized_and_compare(g, false, inputs, sample_bytes, n, expected, classes,
+                                     labels);
 }
 
 /* Imports <file>.onnx and compares with <name>'s logits and reference. */

@@ -25,6 +25,8 @@ void f32_conv2d__ref(const struct f32_conv2d_params *p, const float *x, const fl
                     const size_t c0 = (o / og) * cg;
                     const float *wo = w + o * p->kernel_h * p->kernel_w * cg;
                     float acc = b ? b[o] : 0.0f;
+                    if (p->residual)
+                        acc += p->residual[(size_t)(yp - y) + o];
                     for (size_t ky = 0; ky < p->kernel_h; ky++) {
                         size_t py = oy * p->stride_h + ky * p->dilation_h; /* padded row */
                         if (py < p->pad_top || py - p->pad_top >= p->in_h)

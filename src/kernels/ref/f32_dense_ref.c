@@ -9,6 +9,8 @@ void f32_dense__ref(const struct f32_dense_params *p, const float *x, const floa
         for (size_t o = 0; o < p->out_n; o++) {
             const float *wo = w + o * p->in_k;
             float acc = b ? b[o] : 0.0f;
+            if (p->residual)
+                acc += p->residual[n * p->out_n + o];
             for (size_t k = 0; k < p->in_k; k++)
                 acc += xn[k] * wo[k];
             if (acc < p->out_min)

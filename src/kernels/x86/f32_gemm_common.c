@@ -3,6 +3,7 @@
  * config). See f32_gemm.h for the packed layouts and the summation order. */
 #include "kernels/x86/f32_gemm.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -72,6 +73,17 @@ void f32_gemm_dense_pack(const struct f32_gemm_config *cfg, const struct f32_den
 
 /* ---- GEMM over packed panels ---- */
 
+/* A fused residual starts each sum with bias + residual: the tile of c is
+ * written here, then the micro-kernels continue from c (bias NULL) while
+ * it is still in L1. r is laid out as c (same row stride). */
+static void start_from_residual(float *c, size_t ldc, const float *r, const float *bias,
+                                size_t rows, size_t cols)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            c[i * ldc + j] = bias[j] + r[i * ldc + j];
+}
+
 struct gemm_args {
     size_t M, N, K;
     const float *a;
@@ -80,6 +92,7 @@ struct gemm_args {
     float *c;
     size_t ldc;
     const float *minmax;
+    const float *r;       /* residual laid out as c, or NULL */
 };
 
 /* A tile that does not fill mr x nr goes through a local tile. */
@@ -110,6 +123,10 @@ static void gemv_row(const struct f32_gemm_config *cfg, const struct gemm_args *
         size_t nc = g->N - j < n_panels * nr ? g->N - j : n_panels * nr;
         const float *b = panels + j * g->K + k0 * nr;
         const float *bias = bias_or_null ? bias_or_null + j : NULL;
+        if (bias && g->r) {
+            start_from_residual(c + j, 0, g->r + row * g->ldc + j, bias, 1, nc);
+            bias = NULL;
+        }
         if (nc == n_panels * nr) {
             cfg->gemv(n_panels, kc, a, b, g->K * nr, c + j, bias, minmax);
         } else {
@@ -137,11 +154,15 @@ static void gemm(const struct f32_gemm_config *cfg, const struct gemm_args *g)
         for (size_t j = 0; j < np; j += nr) {
             const size_t nc = g->N - j < nr ? g->N - j : nr;
             const float *b = panels + j * g->K + k0 * nr;
-            const float *bias = first ? bias_all + j : NULL;
             for (size_t m0 = 0; m0 < m_tiles; m0 += mr) {
                 const size_t mc = m_tiles - m0 < mr ? m_tiles - m0 : mr;
                 const float *a = g->a + m0 * g->lda + k0;
                 float *c = g->c + m0 * g->ldc + j;
+                const float *bias = first ? bias_all + j : NULL;
+                if (bias && g->r) {
+                    start_from_residual(c, g->ldc, g->r + m0 * g->ldc + j, bias, mc, nc);
+                    bias = NULL;
+                }
                 if (mc == mr && nc == nr)
                     cfg->gemm(mr, kc, a, g->lda, b, c, g->ldc, bias, minmax);
                 else
@@ -272,7 +293,7 @@ static void lone_row(const struct f32_gemm_config *cfg, const float *a, const si
  * (n, oy, ox) in NHWC order) into y (row 0 = row m0), every group. */
 static void conv_rows(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
                       const struct conv_view *v, size_t m0, size_t rows, const float *packed,
-                      float *y, float *tile)
+                      float *y, const float *res, float *tile)
 {
     const float *a[F32_GEMM_MC_MAX];
     size_t off[F32_GEMM_KC_MAX];
@@ -334,6 +355,11 @@ static void conv_rows(const struct f32_gemm_config *cfg, const struct f32_conv2d
                         const size_t mc = m_tiles - i < mr ? m_tiles - i : mr;
                         float *c = y + i * p->out_c + g * og + j;
                         const float *bj = bias ? bias + j : NULL;
+                        if (bj && res) {
+                            start_from_residual(c, p->out_c, res + i * p->out_c + g * og + j, bj,
+                                                mc, nc);
+                            bj = NULL;
+                        }
                         if (mc == mr && nc == nr)
                             cfg->igemm(ns, len, a + i, off, b, c, p->out_c, bj, mm);
                         else
@@ -341,9 +367,16 @@ static void conv_rows(const struct f32_gemm_config *cfg, const struct f32_conv2d
                                        tile);
                     }
                 }
-                if (m_tiles < rows)
-                    lone_row(cfg, a[rows - 1], off, ns, len, panels + k0 * nr, K, og, bias, mm,
-                             y + m_tiles * p->out_c + g * og, tile);
+                if (m_tiles < rows) {
+                    float *c = y + m_tiles * p->out_c + g * og;
+                    const float *bl = bias;
+                    if (bl && res) {
+                        start_from_residual(c, 0, res + m_tiles * p->out_c + g * og, bl, 1, og);
+                        bl = NULL;
+                    }
+                    lone_row(cfg, a[rows - 1], off, ns, len, panels + k0 * nr, K, og, bl, mm, c,
+                             tile);
+                }
             }
         }
     }
@@ -352,13 +385,36 @@ static void conv_rows(const struct f32_gemm_config *cfg, const struct f32_conv2d
 /* Every row of the samples in view v, mc rows at a time (their C stays
  * in cache across the k blocks and panels). */
 static void conv_view_run(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
-                          const struct conv_view *v, size_t nimg, const float *packed, float *y)
+                          const struct conv_view *v, size_t nimg, const float *packed, float *y,
+                          const float *res)
 {
     _Alignas(64) float tile[F32_GEMM_TILE_MAX] = {0};
     const size_t M = nimg * p->out_h * p->out_w;
     for (size_t m0 = 0; m0 < M; m0 += cfg->mc) {
         const size_t rows = M - m0 < cfg->mc ? M - m0 : cfg->mc;
-        conv_rows(cfg, p, v, m0, rows, packed, y + m0 * p->out_c, tile);
+        conv_rows(cfg, p, v, m0, rows, packed, y + m0 * p->out_c, res ? res + m0 * p->out_c : NULL,
+                  tile);
+    }
+}
+
+/* The level's depthwise kernel knows no residual: it runs unclamped, then
+ * the residual is added and the clamp applied here. */
+static void depthwise(const struct f32_gemm_config *cfg, const struct f32_conv2d_params *p,
+                      const float *x, const float *packed, float *y)
+{
+    if (!p->residual) {
+        cfg->dwconv(p, x, packed, y);
+        return;
+    }
+    struct f32_conv2d_params q = *p;
+    q.residual = NULL;
+    q.out_min = -INFINITY;
+    q.out_max = INFINITY;
+    cfg->dwconv(&q, x, packed, y);
+    const size_t n = p->batch * p->out_h * p->out_w * p->out_c;
+    for (size_t i = 0; i < n; i++) {
+        float v = y[i] + p->residual[i];
+        y[i] = v < p->out_min ? p->out_min : v > p->out_max ? p->out_max : v;
     }
 }
 
@@ -366,7 +422,7 @@ void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_
                      const float *x, const float *packed, float *scratch, float *y)
 {
     if (f32_gemm_is_depthwise(p)) {
-        cfg->dwconv(p, x, packed, y);
+        depthwise(cfg, p, x, packed, y);
         return;
     }
     const float minmax[2] = {p->out_min, p->out_max};
@@ -377,7 +433,8 @@ void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_
         for (size_t g = 0; g < p->groups; g++) {
             struct gemm_args a = {.M = M, .N = og, .K = K, .a = x + g * cg, .lda = p->in_c,
                                   .packed = packed + g * per_group, .c = y + g * og,
-                                  .ldc = p->out_c, .minmax = minmax};
+                                  .ldc = p->out_c, .minmax = minmax,
+                                  .r = p->residual ? p->residual + g * og : NULL};
             gemm(cfg, &a);
         }
         return;
@@ -387,7 +444,7 @@ void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_
     const size_t hp = padded_h(p), wp = padded_w(p), C = p->in_c;
     if (p->pad_top == 0 && p->pad_left == 0 && hp <= p->in_h && wp <= p->in_w) {
         const struct conv_view v = {x, p->in_w * C, p->in_h * p->in_w * C};
-        conv_view_run(cfg, p, &v, p->batch, packed, y);
+        conv_view_run(cfg, p, &v, p->batch, packed, y, p->residual);
         return;
     }
     const size_t image = hp * wp * C, nb = chunk_images(image, p->batch);
@@ -395,7 +452,8 @@ void f32_gemm_conv2d(const struct f32_gemm_config *cfg, const struct f32_conv2d_
     for (size_t n0 = 0; n0 < p->batch; n0 += nb) {
         const size_t nimg = p->batch - n0 < nb ? p->batch - n0 : nb;
         pad_images(p, x + n0 * p->in_h * p->in_w * C, nimg, hp, wp, scratch);
-        conv_view_run(cfg, p, &v, nimg, packed, y + n0 * p->out_h * p->out_w * p->out_c);
+        const size_t first = n0 * p->out_h * p->out_w * p->out_c;
+        conv_view_run(cfg, p, &v, nimg, packed, y + first, p->residual ? p->residual + first : NULL);
     }
 }
 
@@ -406,6 +464,7 @@ void f32_gemm_dense(const struct f32_gemm_config *cfg, const struct f32_dense_pa
 {
     const float minmax[2] = {p->out_min, p->out_max};
     struct gemm_args a = {.M = p->batch, .N = p->out_n, .K = p->in_k, .a = x, .lda = p->in_k,
-                          .packed = packed, .c = y, .ldc = p->out_n, .minmax = minmax};
+                          .packed = packed, .c = y, .ldc = p->out_n, .minmax = minmax,
+                          .r = p->residual};
     gemm(cfg, &a);
 }
