@@ -1,6 +1,7 @@
 /* ONNX -> quanta graph: the driver (inputs, nodes in order, outputs), the
  * value table, attribute getters and the layout helpers. The operators are
- * in onnx_ops.c, constant folding in onnx_fold.c. */
+ * in onnx_ops.c (the table) and onnx_<family>.c, constant folding in
+ * onnx_fold.c. */
 #include "import/onnx_convert.h"
 
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* Internal to src/import: the state of an ONNX -> quanta conversion, shared
- * by the driver (onnx_convert.c), the operator converters (onnx_ops.c) and
- * constant folding (onnx_fold.c).
+ * by the driver (onnx_convert.c), the operator converters (onnx_ops.c and
+ * the files it lists, onnx_ops.h) and constant folding (onnx_fold.c).
  *
  * Every ONNX value name maps to a cv_value: a constant (an initializer or
  * a folded result, ONNX layout, F32 or I64), or an activation held by a
