@@ -52,7 +52,7 @@ static enum quanta_status conv_operands(struct cv *cv, const char *const *attrs,
         return cv_fail(cv, "weight '%s' %s has a kernel outside 1 to %d", w->name,
                        quanta_shape_format(&w->shape, buf, sizeof buf), CV_MAX_WINDOW);
     int ks[2];
-    if ((st = cv_window_ints(cv, "kernel_shape", c->rank - 2, 0, 1, CV_MAX_WINDOW, ks)))
+    if ((st = cv_window_ints(cv, "kernel_shape", c->rank - 2, 0, 1, 1, CV_MAX_WINDOW, ks)))
         return st;
     if (ks[0] && (ks[0] != c->kh || ks[1] != c->kw))
         return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
@@ -137,7 +137,7 @@ enum quanta_status cv_op_conv(struct cv *cv)
     if (x->fold_pad)
         for (int i = 0; i < 2; i++)
             in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
-    if ((st = cv_window_ints(cv, "dilations", spatial, 1, 1, CV_MAX_WINDOW, win.dilations)) ||
+    if ((st = cv_window_ints(cv, "dilations", spatial, 1, 1, 1, CV_MAX_WINDOW, win.dilations)) ||
         (st = cv_window_setup(cv, in_hw, spatial, &win)))
         return st;
     for (int i = 0; x->fold_pad && i < 4; i++)
@@ -265,17 +265,15 @@ enum quanta_status cv_op_conv_transpose(struct cv *cv)
     if (b && (b->shape.rank != 1 || b->shape.dims[0] != o))
         return cv_fail(cv, "bias '%s' has shape %s but [%lld] is needed", b->name,
                        quanta_shape_format(&b->shape, buf, sizeof buf), (long long)o);
-    int strides[2], dil[2], pads[4], outpad[2] = {0, 0}, outshape[2] = {0, 0};
+    int strides[2], dil[2], pads[4], outpad[2], outshape[2];
     const char *auto_pad;
-    if ((st = cv_window_ints(cv, "strides", spatial, 1, 1, CV_MAX_WINDOW, strides)) ||
-        (st = cv_window_ints(cv, "dilations", spatial, 1, 1, CV_MAX_WINDOW, dil)) ||
-        (st = cv_window_ints(cv, "pads", spatial, 0, 0, CV_MAX_WINDOW, pads)) ||
-        (st = cv_window_ints(cv, "output_padding", spatial, 0, 0, CV_MAX_WINDOW, outpad)) ||
-        (st = cv_window_ints(cv, "output_shape", spatial, 0, 1, 1 << 24, outshape)) ||
+    if ((st = cv_window_ints(cv, "strides", spatial, 1, 1, 1, CV_MAX_WINDOW, strides)) ||
+        (st = cv_window_ints(cv, "dilations", spatial, 1, 1, 1, CV_MAX_WINDOW, dil)) ||
+        (st = cv_window_ints(cv, "pads", spatial, 0, 0, 0, CV_MAX_WINDOW, pads)) ||
+        (st = cv_window_ints(cv, "output_padding", spatial, 0, 0, 0, CV_MAX_WINDOW, outpad)) ||
+        (st = cv_window_ints(cv, "output_shape", spatial, 0, 1, 1, 1 << 24, outshape)) ||
         (st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)))
         return st;
-    if (r == 3)
-        outpad[0] = 0, outshape[0] = outshape[1] ? 1 : 0;
     const int64_t in_hw[2] = {r == 4 ? x->shape.dims[2] : 1, x->shape.dims[r - 1]};
     const int64_t k_hw[2] = {kh, kw};
     bool same = strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0;

@@ -57,10 +57,14 @@ struct cv_window {
 };
 
 /* A window attribute of a 1-D (spatial == 1) or 2-D operator into out[2]
- * (or, for "pads", out[4]: [top, left, bottom, right]). 1-D runs as 2-D of
- * height 1: its axis is the second, the first is trivial (size 1, no pad). */
+ * (or, for "pads", out[4]: [top, left, bottom, right]), def in every entry
+ * when absent, each given entry in [lo, hi]. 1-D runs as 2-D of height 1:
+ * its axis is the second; the first, trivial (size 1), gets def when the
+ * attribute is absent and trivial when given (a stride or kernel of 1, no
+ * pad or output padding, an output_shape of 1; kernel_shape's absent 0
+ * stays absent). */
 enum quanta_status cv_window_ints(struct cv *cv, const char *name, int spatial, int def,
-                                  int lo, int hi, int *out);
+                                  int trivial, int lo, int hi, int *out);
 /* Strides, pads from auto_pad / pads and the output size of w (kernel
  * and dilations set), for input in[2]. */
 enum quanta_status cv_window_setup(struct cv *cv, const int64_t *in, int spatial,

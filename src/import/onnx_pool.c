@@ -25,7 +25,7 @@ enum quanta_status cv_op_pool(struct cv *cv)
                            "[N, C, H, W]) is supported",
                        x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
     struct cv_window win;
-    if ((st = cv_window_ints(cv, "kernel_shape", spatial, 0, 1, CV_MAX_WINDOW, win.kernel)))
+    if ((st = cv_window_ints(cv, "kernel_shape", spatial, 0, 1, 1, CV_MAX_WINDOW, win.kernel)))
         return st;
     if (win.kernel[0] == 0)
         return cv_fail(cv, "attribute 'kernel_shape' is required");
@@ -35,7 +35,7 @@ enum quanta_status cv_op_pool(struct cv *cv)
     if (x->fold_pad)
         for (int i = 0; i < 2; i++)
             in_hw[i] += x->fold_pads[i] + x->fold_pads[i + 2];
-    if ((st = cv_window_ints(cv, "dilations", spatial, 1, 1, 1, win.dilations)) ||
+    if ((st = cv_window_ints(cv, "dilations", spatial, 1, 1, 1, 1, win.dilations)) ||
         (st = cv_window_setup(cv, in_hw, spatial, &win)))
         return st;
     for (int i = 0; x->fold_pad && i < 4; i++)

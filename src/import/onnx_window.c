@@ -15,9 +15,10 @@ static enum quanta_status check_range(struct cv *cv, const char *attr, int64_t v
     return QUANTA_OK;
 }
 
-/* An INTS attribute of exactly n entries in [lo, hi], or def. */
+/* An INTS attribute of exactly n entries in [lo, hi], or def (*given
+ * false). */
 static enum quanta_status ints_attr(struct cv *cv, const char *name, int n, int def, int lo,
-                                    int hi, int *out)
+                                    int hi, int *out, bool *given)
 {
     const int64_t *v;
     int count;
@@ -26,6 +27,7 @@ static enum quanta_status ints_attr(struct cv *cv, const char *name, int n, int 
         return st;
     for (int i = 0; i < n; i++)
         out[i] = def;
+    *given = count >= 0;
     if (count < 0)
         return QUANTA_OK;
     if (count != n)
@@ -40,21 +42,22 @@ static enum quanta_status ints_attr(struct cv *cv, const char *name, int n, int 
 }
 
 enum quanta_status cv_window_ints(struct cv *cv, const char *name, int spatial, int def,
-                                  int lo, int hi, int *out)
+                                  int trivial, int lo, int hi, int *out)
 {
-    bool pads = strcmp(name, "pads") == 0;
+    bool pads = strcmp(name, "pads") == 0, given;
     if (spatial == 2)
-        return ints_attr(cv, name, pads ? 4 : 2, def, lo, hi, out);
+        return ints_attr(cv, name, pads ? 4 : 2, def, lo, hi, out, &given);
     int one[2];
-    enum quanta_status st = ints_attr(cv, name, pads ? 2 : 1, def, lo, hi, one);
+    enum quanta_status st = ints_attr(cv, name, pads ? 2 : 1, def, lo, hi, one, &given);
     if (st)
         return st;
+    const int first = given ? trivial : def;
     if (pads) {
-        out[0] = out[2] = 0;
+        out[0] = out[2] = first;
         out[1] = one[0];
         out[3] = one[1];
     } else {
-        out[0] = def || one[0] ? 1 : 0; /* kernel_shape's "absent" 0 stays absent */
+        out[0] = first;
         out[1] = one[0];
     }
     return QUANTA_OK;
@@ -66,8 +69,8 @@ enum quanta_status cv_window_setup(struct cv *cv, const int64_t *in, int spatial
     const char *auto_pad;
     enum quanta_status st;
     if ((st = cv_attr_string(cv, "auto_pad", "NOTSET", &auto_pad)) ||
-        (st = cv_window_ints(cv, "strides", spatial, 1, 1, CV_MAX_WINDOW, w->strides)) ||
-        (st = cv_window_ints(cv, "pads", spatial, 0, 0, CV_MAX_WINDOW, w->pads)))
+        (st = cv_window_ints(cv, "strides", spatial, 1, 1, 1, CV_MAX_WINDOW, w->strides)) ||
+        (st = cv_window_ints(cv, "pads", spatial, 0, 0, 0, CV_MAX_WINDOW, w->pads)))
         return st;
     bool upper = strcmp(auto_pad, "SAME_UPPER") == 0, lower = strcmp(auto_pad, "SAME_LOWER") == 0;
     if (upper || lower || strcmp(auto_pad, "VALID") == 0) {
