@@ -555,7 +555,7 @@ enum quanta_status cv_op_cast(struct cv *cv)
     if (same)
         return cv_def_new(cv, &out);
     int n, qx = x->q;
-    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as cv_emit adds */
     if ((st = cv_emit(cv, GRAPH_OP_CAST, &qx, 1, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.to = qto;

@@ -34,7 +34,8 @@ enum quanta_status cv_op_batch_norm(struct cv *cv)
         return cv_fail(cv, "input '%s' needs a channel axis", x->name);
     int64_t c = x->shape.dims[1];
     for (int i = 0; i < 4; i++) {
-        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) || (st = cv_need_f32(cv, p[i], names[i])))
+        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
+            (st = cv_need_f32(cv, p[i], names[i])))
             return st;
         if (p[i]->numel != c)
             return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
@@ -232,7 +233,7 @@ static enum quanta_status emit_layer_norm(struct cv *cv, const struct cv_value *
     memcpy(out.perm, perm, sizeof perm);
     out.flat = false;
     int n;
-    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as emit adds */
+    struct quanta_shape shape = cv->g->values[qx].shape; /* values may move as cv_emit adds */
     if ((st = cv_emit(cv, GRAPH_OP_LAYER_NORM, ins, n_ins, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.axis = a;
@@ -509,7 +510,7 @@ enum quanta_status cv_op_instance_norm(struct cv *cv)
     struct cv_value out = *x;
     memcpy(out.perm, perm, sizeof perm);
     int n;
-    struct quanta_shape shape = cv->g->values[ins[0]].shape; /* values may move as emit adds */
+    struct quanta_shape shape = cv->g->values[ins[0]].shape; /* values may move as cv_emit adds */
     if ((st = cv_emit(cv, GRAPH_OP_INSTANCE_NORM, ins, 3, &shape, &out.q, &n)))
         return st;
     cv->g->nodes[n].attrs.epsilon = eps;

@@ -404,7 +404,7 @@ enum quanta_status onnx_tensor_decode(struct onnx_tensor *t, const void *bytes, 
     struct dec d = {source ? source : "tensor", NULL, err, 0};
     struct pb_reader top;
     pb_reader_init(&top, bytes, size);
-    /* decode_tensor reads the payload of a LEN field: the whole buffer */
+    /* dec_tensor reads the payload of a LEN field: the whole buffer */
     struct pb_field f = {.number = 1, .wire = PB_WIRE_LEN, .data = top.pos, .size = size};
     return dec_tensor(&d, "tensor", &top, &f, t);
 }
