@@ -9,6 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Inputs 1 to n: float constants (names[i] in messages) of c values, one
+ * per channel. */
+static enum quanta_status channel_params(struct cv *cv, const char *const *names, int n,
+                                         int64_t c, const struct onnx_tensor **p)
+{
+    enum quanta_status st;
+    for (int i = 0; i < n; i++) {
+        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
+            (st = cv_need_f32(cv, p[i], names[i])))
+            return st;
+        if (p[i]->numel != c)
+            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
+                           p[i]->name, (long long)p[i]->numel, (long long)c);
+    }
+    return QUANTA_OK;
+}
+
 enum quanta_status cv_op_batch_norm(struct cv *cv)
 {
     static const char *const attrs[] = {"epsilon", "momentum", "training_mode", "spatial", NULL};
@@ -33,14 +50,8 @@ enum quanta_status cv_op_batch_norm(struct cv *cv)
     if (x->shape.rank < 2)
         return cv_fail(cv, "input '%s' needs a channel axis", x->name);
     int64_t c = x->shape.dims[1];
-    for (int i = 0; i < 4; i++) {
-        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
-            (st = cv_need_f32(cv, p[i], names[i])))
-            return st;
-        if (p[i]->numel != c)
-            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
-                           p[i]->name, (long long)p[i]->numel, (long long)c);
-    }
+    if ((st = channel_params(cv, names, 4, c, p)))
+        return st;
     const float *gamma = p[0]->data, *beta = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
     int last = x->perm[x->shape.rank - 1];
 
@@ -482,13 +493,9 @@ enum quanta_status cv_op_instance_norm(struct cv *cv)
                        quanta_shape_format(&x->shape, buf, sizeof buf));
     int64_t c = x->shape.dims[1];
     int ins[3];
+    if ((st = channel_params(cv, names, 2, c, p)))
+        return st;
     for (int i = 0; i < 2; i++) {
-        if ((st = cv_need_const(cv, i + 1, names[i], &p[i])) ||
-            (st = cv_need_f32(cv, p[i], names[i])))
-            return st;
-        if (p[i]->numel != c)
-            return cv_fail(cv, "%s '%s' has %lld values but %lld channels are needed", names[i],
-                           p[i]->name, (long long)p[i]->numel, (long long)c);
         ins[i + 1] = cv_const_value(cv, cv->node->inputs[i + 1], p[i]->data,
                                     &(struct quanta_shape){.rank = 1, .dims = {c}});
         if (ins[i + 1] < 0)
