@@ -1,6 +1,7 @@
 /* Internal to src/import: the state of an ONNX -> quanta conversion, shared
- * by the driver (onnx_convert.c), the operator converters (onnx_ops.c) and
- * constant folding (onnx_fold.c).
+ * by the driver (onnx_convert.c, with onnx_graph_io.c and onnx_layout.c),
+ * the operator converters (onnx_ops.c and the files it lists, onnx_ops.h)
+ * and constant folding (onnx_fold.c).
  *
  * Every ONNX value name maps to a cv_value: a constant (an initializer or
  * a folded result, ONNX layout, F32 or I64), or an activation held by a
@@ -106,6 +107,11 @@ struct cv {
 
 /* The value named name (NULL, QUANTA_OK when no such value yet). */
 enum quanta_status cv_lookup(struct cv *cv, const char *name, struct cv_value **out);
+/* The same, NULL when there is none. */
+struct cv_value *cv_find(struct cv *cv, const char *name);
+/* A new (zeroed) value named name, its readers counted; defining a name
+ * twice fails. */
+enum quanta_status cv_table_add(struct cv *cv, const char *name, struct cv_value **out);
 
 /* Fails with "<source>: node '<name>' (<op_type>): <message>". */
 enum quanta_status cv_fail(struct cv *cv, const char *fmt, ...)
@@ -181,14 +187,30 @@ int cv_const_value(struct cv *cv, const char *base, const float *data,
 /* Adds a node named after the ONNX node (suffix appended when not NULL). */
 int cv_add_node(struct cv *cv, enum graph_op op, const char *suffix, const int *inputs,
                 int n_inputs, int output);
-/* The quanta node that produces value q, -1 for inputs and constants. */
 /* Turns node into op (same inputs and output), named after the node being
  * converted and its output, for fusions that absorb it (x * sigmoid(x)). */
 enum quanta_status cv_retag_node(struct cv *cv, int node, enum graph_op op);
+/* The quanta node that produces value q, -1 for inputs and constants. */
 int cv_producer(struct cv *cv, int q);
 /* True when the only reader of quanta value q still to come is the node
  * being converted (no quanta node reads it, it is no graph output). */
 bool cv_sole_reader(struct cv *cv, int q);
+/* base, else base_2, base_3, ... (buf holds the result): a name no node
+ * (node true) or no value of g has yet. */
+void cv_unique_name(const struct graph *g, bool node, const char *base, char *buf,
+                    size_t size);
+
+/* ---- the graph's inputs and outputs (onnx_graph_io.c) ---- */
+
+/* The graph inputs that are not initializers (shapes from the model or
+ * --input-shape, --normalize applied), their shapes as text in
+ * info->input_shapes. */
+enum quanta_status cv_add_inputs(struct cv *cv, struct onnx_import_info *info);
+/* The initializers not already defined as inputs, as constants. */
+enum quanta_status cv_add_initializers(struct cv *cv);
+/* The graph outputs, named as in ONNX, in ONNX order but 4-D ones NHWC
+ * (info->output_nhwc). */
+enum quanta_status cv_add_outputs(struct cv *cv, struct onnx_import_info *info);
 
 /* ---- operators (onnx_ops.c) and folding (onnx_fold.c) ---- */
 
