@@ -36,7 +36,13 @@ BUILD    ?= build-$(ARCH)
 BIN      ?= $(BUILD)/quanta
 LIB      ?= $(BUILD)/libquanta.a
 PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(ARCH)-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
-QEMU     ?= qemu-$(ARCH) -L /usr/$(ARCH)-linux-gnu
+# Programs run with the multiarch loader and libc (libc6:$(ARCH), which the
+# $(ARCH) -dev packages bring): the cross toolchain's own loader under
+# /usr/$(ARCH)-linux-gnu is another glibc build (2.36-8 vs Debian 12's
+# 2.36-9+deb12uN), and that loader with the multiarch libc.so.6 loops
+# forever in pthread_create (its stack-cache list), which looked like a
+# qemu hang.
+QEMU     ?= qemu-$(ARCH) -L /
 endif
 
 CC       ?= cc
