@@ -26,11 +26,11 @@
  *           half 0 or -1) with it is exactly (x - zx) * w.
  *
  * The GEMM A operand (im2col rows in scratch, one row per output pixel,
- * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w; the vnni level
- * reads most convs' rows in place from the padded image instead, see
- * kh_rows and q8_gemm_args.a_row):
+ * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w; the vnni, dotprod
+ * and i8mm levels read most convs' rows in place from the padded image
+ * instead, see kh_rows and q8_gemm_args.a_row):
  *   I16  int16 x - zx; taps outside the input 0; k >= K 0.       c = 0
- *   U8   uint8 x + 128 (byte ^ 0x80); outside taps zx + 128;   (every U8 format)
+ *   U8, U8K64, U8K8  uint8 x + 128 (byte ^ 0x80); outside taps zx + 128;
  *        k >= K 0 (in place: image bytes, against zero weights).  c = zx + 128
  * and the s32 dot products D satisfy D - c * wsum[o] = sum (x - zx) * w
  * exactly: both sides are congruent mod 2^32 and the right side lies in
