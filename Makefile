@@ -42,7 +42,12 @@ PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(ARCH)-linux-gnu/pkgconfig:/usr/share/
 # 2.36-9+deb12uN), and that loader with the multiarch libc.so.6 loops
 # forever in pthread_create (its stack-cache list), which looked like a
 # qemu hang.
-QEMU     ?= qemu-$(ARCH) -L /
+# AArch64 under -cpu max (qemu-user's default, named so it stays): every
+# extension qemu emulates, dotprod and i8mm among them, so every kernel
+# level runs; e.g. QEMU="qemu-aarch64 -cpu cortex-a76 -L /" runs a CPU
+# without i8mm (its level is then skipped as missing hardware).
+QEMU_CPU_aarch64 := -cpu max
+QEMU     ?= qemu-$(ARCH) $(QEMU_CPU_$(ARCH)) -L /
 endif
 
 CC       ?= cc
@@ -71,7 +76,7 @@ LDLIBS   := $(PKG_LIBS) -lm -pthread
 # Each architecture's kernels: src/kernels/<dir>/ and, anywhere, files named
 # *_<isa>.c build only for their architecture.
 ISAS_x86_64  := avx2 avx512 vnni amx
-ISAS_aarch64 := neon dotprod
+ISAS_aarch64 := neon dotprod i8mm
 KDIR_x86_64  := x86
 KDIR_aarch64 := arm64
 FOREIGN  := $(foreach d,$(filter-out $(KDIR_$(ARCH)),x86 arm64),src/kernels/$(d)/%) \
@@ -92,12 +97,14 @@ ISA_avx512 := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
 ISA_vnni   := $(ISA_avx512) -mavx512vnni
 ISA_amx    := $(ISA_vnni) -mamx-tile -mamx-int8
 # AArch64: *_neon.c need nothing beyond the baseline (Advanced SIMD is
-# part of every ARMv8-A Linux target); *_dotprod.c use SDOT.
+# part of every ARMv8-A Linux target); *_dotprod.c use SDOT, *_i8mm.c
+# USMMLA (ARMv8.6's int8 matrix multiply, an option from ARMv8.2).
 ISA_neon   :=
 ISA_dotprod := -march=armv8.2-a+dotprod
+ISA_i8mm   := -march=armv8.2-a+i8mm
 isa_flags   = $(foreach i,$(ISAS_$(ARCH)),$(if $(filter %_$(i),$(basename $(notdir $1))),$(ISA_$(i))))
 
-.PHONY: all deps test test-asan test-arm64 demo demo-text demo-recsys install clean check-unit
+.PHONY: all deps test test-asan test-arm64 demo demo-text demo-recsys install clean check-unit FORCE
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -136,15 +143,18 @@ $(BUILD)/quanta-tests: $(TEST_OBJ) $(LIB)
 deps:
 	@scripts/deps.sh
 
+FORCE:
+
 # SUITE=name runs one suite; QUANTA_BIN tells CLI tests which binary to run;
 # QUANTA_BUILD is where reports go (onnx_backend writes onnx-backend.txt).
 # A cross build runs both programs through scripts that start them under
 # QEMU (no binfmt_misc needed); QUANTA_TESTS_EXE is the one the tests exec
-# for a fresh process instead of /proc/self/exe.
+# for a fresh process instead of /proc/self/exe. The scripts are written
+# on every run (FORCE), so a QEMU given on the command line takes effect.
 ifdef QEMU
 RUN_BIN   := $(BUILD)/run-quanta
 RUN_TESTS := $(BUILD)/run-quanta-tests
-$(BUILD)/run-%: $(BUILD)/%
+$(BUILD)/run-%: $(BUILD)/% FORCE
 	printf '#!/bin/sh\nexec %s %s "$$@"\n' '$(QEMU)' '$(abspath $<)' > $@
 	chmod +x $@
 else

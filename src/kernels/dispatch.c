@@ -82,6 +82,10 @@ F32_TABLE(f32_ref, "ref", ref)
 F32_TABLE(f32_neon, "neon", ref)
 F32_TABLE(f32_dotprod, "dotprod", ref)
 #endif
+#if defined(__aarch64__)
+/* i8mm adds int8 instructions only: its float table is dotprod's */
+F32_TABLE(f32_i8mm, "i8mm", ref)
+#endif
 
 #if defined(__x86_64__)
 /* vnni and amx add int8 instructions only: their float tables are avx512's */
@@ -123,6 +127,7 @@ static int level_supported(enum kernels_level level)
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return cpu_arm64_get()->asimd;
     case KERNELS_LEVEL_DOTPROD: return cpu_arm64_get()->asimddp;
+    case KERNELS_LEVEL_I8MM: return cpu_arm64_get()->asimddp && cpu_arm64_get()->i8mm;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }
@@ -234,6 +239,7 @@ const struct f32_kernels *f32_kernels_for_level(enum kernels_level level)
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return &f32_neon;
     case KERNELS_LEVEL_DOTPROD: return &f32_dotprod;
+    case KERNELS_LEVEL_I8MM: return &f32_i8mm;
 #endif
     case KERNELS_LEVEL_COUNT:
         break;

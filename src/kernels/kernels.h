@@ -447,12 +447,16 @@ struct f32_kernels {
  *        conv2d/dense; float and the other families use the reference
  * dotprod + the dot-product extension (ARMv8.2 SDOT, HWCAP asimddp): the
  *        int8 GEMM in SDOT (src/kernels/arm64/ *_dotprod.c); else as neon
+ * i8mm   + the int8 matrix multiply (ARMv8.6 USMMLA, HWCAP2 i8mm): the
+ *        int8 GEMM in 2x8 by 8x2 tiles (src/kernels/arm64/ *_i8mm.c);
+ *        else as dotprod
  * Anything else: ref only. */
 #if defined(__x86_64__)
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(AVX2, "avx2") X(AVX512, "avx512") \
     X(VNNI, "vnni") X(AMX, "amx")
 #elif defined(__aarch64__)
-#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon") X(DOTPROD, "dotprod")
+#define KERNELS_LEVEL_LIST(X) X(REF, "ref") X(NEON, "neon") X(DOTPROD, "dotprod") \
+    X(I8MM, "i8mm")
 #else
 #define KERNELS_LEVEL_LIST(X) X(REF, "ref")
 #endif

@@ -473,13 +473,15 @@ typedef void (*q8_dense_packed_fn)(const struct q8_dense_shape *s, const struct 
  * 8x32 tiles (q8_gemm_vnni.c). amx: the vnni layout with K padded to 64,
  * 32x32 tiles of 16x16 s32 (q8_gemm_amx.c). neon: the avx2 layout, 4x16
  * tiles (src/kernels/arm64/q8_gemm_neon.c); dotprod: the vnni layout, 4x16
- * SDOT tiles (q8_gemm_dotprod.c). */
+ * SDOT tiles (q8_gemm_dotprod.c); i8mm: u8 octets, 4x16 tiles of 2x2
+ * USMMLA blocks (q8_gemm_i8mm.c). */
 Q8_PACKED_DECLARE(ref)
 Q8_PACKED_DECLARE(avx2)
 Q8_PACKED_DECLARE(avx512)
 Q8_PACKED_DECLARE(vnni)
 Q8_PACKED_DECLARE(neon)
 Q8_PACKED_DECLARE(dotprod)
+Q8_PACKED_DECLARE(i8mm)
 Q8_PACKED_DECLARE(amx)
 
 /* Fast element-wise families (same typedefs as the reference ones):

@@ -9,7 +9,8 @@
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them. Families without a fast variant
  * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref);
- * dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest ref). */
+ * dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest ref);
+ * i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -66,6 +67,7 @@ Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
 #elif defined(__aarch64__)
 Q8_TABLE(q8_neon, "neon", neon, ref, neon, ref)
 Q8_TABLE(q8_dotprod, "dotprod", dotprod, ref, dotprod, ref)
+Q8_TABLE(q8_i8mm, "i8mm", i8mm, ref, i8mm, ref)
 #endif
 #undef Q8_TABLE
 
@@ -104,6 +106,7 @@ const struct q8_kernels *q8_kernels_for_level(enum kernels_level level)
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return &q8_neon;
     case KERNELS_LEVEL_DOTPROD: return &q8_dotprod;
+    case KERNELS_LEVEL_I8MM: return &q8_i8mm;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }

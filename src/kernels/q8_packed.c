@@ -27,6 +27,7 @@ static size_t kp_of(enum q8_gemm_format f, int64_t k)
     case Q8_FORMAT_I16: return round_up((size_t)k, 2);
     case Q8_FORMAT_U8: return round_up((size_t)k, 4);
     case Q8_FORMAT_U8K64: return round_up((size_t)k, 64);
+    case Q8_FORMAT_U8K8: return round_up((size_t)k, 8);
     case Q8_FORMAT_RAW: break;
     }
     return (size_t)k;
@@ -80,11 +81,12 @@ static int is_pointwise(const struct q8_conv2d_shape *s)
            s->pad_top == 0 && s->pad_left == 0 && s->out_h == s->in_h && s->out_w == s->in_w;
 }
 
-/* The plan of a conv. U8 (the vnni level, which reads A in place) packs
- * by kernel rows when each is one run of the padded image (groups 1,
- * dilation_w 1; pointwise convs have no padded image): a run not a
- * multiple of 4 is padded with zero weights, so the kernel can read whole
- * quads from the image (the bytes past the run meet zeros), unless that
+/* The plan of a conv. U8 and U8K8 (the vnni, dotprod and i8mm levels,
+ * which read A in place) pack by kernel rows when each is one run of the
+ * padded image (groups 1, dilation_w 1; pointwise convs have no padded
+ * image): a run not a multiple of 4 (U8K8: 8) is padded with zero weights,
+ * so the kernel can read whole quads (octets) from the image (the bytes
+ * past the run meet zeros), unless that
  * costs over twice the MACs of the plain layout (then im2col): copying
  * rows of a few bytes costs more than the zero MACs up to there (a 3x3
  * conv over 3 channels: 36 instead of 28, faster with no im2col). */
@@ -93,10 +95,12 @@ static struct q8_packed_header conv_plan(enum q8_gemm_format f, const struct q8_
     const int64_t k = conv_k(s);
     struct q8_packed_header h =
         plan(f, k, s->groups, s->out_c, s->kernel_h * s->kernel_w, is_depthwise(s));
-    if (h.kind != Q8_PACKED_GEMM || f != Q8_FORMAT_U8 || s->groups != 1 ||
-        s->dilation_w != 1 || is_pointwise(s))
+    if (h.kind != Q8_PACKED_GEMM || (f != Q8_FORMAT_U8 && f != Q8_FORMAT_U8K8) ||
+        s->groups != 1 || s->dilation_w != 1 || is_pointwise(s))
         return h;
-    const int64_t kp_rows = (int64_t)s->kernel_h * (int64_t)round_up((size_t)(k / s->kernel_h), 4);
+    const size_t kr = f == Q8_FORMAT_U8K8 ? 8 : 4;
+    const int64_t kp_rows =
+        (int64_t)s->kernel_h * (int64_t)round_up((size_t)(k / s->kernel_h), kr);
     if (kp_rows > (int64_t)h.kp * 2)
         return h;
     h.kh_rows = s->kernel_h;
@@ -161,6 +165,8 @@ static void pack_into(const struct q8_packed_header *h, const int8_t *w, const i
                     const int16_t v16 = v;
                     memcpy(blk + (((size_t)(i / 2) * 16 + col) * 2 + (size_t)(i % 2)) * 2, &v16,
                            sizeof v16);
+                } else if (h->format == Q8_FORMAT_U8K8) {
+                    blk[((size_t)(i / 8) * 16 + col) * 8 + (size_t)(i % 8)] = (uint8_t)v;
                 } else {
                     blk[((size_t)(i / 4) * 16 + col) * 4 + (size_t)(i % 4)] = (uint8_t)v;
                 }
@@ -697,6 +703,9 @@ static const struct q8_gemm_ops ops_neon = {Q8_FORMAT_I16, 1, q8_gemm_4x16__neon
 /* dotprod: the U8 layout of vnni (convs' A read in place) under SDOT. */
 static const struct q8_gemm_ops ops_dotprod = {Q8_FORMAT_U8, 1, q8_gemm_4x16__dotprod,
                                                q8_dwconv__neon, NULL, 1};
+/* i8mm: the U8K8 layout (convs' A read in place) under USMMLA. */
+static const struct q8_gemm_ops ops_i8mm = {Q8_FORMAT_U8K8, 1, q8_gemm_4x16__i8mm,
+                                            q8_dwconv__neon, NULL, 1};
 #endif
 static const struct q8_gemm_ops ops_vnni = {Q8_FORMAT_U8, 1, NULL, NULL, NULL, 1};
 #endif
@@ -705,6 +714,14 @@ int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s)
 {
     const struct q8_packed_header h = conv_plan(ops_vnni.format, s);
     return implicit_ok(&ops_vnni, &h, s);
+}
+
+/* i8mm reads A in place (ops_i8mm.implicit_a) where its plan packs by
+ * kernel rows; the plan is asked on every target (tests). */
+int q8_conv2d_in_place__i8mm(const struct q8_conv2d_shape *s)
+{
+    const struct q8_packed_header h = conv_plan(Q8_FORMAT_U8K8, s);
+    return h.kh_rows > 0 && !is_pointwise(s);
 }
 
 #if defined(__x86_64__)
@@ -762,5 +779,6 @@ Q8_PACKED_LEVEL(amx, Q8_FORMAT_U8K64, amx_ops())
 #if defined(__aarch64__)
 Q8_PACKED_LEVEL(neon, Q8_FORMAT_I16, &ops_neon)
 Q8_PACKED_LEVEL(dotprod, Q8_FORMAT_U8, &ops_dotprod)
+Q8_PACKED_LEVEL(i8mm, Q8_FORMAT_U8K8, &ops_i8mm)
 #endif
 #undef Q8_PACKED_LEVEL

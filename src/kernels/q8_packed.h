@@ -16,6 +16,9 @@
  *                   convs with kh_rows: each kernel row up to 4)
  *             U8K64 as U8 with kp = K rounded up to 64 (AMX B tiles are
  *                   16 quad-rows x 64 bytes of one block)
+ *             U8K8  KR = 8 int8:  block[k/8][col][k%8]  (kp = K up to 8;
+ *                   convs with kh_rows: each kernel row up to 8): one
+ *                   column pair's 8 k are the 8x2 operand of I8MM's MMLA
  *           rows past the weights are zero, so whatever A holds there adds
  *           nothing.
  *     DW    int32 [kernel_h*kernel_w][cp], cp = out_c rounded up to 16:
@@ -23,11 +26,11 @@
  *           half 0 or -1) with it is exactly (x - zx) * w.
  *
  * The GEMM A operand (im2col rows in scratch, one row per output pixel,
- * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w; the vnni level
- * reads most convs' rows in place from the padded image instead, see
- * kh_rows and q8_gemm_args.a_row):
+ * row k = (kh*kernel_w + kw)*in_c/groups + ci as in w; the vnni, dotprod
+ * and i8mm levels read most convs' rows in place from the padded image
+ * instead, see kh_rows and q8_gemm_args.a_row):
  *   I16  int16 x - zx; taps outside the input 0; k >= K 0.       c = 0
- *   U8   uint8 x + 128 (byte ^ 0x80); outside taps zx + 128;
+ *   U8, U8K64, U8K8  uint8 x + 128 (byte ^ 0x80); outside taps zx + 128;
  *        k >= K 0 (in place: image bytes, against zero weights).  c = zx + 128
  * and the s32 dot products D satisfy D - c * wsum[o] = sum (x - zx) * w
  * exactly: both sides are congruent mod 2^32 and the right side lies in
@@ -47,7 +50,13 @@
 #define Q8_PACKED_ALIGN 64         /* sections start on this many bytes */
 
 enum q8_packed_kind { Q8_PACKED_RAW = 1, Q8_PACKED_GEMM = 2, Q8_PACKED_DW = 3 };
-enum q8_gemm_format { Q8_FORMAT_RAW = 0, Q8_FORMAT_I16 = 1, Q8_FORMAT_U8 = 2, Q8_FORMAT_U8K64 = 3 };
+enum q8_gemm_format {
+    Q8_FORMAT_RAW = 0,
+    Q8_FORMAT_I16 = 1,
+    Q8_FORMAT_U8 = 2,
+    Q8_FORMAT_U8K64 = 3,
+    Q8_FORMAT_U8K8 = 4,
+};
 
 struct q8_packed_header {
     int32_t magic;
@@ -61,10 +70,11 @@ struct q8_packed_header {
     int32_t cp;            /* DW: out_c rounded up to 16 */
     int64_t block_bytes;   /* GEMM: bytes of one 16-column block */
     int64_t bias_off, wsum_off, w_off;
-    /* GEMM U8 convs read in place (q8_packed.c, implicit A): kernel_h, and
-     * the K axis is kh_rows rows of kp / kh_rows, each kernel_w * in_c
-     * weights then zeros to a multiple of 4 (no zeros when that run is
-     * already one: the plain layout). 0: the plain layout. */
+    /* GEMM U8 and U8K8 convs read in place (q8_packed.c, implicit A):
+     * kernel_h, and the K axis is kh_rows rows of kp / kh_rows, each
+     * kernel_w * in_c weights then zeros to a multiple of KR (4, 8; no
+     * zeros when that run is already one: the plain layout). 0: the plain
+     * layout. */
     int32_t kh_rows;
 };
 
@@ -113,7 +123,8 @@ struct q8_gemm_ops {
     q8_dw_ukernel_fn dw;        /* required: depthwise convs always pack the DW layout */
     q8_copy_a_fn copy_a;        /* SIMD copy of long runs; NULL: portable */
     int implicit_a;             /* gemm takes q8_gemm_args.a_row; required by
-                                   Q8_FORMAT_U8 (its convs may pack kh_rows) */
+                                   Q8_FORMAT_U8 and U8K8 (their convs may
+                                   pack kh_rows) */
 };
 
 /* The driver (q8_packed.c), shared by every level. */
@@ -132,9 +143,10 @@ void q8_dense_run(const struct q8_gemm_ops *ops, const struct q8_dense_shape *s,
                   const struct q8_requant *rq, const int8_t *x, const void *packed,
                   void *scratch, int8_t *y);
 
-/* Whether the vnni level runs s reading A in place from the padded image
- * (no im2col): for tests to count what they cover. */
+/* Whether the vnni (dotprod) and i8mm levels run s reading A in place from
+ * the padded image (no im2col): for tests to count what they cover. */
 int q8_conv2d_in_place__vnni(const struct q8_conv2d_shape *s);
+int q8_conv2d_in_place__i8mm(const struct q8_conv2d_shape *s);
 
 /* The level GEMMs and depthwise kernels (src/kernels/x86/). */
 void q8_gemm_6x16__avx2(const struct q8_gemm_args *args);
@@ -148,9 +160,10 @@ void q8_dwconv__avx512(const struct q8_conv2d_shape *s, const struct q8_requant 
                        int8_t *y);
 
 /* The AArch64 GEMMs (src/kernels/arm64/): neon on the I16 layout, dotprod
- * on U8; the depthwise kernel of both. */
+ * on U8, i8mm on U8K8; the depthwise kernel of all three. */
 void q8_gemm_4x16__neon(const struct q8_gemm_args *args);
 void q8_gemm_4x16__dotprod(const struct q8_gemm_args *args);
+void q8_gemm_4x16__i8mm(const struct q8_gemm_args *args);
 void q8_dwconv__neon(const struct q8_conv2d_shape *s, const struct q8_requant *rq,
                      const int8_t *x, const int32_t *w32, int cp, const int32_t *bias, int8_t *y);
 

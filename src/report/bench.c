@@ -93,6 +93,7 @@ static double ops_per_cycle(enum kernels_level level, bool int8)
 #elif defined(__aarch64__)
     case KERNELS_LEVEL_NEON: return int8 ? 2.0 * 4 * 2 : 2.0; /* float: the reference */
     case KERNELS_LEVEL_DOTPROD: return int8 ? 2.0 * 16 * 2 : 2.0;
+    case KERNELS_LEVEL_I8MM: return int8 ? 2.0 * 32 * 2 : 2.0;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }

@@ -136,6 +136,8 @@ static double expected_ops_per_cycle(const char *level, bool int8)
         return int8 ? 16.0 : 2.0;
     if (strcmp(level, "dotprod") == 0)
         return int8 ? 64.0 : 2.0;
+    if (strcmp(level, "i8mm") == 0)
+        return int8 ? 128.0 : 2.0;
     ck_abort_msg("unknown kernel level '%s'", level);
     return 0.0;
 }

@@ -460,20 +460,21 @@ START_TEST(conv2d_im2col_shapes)
 }
 END_TEST
 
-/* The vnni level reads a conv's A in place from the padded image (packed
- * by kernel rows, no im2col) for groups 1 and dilation_w 1: every level
- * against the reference on such convs: kernel sizes 1 to 5, kernel-row
- * runs (kernel_w * in_c) that are and are not multiples of 4, strides 1
- * to 3, dilation_h 1 to 3, padding on every side, batch 1 to 3, images
- * whose pixel count leaves every row tail 0..7 of the 8-row tiles, images
- * of over 256 pixels (several GEMM calls each), and some dilation_w 2
- * (im2col). Counts what the in-place path covered. */
+/* The vnni, dotprod and i8mm levels read a conv's A in place from the
+ * padded image (packed by kernel rows, no im2col) for groups 1 and
+ * dilation_w 1: every level against the reference on such convs: kernel
+ * sizes 1 to 5, kernel-row runs (kernel_w * in_c) that are and are not
+ * multiples of 4 (i8mm: 8), strides 1 to 3, dilation_h 1 to 3, padding
+ * on every side, batch 1 to 3, images whose pixel count leaves every row
+ * tail 0..7 of the 8-row tiles, images of over 256 pixels (several GEMM
+ * calls each), and some dilation_w 2 (im2col). Counts what the in-place
+ * paths covered. */
 START_TEST(conv2d_in_place_shapes)
 {
     struct tq_rng r = {0x1D1EC7};
     char what[160];
     int in_place = 0, tails = 0, kh_seen = 0, run4 = 0, run_pad = 0, stride2 = 0, dil = 0;
-    int big = 0, batched = 0;
+    int big = 0, batched = 0, in_place8 = 0, run8 = 0, run_pad8 = 0;
     for (int i = 0; i < 300; i++) {
         struct reduce_case c;
         memset(&c, 0, sizeof c);
@@ -515,6 +516,12 @@ START_TEST(conv2d_in_place_shapes)
             big += pix > 256;
             batched += s->batch > 1;
         }
+        if (q8_conv2d_in_place__i8mm(s)) { /* kernel rows padded to 8 */
+            const int run = s->kernel_w * s->in_c;
+            in_place8++;
+            run8 += run % 8 == 0;
+            run_pad8 += run % 8 != 0 && s->kernel_h > 1;
+        }
         snprintf(what, sizeof what,
                  "in-place case %d (batch %lld, in %dx%dx%d, out_c %d, k %dx%d, stride %d,%d, "
                  "dil %d,%d, pad %d,%d)",
@@ -532,6 +539,9 @@ START_TEST(conv2d_in_place_shapes)
     ck_assert_int_gt(dil, 10);
     ck_assert_int_gt(big, 3);
     ck_assert_int_gt(batched, 50);
+    ck_assert_int_gt(in_place8, 150);
+    ck_assert_int_gt(run8, 10);
+    ck_assert_int_gt(run_pad8, 20);
 }
 END_TEST
 
