@@ -368,6 +368,11 @@ typedef int64_t (*q8_embedding_bag_fn)(const struct q8_embedding_bag_params *p,
                                        const int8_t *table, int8_t *y);
 int64_t q8_embedding_bag__ref(const struct q8_embedding_bag_params *p, const int64_t *ids,
                               const int64_t *offsets, const int8_t *table, int8_t *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_embedding_bag_avx2.c), for
+ * every level from avx2 up: the double arithmetic above on 4 columns a ymm,
+ * no FMA, the divisions replaced by multiplies except near a tie. */
+int64_t q8_embedding_bag__avx2(const struct q8_embedding_bag_params *p, const int64_t *ids,
+                               const int64_t *offsets, const int8_t *table, int8_t *y);
 
 /* ---- softmax (q8_softmax_ref.c): int8 in, float out ----
  * x viewed as [outer, len, inner], softmax along len. With
