@@ -26,7 +26,9 @@ void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int
         int64_t row = 0;
         for (int64_t r = 0; r < outer; r++, yr += width) {
             const int8_t *xr = x[i] + row * c;
-            if (copy)
+            if (copy && c == 1) /* [N, C, 1] pieces: a store, not a memcpy call */
+                yr[0] = xr[0];
+            else if (copy)
                 memcpy(yr, xr, (size_t)c);
             else
                 for (int64_t j = 0; j < c; j++)
