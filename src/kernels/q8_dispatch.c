@@ -7,8 +7,8 @@
  * AVX-512 depthwise, pools, add); vnni (vpdpbusd GEMM + avx512); amx
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
- * dequantize serve the levels above them, and the AVX2 dense_f32 and
- * embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
+ * dequantize serve the levels above them, and the AVX2 dense_f32, concat
+ * and embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
  * fast variant keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref);
  * dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest ref). */
 #include "kernels/kernels_q8.h"
@@ -38,7 +38,7 @@
         .requant_clamp = q8_requant_clamp__ref,                                                \
         .leaky_relu = q8_leaky_relu__ref,                                                      \
         .lut = q8_lut__ref,                                                                    \
-        .concat = q8_concat__ref,                                                              \
+        .concat = q8_concat__##avx2up,                                                         \
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
         .embedding_bag = q8_embedding_bag__##avx2up,                                           \
