@@ -112,6 +112,33 @@ int64_t q8_embedding_bag__avx2(const struct q8_embedding_bag_params *p, const in
         for (int64_t t = start; t < end; t++)
             if (ids[t] < 0 || ids[t] >= p->vocab)
                 return t;
+        if (end - start == 1) {
+            /* one row (the batch-1 and id-per-bag case): y from w * v or v
+             * in registers; the reference's 0 + a and a / 1 give the same
+             * bytes (at most the sign of a zero differs, which rounds to
+             * the same integer) */
+            const int64_t r = p->per_row ? ids[start] : 0;
+            const double s = (double)p->scale[r];
+            const int32_t z = p->zero_point ? p->zero_point[r] : 0;
+            const double w = p->weights      ? (double)p->weights[start]
+                             : p->weights_q8 ? (double)p->w_scale *
+                                                   (double)(p->weights_q8[start] - p->w_zero_point)
+                                             : 1.0;
+            const int8_t *row = table + ids[start] * stride;
+            const __m256d vs = _mm256_set1_pd(s), vw = _mm256_set1_pd(w);
+            const __m128i vz = _mm_set1_epi32(z);
+            int8_t *yb = y + b * p->dim;
+            int j = 0;
+            for (; j + 4 <= p->dim; j += 4) {
+                __m256d v = _mm256_mul_pd(vs, _mm256_cvtepi32_pd(load4(row, p->bits, j, vz)));
+                out4(&o, weighted ? _mm256_mul_pd(vw, v) : v, 0.0, yb + j);
+            }
+            for (; j < p->dim; j++) {
+                double v = s * (double)(load_q(row, p->bits, j) - z);
+                yb[j] = out_scalar(weighted ? w * v : v, sy, p->out_zero_point);
+            }
+            continue;
+        }
         for (int j0 = 0; j0 < p->dim; j0 += BAG_CHUNK) {
             const int nj = p->dim - j0 < BAG_CHUNK ? p->dim - j0 : BAG_CHUNK;
             const int nv = nj & ~3; /* columns in groups of 4 */
