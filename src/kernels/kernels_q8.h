@@ -282,6 +282,17 @@ typedef void (*q8_concat_fn)(int n_inputs, int64_t outer, const int64_t *inner,
                              const int8_t *const *x, int8_t *y);
 void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
                     const struct q8_unary *rq, const int8_t *const *x, int8_t *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_concat_avx2.c), for every
+ * level from avx2 up: the requantized inputs 8 bytes at a time. */
+void q8_concat__avx2(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
+                     const struct q8_unary *rq, const int8_t *const *x, int8_t *y);
+/* Whether rq is the identity requantization (the parameters plan_q8 gives
+ * an input whose scale and zero point are the output's): concat copies. */
+static inline bool q8_unary_is_identity(const struct q8_unary *rq)
+{
+    return rq->in_zero_point == rq->out_zero_point && rq->multiplier == (INT32_C(1) << 30) &&
+           rq->shift == -1 && rq->qmin == INT8_MIN && rq->qmax == INT8_MAX;
+}
 
 /* ---- mean (q8_reduce_ref.c) ---- */
 
@@ -368,6 +379,11 @@ typedef int64_t (*q8_embedding_bag_fn)(const struct q8_embedding_bag_params *p,
                                        const int8_t *table, int8_t *y);
 int64_t q8_embedding_bag__ref(const struct q8_embedding_bag_params *p, const int64_t *ids,
                               const int64_t *offsets, const int8_t *table, int8_t *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_embedding_bag_avx2.c), for
+ * every level from avx2 up: the double arithmetic above on 4 columns a ymm,
+ * no FMA, the divisions replaced by multiplies except near a tie. */
+int64_t q8_embedding_bag__avx2(const struct q8_embedding_bag_params *p, const int64_t *ids,
+                               const int64_t *offsets, const int8_t *table, int8_t *y);
 
 /* ---- softmax (q8_softmax_ref.c): int8 in, float out ----
  * x viewed as [outer, len, inner], softmax along len. With

@@ -7,10 +7,11 @@
  * AVX-512 depthwise, pools, add); vnni (vpdpbusd GEMM + avx512); amx
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
- * dequantize serve the levels above them. Families without a fast variant
- * keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the rest ref);
- * dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest ref);
- * i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
+ * dequantize serve the levels above them, and the AVX2 dense_f32, concat
+ * and embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
+ * fast variant keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the
+ * rest ref); dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest
+ * ref); i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -25,7 +26,7 @@
 #define XFEATURE_XTILEDATA 18
 #endif
 
-#define Q8_TABLE(var, name, isa, pool, gemm, f32out)                                           \
+#define Q8_TABLE(var, name, isa, pool, gemm, avx2up)                                           \
     static const struct q8_kernels var = {                                                     \
         .level = name,                                                                         \
         .conv2d = q8_conv2d__ref,                                                              \
@@ -38,16 +39,16 @@
         .requant_clamp = q8_requant_clamp__ref,                                                \
         .leaky_relu = q8_leaky_relu__ref,                                                      \
         .lut = q8_lut__ref,                                                                    \
-        .concat = q8_concat__ref,                                                              \
+        .concat = q8_concat__##avx2up,                                                         \
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
-        .embedding_bag = q8_embedding_bag__ref,                                                \
+        .embedding_bag = q8_embedding_bag__##avx2up,                                           \
         .resize_linear = q8_resize_linear__ref,                                                \
         .softmax = q8_softmax__ref,                                                            \
         .quantize = q8_quantize__##pool,                                                       \
         .dequantize = q8_dequantize__##pool,                                                   \
         .conv2d_f32 = q8_conv2d_f32__ref,                                                      \
-        .dense_f32 = q8_dense_f32__##f32out,                                                   \
+        .dense_f32 = q8_dense_f32__##avx2up,                                                   \
         .conv2d_pack_size = q8_conv2d_pack_size__##gemm,                                       \
         .conv2d_pack = q8_conv2d_pack__##gemm,                                                 \
         .conv2d_scratch_size = q8_conv2d_scratch_size__##gemm,                                 \

@@ -174,13 +174,22 @@ static enum quanta_status get_float(struct rewrite *r, int v, int *index)
 
 /* ---- int8 side ---- */
 
+static int concat_range_source(const struct rewrite *r, int v);
+
 /* Output parameters of value v from its calibrated range. min_scale
  * (0: none) is the narrowest scale the producing node resolves
- * (QUANTIZE_MAX_STEP_RATIO). */
+ * (QUANTIZE_MAX_STEP_RATIO). A value that only an int8 concat reads takes
+ * the concat's range instead (concat_range_source), the activation's
+ * clamp not applied, so the concat copies it. */
 static enum quanta_status lookup_params(struct rewrite *r, int v, const char *node,
                                         enum graph_activation act, double min_scale,
                                         struct graph_quant *q)
 {
+    const int source = concat_range_source(r, v);
+    if (source != v) {
+        v = source;
+        act = GRAPH_ACT_NONE;
+    }
     const char *name = r->a->values[v].name;
     float lo, hi, scale;
     int32_t zp;
@@ -724,6 +733,44 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     default:
         return false;
     }
+}
+
+/* The node that alone reads value v (not a graph output), or NULL. */
+static const struct graph_node *only_reader(const struct rewrite *r, int v)
+{
+    if (r->readers[v] != 1 || r->is_output[v])
+        return NULL;
+    for (int i = 0; i < r->a->n_nodes; i++) {
+        const struct graph_node *m = &r->a->nodes[i];
+        for (int k = 0; k < m->n_inputs; k++)
+            if (m->inputs[k] == v)
+                return m;
+    }
+    return NULL;
+}
+
+/* The value whose range gives v its parameters: v, or the output of the
+ * int8 concat that alone reads v, directly or through reshapes, flattens
+ * and transposes that alone read what they are given (they keep their
+ * input's parameters); followed on when that concat's output feeds
+ * another concat the same way. The concat then copies v's bytes instead of
+ * requantizing them (TFLite gives a concat's inputs its output's
+ * parameters likewise), and v is rounded once, straight to the step the
+ * concat's reader sees, instead of twice. */
+static int concat_range_source(const struct rewrite *r, int v)
+{
+    int source = v, at = v;
+    const struct graph_node *m;
+    while ((m = only_reader(r, at)) && !excluded(r, m)) {
+        if (m->op == GRAPH_OP_CONCAT && runs_int8(r, m))
+            source = at = m->outputs[0];
+        else if (m->op == GRAPH_OP_RESHAPE || m->op == GRAPH_OP_FLATTEN ||
+                 m->op == GRAPH_OP_TRANSPOSE)
+            at = m->outputs[0];
+        else
+            break;
+    }
+    return source;
 }
 
 static enum quanta_status add_output_value(struct rewrite *r, int v, enum quanta_dtype dtype,

@@ -5,12 +5,6 @@
 #include "kernels/kernels_q8.h"
 #include "kernels/requant.h"
 
-static int is_identity(const struct q8_unary *rq)
-{
-    return rq->in_zero_point == rq->out_zero_point && rq->multiplier == (INT32_C(1) << 30) &&
-           rq->shift == -1 && rq->qmin == INT8_MIN && rq->qmax == INT8_MAX;
-}
-
 void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
                     const struct q8_unary *rq, const int8_t *const *x, int8_t *y)
 {
@@ -21,12 +15,14 @@ void q8_concat__ref(int n_inputs, int64_t outer, const int64_t *inner, const int
     for (int i = 0; i < n_inputs; i++) {
         const int64_t c = inner[i], n_rows = rows ? rows[i] : outer;
         const struct q8_unary *q = &rq[i];
-        const int copy = is_identity(q);
+        const bool copy = q8_unary_is_identity(q);
         int8_t *yr = y + at;
         int64_t row = 0;
         for (int64_t r = 0; r < outer; r++, yr += width) {
             const int8_t *xr = x[i] + row * c;
-            if (copy)
+            if (copy && c == 1) /* [N, C, 1] pieces: a store, not a memcpy call */
+                yr[0] = xr[0];
+            else if (copy)
                 memcpy(yr, xr, (size_t)c);
             else
                 for (int64_t j = 0; j < c; j++)
