@@ -28,7 +28,7 @@ extern "C" {
 const char *quanta_version(void);
 
 /* The kernel level the library runs on this CPU: "ref", "avx2", "avx512",
- * "avx512vnni", "amx", "neon", "dotprod" (the environment variable
+ * "vnni", "amx", "neon", "dotprod", "i8mm" (the environment variable
  * QUANTA_ISA, read once, can force one). NULL when QUANTA_ISA names a level
  * this CPU or build lacks; sessions then fail to be created. */
 const char *quanta_kernel_level(void);
