@@ -34,12 +34,6 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #define F32_VEC_FN(fn, isa) F32_VEC_FN_(fn, F32_VEC_##isa)
 #define F32_VEC_FN_(fn, level) F32_VEC_FN__(fn, level)
 #define F32_VEC_FN__(fn, level) fn##__##level
-/* max/average pools: neon runs the reference */
-#define F32_POOL_ref ref
-#define F32_POOL_avx2 avx2
-#define F32_POOL_avx512 avx512
-#define F32_POOL_neon ref
-#define F32_POOL_FN(fn, isa) F32_VEC_FN_(fn, F32_POOL_##isa)
 
 /* A float table: the level's own kernels (isa) for packed conv2d/dense and
  * the max/average pools, the reference for conv2d/dense with weights as
@@ -49,8 +43,8 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .level = name,                                                                        \
         .conv2d = f32_conv2d__ref,                                                            \
         .dense = f32_dense__ref,                                                              \
-        .max_pool2d = F32_POOL_FN(f32_max_pool2d, isa),                                       \
-        .avg_pool2d = F32_POOL_FN(f32_avg_pool2d, isa),                                       \
+        .max_pool2d = f32_max_pool2d__##isa,                                                  \
+        .avg_pool2d = f32_avg_pool2d__##isa,                                                  \
         .global_avg_pool = f32_global_avg_pool__ref,                                          \
         .relu = f32_relu__ref,                                                                \
         .relu6 = f32_relu6__ref,                                                              \
@@ -86,8 +80,8 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
     };
 F32_TABLE(f32_ref, "ref", ref)
 #if defined(__aarch64__)
-/* neon: NEON packed conv2d/dense; dotprod adds int8 instructions only,
- * its float table is neon's */
+/* neon: NEON packed conv2d/dense and pools; dotprod adds int8
+ * instructions only, its float table is neon's */
 F32_TABLE(f32_neon, "neon", neon)
 F32_TABLE(f32_dotprod, "dotprod", neon)
 #endif

@@ -438,8 +438,9 @@ struct f32_kernels {
  * AArch64 (src/kernels/cpu_arm64.h):
  * ref    portable C
  * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
- *        conv2d/dense, the float packed conv2d/dense (SGEMM, depthwise);
- *        the other float families use the reference
+ *        conv2d/dense, the float packed conv2d/dense (SGEMM, depthwise)
+ *        and max/average pools; the other float families use the
+ *        reference
  * dotprod + the dot-product extension (ARMv8.2 SDOT, HWCAP asimddp): the
  *        int8 GEMM in SDOT (src/kernels/arm64/ *_dotprod.c); else as neon
  * Anything else: ref only. */
@@ -560,7 +561,8 @@ void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, con
  * rows in place from a zero-bordered copy of the input (1x1 stride 1
  * straight from the input), depthwise direct with SIMD over channels,
  * dense as GEMM (batch 1: GEMV); max and average pools with SIMD over
- * channels (src/kernels/x86/f32_pool_<isa>.c). */
+ * channels (src/kernels/x86/f32_pool_<isa>.c, src/kernels/arm64/
+ * f32_pool_neon.c). */
 #define F32_SIMD_DECLARE_PACKED(isa)                                                          \
     size_t f32_conv2d_pack_size__##isa(const struct f32_conv2d_params *p);                   \
     void f32_conv2d_pack__##isa(const struct f32_conv2d_params *p, const float *w,           \
@@ -581,6 +583,7 @@ F32_SIMD_DECLARE_POOLS(avx2)
 F32_SIMD_DECLARE_PACKED(avx512)
 F32_SIMD_DECLARE_POOLS(avx512)
 F32_SIMD_DECLARE_PACKED(neon)
+F32_SIMD_DECLARE_POOLS(neon)
 #undef F32_SIMD_DECLARE_PACKED
 #undef F32_SIMD_DECLARE_POOLS
 /* matmul of two activations, the same bits as the reference
