@@ -438,9 +438,9 @@ struct f32_kernels {
  * AArch64 (src/kernels/cpu_arm64.h):
  * ref    portable C
  * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
- *        conv2d/dense, the float packed conv2d/dense (SGEMM, depthwise)
- *        and max/average pools; the other float families use the
- *        reference
+ *        conv2d/dense, the float packed conv2d/dense (SGEMM, depthwise),
+ *        max/average pools, sigmoid, tanh and math (exp, erf, silu,
+ *        gelu); the other float families use the reference
  * dotprod + the dot-product extension (ARMv8.2 SDOT, HWCAP asimddp): the
  *        int8 GEMM in SDOT (src/kernels/arm64/ *_dotprod.c); else as neon
  * Anything else: ref only. */
@@ -592,7 +592,9 @@ void f32_matmul__avx2(const struct f32_matmul_params *p, const float *a, const f
                       float *y);
 
 /* ---- vectorized transcendental kernels (src/kernels/x86/f32_math_avx2.c,
- * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too) ----
+ * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too;
+ * sigmoid, tanh and math also in NEON, src/kernels/arm64/f32_math_neon.c,
+ * the same algorithm with the same bounds, for neon and dotprod) ----
  * sigmoid, tanh and math's exp, erf, silu and gelu compute the functions
  * of the reference in float with a vector exp (range reduction and
  * polynomials); their error against the exact value (libm in double,
@@ -620,5 +622,8 @@ void f32_math__avx2(const struct f32_math_params *p, size_t n, const float *x, f
 void f32_softmax__avx2(const struct f32_softmax_params *p, const float *x, float *y);
 void f32_layer_norm__avx2(const struct f32_layer_norm_params *p, const float *x,
                           const float *scale, const float *bias, float *y);
+void f32_sigmoid__neon(size_t n, const float *x, float *y, float alpha);
+void f32_tanh__neon(size_t n, const float *x, float *y, float alpha);
+void f32_math__neon(const struct f32_math_params *p, size_t n, const float *x, float *y);
 
 #endif
