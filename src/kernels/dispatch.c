@@ -24,11 +24,20 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #define F32_MATMUL_ref f32_matmul__ref
 #define F32_MATMUL_avx2 f32_matmul__avx2
 #define F32_MATMUL_avx512 f32_matmul__avx2
-/* sigmoid, tanh, math, softmax, layer_norm: AVX-512 CPUs run the AVX2
- * kernels (kernels.h states their error bounds) */
+#define F32_MATMUL_neon f32_matmul__ref
+/* sigmoid, tanh, math (F32_MATHV) and softmax, layer_norm (F32_VEC):
+ * AVX-512 CPUs run the AVX2 kernels (kernels.h states their error
+ * bounds); neon has its own sigmoid, tanh and math, the reference softmax
+ * and layer_norm */
+#define F32_MATHV_ref ref
+#define F32_MATHV_avx2 avx2
+#define F32_MATHV_avx512 avx2
+#define F32_MATHV_neon neon
 #define F32_VEC_ref ref
 #define F32_VEC_avx2 avx2
 #define F32_VEC_avx512 avx2
+#define F32_VEC_neon ref
+#define F32_MATHV_FN(fn, isa) F32_VEC_FN_(fn, F32_MATHV_##isa)
 #define F32_VEC_FN(fn, isa) F32_VEC_FN_(fn, F32_VEC_##isa)
 #define F32_VEC_FN_(fn, level) F32_VEC_FN__(fn, level)
 #define F32_VEC_FN__(fn, level) fn##__##level
@@ -46,12 +55,12 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
         .global_avg_pool = f32_global_avg_pool__ref,                                          \
         .relu = f32_relu__ref,                                                                \
         .relu6 = f32_relu6__ref,                                                              \
-        .sigmoid = F32_VEC_FN(f32_sigmoid, isa),                                              \
-        .tanh = F32_VEC_FN(f32_tanh, isa),                                                    \
+        .sigmoid = F32_MATHV_FN(f32_sigmoid, isa),                                            \
+        .tanh = F32_MATHV_FN(f32_tanh, isa),                                                  \
         .leaky_relu = f32_leaky_relu__ref,                                                    \
         .add = f32_add__ref,                                                                  \
         .mul = f32_mul__ref,                                                                  \
-        .math = F32_VEC_FN(f32_math, isa),                                                    \
+        .math = F32_MATHV_FN(f32_math, isa),                                                  \
         .broadcast = f32_broadcast__ref,                                                      \
         .transpose = transpose__ref,                                                          \
         .slice = slice__ref,                                                                  \
@@ -78,13 +87,11 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
     };
 F32_TABLE(f32_ref, "ref", ref)
 #if defined(__aarch64__)
-/* neon, dotprod: int8 GEMMs only so far; float runs the reference */
-F32_TABLE(f32_neon, "neon", ref)
-F32_TABLE(f32_dotprod, "dotprod", ref)
-#endif
-#if defined(__aarch64__)
-/* i8mm adds int8 instructions only: its float table is dotprod's */
-F32_TABLE(f32_i8mm, "i8mm", ref)
+/* neon: NEON packed conv2d/dense, pools, sigmoid, tanh and math; dotprod
+ * and i8mm add int8 instructions only, their float tables are neon's */
+F32_TABLE(f32_neon, "neon", neon)
+F32_TABLE(f32_dotprod, "dotprod", neon)
+F32_TABLE(f32_i8mm, "i8mm", neon)
 #endif
 
 #if defined(__x86_64__)

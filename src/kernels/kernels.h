@@ -444,7 +444,9 @@ struct f32_kernels {
  * AArch64 (src/kernels/cpu_arm64.h):
  * ref    portable C
  * neon   Advanced SIMD (src/kernels/arm64/ *_neon.c): the int8 GEMM of
- *        conv2d/dense; float and the other families use the reference
+ *        conv2d/dense, the float packed conv2d/dense (SGEMM, depthwise),
+ *        max/average pools, sigmoid, tanh and math (exp, erf, silu,
+ *        gelu); the other float families use the reference
  * dotprod + the dot-product extension (ARMv8.2 SDOT, HWCAP asimddp): the
  *        int8 GEMM in SDOT (src/kernels/arm64/ *_dotprod.c); else as neon
  * i8mm   + the int8 matrix multiply (ARMv8.6 USMMLA, HWCAP2 i8mm): the
@@ -561,13 +563,17 @@ void f32_dense_pack__ref(const struct f32_dense_params *p, const float *w, const
 void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, const float *packed,
                            float *y);
 
-/* ---- the x86 levels (src/kernels/x86/f32_gemm_<isa>.c) ----
- * SGEMM micro-kernels over packed B panels (avx2 6x16, avx512 8x32);
- * conv2d as a GEMM reading its rows in place from a zero-bordered copy
- * of the input (1x1 stride 1 straight from the input), depthwise
- * direct with SIMD over channels, dense as GEMM (batch 1: GEMV); max and
- * average pools with SIMD over channels (src/kernels/x86/f32_pool_<isa>.c). */
-#define F32_X86_DECLARE(isa)                                                                  \
+/* ---- the SIMD levels' packed conv2d/dense and pools ----
+ * SGEMM micro-kernels over packed B panels (avx2 6x16, avx512 8x32:
+ * src/kernels/x86/f32_gemm_<isa>.c; neon 8x8: src/kernels/arm64/
+ * f32_gemm_neon.c, the dotprod level uses it too), driven by one shape
+ * wrapper (src/kernels/f32_gemm_common.c); conv2d as a GEMM reading its
+ * rows in place from a zero-bordered copy of the input (1x1 stride 1
+ * straight from the input), depthwise direct with SIMD over channels,
+ * dense as GEMM (batch 1: GEMV); max and average pools with SIMD over
+ * channels (src/kernels/x86/f32_pool_<isa>.c, src/kernels/arm64/
+ * f32_pool_neon.c). */
+#define F32_SIMD_DECLARE_PACKED(isa)                                                          \
     size_t f32_conv2d_pack_size__##isa(const struct f32_conv2d_params *p);                   \
     void f32_conv2d_pack__##isa(const struct f32_conv2d_params *p, const float *w,           \
                                 const float *b, float *packed);                              \
@@ -578,19 +584,27 @@ void f32_dense_packed__ref(const struct f32_dense_params *p, const float *x, con
     void f32_dense_pack__##isa(const struct f32_dense_params *p, const float *w,             \
                                const float *b, float *packed);                               \
     void f32_dense_packed__##isa(const struct f32_dense_params *p, const float *x,           \
-                                 const float *packed, float *y);                             \
+                                 const float *packed, float *y);
+#define F32_SIMD_DECLARE_POOLS(isa)                                                           \
     void f32_max_pool2d__##isa(const struct f32_pool2d_params *p, const float *x, float *y); \
     void f32_avg_pool2d__##isa(const struct f32_pool2d_params *p, const float *x, float *y);
-F32_X86_DECLARE(avx2)
-F32_X86_DECLARE(avx512)
-#undef F32_X86_DECLARE
+F32_SIMD_DECLARE_PACKED(avx2)
+F32_SIMD_DECLARE_POOLS(avx2)
+F32_SIMD_DECLARE_PACKED(avx512)
+F32_SIMD_DECLARE_POOLS(avx512)
+F32_SIMD_DECLARE_PACKED(neon)
+F32_SIMD_DECLARE_POOLS(neon)
+#undef F32_SIMD_DECLARE_PACKED
+#undef F32_SIMD_DECLARE_POOLS
 /* matmul of two activations, the same bits as the reference
  * (src/kernels/x86/f32_matmul_avx2.c); the avx512 levels use it too */
 void f32_matmul__avx2(const struct f32_matmul_params *p, const float *a, const float *b,
                       float *y);
 
 /* ---- vectorized transcendental kernels (src/kernels/x86/f32_math_avx2.c,
- * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too) ----
+ * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too;
+ * sigmoid, tanh and math also in NEON, src/kernels/arm64/f32_math_neon.c,
+ * the same algorithm with the same bounds, for neon and dotprod) ----
  * sigmoid, tanh and math's exp, erf, silu and gelu compute the functions
  * of the reference in float with a vector exp (range reduction and
  * polynomials); their error against the exact value (libm in double,
@@ -618,5 +632,8 @@ void f32_math__avx2(const struct f32_math_params *p, size_t n, const float *x, f
 void f32_softmax__avx2(const struct f32_softmax_params *p, const float *x, float *y);
 void f32_layer_norm__avx2(const struct f32_layer_norm_params *p, const float *x,
                           const float *scale, const float *bias, float *y);
+void f32_sigmoid__neon(size_t n, const float *x, float *y, float alpha);
+void f32_tanh__neon(size_t n, const float *x, float *y, float alpha);
+void f32_math__neon(const struct f32_math_params *p, size_t n, const float *x, float *y);
 
 #endif

@@ -91,9 +91,9 @@ static double ops_per_cycle(enum kernels_level level, bool int8)
     case KERNELS_LEVEL_VNNI: return int8 ? 2.0 * 64 * 2 : 2.0 * 16 * 2;
     case KERNELS_LEVEL_AMX: return int8 ? 1024.0 * 2 : 2.0 * 16 * 2;
 #elif defined(__aarch64__)
-    case KERNELS_LEVEL_NEON: return int8 ? 2.0 * 4 * 2 : 2.0; /* float: the reference */
-    case KERNELS_LEVEL_DOTPROD: return int8 ? 2.0 * 16 * 2 : 2.0;
-    case KERNELS_LEVEL_I8MM: return int8 ? 2.0 * 32 * 2 : 2.0;
+    case KERNELS_LEVEL_NEON: return 2.0 * 4 * 2; /* int8 (smlal) and float alike */
+    case KERNELS_LEVEL_DOTPROD: return int8 ? 2.0 * 16 * 2 : 2.0 * 4 * 2;
+    case KERNELS_LEVEL_I8MM: return int8 ? 2.0 * 32 * 2 : 2.0 * 4 * 2;
 #endif
     case KERNELS_LEVEL_COUNT: break;
     }

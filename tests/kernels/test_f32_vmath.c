@@ -385,7 +385,7 @@ Suite *suite_f32_vmath(void)
             ts_add_level_skip(tc, "f32_vmath", l, false);
             continue;
         }
-        /* levels whose table runs the reference (AArch64's): nothing to test here */
+        /* a level whose table runs the reference: nothing to test here */
         if (f32_kernels_for_level((enum kernels_level)l)->sigmoid == f32_sigmoid__ref)
             continue;
         tcase_add_loop_test(tc, test_specials_exact, l, l + 1);

@@ -6,7 +6,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "kernels/x86/f32_gemm.h"
+#include "kernels/f32_gemm.h"
 
 #define MR 6
 #define NR 16

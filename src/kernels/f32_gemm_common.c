@@ -1,7 +1,7 @@
-/* The float GEMM driver shared by the x86 levels (built without ISA flags:
+/* The float GEMM driver shared by the SIMD levels (built without ISA flags:
  * it only moves data and calls the level's micro-kernels through its
  * config). See f32_gemm.h for the packed layouts and the summation order. */
-#include "kernels/x86/f32_gemm.h"
+#include "kernels/f32_gemm.h"
 
 #include <math.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
-/* Internal to src/kernels/x86: the float GEMM family behind the packed
- * conv2d/dense entries of the x86 tables.
+/* Internal to src/kernels: the float GEMM family behind the packed
+ * conv2d/dense entries of the SIMD tables (x86 and arm64).
  *
  * C[M, N] = clamp(bias + A[M, K] * B[K, N]) with A row-major (row stride
  * lda: NHWC pixels of a 1x1 conv or dense inputs) or, for other convs,
