@@ -97,4 +97,40 @@ static inline int f32_gemm_is_depthwise(const struct f32_conv2d_params *p)
     return p->groups > 1 && p->groups == p->in_c;
 }
 
+/* The seven packed conv2d/dense entries of a level (kernels.h), each the
+ * shape wrapper above run with that level's config. */
+#define F32_GEMM_ENTRIES(isa, cfg)                                                             \
+    size_t f32_conv2d_pack_size__##isa(const struct f32_conv2d_params *p)                      \
+    {                                                                                          \
+        return f32_gemm_conv2d_pack_size(&(cfg), p);                                           \
+    }                                                                                          \
+    void f32_conv2d_pack__##isa(const struct f32_conv2d_params *p, const float *w,             \
+                                const float *b, float *packed)                                 \
+    {                                                                                          \
+        f32_gemm_conv2d_pack(&(cfg), p, w, b, packed);                                         \
+    }                                                                                          \
+    size_t f32_conv2d_scratch_size__##isa(const struct f32_conv2d_params *p)                   \
+    {                                                                                          \
+        return f32_gemm_conv2d_scratch_size(&(cfg), p);                                        \
+    }                                                                                          \
+    void f32_conv2d_packed__##isa(const struct f32_conv2d_params *p, const float *x,           \
+                                  const float *packed, float *scratch, float *y)               \
+    {                                                                                          \
+        f32_gemm_conv2d(&(cfg), p, x, packed, scratch, y);                                     \
+    }                                                                                          \
+    size_t f32_dense_pack_size__##isa(const struct f32_dense_params *p)                        \
+    {                                                                                          \
+        return f32_gemm_dense_pack_size(&(cfg), p);                                            \
+    }                                                                                          \
+    void f32_dense_pack__##isa(const struct f32_dense_params *p, const float *w,               \
+                               const float *b, float *packed)                                  \
+    {                                                                                          \
+        f32_gemm_dense_pack(&(cfg), p, w, b, packed);                                          \
+    }                                                                                          \
+    void f32_dense_packed__##isa(const struct f32_dense_params *p, const float *x,             \
+                                 const float *packed, float *y)                                \
+    {                                                                                          \
+        f32_gemm_dense(&(cfg), p, x, packed, y);                                               \
+    }
+
 #endif

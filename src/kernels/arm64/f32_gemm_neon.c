@@ -254,41 +254,4 @@ static const struct f32_gemm_config config = {
     .gemm = gemm_8x8, .igemm = igemm_8x8, .gemv = gemv_1x8, .dwconv = dwconv_4,
 };
 
-size_t f32_conv2d_pack_size__neon(const struct f32_conv2d_params *p)
-{
-    return f32_gemm_conv2d_pack_size(&config, p);
-}
-
-void f32_conv2d_pack__neon(const struct f32_conv2d_params *p, const float *w, const float *b,
-                           float *packed)
-{
-    f32_gemm_conv2d_pack(&config, p, w, b, packed);
-}
-
-size_t f32_conv2d_scratch_size__neon(const struct f32_conv2d_params *p)
-{
-    return f32_gemm_conv2d_scratch_size(&config, p);
-}
-
-void f32_conv2d_packed__neon(const struct f32_conv2d_params *p, const float *x,
-                             const float *packed, float *scratch, float *y)
-{
-    f32_gemm_conv2d(&config, p, x, packed, scratch, y);
-}
-
-size_t f32_dense_pack_size__neon(const struct f32_dense_params *p)
-{
-    return f32_gemm_dense_pack_size(&config, p);
-}
-
-void f32_dense_pack__neon(const struct f32_dense_params *p, const float *w, const float *b,
-                          float *packed)
-{
-    f32_gemm_dense_pack(&config, p, w, b, packed);
-}
-
-void f32_dense_packed__neon(const struct f32_dense_params *p, const float *x, const float *packed,
-                            float *y)
-{
-    f32_gemm_dense(&config, p, x, packed, y);
-}
+F32_GEMM_ENTRIES(neon, config)
