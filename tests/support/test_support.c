@@ -291,8 +291,8 @@ int ts_spawn_case(const char *suite, const char *tcase, const char *const *env, 
              counter++);
     /* The child's environment: ours without Check's log and selection
      * variables and the names env sets or unsets, then CK_RUN_CASE and
-     * env's NAME=value entries. Spawned (posix_spawn), not forked: under
-     * qemu-aarch64 7.2 a fork()ed child hangs, a vfork-style spawn runs. */
+     * env's NAME=value entries. Spawned (posix_spawn): one call that
+     * execs, with no copy of the (possibly emulated) parent. */
     static const char *const logs[] = {"CK_LOG_FILE_NAME", "CK_XML_LOG_FILE_NAME",
                                        "CK_TAP_LOG_FILE_NAME", "CK_RUN_SUITE",
                                        "CK_INCLUDE_TAGS", "CK_EXCLUDE_TAGS", "CK_RUN_CASE"};
