@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "quanta/quanta.h"
-#include "kernels/kernels.h"
 
 struct quanta_model {
     struct model m;
@@ -25,9 +24,8 @@ const char *quanta_version(void)
 
 const char *quanta_kernel_level(void)
 {
-    if (kernels_init(NULL) != QUANTA_OK)
-        return NULL;
-    return kernels_level_name(kernels_current_level());
+    const char *level;
+    return runtime_kernels(&level, NULL) == QUANTA_OK ? level : NULL;
 }
 
 const char *quanta_status_message(enum quanta_status status)

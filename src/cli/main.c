@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "kernels/kernels.h"
+#include "quanta/runtime.h"
 
 struct command {
     const char *name;
@@ -34,10 +34,11 @@ static int print_version(void)
 {
     printf("quanta %s\n", QUANTA_VERSION);
     char cpu[128];
-    kernels_cpu_describe(cpu, sizeof cpu);
+    runtime_cpu_describe(cpu, sizeof cpu);
     struct quanta_error err = {0};
-    if (kernels_init(&err) == QUANTA_OK)
-        printf("kernels: %s (cpu: %s)\n", kernels_level_name(kernels_current_level()), cpu);
+    const char *level;
+    if (runtime_kernels(&level, &err) == QUANTA_OK)
+        printf("kernels: %s (cpu: %s)\n", level, cpu);
     else
         printf("kernels: none: %s (cpu: %s)\n", err.message, cpu);
     return 0;

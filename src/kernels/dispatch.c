@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,4 +261,24 @@ const struct f32_kernels *f32_kernels_get(void)
     if (init_error.status != QUANTA_OK)
         return NULL;
     return f32_kernels_for_level(chosen);
+}
+
+/* kernels.h; the figures man quanta-bench(1) states. */
+double kernels_peak_ops_per_cycle(enum kernels_level level, bool int8)
+{
+    switch (level) {
+    case KERNELS_LEVEL_REF: return 2.0;
+#if defined(__x86_64__)
+    case KERNELS_LEVEL_AVX2: return int8 ? 2.0 * 16 * 2 : 2.0 * 8 * 2;
+    case KERNELS_LEVEL_AVX512: return int8 ? 2.0 * 32 * 2 : 2.0 * 16 * 2;
+    case KERNELS_LEVEL_VNNI: return int8 ? 2.0 * 64 * 2 : 2.0 * 16 * 2;
+    case KERNELS_LEVEL_AMX: return int8 ? 1024.0 * 2 : 2.0 * 16 * 2;
+#elif defined(__aarch64__)
+    case KERNELS_LEVEL_NEON: return 2.0 * 4 * 2; /* int8 (smlal) and float alike */
+    case KERNELS_LEVEL_DOTPROD: return int8 ? 2.0 * 16 * 2 : 2.0 * 4 * 2;
+    case KERNELS_LEVEL_I8MM: return int8 ? 2.0 * 32 * 2 : 2.0 * 4 * 2;
+#endif
+    case KERNELS_LEVEL_COUNT: break;
+    }
+    return NAN;
 }

@@ -22,6 +22,7 @@
 #ifndef QUANTA_KERNELS_H
 #define QUANTA_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "quanta/status.h"
@@ -497,6 +498,12 @@ enum quanta_status kernels_select(const char *isa, struct quanta_error *err);
 
 /* The chosen level (after a successful kernels_init/kernels_select). */
 enum kernels_level kernels_current_level(void);
+
+/* Operations per cycle and core of a level's widest arithmetic, for peak
+ * figures: float 2 FMA units x lanes x 2; int8 per the level's widest
+ * multiply-add instruction (man quanta-bench(1)); ref one scalar
+ * multiply-add (2 ops). NAN for a level of another architecture. */
+double kernels_peak_ops_per_cycle(enum kernels_level level, bool int8);
 
 /* The float table of the chosen level; NULL while kernels_init fails. */
 const struct f32_kernels *f32_kernels_get(void);

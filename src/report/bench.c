@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernels/kernels.h"
 #include "quanta/runtime.h"
 
 /* ---- the clock, the machine, the statistics ---- */
@@ -78,31 +77,9 @@ void bench_read_clock(struct bench_clock *c)
     fclose(f);
 }
 
-/* Operations per cycle and core of the level's widest arithmetic: float
- * 2 FMA units x lanes x 2; int8 as man quanta-bench(1) states; the
- * reference counts one scalar multiply-add (2 ops) per cycle. */
-static double ops_per_cycle(enum kernels_level level, bool int8)
-{
-    switch (level) {
-    case KERNELS_LEVEL_REF: return 2.0;
-#if defined(__x86_64__)
-    case KERNELS_LEVEL_AVX2: return int8 ? 2.0 * 16 * 2 : 2.0 * 8 * 2;
-    case KERNELS_LEVEL_AVX512: return int8 ? 2.0 * 32 * 2 : 2.0 * 16 * 2;
-    case KERNELS_LEVEL_VNNI: return int8 ? 2.0 * 64 * 2 : 2.0 * 16 * 2;
-    case KERNELS_LEVEL_AMX: return int8 ? 1024.0 * 2 : 2.0 * 16 * 2;
-#elif defined(__aarch64__)
-    case KERNELS_LEVEL_NEON: return 2.0 * 4 * 2; /* int8 (smlal) and float alike */
-    case KERNELS_LEVEL_DOTPROD: return int8 ? 2.0 * 16 * 2 : 2.0 * 4 * 2;
-    case KERNELS_LEVEL_I8MM: return int8 ? 2.0 * 32 * 2 : 2.0 * 4 * 2;
-#endif
-    case KERNELS_LEVEL_COUNT: break;
-    }
-    return NAN;
-}
-
 double bench_peak_gops(const struct bench_clock *c, int threads, bool int8)
 {
-    return (double)threads * c->ghz * ops_per_cycle(kernels_current_level(), int8);
+    return (double)threads * c->ghz * runtime_peak_ops_per_cycle(int8);
 }
 
 /* ---- one model ---- */
@@ -367,10 +344,9 @@ enum quanta_status bench_measure(struct bench *b, const struct bench_config *cfg
 {
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
-    enum quanta_status st = kernels_init(err);
+    enum quanta_status st = runtime_kernels(&b->kernels, err);
     if (st != QUANTA_OK)
         return st;
-    b->kernels = kernels_level_name(kernels_current_level());
     bench_read_clock(&b->clock);
     b->n_rows = cfg->n_models * cfg->n_threads;
     b->models = calloc((size_t)b->n_rows, sizeof *b->models);

@@ -493,3 +493,20 @@ enum quanta_status runner_check_offsets(const struct graph_node *nd, const int64
     }
     return QUANTA_OK;
 }
+
+enum quanta_status runtime_kernels(const char **level, struct quanta_error *err)
+{
+    enum quanta_status st = kernels_init(err);
+    *level = st == QUANTA_OK ? kernels_level_name(kernels_current_level()) : NULL;
+    return st;
+}
+
+double runtime_peak_ops_per_cycle(bool int8)
+{
+    return kernels_peak_ops_per_cycle(kernels_current_level(), int8);
+}
+
+void runtime_cpu_describe(char *buf, size_t size)
+{
+    kernels_cpu_describe(buf, size);
+}

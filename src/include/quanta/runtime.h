@@ -61,4 +61,16 @@ bool runner_node_function(const struct graph_node *nd, double x, double *y);
 /* Bytes of activation memory the runner planned (for inspect). */
 size_t runner_arena_size(const struct runner *r);
 
+/* The kernel level runners use, chosen once for the process (QUANTA_ISA or
+ * the best this CPU has): QUANTA_OK and its name in *level, or the reason
+ * none can run. */
+enum quanta_status runtime_kernels(const char **level, struct quanta_error *err);
+
+/* Operations per cycle and core of that level's widest float or int8
+ * arithmetic (bench's peak figures). */
+double runtime_peak_ops_per_cycle(bool int8);
+
+/* What this CPU offers the kernels ("avx2 avx512f ...", for --version). */
+void runtime_cpu_describe(char *buf, size_t size);
+
 #endif
