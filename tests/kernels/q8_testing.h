@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "kernels/kernels_q8.h"
 #include "quanta/graph.h"
+#include "support/test_support.h"
 
 struct tq_rng {
     uint64_t state;
@@ -21,6 +23,19 @@ static inline uint64_t tq_next(struct tq_rng *r)
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
+}
+
+/* The int8 tables of the levels from `first` on that this machine runs
+ * (the suites register a skip for each missing one); their number. */
+static inline int tq_levels(const struct q8_kernels **out, int first)
+{
+    int n = 0;
+    for (int l = first; l < KERNELS_LEVEL_COUNT; l++) {
+        bool hardware;
+        if (!ts_level_missing(l, true, &hardware))
+            out[n++] = q8_kernels_for_level((enum kernels_level)l);
+    }
+    return n;
 }
 
 /* Uniform integer in [lo, hi]. */

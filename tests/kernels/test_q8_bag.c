@@ -16,18 +16,6 @@
 #include "kernels/q8_testing.h"
 #include "support/test_support.h"
 
-/* the levels with a table on this machine, ref excluded */
-static int fast_levels(const struct q8_kernels **out)
-{
-    int n = 0;
-    for (int l = KERNELS_LEVEL_REF + 1; l < KERNELS_LEVEL_COUNT; l++) {
-        bool hardware;
-        if (!ts_level_missing(l, true, &hardware))
-            out[n++] = q8_kernels_for_level((enum kernels_level)l);
-    }
-    return n;
-}
-
 struct bag_case {
     struct q8_embedding_bag_params p;
     int64_t *ids, *offsets;
@@ -115,7 +103,7 @@ static void check_case(const struct bag_case *c, const char *what, int it)
     memset(want, 0x5a, n + 1);
     const int64_t want_bad = q8_embedding_bag__ref(p, c->ids, c->offsets, c->table, want);
     const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
-    const int nl = fast_levels(levels);
+    const int nl = tq_levels(levels, KERNELS_LEVEL_REF + 1);
     for (int l = 0; l < nl; l++) {
         int8_t *got = ts_guarded_alloc(n + 1, 1);
         memset(got, 0x5a, n + 1);
@@ -227,7 +215,7 @@ START_TEST(tie_by_hand)
     ck_assert_int_eq(q8_embedding_bag__ref(&p, ids, NULL, table, y), -1);
     ck_assert_mem_eq(y, want, 4);
     const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
-    const int nl = fast_levels(levels);
+    const int nl = tq_levels(levels, KERNELS_LEVEL_REF + 1);
     for (int l = 0; l < nl; l++) {
         memset(y, 0, sizeof y);
         ck_assert_int_eq(levels[l]->embedding_bag(&p, ids, NULL, table, y), -1);

@@ -14,17 +14,6 @@
 #include "kernels/requant.h"
 #include "support/test_support.h"
 
-static int fast_levels(const struct q8_kernels **out)
-{
-    int n = 0;
-    for (int l = KERNELS_LEVEL_REF + 1; l < KERNELS_LEVEL_COUNT; l++) {
-        bool hardware;
-        if (!ts_level_missing(l, true, &hardware))
-            out[n++] = q8_kernels_for_level((enum kernels_level)l);
-    }
-    return n;
-}
-
 /* identity (a copy), or a random requantization */
 static void pick_unary(struct tq_rng *r, struct q8_unary *u)
 {
@@ -58,7 +47,7 @@ START_TEST(concat_equals_reference)
 {
     struct tq_rng r = {0xC0CA};
     const struct q8_kernels *levels[KERNELS_LEVEL_COUNT];
-    const int nl = fast_levels(levels);
+    const int nl = tq_levels(levels, KERNELS_LEVEL_REF + 1);
     int requantized = 0;
     for (int it = 0; it < 1500; it++) {
         const int n_in = (int)tq_int(&r, 1, 5);

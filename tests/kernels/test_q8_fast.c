@@ -31,13 +31,7 @@ static const int odd_sizes[] = {1, 3, 15, 17, 31, 33, 65};
  * GEMM on emulated tiles (so its code is checked without AMX hardware). */
 static int fast_levels(const struct q8_kernels **out)
 {
-    int n = 0;
-    for (int l = 0; l < KERNELS_LEVEL_COUNT; l++) {
-        bool hardware;
-        if (ts_level_missing(l, true, &hardware))
-            continue;
-        out[n++] = q8_kernels_for_level((enum kernels_level)l);
-    }
+    int n = tq_levels(out, KERNELS_LEVEL_REF);
 #if defined(__x86_64__)
     /* only where VNNI runs: q8_amx_emulated itself is built with the VNNI
      * flags, and the compiler may use AVX-512 before its own check */
