@@ -494,6 +494,38 @@ START_TEST(test_export_long_concat)
 }
 END_TEST
 
+/* A constant of batch 1 concatenated to a batch of activations (ViT's
+ * class token): ONNX Concat does not broadcast, the export expands it to
+ * the batch; re-imported, the same outputs at batch 16. */
+START_TEST(test_export_concat_batch_constant)
+{
+    static const char graph[] =
+        "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"tok\", "
+        "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 6, 6, 3], \"dtype\": \"F32\"}], "
+        "\"outputs\": [\"cat.out\"], \"nodes\": [{\"op\": \"concat\", \"name\": \"cat\", "
+        "\"inputs\": [\"tok\", \"x\"], \"outputs\": [\"cat.out\"], \"attrs\": {\"axis\": 1}}]}";
+    float tok[6 * 3];
+    unsigned st = 5;
+    for (int i = 0; i < 6 * 3; i++)
+        tok[i] = 4.0f * prand(&st);
+    struct st_tensor_desc t[] = {{"tok", QUANTA_F32, {4, {1, 1, 6, 3}}, tok}};
+    struct st_meta meta[] = {{"quanta.graph", graph}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    char *model = cf_tmp("tok.safetensors"), *x = cf_tmp("tok.x.npy");
+    ck_assert_msg(st_write_file(model, t, 1, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+    write_data(x, 16, 6, 6, 3);
+    round_trip(model, x, "tok", "");
+    struct onnx_model om;
+    ck_assert_msg(onnx_model_load(&om, ts_tmp_path("tok.onnx"), &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(count_op(&om.graph, "Expand"), 1);
+    onnx_model_free(&om);
+    free(model);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_export_refusals)
 {
     static const char bag_graph[] =
@@ -535,6 +567,7 @@ Suite *suite_cli_export(void)
     tcase_add_test(tc, test_export_weight_only_fp16);
     tcase_add_test(tc, test_export_reproducible);
     tcase_add_test(tc, test_export_long_concat);
+    tcase_add_test(tc, test_export_concat_batch_constant);
     tcase_add_test(tc, test_export_refusals);
     suite_add_tcase(s, tc);
     return s;
