@@ -283,9 +283,11 @@ static void export_node(struct ox *x, const struct graph_node *n)
     enum quanta_dtype xq = g->values[n->inputs[0]].quant.dtype;
     x->weights_u8 = (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) &&
                     (xq == QUANTA_U8 || (x->act_u8 && xq == QUANTA_I8));
-    const char *in[16] = {0};
-    if (n->n_inputs > 16) {
-        ox_fail_node(x, "%d inputs (at most 16)", n->n_inputs);
+    /* emitters read in[] up to 16 whatever the node's input count (NULL:
+     * omitted); a longer concat (densenet121's take up to 25) gets its own */
+    const char *small[16] = {0}, **in = small;
+    if (n->n_inputs > 16 && !(in = calloc((size_t)n->n_inputs, sizeof *in))) {
+        ox_fail_nomem(x);
         return;
     }
     for (int i = 0; i < n->n_inputs; i++)
@@ -318,6 +320,8 @@ static void export_node(struct ox *x, const struct graph_node *n)
         ox_perm_channels_last(r, back);
         ox_transpose(x, cur, back, r, ov->name);
     }
+    if (in != small)
+        free(in);
 }
 
 /* ValueInfoProto of a graph input or output: name, tensor type, shape (a

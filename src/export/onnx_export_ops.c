@@ -2,6 +2,7 @@
  * Inputs arrive as float tensors in quanta's layout (NHWC; channels first
  * for the ops ox_op_channels_first names), so axes are quanta's. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "export/onnx_export_internal.h"
@@ -216,13 +217,54 @@ static void emit_cast(struct ox *x, const struct graph_node *n, const char *in, 
     ox_node_end(x);
 }
 
-static bool concat_broadcasts(const struct ox *x, const struct graph_node *n)
+/* concat: an input of batch 1 (a constant such as ViT's class token)
+ * that quanta repeats along the batch goes through an Expand to the batch
+ * of an input that has it (Shape, Slice of its first extent, Concat with
+ * the input's other extents), as ONNX Concat does not broadcast. */
+static void emit_concat(struct ox *x, const struct graph_node *n, const char *const *in,
+                        const char *out)
 {
-    const struct graph_value *o = &x->g->values[n->outputs[0]];
-    for (int i = 0; i < n->n_inputs; i++)
-        if (x->g->values[n->inputs[i]].shape.dims[0] != o->shape.dims[0])
-            return true;
-    return false;
+    const struct graph_value *ov = &x->g->values[n->outputs[0]];
+    int axis = norm_axis(n->attrs.axis, ov->shape.rank), batched = -1;
+    for (int i = 0; i < n->n_inputs && batched < 0; i++)
+        if (x->g->values[n->inputs[i]].shape.dims[0] == ov->shape.dims[0])
+            batched = i;
+    const char **ins = malloc((size_t)n->n_inputs * sizeof *ins);
+    if (!ins) {
+        ox_fail_nomem(x);
+        return;
+    }
+    const char *batch = NULL;
+    for (int i = 0; i < n->n_inputs && !x->failed; i++) {
+        const struct quanta_shape *s = &x->g->values[n->inputs[i]].shape;
+        ins[i] = in[i];
+        if (s->dims[0] == ov->shape.dims[0])
+            continue;
+        if (axis == 0 || s->dims[0] != 1 || batched < 0) {
+            ox_fail_node(x, "an input repeated along the batch that ONNX cannot expand");
+            break;
+        }
+        const char *base = n->name;
+        if (!batch) {
+            static const int64_t start = 0, end = 1;
+            const char *sl[4] = {ox_unary(x, "Shape", in[batched], NULL),
+                                 ox_init_int64s(x, base, &start, 1),
+                                 ox_init_int64s(x, base, &end, 1),
+                                 ox_init_int64s(x, base, &start, 1)};
+            batch = ox_name(x, base, "batch");
+            one(x, "Slice", sl, 4, batch);
+        }
+        const char *dims[2] = {batch, ox_init_int64s(x, base, s->dims + 1, s->rank - 1)};
+        const char *target = ox_name(x, base, "expand_shape");
+        ox_node_begin(x, "Concat", dims, 2, &target, 1);
+        ox_attr_int(x, "axis", 0);
+        ox_node_end(x);
+        ins[i] = ox_binary(x, "Expand", in[i], target, NULL);
+    }
+    ox_node_begin(x, "Concat", ins, n->n_inputs, &out, 1);
+    ox_attr_int(x, "axis", axis);
+    ox_node_end(x);
+    free(ins);
 }
 
 void ox_emit_op(struct ox *x, const struct graph_node *n, const char *const *in, const char *out)
@@ -335,13 +377,7 @@ void ox_emit_op(struct ox *x, const struct graph_node *n, const char *const *in,
         return;
     }
     case GRAPH_OP_CONCAT:
-        if (concat_broadcasts(x, n)) {
-            ox_fail_node(x, "an input repeated along the batch (no ONNX Concat does that)");
-            return;
-        }
-        ox_node_begin(x, "Concat", in, n->n_inputs, &out, 1);
-        ox_attr_int(x, "axis", norm_axis(a->axis, ov->shape.rank));
-        ox_node_end(x);
+        emit_concat(x, n, in, out);
         return;
     case GRAPH_OP_SOFTMAX:
     case GRAPH_OP_LOG_SOFTMAX:

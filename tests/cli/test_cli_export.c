@@ -437,6 +437,95 @@ END_TEST
 
 /* A node ONNX cannot express: one line naming it, exit 3, nothing
  * written; likewise a bag of tensors. */
+/* A concat of more inputs than most nodes have (densenet121's take up to
+ * 25): 20 here, each a neg node of x (distinct values: a concat that reads
+ * one value 8 times or more crashes quanta quantize today). The float
+ * export re-imports to the same outputs; the int8 export reads every input
+ * through its own DequantizeLinear. */
+START_TEST(test_export_long_concat)
+{
+    enum { N_IN = 20 };
+    char graph[4096];
+    int len = snprintf(graph, sizeof graph,
+                       "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"cat\", "
+                       "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 6, 6, 3], "
+                       "\"dtype\": \"F32\"}], \"outputs\": [\"cat.out\"], \"nodes\": [");
+    for (int i = 0; i < N_IN; i++)
+        len += snprintf(graph + len, sizeof graph - (size_t)len,
+                        "{\"op\": \"neg\", \"name\": \"ng%d\", \"inputs\": [\"x\"], "
+                        "\"outputs\": [\"n%d\"]}, ", i, i);
+    len += snprintf(graph + len, sizeof graph - (size_t)len,
+                    "{\"op\": \"concat\", \"name\": \"cat\", \"inputs\": [");
+    for (int i = 0; i < N_IN; i++)
+        len += snprintf(graph + len, sizeof graph - (size_t)len, "%s\"n%d\"", i ? ", " : "", i);
+    snprintf(graph + len, sizeof graph - (size_t)len, "], \"outputs\": [\"cat.out\"]}]}");
+    static const float unused[1] = {0};
+    struct st_tensor_desc t[] = {{"unused", QUANTA_F32, {1, {1}}, unused}};
+    struct st_meta meta[] = {{"quanta.graph", graph}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    char *model = cf_tmp("cat.safetensors"), *x = cf_tmp("cat.x.npy"),
+         *q8 = cf_tmp("cat.q8.safetensors"), *o8 = cf_tmp("cat.q8.onnx");
+    ck_assert_msg(st_write_file(model, t, 1, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+    write_data(x, 16, 6, 6, 3);
+    round_trip(model, x, "cat", "");
+    run_ok(cf_args("quantize %s -o %s --data %s", model, q8, x));
+    run_ok(cf_args("export %s -o %s", q8, o8));
+    struct onnx_model om;
+    ck_assert_msg(onnx_model_load(&om, o8, &err) == QUANTA_OK, "%s", err.message);
+    const struct onnx_graph *g = &om.graph;
+    ck_assert_int_eq(count_op(g, "Concat"), 1);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct onnx_node *n = &g->nodes[i];
+        if (strcmp(n->op_type, "Concat") != 0)
+            continue;
+        ck_assert_int_eq(n->n_inputs, N_IN);
+        for (int k = 0; k < N_IN; k++) {
+            const struct onnx_node *p = producer(g, n->inputs[k]);
+            ck_assert_msg(p && strcmp(p->op_type, "DequantizeLinear") == 0,
+                          "Concat input %d is not read through a DequantizeLinear", k);
+        }
+    }
+    onnx_model_free(&om);
+    free(model);
+    free(x);
+    free(q8);
+    free(o8);
+}
+END_TEST
+
+/* A constant of batch 1 concatenated to a batch of activations (ViT's
+ * class token): ONNX Concat does not broadcast, the export expands it to
+ * the batch; re-imported, the same outputs at batch 16. */
+START_TEST(test_export_concat_batch_constant)
+{
+    static const char graph[] =
+        "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"tok\", "
+        "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 6, 6, 3], \"dtype\": \"F32\"}], "
+        "\"outputs\": [\"cat.out\"], \"nodes\": [{\"op\": \"concat\", \"name\": \"cat\", "
+        "\"inputs\": [\"tok\", \"x\"], \"outputs\": [\"cat.out\"], \"attrs\": {\"axis\": 1}}]}";
+    float tok[6 * 3];
+    unsigned st = 5;
+    for (int i = 0; i < 6 * 3; i++)
+        tok[i] = 4.0f * prand(&st);
+    struct st_tensor_desc t[] = {{"tok", QUANTA_F32, {4, {1, 1, 6, 3}}, tok}};
+    struct st_meta meta[] = {{"quanta.graph", graph}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    char *model = cf_tmp("tok.safetensors"), *x = cf_tmp("tok.x.npy");
+    ck_assert_msg(st_write_file(model, t, 1, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+    write_data(x, 16, 6, 6, 3);
+    round_trip(model, x, "tok", "");
+    struct onnx_model om;
+    ck_assert_msg(onnx_model_load(&om, ts_tmp_path("tok.onnx"), &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert_int_eq(count_op(&om.graph, "Expand"), 1);
+    onnx_model_free(&om);
+    free(model);
+    free(x);
+}
+END_TEST
+
 START_TEST(test_export_refusals)
 {
     static const char bag_graph[] =
@@ -477,6 +566,8 @@ Suite *suite_cli_export(void)
     tcase_add_test(tc, test_export_qdq_structure);
     tcase_add_test(tc, test_export_weight_only_fp16);
     tcase_add_test(tc, test_export_reproducible);
+    tcase_add_test(tc, test_export_long_concat);
+    tcase_add_test(tc, test_export_concat_batch_constant);
     tcase_add_test(tc, test_export_refusals);
     suite_add_tcase(s, tc);
     return s;
