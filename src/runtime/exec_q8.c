@@ -376,12 +376,12 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
     int yv = nd->outputs[0];
     int8_t *y = q8_out(r, yv);
     enum quanta_status st = QUANTA_OK;
-    if (graph_op_is_function(nd->op)) { /* a table of 256 entries */
+    /* a function is a table of 256 entries; it falls through to the float
+     * view of a graph output below like every other op */
+    if (graph_op_is_function(nd->op))
         exec_elementwise(r, EW_LUT, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          q8_in(r, nd->inputs[0]), NULL, y);
-        return QUANTA_OK;
-    }
-    switch (nd->op) {
+    else switch (nd->op) {
     case GRAPH_OP_QUANTIZE:
         exec_elementwise(r, EW_QUANTIZE, np, numel(shape_of(r, yv)), numel(shape_of(r, yv)),
                          r->values[nd->inputs[0]].view, NULL, y);

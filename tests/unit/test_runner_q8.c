@@ -870,21 +870,24 @@ START_TEST(test_q8_float_output_from_accumulator)
 }
 END_TEST
 
-/* A quantized value as a graph output: runner_output dequantizes it. */
+/* A quantized value as a graph output: runner_output dequantizes it, the
+ * output of a function's table (sigmoid) too. */
 START_TEST(test_q8_quantized_output)
 {
     static const char *types[2] = {"I8", "U8"};
     for (int u8 = 0; u8 < 2; u8++) {
-        char json[1024];
+        char json[1400];
         snprintf(json, sizeof json,
                  "{\"format\":\"quanta.graph\",\"version\":1,\"name\":\"q\","
                  "\"inputs\":[{\"name\":\"x\",\"shape\":[-1,4],\"dtype\":\"F32\"}],"
-                 "\"outputs\":[\"x.q\",\"r.q\"],\"nodes\":["
+                 "\"outputs\":[\"x.q\",\"r.q\",\"s.q\"],\"nodes\":["
                  "{\"op\":\"quantize\",\"name\":\"qz\",\"inputs\":[\"x\"],\"outputs\":[\"x.q\"]},"
-                 "{\"op\":\"relu\",\"name\":\"r\",\"inputs\":[\"x.q\"],\"outputs\":[\"r.q\"]}],"
+                 "{\"op\":\"relu\",\"name\":\"r\",\"inputs\":[\"x.q\"],\"outputs\":[\"r.q\"]},"
+                 "{\"op\":\"sigmoid\",\"name\":\"s\",\"inputs\":[\"x.q\"],\"outputs\":[\"s.q\"]}],"
                  "\"quant\":{\"x.q\":{\"dtype\":\"%s\",\"scale\":0.5,\"zero_point\":%d},"
-                 "\"r.q\":{\"dtype\":\"%s\",\"scale\":0.25,\"zero_point\":%d}}}",
-                 types[u8], u8 ? 138 : 10, types[u8], u8 ? 0 : -128);
+                 "\"r.q\":{\"dtype\":\"%s\",\"scale\":0.25,\"zero_point\":%d},"
+                 "\"s.q\":{\"dtype\":\"%s\",\"scale\":0.00390625,\"zero_point\":%d}}}",
+                 types[u8], u8 ? 138 : 10, types[u8], u8 ? 0 : -128, types[u8], u8 ? 0 : -128);
         struct graph g;
         struct quanta_error err = {0};
         ck_assert_msg(parse_q(&g, json, NULL, &err) == QUANTA_OK, "%s", err.message);
@@ -905,6 +908,15 @@ START_TEST(test_q8_quantized_output)
         for (int i = 0; i < 8; i++)
             ck_assert_msg(y[i] == want_r[i], "%s r.q[%d] = %g, want %g", types[u8], i,
                           (double)y[i], (double)want_r[i]);
+        /* sigmoid into steps of 1/256 from 0: round(256 sigmoid(x)) / 256,
+         * at most 255/256 (no ties among these inputs) */
+        y = runner_output(r, 2, &s);
+        for (int i = 0; i < 8; i++) {
+            double q = round(256.0 / (1.0 + exp(-(double)want_x[i])));
+            float want = (float)((q > 255.0 ? 255.0 : q) / 256.0);
+            ck_assert_msg(y[i] == want, "%s s.q[%d] = %g, want %g", types[u8], i, (double)y[i],
+                          (double)want);
+        }
         runner_free(r);
         graph_free(&g);
     }
