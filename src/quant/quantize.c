@@ -1209,7 +1209,14 @@ enum quanta_status quantize_model(const struct graph *src, const struct quantize
     r.qv = malloc(nv * sizeof *r.qv);
     r.prim_int8 = calloc(nv, sizeof *r.prim_int8);
     r.is_output = calloc(nv, sizeof *r.is_output);
-    ins = malloc(nv * sizeof *ins);
+    /* one slot per input of the widest node (a concat may read one value
+     * many times, more than the graph has values), at least the 3 of a
+     * conv2d/dense */
+    size_t n_slots = nv > 3 ? nv : 3;
+    for (int i = 0; i < a.n_nodes; i++)
+        if ((size_t)a.nodes[i].n_inputs > n_slots)
+            n_slots = (size_t)a.nodes[i].n_inputs;
+    ins = malloc(n_slots * sizeof *ins);
     outs = malloc(nv * sizeof *outs);
     input_map = malloc(((size_t)a.n_inputs + 1) * sizeof *input_map);
     if (!r.readers || !r.fv || !r.qv || !r.prim_int8 || !r.is_output || !ins || !outs ||

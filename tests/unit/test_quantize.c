@@ -117,7 +117,7 @@ struct tq_range {
 static const struct tq_range tq_ranges_cnn[] = {
     {"x", -1.0f, 1.0f},      {"c1.out", -2.0f, 2.0f},  {"bn1.out", -2.5f, 2.5f},
     {"relu1.out", 0.0f, 2.5f}, {"pool1.out", 0.0f, 2.5f}, {"flat.out", 0.0f, 2.5f},
-    {"logits", -3.0f, 4.0f}, {"probs", 0.0f, 1.0f},
+    {"logits", -3.0f, 4.0f}, {"probs", 0.0f, 1.0f},   {"cat", -2.0f, 2.0f},
 };
 
 static bool tq_find(void *ctx, const char *value, float *lo, float *hi)
@@ -421,6 +421,42 @@ START_TEST(test_static_graph)
 }
 END_TEST
 
+/* A concat that reads one value more times than the graph has values (the
+ * rewrite's input slots were sized by the values: a heap overflow): it
+ * quantizes, and its int8 output is the float one within a step. */
+START_TEST(test_concat_of_one_value_many_times)
+{
+    struct tq_model m;
+    memset(&m, 0, sizeof m);
+    tq_seed = 777;
+    tq_tensor(&m, "c1.w", 4, (int64_t[]){3, 3, 3, 2}, -0.5f, 0.5f);
+    tq_tensor(&m, "c1.b", 1, (int64_t[]){3}, -0.2f, 0.2f);
+    tq_parse(&m, "{'format': 'quanta.graph', 'version': 1, 'name': 'cat',"
+                 " 'inputs': [{'name': 'x', 'shape': [-1, 4, 4, 2], 'dtype': 'F32'}],"
+                 " 'outputs': ['cat'], 'nodes': ["
+                 "{'op': 'conv2d', 'name': 'conv1', 'inputs': ['x', 'c1.w', 'c1.b'],"
+                 " 'outputs': ['c1.out'], 'attrs': {'pads': [1, 1, 1, 1]}},"
+                 "{'op': 'concat', 'name': 'cat', 'inputs': ['c1.out', 'c1.out', 'c1.out',"
+                 " 'c1.out', 'c1.out', 'c1.out', 'c1.out', 'c1.out', 'c1.out', 'c1.out'],"
+                 " 'outputs': ['cat'], 'attrs': {'axis': 3}}]}");
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    struct graph q;
+    tq_quantize(&m.g, &opt, &q);
+    ck_assert_int_eq(q.nodes[find_node(&q, "cat")].n_inputs, 10);
+    float x[2 * 32], want[2 * 16 * 30], got[2 * 16 * 30];
+    for (int i = 0; i < 64; i++)
+        x[i] = tq_rand(-1.0f, 1.0f);
+    tq_run(&m.g, x, 2, 0, want, 2 * 16 * 30);
+    tq_run(&q, x, 2, 0, got, 2 * 16 * 30);
+    for (int i = 0; i < 2 * 16 * 30; i++)
+        ck_assert_msg(fabsf(got[i] - want[i]) <= 4.0f / 255.0f + 1e-6f, "[%d] %g vs %g", i,
+                      (double)got[i], (double)want[i]);
+    graph_free(&q);
+    tq_free(&m);
+}
+END_TEST
+
 START_TEST(test_static_errors)
 {
     struct tq_model m;
@@ -665,6 +701,7 @@ Suite *suite_quantize(void)
     Suite *s = suite_create("quantize");
     TCase *tc = tcase_create("params");
     tcase_add_test(tc, test_params_by_hand);
+    tcase_add_test(tc, test_concat_of_one_value_many_times);
     tcase_add_test(tc, test_params_zero_exact_random);
     tcase_add_test(tc, test_weights_per_channel);
     tcase_add_test(tc, test_weights_per_tensor);
