@@ -245,11 +245,10 @@ int cmd_eval(int argc, char **argv)
     progress_clear(&progress);
     if (st == QUANTA_OK) {
         const struct report_layers *layers = o.per_layer ? &r.layers : NULL;
-        const struct graph *g1 = &r.side[0].model.graph;
         if (o.json)
-            st = cli_json_print(report_eval_json(&r.eval, o.data, layers, g1), &err);
+            st = cli_json_print(report_eval_json(&r.eval, o.data, layers), &err);
         else
-            st = report_eval_print(&r.eval, layers, g1, stdout);
+            st = report_eval_print(&r.eval, layers, stdout);
         if (st == QUANTA_ERR_NOMEM && !err.message[0])
             quanta_fail(&err, st, "out of memory printing the report");
     }

@@ -142,12 +142,11 @@ double report_eval_metric(const struct report_eval *e, int i);
 /* Model 1's metric minus model 2's when higher is better, else the reverse. */
 double report_eval_metric_drop(const struct report_eval *e);
 
-/* The text tables and the JSON object (eval_print.c). layers and g1: the
+/* The text tables and the JSON object (eval_print.c). layers: the
  * per-layer comparison, or NULL. */
 enum quanta_status report_eval_print(const struct report_eval *e,
-                                     const struct report_layers *layers, const struct graph *g1,
-                                     FILE *out);
+                                     const struct report_layers *layers, FILE *out);
 cJSON *report_eval_json(const struct report_eval *e, const char *data_path,
-                        const struct report_layers *layers, const struct graph *g1);
+                        const struct report_layers *layers);
 
 #endif

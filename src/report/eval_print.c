@@ -170,8 +170,7 @@ static void comparison_rows(struct report_table *t, const struct report_eval *e)
 }
 
 enum quanta_status report_eval_print(const struct report_eval *e,
-                                     const struct report_layers *layers, const struct graph *g1,
-                                     FILE *out)
+                                     const struct report_layers *layers, FILE *out)
 {
     static const enum report_align align[] = {REPORT_ALIGN_LEFT, REPORT_ALIGN_RIGHT,
                                               REPORT_ALIGN_RIGHT};
@@ -239,6 +238,7 @@ enum quanta_status report_eval_print(const struct report_eval *e,
     t = report_table_create(4, lhead, lalign);
     for (int i = 0; i < layers->n; i++) {
         const struct report_layer *l = &layers->list[i];
+        const struct graph *g1 = layers->g1;
         const struct graph_value *v = &g1->values[l->value1];
         report_table_add(t, "%s", v->name);
         report_table_add(t, "%s", graph_op_name(g1->nodes[v->producer].op));
@@ -308,7 +308,7 @@ static void model_json(cJSON *m, const struct report_eval *e, int i)
 }
 
 static void comparison_json(cJSON *root, const struct report_eval *e,
-                            const struct report_layers *layers, const struct graph *g1)
+                            const struct report_layers *layers)
 {
     double lo, hi;
     bool paired = e->labels && (e->task == REPORT_TASK_CLASS || e->task == REPORT_TASK_BINARY);
@@ -340,14 +340,14 @@ static void comparison_json(cJSON *root, const struct report_eval *e,
             cJSON_Delete(o);
             break;
         }
-        cJSON_AddStringToObject(o, "value", g1->values[l->value1].name);
+        cJSON_AddStringToObject(o, "value", layers->g1->values[l->value1].name);
         report_json_number(o, "sqnr_db", l->mismatch ? NAN : report_sqnr_db(&l->sqnr));
         cJSON_AddBoolToObject(o, "identical", !l->mismatch && l->sqnr.noise == 0.0);
     }
 }
 
 cJSON *report_eval_json(const struct report_eval *e, const char *data_path,
-                        const struct report_layers *layers, const struct graph *g1)
+                        const struct report_layers *layers)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
@@ -374,7 +374,7 @@ cJSON *report_eval_json(const struct report_eval *e, const char *data_path,
         model_json(m, e, i);
     }
     if (e->n_models == 2)
-        comparison_json(root, e, layers, g1);
+        comparison_json(root, e, layers);
     cJSON *checks = cJSON_AddArrayToObject(root, "checks");
     cJSON *c;
     if (checks && (o->has_max_drop || o->has_significance) &&

@@ -114,14 +114,13 @@ static enum quanta_status run_batches(struct report_run *r, struct quanta_error 
 static enum quanta_status start_extras(struct report_run *r, struct quanta_error *err)
 {
     enum quanta_status st;
-    const struct graph *g1 = &r->side[0].model.graph, *g2 = &r->side[1].model.graph;
     if (r->opt.per_layer) {
-        st = report_layers_init(&r->layers, g1, g2, r->side[0].input->batch, err);
+        st = report_layers_init(&r->layers, r->side[0].runner, r->side[1].runner,
+                                r->side[0].input->batch, err);
         if (st == QUANTA_OK && r->opt.histograms)
-            st = report_layers_histograms(&r->layers, g2, err);
+            st = report_layers_histograms(&r->layers, err);
         if (st != QUANTA_OK)
             return st;
-        report_layers_attach(&r->layers, r->side[0].runner, r->side[1].runner);
     }
     if (r->opt.changes && r->eval.task == REPORT_TASK_CLASS && report_eval_has_labels(&r->eval))
         return report_changes_init(&r->changes, (int)r->eval.classes, err);

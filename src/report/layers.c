@@ -25,11 +25,17 @@ void report_layers_free(struct report_layers *ls)
     memset(ls, 0, sizeof *ls);
 }
 
-enum quanta_status report_layers_init(struct report_layers *ls, const struct graph *g1,
-                                      const struct graph *g2, int64_t max_batch,
+static void hook_model1(void *ctx, const struct graph *g, int value, const float *data,
+                        const struct quanta_shape *shape);
+static void hook_model2(void *ctx, const struct graph *g, int value, const float *data,
+                        const struct quanta_shape *shape);
+
+enum quanta_status report_layers_init(struct report_layers *ls, struct runner *r1,
+                                      struct runner *r2, int64_t max_batch,
                                       struct quanta_error *err)
 {
     memset(ls, 0, sizeof *ls);
+    const struct graph *g1 = ls->g1 = runner_graph(r1), *g2 = ls->g2 = runner_graph(r2);
     ls->list = calloc((size_t)g1->n_values + 1, sizeof *ls->list);
     ls->of_value1 = malloc(((size_t)g1->n_values + 1) * sizeof *ls->of_value1);
     ls->of_value2 = malloc(((size_t)g2->n_values + 1) * sizeof *ls->of_value2);
@@ -64,15 +70,17 @@ enum quanta_status report_layers_init(struct report_layers *ls, const struct gra
             ls->n++;
         }
     }
+    runner_set_hook(r1, hook_model1, ls);
+    runner_set_hook(r2, hook_model2, ls);
     return QUANTA_OK;
 nomem:
     report_layers_free(ls);
     return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for per-layer buffers");
 }
 
-enum quanta_status report_layers_histograms(struct report_layers *ls, const struct graph *g2,
-                                            struct quanta_error *err)
+enum quanta_status report_layers_histograms(struct report_layers *ls, struct quanta_error *err)
 {
+    const struct graph *g2 = ls->g2;
     for (int i = 0; i < ls->n; i++) {
         struct report_layer *l = &ls->list[i];
         if (!l->hist && !(l->hist = malloc(sizeof *l->hist)))
@@ -93,7 +101,7 @@ static void hook_model1(void *ctx, const struct graph *g, int value, const float
                         const struct quanta_shape *shape)
 {
     struct report_layers *ls = ctx;
-    if (value < 0 || value >= g->n_values || ls->of_value1[value] < 0)
+    if (g != ls->g1 || value < 0 || value >= g->n_values || ls->of_value1[value] < 0)
         return;
     struct report_layer *l = &ls->list[ls->of_value1[value]];
     int64_t n = quanta_shape_numel(shape);
@@ -117,7 +125,7 @@ static void hook_model2(void *ctx, const struct graph *g, int value, const float
                         const struct quanta_shape *shape)
 {
     struct report_layers *ls = ctx;
-    if (value < 0 || value >= g->n_values || ls->of_value2[value] < 0)
+    if (g != ls->g2 || value < 0 || value >= g->n_values || ls->of_value2[value] < 0)
         return;
     struct report_layer *l = &ls->list[ls->of_value2[value]];
     int64_t n = quanta_shape_numel(shape);
@@ -129,26 +137,20 @@ static void hook_model2(void *ctx, const struct graph *g, int value, const float
     l->ref_count = -1;
 }
 
-void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2)
-{
-    runner_set_hook(r1, hook_model1, ls);
-    runner_set_hook(r2, hook_model2, ls);
-}
-
 enum quanta_status report_check_quantized(const struct graph *fg, const struct graph *qg,
                                           struct data_feed *feed, struct report_layers *ls,
                                           struct quanta_error *err)
 {
     memset(ls, 0, sizeof *ls);
     struct runner *r1 = NULL, *r2 = NULL;
+    /* Not optimized: the runners run fg and qg themselves, so the indices
+     * of ls stay valid once the runners are freed. */
     struct runner_options ro = {.max_batch = feed->batch, .threads = 0};
     enum quanta_status st = runner_create(&r1, fg, &ro, err);
     if (st == QUANTA_OK)
         st = runner_create(&r2, qg, &ro, err);
     if (st == QUANTA_OK)
-        st = report_layers_init(ls, fg, qg, feed->batch, err);
-    if (st == QUANTA_OK)
-        report_layers_attach(ls, r1, r2);
+        st = report_layers_init(ls, r1, r2, feed->batch, err);
     for (int64_t start = 0; st == QUANTA_OK && start < feed->samples; start += feed->batch) {
         int64_t count = feed->samples - start < feed->batch ? feed->samples - start : feed->batch;
         st = data_feed_read(feed, start, count, err);
@@ -181,11 +183,15 @@ enum quanta_status report_quantize_compare(void *ctx, const struct graph *fg,
         report_layers_free(&ls);
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory comparing the layers");
     }
-    for (int i = 0; i < ls.n; i++)
-        (*layers)[i] = (struct quantize_file_layer){.value = ls.list[i].value1,
-                                                    .mismatch = ls.list[i].mismatch,
-                                                    .sqnr_db = report_sqnr_db(&ls.list[i].sqnr)};
-    *n = ls.n;
+    /* layers name values of fg as given (the runner's graph may be a copy) */
+    for (int i = 0; i < ls.n; i++) {
+        int v = graph_find_value(fg, ls.g1->values[ls.list[i].value1].name);
+        if (v < 0)
+            continue;
+        (*layers)[(*n)++] = (struct quantize_file_layer){
+            .value = v, .mismatch = ls.list[i].mismatch,
+            .sqnr_db = report_sqnr_db(&ls.list[i].sqnr)};
+    }
     report_layers_free(&ls);
     return QUANTA_OK;
 }

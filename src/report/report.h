@@ -183,7 +183,7 @@ struct report_hist;
 /* A node output of model 1 that model 2 also produces under the same name
  * with as many elements per sample. */
 struct report_layer {
-    int value1, value2;         /* indices in graph 1 and graph 2 */
+    int value1, value2;         /* indices in the graphs g1 and g2 of report_layers */
     int64_t per_sample;         /* elements per sample */
     float *ref;                 /* model 1's value, max_batch samples */
     int64_t ref_count;          /* elements stored in the last run, -1: none */
@@ -193,21 +193,24 @@ struct report_layer {
 };
 
 struct report_layers {
+    /* The graphs the two runners run (runner_graph: a float model's
+     * optimized copy, whose values the optimizer renumbered), not the
+     * graphs as stored: the hooks report values by these indices. */
+    const struct graph *g1, *g2;
     struct report_layer *list;  /* in graph 1's node order */
     int n;
     int *of_value1;             /* graph 1 value -> layer, -1 */
     int *of_value2;             /* graph 2 value -> layer, -1 */
 };
 
-enum quanta_status report_layers_init(struct report_layers *ls, const struct graph *g1,
-                                      const struct graph *g2, int64_t max_batch,
+/* Lists the values both runners compute (by name, each of the same size in
+ * both) and sets both runners' hooks (model 1 must run each batch first). */
+enum quanta_status report_layers_init(struct report_layers *ls, struct runner *r1,
+                                      struct runner *r2, int64_t max_batch,
                                       struct quanta_error *err);
 /* Also keeps a histogram of every layer's model 1 values, with the range
- * model 2 (g2) quantizes the value to marked (detail.h). */
-enum quanta_status report_layers_histograms(struct report_layers *ls, const struct graph *g2,
-                                            struct quanta_error *err);
-/* Sets the hooks of both runners (model 1 must run each batch first). */
-void report_layers_attach(struct report_layers *ls, struct runner *r1, struct runner *r2);
+ * model 2 quantizes the value to marked (detail.h). */
+enum quanta_status report_layers_histograms(struct report_layers *ls, struct quanta_error *err);
 void report_layers_free(struct report_layers *ls);
 
 /* Runs the float graph fg and its quantized copy qg on every batch of the

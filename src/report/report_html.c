@@ -212,7 +212,7 @@ static void layer_charts(struct report_buf *b, const struct report_layers *ls,
 static void layers(struct report_buf *b, const struct report_run *r)
 {
     const struct report_layers *ls = &r->layers;
-    const struct graph *g1 = &r->side[0].model.graph, *g2 = &r->side[1].model.graph;
+    const struct graph *g1 = ls->g1, *g2 = ls->g2;
     report_buf_printf(b, "<h2 id=\"layers\">Layers</h2>\n<p>%d values both models compute, "
                       "in the float graph's order. SQNR: the int8 model's value against the "
                       "float model's, over every sample. Histograms: the float model's "
@@ -322,8 +322,7 @@ enum quanta_status report_html_write(const struct report_run *r, const char *pat
                                      const struct report_html_options *o,
                                      struct quanta_error *err)
 {
-    const struct graph *g1 = &r->side[0].model.graph;
-    cJSON *j = report_eval_json(&r->eval, r->opt.data, &r->layers, g1);
+    cJSON *j = report_eval_json(&r->eval, r->opt.data, &r->layers);
     if (!j)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for the report");
     struct report_buf b = {0};
