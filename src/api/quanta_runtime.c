@@ -192,7 +192,9 @@ enum quanta_status quanta_session_create(quanta_session **session, const quanta_
     quanta_session *s = calloc(1, sizeof *s);
     if (!s)
         return quanta_fail(err, QUANTA_ERR_NOMEM, "out of memory for a session");
-    struct runner_options ro = {.max_batch = opt.max_batch, .threads = opt.threads};
+    /* optimized as quanta run does, so a session gives run's bits */
+    struct runner_options ro = {.max_batch = opt.max_batch, .threads = opt.threads,
+                                .optimize = true};
     enum quanta_status st = runner_create(&s->runner, g, &ro, err);
     if (st != QUANTA_OK) {
         free(s);

@@ -231,6 +231,100 @@ static void *work(void *arg)
     return NULL;
 }
 
+/* The float data of an NPY file (little-endian <f4, C order) past its header. */
+static float *read_npy_f32(const char *path, size_t *count)
+{
+    size_t size;
+    char *bytes = ts_read_file(path, &size);
+    ck_assert(bytes && size > 10 && memcmp(bytes, "\x93NUMPY\x01", 7) == 0);
+    size_t data = 10 + ((size_t)(unsigned char)bytes[8] | (size_t)(unsigned char)bytes[9] << 8);
+    ck_assert(strstr(bytes + 10, "<f4") != NULL && (size - data) % sizeof(float) == 0);
+    *count = (size - data) / sizeof(float);
+    float *out = malloc(*count * sizeof *out + 1);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, bytes + data, *count * sizeof *out);
+    free(bytes);
+    return out;
+}
+
+/* A float model runs optimized in a session as in quanta run: the batch
+ * norm after the dense folds into its weights, which changes the last bits
+ * (checked below), so a session running the graph as stored would differ. */
+#define BN_GRAPH                                                                           \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"dense_bn\", "            \
+    "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 4], \"dtype\": \"F32\"}], "           \
+    "\"outputs\": [\"y\"], \"nodes\": ["                                                  \
+    "{\"op\": \"dense\", \"name\": \"fc\", \"inputs\": [\"x\", \"w\", \"b\"], "             \
+    "\"outputs\": [\"d\"]}, "                                                            \
+    "{\"op\": \"batch_norm\", \"name\": \"bn\", \"inputs\": [\"d\", \"g\", \"beta\", "      \
+    "\"m\", \"v\"], \"outputs\": [\"y\"]}]}"
+
+START_TEST(test_float_session_matches_run)
+{
+    enum { BATCH = 16 };
+    static float w[16], b[4], g[4], beta[4], mean[4], var[4], x[BATCH * 4];
+    unsigned seed = 12345;
+    float *all[] = {w, b, g, beta, mean, var, x};
+    const size_t len[] = {16, 4, 4, 4, 4, 4, BATCH * 4};
+    for (size_t t = 0; t < 7; t++)
+        for (size_t i = 0; i < len[t]; i++) {
+            seed = seed * 1103515245u + 12345u;
+            all[t][i] = (float)((seed >> 9) & 0xffff) / 32768.0f - 1.0f;
+        }
+    for (int c = 0; c < 4; c++) {
+        g[c] = 0.7f + 0.37f * g[c];
+        var[c] = 0.3f + var[c] * var[c];
+    }
+    struct st_tensor_desc t[6] = {
+        {"w", QUANTA_F32, {2, {4, 4}}, w},     {"b", QUANTA_F32, {1, {4}}, b},
+        {"g", QUANTA_F32, {1, {4}}, g},        {"beta", QUANTA_F32, {1, {4}}, beta},
+        {"m", QUANTA_F32, {1, {4}}, mean},     {"v", QUANTA_F32, {1, {4}}, var},
+    };
+    struct st_meta meta[1] = {{"quanta.graph", BN_GRAPH}};
+    char *model = cf_tmp("dense_bn.safetensors"), *input = cf_tmp("x.npy");
+    char *npy = cf_tmp("dense_bn.run.npy");
+    struct quanta_error err = {0};
+    ck_assert_int_eq(st_write_file(model, t, 6, meta, 1, &err), QUANTA_OK);
+    struct quanta_shape xs = {2, {BATCH, 4}};
+    ck_assert_int_eq(npy_write(input, QUANTA_F32, &xs, x, &err), QUANTA_OK);
+    run_ok(cf_args("run %s --data %s --output %s", model, input, npy));
+    size_t n_want;
+    float *want = read_npy_f32(npy, &n_want);
+    ck_assert_uint_eq(n_want, BATCH * 4);
+
+    /* the premise: the graph as stored gives other bits on some output */
+    float unfolded[BATCH * 4];
+    bool differs = false;
+    for (int i = 0; i < BATCH; i++)
+        for (int c = 0; c < 4; c++) {
+            float d = b[c];
+            for (int k = 0; k < 4; k++)
+                d += x[i * 4 + k] * w[c * 4 + k];
+            unfolded[i * 4 + c] = (d - mean[c]) / sqrtf(var[c] + 1e-5f) * g[c] + beta[c];
+            differs = differs || unfolded[i * 4 + c] != want[i * 4 + c];
+            ck_assert_float_eq_tol(unfolded[i * 4 + c], want[i * 4 + c], 1e-4f);
+        }
+    ck_assert_msg(differs, "fixture: folding the batch norm changed no bit");
+
+    quanta_model *m = NULL;
+    ck_assert_int_eq(quanta_model_load(&m, model, &err), QUANTA_OK);
+    quanta_session *ses = NULL;
+    struct quanta_session_options o = {.size = sizeof o, .threads = 1, .max_batch = BATCH};
+    ck_assert_int_eq(quanta_session_create(&ses, m, &o, &err), QUANTA_OK);
+    const void *in[1] = {x};
+    ck_assert_int_eq(quanta_session_run(ses, BATCH, in, &err), QUANTA_OK);
+    struct quanta_shape s;
+    const float *y = quanta_session_output(ses, 0, &s);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_uint_eq((size_t)quanta_shape_numel(&s), n_want);
+    ck_assert_msg(memcmp(y, want, n_want * sizeof *y) == 0,
+                  "float session outputs differ from quanta run's");
+    quanta_session_free(ses);
+    quanta_model_free(m);
+    free(want), free(npy), free(model), free(input);
+}
+END_TEST
+
 START_TEST(test_sessions_share_a_model)
 {
     REQUIRE_BUNDLED();
@@ -301,6 +395,7 @@ Suite *suite_api(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_offline_calls_match_commands);
     tcase_add_test(tc, test_session_matches_run);
+    tcase_add_test(tc, test_float_session_matches_run);
     tcase_add_test(tc, test_sessions_share_a_model);
     tcase_add_test(tc, test_misuse_and_info);
     suite_add_tcase(s, tc);
