@@ -120,6 +120,13 @@ enum quanta_status cli_model_open_graph(struct model *m, const char *path, const
     return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph%s", path, why);
 }
 
+void cli_warn_skipped(const char *command, const struct data_feed *feed)
+{
+    char line[1024];
+    if (*data_feed_skipped_note(feed, line, sizeof line))
+        fprintf(stderr, "quanta %s: warning: %s\n", command, line);
+}
+
 void cli_warn_nonfinite(const char *command, const char *source, const struct calib_table *t)
 {
     for (int i = 0; i < t->n_values; i++) {

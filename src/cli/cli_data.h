@@ -24,6 +24,8 @@ enum quanta_status cli_json_print(cJSON *root, struct quanta_error *err);
 /* "quanta <command>: warning: <source>: value 'x': N NaN or infinite
  * elements were left out of its range" on stderr for each such value. */
 struct calib_table;
+/* The warning for samples a fixed batch size leaves out (if any). */
+void cli_warn_skipped(const char *command, const struct data_feed *feed);
 void cli_warn_nonfinite(const char *command, const char *source, const struct calib_table *t);
 
 int cli_option_error(const char *command, const char *usage, int c, char **argv);

@@ -244,6 +244,7 @@ int cmd_calibrate(int argc, char **argv)
     if ((st = data_feed_open(&feed, &m.graph, a.data, a.opt.samples, a.opt.batch,
                              cli_layout(a.layout, &m), &err)) != QUANTA_OK)
         goto done;
+    cli_warn_skipped("calibrate", &feed);
     struct progress progress;
     progress_init(&progress, progress_wanted(stderr, a.quiet) ? stderr : NULL);
     const char *slash = strrchr(a.data, '/');

@@ -244,6 +244,7 @@ int cmd_eval(int argc, char **argv)
     enum quanta_status st = report_run(&r, &ro, &err);
     progress_clear(&progress);
     if (st == QUANTA_OK) {
+        cli_warn_skipped("eval", r.side[0].input);
         const struct report_layers *layers = o.per_layer ? &r.layers : NULL;
         if (o.json)
             st = cli_json_print(report_eval_json(&r.eval, o.data, layers), &err);

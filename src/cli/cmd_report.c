@@ -149,6 +149,7 @@ int cmd_report(int argc, char **argv)
     enum quanta_status st = report_run(&r, &o.run, &err);
     progress_clear(&progress);
     if (st == QUANTA_OK) {
+        cli_warn_skipped("report", r.side[0].input);
         struct report_html_options ho = {.latency = !o.no_latency};
         st = report_html_write(&r, o.output, &ho, &err);
     }

@@ -138,6 +138,7 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
     if ((st = data_feed_open(&feed, g, o->data, o->samples, o->batch, cli_layout(o->layout, m),
                              err)) != QUANTA_OK)
         return st;
+    cli_warn_skipped("run", &feed);
     struct runner_options ro = {.max_batch = feed.batch, .threads = (int)o->threads,
                                .optimize = true};
     if ((st = runner_create(&r, g, &ro, err)) != QUANTA_OK) {

@@ -133,8 +133,9 @@ enum quanta_status cv_op_reduce(struct cv *cv)
             return cv_fail(cv, "axis %lld is out of range or repeated", (long long)axes[i]);
         red[a] = true;
     }
-    if (red[0])
-        return cv_fail(cv, "reduces over the batch axis, which is not supported");
+    if (red[0] && x->shape.dims[0] < 1)
+        return cv_fail(cv, "reduces over the batch axis, whose size is any; give the input's "
+                           "shape (--input-shape) to fix it");
     if (x->flat && !red[1])
         return cv_fail(cv, "input '%s' is a flattened NCHW tensor", x->name);
     struct cv_value plain;

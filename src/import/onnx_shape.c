@@ -37,6 +37,32 @@ static enum quanta_status flatten_to_2d(struct cv *cv, const struct cv_value *x)
     return cv_def_new(cv, &out);
 }
 
+/* x, whose every axis has a fixed size (no batch of any size: quanta
+ * import --input-shape), to shape o of as many elements, in ONNX order. */
+static enum quanta_status reshape_fixed(struct cv *cv, const struct cv_value *x,
+                                        const struct quanta_shape *o)
+{
+    int ident[QUANTA_MAX_RANK], qx, n;
+    enum quanta_status st;
+    cv_perm_identity(x->shape.rank, ident);
+    if ((st = cv_materialize(cv, x, ident, &qx)))
+        return st;
+    struct cv_value out = *x;
+    out.flat = false; /* qx holds x in ONNX order */
+    out.n_onnx = 0;
+    out.shape = *o;
+    cv_perm_identity(o->rank, out.perm);
+    if ((st = cv_emit(cv, GRAPH_OP_RESHAPE, &qx, 1, o, &out.q, &n)))
+        return st;
+    cv->g->nodes[n].attrs.shape = *o;
+    return cv_def_new(cv, &out);
+}
+
+static bool fixed_size(const struct cv_value *x)
+{
+    return cv_plain(x) && x->shape.rank > 0 && x->shape.dims[0] > 0;
+}
+
 enum quanta_status cv_op_flatten(struct cv *cv)
 {
     static const char *const attrs[] = {"axis", NULL};
@@ -52,8 +78,16 @@ enum quanta_status cv_op_flatten(struct cv *cv)
         return cv_fail(cv, "input '%s' has rank %d; quanta flattens tensors of a batch axis and "
                            "at least one more",
                        x->name, x->shape.rank);
+    if (axis != 1 && fixed_size(x) && axis >= 0 && axis <= x->shape.rank) {
+        struct quanta_shape o = {.rank = 2, .dims = {1, 1}};
+        for (int d = 0; d < x->shape.rank; d++)
+            o.dims[d < axis ? 0 : 1] *= x->shape.dims[d];
+        return reshape_fixed(cv, x, &o);
+    }
     if (axis != 1)
-        return cv_fail(cv, "attribute 'axis' %lld is not supported; only 1 (keep the batch) is",
+        return cv_fail(cv, "attribute 'axis' %lld is not supported with a batch of any size; "
+                           "only 1 (keep the batch) is, or give the input's shape "
+                           "(--input-shape)",
                        (long long)axis);
     if (x->flat)
         return cv_def_new(cv, x);
@@ -224,6 +258,35 @@ enum quanta_status cv_op_reshape(struct cv *cv)
     }
     if (moved)
         return reshape_moved(cv, x, t, allowzero);
+    if (fixed_size(x)) {
+        /* every size known: any target of as many elements */
+        struct quanta_shape f = {.rank = (int)t->numel};
+        int64_t total = quanta_shape_numel(&x->shape), known = 1;
+        int infer = -1;
+        for (int i = 0; i < f.rank; i++) {
+            int64_t d = cv_tensor_i(t, i);
+            if (d == 0 && !allowzero)
+                d = i < x->shape.rank ? x->shape.dims[i] : -2;
+            if (d == -1 && infer < 0) {
+                infer = i;
+                continue;
+            }
+            if (d < 1)
+                return cv_fail(cv, "shape entry %d (%lld) is not supported", i,
+                               (long long)cv_tensor_i(t, i));
+            f.dims[i] = d;
+            known *= d;
+        }
+        if (infer >= 0 && known > 0 && total % known == 0) {
+            f.dims[infer] = total / known;
+            known = total;
+        }
+        if (known != total)
+            return cv_fail(cv, "reshaping '%s' %s: the target holds %lld elements", x->name,
+                           quanta_shape_format(&x->shape, buf, sizeof buf), (long long)known);
+        if (f.dims[0] != x->shape.dims[0])
+            return reshape_fixed(cv, x, &f);
+    }
     /* The target: entry 0 is the batch (the marker, a 0 copying it, -1,
      * or the batch size the model was exported with). */
     int64_t per_sample = 1;
@@ -435,8 +498,16 @@ enum quanta_status cv_op_concat(struct cv *cv)
     int64_t axis = axis_attr < 0 ? axis_attr + r : axis_attr;
     if (axis_attr == INT64_MIN || axis < 0 || axis >= r)
         return cv_fail(cv, "attribute 'axis' is missing or out of range");
-    if (axis == 0)
-        return cv_fail(cv, "concatenates along the batch axis, which is not supported");
+    /* along axis 0 only when it has a fixed size in every input (quanta
+     * import --input-shape): the output's size is then their sum */
+    for (int k = 0; axis == 0 && k < cv->node->n_inputs; k++) {
+        struct cv_value *x;
+        if ((st = cv_need(cv, k, &x)))
+            return st;
+        if (x->kind != CV_ACT || x->shape.dims[0] < 1)
+            return cv_fail(cv, "concatenates along the batch axis, whose size is any; give "
+                               "every input's shape (--input-shape) to fix it");
+    }
     int n = cv->node->n_inputs;
     int *ins = malloc((size_t)n * sizeof *ins + 1);
     if (!ins)

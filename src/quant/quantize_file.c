@@ -74,6 +74,9 @@ static enum quanta_status calibrate(const struct quantize_file_options *o, const
     enum quanta_status st = calib_options_check(&copt, err);
     if (st == QUANTA_OK)
         st = data_feed_open(&feed, g, o->data, copt.samples, copt.batch, data_layout(o, m), err);
+    char note[1024];
+    if (st == QUANTA_OK && *data_feed_skipped_note(&feed, note, sizeof note))
+        warnf(o, "%s", note);
     feed.progress = o->progress;
     progress_label(o->progress, "calibrating on %s", base_name(o->data));
     if (st == QUANTA_OK)

@@ -5,6 +5,7 @@
 #include "base/progress.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,17 @@ static enum quanta_status check_ids(const struct data_feed *feed, int i, int64_t
     return QUANTA_OK;
 }
 
+const char *data_feed_skipped_note(const struct data_feed *feed, char *buf, size_t size)
+{
+    if (size > 0)
+        buf[0] = '\0';
+    if (feed->skipped > 0)
+        snprintf(buf, size, "%s: the last %lld samples are not run: the model's input has a "
+                            "fixed batch size of %lld, and it runs whole batches only",
+                 feed->path, (long long)feed->skipped, (long long)feed->batch);
+    return buf;
+}
+
 enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
                                         const char *path, int64_t limit, int64_t batch,
                                         enum quanta_layout layout, struct quanta_error *err)
@@ -238,8 +250,10 @@ enum quanta_status data_feed_open(struct data_feed *feed, const struct graph *g,
     find_id_limits(feed);
     if (limit > 0 && limit < feed->samples)
         feed->samples = limit;
-    if (fixed_batch) /* a fixed batch size runs whole batches only */
-        feed->samples -= feed->samples % feed->batch;
+    if (fixed_batch) { /* a fixed batch size runs whole batches only */
+        feed->skipped = feed->samples % feed->batch;
+        feed->samples -= feed->skipped;
+    }
     if (feed->samples < 1) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds no sample", path);
         goto fail;

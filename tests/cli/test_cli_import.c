@@ -104,6 +104,29 @@ START_TEST(test_import_malformed)
 }
 END_TEST
 
+/* An operator along the batch axis (Concat on axis 0 of ONNX's own test
+ * case, inputs value0 and value1 [2, 2]): refused with any batch size,
+ * with a one-line hint; imported once both inputs' shapes are given. */
+START_TEST(test_import_fixed_batch_axis)
+{
+    const char *model = "/usr/share/libonnx-testdata/data/node/test_concat_2d_axis_0/model.onnx";
+    if (!cf_file_exists(model))
+        TS_SKIP("%s is missing: install the Debian package libonnx-testdata", model);
+    char *out = cf_tmp("concat0.safetensors"), *text = NULL;
+    cf_expect_input_error(cf_args("import %s -o %s", model, out),
+                          "node 0 (Concat): concatenates along the batch axis, whose size is "
+                          "any; give every input's shape (--input-shape) to fix it");
+    ck_assert(!cf_file_exists(out));
+    ck_assert_int_eq(ts_run_quanta(cf_args("import %s -o %s --input-shape value0=2x2 "
+                                           "--input-shape value1=2x2", model, out),
+                                   NULL, NULL), 0);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", out), &text, NULL), 0);
+    ck_assert_msg(strstr(text, "concat  output  [4, 2]") != NULL, "%s", text);
+    free(text);
+    free(out);
+}
+END_TEST
+
 /* Import with the pixel scale, then eval: PyTorch's count on the bundled
  * 1000 images (cnn_bn.reference.json: pytorch_correct_1000). */
 START_TEST(test_import_then_eval)
@@ -202,6 +225,7 @@ Suite *suite_cli_import(void)
     tcase_add_test(tc, test_import_malformed);
     tcase_add_test(tc, test_import_then_eval);
     tcase_add_test(tc, test_import_run_nchw);
+    tcase_add_test(tc, test_import_fixed_batch_axis);
     suite_add_tcase(s, tc);
     return s;
 }

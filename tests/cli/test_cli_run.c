@@ -201,6 +201,42 @@ START_TEST(test_run_output_is_input)
 }
 END_TEST
 
+/* A model whose input has a fixed batch size (3) runs whole batches only:
+ * of 7 samples, 6 run and a warning names the 1 left out; eval, calibrate
+ * and quantize warn alike. */
+START_TEST(test_run_fixed_batch_warns)
+{
+    char *model = strdup(ts_src_path("tests/fixtures/ops/add_const_fixed_batch.safetensors"));
+    char *data = cf_tmp("seven.npy"), *npy = cf_tmp("fixed.out.npy"), *out = NULL, *errs = NULL;
+    static float x[7 * 4 * 4 * 2];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = (float)(i % 13) * 0.25f - 1.5f;
+    struct quanta_error err = {0};
+    struct quanta_shape shape = {4, {7, 4, 4, 2}};
+    ck_assert_int_eq(npy_write(data, QUANTA_F32, &shape, x, &err), QUANTA_OK);
+    static const char *const warning =
+        "the last 1 samples are not run: the model's input has a fixed batch size of 3, and "
+        "it runs whole batches only";
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s --json", model, data,
+                                           npy), &out, &errs), 0);
+    ck_assert_msg(strstr(errs, warning) != NULL, "%s", errs);
+    cJSON *doc = cJSON_Parse(out);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_double_eq(cf_num(doc, "samples"), 6);
+    cJSON_Delete(doc);
+    free(out), free(errs);
+    const char *more[] = {"eval %s --data %s", "calibrate %s --data %s -o %s",
+                          "quantize %s --data %s -o %s"};
+    char *dest = cf_tmp("fixed.out");
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        ck_assert_int_eq(ts_run_quanta(cf_args(more[i], model, data, dest), &out, &errs), 0);
+        ck_assert_msg(strstr(errs, warning) != NULL, "%s: %s", more[i], errs);
+        free(out), free(errs);
+    }
+    free(model), free(data), free(npy), free(dest);
+}
+END_TEST
+
 START_TEST(test_run_bundled)
 {
     static const char *const need[] = {"models/fmnist-cnn.safetensors",
@@ -270,6 +306,7 @@ Suite *suite_cli_run(void)
     tcase_add_test(tc, test_run_output_npy);
     tcase_add_test(tc, test_run_output_is_input);
     tcase_add_test(tc, test_run_bundled);
+    tcase_add_test(tc, test_run_fixed_batch_warns);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -41,6 +41,9 @@ struct data_feed {
                                    whole batches only for a fixed batch */
     int64_t batch;              /* samples per batch (the graph's fixed
                                    batch when its input has one) */
+    int64_t skipped;            /* samples after the last whole batch of a
+                                   fixed batch size: never read (callers
+                                   warn, see data_feed_skipped_note) */
     bool *nchw;                 /* n_inputs (or NULL): samples [C, H, W]
                                    transposed to the graph's [H, W, C] */
     float *scratch;             /* one NCHW batch, when some nchw[i] */
@@ -48,6 +51,10 @@ struct data_feed {
                                    data_feed_read shows start + count of
                                    samples (base/progress.h) */
 };
+
+/* One line telling that feed->skipped samples are not run, into buf
+ * (empty when none are skipped); returns buf. */
+const char *data_feed_skipped_note(const struct data_feed *feed, char *buf, size_t size);
 
 /* Opens the data file for g's inputs. limit <= 0: every sample of the
  * file. A data sample shape that differs from the graph input's shape
