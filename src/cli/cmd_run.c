@@ -147,8 +147,19 @@ static enum quanta_status run_model(const struct run_options *o, struct model *m
         goto done;
     }
 
-    res->out_shape = graph_value_shape(g, g->outputs[0], 1);
-    res->per_sample = quanta_shape_numel(&res->out_shape);
+    struct quanta_shape sample;
+    if (!graph_value_sample_shape(g, g->outputs[0], feed.batch, &sample)) {
+        char buf[128];
+        st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' %s has no sample axis: its first "
+                         "axis is not the batch of %lld samples the model runs",
+                         o->model, g->values[g->outputs[0]].name,
+                         quanta_shape_format(&g->values[g->outputs[0]].shape, buf, sizeof buf),
+                         (long long)feed.batch);
+        goto done;
+    }
+    res->out_shape.rank = sample.rank + 1; /* dims[0]: the samples, at the end */
+    memcpy(res->out_shape.dims + 1, sample.dims, (size_t)sample.rank * sizeof sample.dims[0]);
+    res->per_sample = quanta_shape_numel(&sample);
     if (res->per_sample < 1 || res->per_sample > INT32_MAX) {
         st = quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has %lld values per sample",
                          o->model, g->values[g->outputs[0]].name, (long long)res->per_sample);

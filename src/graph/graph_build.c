@@ -113,6 +113,17 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
     return s;
 }
 
+bool graph_value_sample_shape(const struct graph *g, int v, int64_t batch,
+                              struct quanta_shape *sample)
+{
+    const struct quanta_shape *s = &g->values[v].shape;
+    if (s->rank < 1 || (s->dims[0] != -1 && s->dims[0] != batch))
+        return false;
+    sample->rank = s->rank - 1;
+    memcpy(sample->dims, s->dims + 1, (size_t)sample->rank * sizeof sample->dims[0]);
+    return true;
+}
+
 bool graph_quant_dtype_range(enum quanta_dtype dtype, int64_t *lo, int64_t *hi)
 {
     switch (dtype) {

@@ -24,11 +24,6 @@ static enum quanta_status open_side(struct report_run *r, int i, struct quanta_e
     if (!s->model.has_graph)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: has no graph, so it cannot run", s->path);
     const struct graph *g = &s->model.graph;
-    struct quanta_shape shape = graph_value_shape(g, g->outputs[0], 1);
-    s->per_sample = quanta_shape_numel(&shape);
-    if (s->per_sample < 1 || s->per_sample > INT32_MAX)
-        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has %lld values per sample",
-                           s->path, g->values[g->outputs[0]].name, (long long)s->per_sample);
     if (i == 1 && data_feed_shared(&r->side[0].model.graph, g)) {
         s->input = &r->side[0].feed;
     } else {
@@ -46,6 +41,18 @@ static enum quanta_status open_side(struct report_run *r, int i, struct quanta_e
                                r->side[0].path, s->path, (long long)r->side[0].feed.batch,
                                (long long)s->feed.batch);
     }
+    struct quanta_shape sample;
+    char buf[128];
+    if (!graph_value_sample_shape(g, g->outputs[0], s->input->batch, &sample))
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' %s has no sample axis: its "
+                           "first axis is not the batch of %lld samples the model runs",
+                           s->path, g->values[g->outputs[0]].name,
+                           quanta_shape_format(&g->values[g->outputs[0]].shape, buf, sizeof buf),
+                           (long long)s->input->batch);
+    s->per_sample = quanta_shape_numel(&sample);
+    if (s->per_sample < 1 || s->per_sample > INT32_MAX)
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has %lld values per sample",
+                           s->path, g->values[g->outputs[0]].name, (long long)s->per_sample);
     struct runner_options ro = {.max_batch = s->input->batch, .threads = (int)r->opt.threads,
                                .optimize = true};
     st = runner_create(&s->runner, g, &ro, err);
@@ -152,10 +159,8 @@ enum quanta_status report_run(struct report_run *r, const struct report_run_opti
     if ((st = load_labels(r, err)) != QUANTA_OK)
         return st;
     const struct graph *g1 = &r->side[0].model.graph;
-    struct quanta_shape out = graph_value_shape(g1, g1->outputs[0], 1);
-    if (out.rank > 0)
-        out.rank--; /* per sample: without the batch axis */
-    memmove(out.dims, out.dims + 1, (size_t)out.rank * sizeof out.dims[0]);
+    struct quanta_shape out; /* per sample; open_side checked it has the batch axis */
+    graph_value_sample_shape(g1, g1->outputs[0], r->side[0].input->batch, &out);
     st = report_eval_init(&r->eval, &opt->eval, r->n, &out, &r->labels, r->samples, opt->data,
                           err);
     if (st != QUANTA_OK) {

@@ -60,10 +60,10 @@ enum quanta_status report_holdout_open(struct report_holdout *h, const struct gr
     if (h->labels.n > 0 && h->labels.n != in_file)
         return quanta_fail(err, QUANTA_ERR_INPUT, "%s: holds %" PRId64 " labels but %s has %"
                            PRId64 " samples", h->labels.path, h->labels.n, data, in_file);
-    h->output = graph_value_shape(fg, fg->outputs[0], 1);
-    if (h->output.rank > 0)
-        h->output.rank--; /* per sample: without the batch axis */
-    memmove(h->output.dims, h->output.dims + 1, (size_t)h->output.rank * sizeof h->output.dims[0]);
+    if (!graph_value_sample_shape(fg, fg->outputs[0], h->feed.batch, &h->output))
+        return quanta_fail(err, QUANTA_ERR_INPUT, "%s: output '%s' has no sample axis: its first "
+                           "axis is not the batch of %lld samples the model runs",
+                           data, fg->values[fg->outputs[0]].name, (long long)h->feed.batch);
     h->per_sample = quanta_shape_numel(&h->output);
     /* report_eval_init checks the gates against the task and labels now,
      * before the float pass */

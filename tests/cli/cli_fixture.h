@@ -309,6 +309,23 @@ static inline double cf_max_rel_diff(const char *got_path, const char *want_path
     return diff / peak;
 }
 
+/* The float data of an NPY file (little-endian <f4, C order) past its
+ * header; *count elements (malloc'd). */
+static inline float *cf_read_npy_f32(const char *path, size_t *count)
+{
+    size_t size;
+    char *bytes = ts_read_file(path, &size);
+    ck_assert_msg(bytes && size > 10 && memcmp(bytes, "\x93NUMPY\x01", 7) == 0, "%s", path);
+    size_t data = 10 + ((size_t)(unsigned char)bytes[8] | (size_t)(unsigned char)bytes[9] << 8);
+    ck_assert(strstr(bytes + 10, "<f4") != NULL && (size - data) % sizeof(float) == 0);
+    *count = (size - data) / sizeof(float);
+    float *out = malloc(*count * sizeof *out + 1);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, bytes + data, *count * sizeof *out);
+    free(bytes);
+    return out;
+}
+
 /* dir/name.onnx imported (the model's path returned, *in the input's), run
  * on dir/name.input.npy, its output within tolerance of dir/name.output.npy
  * (relative to the largest |output|). */

@@ -237,6 +237,54 @@ START_TEST(test_run_fixed_batch_warns)
 }
 END_TEST
 
+/* A fixed batch size (3): each sample's classes and output are its own
+ * (each sample was read as the whole batch's output, the samples after the
+ * first past its end, exit 0); an output whose first axis is not that batch
+ * has no samples to report: exit 3. */
+START_TEST(test_run_fixed_batch_samples)
+{
+    char *model = strdup(ts_src_path("tests/fixtures/ops/add_const_fixed_batch.safetensors"));
+    char *data = strdup(ts_src_path("tests/fixtures/ops/add_const_fixed_batch.input.npy"));
+    char *want = strdup(ts_src_path("tests/fixtures/ops/add_const_fixed_batch.expected.npy"));
+    char *got = cf_tmp("fixed.got.npy");
+    cJSON *doc = cf_run_json(cf_args("run %s --data %s --output %s --json", model, data, got), 0);
+    size_t n;
+    float *y = cf_read_npy_f32(want, &n);
+    ck_assert_uint_eq(n, 3 * 4 * 4 * 2);
+    const cJSON *pred = cJSON_GetObjectItem(doc, "predictions");
+    ck_assert_int_eq(cJSON_GetArraySize(pred), 3);
+    for (int s = 0; s < 3; s++) {
+        int best = 0;
+        for (int k = 1; k < 32; k++)
+            best = y[s * 32 + k] > y[s * 32 + best] ? k : best;
+        const cJSON *classes = cJSON_GetObjectItem(cJSON_GetArrayItem(pred, s), "classes");
+        ck_assert_int_eq(cJSON_GetArrayItem(classes, 0)->valueint, best);
+    }
+    ck_assert_double_le(cf_max_rel_diff(got, want), 1e-6);
+    cJSON_Delete(doc);
+    free(y);
+
+    /* x [3, 2] -> mean over axis 0 -> [1, 2]: no sample axis */
+    static const float x[6] = {1, 2, 3, 4, 5, 6};
+    struct st_meta meta[1] = {{"quanta.graph",
+        "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"m\", "
+        "\"inputs\": [{\"name\": \"x\", \"shape\": [3, 2], \"dtype\": \"F32\"}], "
+        "\"outputs\": [\"y\"], \"nodes\": [{\"op\": \"mean\", \"name\": \"m\", "
+        "\"inputs\": [\"x\"], \"outputs\": [\"y\"], "
+        "\"attrs\": {\"axes\": [0], \"keepdims\": true}}]}"}};
+    char *mean = cf_tmp("mean0.safetensors"), *xs = cf_tmp("x32.npy");
+    struct quanta_error err = {0};
+    ck_assert_msg(st_write_file(mean, NULL, 0, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+    struct quanta_shape shape = {2, {3, 2}};
+    ck_assert_int_eq(npy_write(xs, QUANTA_F32, &shape, x, &err), QUANTA_OK);
+    static const char *const why = "output 'y' [1, 2] has no sample axis: its first axis is not "
+                                   "the batch of 3 samples the model runs";
+    cf_expect_input_error(cf_args("run %s --data %s", mean, xs), why);
+    cf_expect_input_error(cf_args("eval %s --data %s", mean, xs), why);
+    free(model), free(data), free(want), free(got), free(mean), free(xs);
+}
+END_TEST
+
 START_TEST(test_run_bundled)
 {
     static const char *const need[] = {"models/fmnist-cnn.safetensors",
@@ -307,6 +355,7 @@ Suite *suite_cli_run(void)
     tcase_add_test(tc, test_run_output_is_input);
     tcase_add_test(tc, test_run_bundled);
     tcase_add_test(tc, test_run_fixed_batch_warns);
+    tcase_add_test(tc, test_run_fixed_batch_samples);
     suite_add_tcase(s, tc);
     return s;
 }

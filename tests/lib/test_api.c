@@ -231,22 +231,6 @@ static void *work(void *arg)
     return NULL;
 }
 
-/* The float data of an NPY file (little-endian <f4, C order) past its header. */
-static float *read_npy_f32(const char *path, size_t *count)
-{
-    size_t size;
-    char *bytes = ts_read_file(path, &size);
-    ck_assert(bytes && size > 10 && memcmp(bytes, "\x93NUMPY\x01", 7) == 0);
-    size_t data = 10 + ((size_t)(unsigned char)bytes[8] | (size_t)(unsigned char)bytes[9] << 8);
-    ck_assert(strstr(bytes + 10, "<f4") != NULL && (size - data) % sizeof(float) == 0);
-    *count = (size - data) / sizeof(float);
-    float *out = malloc(*count * sizeof *out + 1);
-    ck_assert_ptr_nonnull(out);
-    memcpy(out, bytes + data, *count * sizeof *out);
-    free(bytes);
-    return out;
-}
-
 /* A float model runs optimized in a session as in quanta run: the batch
  * norm after the dense folds into its weights, which changes the last bits
  * (checked below), so a session running the graph as stored would differ. */
@@ -289,7 +273,7 @@ START_TEST(test_float_session_matches_run)
     ck_assert_int_eq(npy_write(input, QUANTA_F32, &xs, x, &err), QUANTA_OK);
     run_ok(cf_args("run %s --data %s --output %s", model, input, npy));
     size_t n_want;
-    float *want = read_npy_f32(npy, &n_want);
+    float *want = cf_read_npy_f32(npy, &n_want);
     ck_assert_uint_eq(n_want, BATCH * 4);
 
     /* the premise: the graph as stored gives other bits on some output */

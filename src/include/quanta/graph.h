@@ -286,6 +286,13 @@ void graph_bag_inputs(const struct graph *g, const struct graph_node *n, int *of
 
 /* Shape of value v for a given batch size (dims[0] == -1 replaced). */
 struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batch);
+/* One sample of value v when the graph runs batches of batch samples: v's
+ * shape without its first axis, which is the batch (of any size, or fixed
+ * at batch). False when v has no such axis: a scalar, or a fixed first size
+ * other than batch (a reduction or a concat over it, in a model imported
+ * with every size given). */
+bool graph_value_sample_shape(const struct graph *g, int v, int64_t batch,
+                              struct quanta_shape *sample);
 
 /* Arithmetic operations of one run on batch samples (for quanta bench;
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
