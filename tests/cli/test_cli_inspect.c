@@ -277,7 +277,7 @@ START_TEST(test_inspect_optimized)
     ck_assert_str_eq(errout, "");
     ck_assert_ptr_nonnull(strstr(out, "1 nodes"));
     ck_assert_ptr_nonnull(strstr(out, "dense+sigmoid"));
-    ck_assert_ptr_nonnull(strstr(out, "optimized  fold 1, scale 0, residual 0, fuse 1, collapse 0, dead 0\n"));
+    ck_assert_ptr_nonnull(strstr(out, "optimized  const 0, fold 1, scale 0, residual 0, fuse 1, collapse 0, dead 0\n"));
     ck_assert_ptr_nonnull(strstr(out, "fold: batch_norm 'bn' into dense 'fc1'\n"));
     ck_assert_ptr_nonnull(strstr(out, "fuse: sigmoid 'act' into dense 'fc1'\n"));
     free(out);
