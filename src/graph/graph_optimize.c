@@ -181,10 +181,14 @@ static float *const_f32(const struct graph_value *v)
 
 /* A node every present input of which is a float constant becomes its
  * output value, now a constant (same index, same name: a graph output
- * stays one), when graph_const_eval computes it exactly. */
+ * stays one), when graph_const_eval computes it exactly. Not in a
+ * quantized graph: the runner runs those as stored, node for node. */
 static void pass_const(struct pass *ps)
 {
     struct graph *g = ps->g;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].quant.dtype != QUANTA_DTYPE_INVALID)
+            return;
     for (int i = 0; i < g->n_nodes && !ps->nomem; i++) {
         const struct graph_node *nd = &g->nodes[i];
         bool consts = nd->n_outputs == 1 && is_float(g, nd->outputs[0]) && !excluded(ps, nd->name);

@@ -292,7 +292,8 @@ static bool q_find(void *ctx, const char *value, float *lo, float *hi)
 {
     (void)ctx;
     static const struct { const char *name; float lo, hi; } ranges[] = {
-        {"x", -2.0f, 2.0f}, {"u.out", -3.0f, 3.0f}, {"y", -4.0f, 4.0f}};
+        {"x", -2.0f, 2.0f}, {"u.out", -3.0f, 3.0f}, {"y", -4.0f, 4.0f},
+        {"rs.out", -1.0f, 1.0f}}; /* only when the chain is excluded */
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++)
         if (strcmp(ranges[i].name, value) == 0) {
             *lo = ranges[i].lo;
@@ -344,7 +345,26 @@ START_TEST(test_quantized_chain_every_level)
     ck_assert_int_ge(u, 0);
     ck_assert_int_eq(qc.values[u].quant.dtype, QUANTA_I8); /* the add runs in int8 */
 
+    /* the chain excluded: it stays float in the int8 model, and the
+     * optimizer leaves a quantized graph's nodes as they are */
+    static const char *const chain_names[] = {"t", "m", "n", "sl", "rs"};
+    struct quantize_options opt;
+    quantize_options_default(&opt);
+    opt.exclude = chain_names;
+    opt.n_exclude = 5;
+    struct quantize_ranges ranges = {q_find, NULL};
+    struct graph qe, qeo;
     struct quanta_error err = {0};
+    ck_assert_msg(quantize_model(&chain.g, &opt, &ranges, &qe, "test", &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert(has_node(&qe, "t") && has_node(&qe, "rs"));
+    struct graph_optimize_log log;
+    qeo = optimized(&qe, NULL, &log);
+    ck_assert_int_eq(qeo.n_nodes, qe.n_nodes);
+    ck_assert_int_eq(log.count[GRAPH_PASS_CONST], 0);
+    graph_optimize_log_free(&log);
+    graph_free(&qeo);
+
     ck_assert_int_eq(kernels_init(&err), QUANTA_OK);
     enum kernels_level before = kernels_current_level();
     const char *name = kernels_level_name((enum kernels_level)_i);
@@ -353,13 +373,16 @@ START_TEST(test_quantized_chain_every_level)
     size_t n = run(&qf, false, 0, want, BATCH * 8);
     ck_assert_uint_eq(run(&qc, false, 0, got, BATCH * 8), n);
     ck_assert_uint_eq(run(&chain.g, false, 0, flt, BATCH * 8), n);
+    float excl[BATCH * 2 * 4]; /* the chain run as float nodes before the int8 add */
+    ck_assert_uint_eq(run(&qe, false, 0, excl, BATCH * 8), n);
     ck_assert_int_eq(kernels_select(kernels_level_name(before), &err), QUANTA_OK);
     ck_assert_mem_eq(want, got, n * sizeof *got);
     for (size_t i = 0; i < n; i++) /* and near the float model: a quarter of y's range */
-        ck_assert_msg(fabsf(got[i] - flt[i]) < 0.25f, "%s y[%zu] %g, float %g", name, i,
-                      got[i], flt[i]);
+        ck_assert_msg(fabsf(got[i] - flt[i]) < 0.25f && fabsf(excl[i] - flt[i]) < 0.25f,
+                      "%s y[%zu] %g (excluded: %g), float %g", name, i, got[i], excl[i], flt[i]);
     graph_free(&qc);
     graph_free(&qf);
+    graph_free(&qe);
     graph_free(&chain.g);
     graph_free(&folded.g);
 }
