@@ -224,10 +224,15 @@ enum graph_const_result graph_const_eval(const struct graph *g, int n, float **o
     for (int d = 0; d < ys->rank; d++)
         if (ys->dims[d] < 0)
             count = -1;
-    if (count < 0 || nd->n_inputs < 1) {
+    if (count < 0) {
         *why = "its output has a batch axis";
         return GRAPH_CONST_SKIPPED;
     }
+    for (int k = 0; k < nd->n_inputs; k++)
+        if (nd->inputs[k] < 0) {
+            *why = "an input is omitted";
+            return GRAPH_CONST_SKIPPED;
+        }
     float **in = calloc((size_t)nd->n_inputs, sizeof *in);
     float *y = malloc((size_t)(count > 0 ? count : 1) * sizeof *y);
     bool ok = in && y;
