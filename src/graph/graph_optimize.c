@@ -3,6 +3,7 @@
  * dropped (with the values nothing uses any more) after each pass and the
  * result validated again, which recomputes producers, uses and shapes. */
 #include "graph/graph_optimize.h"
+#include "graph/graph_const.h"
 #include "graph/graph_internal.h"
 
 #include <math.h>
@@ -14,8 +15,8 @@
 
 const char *graph_pass_name(enum graph_pass pass)
 {
-    static const char *const names[GRAPH_PASS_COUNT] = {"fold", "scale",    "residual", "fuse",
-                                                         "collapse", "dead"};
+    static const char *const names[GRAPH_PASS_COUNT] = {"const", "fold",     "scale", "residual",
+                                                         "fuse",  "collapse", "dead"};
     return (unsigned)pass < GRAPH_PASS_COUNT ? names[pass] : "invalid";
 }
 
@@ -37,20 +38,15 @@ struct pass {
     bool nomem;
 };
 
-static void note(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void note(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
+/* Appends "<pass>: <line>\n" to the log, counted as a rewrite when count. */
+static void vnote(struct pass *ps, enum graph_pass pass, bool count, const char *fmt, va_list ap)
 {
     struct graph_optimize_log *log = ps->log;
     if (!log)
         return;
-    log->count[pass]++;
+    log->count[pass] += count;
     char line[512];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     size_t add = strlen(graph_pass_name(pass)) + 2 + strlen(line) + 1;
@@ -62,6 +58,27 @@ static void note(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
     log->text = grown;
     log->len += (size_t)snprintf(log->text + log->len, add + 1, "%s: %s\n", graph_pass_name(pass),
                                  line);
+}
+
+static void note(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(ps, pass, true, fmt, ap);
+    va_end(ap);
+}
+
+/* A line that counts no rewrite (what a pass left, and why). */
+static void note_left(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_left(struct pass *ps, enum graph_pass pass, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(ps, pass, false, fmt, ap);
+    va_end(ap);
 }
 
 static bool excluded(const struct pass *ps, const char *name)
@@ -158,6 +175,46 @@ static float *const_f32(const struct graph_value *v)
     if (f)
         quanta_convert_to_f32(v->dtype, v->data, f, (size_t)n);
     return f;
+}
+
+/* ---- const: nodes whose inputs are all constants ---- */
+
+/* A node every present input of which is a float constant becomes its
+ * output value, now a constant (same index, same name: a graph output
+ * stays one), when graph_const_eval computes it exactly. Not in a
+ * quantized graph: the runner runs those as stored, node for node. */
+static void pass_const(struct pass *ps)
+{
+    struct graph *g = ps->g;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].quant.dtype != QUANTA_DTYPE_INVALID)
+            return;
+    for (int i = 0; i < g->n_nodes && !ps->nomem; i++) {
+        const struct graph_node *nd = &g->nodes[i];
+        bool consts = nd->n_outputs == 1 && is_float(g, nd->outputs[0]) && !excluded(ps, nd->name);
+        for (int k = 0; consts && k < nd->n_inputs; k++)
+            consts = nd->inputs[k] < 0 || is_float_const(g, nd->inputs[k]);
+        if (!consts)
+            continue;
+        float *data;
+        const char *why;
+        enum graph_const_result res = graph_const_eval(g, i, &data, &why);
+        struct graph_value *y = &g->values[nd->outputs[0]];
+        if (res == GRAPH_CONST_NOMEM) {
+            ps->nomem = true;
+        } else if (res == GRAPH_CONST_SKIPPED) {
+            note_left(ps, GRAPH_PASS_CONST, "%s '%s' not folded: %s", graph_op_name(nd->op),
+                      nd->name, why);
+        } else {
+            y->kind = GRAPH_VALUE_CONST;
+            y->dtype = QUANTA_F32;
+            y->data = y->owned = data;
+            y->producer = -1;
+            ps->dead[i] = true;
+            note(ps, GRAPH_PASS_CONST, "%s '%s' computed once: constant '%s'",
+                 graph_op_name(nd->op), nd->name, y->name);
+        }
+    }
 }
 
 /* ---- fold: batch_norm into the conv2d/dense before it ---- */
@@ -566,8 +623,8 @@ enum quanta_status graph_optimize(const struct graph *src, const struct graph_op
     ps.dead = calloc((size_t)out->n_nodes + 1, sizeof *ps.dead);
     if (!ps.dead)
         goto nomem;
-    void (*const passes[])(struct pass *) = {pass_fold,     pass_scale,    pass_residual,
-                                             pass_fuse,     pass_collapse, pass_dead};
+    void (*const passes[])(struct pass *) = {pass_const, pass_fold,     pass_scale, pass_residual,
+                                             pass_fuse,  pass_collapse, pass_dead};
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         passes[i](&ps);
         if (ps.nomem || !sweep(&ps))

@@ -3,6 +3,10 @@
  *
  * Passes, in order (each keeps the names of the values it keeps, and a
  * fused node writes the value the absorbed node wrote, under its name):
+ *   const     a node whose inputs are all float constants becomes its
+ *             output, a constant of the same name, when graph_const.h
+ *             computes it with the kernels' exact arithmetic (else a
+ *             "not folded" line, counted as no rewrite)
  *   fold      batch_norm into the conv2d/dense writing its input (read by
  *             it alone): w' = w * s, b' = (b - mean) * s + beta per output
  *             channel, s = gamma / sqrt(var + eps), in double, stored F32
@@ -43,7 +47,7 @@ struct graph_optimize_options {
 };
 
 /* What the passes did: a count per pass and one line per rewrite. */
-enum graph_pass { GRAPH_PASS_FOLD, GRAPH_PASS_SCALE, GRAPH_PASS_RESIDUAL, GRAPH_PASS_FUSE,
+enum graph_pass { GRAPH_PASS_CONST, GRAPH_PASS_FOLD, GRAPH_PASS_SCALE, GRAPH_PASS_RESIDUAL, GRAPH_PASS_FUSE,
                   GRAPH_PASS_COLLAPSE, GRAPH_PASS_DEAD, GRAPH_PASS_COUNT };
 struct graph_optimize_log {
     int count[GRAPH_PASS_COUNT];

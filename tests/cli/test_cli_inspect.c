@@ -277,7 +277,7 @@ START_TEST(test_inspect_optimized)
     ck_assert_str_eq(errout, "");
     ck_assert_ptr_nonnull(strstr(out, "1 nodes"));
     ck_assert_ptr_nonnull(strstr(out, "dense+sigmoid"));
-    ck_assert_ptr_nonnull(strstr(out, "optimized  fold 1, scale 0, residual 0, fuse 1, collapse 0, dead 0\n"));
+    ck_assert_ptr_nonnull(strstr(out, "optimized  const 0, fold 1, scale 0, residual 0, fuse 1, collapse 0, dead 0\n"));
     ck_assert_ptr_nonnull(strstr(out, "fold: batch_norm 'bn' into dense 'fc1'\n"));
     ck_assert_ptr_nonnull(strstr(out, "fuse: sigmoid 'act' into dense 'fc1'\n"));
     free(out);
@@ -339,6 +339,83 @@ START_TEST(test_inspect_optimized_residual)
 }
 END_TEST
 
+/* A chain reading only constants (transpose, mul, slice, reshape): the
+ * const pass computes it once, says so, and leaves the exp it does not
+ * evaluate (then dead); quantize starts from the same rewrite, so the
+ * quantized model has no node for the chain either. */
+#define CONST_GRAPH                                                                          \
+    "{\"format\": \"quanta.graph\", \"version\": 1, \"name\": \"chain\", "                  \
+    "\"inputs\": [{\"name\": \"x\", \"shape\": [-1, 6], \"dtype\": \"F32\"}], "            \
+    "\"outputs\": [\"y\"], \"nodes\": ["                                                    \
+    "{\"op\": \"transpose\", \"name\": \"t\", \"inputs\": [\"a\"], \"outputs\": [\"t.out\"], " \
+    "\"attrs\": {\"perm\": [1, 0]}}, "                                                      \
+    "{\"op\": \"mul\", \"name\": \"scale\", \"inputs\": [\"t.out\", \"s\"], "               \
+    "\"outputs\": [\"m.out\"]}, "                                                           \
+    "{\"op\": \"slice\", \"name\": \"row\", \"inputs\": [\"m.out\"], \"outputs\": [\"sl.out\"], " \
+    "\"attrs\": {\"shape\": [1, 6], \"starts\": [1, 0]}}, "                                 \
+    "{\"op\": \"reshape\", \"name\": \"flat\", \"inputs\": [\"sl.out\"], "                  \
+    "\"outputs\": [\"shift\"], \"attrs\": {\"shape\": [6]}}, "                              \
+    "{\"op\": \"exp\", \"name\": \"e\", \"inputs\": [\"s\"], \"outputs\": [\"e.out\"]}, "    \
+    "{\"op\": \"add\", \"name\": \"u\", \"inputs\": [\"x\", \"shift\"], \"outputs\": [\"u.out\"]}, " \
+    "{\"op\": \"dense\", \"name\": \"fc\", \"inputs\": [\"u.out\", \"w\", \"b\"], "         \
+    "\"outputs\": [\"y\"]}]}"
+
+START_TEST(test_inspect_optimized_const)
+{
+    char *model = cf_tmp("chain.safetensors"), *data = cf_tmp("chain.npy");
+    char *quantized = cf_tmp("chain.q.safetensors");
+    float a[6][2], s[1] = {0.5f}, w[4][6], b[4] = {0.1f, -0.1f, 0.2f, 0};
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 2; j++)
+            a[i][j] = (float)(i - 3 * j) / 4.0f;
+    for (int o = 0; o < 4; o++)
+        for (int i = 0; i < 6; i++)
+            w[o][i] = (float)((o + 1) * (i % 3) - 2) / 8.0f;
+    struct st_tensor_desc t[4] = {
+        {"a", QUANTA_F32, {2, {6, 2}}, a}, {"s", QUANTA_F32, {1, {1}}, s},
+        {"w", QUANTA_F32, {2, {4, 6}}, w}, {"b", QUANTA_F32, {1, {4}}, b},
+    };
+    struct st_meta meta[1] = {{"quanta.graph", CONST_GRAPH}};
+    struct quanta_error err;
+    quanta_error_clear(&err);
+    ck_assert_msg(st_write_file(model, t, 4, meta, 1, &err) == QUANTA_OK, "%s", err.message);
+
+    char *out = NULL;
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect --optimized %s", model), &out, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "2 nodes"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "optimized  const 4, fold 0, scale 0, residual 0, fuse 0, collapse 0, dead 1\n"));
+    ck_assert_ptr_nonnull(strstr(out, "const: transpose 't' computed once: constant 't.out'\n"));
+    ck_assert_ptr_nonnull(strstr(out, "const: reshape 'flat' computed once: constant 'shift'\n"));
+    ck_assert_ptr_nonnull(strstr(out, "const: exp 'e' not folded: "));
+    free(out);
+    cJSON *doc = cf_run_json(cf_args("inspect --optimized --json %s", model), 0);
+    ck_assert(cf_num(cJSON_GetObjectItem(doc, "optimized"), "const") == 4);
+    cJSON_Delete(doc);
+
+    float x[16][6];
+    for (int n = 0; n < 16; n++)
+        for (int i = 0; i < 6; i++)
+            x[n][i] = (float)((n * 7 + i * 5) % 17 - 8) / 4.0f;
+    struct quanta_shape xs = {2, {16, 6}};
+    ck_assert_msg(npy_write(data, QUANTA_F32, &xs, x, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(ts_run_quanta(cf_args("quantize %s -o %s --data %s --quiet", model, quantized,
+                                           data), NULL, NULL), 0);
+    doc = cf_run_json(cf_args("inspect --json %s", quantized), 0);
+    const cJSON *nodes = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "graph"), "nodes");
+    for (const cJSON *n = nodes ? nodes->child : NULL; n; n = n->next) {
+        const char *name = cJSON_GetObjectItem(n, "name")->valuestring;
+        ck_assert_msg(strcmp(name, "t") && strcmp(name, "row") && strcmp(name, "flat"),
+                      "node '%s' left in the quantized model", name);
+    }
+    cJSON_Delete(doc);
+    ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s", quantized, data), NULL, NULL), 0);
+    free(model);
+    free(data);
+    free(quantized);
+}
+END_TEST
+
 Suite *suite_cli_inspect(void);
 Suite *suite_cli_inspect(void)
 {
@@ -354,6 +431,7 @@ Suite *suite_cli_inspect(void)
     tcase_add_test(tc, test_inspect_optimized_residual);
     tcase_add_test(tc, test_inspect_bundled);
     tcase_add_test(tc, test_inspect_optimized);
+    tcase_add_test(tc, test_inspect_optimized_const);
     suite_add_tcase(s, tc);
     return s;
 }

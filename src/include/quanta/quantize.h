@@ -164,7 +164,8 @@ enum quanta_status dequantize_model(const struct graph *q, struct graph *out, co
  * activation, likewise, and a batch_norm left on a 4-D input becomes a 1x1
  * depthwise conv2d (int8 runs it). Nodes named in exclude are left alone. It is the
  * graph optimizer's rewrite (src/graph/graph_optimize.h, which also
- * collapses reshape chains and drops dead nodes), the one the float runner
+ * computes nodes of constants once, collapses reshape chains and drops
+ * dead nodes), the one the float runner
  * runs. Called by quantize_model; public for tests. */
 enum quanta_status quantize_fold(const struct graph *src, bool fuse_relu,
                                  const char *const *exclude, int n_exclude, struct graph *out,
