@@ -248,8 +248,9 @@ static int fold_scale_at(struct graph *g, int n, bool *dead)
 }
 
 /* Drops the nodes marked dead and every value no longer used (a value is
- * used when it is a graph input or output, or a kept node reads or
- * writes it), keeping the order of the rest. */
+ * used when it is a graph input or output, a kept node reads or writes it,
+ * or it holds a used value's per-channel scales or zero points), keeping
+ * the order of the rest. */
 int graph_remove_nodes(struct graph *g, const bool *dead)
 {
     int *map = malloc(((size_t)g->n_values + 1) * sizeof *map);
@@ -280,6 +281,15 @@ int graph_remove_nodes(struct graph *g, const bool *dead)
         used[g->inputs[i].value] = true;
     for (int i = 0; i < g->n_outputs; i++)
         used[g->outputs[i]] = true;
+    /* the tensors a kept value's per-channel scales and zero points are */
+    for (int v = 0; v < g->n_values; v++) {
+        const struct graph_quant *q = &g->values[v].quant;
+        for (int w = 0; used[v] && q->axis >= 0 && w < g->n_values; w++)
+            if (g->values[w].data &&
+                (g->values[w].data == (const void *)q->scales ||
+                 g->values[w].data == (const void *)q->zero_points))
+                used[w] = true;
+    }
     int n_values = 0;
     for (int v = 0; v < g->n_values; v++) {
         if (!used[v]) {

@@ -4,6 +4,7 @@
  * test_graph_shapes.c; files on disk in test_graph_file.c. */
 #include <check.h>
 #include <math.h>
+#include "graph/graph_optimize.h"
 #include "unit/graph_fixture.h"
 
 /* The example of model-format.md section 2. */
@@ -617,6 +618,36 @@ START_TEST(quant_parses_per_tensor_and_per_channel_params)
 }
 END_TEST
 
+/* The optimizer drops a node nothing reads; the tensors holding a kept
+ * weight's per-channel scales and zero points stay (they were dropped as
+ * unused, and the optimized graph failed its own validation). */
+START_TEST(quant_tensors_survive_dropped_nodes)
+{
+    struct fixture f;
+    struct graph g, opt;
+    struct quanta_error err = {0};
+    quant_tensors(&f);
+    char json[4096];
+    snprintf(json, sizeof json, "%.*s, {'op': 'relu', 'name': 'unread', 'inputs': ['conv1.out'], "
+             "'outputs': ['unread.out']}]%s", (int)(strlen(spec_json) - 2), spec_json,
+             spec_quant);
+    ck_assert_msg(fx_parse(&g, &f, json, &err) == QUANTA_OK, "%s", err.message);
+    ck_assert_int_eq(g.n_nodes, 5);
+    ck_assert_msg(graph_optimize(&g, NULL, &opt, NULL, "test", &err) == QUANTA_OK, "%s",
+                  err.message);
+    ck_assert_int_lt(graph_find_value(&opt, "unread.out"), 0);
+    int cs = graph_find_value(&opt, "cs"), cz = graph_find_value(&opt, "cz");
+    ck_assert_int_ge(cs, 0);
+    ck_assert_int_ge(cz, 0);
+    const struct graph_quant *q = &opt.values[graph_find_value(&opt, "conv1.weight")].quant;
+    ck_assert_ptr_eq(q->scales, opt.values[cs].data);
+    ck_assert_ptr_eq(q->zero_points, opt.values[cz].data);
+    graph_free(&opt);
+    graph_free(&g);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(quant_rejects_scale_not_positive)
 {
     struct fixture f;
@@ -1031,6 +1062,7 @@ Suite *suite_graph(void)
 
     tc = tcase_create("quant");
     tcase_add_test(tc, quant_parses_per_tensor_and_per_channel_params);
+    tcase_add_test(tc, quant_tensors_survive_dropped_nodes);
     tcase_add_test(tc, quant_rejects_scale_not_positive);
     tcase_add_test(tc, quant_rejects_zero_point_outside_dtype_range);
     tcase_add_test(tc, quant_rejects_stored_dtype_differing_from_quant_dtype);
