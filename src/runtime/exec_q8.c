@@ -24,7 +24,8 @@ static int norm_axis(int axis, int rank)
 
 /* ---- on several threads ----
  * conv2d and pools are cut by samples or output rows (split_rows), dense
- * and global average pool by samples, element-wise ops by elements; each
+ * and global average pool by samples, matmul by its outer leading axis,
+ * element-wise ops by elements; each
  * part calls the same kernel on its piece with its own scratch. Integer
  * results are exact, so the bytes do not depend on the cut. */
 
