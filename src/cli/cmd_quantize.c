@@ -24,7 +24,7 @@
     "                       [--include GLOB[,GLOB...]] [--allow-nonfinite]\n" \
     "                       [--check-data FILE] [--check-samples N] [--check-db DB]\n" \
     "                       [--strict] [--layout nchw|nhwc] [--int8-outputs]\n" \
-    "                       [--embedding-bits 8|4]\n" \
+    "                       [--embedding-bits 8|4] [--int8-scores]\n" \
     "                       [--[no-]equalize] [--[no-]bias-correction]\n" \
     "                       [(--max-drop PTS | --min-agreement PCT) --holdout FILE\n" \
     "                       [--labels FILE] [--holdout-samples N]] [--json] [--quiet]\n"
@@ -67,6 +67,10 @@ static const char quantize_help[] =
     "                          sigmoid, tanh, ... after one) is int8, then\n"
     "                          dequantized (default: float computed from the\n"
     "                          int32 accumulator, the function in float)\n"
+    "  --int8-scores           attention scores (a matmul of two activations\n"
+    "                          whose output reaches a softmax) in int8 too\n"
+    "                          (default: float; other matmuls of activations\n"
+    "                          are int8)\n"
     "  --equalize              cross-layer equalization of conv2d/dense pairs\n"
     "                          before quantizing, then calibration on the\n"
     "                          equalized model (needs --data; default with it:\n"
@@ -181,7 +185,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         OPT_CALIB = 256, OPT_DATA, OPT_METHOD, OPT_SAMPLES, OPT_MODE, OPT_WEIGHTS,
         OPT_ACTIVATIONS, OPT_TYPE, OPT_EXCLUDE, OPT_INCLUDE, OPT_ALLOW_NONFINITE,
         OPT_CHECK_DATA, OPT_CHECK_SAMPLES, OPT_CHECK_DB, OPT_STRICT, OPT_LAYOUT,
-        OPT_INT8_OUTPUTS, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
+        OPT_INT8_OUTPUTS, OPT_INT8_SCORES, OPT_EQUALIZE, OPT_NO_EQUALIZE, OPT_BIAS_CORRECTION,
         OPT_NO_BIAS_CORRECTION, OPT_EMBEDDING_BITS, OPT_JSON, OPT_QUIET
     };
     static const struct option options[] = {
@@ -198,6 +202,7 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
         {"include", required_argument, NULL, OPT_INCLUDE},
         {"allow-nonfinite", no_argument, NULL, OPT_ALLOW_NONFINITE},
         {"int8-outputs", no_argument, NULL, OPT_INT8_OUTPUTS},
+        {"int8-scores", no_argument, NULL, OPT_INT8_SCORES},
         {"embedding-bits", required_argument, NULL, OPT_EMBEDDING_BITS},
         {"check-data", required_argument, NULL, OPT_CHECK_DATA},
         {"check-samples", required_argument, NULL, OPT_CHECK_SAMPLES},
@@ -275,6 +280,9 @@ static int parse_options(int argc, char **argv, struct quantize_cli *o)
             break;
         case OPT_INT8_OUTPUTS:
             o->f.opt.int8_outputs = true;
+            break;
+        case OPT_INT8_SCORES:
+            o->f.opt.int8_scores = true;
             break;
         case OPT_EMBEDDING_BITS:
             if (strcmp(optarg, "8") != 0 && strcmp(optarg, "4") != 0)

@@ -42,7 +42,7 @@
  * ---- Error bounds (checked by tests/kernels/test_q8_*.c) ----
  * Let ideal = zy + (exact real result computed from the dequantized int8
  * inputs) / sy, clamped to [qmin, qmax] as a real number. Then |q - ideal|:
- *   conv2d, dense, mul, relu/relu6/requant, leaky_relu, max/avg pool,
+ *   conv2d, dense, mul, matmul, relu/relu6/requant, leaky_relu, max/avg pool,
  *   global avg pool, mean, concat, embedding:       <= 1/2 + 2^-29 * |ideal - zy|
  *     (one rounding, plus the relative error 2^-31 of M)
  *   add:                   <= 1/2 + 2^-18 * max(sa, sb) / sy + 2^-29 * |ideal - zy|
@@ -237,6 +237,34 @@ typedef void (*q8_mul_fn)(int64_t n, int64_t b_n, const struct q8_mul_params *p,
                           const int8_t *b, int8_t *y);
 void q8_mul__ref(int64_t n, int64_t b_n, const struct q8_mul_params *p, const int8_t *a,
                  const int8_t *b, int8_t *y);
+
+/* ---- matmul of two activations (q8_matmul_ref.c) ----
+ * y [lead..., M, N] = a [.., M, K] x b [.., K, N] for every index of the
+ * leading axes (dims[], lead of them), a and b read at a_stride / b_stride
+ * elements per leading index (0 where they broadcast). Per output element,
+ * with the zero points and requantization of struct q8_mul_params
+ * (M ~ sa sb / sy):
+ *   acc = sat32(sum over k = 0..K-1 of (a[i, k] - za) * (b[k, j] - zb))
+ *   y   = clamp(zy + requantize(acc, M, shift), qmin, qmax)
+ * |each term| <= 255 * 255, so for K <= Q8_MATMUL_EXACT_K the int32 sum
+ * cannot overflow (a fast kernel runs the reference beyond it). */
+#define Q8_MATMUL_EXACT_K 33025 /* 33025 * 65025 < 2^31 */
+struct q8_matmul_shape {
+    int lead;                   /* leading axes, <= 6 */
+    int64_t dims[6];            /* the output's leading dims */
+    int64_t a_stride[6], b_stride[6];
+    int m, k, n;
+};
+
+typedef void (*q8_matmul_fn)(const struct q8_matmul_shape *s, const struct q8_mul_params *p,
+                             const int8_t *a, const int8_t *b, int8_t *y);
+void q8_matmul__ref(const struct q8_matmul_shape *s, const struct q8_mul_params *p,
+                    const int8_t *a, const int8_t *b, int8_t *y);
+/* The same bytes with AVX2 (src/kernels/x86/q8_matmul_avx2.c), for every
+ * x86 level from avx2 up: vpmaddwd on (b - zb) of two rows k interleaved
+ * as int16 pairs, 4 rows by 16 columns at a time. */
+void q8_matmul__avx2(const struct q8_matmul_shape *s, const struct q8_mul_params *p,
+                     const int8_t *a, const int8_t *b, int8_t *y);
 
 /* ---- activations (q8_activation_ref.c) ---- */
 
@@ -540,6 +568,7 @@ struct q8_kernels {
     q8_global_avg_pool_fn global_avg_pool;
     q8_add_fn add;
     q8_mul_fn mul;
+    q8_matmul_fn matmul;
     q8_unary_fn requant_clamp;
     q8_leaky_relu_fn leaky_relu;
     q8_lut_fn lut;

@@ -7,8 +7,8 @@
  * AVX-512 depthwise, pools, add); vnni (vpdpbusd GEMM + avx512); amx
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
- * dequantize serve the levels above them, and the AVX2 dense_f32, concat
- * and embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
+ * dequantize serve the levels above them, and the AVX2 dense_f32, concat,
+ * matmul and embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
  * fast variant keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the
  * rest ref); dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest
  * ref); i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
@@ -36,6 +36,7 @@
         .global_avg_pool = q8_global_avg_pool__##pool,                                         \
         .add = q8_add__##pool,                                                                 \
         .mul = q8_mul__ref,                                                                    \
+        .matmul = q8_matmul__##avx2up,                                                         \
         .requant_clamp = q8_requant_clamp__ref,                                                \
         .leaky_relu = q8_leaky_relu__ref,                                                      \
         .lut = q8_lut__ref,                                                                    \

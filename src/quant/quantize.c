@@ -676,6 +676,32 @@ static bool feeds_final_function(const struct rewrite *r, int v)
     return false;
 }
 
+/* Whether value v reaches a softmax through element-wise arithmetic and
+ * reshapes only: the matmul that writes it computes attention scores,
+ * whose rounding to 256 levels becomes a relative error of every
+ * probability (exp), so it stays float unless opt->int8_scores. */
+static bool reaches_softmax(const struct graph *a, int v, int depth)
+{
+    if (depth > 16)
+        return false;
+    for (int i = 0; i < a->n_nodes; i++) {
+        const struct graph_node *m = &a->nodes[i];
+        bool reads = false;
+        for (int k = 0; k < m->n_inputs; k++)
+            reads = reads || m->inputs[k] == v;
+        if (!reads)
+            continue;
+        if (m->op == GRAPH_OP_SOFTMAX)
+            return true;
+        if ((m->op == GRAPH_OP_ADD || m->op == GRAPH_OP_SUB || m->op == GRAPH_OP_MUL ||
+             m->op == GRAPH_OP_DIV || m->op == GRAPH_OP_RESHAPE ||
+             m->op == GRAPH_OP_TRANSPOSE) &&
+            reaches_softmax(a, m->outputs[0], depth + 1))
+            return true;
+    }
+    return false;
+}
+
 /* Whether node runs int8 in static mode. */
 static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
 {
@@ -708,6 +734,14 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     case GRAPH_OP_EMBEDDING:
     case GRAPH_OP_EMBEDDING_BAG:
         return is_float_const(a, n->inputs[1]) && !quanta_dtype_is_float(a->values[n->inputs[0]].dtype);
+    case GRAPH_OP_MATMUL: /* two activations (or a constant), per tensor; relu/relu6 clamp */
+        if (n->attrs.activation > GRAPH_ACT_RELU6 ||
+            (!r->opt->int8_scores && reaches_softmax(a, n->outputs[0], 0)))
+            return false;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (!quanta_dtype_is_float(a->values[n->inputs[k]].dtype))
+                return false;
+        return true;
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL: {
         /* the int8 kernels: b of a's shape, or [C] along a's last axis */
@@ -735,42 +769,56 @@ static bool runs_int8(const struct rewrite *r, const struct graph_node *n)
     }
 }
 
-/* The node that alone reads value v (not a graph output), or NULL. */
-static const struct graph_node *only_reader(const struct rewrite *r, int v)
+/* The output of the int8 concat chain that every reader of v leads to,
+ * or -1: each reader is an int8 concat (then its own target, else its
+ * output) or a reshape, flatten, transpose or slice (they keep their
+ * input's parameters) whose output leads there; v is no graph output. */
+static int concat_target(const struct rewrite *r, int v, int depth)
 {
-    if (r->readers[v] != 1 || r->is_output[v])
-        return NULL;
+    if (r->readers[v] < 1 || r->is_output[v] || depth > 64)
+        return -1;
+    int target = -1;
     for (int i = 0; i < r->a->n_nodes; i++) {
         const struct graph_node *m = &r->a->nodes[i];
-        for (int k = 0; k < m->n_inputs; k++)
-            if (m->inputs[k] == v)
-                return m;
+        for (int k = 0; k < m->n_inputs; k++) {
+            if (m->inputs[k] != v)
+                continue;
+            if (excluded(r, m))
+                return -1;
+            int t;
+            if (m->op == GRAPH_OP_CONCAT && runs_int8(r, m)) {
+                t = concat_target(r, m->outputs[0], depth + 1);
+                if (t < 0)
+                    t = m->outputs[0];
+            } else if (m->op == GRAPH_OP_RESHAPE || m->op == GRAPH_OP_FLATTEN ||
+                       m->op == GRAPH_OP_TRANSPOSE || m->op == GRAPH_OP_SLICE) {
+                if ((t = concat_target(r, m->outputs[0], depth + 1)) < 0)
+                    return -1;
+            } else {
+                return -1;
+            }
+            if (target >= 0 && t != target)
+                return -1;
+            target = t;
+        }
     }
-    return NULL;
+    return target;
 }
 
 /* The value whose range gives v its parameters: v, or the output of the
- * int8 concat that alone reads v, directly or through reshapes, flattens
- * and transposes that alone read what they are given (they keep their
- * input's parameters); followed on when that concat's output feeds
- * another concat the same way. The concat then copies v's bytes instead of
- * requantizing them (TFLite gives a concat's inputs its output's
- * parameters likewise), and v is rounded once, straight to the step the
- * concat's reader sees, instead of twice. */
+ * int8 concat that v's readers all lead to, directly or through reshapes,
+ * flattens, transposes and slices (they keep their input's parameters);
+ * followed on when that concat's output feeds another concat the same
+ * way. The concat then copies v's bytes instead of requantizing them
+ * (TFLite gives a concat's inputs its output's parameters likewise), and v
+ * is rounded once, straight to the step the concat's reader sees, instead
+ * of twice. (A DLRM's pairwise dot products: a matmul whose output is
+ * sliced into the interaction's concat; the diagonal it drops no longer
+ * widens the range.) */
 static int concat_range_source(const struct rewrite *r, int v)
 {
-    int source = v, at = v;
-    const struct graph_node *m;
-    while ((m = only_reader(r, at)) && !excluded(r, m)) {
-        if (m->op == GRAPH_OP_CONCAT && runs_int8(r, m))
-            source = at = m->outputs[0];
-        else if (m->op == GRAPH_OP_RESHAPE || m->op == GRAPH_OP_FLATTEN ||
-                 m->op == GRAPH_OP_TRANSPOSE)
-            at = m->outputs[0];
-        else
-            break;
-    }
-    return source;
+    int t = concat_target(r, v, 0);
+    return t >= 0 ? t : v;
 }
 
 static enum quanta_status add_output_value(struct rewrite *r, int v, enum quanta_dtype dtype,
@@ -814,6 +862,7 @@ static double step_numerator(const struct rewrite *r, const struct graph_node *n
     case GRAPH_OP_ADD:
         return 2.0 * s_max / 1048576.0;
     case GRAPH_OP_MUL:
+    case GRAPH_OP_MATMUL:
         return product;
     case GRAPH_OP_LEAKY_RELU:
         return s_max * fmax(1.0, fabs((double)n->attrs.alpha));
@@ -1043,7 +1092,7 @@ static enum quanta_status static_node_int8(struct rewrite *r, const struct graph
             else if (n->op == GRAPH_OP_RELU6)
                 act = GRAPH_ACT_RELU6;
             else if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE &&
-                     n->op != GRAPH_OP_ADD && n->op != GRAPH_OP_MUL)
+                     n->op != GRAPH_OP_ADD && n->op != GRAPH_OP_MUL && n->op != GRAPH_OP_MATMUL)
                 act = GRAPH_ACT_NONE;
             if (!has_weights)
                 min_out_scale = step_numerator(r, n, ins) / QUANTIZE_MAX_STEP_RATIO;

@@ -53,6 +53,7 @@ char *quantize_file_options_json(const struct quantize_file_options *o)
         cJSON_AddItemToArray(in, cJSON_CreateString(o->include[i]));
     cJSON_AddBoolToObject(root, "allow_nonfinite", o->opt.allow_nonfinite);
     cJSON_AddBoolToObject(root, "int8_outputs", o->opt.int8_outputs);
+    cJSON_AddBoolToObject(root, "int8_scores", o->opt.int8_scores);
     cJSON_AddNumberToObject(root, "embedding_bits", o->opt.embedding_bits);
     if (o->equalize < 0)
         cJSON_AddStringToObject(root, "equalize", "auto");

@@ -20,6 +20,7 @@ void quantize_options_default(struct quantize_options *opt)
     opt->n_exclude = 0;
     opt->allow_nonfinite = false;
     opt->int8_outputs = false;
+    opt->int8_scores = false;
     opt->embedding_bits = 8;
     opt->notes = NULL;
     opt->equalize = false;

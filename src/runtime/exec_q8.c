@@ -24,7 +24,8 @@ static int norm_axis(int axis, int rank)
 
 /* ---- on several threads ----
  * conv2d and pools are cut by samples or output rows (split_rows), dense
- * and global average pool by samples, element-wise ops by elements; each
+ * and global average pool by samples, matmul by its outer leading axis,
+ * element-wise ops by elements; each
  * part calls the same kernel on its piece with its own scratch. Integer
  * results are exact, so the bytes do not depend on the cut. */
 
@@ -125,6 +126,71 @@ static void exec_dense(struct runner *r, const struct graph_node *nd,
         parts = (int)s.batch;
     struct dense_job j = {r, np, &s, q8_in(r, nd->inputs[0]), q8_in(r, nd->inputs[1]), y};
     threadpool_run(r->pool, dense_part, &j, parts);
+}
+
+/* matmul: the leading axes as exec_f32's matmul reads them (broadcast
+ * where a or b has 1 or no axis); threads take ranges of the outermost
+ * leading axis longer than 1 (the axes before it are 1). */
+struct matmul_job {
+    const struct q8_kernels *k;
+    const struct q8_mul_params *p;
+    const struct q8_matmul_shape *s;
+    int axis;
+    const int8_t *a, *b;
+    int8_t *y;
+};
+
+static void matmul_part(void *ctx, int part, int parts, int thread)
+{
+    (void)thread;
+    const struct matmul_job *j = ctx;
+    int64_t i0, i1;
+    runner_range(j->s->dims[j->axis], 1, part, parts, &i0, &i1);
+    if (i1 <= i0)
+        return;
+    struct q8_matmul_shape q = *j->s;
+    q.dims[j->axis] = i1 - i0;
+    int64_t y_step = (int64_t)q.m * q.n;
+    for (int d = q.lead - 1; d > j->axis; d--)
+        y_step *= q.dims[d];
+    j->k->matmul(&q, j->p, j->a + i0 * q.a_stride[j->axis], j->b + i0 * q.b_stride[j->axis],
+                 j->y + i0 * y_step);
+}
+
+static void exec_matmul(struct runner *r, const struct graph_node *nd,
+                        const struct q8_node_plan *np, int8_t *y)
+{
+    const struct quanta_shape *sa = shape_of(r, nd->inputs[0]), *sb = shape_of(r, nd->inputs[1]);
+    const struct quanta_shape *out = shape_of(r, nd->outputs[0]);
+    struct q8_matmul_shape s = {.lead = out->rank - 2,
+                                .m = (int)sa->dims[sa->rank - 2],
+                                .k = (int)sa->dims[sa->rank - 1],
+                                .n = (int)sb->dims[sb->rank - 1]};
+    int64_t step_a = (int64_t)s.m * s.k, step_b = (int64_t)s.k * s.n;
+    for (int d = s.lead - 1; d >= 0; d--) {
+        int ka = d - (out->rank - sa->rank), kb = d - (out->rank - sb->rank);
+        int64_t da = ka >= 0 ? sa->dims[ka] : 1, db = kb >= 0 ? sb->dims[kb] : 1;
+        s.dims[d] = out->dims[d];
+        s.a_stride[d] = da == 1 ? 0 : step_a;
+        s.b_stride[d] = db == 1 ? 0 : step_b;
+        step_a *= da;
+        step_b *= db;
+    }
+    int axis = 0;
+    while (axis < s.lead && s.dims[axis] == 1)
+        axis++;
+    struct matmul_job j = {r->q8->k, &np->mul, &s, axis, q8_in(r, nd->inputs[0]),
+                           q8_in(r, nd->inputs[1]), y};
+    int parts = 1;
+    if (axis < s.lead) {
+        parts = runner_parts(r, numel(out) * s.k);
+        if (parts > s.dims[axis])
+            parts = (int)s.dims[axis];
+    }
+    if (parts <= 1)
+        r->q8->k->matmul(&s, &np->mul, j.a, j.b, y);
+    else
+        threadpool_run(r->pool, matmul_part, &j, parts);
 }
 
 struct pool_job {
@@ -447,6 +513,7 @@ enum quanta_status exec_q8_node(struct runner *r, int node_index, struct quanta_
         break;
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL: exec_binary(r, nd, np, y); break;
+    case GRAPH_OP_MATMUL: exec_matmul(r, nd, np, y); break;
     case GRAPH_OP_CONCAT: exec_concat(r, nd, r->q8->nodes + node_index, y); break;
     case GRAPH_OP_MEAN: exec_mean(r, nd, np, y); break;
     case GRAPH_OP_EMBEDDING: st = exec_embedding(r, nd, np, y, err); break;

@@ -618,6 +618,13 @@ static enum quanta_status plan_node(struct runner *r, int n, size_t *scratch,
     case GRAPH_OP_ADD:
     case GRAPH_OP_MUL:
         return plan_binary(r, nd, np, err);
+    case GRAPH_OP_MATMUL: /* the product's scale, as mul: sa sb / sy */
+        if ((st = need_int8(g, nd, x, "input a", err)) ||
+            (st = need_int8(g, nd, nd->inputs[1], "input b", err)) ||
+            (st = need_int8(g, nd, y, "output", err)))
+            return st;
+        return q8_mul_prepare(&g->values[x].quant, &g->values[nd->inputs[1]].quant,
+                              &g->values[y].quant, nd->attrs.activation, &np->mul, nd->name, err);
     case GRAPH_OP_CONCAT:
         return plan_concat(r, nd, np, err);
     case GRAPH_OP_EMBEDDING:

@@ -52,7 +52,7 @@ struct q8_node_plan {
         struct q8_embedding_bag_params bag; /* ids, offsets and weights' data set per run */
         struct q8_leaky_relu_params leaky;
         struct q8_add_params add;
-        struct q8_mul_params mul;
+        struct q8_mul_params mul;        /* mul, matmul */
         int8_t lut[256];                 /* sigmoid, tanh */
         struct {
             float table[256];

@@ -20,6 +20,7 @@
  *   the last dense (an int8 table would round the probabilities to 1/255
  *   steps: 161 of the 4000 come out exactly 0, each a log loss of 34.5
  *   nats when it is a click); --int8-outputs keeps the int8 form;
+ * - the pairwise dot products run int8 (no dequantize in the model);
  * - the same inputs quantize to the same bytes;
  * - eval --json carries the binary metrics, and its --max-metric-drop gate
  *   fails (exit 1) when set tighter than the measured drop. */
@@ -221,6 +222,12 @@ START_TEST(test_ctr_sigmoid_output)
     ck_assert_msg(strstr(out, "sigmoid             click          "), "%s", out);
     ck_assert_msg(strstr(out, "/top/top.4/Gemm_output_0                [N, 1]      F32"), "%s", out);
     ck_assert_msg(!strstr(out, "click.q"), "%s", out);
+    /* the pairwise dot products: an int8 matmul, its output in the
+     * interaction concat's parameters (the slices and the concat move
+     * bytes), no dequantize left in the model */
+    ck_assert_msg(strstr(out, "matmul              /MatMul_output_0                        [N, 4, 4]   I8"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "dequantize"), "%s", out);
     free(out);
     double min_f, min_q;
     ck_assert_int_eq(ts_run_quanta(cf_args("run %s --data %s --output %s", model, data, got), NULL,

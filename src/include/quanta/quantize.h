@@ -56,6 +56,10 @@ struct quantize_options {
                                                 and dequantized (the old form), not
                                                 float from the accumulator (default
                                                 false) */
+    bool int8_scores;                        /* static: a matmul of two activations whose
+                                                output reaches a softmax (attention
+                                                scores) runs int8 too (default false:
+                                                float, see quanta-quantize(1)) */
     int embedding_bits;                      /* embedding tables: 8 (I8 per row, default)
                                                 or 4 (I4 per row, packed) */
     struct quantize_notes *notes;            /* when not NULL, receives what the rewrite
