@@ -84,7 +84,7 @@ enum quanta_status cv_conv3d(struct cv *cv, struct cv_value *x, const struct onn
             return cv_nomem(cv);
     }
     const int ins[3] = {qx, qw, qb};
-    if ((st = emit_3d(cv, x, GRAPH_OP_CONV3D, ins, b ? 3 : 2, o, win.out, &n)))
+    if ((st = emit_3d(cv, x, GRAPH_OP_CONV3D, ins, 3, o, win.out, &n)))
         return st;
     struct graph_attrs *a = &cv->g->nodes[n].attrs;
     set_window(a, &win, false);
