@@ -225,6 +225,10 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
     enum quanta_status st = QUANTA_OK;
     const int sp = graph_op_spatial(c->node->op);
 
+    /* the kernel first: a pool's strides default to it */
+    for (int i = 0; (allowed & GA(KERNEL)) && i < sp; i++)
+        if (a->kernel[i] < 1)
+            return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
     if (allowed & GA(STRIDES))
         st = check_ints(c, "strides", a->strides, sp, 1);
     if (!st && (allowed & GA(PADS)))
@@ -233,9 +237,6 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
         st = check_ints(c, "dilations", a->dilations, sp, 1);
     if (!st && (allowed & GA(GROUPS)))
         st = check_ints(c, "groups", &a->groups, 1, 1);
-    for (int i = 0; !st && (allowed & GA(KERNEL)) && i < sp; i++)
-        if (a->kernel[i] < 1)
-            return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
     if (st)
         return st;
     if ((unsigned)a->activation >= GRAPH_ACT_COUNT)
