@@ -301,11 +301,12 @@ struct quanta_shape graph_value_shape(const struct graph *g, int v, int64_t batc
 
 /* Arithmetic operations of one run on batch samples (for quanta bench;
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
- * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
+ * conv2d 2*N*OH*OW*O*KH*KW*C/groups, conv3d 2*N*OD*OH*OW*O*KD*KH*KW*C/groups
+ * and dense 2*N*K*O (a multiply-add is
  * 2 ops; bias and fused activations are not counted); relu, relu6,
  * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
  * output element; layer_norm and instance_norm 5 per output element;
- * max/avg pools 1 per output element and window cell; embedding_bag 1
+ * max/avg pools (2-D and 3-D) 1 per output element and window cell; embedding_bag 1
  * per id and column (2 with weights); global_avg_pool and
  * mean 1 per input element; resize linear 2 * 2^k per output element (a
  * multiply-add per corner, k the axes whose extent changes); flatten,
