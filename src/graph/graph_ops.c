@@ -11,7 +11,7 @@
 
 #define CONV_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
 #define POOL_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
-#define CONV3D_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS))
+#define CONV3D_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
 #define AVG_POOL3D_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
 #define MAX_POOL3D_ATTRS (AVG_POOL3D_ATTRS | GA(DILATIONS))
 
@@ -250,7 +250,7 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                graph_activation_name(a->activation));
     if (!(allowed & GA(ACTIVATION)) && !(gemm && a->activation > GRAPH_ACT_RELU6) &&
         a->activation != GRAPH_ACT_NONE)
-        return graph_node_fail(c, "attr 'activation' applies only to conv2d, dense, add and mul");
+        return graph_node_fail(c, "attr 'activation' applies only to conv2d, conv3d, dense, add and mul");
     if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
         return graph_node_fail(c, "attr 'alpha' must be a finite number");
     if ((allowed & GA(BETA)) && !isfinite(a->beta))

@@ -91,7 +91,8 @@ typedef void (*f32_pool2d_fn)(const struct f32_pool2d_params *p, const float *x,
  * out[0], out[1], out[2], out_c]. Each output is a float sum started at
  * b[o] (0 without bias), adding x * w in the order kd, kh, kw, ci; input
  * coordinate i = o*stride - pad + k*dilation per axis, cells outside the
- * input skipped (zero padding). Groups as conv2d.
+ * input skipped (zero padding), then clamped to [out_min, out_max] (a
+ * fused relu or relu6). Groups as conv2d.
  * pool3d: x [batch, in[0..2], channels]; y [batch, out[0..2], channels];
  * the window of an output takes the taps o*stride - pad + k*dilation
  * inside the input: max their maximum (-inf when none), avg their float
@@ -106,6 +107,7 @@ struct f32_conv3d_params {
     size_t dilation[3]; /* >= 1 */
     size_t pad[3];      /* front, top, left; the end padding is implied by out */
     size_t groups;      /* >= 1 */
+    float out_min, out_max;
 };
 typedef void (*f32_conv3d_fn)(const struct f32_conv3d_params *p, const float *x,
                               const float *w, const float *b, float *y);

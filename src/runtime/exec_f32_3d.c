@@ -4,6 +4,8 @@
  * whatever its part). */
 #include "runtime/runner_internal.h"
 
+#include <math.h>
+
 struct window3d_job {
     const struct runner *r;
     const struct graph_node *nd;
@@ -61,8 +63,11 @@ void exec_f32_window3d(struct runner *r, const struct graph_node *nd, float *y)
     j.y_sample = out[0] * out[1] * out[2] * out_c;
     int64_t work = (int64_t)(batch * j.y_sample * taps);
     if (conv) {
-        j.conv = (struct f32_conv3d_params){.batch = batch, .in_c = in_c, .out_c = out_c,
-                                            .groups = (size_t)a->groups};
+        /* the fused activations of a file: none, relu, relu6 */
+        j.conv = (struct f32_conv3d_params){
+            .batch = batch, .in_c = in_c, .out_c = out_c, .groups = (size_t)a->groups,
+            .out_min = a->activation == GRAPH_ACT_NONE ? -INFINITY : 0.0f,
+            .out_max = a->activation == GRAPH_ACT_RELU6 ? 6.0f : INFINITY};
         for (int i = 0; i < 3; i++) {
             j.conv.in[i] = in[i], j.conv.out[i] = out[i], j.conv.kernel[i] = kernel[i];
             j.conv.stride[i] = stride[i], j.conv.dilation[i] = dilation[i], j.conv.pad[i] = pad[i];

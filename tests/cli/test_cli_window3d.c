@@ -25,6 +25,7 @@ START_TEST(test_conv3d_network_matches_pytorch)
     ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", model), &out, NULL), 0);
     for (const char *op = "conv3d\0max_pool3d\0avg_pool3d\0"; *op; op += strlen(op) + 1)
         ck_assert_msg(strstr(out, op), "no %s node in:\n%s", op, out);
+    ck_assert_msg(!strstr(out, " relu "), "the relu after conv3d is not fused:\n%s", out);
     ck_assert_msg(strstr(out, "[N, 6, 7, 8, 8]"), "conv3d's NDHWC output missing:\n%s", out);
     free(out);
     free(in), free(model);
@@ -50,9 +51,20 @@ START_TEST(test_conv3d_network_quantizes)
     char *in, *model = cf_import_and_match(DIR, "conv3d", 1e-5, &in);
     char *q = cf_tmp("conv3d.int8.safetensors"), *out = NULL;
     run_ok(cf_args("quantize %s --data %s -o %s", model, in, q));
-    /* the 3-D windows stay float, between dequantize and quantize */
+    /* the 3-D windows stay float (their relu fused), quantized after */
     ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", q), &out, NULL), 0);
-    ck_assert_msg(strstr(out, "dequantize") && strstr(out, "conv3d"), "%s", out);
+    int windows = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strstr(line, " conv3d ") && !strstr(line, " max_pool3d ") &&
+            !strstr(line, " avg_pool3d "))
+            continue;
+        ck_assert_msg(strstr(line, " F32 "), "a 3-D window not in float: %s", line);
+        windows++;
+    }
+    ck_assert_int_eq(windows, 7);
+    free(out);
+    ck_assert_int_eq(ts_run_quanta(cf_args("inspect %s", q), &out, NULL), 0);
+    ck_assert_msg(strstr(out, "/c3/Conv_output_0.quantize"), "%s", out);
     free(out);
     cJSON *doc = cf_run_json(cf_args("eval %s %s --data %s --json", model, q, in), 0);
     ck_assert_msg(cf_num(doc, "sqnr_db") >= 25.0, "int8 SQNR %g dB", cf_num(doc, "sqnr_db"));

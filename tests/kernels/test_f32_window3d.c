@@ -97,7 +97,7 @@ START_TEST(test_conv3d_depth_kernel_one_is_conv2d_per_slice)
         struct f32_conv3d_params p = {
             .batch = 2, .in = {3, 6, 5}, .in_c = 4, .out = {0, 3, 5}, .out_c = 6,
             .kernel = {1, 3, 2}, .stride = {2, 2, 1}, .dilation = {1, 1, 2},
-            .pad = {1, 1, 1}, .groups = 2};
+            .pad = {1, 1, 1}, .groups = 2, .out_min = -INFINITY, .out_max = INFINITY};
         check_conv3d_by_slices(k, p, 1, 7, true);
     }
 }
@@ -110,14 +110,36 @@ START_TEST(test_conv3d_is_the_sum_of_depth_slices)
         struct f32_conv3d_params p = {
             .batch = 2, .in = {7, 5, 6}, .in_c = 6, .out = {0, 3, 3}, .out_c = 4,
             .kernel = {3, 2, 3}, .stride = {2, 2, 2}, .dilation = {2, 1, 1},
-            .pad = {2, 1, 1}, .groups = 2};
+            .pad = {2, 1, 1}, .groups = 2, .out_min = -INFINITY, .out_max = INFINITY};
         check_conv3d_by_slices(k, p, 1, 11, false);
         /* depthwise */
         struct f32_conv3d_params d = {
             .batch = 1, .in = {4, 4, 4}, .in_c = 3, .out = {0, 4, 4}, .out_c = 6,
             .kernel = {3, 3, 3}, .stride = {1, 1, 1}, .dilation = {1, 1, 1},
-            .pad = {1, 1, 1}, .groups = 3};
+            .pad = {1, 1, 1}, .groups = 3, .out_min = -INFINITY, .out_max = INFINITY};
         check_conv3d_by_slices(k, d, 1, 13, false);
+    }
+}
+END_TEST
+
+/* A fused relu6: the sum clamped to [0, 6]. x [1, 1, 1, 3, 1] = {-2, 1, 5},
+ * a 1x1x2 kernel {1, 2}: with bias 1, {1 - 2 + 2, 1 + 1 + 10} = {1, 12}
+ * -> {1, 6}; with bias -4, {-4, 7} -> {0, 6}. */
+START_TEST(test_conv3d_clamps_to_its_activation)
+{
+    const float x[3] = {-2, 1, 5}, w[2] = {1, 2};
+    FT_FOR_EACH_LEVEL(k) {
+        struct f32_conv3d_params p = {
+            .batch = 1, .in = {1, 1, 3}, .in_c = 1, .out = {1, 1, 2}, .out_c = 1,
+            .kernel = {1, 1, 2}, .stride = {1, 1, 1}, .dilation = {1, 1, 1}, .groups = 1,
+            .out_min = 0.0f, .out_max = 6.0f};
+        float y[2], b = 1.0f;
+        const double want[2] = {1, 6}, want_neg[2] = {0, 6};
+        k->conv3d(&p, x, w, &b, y);
+        ft_expect_near(y, want, 2, 0, 0, k->level);
+        b = -4.0f;
+        k->conv3d(&p, x, w, &b, y);
+        ft_expect_near(y, want_neg, 2, 0, 0, k->level);
     }
 }
 END_TEST
@@ -210,6 +232,7 @@ Suite *suite_f32_window3d(void)
     TCase *tc = tcase_create("window3d");
     tcase_add_test(tc, test_conv3d_depth_kernel_one_is_conv2d_per_slice);
     tcase_add_test(tc, test_conv3d_is_the_sum_of_depth_slices);
+    tcase_add_test(tc, test_conv3d_clamps_to_its_activation);
     tcase_add_test(tc, test_pool3d_hand);
     tcase_add_test(tc, test_max_pool3d_dilation_and_empty_window);
     tcase_add_test(tc, test_pool3d_depth_kernel_one_is_pool2d_per_slice);

@@ -109,8 +109,26 @@ START_TEST(conv3d_rejects_bad_weights_and_attrs)
                   "output height would be < 1");
     EXPECT_REJECT(&f, x,
                   "{'op': 'conv3d', 'name': 'n', 'inputs': ['x', 'w'], 'outputs': ['y'], "
-                  "'attrs': {'groups': 2, 'activation': 'relu'}}",
-                  "unknown attr 'activation'");
+                  "'attrs': {'groups': 2, 'activation': 'gelu'}}",
+                  "attr 'activation' must be");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(conv3d_takes_a_fused_relu)
+{
+    struct fixture f;
+    fx_init(&f);
+    fx_tensor(&f, "w", QUANTA_F32, 5, 2, 1, 1, 1, 3);
+    struct graph g;
+    struct quanta_error err = {0};
+    ck_assert_int_eq(fx_node(&g, &f, "[1, 2, 2, 2, 3]",
+                             "{'op': 'conv3d', 'name': 'n', 'inputs': ['x', 'w'], "
+                             "'outputs': ['y'], 'attrs': {'activation': 'relu6'}}",
+                             &err),
+                     QUANTA_OK);
+    ck_assert_int_eq(g.nodes[0].attrs.activation, GRAPH_ACT_RELU6);
+    graph_free(&g);
     fx_free(&f);
 }
 END_TEST
@@ -223,6 +241,35 @@ START_TEST(window3d_attrs_survive_a_save_and_load)
 }
 END_TEST
 
+/* graph_node_ops: 2 * output elements * KD*KH*KW * C/groups for conv3d,
+ * output elements * KD*KH*KW for the pools. */
+START_TEST(window3d_cost_counts_multiply_adds_and_window_cells)
+{
+    struct fixture f;
+    fx_init(&f);
+    fx_tensor(&f, "w", QUANTA_F32, 5, 8, 3, 3, 3, 2);
+    struct graph g;
+    struct quanta_error err = {0};
+    ck_assert_int_eq(fx_node(&g, &f, "[2, 5, 5, 5, 4]",
+                             "{'op': 'conv3d', 'name': 'n', 'inputs': ['x', 'w'], "
+                             "'outputs': ['y'], 'attrs': {'groups': 2}}",
+                             &err),
+                     QUANTA_OK);
+    /* out [2, 3, 3, 3, 8] = 432 elements, 27 taps of 2 channels */
+    ck_assert_double_eq(graph_node_ops(&g, 0, 2), 2.0 * 432 * 27 * 2);
+    graph_free(&g);
+    fx_free(&f);
+    ck_assert_int_eq(fx_node(&g, NULL, "[-1, 4, 4, 4, 3]",
+                             "{'op': 'avg_pool3d', 'name': 'p', 'inputs': ['x'], "
+                             "'outputs': ['y'], 'attrs': {'kernel': [2, 2, 2]}}",
+                             &err),
+                     QUANTA_OK);
+    /* batch 5: out [5, 2, 2, 2, 3] = 120 elements, 8 cells each */
+    ck_assert_double_eq(graph_node_ops(&g, 0, 5), 120.0 * 8);
+    graph_free(&g);
+}
+END_TEST
+
 Suite *suite_graph_shapes_3d(void);
 Suite *suite_graph_shapes_3d(void)
 {
@@ -231,11 +278,13 @@ Suite *suite_graph_shapes_3d(void)
     tcase_add_test(tc, conv3d_output_follows_the_window_formula_per_axis);
     tcase_add_test(tc, conv3d_without_bias_carries_an_omitted_third_input);
     tcase_add_test(tc, conv3d_rejects_bad_weights_and_attrs);
+    tcase_add_test(tc, conv3d_takes_a_fused_relu);
     tcase_add_test(tc, conv2d_still_takes_two_entries_per_window_attr);
     tcase_add_test(tc, pool3d_strides_default_to_the_kernel);
     tcase_add_test(tc, pool3d_output_uses_floor_with_pads_and_dilation);
     tcase_add_test(tc, pool3d_rejects_bad_attrs);
     tcase_add_test(tc, window3d_attrs_survive_a_save_and_load);
+    tcase_add_test(tc, window3d_cost_counts_multiply_adds_and_window_cells);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -56,7 +56,9 @@ void f32_conv3d__ref(const struct f32_conv3d_params *p, const float *x, const fl
                                 }
                             }
                         }
-                        yp[o] = acc;
+                        yp[o] = acc < p->out_min ? p->out_min
+                                : acc > p->out_max ? p->out_max
+                                                   : acc;
                     }
                 }
     }
