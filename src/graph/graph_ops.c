@@ -77,8 +77,8 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_ARGMIN]      = {"argmin",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
     [GRAPH_OP_EMBEDDING_BAG] = {"embedding_bag", 2, 4, "iwnx",  GA(MODE),               0,            graph_shape_embedding_bag},
     [GRAPH_OP_CONV3D]      = {"conv3d",          2, 3, "xwb",   CONV3D_ATTRS,           0,            graph_shape_conv3d},
-    [GRAPH_OP_MAX_POOL3D]  = {"max_pool3d",      1, 1, "x",     MAX_POOL3D_ATTRS,          GA(KERNEL),   graph_shape_pool3d},
-    [GRAPH_OP_AVG_POOL3D]  = {"avg_pool3d",      1, 1, "x",     AVG_POOL3D_ATTRS,          GA(KERNEL),   graph_shape_pool3d},
+    [GRAPH_OP_MAX_POOL3D]  = {"max_pool3d",      1, 1, "x",     MAX_POOL3D_ATTRS,       GA(KERNEL),   graph_shape_pool3d},
+    [GRAPH_OP_AVG_POOL3D]  = {"avg_pool3d",      1, 1, "x",     AVG_POOL3D_ATTRS,       GA(KERNEL),   graph_shape_pool3d},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
@@ -250,7 +250,8 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                graph_activation_name(a->activation));
     if (!(allowed & GA(ACTIVATION)) && !(gemm && a->activation > GRAPH_ACT_RELU6) &&
         a->activation != GRAPH_ACT_NONE)
-        return graph_node_fail(c, "attr 'activation' applies only to conv2d, conv3d, dense, add and mul");
+        return graph_node_fail(c, "attr 'activation' applies only to conv2d, conv3d, dense, add "
+                                  "and mul");
     if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
         return graph_node_fail(c, "attr 'alpha' must be a finite number");
     if ((allowed & GA(BETA)) && !isfinite(a->beta))

@@ -33,7 +33,8 @@ void f32_conv3d__ref(const struct f32_conv3d_params *p, const float *x, const fl
                         const float *wo = w + o * taps * cg;
                         float acc = b ? b[o] : 0.0f;
                         for (size_t kd = 0; kd < p->kernel[0]; kd++) {
-                            long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0], p->in[0]);
+                            long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0],
+                                          p->in[0]);
                             if (id < 0)
                                 continue;
                             for (size_t ky = 0; ky < p->kernel[1]; ky++) {
@@ -79,7 +80,8 @@ static void pool3d(const struct f32_pool3d_params *p, const float *x, float *y, 
                         float acc = is_max ? -INFINITY : 0.0f;
                         size_t count = 0;
                         for (size_t kd = 0; kd < p->kernel[0]; kd++) {
-                            long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0], p->in[0]);
+                            long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0],
+                                          p->in[0]);
                             for (size_t ky = 0; id >= 0 && ky < p->kernel[1]; ky++) {
                                 long iy = tap(oy, ky, p->stride[1], p->dilation[1], p->pad[1],
                                               p->in[1]);
