@@ -15,9 +15,9 @@ conv3d, max_pool3d and avg_pool3d):
 
 For each: <name>.onnx, <name>.input.npy (float32 NCDHW, 3 or 4 samples) and
 <name>.output.npy, computed by PyTorch (the one-node cases from F.pad and
-the unpadded PyTorch operator, or PyTorch's own pool in ceil mode; an average that does not count padding as
-a sum divided by the number of cells inside the input). Random weights,
-seed 0.
+the unpadded PyTorch operator, or PyTorch's own pool in ceil mode; an
+average that does not count padding as a sum divided by the number of
+cells inside the input). Random weights, seed 0.
 
 Also refuse_convtranspose_3d.onnx, which quanta import must refuse in one
 line.
