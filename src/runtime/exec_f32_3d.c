@@ -1,7 +1,7 @@
 /* Float execution of the 3-D windows (conv3d, max_pool3d, avg_pool3d):
- * graph attrs and shapes to kernel params; the samples of a batch are
- * cut into parts for the thread pool (a sample is computed the same way
- * whatever its part). */
+ * graph attrs and shapes to kernel params; the output depths of the batch
+ * are cut into parts for the thread pool (an output is computed the same
+ * way whatever its part). */
 #include "runtime/runner_internal.h"
 
 #include <math.h>
@@ -16,26 +16,51 @@ struct window3d_job {
     size_t x_sample, y_sample; /* floats per sample */
 };
 
+/* Output depths [d0, d1) of sample n: the kernel on that piece alone,
+ * its input starting at the first slice a tap reads (the leading padding
+ * reduced by as much), so every output is computed as unsplit. */
+static void window3d_piece(const struct window3d_job *j, size_t n, size_t d0, size_t d1)
+{
+    const bool conv = j->nd->op == GRAPH_OP_CONV3D;
+    const size_t *in = conv ? j->conv.in : j->pool.in;
+    const size_t stride = conv ? j->conv.stride[0] : j->pool.stride[0];
+    const size_t pad = conv ? j->conv.pad[0] : j->pool.pad[0];
+    const size_t shift = d0 * stride; /* d0's first tap, in padded slices */
+    size_t skip = shift > pad ? shift - pad : 0;
+    if (skip > in[0])
+        skip = in[0]; /* the piece reads only end padding */
+    const size_t new_pad = shift > pad ? 0 : pad - shift, new_in = in[0] - skip;
+    const float *x = j->x + n * j->x_sample + skip * (j->x_sample / (in[0] ? in[0] : 1));
+    const size_t out_d = conv ? j->conv.out[0] : j->pool.out[0];
+    float *y = j->y + n * j->y_sample + d0 * (j->y_sample / out_d);
+    const struct f32_kernels *k = j->r->f32;
+    if (conv) {
+        struct f32_conv3d_params q = j->conv;
+        q.batch = 1, q.in[0] = new_in, q.pad[0] = new_pad, q.out[0] = d1 - d0;
+        k->conv3d(&q, x, j->w, j->b, y);
+    } else {
+        struct f32_pool3d_params q = j->pool;
+        q.batch = 1, q.in[0] = new_in, q.pad[0] = new_pad, q.out[0] = d1 - d0;
+        (j->nd->op == GRAPH_OP_MAX_POOL3D ? k->max_pool3d : k->avg_pool3d)(&q, x, y);
+    }
+}
+
+/* Parts cut the batch's output depths (sample by sample, then depth by
+ * depth) into runs. */
 static void window3d_part(void *ctx, int part, int parts, int thread)
 {
     (void)thread; /* no scratch */
     const struct window3d_job *j = ctx;
-    const size_t batch = j->nd->op == GRAPH_OP_CONV3D ? j->conv.batch : j->pool.batch;
-    int64_t b0, b1;
-    runner_range((int64_t)batch, 1, part, parts, &b0, &b1);
-    if (b1 <= b0)
-        return;
-    const float *x = j->x + (size_t)b0 * j->x_sample;
-    float *y = j->y + (size_t)b0 * j->y_sample;
-    const struct f32_kernels *k = j->r->f32;
-    if (j->nd->op == GRAPH_OP_CONV3D) {
-        struct f32_conv3d_params q = j->conv;
-        q.batch = (size_t)(b1 - b0);
-        k->conv3d(&q, x, j->w, j->b, y);
-    } else {
-        struct f32_pool3d_params q = j->pool;
-        q.batch = (size_t)(b1 - b0);
-        (j->nd->op == GRAPH_OP_MAX_POOL3D ? k->max_pool3d : k->avg_pool3d)(&q, x, y);
+    const bool conv = j->nd->op == GRAPH_OP_CONV3D;
+    const size_t batch = conv ? j->conv.batch : j->pool.batch;
+    const size_t out_d = conv ? j->conv.out[0] : j->pool.out[0];
+    int64_t u0, u1;
+    runner_range((int64_t)(batch * out_d), 1, part, parts, &u0, &u1);
+    while (u0 < u1) {
+        size_t n = (size_t)u0 / out_d, d0 = (size_t)u0 % out_d;
+        size_t d1 = d0 + (size_t)(u1 - u0) < out_d ? d0 + (size_t)(u1 - u0) : out_d;
+        window3d_piece(j, n, d0, d1);
+        u0 += (int64_t)(d1 - d0);
     }
 }
 
@@ -83,7 +108,7 @@ void exec_f32_window3d(struct runner *r, const struct graph_node *nd, float *y)
         }
     }
     int parts = runner_parts(r, work);
-    if ((size_t)parts > batch)
-        parts = batch > 0 ? (int)batch : 1;
+    if ((size_t)parts > batch * out[0])
+        parts = batch * out[0] > 0 ? (int)(batch * out[0]) : 1;
     threadpool_run(r->pool, window3d_part, &j, parts);
 }

@@ -94,6 +94,24 @@ START_TEST(test_conv3d_network_exports)
 }
 END_TEST
 
+/* The output depths cut into parts for 3 threads (mid-sample, pieces
+ * starting in the padding or past it) give the numbers of one thread. */
+START_TEST(test_window3d_threads_identical)
+{
+    static const char *const cases[] = {"conv3d", "w3d_conv_pads", "w3d_maxpool_ceil",
+                                        "w3d_avgpool_pads"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *in, *model = cf_import_and_match(DIR, cases[i], 1e-5, &in);
+        char *one = cf_tmp("threads1.npy"), *three = cf_tmp("threads3.npy");
+        run_ok(cf_args("run %s --data %s --output %s --threads 1 --batch 3", model, in, one));
+        run_ok(cf_args("run %s --data %s --output %s --threads 3 --batch 3", model, in, three));
+        double rel = cf_max_rel_diff(three, one);
+        ck_assert_msg(rel == 0.0, "%s: 3 threads differ from 1 by %g", cases[i], rel);
+        free(in), free(model), free(one), free(three);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_transpose_3d_refused)
 {
     char *model = cf_tmp("refused3d.safetensors");
@@ -116,6 +134,7 @@ Suite *suite_cli_window3d(void)
     tcase_add_test(tc, test_window3d_one_node_cases_match_pytorch);
     tcase_add_test(tc, test_conv3d_network_quantizes);
     tcase_add_test(tc, test_conv3d_network_exports);
+    tcase_add_test(tc, test_window3d_threads_identical);
     tcase_add_test(tc, test_conv_transpose_3d_refused);
     suite_add_tcase(s, tc);
     return s;
