@@ -28,39 +28,41 @@ void f32_conv3d__ref(const struct f32_conv3d_params *p, const float *x, const fl
                 for (size_t ox = 0; ox < p->out[2]; ox++) {
                     float *yp = y + (((n * p->out[0] + od) * p->out[1] + oy) * p->out[2] + ox) *
                                         p->out_c;
-                    for (size_t o = 0; o < p->out_c; o++) {
-                        const size_t c0 = (o / og) * cg;
-                        const float *wo = w + o * taps * cg;
-                        float acc = b ? b[o] : 0.0f;
-                        for (size_t kd = 0; kd < p->kernel[0]; kd++) {
-                            long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0],
-                                          p->in[0]);
-                            if (id < 0)
-                                continue;
-                            for (size_t ky = 0; ky < p->kernel[1]; ky++) {
-                                long iy = tap(oy, ky, p->stride[1], p->dilation[1], p->pad[1],
-                                              p->in[1]);
-                                if (iy < 0)
+                    /* yp[o] is each output's float sum: the bias, then the
+                     * taps in kd, kh, kw order (the tap loops outside the
+                     * channel loop only to find each tap once) */
+                    for (size_t o = 0; o < p->out_c; o++)
+                        yp[o] = b ? b[o] : 0.0f;
+                    for (size_t kd = 0; kd < p->kernel[0]; kd++) {
+                        long id = tap(od, kd, p->stride[0], p->dilation[0], p->pad[0],
+                                      p->in[0]);
+                        for (size_t ky = 0; id >= 0 && ky < p->kernel[1]; ky++) {
+                            long iy = tap(oy, ky, p->stride[1], p->dilation[1], p->pad[1],
+                                          p->in[1]);
+                            for (size_t kx = 0; iy >= 0 && kx < p->kernel[2]; kx++) {
+                                long ix = tap(ox, kx, p->stride[2], p->dilation[2], p->pad[2],
+                                              p->in[2]);
+                                if (ix < 0)
                                     continue;
-                                for (size_t kx = 0; kx < p->kernel[2]; kx++) {
-                                    long ix = tap(ox, kx, p->stride[2], p->dilation[2],
-                                                  p->pad[2], p->in[2]);
-                                    if (ix < 0)
-                                        continue;
-                                    const float *xp =
-                                        xn + ((size_t)id * in_plane + (size_t)iy * p->in[2] +
-                                              (size_t)ix) * p->in_c + c0;
-                                    const float *wp =
-                                        wo + ((kd * p->kernel[1] + ky) * p->kernel[2] + kx) * cg;
+                                const float *xp = xn + ((size_t)id * in_plane +
+                                                        (size_t)iy * p->in[2] + (size_t)ix) *
+                                                           p->in_c;
+                                const size_t t = (kd * p->kernel[1] + ky) * p->kernel[2] + kx;
+                                for (size_t o = 0; o < p->out_c; o++) {
+                                    const float *xg = xp + (o / og) * cg;
+                                    const float *wp = w + (o * taps + t) * cg;
+                                    float acc = yp[o];
                                     for (size_t ci = 0; ci < cg; ci++)
-                                        acc += xp[ci] * wp[ci];
+                                        acc += xg[ci] * wp[ci];
+                                    yp[o] = acc;
                                 }
                             }
                         }
-                        yp[o] = acc < p->out_min ? p->out_min
-                                : acc > p->out_max ? p->out_max
-                                                   : acc;
                     }
+                    for (size_t o = 0; o < p->out_c; o++)
+                        yp[o] = yp[o] < p->out_min   ? p->out_min
+                                : yp[o] > p->out_max ? p->out_max
+                                                     : yp[o];
                 }
     }
 }
