@@ -294,8 +294,8 @@ static void export_node(struct ox *x, const struct graph_node *n)
         if (n->inputs[i] >= 0 && !ox_op_own_input(g, n, i))
             in[i] = ox_input(x, n->inputs[i], i == 0 && cf ? perm : NULL);
     bool act = n->attrs.activation != GRAPH_ACT_NONE &&
-               (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE || n->op == GRAPH_OP_ADD ||
-                n->op == GRAPH_OP_MUL);
+               (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_CONV3D || n->op == GRAPH_OP_DENSE ||
+                n->op == GRAPH_OP_ADD || n->op == GRAPH_OP_MUL);
     bool quant = ov->quant.dtype != QUANTA_DTYPE_INVALID;
     int steps = act + quant + cf;
     const char *cur = steps ? ox_name(x, ov->name, "f") : ov->name;

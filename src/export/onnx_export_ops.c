@@ -14,6 +14,9 @@ bool ox_op_channels_first(const struct graph *g, const struct graph_node *n)
     case GRAPH_OP_CONV2D:
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
+    case GRAPH_OP_CONV3D:
+    case GRAPH_OP_MAX_POOL3D:
+    case GRAPH_OP_AVG_POOL3D:
         return true;
     case GRAPH_OP_BATCH_NORM:
     case GRAPH_OP_INSTANCE_NORM:
@@ -25,7 +28,7 @@ bool ox_op_channels_first(const struct graph *g, const struct graph_node *n)
 
 bool ox_op_own_input(const struct graph *g, const struct graph_node *n, int i)
 {
-    return i == 1 && (n->op == GRAPH_OP_CONV2D ||
+    return i == 1 && (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_CONV3D ||
                       (n->op == GRAPH_OP_DENSE && g->values[n->inputs[0]].shape.rank > 2));
 }
 
@@ -47,7 +50,7 @@ static void one(struct ox *x, const char *op, const char *const *in, int n_in, c
 
 static void ints2(struct ox *x, const char *name, const int *v, int n)
 {
-    int64_t w[4];
+    int64_t w[6];
     for (int i = 0; i < n; i++)
         w[i] = v[i];
     ox_attr_ints(x, name, w, n);
@@ -56,16 +59,19 @@ static void ints2(struct ox *x, const char *name, const int *v, int n)
 static void emit_conv(struct ox *x, const struct graph_node *n, const char *const *in,
                       const char *out)
 {
-    static const int ohwi_to_oihw[4] = {0, 3, 1, 2};
     const struct graph_attrs *a = &n->attrs;
     const struct graph_value *w = &x->g->values[n->inputs[1]];
-    const char *ins[3] = {in[0], ox_const_float(x, n->inputs[1], ohwi_to_oihw), in[2]};
-    int kernel[2] = {(int)w->shape.dims[1], (int)w->shape.dims[2]};
+    const int sp = graph_op_spatial(n->op);
+    int to_oi[5], kernel[3];
+    ox_perm_channels_first(sp + 2, to_oi); /* [O, K.., I] -> [O, I, K..] */
+    for (int i = 0; i < sp; i++)
+        kernel[i] = (int)w->shape.dims[1 + i];
+    const char *ins[3] = {in[0], ox_const_float(x, n->inputs[1], to_oi), in[2]};
     ox_node_begin(x, "Conv", ins, n->n_inputs > 2 && in[2] ? 3 : 2, &out, 1);
-    ints2(x, "kernel_shape", kernel, 2);
-    ints2(x, "strides", a->strides, 2);
-    ints2(x, "pads", a->pads, 4); /* [top, left, bottom, right] is ONNX's order too */
-    ints2(x, "dilations", a->dilations, 2);
+    ints2(x, "kernel_shape", kernel, sp);
+    ints2(x, "strides", a->strides, sp);
+    ints2(x, "pads", a->pads, 2 * sp); /* starts then ends: ONNX's order too */
+    ints2(x, "dilations", a->dilations, sp);
     ox_attr_int(x, "group", a->groups);
     ox_node_end(x);
 }
@@ -95,10 +101,17 @@ static void emit_pool(struct ox *x, const struct graph_node *n, const char *cons
                       const char *out)
 {
     const struct graph_attrs *a = &n->attrs;
-    ox_node_begin(x, n->op == GRAPH_OP_MAX_POOL2D ? "MaxPool" : "AveragePool", in, 1, &out, 1);
-    ints2(x, "kernel_shape", a->kernel, 2);
-    ints2(x, "strides", a->strides, 2);
-    ints2(x, "pads", a->pads, 4);
+    const int sp = graph_op_spatial(n->op);
+    bool max = n->op == GRAPH_OP_MAX_POOL2D || n->op == GRAPH_OP_MAX_POOL3D;
+    bool dilated = n->op == GRAPH_OP_MAX_POOL3D &&
+                   (a->dilations[0] > 1 || a->dilations[1] > 1 || a->dilations[2] > 1);
+    /* padding is never counted: AveragePool's default count_include_pad 0 */
+    ox_node_begin(x, max ? "MaxPool" : "AveragePool", in, 1, &out, 1);
+    ints2(x, "kernel_shape", a->kernel, sp);
+    ints2(x, "strides", a->strides, sp);
+    ints2(x, "pads", a->pads, 2 * sp);
+    if (dilated)
+        ints2(x, "dilations", a->dilations, sp);
     ox_node_end(x);
 }
 
@@ -291,6 +304,7 @@ void ox_emit_op(struct ox *x, const struct graph_node *n, const char *const *in,
     }
     switch (n->op) {
     case GRAPH_OP_CONV2D:
+    case GRAPH_OP_CONV3D:
         emit_conv(x, n, in, out);
         return;
     case GRAPH_OP_DENSE:
@@ -352,6 +366,8 @@ void ox_emit_op(struct ox *x, const struct graph_node *n, const char *const *in,
         return;
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
+    case GRAPH_OP_MAX_POOL3D:
+    case GRAPH_OP_AVG_POOL3D:
         emit_pool(x, n, in, out);
         return;
     case GRAPH_OP_GLOBAL_AVG_POOL: {

@@ -28,6 +28,12 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
         const struct quanta_shape *w = &g->values[n->inputs[1]].shape;
         return 2.0 * out * (double)w->dims[1] * (double)w->dims[2] * (double)w->dims[3];
     }
+    case GRAPH_OP_CONV3D: {
+        /* out [N, OD, OH, OW, O] x weight [O, KD, KH, KW, C / groups] */
+        const struct quanta_shape *w = &g->values[n->inputs[1]].shape;
+        return 2.0 * out * (double)w->dims[1] * (double)w->dims[2] * (double)w->dims[3] *
+               (double)w->dims[4];
+    }
     case GRAPH_OP_MATMUL: {
         /* out [..., M, N], K multiply-adds each */
         const struct quanta_shape *a = &g->values[n->inputs[0]].shape;
@@ -76,6 +82,10 @@ double graph_node_ops(const struct graph *g, int node, int64_t batch)
     case GRAPH_OP_MAX_POOL2D:
     case GRAPH_OP_AVG_POOL2D:
         return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1];
+    case GRAPH_OP_MAX_POOL3D:
+    case GRAPH_OP_AVG_POOL3D:
+        return out * (double)n->attrs.kernel[0] * (double)n->attrs.kernel[1] *
+               (double)n->attrs.kernel[2];
     case GRAPH_OP_GLOBAL_AVG_POOL:
     case GRAPH_OP_MEAN:
     case GRAPH_OP_REDUCE_SUM:

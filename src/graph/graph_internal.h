@@ -110,6 +110,8 @@ enum quanta_status graph_shape_conv2d(const struct graph_check *c, struct quanta
 enum quanta_status graph_shape_dense(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_same(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_pool(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_conv3d(const struct graph_check *c, struct quanta_shape *out);
+enum quanta_status graph_shape_pool3d(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_global_pool(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_flatten(const struct graph_check *c, struct quanta_shape *out);
 enum quanta_status graph_shape_reshape(const struct graph_check *c, struct quanta_shape *out);

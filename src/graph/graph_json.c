@@ -123,14 +123,15 @@ static void sb_floats(struct sbuf *b, const float *v, int n)
     sb_puts(b, "]");
 }
 
-static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_attr_id id)
+static void write_attr(struct sbuf *b, const struct graph_attrs *a, enum graph_attr_id id,
+                       int spatial)
 {
     switch (id) {
-    case GRAPH_ATTR_STRIDES: sb_ints(b, a->strides, 2); break;
-    case GRAPH_ATTR_PADS: sb_ints(b, a->pads, 4); break;
-    case GRAPH_ATTR_DILATIONS: sb_ints(b, a->dilations, 2); break;
+    case GRAPH_ATTR_STRIDES: sb_ints(b, a->strides, spatial); break;
+    case GRAPH_ATTR_PADS: sb_ints(b, a->pads, 2 * spatial); break;
+    case GRAPH_ATTR_DILATIONS: sb_ints(b, a->dilations, spatial); break;
     case GRAPH_ATTR_GROUPS: sb_printf(b, "%d", a->groups); break;
-    case GRAPH_ATTR_KERNEL: sb_ints(b, a->kernel, 2); break;
+    case GRAPH_ATTR_KERNEL: sb_ints(b, a->kernel, spatial); break;
     case GRAPH_ATTR_ACTIVATION: sb_string(b, graph_activation_name(a->activation)); break;
     case GRAPH_ATTR_TO: sb_string(b, quanta_dtype_name(a->to)); break;
     case GRAPH_ATTR_ALPHA: sb_float(b, a->alpha); break;
@@ -188,7 +189,7 @@ static void write_node(struct sbuf *b, const struct graph *g, const struct graph
         sb_puts(b, first ? "" : ", ");
         sb_string(b, graph_attr_table[id].name);
         sb_puts(b, ": ");
-        write_attr(b, &n->attrs, (enum graph_attr_id)id);
+        write_attr(b, &n->attrs, (enum graph_attr_id)id, graph_op_spatial(n->op));
         first = false;
     }
     sb_puts(b, "}}");

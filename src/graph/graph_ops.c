@@ -11,6 +11,9 @@
 
 #define CONV_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
 #define POOL_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
+#define CONV3D_ATTRS (GA(STRIDES) | GA(PADS) | GA(DILATIONS) | GA(GROUPS) | GA(ACTIVATION))
+#define AVG_POOL3D_ATTRS (GA(KERNEL) | GA(STRIDES) | GA(PADS))
+#define MAX_POOL3D_ATTRS (AVG_POOL3D_ATTRS | GA(DILATIONS))
 
 /* Roles: x activation, w weight, b bias, p float parameter, i integer ids,
  * n an activation or ids (see graph_internal.h). */
@@ -73,6 +76,9 @@ const struct graph_op_info graph_op_table[GRAPH_OP_COUNT] = {
     [GRAPH_OP_ARGMAX]      = {"argmax",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
     [GRAPH_OP_ARGMIN]      = {"argmin",          1, 1, "x",     GA(AXES) | GA(KEEPDIMS) | GA(SELECT_LAST), GA(AXES), graph_shape_argmax},
     [GRAPH_OP_EMBEDDING_BAG] = {"embedding_bag", 2, 4, "iwnx",  GA(MODE),               0,            graph_shape_embedding_bag},
+    [GRAPH_OP_CONV3D]      = {"conv3d",          2, 3, "xwb",   CONV3D_ATTRS,           0,            graph_shape_conv3d},
+    [GRAPH_OP_MAX_POOL3D]  = {"max_pool3d",      1, 1, "x",     MAX_POOL3D_ATTRS,       GA(KERNEL),   graph_shape_pool3d},
+    [GRAPH_OP_AVG_POOL3D]  = {"avg_pool3d",      1, 1, "x",     AVG_POOL3D_ATTRS,       GA(KERNEL),   graph_shape_pool3d},
 };
 
 const struct graph_attr_info graph_attr_table[GRAPH_ATTR_COUNT] = {
@@ -160,8 +166,8 @@ int *graph_attr_enum_slot(enum graph_attr_id id, struct graph_attrs *a)
 void graph_attrs_default(struct graph_attrs *attrs)
 {
     memset(attrs, 0, sizeof *attrs);
-    attrs->strides[0] = attrs->strides[1] = 1;
-    attrs->dilations[0] = attrs->dilations[1] = 1;
+    attrs->strides[0] = attrs->strides[1] = attrs->strides[2] = 1;
+    attrs->dilations[0] = attrs->dilations[1] = attrs->dilations[2] = 1;
     attrs->groups = 1;
     attrs->activation = GRAPH_ACT_NONE;
     attrs->alpha = 0.01f;
@@ -217,17 +223,20 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
     const struct graph_attrs *a = &c->node->attrs;
     unsigned allowed = graph_op_table[c->node->op].attrs;
     enum quanta_status st = QUANTA_OK;
+    const int sp = graph_op_spatial(c->node->op);
 
+    /* the kernel first: a pool's strides default to it */
+    for (int i = 0; (allowed & GA(KERNEL)) && i < sp; i++)
+        if (a->kernel[i] < 1)
+            return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
     if (allowed & GA(STRIDES))
-        st = check_ints(c, "strides", a->strides, 2, 1);
+        st = check_ints(c, "strides", a->strides, sp, 1);
     if (!st && (allowed & GA(PADS)))
-        st = check_ints(c, "pads", a->pads, 4, 0);
+        st = check_ints(c, "pads", a->pads, 2 * sp, 0);
     if (!st && (allowed & GA(DILATIONS)))
-        st = check_ints(c, "dilations", a->dilations, 2, 1);
+        st = check_ints(c, "dilations", a->dilations, sp, 1);
     if (!st && (allowed & GA(GROUPS)))
         st = check_ints(c, "groups", &a->groups, 1, 1);
-    if (!st && (allowed & GA(KERNEL)) && (a->kernel[0] < 1 || a->kernel[1] < 1))
-        return graph_node_fail(c, "attr 'kernel' is required and its entries must be >= 1");
     if (st)
         return st;
     if ((unsigned)a->activation >= GRAPH_ACT_COUNT)
@@ -241,7 +250,8 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
                                graph_activation_name(a->activation));
     if (!(allowed & GA(ACTIVATION)) && !(gemm && a->activation > GRAPH_ACT_RELU6) &&
         a->activation != GRAPH_ACT_NONE)
-        return graph_node_fail(c, "attr 'activation' applies only to conv2d, dense, add and mul");
+        return graph_node_fail(c, "attr 'activation' applies only to conv2d, conv3d, dense, add "
+                                  "and mul");
     if ((allowed & GA(ALPHA)) && !isfinite(a->alpha))
         return graph_node_fail(c, "attr 'alpha' must be a finite number");
     if ((allowed & GA(BETA)) && !isfinite(a->beta))
@@ -291,6 +301,11 @@ enum quanta_status graph_check_attrs(const struct graph_check *c)
         return graph_node_fail(c, "attr 'axes' is required and must have 1 to %d entries",
                                QUANTA_MAX_RANK);
     return QUANTA_OK;
+}
+
+int graph_op_spatial(enum graph_op op)
+{
+    return op == GRAPH_OP_CONV3D || op == GRAPH_OP_MAX_POOL3D || op == GRAPH_OP_AVG_POOL3D ? 3 : 2;
 }
 
 bool graph_op_is_function(enum graph_op op)

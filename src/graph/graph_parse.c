@@ -244,7 +244,7 @@ static enum quanta_status add_tensors(struct parser *p, const struct st_file *fi
 /* ---- nodes ---- */
 
 static enum quanta_status parse_attr(struct parser *p, const struct json_node *item,
-                                     enum graph_attr_id id, struct graph_attrs *a)
+                                     enum graph_attr_id id, int spatial, struct graph_attrs *a)
 {
     const struct graph_attr_info *info = &graph_attr_table[id];
     int64_t list[QUANTA_MAX_RANK];
@@ -254,7 +254,7 @@ static enum quanta_status parse_attr(struct parser *p, const struct json_node *i
     switch (info->kind) {
     case ATTR_KIND_INT2:
     case ATTR_KIND_INT4: {
-        int want = info->kind == ATTR_KIND_INT2 ? 2 : 4;
+        int want = info->kind == ATTR_KIND_INT2 ? spatial : 2 * spatial;
         if (!json_int_list(item, INT32_MIN, INT32_MAX, list, &n) || n != want)
             return pfail(p, "attr '%s' must be a list of %d integers", info->name, want);
         int *dst = id == GRAPH_ATTR_STRIDES     ? a->strides
@@ -378,15 +378,15 @@ static enum quanta_status parse_attrs(struct parser *p, enum graph_op op,
         if (given & (1u << id))
             return pfail(p, "attr '%s' appears twice", it->key);
         given |= 1u << id;
-        if ((st = parse_attr(p, it, (enum graph_attr_id)id, a)))
+        if ((st = parse_attr(p, it, (enum graph_attr_id)id, graph_op_spatial(op), a)))
             return st;
     }
     for (int id = 0; id < GRAPH_ATTR_COUNT; id++)
         if ((info->required & (1u << id)) && !(given & (1u << id)))
             return pfail(p, "attr '%s' is required", graph_attr_table[id].name);
     if ((info->attrs & GA(KERNEL)) && !(given & GA(STRIDES))) {
-        a->strides[0] = a->kernel[0]; /* pools: strides default to the kernel */
-        a->strides[1] = a->kernel[1];
+        for (int i = 0; i < 3; i++)
+            a->strides[i] = a->kernel[i]; /* pools: strides default to the kernel */
     }
     return QUANTA_OK;
 }

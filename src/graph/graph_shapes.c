@@ -174,6 +174,82 @@ enum quanta_status graph_shape_pool(const struct graph_check *c, struct quanta_s
     return QUANTA_OK;
 }
 
+/* ---- 3-D windows (NDHWC) ---- */
+
+static enum quanta_status window_out_3d(const struct graph_check *c, const int64_t *in,
+                                        const int64_t *kernel, const int *dilations,
+                                        int64_t *out)
+{
+    static const char *const axis[3] = {"depth", "height", "width"};
+    const struct graph_attrs *a = &c->node->attrs;
+    enum quanta_status st = QUANTA_OK;
+    for (int i = 0; !st && i < 3; i++)
+        st = window_out(c, axis[i], in[i], a->pads[i], a->pads[i + 3], kernel[i], dilations[i],
+                        a->strides[i], &out[i]);
+    return st;
+}
+
+enum quanta_status graph_shape_conv3d(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0], *w = c->in[1];
+    char buf[SHAPE_BUF];
+    enum quanta_status st;
+
+    if ((st = need_rank(c, 0, "input", 5, "[N, D, H, W, C] (NDHWC)")) ||
+        (st = need_rank(c, 1, "weight", 5, "[O, KD, KH, KW, C/groups]")))
+        return st;
+    int64_t ch = x->shape.dims[4], groups = a->groups, oc = w->shape.dims[0];
+    if (ch % groups != 0)
+        return graph_node_fail(c, "input '%s' has %lld channels, not a multiple of groups %d",
+                               x->name, (long long)ch, a->groups);
+    if (w->shape.dims[4] != ch / groups)
+        return graph_node_fail(c, "weight '%s' has shape %s but [O, KD, KH, KW, %lld] is "
+                                  "needed (C/groups = %lld/%d)",
+                               w->name, shape_str(&w->shape, buf), (long long)(ch / groups),
+                               (long long)ch, a->groups);
+    for (int i = 0; i < 4; i++)
+        if (w->shape.dims[i] < 1)
+            return graph_node_fail(c, "weight '%s' has shape %s with an empty dimension",
+                                   w->name, shape_str(&w->shape, buf));
+    if (oc % groups != 0)
+        return graph_node_fail(c, "weight '%s' has %lld output channels, not a multiple of "
+                                  "groups %d",
+                               w->name, (long long)oc, a->groups);
+    if ((st = need_vector(c, 2, "bias", oc)))
+        return st;
+    int64_t dims[5] = {x->shape.dims[0], 0, 0, 0, oc};
+    if ((st = window_out_3d(c, x->shape.dims + 1, w->shape.dims + 1, a->dilations, dims + 1)))
+        return st;
+    *out = shape_of(5, dims);
+    return QUANTA_OK;
+}
+
+enum quanta_status graph_shape_pool3d(const struct graph_check *c, struct quanta_shape *out)
+{
+    const struct graph_attrs *a = &c->node->attrs;
+    const struct graph_value *x = c->in[0];
+    enum quanta_status st;
+
+    if ((st = need_rank(c, 0, "input", 5, "[N, D, H, W, C] (NDHWC)")))
+        return st;
+    /* A window made only of padding would have no cell to take. */
+    for (int i = 0; i < 6; i++)
+        if (a->pads[i] >= a->kernel[i % 3])
+            return graph_node_fail(c, "attr 'pads' [%d, %d, %d, %d, %d, %d] must be smaller "
+                                      "than the kernel [%d, %d, %d]",
+                                   a->pads[0], a->pads[1], a->pads[2], a->pads[3], a->pads[4],
+                                   a->pads[5], a->kernel[0], a->kernel[1], a->kernel[2]);
+    const int64_t kernel[3] = {a->kernel[0], a->kernel[1], a->kernel[2]};
+    const int unit[3] = {1, 1, 1};
+    const int *dil = c->node->op == GRAPH_OP_MAX_POOL3D ? a->dilations : unit;
+    int64_t dims[5] = {x->shape.dims[0], 0, 0, 0, x->shape.dims[4]};
+    if ((st = window_out_3d(c, x->shape.dims + 1, kernel, dil, dims + 1)))
+        return st;
+    *out = shape_of(5, dims);
+    return QUANTA_OK;
+}
+
 enum quanta_status graph_shape_global_pool(const struct graph_check *c, struct quanta_shape *out)
 {
     enum quanta_status st = need_rank(c, 0, "input", 4, "[N, H, W, C] (NHWC)");

@@ -345,11 +345,14 @@ static enum quanta_status check_role(const struct graph_check *c, const struct g
     return QUANTA_OK;
 }
 
-/* conv2d and dense always carry 3 inputs, the bias -1 when omitted. */
+/* conv2d, conv3d and dense always carry 3 inputs, the bias -1 when
+ * omitted. */
 static enum quanta_status pad_optional_bias(struct graph_node *node, const char *source,
                                             struct quanta_error *err)
 {
-    if ((node->op != GRAPH_OP_CONV2D && node->op != GRAPH_OP_DENSE) || node->n_inputs != 2)
+    if ((node->op != GRAPH_OP_CONV2D && node->op != GRAPH_OP_CONV3D &&
+         node->op != GRAPH_OP_DENSE) ||
+        node->n_inputs != 2)
         return QUANTA_OK;
     int *in = realloc(node->inputs, 3 * sizeof *in);
     if (!in)

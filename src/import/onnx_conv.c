@@ -1,5 +1,5 @@
 /* Conv and ConvTranspose, 1-D and 2-D: NCHW weights to quanta's
- * [O, KH, KW, C/group] conv2d; a ConvTranspose becomes the conv2d it
+ * [O, KH, KW, C/group] conv2d (a 3-D Conv: onnx_window3d.c); a ConvTranspose becomes the conv2d it
  * equals on its input spread with zeros. */
 #include "import/onnx_ops.h"
 
@@ -15,13 +15,13 @@
 struct conv_operands {
     struct cv_value *x;
     const struct onnx_tensor *w, *b;
-    int64_t group, kh, kw;
+    int64_t group, kd, kh, kw; /* kd: 3-D only */
     int rank;
 };
 
 static enum quanta_status conv_operands(struct cv *cv, const char *const *attrs, const char *what,
                                         const char *w_shape_1d, const char *w_shape_2d,
-                                        struct conv_operands *c)
+                                        bool allow_3d, struct conv_operands *c)
 {
     struct cv_value *bv;
     enum quanta_status st;
@@ -36,25 +36,37 @@ static enum quanta_status conv_operands(struct cv *cv, const char *const *attrs,
     const struct cv_value *x = c->x;
     const struct onnx_tensor *w = c->w;
     c->rank = x->shape.rank;
-    if (c->rank != 3 && c->rank != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D %s ([N, C, L] or "
-                           "[N, C, H, W]) is supported",
+    if (c->rank == 5 && !allow_3d)
+        return cv_fail(cv, "input '%s' has shape %s; 3-D %s is not supported (only 1-D and "
+                           "2-D)",
+                       x->name, quanta_shape_format(&x->shape, buf, sizeof buf), what);
+    if (c->rank != 3 && c->rank != 4 && c->rank != 5)
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D, 2-D and 3-D %s ([N, C, L], "
+                           "[N, C, H, W] or [N, C, D, H, W]) is supported",
                        x->name, quanta_shape_format(&x->shape, buf, sizeof buf), what);
     if ((st = cv_need_f32(cv, w, "weight")) || (c->b && (st = cv_need_f32(cv, c->b, "bias"))))
         return st;
     if (w->shape.rank != c->rank)
         return cv_fail(cv, "weight '%s' has shape %s but %s is needed", w->name,
                        quanta_shape_format(&w->shape, buf, sizeof buf),
-                       c->rank == 3 ? w_shape_1d : w_shape_2d);
-    c->kh = c->rank == 4 ? w->shape.dims[2] : 1;
+                       c->rank == 3   ? w_shape_1d
+                       : c->rank == 4 ? w_shape_2d
+                                      : "[O, C/group, KD, KH, KW]");
+    c->kd = c->rank == 5 ? w->shape.dims[2] : 1;
+    c->kh = c->rank >= 4 ? w->shape.dims[c->rank - 2] : 1;
     c->kw = w->shape.dims[c->rank - 1];
-    if (c->kh < 1 || c->kw < 1 || c->kh > CV_MAX_WINDOW || c->kw > CV_MAX_WINDOW)
+    if (c->kd < 1 || c->kh < 1 || c->kw < 1 || c->kd > CV_MAX_WINDOW ||
+        c->kh > CV_MAX_WINDOW || c->kw > CV_MAX_WINDOW)
         return cv_fail(cv, "weight '%s' %s has a kernel outside 1 to %d", w->name,
                        quanta_shape_format(&w->shape, buf, sizeof buf), CV_MAX_WINDOW);
-    int ks[2];
+    int ks[3];
     if ((st = cv_window_ints(cv, "kernel_shape", c->rank - 2, 0, 1, 1, CV_MAX_WINDOW, ks)))
         return st;
-    if (ks[0] && (ks[0] != c->kh || ks[1] != c->kw))
+    const int64_t want[3] = {c->kd, c->kh, c->kw};
+    bool differs = false;
+    for (int i = 0; ks[0] && i < (c->rank == 5 ? 3 : 2); i++)
+        differs = differs || ks[i] != want[c->rank == 5 ? i : i + 1];
+    if (differs)
         return cv_fail(cv, "attribute 'kernel_shape' differs from the weight's shape %s",
                        quanta_shape_format(&w->shape, buf, sizeof buf));
     return QUANTA_OK;
@@ -94,9 +106,9 @@ static enum quanta_status emit_conv(struct cv *cv, const struct conv_operands *c
             return st;
     }
     struct graph_attrs *a = &cv->g->nodes[n].attrs;
-    memcpy(a->strides, strides, sizeof a->strides);
-    memcpy(a->dilations, dil, sizeof a->dilations);
-    memcpy(a->pads, pads, sizeof a->pads);
+    memcpy(a->strides, strides, 2 * sizeof *strides);
+    memcpy(a->dilations, dil, 2 * sizeof *dil);
+    memcpy(a->pads, pads, 4 * sizeof *pads);
     a->groups = (int)c->group;
     return QUANTA_OK;
 }
@@ -115,9 +127,11 @@ enum quanta_status cv_op_conv(struct cv *cv)
                                         "pads", "strides", NULL};
     struct conv_operands c;
     enum quanta_status st = conv_operands(cv, attrs, "convolution", "[O, C/group, K]",
-                                          "[O, C/group, KH, KW]", &c);
+                                          "[O, C/group, KH, KW]", true, &c);
     if (st)
         return st;
+    if (c.rank == 5)
+        return cv_conv3d(cv, c.x, c.w, c.b, c.group);
     const struct cv_value *x = c.x;
     const struct onnx_tensor *w = c.w, *b = c.b;
     const int r = c.rank, spatial = r - 2;
@@ -247,7 +261,7 @@ enum quanta_status cv_op_conv_transpose(struct cv *cv)
                                         NULL};
     struct conv_operands c;
     enum quanta_status st = conv_operands(cv, attrs, "transposed convolution", "[C, O/group, K]",
-                                          "[C, O/group, KH, KW]", &c);
+                                          "[C, O/group, KH, KW]", false, &c);
     if (st)
         return st;
     const struct cv_value *x = c.x;

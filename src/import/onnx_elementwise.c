@@ -22,8 +22,8 @@ static enum quanta_status try_fuse(struct cv *cv, const struct cv_value *x,
     if (p < 0)
         return QUANTA_OK;
     struct graph_node *n = &cv->g->nodes[p];
-    if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_DENSE && n->op != GRAPH_OP_ADD &&
-        n->op != GRAPH_OP_MUL)
+    if (n->op != GRAPH_OP_CONV2D && n->op != GRAPH_OP_CONV3D && n->op != GRAPH_OP_DENSE &&
+        n->op != GRAPH_OP_ADD && n->op != GRAPH_OP_MUL)
         return QUANTA_OK;
     if (!cv_sole_reader(cv, x->q))
         return QUANTA_OK;

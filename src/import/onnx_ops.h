@@ -51,13 +51,17 @@ void cv_drop_axes(const struct cv_value *x, const bool *drop, struct cv_value *o
 
 /* ---- windows (onnx_window.c) ---- */
 
+/* 1-D and 2-D operators use the first 2 entries of each array (pads: 4,
+ * [top, left, bottom, right]); 3-D ones all 3 (pads: [front, top, left,
+ * back, bottom, right]). */
 struct cv_window {
-    int kernel[2], strides[2], dilations[2], pads[4];
-    int64_t out[2];
+    int kernel[3], strides[3], dilations[3], pads[6];
+    int64_t out[3];
 };
 
-/* A window attribute of a 1-D (spatial == 1) or 2-D operator into out[2]
- * (or, for "pads", out[4]: [top, left, bottom, right]), def in every entry
+/* A window attribute of a 1-D (spatial == 1), 2-D or 3-D operator into
+ * out[2] (3-D: out[3]; for "pads", twice as many, starts then ends:
+ * [top, left, bottom, right]), def in every entry
  * when absent, each given entry in [lo, hi]. 1-D runs as 2-D of height 1:
  * its axis is the second; the first, trivial (size 1), gets def when the
  * attribute is absent and trivial when given (a stride or kernel of 1, no
@@ -66,9 +70,16 @@ struct cv_window {
 enum quanta_status cv_window_ints(struct cv *cv, const char *name, int spatial, int def,
                                   int trivial, int lo, int hi, int *out);
 /* Strides, pads from auto_pad / pads and the output size of w (kernel
- * and dilations set), for input in[2]. */
+ * and dilations set), for input in[2] (3-D: in[3]). */
 enum quanta_status cv_window_setup(struct cv *cv, const int64_t *in, int spatial,
                                    struct cv_window *w);
+/* ---- 3-D windows (onnx_window3d.c) ----
+ * x [N, C, D, H, W]; the rest as the 2-D operator reads it. */
+enum quanta_status cv_conv3d(struct cv *cv, struct cv_value *x, const struct onnx_tensor *w,
+                             const struct onnx_tensor *b, int64_t group);
+enum quanta_status cv_pool3d(struct cv *cv, struct cv_value *x, bool max, bool ceil_mode,
+                             bool include_pad);
+
 /* x [N, C, L] as a physical [N, 1, L, C] value *q4. */
 enum quanta_status cv_window_input_2d(struct cv *cv, struct cv_value *x, int *q4);
 /* The node's 2-D operator op on q4, giving [N, 1, L', C'] (out_l, out_c),

@@ -1,4 +1,5 @@
-/* MaxPool, AveragePool (1-D and 2-D) and GlobalAveragePool. */
+/* MaxPool, AveragePool (1-D and 2-D; 3-D in onnx_window3d.c) and
+ * GlobalAveragePool. */
 #include "import/onnx_ops.h"
 
 #include <stdio.h>
@@ -20,9 +21,11 @@ enum quanta_status cv_op_pool(struct cv *cv)
         (!max && (st = cv_attr_int(cv, "count_include_pad", 0, &include_pad))))
         return st;
     const int r = x->shape.rank, spatial = r - 2;
+    if (r == 5)
+        return cv_pool3d(cv, x, max, ceil_mode != 0, include_pad != 0);
     if (r != 3 && r != 4)
-        return cv_fail(cv, "input '%s' has shape %s; only 1-D and 2-D pooling ([N, C, L] or "
-                           "[N, C, H, W]) is supported",
+        return cv_fail(cv, "input '%s' has shape %s; only 1-D, 2-D and 3-D pooling ([N, C, L], "
+                           "[N, C, H, W] or [N, C, D, H, W]) is supported",
                        x->name, quanta_shape_format(&x->shape, buf, sizeof buf));
     struct cv_window win;
     if ((st = cv_window_ints(cv, "kernel_shape", spatial, 0, 1, 1, CV_MAX_WINDOW, win.kernel)))
@@ -110,9 +113,9 @@ enum quanta_status cv_op_pool(struct cv *cv)
             return st;
     }
     struct graph_attrs *a = &cv->g->nodes[n].attrs;
-    memcpy(a->kernel, win.kernel, sizeof a->kernel);
-    memcpy(a->strides, win.strides, sizeof a->strides);
-    memcpy(a->pads, win.pads, sizeof a->pads);
+    memcpy(a->kernel, win.kernel, 2 * sizeof *win.kernel);
+    memcpy(a->strides, win.strides, 2 * sizeof *win.strides);
+    memcpy(a->pads, win.pads, 4 * sizeof *win.pads);
     return QUANTA_OK;
 }
 

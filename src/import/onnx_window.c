@@ -31,8 +31,7 @@ static enum quanta_status ints_attr(struct cv *cv, const char *name, int n, int 
     if (count < 0)
         return QUANTA_OK;
     if (count != n)
-        return cv_fail(cv, "attribute '%s' has %d entries but %d are needed (2-D only)", name,
-                       count, n);
+        return cv_fail(cv, "attribute '%s' has %d entries but %d are needed", name, count, n);
     for (int i = 0; i < n; i++) {
         if ((st = check_range(cv, name, v[i], lo, hi)))
             return st;
@@ -45,8 +44,8 @@ enum quanta_status cv_window_ints(struct cv *cv, const char *name, int spatial, 
                                   int trivial, int lo, int hi, int *out)
 {
     bool pads = strcmp(name, "pads") == 0, given;
-    if (spatial == 2)
-        return ints_attr(cv, name, pads ? 4 : 2, def, lo, hi, out, &given);
+    if (spatial >= 2)
+        return ints_attr(cv, name, pads ? 2 * spatial : spatial, def, lo, hi, out, &given);
     int one[2];
     enum quanta_status st = ints_attr(cv, name, pads ? 2 : 1, def, lo, hi, one, &given);
     if (st)
@@ -72,9 +71,10 @@ enum quanta_status cv_window_setup(struct cv *cv, const int64_t *in, int spatial
         (st = cv_window_ints(cv, "strides", spatial, 1, 1, 1, CV_MAX_WINDOW, w->strides)) ||
         (st = cv_window_ints(cv, "pads", spatial, 0, 0, 0, CV_MAX_WINDOW, w->pads)))
         return st;
+    const int n = spatial == 3 ? 3 : 2; /* axes held: 1-D runs as 2-D */
     bool upper = strcmp(auto_pad, "SAME_UPPER") == 0, lower = strcmp(auto_pad, "SAME_LOWER") == 0;
     if (upper || lower || strcmp(auto_pad, "VALID") == 0) {
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < n; i++) {
             int64_t span = (int64_t)(w->kernel[i] - 1) * w->dilations[i] + 1;
             int64_t total = 0;
             if (upper || lower) {
@@ -85,17 +85,17 @@ enum quanta_status cv_window_setup(struct cv *cv, const int64_t *in, int spatial
             }
             int64_t small = total / 2, big = total - small;
             w->pads[i] = (int)(upper ? small : big);
-            w->pads[i + 2] = (int)(upper ? big : small);
+            w->pads[i + n] = (int)(upper ? big : small);
         }
     } else if (strcmp(auto_pad, "NOTSET") != 0) {
         return cv_fail(cv, "attribute 'auto_pad' '%s' is not supported", auto_pad);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < n; i++) {
         int64_t span = (int64_t)(w->kernel[i] - 1) * w->dilations[i] + 1;
-        int64_t room = in[i] + w->pads[i] + w->pads[i + 2] - span;
+        int64_t room = in[i] + w->pads[i] + w->pads[i + n] - span;
         if (room < 0)
             return cv_fail(cv, "the window (%lld) is larger than the padded input (%lld)",
-                           (long long)span, (long long)(in[i] + w->pads[i] + w->pads[i + 2]));
+                           (long long)span, (long long)(in[i] + w->pads[i] + w->pads[i + n]));
         w->out[i] = room / w->strides[i] + 1;
     }
     return QUANTA_OK;

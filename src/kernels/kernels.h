@@ -84,6 +84,44 @@ struct f32_pool2d_params {
 };
 typedef void (*f32_pool2d_fn)(const struct f32_pool2d_params *p, const float *x, float *y);
 
+/* ---- 3-D windows: conv3d and pool3d ----
+ * Axes d, h, w in index 0, 1, 2 of each array; channels last (NDHWC).
+ * conv3d: x [batch, in[0], in[1], in[2], in_c]; w [out_c, kernel[0],
+ * kernel[1], kernel[2], in_c / groups]; b [out_c] or NULL; y [batch,
+ * out[0], out[1], out[2], out_c]. Each output is a float sum started at
+ * b[o] (0 without bias), adding x * w in the order kd, kh, kw, ci; input
+ * coordinate i = o*stride - pad + k*dilation per axis, cells outside the
+ * input skipped (zero padding), then clamped to [out_min, out_max] (a
+ * fused relu or relu6). Groups as conv2d.
+ * pool3d: x [batch, in[0..2], channels]; y [batch, out[0..2], channels];
+ * the window of an output takes the taps o*stride - pad + k*dilation
+ * inside the input: max their maximum (-inf when none), avg their float
+ * sum (kd, kh, kw order) divided by their number, padding not counted (0
+ * when none). */
+struct f32_conv3d_params {
+    size_t batch;
+    size_t in[3], in_c;
+    size_t out[3], out_c;
+    size_t kernel[3];
+    size_t stride[3];   /* >= 1 */
+    size_t dilation[3]; /* >= 1 */
+    size_t pad[3];      /* front, top, left; the end padding is implied by out */
+    size_t groups;      /* >= 1 */
+    float out_min, out_max;
+};
+typedef void (*f32_conv3d_fn)(const struct f32_conv3d_params *p, const float *x,
+                              const float *w, const float *b, float *y);
+struct f32_pool3d_params {
+    size_t batch;
+    size_t in[3], channels;
+    size_t out[3];
+    size_t kernel[3];
+    size_t stride[3];
+    size_t dilation[3]; /* avg: 1 */
+    size_t pad[3];
+};
+typedef void (*f32_pool3d_fn)(const struct f32_pool3d_params *p, const float *x, float *y);
+
 /* ---- global average pool ----
  * x [batch, pixels, channels] (pixels = H*W of an NHWC tensor); y [batch, channels]. */
 typedef void (*f32_global_pool_fn)(size_t batch, size_t pixels, size_t channels,
@@ -391,6 +429,9 @@ struct f32_kernels {
     f32_pool2d_fn max_pool2d;
     f32_pool2d_fn avg_pool2d;
     f32_global_pool_fn global_avg_pool;
+    f32_conv3d_fn conv3d;
+    f32_pool3d_fn max_pool3d;
+    f32_pool3d_fn avg_pool3d;
     f32_unary_fn relu;
     f32_unary_fn relu6;
     f32_unary_fn sigmoid;
@@ -519,6 +560,10 @@ void f32_dense__ref(const struct f32_dense_params *p, const float *x, const floa
                     const float *b, float *y);
 void f32_max_pool2d__ref(const struct f32_pool2d_params *p, const float *x, float *y);
 void f32_avg_pool2d__ref(const struct f32_pool2d_params *p, const float *x, float *y);
+void f32_conv3d__ref(const struct f32_conv3d_params *p, const float *x, const float *w,
+                     const float *b, float *y);
+void f32_max_pool3d__ref(const struct f32_pool3d_params *p, const float *x, float *y);
+void f32_avg_pool3d__ref(const struct f32_pool3d_params *p, const float *x, float *y);
 void f32_global_avg_pool__ref(size_t batch, size_t pixels, size_t channels, const float *x,
                               float *y);
 void f32_relu__ref(size_t n, const float *x, float *y, float alpha);

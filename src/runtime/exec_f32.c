@@ -879,6 +879,9 @@ enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta
     case GRAPH_OP_MAX_POOL2D: exec_pool(r, nd, y, k->max_pool2d); break;
     case GRAPH_OP_AVG_POOL2D: exec_pool(r, nd, y, k->avg_pool2d); break;
     case GRAPH_OP_GLOBAL_AVG_POOL: exec_global_avg_pool(r, nd, y); break;
+    case GRAPH_OP_CONV3D:
+    case GRAPH_OP_MAX_POOL3D:
+    case GRAPH_OP_AVG_POOL3D: exec_f32_window3d(r, nd, y); break;
     case GRAPH_OP_FLATTEN:
     case GRAPH_OP_RESHAPE: exec_copy(r, nd, y); break;
     case GRAPH_OP_ADD: exec_add_mul(r, nd, y, k->add, F32_BIN_ADD); break;

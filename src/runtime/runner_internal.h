@@ -100,6 +100,9 @@ static inline float *runner_slot(struct runner *r, int v)
  * r->values[].view, shapes in r->values[].shape; writes the output slots. */
 enum quanta_status exec_f32_node(struct runner *r, int node_index, struct quanta_error *err);
 
+/* conv3d, max_pool3d or avg_pool3d node nd into y (exec_f32_3d.c). */
+void exec_f32_window3d(struct runner *r, const struct graph_node *nd, float *y);
+
 /* At create, after the constants are prepared: packs the weights of every
  * float conv2d/dense node with constant weights (and bias) with r->f32's
  * pack entries and allocates the scratch they need. exec_f32_unpack frees

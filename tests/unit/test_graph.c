@@ -965,8 +965,8 @@ START_TEST(validate_rejects_activation_on_other_ops)
                      QUANTA_OK);
     g.nodes[0].attrs.activation = GRAPH_ACT_RELU;
     FX_ASSERT_FAILS(graph_validate(&g, "e", &err), err,
-                    "e: node 't' (tanh): attr 'activation' applies only to conv2d, dense, add "
-                    "and mul");
+                    "e: node 't' (tanh): attr 'activation' applies only to conv2d, conv3d, "
+                    "dense, add and mul");
     graph_free(&g);
 }
 END_TEST

@@ -762,6 +762,22 @@ static const char *const must_pass[] = {
     "node/test_matmul_2d",
     "node/test_mvn_expanded",
     "pytorch-operator/test_operator_chunk",
+    /* 3-D convolution and pooling */
+    "node/test_averagepool_3d_default",
+    "node/test_maxpool_3d_default",
+    "pytorch-converted/test_AvgPool3d",
+    "pytorch-converted/test_AvgPool3d_stride",
+    "pytorch-converted/test_AvgPool3d_stride1_pad0_gpu_input",
+    "pytorch-converted/test_Conv3d",
+    "pytorch-converted/test_Conv3d_dilated",
+    "pytorch-converted/test_Conv3d_dilated_strided",
+    "pytorch-converted/test_Conv3d_groups",
+    "pytorch-converted/test_Conv3d_no_bias",
+    "pytorch-converted/test_Conv3d_stride",
+    "pytorch-converted/test_Conv3d_stride_padding",
+    "pytorch-converted/test_MaxPool3d",
+    "pytorch-converted/test_MaxPool3d_stride",
+    "pytorch-converted/test_MaxPool3d_stride_padding",
 };
 
 START_TEST(test_backend_data)

@@ -74,7 +74,10 @@
     X(RESIZE, "resize")                                                        \
     X(ARGMAX, "argmax")                                                        \
     X(ARGMIN, "argmin")                                                        \
-    X(EMBEDDING_BAG, "embedding_bag")
+    X(EMBEDDING_BAG, "embedding_bag")                                          \
+    X(CONV3D, "conv3d")                                                        \
+    X(MAX_POOL3D, "max_pool3d")                                                \
+    X(AVG_POOL3D, "avg_pool3d")
 
 enum graph_op {
 #define GRAPH_OP_ENUM(id, name) GRAPH_OP_##id,
@@ -86,6 +89,11 @@ enum graph_op {
 const char *graph_op_name(enum graph_op op);
 /* Returns GRAPH_OP_COUNT for an unknown name. */
 enum graph_op graph_op_parse(const char *name);
+
+/* The number of spatial axes of a windowed op's strides, dilations and
+ * kernel (pads: twice as many): 3 for conv3d, max_pool3d and avg_pool3d,
+ * 2 for every other op. */
+int graph_op_spatial(enum graph_op op);
 
 /* Whether op is an element-wise function of its one input, y[i] = f(x[i])
  * (sigmoid, tanh, neg, abs, exp, log, sqrt, erf, hard_sigmoid, hard_swish,
@@ -154,11 +162,15 @@ const char *graph_round_name(enum graph_round round);
 /* Every attr of every op, with the defaults of model-format.md section 3
  * filled in for those a node leaves out. */
 struct graph_attrs {
-    int strides[2];                 /* [h, w] */
-    int pads[4];                    /* [top, left, bottom, right] */
-    int dilations[2];
+    /* window attrs, one entry per spatial axis (graph_op_spatial: 2 for
+     * conv2d and the 2-D pools, 3 for conv3d and the 3-D pools); pads
+     * holds every axis's start, then every axis's end */
+    int strides[3];                 /* [h, w] or [d, h, w] */
+    int pads[6];                    /* [top, left, bottom, right] or
+                                       [front, top, left, back, bottom, right] */
+    int dilations[3];
     int groups;
-    int kernel[2];                  /* pools */
+    int kernel[3];                  /* pools */
     enum graph_activation activation;
     float alpha;                    /* leaky_relu, hard_sigmoid, elu, selu */
     float beta;                     /* hard_sigmoid */
@@ -296,11 +308,12 @@ bool graph_value_sample_shape(const struct graph *g, int v, int64_t batch,
 
 /* Arithmetic operations of one run on batch samples (for quanta bench;
  * see man quanta-bench(1)), from the shapes alone, whatever the dtypes:
- * conv2d 2*N*OH*OW*O*KH*KW*C/groups and dense 2*N*K*O (a multiply-add is
+ * conv2d 2*N*OH*OW*O*KH*KW*C/groups, conv3d 2*N*OD*OH*OW*O*KD*KH*KW*C/groups
+ * and dense 2*N*K*O (a multiply-add is
  * 2 ops; bias and fused activations are not counted); relu, relu6,
  * sigmoid, tanh, leaky_relu, add, mul, softmax, batch_norm and cast 1 per
  * output element; layer_norm and instance_norm 5 per output element;
- * max/avg pools 1 per output element and window cell; embedding_bag 1
+ * max/avg pools (2-D and 3-D) 1 per output element and window cell; embedding_bag 1
  * per id and column (2 with weights); global_avg_pool and
  * mean 1 per input element; resize linear 2 * 2^k per output element (a
  * multiply-add per corner, k the axes whose extent changes); flatten,
