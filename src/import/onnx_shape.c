@@ -235,6 +235,32 @@ static enum quanta_status reshape_moved(struct cv *cv, const struct cv_value *x,
     return cv_def_new(cv, &out);
 }
 
+/* Reshape's target entries from on into o: a 0 copies x's axis (unless
+ * allowzero), one -1 is left for the caller to infer (*infer, else -1);
+ * *known is the product of the others. */
+static enum quanta_status target_dims(struct cv *cv, const struct cv_value *x,
+                                      const struct onnx_tensor *t, int64_t allowzero, int from,
+                                      struct quanta_shape *o, int64_t *known, int *infer)
+{
+    *infer = -1;
+    *known = 1;
+    for (int i = from; i < o->rank; i++) {
+        int64_t d = cv_tensor_i(t, i);
+        if (d == 0 && !allowzero)
+            d = i < x->shape.rank ? x->shape.dims[i] : -2;
+        if (d == -1 && *infer < 0) {
+            *infer = i;
+            continue;
+        }
+        if (d < 1)
+            return cv_fail(cv, "shape entry %d (%lld) is not supported", i,
+                           (long long)cv_tensor_i(t, i));
+        o->dims[i] = d;
+        *known *= d;
+    }
+    return QUANTA_OK;
+}
+
 enum quanta_status cv_op_reshape(struct cv *cv)
 {
     static const char *const attrs[] = {"allowzero", NULL};
@@ -261,22 +287,10 @@ enum quanta_status cv_op_reshape(struct cv *cv)
     if (fixed_size(x)) {
         /* every size known: any target of as many elements */
         struct quanta_shape f = {.rank = (int)t->numel};
-        int64_t total = quanta_shape_numel(&x->shape), known = 1;
-        int infer = -1;
-        for (int i = 0; i < f.rank; i++) {
-            int64_t d = cv_tensor_i(t, i);
-            if (d == 0 && !allowzero)
-                d = i < x->shape.rank ? x->shape.dims[i] : -2;
-            if (d == -1 && infer < 0) {
-                infer = i;
-                continue;
-            }
-            if (d < 1)
-                return cv_fail(cv, "shape entry %d (%lld) is not supported", i,
-                               (long long)cv_tensor_i(t, i));
-            f.dims[i] = d;
-            known *= d;
-        }
+        int64_t total = quanta_shape_numel(&x->shape), known;
+        int infer;
+        if ((st = target_dims(cv, x, t, allowzero, 0, &f, &known, &infer)))
+            return st;
         if (infer >= 0 && known > 0 && total % known == 0) {
             f.dims[infer] = total / known;
             known = total;
@@ -293,22 +307,10 @@ enum quanta_status cv_op_reshape(struct cv *cv)
     for (int i = 1; i < x->shape.rank; i++)
         per_sample *= x->shape.dims[i];
     struct quanta_shape o = {.rank = (int)t->numel};
-    int infer = -1;
-    int64_t known = 1;
-    for (int i = 1; i < o.rank; i++) {
-        int64_t d = cv_tensor_i(t, i);
-        if (d == 0 && !allowzero)
-            d = i < x->shape.rank ? x->shape.dims[i] : -2;
-        if (d == -1 && infer < 0) {
-            infer = i;
-            continue;
-        }
-        if (d < 1)
-            return cv_fail(cv, "shape entry %d (%lld) is not supported", i,
-                           (long long)cv_tensor_i(t, i));
-        o.dims[i] = d;
-        known *= d;
-    }
+    int infer;
+    int64_t known;
+    if ((st = target_dims(cv, x, t, allowzero, 1, &o, &known, &infer)))
+        return st;
     if (infer >= 0) {
         if (per_sample % known != 0)
             return cv_fail(cv, "cannot infer entry %d: %lld elements per sample", infer,
