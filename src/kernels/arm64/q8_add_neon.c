@@ -13,29 +13,42 @@ struct add_ctx {
     int32x4_t za, zb, ls;
 };
 
-/* the 16 side values of bytes v */
-static inline void add_side(const struct q8v4_rq *r, int8x16_t v, int32x4_t z, int32x4_t ls,
-                            int32x4_t out[4])
+/* one side's values of 4 lanes d = v - z */
+static inline int32x4_t side4(const struct q8v4_rq *r, int32x4_t d, int32x4_t ls)
 {
-    q8v_widen16(v, z, out);
-    for (int q = 0; q < 4; q++)
-        out[q] = q8v4_requant_sat(r, vshlq_s32(out[q], ls));
+    return q8v4_requant_sat(r, vshlq_s32(d, ls));
 }
 
+/* the output of 4 lanes from the two sides' values */
+static inline int32x4_t out4(const struct add_ctx *k, int32x4_t sa, int32x4_t sb)
+{
+    return q8v4_requant(&k->ro, vaddq_s32(sa, sb));
+}
+
+/* 16 bytes at a time, the four quarters spelled out (loops over arrays of
+ * vectors stay in memory with GCC 12) */
 static void add_run(const struct add_ctx *k, int64_t n, const int8_t *a, const int8_t *b,
                     const int32x4_t *b_const, int8_t *y)
 {
     for (int64_t i = 0; i < n; i += 16) {
         const int cnt = n - i < 16 ? (int)(n - i) : 16;
-        int32x4_t sa[4], sb[4], o[4];
-        add_side(&k->ra, q8v_load16(a + i, cnt, 0), k->za, k->ls, sa);
-        if (b_const)
-            sb[0] = sb[1] = sb[2] = sb[3] = *b_const;
-        else
-            add_side(&k->rb, q8v_load16(b + i, cnt, 0), k->zb, k->ls, sb);
-        for (int q = 0; q < 4; q++)
-            o[q] = q8v4_requant(&k->ro, vaddq_s32(sa[q], sb[q]));
-        q8v_store16(y + i, q8v4_pack16(o[0], o[1], o[2], o[3]), cnt);
+        int32x4_t da[4], db[4];
+        q8v_widen16(q8v_load16(a + i, cnt, 0), k->za, da);
+        int32x4_t b0, b1, b2, b3;
+        if (b_const) {
+            b0 = b1 = b2 = b3 = *b_const;
+        } else {
+            q8v_widen16(q8v_load16(b + i, cnt, 0), k->zb, db);
+            b0 = side4(&k->rb, db[0], k->ls);
+            b1 = side4(&k->rb, db[1], k->ls);
+            b2 = side4(&k->rb, db[2], k->ls);
+            b3 = side4(&k->rb, db[3], k->ls);
+        }
+        const int8x16_t out = q8v4_pack16(out4(k, side4(&k->ra, da[0], k->ls), b0),
+                                          out4(k, side4(&k->ra, da[1], k->ls), b1),
+                                          out4(k, side4(&k->ra, da[2], k->ls), b2),
+                                          out4(k, side4(&k->ra, da[3], k->ls), b3));
+        q8v_store16(y + i, out, cnt);
     }
 }
 
