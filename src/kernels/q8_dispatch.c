@@ -9,10 +9,11 @@
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them, and the AVX2 dense_f32, concat
  * and embedding bag every x86 level (cat and avx2up in Q8_TABLE).
- * Families without a fast variant keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense,
- * NEON pools, add, quantize, dequantize and concat, the rest ref); dotprod
- * (SDOT GEMM on the U8 layout, neon's depthwise and the rest of neon's
- * table); i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
+ * Families without a fast variant keep ref. AArch64: ref; neon (NEON GEMM
+ * of conv2d/dense, NEON pools, add, quantize, dequantize and concat, the
+ * rest ref); dotprod (SDOT GEMM on the U8 layout, neon's depthwise and the
+ * rest of neon's table); i8mm (USMMLA GEMM on the U8K8 layout, else as
+ * dotprod). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
