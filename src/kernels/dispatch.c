@@ -21,15 +21,15 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #undef KERNELS_LEVEL_NAME
 };
 
-/* matmul: AVX-512 CPUs run the AVX2 kernel (bit-exact with the reference) */
+/* matmul: AVX-512 CPUs run the AVX2 kernel (both bit-exact with the
+ * reference) */
 #define F32_MATMUL_ref f32_matmul__ref
 #define F32_MATMUL_avx2 f32_matmul__avx2
 #define F32_MATMUL_avx512 f32_matmul__avx2
-#define F32_MATMUL_neon f32_matmul__ref
+#define F32_MATMUL_neon f32_matmul__neon
 /* sigmoid, tanh, math (F32_MATHV) and softmax, layer_norm (F32_VEC):
- * AVX-512 CPUs run the AVX2 kernels (kernels.h states their error
- * bounds); neon has its own sigmoid, tanh and math, the reference softmax
- * and layer_norm */
+ * AVX-512 CPUs run the AVX2 kernels; neon has its own, with the same
+ * error bounds (kernels.h) */
 #define F32_MATHV_ref ref
 #define F32_MATHV_avx2 avx2
 #define F32_MATHV_avx512 avx2
@@ -37,7 +37,7 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
 #define F32_VEC_ref ref
 #define F32_VEC_avx2 avx2
 #define F32_VEC_avx512 avx2
-#define F32_VEC_neon ref
+#define F32_VEC_neon neon
 #define F32_MATHV_FN(fn, isa) F32_VEC_FN_(fn, F32_MATHV_##isa)
 #define F32_VEC_FN(fn, isa) F32_VEC_FN_(fn, F32_VEC_##isa)
 #define F32_VEC_FN_(fn, level) F32_VEC_FN__(fn, level)
@@ -91,7 +91,8 @@ static const char *const level_names[KERNELS_LEVEL_COUNT] = {
     };
 F32_TABLE(f32_ref, "ref", ref)
 #if defined(__aarch64__)
-/* neon: NEON packed conv2d/dense, pools, sigmoid, tanh and math; dotprod
+/* neon: NEON packed conv2d/dense, pools, matmul, sigmoid, tanh, math,
+ * softmax and layer_norm; dotprod
  * and i8mm add int8 instructions only, their float tables are neon's */
 F32_TABLE(f32_neon, "neon", neon)
 F32_TABLE(f32_dotprod, "dotprod", neon)

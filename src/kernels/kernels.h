@@ -649,14 +649,18 @@ F32_SIMD_DECLARE_POOLS(neon)
 #undef F32_SIMD_DECLARE_PACKED
 #undef F32_SIMD_DECLARE_POOLS
 /* matmul of two activations, the same bits as the reference
- * (src/kernels/x86/f32_matmul_avx2.c); the avx512 levels use it too */
+ * (src/kernels/x86/f32_matmul_avx2.c, the avx512 levels use it too;
+ * src/kernels/arm64/f32_matmul_neon.c for neon, dotprod and i8mm) */
 void f32_matmul__avx2(const struct f32_matmul_params *p, const float *a, const float *b,
+                      float *y);
+void f32_matmul__neon(const struct f32_matmul_params *p, const float *a, const float *b,
                       float *y);
 
 /* ---- vectorized transcendental kernels (src/kernels/x86/f32_math_avx2.c,
  * f32_softmax_avx2.c, f32_norm_avx2.c; the avx512 levels use them too;
- * sigmoid, tanh and math also in NEON, src/kernels/arm64/f32_math_neon.c,
- * the same algorithm with the same bounds, for neon and dotprod) ----
+ * all five also in NEON, src/kernels/arm64/f32_math_neon.c,
+ * f32_softmax_neon.c, f32_norm_neon.c, the same algorithms with the same
+ * bounds, for neon, dotprod and i8mm) ----
  * sigmoid, tanh and math's exp, erf, silu and gelu compute the functions
  * of the reference in float with a vector exp (range reduction and
  * polynomials); their error against the exact value (libm in double,
@@ -687,5 +691,8 @@ void f32_layer_norm__avx2(const struct f32_layer_norm_params *p, const float *x,
 void f32_sigmoid__neon(size_t n, const float *x, float *y, float alpha);
 void f32_tanh__neon(size_t n, const float *x, float *y, float alpha);
 void f32_math__neon(const struct f32_math_params *p, size_t n, const float *x, float *y);
+void f32_softmax__neon(const struct f32_softmax_params *p, const float *x, float *y);
+void f32_layer_norm__neon(const struct f32_layer_norm_params *p, const float *x,
+                          const float *scale, const float *bias, float *y);
 
 #endif

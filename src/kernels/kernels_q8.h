@@ -554,6 +554,20 @@ void q8_quantize__avx512(int64_t n, const struct q8_quantize_params *p, const fl
                          int8_t *y);
 void q8_dequantize__avx512(int64_t n, const struct q8_quantize_params *p, const int8_t *x,
                            float *y);
+/* The same bytes in NEON (src/kernels/arm64/q8_pool_neon.c, q8_add_neon.c,
+ * q8_quantize_neon.c, q8_concat_neon.c), for neon, dotprod and i8mm. */
+void q8_max_pool2d__neon(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                         const int8_t *x, int8_t *y);
+void q8_avg_pool2d__neon(const struct q8_pool2d_shape *shape, const struct q8_unary *rq,
+                         const int8_t *x, int8_t *y);
+void q8_global_avg_pool__neon(int64_t batch, int64_t hw, int c, const struct q8_unary *rq,
+                              const int8_t *x, int8_t *y);
+void q8_add__neon(int64_t n, int64_t b_n, const struct q8_add_params *p, const int8_t *a,
+                  const int8_t *b, int8_t *y);
+void q8_quantize__neon(int64_t n, const struct q8_quantize_params *p, const float *x, int8_t *y);
+void q8_dequantize__neon(int64_t n, const struct q8_quantize_params *p, const int8_t *x, float *y);
+void q8_concat__neon(int n_inputs, int64_t outer, const int64_t *inner, const int64_t *rows,
+                     const struct q8_unary *rq, const int8_t *const *x, int8_t *y);
 
 /* ---- the seam for fast kernels (src/kernels/q8_dispatch.c) ----
  * One pointer per family. The level is the process-wide one of

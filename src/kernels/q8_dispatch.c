@@ -8,10 +8,12 @@
  * (tdpbusd GEMM + avx512), which falls back to the vnni table when Linux
  * refuses tile permission. The avx2/avx512 pools, add, quantize and
  * dequantize serve the levels above them, and the AVX2 dense_f32, concat,
- * matmul and embedding bag every x86 level (avx2up in Q8_TABLE). Families without a
- * fast variant keep ref. AArch64: ref; neon (NEON GEMM of conv2d/dense, the
- * rest ref); dotprod (SDOT GEMM on the U8 layout, neon's depthwise, the rest
- * ref); i8mm (USMMLA GEMM on the U8K8 layout, else as dotprod). */
+ * matmul and embedding bag every x86 level (cat and avx2up in Q8_TABLE).
+ * Families without a fast variant keep ref. AArch64: ref; neon (NEON GEMM
+ * of conv2d/dense, NEON pools, add, quantize, dequantize and concat, the
+ * rest ref); dotprod (SDOT GEMM on the U8 layout, neon's depthwise and the
+ * rest of neon's table); i8mm (USMMLA GEMM on the U8K8 layout, else as
+ * dotprod). */
 #include "kernels/kernels_q8.h"
 
 #include <pthread.h>
@@ -26,7 +28,7 @@
 #define XFEATURE_XTILEDATA 18
 #endif
 
-#define Q8_TABLE(var, name, isa, pool, gemm, avx2up)                                           \
+#define Q8_TABLE(var, name, pool, gemm, cat, avx2up)                                           \
     static const struct q8_kernels var = {                                                     \
         .level = name,                                                                         \
         .conv2d = q8_conv2d__ref,                                                              \
@@ -40,7 +42,7 @@
         .requant_clamp = q8_requant_clamp__ref,                                                \
         .leaky_relu = q8_leaky_relu__ref,                                                      \
         .lut = q8_lut__ref,                                                                    \
-        .concat = q8_concat__##avx2up,                                                         \
+        .concat = q8_concat__##cat,                                                            \
         .mean = q8_mean__ref,                                                                  \
         .embedding = q8_embedding__ref,                                                        \
         .embedding_bag = q8_embedding_bag__##avx2up,                                           \
@@ -63,13 +65,13 @@
 Q8_TABLE(q8_ref, "ref", ref, ref, ref, ref)
 #if defined(__x86_64__)
 Q8_TABLE(q8_avx2, "avx2", avx2, avx2, avx2, avx2)
-Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx512, avx2)
-Q8_TABLE(q8_vnni, "vnni", vnni, avx512, vnni, avx2)
-Q8_TABLE(q8_amx, "amx", amx, avx512, amx, avx2)
+Q8_TABLE(q8_avx512, "avx512", avx512, avx512, avx2, avx2)
+Q8_TABLE(q8_vnni, "vnni", avx512, vnni, avx2, avx2)
+Q8_TABLE(q8_amx, "amx", avx512, amx, avx2, avx2)
 #elif defined(__aarch64__)
-Q8_TABLE(q8_neon, "neon", neon, ref, neon, ref)
-Q8_TABLE(q8_dotprod, "dotprod", dotprod, ref, dotprod, ref)
-Q8_TABLE(q8_i8mm, "i8mm", i8mm, ref, i8mm, ref)
+Q8_TABLE(q8_neon, "neon", neon, neon, neon, ref)
+Q8_TABLE(q8_dotprod, "dotprod", neon, dotprod, neon, ref)
+Q8_TABLE(q8_i8mm, "i8mm", neon, i8mm, neon, ref)
 #endif
 #undef Q8_TABLE
 

@@ -4,7 +4,8 @@
  * (src/kernels/x86/f32_math_avx2.c, f32_exp_avx2.h, where the
  * derivations are), every multiply-add fused as there, so the same
  * error bounds hold (kernels.h, tests/kernels/test_f32_vmath.c). The
- * other math ops go to the reference.
+ * other math ops go to the reference. The exp is f32_exp_neon.h's,
+ * shared with the softmax.
  *
  * Where AVX2 relies on vminps/vmaxps returning their second operand for
  * NaN, FMIN/FMAX return NaN: a NaN passes the clamps either way. */
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/arm64/f32_exp_neon.h"
 
 static inline float32x4_t splat(float v)
 {
@@ -47,45 +49,13 @@ static inline float32x4_t abs4(float32x4_t x)
     return vabsq_f32(x);
 }
 
-/* exp(x) = p * s1 * s2 (f32_exp_avx2.h): n = round(x / ln 2), Cody-Waite
- * r, degree 6 polynomial, 2^n as two normal floats. */
-static inline float32x4_t exp_parts(float32x4_t x, float32x4_t *s1, float32x4_t *s2)
-{
-    x = vminq_f32(splat(89.0f), x);
-    x = vmaxq_f32(splat(-120.0f), x);
-    const float32x4_t n = vrndnq_f32(vmulq_f32(x, splat(1.44269504089f)));
-    float32x4_t r = vfmsq_f32(x, n, splat(0.693145751953125f));
-    r = vfmsq_f32(r, n, splat(1.428606765330187e-6f));
-    float32x4_t p = splat(1.382942079e-03f);
-    p = vfmaq_f32(splat(8.374771103e-03f), p, r);
-    p = vfmaq_f32(splat(4.166835919e-02f), p, r);
-    p = vfmaq_f32(splat(1.666642129e-01f), p, r);
-    p = vfmaq_f32(splat(4.999999106e-01f), p, r);
-    p = vfmaq_f32(splat(1.0f), p, r);
-    p = vfmaq_f32(splat(1.0f), p, r);
-    const int32x4_t ni = vcvtq_s32_f32(n); /* n is integral (0 for NaN: p is NaN) */
-    const int32x4_t n1 = vshrq_n_s32(ni, 1);
-    const int32x4_t n2 = vsubq_s32(ni, n1);
-    const int32x4_t bias = vdupq_n_s32(127);
-    *s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
-    *s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
-    return p;
-}
-
-static inline float32x4_t exp4(float32x4_t x)
-{
-    float32x4_t s1, s2;
-    const float32x4_t p = exp_parts(x, &s1, &s2);
-    return vmulq_f32(vmulq_f32(p, s1), s2);
-}
-
 /* m * sigmoid(z), as times_sigmoid of f32_math_avx2.c */
 static inline float32x4_t times_sigmoid(float32x4_t m, float32x4_t z)
 {
     float32x4_t s1, s2;
     const float32x4_t nz = vreinterpretq_f32_u32(
         vorrq_u32(vreinterpretq_u32_f32(z), vdupq_n_u32(0x80000000u)));
-    const float32x4_t p = exp_parts(nz, &s1, &s2);
+    const float32x4_t p = f32v4_exp_parts(nz, &s1, &s2);
     const float32x4_t d = vaddq_f32(splat(1.0f), vmulq_f32(vmulq_f32(p, s1), s2));
     const float32x4_t pos = vdivq_f32(m, d);
     const float32x4_t neg = vmulq_f32(vdivq_f32(vmulq_f32(vmulq_f32(m, s1), p), d), s2);
@@ -119,7 +89,7 @@ static inline float32x4_t tanh4(float32x4_t x)
     q = vfmaq_f32(splat(-3.333333135e-01f), q, t);
     /* the sign of x: -0 stays -0 */
     const float32x4_t small = or_sign(vfmaq_f32(x, vmulq_f32(x, t), q), x);
-    const float32x4_t e = exp4(vaddq_f32(ax, ax));
+    const float32x4_t e = f32v4_exp(vaddq_f32(ax, ax));
     float32x4_t big = vsubq_f32(splat(1.0f), vdivq_f32(splat(2.0f), vaddq_f32(e, splat(1.0f))));
     big = or_sign(big, x);
     return vbslq_f32(vcltq_f32(ax, splat(0.5625f)), small, big);
@@ -143,7 +113,7 @@ static inline float32x4_t times_erfc_tail(float32x4_t m, float32x4_t a, float32x
                                           float32x4_t lo)
 {
     float32x4_t s1, s2;
-    const float32x4_t p = exp_parts(vsubq_f32(splat(0.0f), hi), &s1, &s2);
+    const float32x4_t p = f32v4_exp_parts(vsubq_f32(splat(0.0f), hi), &s1, &s2);
     const float32x4_t u = vdivq_f32(splat(1.0f), vminq_f32(a, splat(10.5f)));
     const float32x4_t v = vfmaq_f32(splat(-1.210526316e+00f), u, splat(2.210526316e+00f));
     float32x4_t r = splat(1.949531907e-05f);
@@ -209,7 +179,7 @@ static inline float32x4_t gelu4(float32x4_t x)
             memcpy(y + i, t, (n - i) * sizeof *t);                              \
         }                                                                       \
     }
-F32X4_MAP(map_exp, exp4)
+F32X4_MAP(map_exp, f32v4_exp)
 F32X4_MAP(map_sigmoid, sigmoid4)
 F32X4_MAP(map_tanh, tanh4)
 F32X4_MAP(map_erf, erf4)
