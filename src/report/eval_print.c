@@ -241,7 +241,7 @@ enum quanta_status report_eval_print(const struct report_eval *e,
         const struct graph *g1 = layers->g1;
         const struct graph_value *v = &g1->values[l->value1];
         report_table_add(t, "%s", v->name);
-        report_table_add(t, "%s", graph_op_name(g1->nodes[v->producer].op));
+        report_table_add(t, "%s", report_op_label(&g1->nodes[v->producer], a, sizeof a));
         report_table_add(t, "%s", fmt_shape(&v->shape, a, sizeof a));
         if (l->mismatch)
             report_table_add(t, "shape mismatch");

@@ -5,6 +5,19 @@
 #include <math.h>
 #include <stdio.h>
 
+const char *report_op_label(const struct graph_node *n, char *buf, size_t size)
+{
+    bool act = n->attrs.activation != GRAPH_ACT_NONE;
+    bool residual = (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) && n->n_inputs > 3 &&
+                    n->inputs[3] >= 0;
+    if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE || n->op == GRAPH_OP_EMBEDDING_BAG)
+        snprintf(buf, size, "%s:%s", graph_op_name(n->op), graph_mode_name(n->attrs.mode));
+    else
+        snprintf(buf, size, "%s%s%s%s", graph_op_name(n->op), residual ? "+add" : "",
+                 act ? "+" : "", act ? graph_activation_name(n->attrs.activation) : "");
+    return buf;
+}
+
 char *report_shape_text(const struct quanta_shape *shape, char *buf, size_t size)
 {
     size_t len = 0;

@@ -98,20 +98,6 @@ static const char *value_dtype(const struct graph_value *v)
     return quanta_dtype_name(v->quant.dtype != QUANTA_DTYPE_INVALID ? v->quant.dtype : v->dtype);
 }
 
-static bool has_activation(const struct graph_node *n)
-{
-    return (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE || n->op == GRAPH_OP_ADD ||
-            n->op == GRAPH_OP_MUL || n->op == GRAPH_OP_MATMUL) &&
-           n->attrs.activation != GRAPH_ACT_NONE;
-}
-
-/* A conv2d/dense with the residual add the optimizer fused into it. */
-static bool has_residual(const struct graph_node *n)
-{
-    return (n->op == GRAPH_OP_CONV2D || n->op == GRAPH_OP_DENSE) && n->n_inputs > 3 &&
-           n->inputs[3] >= 0;
-}
-
 static int64_t node_params(const struct graph *g, const struct graph_node *n)
 {
     int64_t p = 0;
@@ -248,20 +234,9 @@ void report_inspect_print(const struct report_inspect *in)
             for (int o = 0; o < n->n_outputs; o++) {
                 const struct graph_value *v = &g->values[n->outputs[o]];
                 if (o == 0) {
+                    char label[64];
                     report_table_add(t, "%s", n->name);
-                    if (has_activation(n) || has_residual(n))
-                        report_table_add(t, "%s%s%s%s", graph_op_name(n->op),
-                                         has_residual(n) ? "+add" : "",
-                                         has_activation(n) ? "+" : "",
-                                         has_activation(n)
-                                             ? graph_activation_name(n->attrs.activation)
-                                             : "");
-                    else if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE ||
-                             n->op == GRAPH_OP_EMBEDDING_BAG)
-                        report_table_add(t, "%s:%s", graph_op_name(n->op),
-                                         graph_mode_name(n->attrs.mode));
-                    else
-                        report_table_add(t, "%s", graph_op_name(n->op));
+                    report_table_add(t, "%s", report_op_label(n, label, sizeof label));
                 } else {
                     report_table_add(t, "%s", "");
                     report_table_add(t, "%s", "");
@@ -392,8 +367,7 @@ static cJSON *graph_json(const struct report_inspect *in)
         cJSON_AddStringToObject(e, "name", n->name);
         cJSON_AddStringToObject(e, "op", graph_op_name(n->op));
         cJSON_AddStringToObject(e, "activation",
-                                has_activation(n) ? graph_activation_name(n->attrs.activation)
-                                                  : "none");
+                                graph_activation_name(n->attrs.activation));
         if (n->op == GRAPH_OP_PAD || n->op == GRAPH_OP_RESIZE)
             cJSON_AddStringToObject(e, "mode", graph_mode_name(n->attrs.mode));
         cJSON *ins = cJSON_AddArrayToObject(e, "inputs");

@@ -136,6 +136,9 @@ char *report_shape_text(const struct quanta_shape *shape, char *buf, size_t size
 cJSON *report_json_shape(const struct quanta_shape *shape);
 /* Adds a number, or null when v is NaN or infinite; false on no memory. */
 bool report_json_number(cJSON *object, const char *key, double v);
+/* A node's op as the reports print it: what the optimizer fused into it
+ * ("conv2d+add+relu") or its mode ("pad:reflect"). */
+const char *report_op_label(const struct graph_node *n, char *buf, size_t size);
 
 /* ---- significance of a comparison, and a median (stats.c) ---- */
 

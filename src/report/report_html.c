@@ -147,10 +147,10 @@ static void summary(struct report_buf *b, const cJSON *j, const struct report_ht
                           "run.</p>\n");
 }
 
-static const char *layer_op(const struct graph *g, int value)
+static const char *layer_op(const struct graph *g, int value, char *buf, size_t size)
 {
     int node = g->values[value].producer;
-    return node >= 0 ? graph_op_name(g->nodes[node].op) : "";
+    return node >= 0 ? report_op_label(&g->nodes[node], buf, size) : "";
 }
 
 static void layer_table(struct report_buf *b, const struct report_layers *ls,
@@ -166,7 +166,8 @@ static void layer_table(struct report_buf *b, const struct report_layers *ls,
         report_buf_printf(b, "<tr><td class=\"n\" data-v=\"%d\"><a href=\"#layer-%d\">%d</a>"
                           "</td><td>", i + 1, i, i + 1);
         report_buf_escape(b, g1->values[l->value1].name);
-        report_buf_printf(b, "</td><td>%s</td>", layer_op(g1, l->value1));
+        char op[64];
+        report_buf_printf(b, "</td><td>%s</td>", layer_op(g1, l->value1, op, sizeof op));
         num_cell(b, l->mismatch ? NAN : report_sqnr_db(&l->sqnr));
         num_cell(b, h && h->count ? h->min : NAN);
         num_cell(b, h && h->count ? h->max : NAN);
@@ -189,7 +190,8 @@ static void layer_charts(struct report_buf *b, const struct report_layers *ls,
         const char *name = g1->values[l->value1].name;
         report_buf_printf(b, "<section class=\"layer\" id=\"layer-%d\"><h3>%d. ", i, i + 1);
         report_buf_escape(b, name);
-        report_buf_printf(b, " (%s)</h3>\n", layer_op(g1, l->value1));
+        char op[64];
+        report_buf_printf(b, " (%s)</h3>\n", layer_op(g1, l->value1, op, sizeof op));
         char title[300];
         snprintf(title, sizeof title, "activations of %s%s", name,
                  l->hist && l->hist->has_clip ? "" : " (float in the int8 model)");
