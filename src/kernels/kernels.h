@@ -276,6 +276,21 @@ struct f32_matmul_params {
 };
 typedef void (*f32_matmul_fn)(const struct f32_matmul_params *p, const float *a,
                               const float *b, float *y);
+/* One step of the C-order walk over a matmul's leading axes, for any
+ * params with lead, dims, a_stride and b_stride (float and int8 alike):
+ * index[] the position, *ia and *ib the offsets of a and b in elements. */
+#define MATMUL_NEXT_LEAD(p, index, ia, ib)                                               \
+    do {                                                                                 \
+        for (int d_ = (p)->lead - 1; d_ >= 0; d_--) {                                    \
+            *(ia) += (p)->a_stride[d_];                                                  \
+            *(ib) += (p)->b_stride[d_];                                                  \
+            if (++(index)[d_] < (p)->dims[d_])                                           \
+                break;                                                                   \
+            *(ia) -= (index)[d_] * (p)->a_stride[d_];                                    \
+            *(ib) -= (index)[d_] * (p)->b_stride[d_];                                    \
+            (index)[d_] = 0;                                                             \
+        }                                                                                \
+    } while (0)
 
 /* ---- softmax ----
  * x and y viewed as [outer, axis_len, inner]; softmax along the middle

@@ -35,14 +35,6 @@ void f32_matmul__ref(const struct f32_matmul_params *p, const float *a, const fl
         total *= p->dims[d];
     for (size_t t = 0; t < total; t++) {
         matmul_one(p, a + ia, b + ib, y + t * p->m * p->n);
-        for (int d = p->lead - 1; d >= 0; d--) { /* next leading index */
-            ia += p->a_stride[d];
-            ib += p->b_stride[d];
-            if (++index[d] < p->dims[d])
-                break;
-            ia -= index[d] * p->a_stride[d];
-            ib -= index[d] * p->b_stride[d];
-            index[d] = 0;
-        }
+        MATMUL_NEXT_LEAD(p, index, &ia, &ib);
     }
 }

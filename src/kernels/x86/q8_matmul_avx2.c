@@ -132,14 +132,6 @@ void q8_matmul__avx2(const struct q8_matmul_shape *s, const struct q8_mul_params
         total *= s->dims[d];
     for (int64_t t = 0; t < total; t++) {
         matmul_one(s, p, &rq, a + ia, b + ib, y + t * s->m * s->n);
-        for (int d = s->lead - 1; d >= 0; d--) { /* next leading index */
-            ia += s->a_stride[d];
-            ib += s->b_stride[d];
-            if (++index[d] < s->dims[d])
-                break;
-            ia -= index[d] * s->a_stride[d];
-            ib -= index[d] * s->b_stride[d];
-            index[d] = 0;
-        }
+        MATMUL_NEXT_LEAD(s, index, &ia, &ib);
     }
 }
